@@ -1,0 +1,3 @@
+from sms_conformance.cli import main
+
+main()

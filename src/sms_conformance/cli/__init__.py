@@ -1,0 +1,58 @@
+"""The command line: the one place where errors become exit codes.
+
+0 clean, 1 findings at or above --fail-on, 2 usage or configuration error,
+3 source or API failure (scan incomplete).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from sms_conformance import __version__
+from sms_conformance.errors import ConformanceError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
+
+
+class Cli(click.Group):
+    """Turns our errors into one line on stderr and the matching exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConformanceError as exc:
+            click.secho(f"error: {exc}", err=True, fg="red")
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                raise
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=Cli)
+@click.version_option(__version__, prog_name="sms-conformance")
+@click.option("-v", "--verbose", is_flag=True, help="Log HTTP requests and show tracebacks.")
+def cli(verbose: bool) -> None:
+    """ISO/IEC 20000-1 conformance monitor for ServiceNow records."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _register() -> None:
+    from sms_conformance.cli.demo import demo
+    from sms_conformance.cli.rules import rules
+    from sms_conformance.cli.sandbox import sandbox_group
+    from sms_conformance.cli.scan import scan
+
+    for command in (scan, rules, demo, sandbox_group):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,56 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sms_conformance.errors import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_options(func: F) -> F:
+    func = click.option("--config", "config_dir", type=click.Path(path_type=Path),
+                        help="Organisation config directory (default: ./config if present).")(func)
+    func = click.option("--rules", "rules_path", type=click.Path(path_type=Path),
+                        help="Extra rule file or directory; its ids replace built-in ones.")(func)
+    func = click.option("--only", multiple=True, metavar="GLOB",
+                        help="Only rules whose id (or alias) matches, e.g. 'incident.*'.")(func)
+    return func
+
+
+def source_options(func: F) -> F:
+    func = click.option("--source", default="sandbox", show_default=True,
+                        metavar="servicenow|sandbox|file:DIR",
+                        help="Where records come from.")(func)
+    func = click.option("--instance", envvar="SERVICENOW_INSTANCE", metavar="URL",
+                        help="ServiceNow instance URL (or SERVICENOW_INSTANCE).")(func)
+    func = click.option("--records", type=click.IntRange(1), default=2000, show_default=True,
+                        help="Sandbox only: number of incidents to seed.")(func)
+    func = click.option("--seed", type=int, default=7, show_default=True,
+                        help="Sandbox only: random seed of the seeded data.")(func)
+    return func
+
+
+_SINCE = re.compile(r"^(\d+)([hdw])$")
+
+
+def parse_since(text: str | None, now: datetime) -> datetime | None:
+    """`7d`, `12h`, `2w`, or an ISO date/datetime."""
+    if not text:
+        return None
+    match = _SINCE.match(text.strip())
+    if match:
+        unit = {"h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        return now - timedelta(**{unit: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: expected e.g. 7d, 12h or an ISO date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

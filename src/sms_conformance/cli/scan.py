@@ -1,0 +1,54 @@
+"""`sms-conformance scan`: read records, evaluate rules, store and report findings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sms_conformance.cli.options import config_options, parse_since, source_options
+from sms_conformance.cli.progress import progress_printer
+from sms_conformance.cli.report import exit_code, print_report
+from sms_conformance.cli.sources import open_source
+from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
+from sms_conformance.history import History
+from sms_conformance.rules.model import Severity
+from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.waivers import load_waivers
+
+
+@click.command()
+@source_options
+@config_options
+@click.option("--since", metavar="7d|DATE", help="Only records updated since (default: since last scan).")
+@click.option("--full", is_flag=True, help="Ignore the watermark of the last scan: read everything.")
+@click.option("--as-of", "as_of", metavar="DATETIME", help="Evaluate ages and waivers as of this time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="Write the report here (default: stdout).")
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]),
+              help="Exit 1 when a finding has this severity or higher.")
+@click.option("--history", "history_path", type=click.Path(path_type=Path),
+              help="History store (SQLite); default $SMS_CONFORMANCE_HISTORY or ~/.local/state.")
+@click.pass_context
+def scan(ctx: click.Context, source: str, instance: str | None, records: int, seed: int,
+         config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
+         since: str | None, full: bool, as_of: str | None, fmt: str, output: Path | None,
+         fail_on: str | None, history_path: Path | None) -> None:
+    """Scan incidents, problems and changes against the conformance rules."""
+    config = ConfigDir.find(config_dir)
+    rules = config.rules(rules_path, only)
+    now = parse_as_of(as_of)
+    fieldmap = config.fieldmap()
+    history = History(history_path or default_history_path())
+    options = ScanOptions(
+        now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
+        since=parse_since(since, now), full=full or source.startswith("file:"), source=source,
+        progress=progress_printer(sys.stderr),
+    )
+    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed) as conn:
+        outcome = Scanner(conn, rules, history).run(
+            options, lambda p: fieldmap.for_process(p).table
+        )
+    print_report(history, outcome.scan_id, fmt, output)
+    ctx.exit(exit_code(history, outcome, fail_on))

@@ -1,0 +1,40 @@
+"""Builds the connector a command reads from: a ServiceNow instance, the sandbox, or files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from sms_conformance.connectors.base import Connector
+from sms_conformance.connectors.file import FileConnector
+from sms_conformance.errors import ConfigError
+from sms_conformance.fieldmap import FieldMap
+
+
+@contextmanager
+def open_source(
+    source: str, *, instance: str | None, fieldmap: FieldMap, records: int, seed: int,
+    quiet: bool = False,
+) -> Iterator[Connector]:
+    """Yields a connector; a sandbox source runs a sandbox on a free loopback port meanwhile."""
+    if source.startswith("file:"):
+        yield FileConnector(Path(source[5:]), fieldmap)
+    elif source == "servicenow":
+        from sms_conformance.connectors.servicenow.auth import connector_from_env
+
+        yield connector_from_env(instance, fieldmap)
+    elif source == "sandbox":
+        from sms_conformance.connectors.servicenow.auth import basic_connector
+        from sms_conformance.sandbox import Sandbox
+
+        with Sandbox(records=records, seed=seed) as sandbox:
+            if not quiet:
+                click.echo(f"sandbox: {records} incidents (seed {seed}) at {sandbox.url}", err=True)
+            yield basic_connector(sandbox.url, "admin", sandbox.password, fieldmap)
+    elif source == "jira":
+        raise ConfigError("--source jira: the Jira Service Management connector is not built yet")
+    else:
+        raise ConfigError(f"--source {source!r}: use servicenow, sandbox or file:DIR")

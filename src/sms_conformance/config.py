@@ -1,0 +1,72 @@
+"""Where configuration lives and what it holds: config/ directory, history path, as-of time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sms_conformance.errors import ConfigError
+from sms_conformance.fieldmap import FieldMap, load_field_map
+from sms_conformance.rules.loader import builtin_pack_dir, load_rules
+from sms_conformance.rules.model import Rule
+from sms_conformance.settings import load_settings
+
+
+def default_history_path() -> Path:
+    if env := os.environ.get("SMS_CONFORMANCE_HISTORY"):
+        return Path(env)
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "sms-conformance" / "history.sqlite"
+
+
+@dataclass(frozen=True)
+class ConfigDir:
+    """An organisation's config/: settings.yaml, fieldmap.yaml, waivers.yaml, rules/."""
+
+    path: Path | None
+
+    @classmethod
+    def find(cls, given: Path | None) -> ConfigDir:
+        if given is not None:
+            if not given.is_dir():
+                raise ConfigError(f"{given}: no such config directory")
+            return cls(given)
+        default = Path("config")
+        return cls(default if default.is_dir() else None)
+
+    def file(self, name: str) -> Path | None:
+        return self.path / name if self.path is not None else None
+
+    def settings(self) -> dict[str, Any]:
+        return load_settings(self.file("settings.yaml"))
+
+    def fieldmap(self) -> FieldMap:
+        return load_field_map(self.file("fieldmap.yaml"))
+
+    def rules(self, extra: Path | None = None, only: tuple[str, ...] = ()) -> list[Rule]:
+        """Built-in pack, then config/rules/, then --rules PATH; later ids replace earlier."""
+        paths = [builtin_pack_dir()]
+        org = self.file("rules")
+        if org is not None and org.is_dir():
+            paths.append(org)
+        if extra is not None:
+            paths.append(extra)
+        rules = load_rules(paths, self.fieldmap(), self.settings())
+        if only:
+            rules = [r for r in rules if any(r.matches_id(p) for p in only)]
+            if not rules:
+                raise ConfigError(f"--only {', '.join(only)} matches no rule")
+        return rules
+
+
+def parse_as_of(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--as-of {text!r}: expected an ISO date or datetime") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,1 @@
+"""Connectors read records from a platform and write remediation tasks back to it."""

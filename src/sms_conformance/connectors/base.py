@@ -1,0 +1,73 @@
+"""The connector contract: the only way the rest of the tool reaches a platform."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sms_conformance.records import Process, Record, Ref
+
+# One rule scope: canonical field -> allowed canonical values (ANDed fields, ORed values).
+Scope = Mapping[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What to read for one process.
+
+    scopes: records matching ANY scope are wanted (an empty scope means every record);
+    fields: canonical fields the rules read; since: only records updated at or after it.
+    """
+
+    process: Process
+    scopes: tuple[Scope, ...]
+    fields: frozenset[str]
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A remediation task to create or update (platform-neutral)."""
+
+    fingerprint: str
+    process: Process
+    record: Ref
+    short_description: str
+    description: str
+    assignment_group: str | None
+    priority: int
+    due: datetime
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A remediation task as found on the platform."""
+
+    fingerprint: str
+    table: str
+    id: str
+    number: str
+    open: bool
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Connector(Protocol):
+    platform: str
+    instance: str
+    notices: list[str]
+
+    def fetch(self, request: FetchRequest) -> Iterator[Record]:
+        """Records in scope, streaming; raises SourceError if any page cannot be read."""
+        ...
+
+    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Record]:
+        """Referenced records that exist (missing ones are absent from the result)."""
+        ...
+
+    def count_referrers(
+        self, process: Process, field: str, ids: Iterable[str]
+    ) -> dict[str, int]:
+        """How many `process` records reference each id through canonical `field`."""
+        ...

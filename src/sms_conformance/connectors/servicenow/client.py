@@ -1,0 +1,322 @@
+"""TableClient: HTTP to the Table API with auth, retries, and error mapping; no paging logic."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryError, Retrying, retry_if_exception_type
+
+from sms_conformance import __version__
+from sms_conformance.connectors.servicenow.auth import Auth
+from sms_conformance.connectors.servicenow.retry import (
+    AmbiguousWriteError,
+    RetryableError,
+    RetryPolicy,
+    parse_retry_after,
+)
+from sms_conformance.errors import AuthError, ConfigError, SourceError
+
+log = logging.getLogger(__name__)
+
+API = "/api/now/table"
+USER_AGENT = f"sms-conformance/{__version__}"
+_RETRY_STATUS = frozenset({429, 502, 503, 504})
+# A POST rejected with these was not processed, so sending it again cannot duplicate a record.
+_SAFE_WRITE_RETRY = frozenset({429, 503})
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Json]
+    total: int | None
+    headers: Mapping[str, str]
+
+
+def base_url(url: str) -> str:
+    """Validated instance URL without trailing slash; credentials in it are refused."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"ServiceNow instance URL must be http(s)://host, got {url!r}")
+    if parts.username or parts.password:
+        raise ConfigError("put ServiceNow credentials in the environment, not in the URL")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+class TableClient:
+    """One instance's Table API over a requests.Session; thread-safe for concurrent writes.
+
+    Retries 429 (honouring Retry-After), 502/503/504, connection failures and truncated or
+    undecodable bodies with backoff inside `policy.budget`. A 500 is retried once only: on
+    ServiceNow it usually means a transaction quota cancelled the query, which a repeat of the
+    same request will hit again.
+    """
+
+    def __init__(
+        self,
+        instance_url: str,
+        auth: Auth,
+        *,
+        timeout: float = 60.0,
+        policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        verify: bool | str = True,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base = base_url(instance_url)
+        self.auth = auth
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.verify = verify
+        self._sleep = sleep
+        self._count = 0
+        self._count_lock = threading.Lock()
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+
+    def __repr__(self) -> str:
+        return f"TableClient({self.base!r}, auth={self.auth!r})"
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (retries and token requests included)."""
+        return self._count
+
+    # -- Table API --------------------------------------------------------------------------
+
+    def list(self, table: str, params: Mapping[str, str]) -> Page:
+        """GET a list; a 404 (v1's answer to an empty result) is an empty page."""
+        response, body = self._call("GET", self._path(table), params=params)
+        if body is None:
+            return Page([], 0, response.headers)
+        rows = body.get("result")
+        if not isinstance(rows, list):
+            raise SourceError(f"GET {self._path(table)}: expected a list in 'result'")
+        total = response.headers.get("X-Total-Count")
+        return Page(rows, int(total) if total and total.isdigit() else None, response.headers)
+
+    def get(self, table: str, sys_id: str, params: Mapping[str, str] | None = None) -> Json | None:
+        """GET one record; None if it does not exist or an ACL hides it (404)."""
+        _, body = self._call("GET", self._path(table, sys_id), params=params)
+        return None if body is None else self._record(body, table)
+
+    def create(self, table: str, fields: Mapping[str, str]) -> Json:
+        """POST one record (201). Raises AmbiguousWriteError when the outcome is unknown."""
+        _, body = self._call("POST", self._path(table), json=dict(fields), write=True)
+        if body is None:
+            raise SourceError(f"POST {self._path(table)}: table not found (404)")
+        return self._record(body, table)
+
+    def update(self, table: str, sys_id: str, fields: Mapping[str, str]) -> Json:
+        """PATCH one record (idempotent, so retried like a read)."""
+        _, body = self._call("PATCH", self._path(table, sys_id), json=dict(fields))
+        if body is None:
+            raise SourceError(f"PATCH {self._path(table, sys_id)}: record not found (404)")
+        return self._record(body, table)
+
+    # -- transport --------------------------------------------------------------------------
+
+    def _path(self, table: str, sys_id: str | None = None) -> str:
+        return f"{API}/{table}" + (f"/{sys_id}" if sys_id else "")
+
+    def _record(self, body: Json, table: str) -> Json:
+        record = body.get("result")
+        if not isinstance(record, dict):
+            raise SourceError(f"{table}: expected a record in 'result'")
+        return record
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Json | None = None,
+        write: bool = False,
+    ) -> tuple[requests.Response, Json | None]:
+        """One logical call with retries; body None means 404."""
+        url = self.base + path
+        quota_cancels = 0
+
+        def attempt() -> tuple[requests.Response, Json | None]:
+            nonlocal quota_cancels
+            try:
+                response = self._authorized(method, url, params, json)
+                return response, self._decode(method, url, response)
+            except RetryableError as exc:
+                if exc.status == 500:
+                    quota_cancels += 1
+                    if quota_cancels > 1:
+                        raise SourceError(
+                            f"{exc}, twice: a transaction quota may be cancelling the query "
+                            "(try a smaller page size)"
+                        ) from None
+                if write and exc.status not in _SAFE_WRITE_RETRY:
+                    raise AmbiguousWriteError(str(exc)) from None
+                raise
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            wait=self.policy.wait,
+            stop=self.policy.stop,
+            sleep=self._sleep,
+            before_sleep=lambda state: log.warning(
+                "%s %s: %s; retrying in %.1f s",
+                method, path, state.outcome.exception() if state.outcome else "",
+                state.upcoming_sleep,
+            ),
+        )
+        try:
+            return retrying(attempt)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            state = exc.last_attempt
+            raise SourceError(
+                f"{method} {url}: gave up after {state.attempt_number} attempts "
+                f"(retry budget {self.policy.budget:.0f} s): {last}"
+            ) from None
+
+    def _authorized(
+        self, method: str, url: str, params: Mapping[str, str] | None, json: Json | None
+    ) -> requests.Response:
+        response = self._send(method, url, params=params, json=json, auth=True)
+        if response.status_code == 401 and self.auth.invalidate():
+            response = self._send(method, url, params=params, json=json, auth=True)
+        return response
+
+    def send_form(self, method: str, url: str, data: Mapping[str, str]) -> requests.Response:
+        """Unauthenticated form POST (token endpoint), counted, not retried."""
+        return self._send(method, url, data=data, auth=False)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Json | None = None,
+        data: Mapping[str, str] | None = None,
+        auth: bool,
+    ) -> requests.Response:
+        headers = self.auth.headers(self.send_form) if auth else {}
+        body: bytes | None = None
+        if json is not None:
+            body = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        with self._count_lock:
+            self._count += 1
+        try:
+            return self.session.request(
+                method, url, params=params, data=body if body is not None else data,
+                headers=headers, timeout=self.timeout, verify=self.verify,
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError:
+            raise SourceError(f"{method} {url}: TLS verification failed") from None
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise RetryableError(f"{method} {url}: {_reason(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise SourceError(f"{method} {url}: {type(exc).__name__}") from None
+
+    def _decode(self, method: str, url: str, response: requests.Response) -> Json | None:
+        status = response.status_code
+        where = f"({method} {url})"
+        if status in _RETRY_STATUS or status == 500:
+            raise RetryableError(
+                f"{_answer(response)} {where}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                status=status,
+            )
+        if status in (401, 403):
+            raise AuthError(f"{_answer(response)} {where}")
+        if status == 404:
+            return None
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "?")
+            raise SourceError(
+                f"the instance redirected to {location} {where}: behind SSO, or the wrong URL?"
+            )
+        if status >= 400:
+            raise SourceError(f"{_answer(response)} {where}")
+        if status == 204:
+            return {}
+        if not _is_json(response):
+            raise SourceError(
+                f"the instance answered with an HTML page (hibernating or behind SSO?) instead of "
+                f"JSON {where}: wake the instance or check the URL and the integration user"
+                if "html" in response.headers.get("Content-Type", "").lower()
+                else f"the instance answered with {response.headers.get('Content-Type')!r}, "
+                f"not JSON {where}"
+            )
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise RetryableError(f"truncated or undecodable JSON body {where}") from None
+        if not isinstance(body, dict):
+            raise RetryableError(f"unexpected JSON body {where}")
+        if "result" not in body:
+            message = _envelope(body)
+            raise SourceError(f"ServiceNow answered {status} {message or 'without a result'} "
+                              f"{where}")
+        return body
+
+
+def _is_json(response: requests.Response) -> bool:
+    return "json" in response.headers.get("Content-Type", "").lower()
+
+
+def _envelope(body: object) -> str:
+    """`message: detail` from the error envelope, or ''."""
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        return ""
+    error = body["error"]
+    message, detail = error.get("message") or "", error.get("detail") or ""
+    return f"{message}: {detail}" if message and detail else str(message or detail)
+
+
+def _answer(response: requests.Response) -> str:
+    """'ServiceNow answered 401 User Not Authenticated: Required to provide Auth information'."""
+    message = ""
+    if _is_json(response):
+        try:
+            message = _envelope(orjson.loads(response.content))
+        except orjson.JSONDecodeError:
+            message = ""
+    return f"ServiceNow answered {response.status_code} {message or response.reason or ''}".strip()
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause for a network failure, without URLs, headers or credentials."""
+    text = repr(exc).lower()
+    for needle, reason in (
+        ("refused", "connection refused"),
+        ("reset", "connection reset"),
+        ("timed out", "timed out"),
+        ("incompleteread", "response truncated"),
+        ("remotedisconnected", "connection closed by the server"),
+        ("name or service not known", "host not found"),
+        ("nodename nor servname", "host not found"),
+        ("failed to resolve", "host not found"),
+    ):
+        if needle in text:
+            return reason
+    return f"network error ({type(exc).__name__})"

@@ -1,0 +1,41 @@
+"""The error family the CLI turns into exit codes: configuration (2) and source (3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ConformanceError(Exception):
+    """Base of every error the tool reports to its user as one line."""
+
+    exit_code = 2
+
+
+class ConfigError(ConformanceError):
+    """Bad input: configuration, command-line values, files that cannot be read."""
+
+
+class RuleError(ConfigError):
+    """A rule file that does not load; names file, line and rule id where known."""
+
+    def __init__(
+        self, problem: str, *, path: Path | str | None = None, line: int | None = None,
+        rule_id: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.line = line
+        self.rule_id = rule_id
+        where = ":".join(str(p) for p in (path, line) if p is not None)
+        prefix = ": ".join(p for p in (where, rule_id) if p)
+        super().__init__(f"{prefix}: {problem}" if prefix else problem)
+
+
+class SourceError(ConformanceError):
+    """The platform could not be read completely: the scan is incomplete."""
+
+    exit_code = 3
+
+
+class AuthError(SourceError):
+    """The platform refused the credentials."""

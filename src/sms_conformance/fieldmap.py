@@ -1,0 +1,137 @@
+"""Field maps: canonical field names <-> platform fields, with types and choice values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sms_conformance.errors import ConfigError
+from sms_conformance.records import Process, Ref, Value
+
+FieldType = Literal["str", "int", "bool", "datetime", "ref"]
+IDENTITY_FIELDS = ("sys_id", "number")
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    type: FieldType = "str"
+    table: str | None = None
+    choices: dict[str, str] = {}
+
+    def to_canonical(self, raw: Any) -> Value:
+        """Convert one stored platform value; unparsable values stay strings (checks error)."""
+        if isinstance(raw, Mapping):
+            raw = raw.get("value", "")
+        if raw is None or raw == "":
+            return None
+        text = str(raw)
+        if self.type == "ref":
+            return Ref(self.table or "", text)
+        if self.choices:
+            return self._labels().get(text, text)
+        if self.type == "int":
+            return int(text) if text.lstrip("-").isdigit() else text
+        if self.type == "bool":
+            return {"true": True, "false": False}.get(text.lower(), text)
+        if self.type == "datetime":
+            return parse_datetime(text)
+        return text
+
+    def to_stored(self, canonical: Any) -> str:
+        """The stored platform value for a canonical one (scope pushdown)."""
+        if isinstance(canonical, bool):
+            return "true" if canonical else "false"
+        if isinstance(canonical, datetime):
+            return format_datetime(canonical)
+        return self.choices.get(str(canonical), str(canonical))
+
+    def _labels(self) -> dict[str, str]:
+        return {stored: label for label, stored in self.choices.items()}
+
+
+class ProcessMap(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str
+    number_prefix: str = ""
+    fields: dict[str, FieldSpec]
+
+    def spec(self, canonical: str) -> FieldSpec:
+        try:
+            return self.fields[canonical]
+        except KeyError:
+            raise ConfigError(f"{self.table}: no field map entry for {canonical!r}") from None
+
+    def platform_fields(self, canonical: set[str]) -> list[str]:
+        """Platform fields to request for the canonical fields the rules read."""
+        names = {self.fields[c].field for c in canonical if c in self.fields}
+        names.update(IDENTITY_FIELDS)
+        return sorted(names)
+
+    def to_canonical(self, raw: Mapping[str, Any], wanted: set[str] | None = None) -> dict[str, Value]:
+        items = self.fields.items() if wanted is None else (
+            (name, self.fields[name]) for name in wanted if name in self.fields
+        )
+        return {name: spec.to_canonical(raw.get(spec.field)) for name, spec in items}
+
+
+class FieldMap(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    processes: dict[Process, ProcessMap]
+
+    def for_process(self, process: Process | str) -> ProcessMap:
+        return self.processes[Process(process)]
+
+    def process_of_table(self, table: str) -> Process | None:
+        for process, pmap in self.processes.items():
+            if pmap.table == table:
+                return process
+        return None
+
+
+def parse_datetime(text: str) -> datetime | str:
+    """`YYYY-MM-DD HH:MM:SS` (UTC, as the Table API stores it) -> aware datetime."""
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return text
+
+
+def format_datetime(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for process, body in override.items():
+        current = dict(merged.get(process, {}))
+        fields = {**current.get("fields", {}), **body.get("fields", {})}
+        current.update({k: v for k, v in body.items() if k != "fields"})
+        current["fields"] = fields
+        merged[process] = current
+    return merged
+
+
+def load_field_map(override: Path | None = None, platform: str = "servicenow") -> FieldMap:
+    """The shipped default for `platform`, with `override` (config/fieldmap.yaml) merged in."""
+    text = resources.files("sms_conformance").joinpath(f"defaults/{platform}_fieldmap.yaml")
+    data: dict[str, Any] = yaml.safe_load(text.read_text(encoding="utf-8"))
+    if override is not None and override.exists():
+        try:
+            extra = yaml.safe_load(override.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{override}: not valid YAML: {exc}") from None
+        data = _merge(data, extra)
+    try:
+        return FieldMap.model_validate({"processes": data})
+    except ValidationError as exc:
+        raise ConfigError(f"{override or 'default field map'}: {exc}") from None

@@ -1,0 +1,204 @@
+"""The history store (SQLite): scans, per-rule counts, findings, watermarks, tasks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sms_conformance.errors import ConfigError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS scans (
+  id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, platform TEXT,
+  instance TEXT, source TEXT, as_of TEXT, complete INTEGER NOT NULL DEFAULT 0,
+  incremental INTEGER NOT NULL DEFAULT 0, notices TEXT NOT NULL DEFAULT '[]', error TEXT
+);
+CREATE TABLE IF NOT EXISTS rule_counts (
+  scan_id INTEGER NOT NULL, rule_id TEXT NOT NULL, clause TEXT, process TEXT, severity TEXT,
+  title TEXT, evaluated INTEGER, passed INTEGER, failed INTEGER, errors INTEGER, waived INTEGER,
+  PRIMARY KEY (scan_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS findings (
+  scan_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, rule_id TEXT, clause TEXT,
+  severity TEXT, process TEXT, tbl TEXT, sys_id TEXT, number TEXT, url TEXT, message TEXT,
+  status TEXT, detail TEXT, observed TEXT, owner TEXT, owner_id TEXT,
+  PRIMARY KEY (scan_id, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS finding_seen (
+  fingerprint TEXT PRIMARY KEY, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passes (
+  scan_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (scan_id, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS watermarks (
+  instance TEXT NOT NULL, tbl TEXT NOT NULL, updated_since TEXT NOT NULL,
+  PRIMARY KEY (instance, tbl)
+);
+CREATE TABLE IF NOT EXISTS tasks (
+  fingerprint TEXT NOT NULL, tbl TEXT NOT NULL, sys_id TEXT NOT NULL, number TEXT,
+  state TEXT NOT NULL, owner TEXT, rule_id TEXT, clause TEXT, record_number TEXT,
+  instance TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, closed_at TEXT,
+  replaces TEXT, PRIMARY KEY (tbl, sys_id)
+);
+CREATE INDEX IF NOT EXISTS tasks_fingerprint ON tasks (fingerprint);
+"""
+
+FINDING_COLUMNS = (
+    "fingerprint", "rule_id", "clause", "severity", "process", "tbl", "sys_id", "number",
+    "url", "message", "status", "detail", "observed", "owner", "owner_id",
+)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """One stored finding, as reports read it."""
+
+    fingerprint: str
+    rule_id: str
+    clause: str
+    severity: str
+    process: str
+    table: str
+    sys_id: str
+    number: str
+    url: str
+    message: str
+    status: str
+    detail: str
+    observed: dict[str, str]
+    owner: str
+    owner_id: str
+    first_seen: str
+
+
+class History:
+    """One SQLite file; every write of a scan goes through here."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"{path}: cannot open the history store: {exc}") from None
+        self.path = path
+
+    def close(self) -> None:
+        self.db.close()
+
+    # scans -------------------------------------------------------------------------------
+    def start_scan(self, *, platform: str, instance: str, source: str, as_of: datetime,
+                   started: datetime, incremental: bool) -> int:
+        cur = self.db.execute(
+            "INSERT INTO scans (started_at, platform, instance, source, as_of, incremental)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (iso(started), platform, instance, source, iso(as_of), int(incremental)),
+        )
+        self.db.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_scan(self, scan_id: int, *, finished: datetime, complete: bool,
+                    notices: list[str], error: str | None) -> None:
+        self.db.execute(
+            "UPDATE scans SET finished_at=?, complete=?, notices=?, error=? WHERE id=?",
+            (iso(finished), int(complete), json.dumps(notices), error, scan_id),
+        )
+        self.db.commit()
+
+    def scan(self, scan_id: int | None = None) -> dict[str, Any] | None:
+        query = "SELECT * FROM scans " + ("WHERE id=?" if scan_id else "ORDER BY id DESC LIMIT 1")
+        cur = self.db.execute(query, (scan_id,) if scan_id else ())
+        row = cur.fetchone()
+        if row is None:
+            return None
+        data = dict(zip([c[0] for c in cur.description], row, strict=False))
+        data["notices"] = json.loads(data["notices"])
+        return data
+
+    # results -----------------------------------------------------------------------------
+    def add_findings(self, scan_id: int, rows: Iterable[tuple[Any, ...]], seen_at: datetime) -> None:
+        rows = list(rows)
+        when = iso(seen_at)
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO findings (scan_id, {', '.join(FINDING_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(FINDING_COLUMNS))})",
+            [(scan_id, *row) for row in rows],
+        )
+        self.db.executemany(
+            "INSERT INTO finding_seen VALUES (?, ?, ?) "
+            "ON CONFLICT(fingerprint) DO UPDATE SET last_seen=excluded.last_seen",
+            [(row[0], when, when) for row in rows],
+        )
+
+    def add_passes(self, scan_id: int, fingerprints: Iterable[str]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO passes VALUES (?, ?)", [(scan_id, f) for f in fingerprints]
+        )
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def save_counts(self, scan_id: int, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO rule_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(scan_id, *row) for row in rows],
+        )
+        self.db.commit()
+
+    def counts(self, scan_id: int) -> list[dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT * FROM rule_counts WHERE scan_id=? ORDER BY clause, rule_id", (scan_id,)
+        )
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=False)) for row in cur]
+
+    def findings(self, scan_id: int, limit: int | None = None) -> Iterator[FindingRow]:
+        cur = self.db.execute(
+            f"SELECT {', '.join('f.' + c for c in FINDING_COLUMNS)}, s.first_seen "
+            "FROM findings f LEFT JOIN finding_seen s USING (fingerprint) WHERE f.scan_id=? "
+            "ORDER BY f.clause, f.rule_id, f.number" + (f" LIMIT {int(limit)}" if limit else ""),
+            (scan_id,),
+        )
+        for row in cur:
+            values = list(row)
+            values[12] = json.loads(values[12] or "{}")
+            yield FindingRow(*values)
+
+    def passed(self, scan_id: int, fingerprints: Iterable[str]) -> set[str]:
+        wanted = list(fingerprints)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            cur = self.db.execute(
+                f"SELECT fingerprint FROM passes WHERE scan_id=? AND fingerprint IN "
+                f"({', '.join('?' * len(chunk))})", (scan_id, *chunk),
+            )
+            found.update(r[0] for r in cur)
+        return found
+
+    # watermarks --------------------------------------------------------------------------
+    def watermark(self, instance: str, table: str) -> datetime | None:
+        row = self.db.execute(
+            "SELECT updated_since FROM watermarks WHERE instance=? AND tbl=?", (instance, table)
+        ).fetchone()
+        return parse_iso(row[0]) if row else None
+
+    def set_watermark(self, instance: str, table: str, since: datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)", (instance, table, iso(since))
+        )
+        self.db.commit()

@@ -1,0 +1,1 @@
+"""Report renderers: each reads a finished scan from the history store."""

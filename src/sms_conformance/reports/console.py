@@ -1,0 +1,52 @@
+"""Console summary: per clause, per rule evaluated / failed / rate; then the findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sms_conformance.history import FindingRow
+from sms_conformance.reports.summary import CLAUSE_TITLES, RuleLine, by_clause
+
+
+def _rate(line: RuleLine) -> str:
+    rate = line.failure_rate
+    return "no records in scope" if rate is None else f"{rate:6.1%} failed"
+
+
+def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
+    state = "complete" if scan["complete"] else "INCOMPLETE"
+    out = [
+        f"Scan {scan['id']} of {scan['instance']} ({scan['source']}), as of {scan['as_of']}: {state}",
+    ]
+    if scan.get("error"):
+        out.append(f"  error: {scan['error']}")
+    out.extend(f"  notice: {n}" for n in scan["notices"])
+    width = max((len(x.rule_id) for x in lines), default=10)
+    for clause, group in by_clause(lines).items():
+        evaluated = sum(x.evaluated for x in group)
+        failed = sum(x.failed for x in group)
+        out.append("")
+        out.append(f"Clause {clause} {CLAUSE_TITLES.get(clause, '')}".rstrip()
+                   + f"  ({failed} findings in {evaluated} evaluations)")
+        out.append(f"  {'rule':<{width}}  {'severity':<8}  {'evaluated':>9}  {'failed':>7}"
+                   f"  {'errors':>6}  {'waived':>6}  rate")
+        out.extend(
+            f"  {x.rule_id:<{width}}  {x.severity:<8}  {x.evaluated:>9}  {x.failed:>7}"
+            f"  {x.errors:>6}  {x.waived:>6}  {_rate(x)}"
+            for x in group
+        )
+    return out
+
+
+def render_findings(findings: Iterable[FindingRow], total: int, limit: int) -> list[str]:
+    if total == 0:
+        return ["", "No findings."]
+    out = ["", f"Findings ({total}{f', first {limit} shown' if total > limit else ''}):"]
+    for f in findings:
+        owner = f" [{f.owner}]" if f.owner else ""
+        out.append(f"  {f.status.upper():<6} {f.severity:<8} {f.clause:<6} {f.number:<12} "
+                   f"{f.rule_id}: {f.message}{owner}")
+    if total > limit:
+        out.append(f"  ... {total - limit} more: use --format json --output FILE for all of them")
+    return out

@@ -1,0 +1,248 @@
+"""The operators of the rule language: small pure functions, and the condition evaluator.
+
+An operator never coerces: comparing a number with text is an evaluation error, which the
+engine reports as status `error`, never as pass or fail.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sms_conformance.records import Process, Record, Ref, Value, is_absent
+from sms_conformance.rules import model as m
+
+
+class EvaluationError(Exception):
+    """The check could not be evaluated on this record (say why)."""
+
+
+class LinkView(Protocol):
+    """What the engine may know about other records: resolved references and referrer counts."""
+
+    def get(self, ref: Ref) -> Record | None: ...
+
+    def referrers(self, process: Process, field: str, record_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime
+    links: LinkView
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A field operator: `prepare` validates the YAML argument once, `test` runs per record."""
+
+    prepare: Callable[[Any], Any]
+    test: Callable[[Value, Any], bool]
+
+
+def _bool(arg: Any) -> bool:
+    if not isinstance(arg, bool):
+        raise TypeError("expects true or false")
+    return arg
+
+
+def _scalar(arg: Any) -> Any:
+    if isinstance(arg, (list, dict)):
+        raise TypeError("expects a single value")
+    return arg
+
+
+def _values(arg: Any) -> frozenset[Any]:
+    if not isinstance(arg, list) or not arg:
+        raise TypeError("expects a non-empty list")
+    return frozenset(arg)
+
+
+def _regex(arg: Any) -> re.Pattern[str]:
+    if not isinstance(arg, str):
+        raise TypeError("expects a regular expression string")
+    return re.compile(arg)
+
+
+def _length(arg: Any) -> int:
+    if not isinstance(arg, int) or isinstance(arg, bool) or arg < 0:
+        raise TypeError("expects a non-negative integer")
+    return arg
+
+
+def _plain(value: Value) -> Any:
+    """References compare by id; everything else as is."""
+    return value.id if isinstance(value, Ref) else value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
+def _comparable(value: Value, expected: frozenset[Any] | Any, many: bool = False) -> Any:
+    """The plain value, or an evaluation error when it is of another kind than the rule's."""
+    plain = _plain(value)
+    kinds = {_kind(e) for e in expected} if many else {_kind(expected)}
+    if _kind(plain) not in kinds:
+        raise EvaluationError(f"cannot compare {plain!r} with {expected!r}: different types")
+    return plain
+
+
+def present(value: Value, want: bool) -> bool:
+    """`{field: reporter, present: true}`: the field holds a value ("" and null are empty)."""
+    return (not is_absent(value)) == want
+
+
+def absent(value: Value, want: bool) -> bool:
+    """`{field: closed_at, absent: true}`: the field is empty."""
+    return is_absent(value) == want
+
+
+def equals(value: Value, expected: Any) -> bool:
+    """`{field: approval, equals: approved}`."""
+    if is_absent(value) or expected is None:
+        return False
+    return bool(_comparable(value, expected) == expected)
+
+
+def not_equals(value: Value, expected: Any) -> bool:
+    """`{field: approval, not_equals: rejected}`: an empty field is not equal."""
+    return not equals(value, expected)
+
+
+def is_in(value: Value, allowed: frozenset[Any]) -> bool:
+    """`{field: type, in: [normal, emergency]}`."""
+    return not is_absent(value) and _comparable(value, allowed, many=True) in allowed
+
+
+def not_in(value: Value, excluded: frozenset[Any]) -> bool:
+    """`{field: resolution_code, not_in: [duplicate, canceled]}`: empty is not in the list."""
+    return not is_in(value, excluded)
+
+
+def _text(value: Value) -> str:
+    if not isinstance(value, str):
+        raise EvaluationError(f"expected text, found {type(value).__name__} {value!r}")
+    return value
+
+
+def matches(value: Value, pattern: re.Pattern[str]) -> bool:
+    """`{field: resolution_notes, matches: '(?i)confirm'}`: regex search; empty never matches."""
+    return not is_absent(value) and pattern.search(_text(value)) is not None
+
+
+def not_matches(value: Value, pattern: re.Pattern[str]) -> bool:
+    """`{field: resolution_notes, not_matches: '^(?i)fixed\\.?$'}`: empty does not match."""
+    return not matches(value, pattern)
+
+
+def min_length(value: Value, length: int) -> bool:
+    """`{field: short_description, min_length: 10}`: stripped text at least this long."""
+    return not is_absent(value) and len(_text(value).strip()) >= length
+
+
+FIELD_OPERATORS: dict[str, Operator] = {
+    "present": Operator(_bool, present),
+    "absent": Operator(_bool, absent),
+    "equals": Operator(_scalar, equals),
+    "not_equals": Operator(_scalar, not_equals),
+    "in": Operator(_values, is_in),
+    "not_in": Operator(_values, not_in),
+    "matches": Operator(_regex, matches),
+    "not_matches": Operator(_regex, not_matches),
+    "min_length": Operator(_length, min_length),
+}
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+    "ge": operator.ge, "eq": operator.eq, "ne": operator.ne,
+}
+
+
+def _required(record: Record, name: str) -> Value:
+    value = record.get(name)
+    if is_absent(value):
+        raise EvaluationError(f"{name} is empty")
+    return value
+
+
+def _timestamp(record: Record, name: str) -> datetime:
+    value = _required(record, name)
+    if not isinstance(value, datetime):
+        raise EvaluationError(f"{name} is not a timestamp: {value!r}")
+    return value
+
+
+def _compare(c: m.Compare, record: Record, ctx: Context) -> bool:
+    left = _plain(_required(record, c.field))
+    right = _plain(_required(record, c.other_field)) if c.other_field else c.value
+    try:
+        return _COMPARE[c.op](left, right)
+    except TypeError:
+        raise EvaluationError(f"cannot compare {left!r} with {right!r}") from None
+
+
+def _matrix(c: m.Matrix, record: Record, ctx: Context) -> bool:
+    row, column = _required(record, c.row), _required(record, c.column)
+    valid = isinstance(row, int) and isinstance(column, int)
+    expected = c.table.get(row, {}).get(column) if valid else None  # type: ignore[arg-type]
+    if expected is None:
+        raise EvaluationError(f"no matrix entry for {c.row}={row!r}, {c.column}={column!r}")
+    return record.get(c.field) == expected
+
+
+def _within(c: m.Within, record: Record, ctx: Context) -> bool:
+    elapsed = _timestamp(record, c.end) - _timestamp(record, c.start)
+    key = _plain(_required(record, c.by)) if c.by else None
+    target: timedelta | None = c.targets.get(key)
+    if target is None:
+        raise EvaluationError(f"no target for {c.by}={key!r}")
+    return elapsed <= target
+
+
+def _older_than(c: m.OlderThan, record: Record, ctx: Context) -> bool:
+    return ctx.now - _timestamp(record, c.field) > c.age
+
+
+def _linked(c: m.Linked, record: Record, ctx: Context) -> bool:
+    ref = record.get(c.field)
+    if not isinstance(ref, Ref) or is_absent(ref):
+        return False
+    target = ctx.links.get(ref)
+    return target is not None and all(holds(w, target, ctx) for w in c.where)
+
+
+def _referenced_by(c: m.ReferencedBy, record: Record, ctx: Context) -> bool:
+    return ctx.links.referrers(c.process, c.field, record.id) >= c.min
+
+
+def _field(c: m.FieldCheck, record: Record, ctx: Context) -> bool:
+    return bool(FIELD_OPERATORS[c.op].test(record.get(c.field), c.arg))
+
+
+_EVALUATORS: dict[type, Callable[[Any, Record, Context], bool]] = {
+    m.FieldCheck: _field,
+    m.Compare: _compare,
+    m.Matrix: _matrix,
+    m.Within: _within,
+    m.OlderThan: _older_than,
+    m.Linked: _linked,
+    m.ReferencedBy: _referenced_by,
+    m.AllOf: lambda c, r, x: all(holds(i, r, x) for i in c.items),
+    m.AnyOf: lambda c, r, x: any(holds(i, r, x) for i in c.items),
+    m.Not: lambda c, r, x: not holds(c.item, r, x),
+}
+
+
+def holds(condition: m.Condition, record: Record, ctx: Context) -> bool:
+    """Whether `condition` holds; a condition whose `when` does not hold holds vacuously."""
+    if condition.when is not None and not holds(condition.when, record, ctx):
+        return True
+    return _EVALUATORS[type(condition)](condition, record, ctx)

@@ -1,0 +1,169 @@
+"""Loads rule files into validated Rule objects; errors name file, line and rule id."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sms_conformance.errors import RuleError
+from sms_conformance.fieldmap import FieldMap
+from sms_conformance.records import LIFECYCLE_STATES
+from sms_conformance.rules.model import Rule, RuleSpec
+from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
+from sms_conformance.rules.yamlsource import SourceDoc, load_yaml
+from sms_conformance.settings import substitute
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def builtin_pack_dir() -> Path:
+    return Path(str(resources.files("sms_conformance").joinpath("rules/iso20000")))
+
+
+def rule_files(path: Path) -> list[Path]:
+    """A rule file, or every *.yaml / *.yml under a directory, in a stable order."""
+    if not path.exists():
+        raise RuleError("no such file or directory", path=path)
+    if path.is_file():
+        return [path]
+    return sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")])
+
+
+_ID_LINE = re.compile(r"^id:\s*[\"']?([A-Za-z0-9_.]+)", re.MULTILINE)
+
+
+def _id_from_text(path: Path) -> str:
+    """The rule id of a file YAML cannot parse: its `id:` line, else the file stem."""
+    try:
+        match = _ID_LINE.search(path.read_text(encoding="utf-8"))
+    except OSError:
+        match = None
+    return match.group(1) if match else path.stem
+
+
+def _setting_line(node: yaml.Node, name: str) -> int | None:
+    """Line of the first `{setting: name}` mapping in the YAML node tree."""
+    if isinstance(node, yaml.MappingNode):
+        if len(node.value) == 1 and node.value[0][0].value == "setting" \
+                and getattr(node.value[0][1], "value", None) == name:
+            return int(node.start_mark.line) + 1
+        children = [value for _, value in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        return None
+    for child in children:
+        if (line := _setting_line(child, name)) is not None:
+            return line
+    return None
+
+
+def load_rule(path: Path, fieldmap: FieldMap, settings: Mapping[str, Any]) -> Rule:
+    try:
+        doc = load_yaml(path)
+    except RuleError as exc:
+        if exc.rule_id is None:
+            raise RuleError(
+                exc.problem, path=exc.path, line=exc.line, rule_id=_id_from_text(path)
+            ) from None
+        raise
+    if not isinstance(doc.data, Mapping):
+        raise RuleError(
+            "a rule file holds one mapping (one rule per file)", path=path, line=1,
+            rule_id=path.stem,
+        )
+    rule_id = str(doc.data.get("id", "")) or path.stem
+    missing: list[str] = []
+    data = substitute(doc.data, settings, missing)
+    if missing:
+        raise RuleError(
+            f"unknown setting {missing[0]!r}", path=path,
+            line=_setting_line(doc.root, missing[0]) or 1, rule_id=rule_id,
+        )
+    try:
+        spec = RuleSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise RuleError(
+            f"{where}: {err['msg']}", path=path, line=doc.line(err["loc"]), rule_id=rule_id
+        ) from None
+    return _build(spec, doc, fieldmap)
+
+
+def _build(spec: RuleSpec, doc: SourceDoc, fieldmap: FieldMap) -> Rule:
+    def fail(problem: str, location: tuple[str | int, ...]) -> RuleError:
+        return RuleError(problem, path=doc.path, line=doc.line(location), rule_id=spec.id)
+
+    if doc.path.stem != spec.id and doc.path.suffix in (".yaml", ".yml"):
+        raise fail(f"file name must be the rule id ({spec.id}.yaml)", ("id",))
+    parser = ConditionParser(fieldmap, spec.process)
+    try:
+        check = tuple(parser.parse(item, ("check", i)) for i, item in enumerate(spec.check))
+    except CheckSyntaxError as exc:
+        raise fail(str(exc), exc.location) from None
+    scope: dict[str, tuple[Any, ...]] = {}
+    for name, value in spec.scope.items():
+        try:
+            parser.field_name(name, ("scope", name))
+        except CheckSyntaxError as exc:
+            raise fail(str(exc), exc.location) from None
+        values = tuple(value) if isinstance(value, list) else (value,)
+        states = LIFECYCLE_STATES[spec.process]
+        if name == "state" and (bad := [v for v in values if v not in states]):
+            raise fail(f"unknown {spec.process.value} state {bad[0]!r}; one of {states}", ("scope", name))
+        scope[name] = values
+    for match in PLACEHOLDER.finditer(spec.message):
+        field = match.group(1)
+        try:
+            parser.field_name(field, ("message",))
+        except CheckSyntaxError:
+            raise fail(f"message placeholder {{{field}}} is not a canonical field", ("message",)) from None
+    return Rule(
+        id=spec.id, title=spec.title, clause=spec.clause, process=spec.process,
+        severity=spec.severity, scope=scope, check=check, message=spec.message,
+        remediation=spec.remediation.strip(), why=spec.why.strip(), aliases=tuple(spec.aliases),
+        enabled=spec.enabled, examples=spec.examples, source=doc.path,
+    )
+
+
+def load_rules(
+    paths: Iterable[Path], fieldmap: FieldMap, settings: Mapping[str, Any]
+) -> list[Rule]:
+    """Rules from each path in order; a later rule with the same id (or alias) replaces it."""
+    by_id: dict[str, Rule] = {}
+    for path in paths:
+        seen_here: dict[str, Path] = {}
+        for file in rule_files(path):
+            rule = load_rule(file, fieldmap, settings)
+            if rule.id in seen_here:
+                raise RuleError(
+                    f"duplicate rule id (also in {seen_here[rule.id]})", path=file, rule_id=rule.id
+                )
+            seen_here[rule.id] = file
+            for old in (rule.id, *rule.aliases):
+                by_id.pop(old, None)
+            by_id[rule.id] = rule
+    disabled = [str(p) for p in settings.get("disabled_rules", [])]
+    return [
+        rule for rule in by_id.values()
+        if rule.enabled and not any(fnmatch.fnmatch(rule.id, pat) for pat in disabled)
+    ]
+
+
+def render_message(rule: Rule, values: Mapping[str, Any]) -> str:
+    """Fill `{field}` placeholders with plain text; nothing in record data is executed."""
+    return PLACEHOLDER.sub(lambda m: _text(values.get(m.group(1))), rule.message)
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "(empty)"
+    return str(getattr(value, "id", value))

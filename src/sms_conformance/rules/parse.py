@@ -1,0 +1,216 @@
+"""Turns the `check:` YAML of a rule into typed conditions, with precise errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sms_conformance.fieldmap import FieldMap
+from sms_conformance.records import Process
+from sms_conformance.rules.checks import FIELD_OPERATORS
+from sms_conformance.rules.model import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    FieldCheck,
+    Linked,
+    Matrix,
+    Not,
+    OlderThan,
+    ReferencedBy,
+    Within,
+)
+
+Location = tuple[str | int, ...]
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+COMPARE_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
+
+
+class CheckSyntaxError(ValueError):
+    """A problem in a check, with the YAML path to it."""
+
+    def __init__(self, problem: str, location: Location) -> None:
+        super().__init__(problem)
+        self.location = location
+
+
+def parse_duration(value: Any, location: Location = ()) -> timedelta:
+    """`4h`, `3d`, `30m`, `1w` or a number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise CheckSyntaxError(f"not a duration: {value!r} (use e.g. 4h, 3d, 30m)", location)
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
+@dataclass(frozen=True)
+class ConditionParser:
+    """Parses conditions for one process, checking every field name against the field map."""
+
+    fieldmap: FieldMap
+    process: Process | None
+
+    def parse(self, data: Any, loc: Location) -> Condition:
+        if not isinstance(data, Mapping):
+            raise CheckSyntaxError("a check must be a mapping", loc)
+        when = self.parse(data["when"], (*loc, "when")) if "when" in data else None
+        body = {k: v for k, v in data.items() if k != "when"}
+        if "field" in body:
+            return self._field_condition(body, loc, when)
+        if len(body) != 1:
+            raise CheckSyntaxError(
+                f"expected one check, got {sorted(body) or 'none'}", loc
+            )
+        name, arg = next(iter(body.items()))
+        parser = self._composites().get(name)
+        if parser is None:
+            raise CheckSyntaxError(f"unknown check {name!r}", (*loc, name))
+        return parser(arg, (*loc, name), when)
+
+    def _composites(self) -> dict[str, Callable[[Any, Location, Condition | None], Condition]]:
+        return {
+            "all": lambda arg, loc, when: AllOf(self._items(arg, loc), when),
+            "any": lambda arg, loc, when: AnyOf(self._items(arg, loc), when),
+            "not": lambda arg, loc, when: Not(self.parse(arg, loc), when),
+            "matrix": self._matrix,
+            "within": self._within,
+            "older_than": self._older_than,
+            "linked": self._linked,
+            "referenced_by": self._referenced_by,
+        }
+
+    def field_name(self, name: Any, loc: Location) -> str:
+        if not isinstance(name, str) or not name:
+            raise CheckSyntaxError("field must be a non-empty string", loc)
+        if name.startswith("raw.") or name == "number" or self.process is None:
+            return name
+        if name not in self.fieldmap.for_process(self.process).fields:
+            raise CheckSyntaxError(
+                f"unknown field {name!r} for {self.process.value} (not in the field map)", loc
+            )
+        return name
+
+    def _items(self, arg: Any, loc: Location) -> tuple[Condition, ...]:
+        if not isinstance(arg, list) or not arg:
+            raise CheckSyntaxError("expects a non-empty list of checks", loc)
+        return tuple(self.parse(item, (*loc, i)) for i, item in enumerate(arg))
+
+    def _mapping(self, arg: Any, loc: Location, required: set[str], allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(arg, Mapping):
+            raise CheckSyntaxError("expects a mapping", loc)
+        missing = required - set(arg)
+        unknown = set(arg) - required - allowed
+        if missing:
+            raise CheckSyntaxError(f"missing {sorted(missing)}", loc)
+        if unknown:
+            raise CheckSyntaxError(f"unknown keys {sorted(unknown)}", (*loc, sorted(unknown)[0]))
+        return dict(arg)
+
+    def _field_condition(self, body: dict[str, Any], loc: Location, when: Condition | None) -> Condition:
+        name = self.field_name(body.pop("field"), (*loc, "field"))
+        if len(body) != 1:
+            raise CheckSyntaxError(
+                f"field {name!r} needs exactly one operator, got {sorted(body) or 'none'}", loc
+            )
+        op, arg = next(iter(body.items()))
+        if op == "compare":
+            return self._compare(name, arg, (*loc, op), when)
+        if op not in FIELD_OPERATORS:
+            raise CheckSyntaxError(f"unknown check {op!r}", (*loc, op))
+        operator = FIELD_OPERATORS[op]
+        try:
+            arg = operator.prepare(arg)
+        except (TypeError, ValueError, re.error) as exc:
+            raise CheckSyntaxError(f"{op}: {exc}", (*loc, op)) from None
+        return FieldCheck(name, op, arg, when)
+
+    def _compare(self, name: str, arg: Any, loc: Location, when: Condition | None) -> Compare:
+        spec = self._mapping(arg, loc, {"op"}, {"field", "value"})
+        if spec["op"] not in COMPARE_OPS:
+            raise CheckSyntaxError(f"op must be one of {', '.join(COMPARE_OPS)}", (*loc, "op"))
+        if ("field" in spec) == ("value" in spec):
+            raise CheckSyntaxError("compare needs exactly one of field or value", loc)
+        other = self.field_name(spec["field"], (*loc, "field")) if "field" in spec else None
+        return Compare(name, spec["op"], other, spec.get("value"), when)
+
+    def _matrix(self, arg: Any, loc: Location, when: Condition | None) -> Matrix:
+        spec = self._mapping(arg, loc, {"field", "row", "column", "table"}, set())
+        table = spec["table"]
+        if not isinstance(table, Mapping) or not all(isinstance(r, Mapping) for r in table.values()):
+            raise CheckSyntaxError("table must map row value -> column value -> result", (*loc, "table"))
+        try:
+            lookup = {int(r): {int(c): int(v) for c, v in cols.items()} for r, cols in table.items()}
+        except (TypeError, ValueError):
+            raise CheckSyntaxError("table keys and values must be integers", (*loc, "table")) from None
+        return Matrix(
+            self.field_name(spec["field"], (*loc, "field")),
+            self.field_name(spec["row"], (*loc, "row")),
+            self.field_name(spec["column"], (*loc, "column")),
+            lookup,
+            when,
+        )
+
+    def _within(self, arg: Any, loc: Location, when: Condition | None) -> Within:
+        spec = self._mapping(arg, loc, {"start", "end", "targets"}, {"by"})
+        targets_raw = spec["targets"]
+        by = self.field_name(spec["by"], (*loc, "by")) if "by" in spec else None
+        if by is None:
+            targets = {None: parse_duration(targets_raw, (*loc, "targets"))}
+        elif isinstance(targets_raw, Mapping):
+            targets = {
+                key: parse_duration(value, (*loc, "targets", key))
+                for key, value in targets_raw.items()
+            }
+        else:
+            raise CheckSyntaxError("targets must map each `by` value to a duration", (*loc, "targets"))
+        return Within(
+            self.field_name(spec["start"], (*loc, "start")),
+            self.field_name(spec["end"], (*loc, "end")),
+            by,
+            targets,
+            when,
+        )
+
+    def _older_than(self, arg: Any, loc: Location, when: Condition | None) -> OlderThan:
+        spec = self._mapping(arg, loc, {"field", "age"}, set())
+        return OlderThan(
+            self.field_name(spec["field"], (*loc, "field")),
+            parse_duration(spec["age"], (*loc, "age")),
+            when,
+        )
+
+    def _linked(self, arg: Any, loc: Location, when: Condition | None) -> Linked:
+        spec = self._mapping(arg, loc, {"field"}, {"where"})
+        name = self.field_name(spec["field"], (*loc, "field"))
+        target = self._ref_target(name, (*loc, "field"))
+        where: tuple[Condition, ...] = ()
+        if "where" in spec:
+            inner = ConditionParser(self.fieldmap, target)
+            where = inner._items(spec["where"], (*loc, "where"))
+        return Linked(name, target, where, when)
+
+    def _ref_target(self, name: str, loc: Location) -> Process | None:
+        if self.process is None or name.startswith("raw."):
+            return None
+        spec = self.fieldmap.for_process(self.process).fields.get(name)
+        if spec is None or spec.type != "ref":
+            raise CheckSyntaxError(f"{name!r} is not a reference field", loc)
+        return self.fieldmap.process_of_table(spec.table or "")
+
+    def _referenced_by(self, arg: Any, loc: Location, when: Condition | None) -> ReferencedBy:
+        spec = self._mapping(arg, loc, {"process", "field"}, {"min"})
+        try:
+            process = Process(spec["process"])
+        except ValueError:
+            raise CheckSyntaxError(f"unknown process {spec['process']!r}", (*loc, "process")) from None
+        field = ConditionParser(self.fieldmap, process).field_name(spec["field"], (*loc, "field"))
+        minimum = spec.get("min", 1)
+        if not isinstance(minimum, int) or minimum < 1:
+            raise CheckSyntaxError("min must be a positive integer", (*loc, "min"))
+        return ReferencedBy(process, field, minimum, when)

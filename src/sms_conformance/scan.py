@@ -1,0 +1,170 @@
+"""One scan: connector -> engine -> history store. No HTTP here, no rule logic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+from typing import Any
+
+from sms_conformance.connectors.base import Connector, FetchRequest
+from sms_conformance.engine import evaluate_one
+from sms_conformance.errors import SourceError
+from sms_conformance.findings import RuleResult, Status
+from sms_conformance.history import History
+from sms_conformance.links import LinkCache
+from sms_conformance.records import Process, Record, Ref
+from sms_conformance.rules.checks import Context
+from sms_conformance.rules.fields import rule_fields
+from sms_conformance.rules.loader import render_message
+from sms_conformance.rules.model import Rule
+from sms_conformance.waivers import Waivers
+
+BATCH = 500
+OWNER_FIELD = "assignment_group"
+# A record updated while a scan runs may sit behind the keyset cursor: the next
+# incremental scan starts this much before this scan started.
+WATERMARK_OVERLAP = timedelta(minutes=10)
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class RuleCounts:
+    evaluated: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    waived: int = 0
+
+    def add(self, status: Status) -> None:
+        if status is Status.NOT_APPLICABLE:
+            return
+        self.evaluated += 1
+        attr = {Status.PASS: "passed", Status.FAIL: "failed", Status.ERROR: "errors",
+                Status.WAIVED: "waived"}[status]
+        setattr(self, attr, getattr(self, attr) + 1)
+
+
+@dataclass
+class ScanOutcome:
+    scan_id: int
+    complete: bool
+    counts: dict[str, RuleCounts]
+    records: dict[str, int] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    error: str | None = None
+    # (record id, rule id) of watched findings that now conform, with their records
+    conforming: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass
+class ScanOptions:
+    now: datetime
+    waivers: Waivers
+    since: datetime | None = None
+    full: bool = False
+    source: str = ""
+    watch: frozenset[tuple[str, str]] = frozenset()
+    progress: Progress | None = None
+
+
+def _batches(items: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def _finding_row(result: RuleResult, links: LinkCache) -> tuple[Any, ...]:
+    rule, record = result.rule, result.record
+    group = record.get(OWNER_FIELD)
+    owner_id = group.id if isinstance(group, Ref) else ""
+    owner_record = links.get(group) if isinstance(group, Ref) and owner_id else None
+    owner = str(owner_record.raw.get("name", "")) if owner_record is not None else ""
+    message = render_message(rule, {**record.fields, "number": record.number})
+    return (
+        result.fingerprint, rule.id, rule.clause, rule.severity.value, record.process,
+        record.table, record.id, record.number, record.url, message, result.status.value,
+        result.detail, json.dumps(result.observed), owner or owner_id, owner_id,
+    )
+
+
+class Scanner:
+    """Runs rules over every process they cover and stores what it finds."""
+
+    def __init__(self, connector: Connector, rules: Sequence[Rule], history: History) -> None:
+        self.connector = connector
+        self.rules = list(rules)
+        self.history = history
+
+    def processes(self) -> list[Process]:
+        return [p for p in Process if any(r.process == p for r in self.rules)]
+
+    def _since(self, process: Process, table: str, options: ScanOptions) -> datetime | None:
+        if options.since is not None:
+            return options.since
+        if options.full:
+            return None
+        return self.history.watermark(self.connector.instance, table)
+
+    def run(self, options: ScanOptions, tables: Callable[[Process], str]) -> ScanOutcome:
+        incremental = not options.full
+        started = datetime.now(timezone.utc)
+        scan_id = self.history.start_scan(
+            platform=self.connector.platform, instance=self.connector.instance,
+            source=options.source, as_of=options.now, started=started, incremental=incremental,
+        )
+        outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules})
+        for process in self.processes():
+            table = tables(process)
+            try:
+                seen = self._scan_process(process, table, options, outcome)
+            except SourceError as exc:
+                outcome.complete = False
+                outcome.error = f"{process.value}: {exc}"
+                break
+            outcome.records[process.value] = seen
+            self.history.set_watermark(self.connector.instance, table, started - WATERMARK_OVERLAP)
+        outcome.notices = [*self.connector.notices, *options.waivers.notices()]
+        self.history.save_counts(scan_id, (
+            (r.id, r.clause, r.process.value, r.severity.value, r.title, c.evaluated, c.passed,
+             c.failed, c.errors, c.waived)
+            for r in self.rules for c in [outcome.counts[r.id]]
+        ))
+        self.history.finish_scan(
+            scan_id, finished=datetime.now(timezone.utc), complete=outcome.complete,
+            notices=outcome.notices, error=outcome.error,
+        )
+        return outcome
+
+    def _scan_process(
+        self, process: Process, table: str, options: ScanOptions, outcome: ScanOutcome
+    ) -> int:
+        rules = [r for r in self.rules if r.process == process]
+        fields = frozenset(set().union(*(rule_fields(r) for r in rules)) | {OWNER_FIELD})
+        scopes = tuple(r.scope for r in rules)
+        if any(not s for s in scopes):
+            scopes = ()
+        request = FetchRequest(process, scopes, fields, self._since(process, table, options))
+        links = LinkCache(self.connector)
+        ctx = Context(options.now, links)
+        seen = 0
+        total = getattr(self.connector, "expected_total", lambda p: None)
+        for batch in _batches(self.connector.fetch(request), BATCH):
+            links.prefetch(batch, rules, extra=(OWNER_FIELD,))
+            rows = []
+            for record in batch:
+                for rule in rules:
+                    result = evaluate_one(rule, record, ctx, options.waivers)
+                    outcome.counts[rule.id].add(result.status)
+                    if result.status in (Status.FAIL, Status.ERROR, Status.WAIVED):
+                        rows.append(_finding_row(result, links))
+                    elif (record.id, rule.id) in options.watch:
+                        outcome.conforming.add((record.id, rule.id))
+            self.history.add_findings(outcome.scan_id, rows, options.now)
+            self.history.commit()
+            seen += len(batch)
+            if options.progress is not None:
+                options.progress(process.value, seen, total(process))
+        return seen

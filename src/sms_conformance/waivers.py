@@ -1,0 +1,97 @@
+"""Waivers: an approved, reasoned, expiring exception for a rule on a record or a scope."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sms_conformance.errors import ConfigError
+from sms_conformance.records import Record, Ref
+from sms_conformance.rules.model import Rule
+
+Scalar = str | int | bool
+
+
+class Waiver(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str = Field(description="rule id, alias or glob")
+    record: str | None = Field(default=None, description="record number")
+    scope: dict[str, Scalar | list[Scalar]] | None = None
+    reason: str = Field(min_length=3)
+    approver: str = Field(min_length=2)
+    expires: date
+
+    @model_validator(mode="after")
+    def _record_or_scope(self) -> Waiver:
+        if (self.record is None) == (self.scope is None):
+            raise ValueError("give exactly one of record or scope")
+        return self
+
+    def covers(self, rule: Rule, record: Record) -> bool:
+        if not any(fnmatch.fnmatch(name, self.rule) for name in (rule.id, *rule.aliases)):
+            return False
+        if self.record is not None:
+            return record.number == self.record
+        return all(_matches(record.get(k), v) for k, v in (self.scope or {}).items())
+
+    def expired(self, today: date) -> bool:
+        return self.expires < today
+
+
+def _matches(value: Any, wanted: Any) -> bool:
+    plain = value.id if isinstance(value, Ref) else value
+    return plain in wanted if isinstance(wanted, list) else plain == wanted
+
+
+class Waivers:
+    """Finds the waiver for a result; remembers which expired waivers were hit."""
+
+    def __init__(self, waivers: list[Waiver], today: date) -> None:
+        self.waivers = waivers
+        self.today = today
+        self.expired_hits: dict[int, Waiver] = {}
+
+    def find(self, rule: Rule, record: Record) -> Waiver | None:
+        for index, waiver in enumerate(self.waivers):
+            if not waiver.covers(rule, record):
+                continue
+            if waiver.expired(self.today):
+                self.expired_hits[index] = waiver
+                continue
+            return waiver
+        return None
+
+    def notices(self) -> list[str]:
+        return [
+            f"waiver for {w.rule} on {w.record or w.scope} expired {w.expires} "
+            f"(approved by {w.approver}): its records are findings again"
+            for w in self.expired_hits.values()
+        ]
+
+
+def load_waivers(path: Path | None, now: datetime) -> Waivers:
+    if path is None or not path.exists():
+        return Waivers([], now.date())
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    items = data.get("waivers", []) if isinstance(data, Mapping) else data
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected `waivers:` with a list of waivers")
+    waivers = []
+    for index, item in enumerate(items):
+        try:
+            waivers.append(Waiver.model_validate(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "waiver"
+            raise ConfigError(f"{path}: waiver {index + 1}: {where}: {err['msg']}") from None
+    return Waivers(waivers, now.date())
