@@ -40,14 +40,22 @@ def evaluate_one(
 ) -> RuleResult:
     if not in_scope(rule, record):
         return RuleResult(rule, record, Status.NOT_APPLICABLE)
-    try:
-        failed = [i for i, c in enumerate(rule.check) if not holds(c, record, ctx)]
-    except (EvaluationError, TypeError, ValueError, re.error) as exc:
-        status, detail, observed = Status.ERROR, f"could not evaluate: {exc}", {}
+    failed: list[int] = []
+    problems: list[str] = []
+    for index, condition in enumerate(rule.check):
+        try:
+            if not holds(condition, record, ctx):
+                failed.append(index)
+        except (EvaluationError, TypeError, ValueError, re.error) as exc:
+            problems.append(str(exc))
+    if failed:
+        # A failed check establishes the nonconformity even if another could not be evaluated.
+        status, observed = Status.FAIL, _observed(rule, record, failed)
+        detail = f"also could not evaluate: {'; '.join(problems)}" if problems else ""
+    elif problems:
+        status, detail, observed = Status.ERROR, f"could not evaluate: {'; '.join(problems)}", {}
     else:
-        if not failed:
-            return RuleResult(rule, record, Status.PASS)
-        status, detail, observed = Status.FAIL, "", _observed(rule, record, failed)
+        return RuleResult(rule, record, Status.PASS)
     waiver = waivers.find(rule, record) if waivers is not None else None
     if waiver is not None:
         detail = f"waived until {waiver.expires} by {waiver.approver}: {waiver.reason}"

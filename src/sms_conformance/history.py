@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
+from sms_conformance.rules.model import Rule
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -189,6 +191,33 @@ class History:
             )
             found.update(r[0] for r in cur)
         return found
+
+    # tasks -------------------------------------------------------------------------------
+    def record_task(self, task: TaskRef, finding: FindingRow, rule: Rule, instance: str,
+                    now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO tasks (fingerprint, tbl, sys_id, number, state, owner, rule_id, clause,"
+            " record_number, instance, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(tbl, sys_id) DO UPDATE SET updated_at=excluded.updated_at,"
+            " owner=excluded.owner, state='open'",
+            (task.fingerprint, task.table, task.id, task.number, "open", finding.owner,
+             rule.id, rule.clause, finding.number, instance, iso(now), iso(now)),
+        )
+        self.db.commit()
+
+    def close_task(self, task: TaskRef, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE tasks SET state='closed', closed_at=?, updated_at=? WHERE tbl=? AND sys_id=?",
+            (iso(now), iso(now), task.table, task.id),
+        )
+        self.db.commit()
+
+    def tasks(self, state: str = "open") -> list[dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT * FROM tasks WHERE state=? ORDER BY owner, created_at", (state,)
+        )
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row)) for row in cur]
 
     # watermarks --------------------------------------------------------------------------
     def watermark(self, instance: str, table: str) -> datetime | None:

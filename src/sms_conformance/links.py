@@ -1,74 +1,117 @@
-"""Batched, bounded look-ups of linked records and referrer counts for one page of records."""
+"""The engine's view of other records, looked up in full batches across pages (no N+1).
+
+A record whose references are not known yet waits; once a table has a full batch of unknown
+references they are fetched in one request, so a scan makes about ceil(distinct refs / batch)
+look-ups in all, not one per page. Only what the rules read is kept: existence, plus the fields
+that `where` conditions read on linked records.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from sms_conformance.connectors.base import Connector
 from sms_conformance.records import Process, Record, Ref, is_absent
 from sms_conformance.rules import model as m
-from sms_conformance.rules.fields import linked_conditions, referrer_needs
+from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
 
-MISSING = object()
+Count = tuple[str, str]  # (process, canonical field) of a referrer count
 
 
-class LinkCache:
-    """The engine's LinkView over a connector: refs resolved a page at a time (no N+1).
-
-    Resolved records are kept in a bounded LRU so memory does not grow with the scan.
-    """
-
-    def __init__(self, connector: Connector, capacity: int = 20_000) -> None:
+class LinkResolver:
+    def __init__(self, connector: Connector, rules: Sequence[m.Rule], *, batch: int = 100,
+                 extra_refs: Sequence[str] = ()) -> None:
         self.connector = connector
-        self.capacity = capacity
-        self._records: OrderedDict[Ref, Record | object] = OrderedDict()
-        self._counts: dict[tuple[str, str, str], int] = {}
+        self.batch = batch
+        checks = tuple(c for rule in rules for c in rule.check)
+        self.ref_fields = sorted({c.field for c in linked_conditions(checks)} | set(extra_refs))
+        self.where = tuple(w for c in linked_conditions(checks) for w in c.where)
+        self.kept_fields = set().union(*(condition_fields(w) for w in self.where)) | {"name"}
+        self.count_needs = sorted({(n.process.value, n.field) for n in referrer_needs(checks)})
+        self.known: dict[Ref, Record | None] = {}
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.pending_refs: dict[str, dict[Ref, None]] = {}
+        self.pending_ids: dict[Count, dict[str, None]] = {}
+        self.requests = 0
 
+    # LinkView ----------------------------------------------------------------------------
     def get(self, ref: Ref) -> Record | None:
-        found = self._records.get(ref, MISSING)
-        if found is MISSING:
-            # Not prefetched (should not happen): fetch alone rather than guess.
-            self._load([ref])
-            found = self._records.get(ref)
-        return found if isinstance(found, Record) else None
+        if ref not in self.known:
+            self._resolve([ref])
+        return self.known.get(ref)
 
     def referrers(self, process: Process, field: str, record_id: str) -> int:
         key = (Process(process).value, field, record_id)
-        if key not in self._counts:
-            self._counts.update(
-                ((key[0], field, i), n)
-                for i, n in self.connector.count_referrers(process, field, [record_id]).items()
-            )
-        return self._counts.get(key, 0)
+        if key not in self.counts:
+            self._count((key[0], field), [record_id])
+        return self.counts.get(key, 0)
 
-    def _load(self, refs: Sequence[Ref]) -> list[Record]:
-        wanted = [r for r in dict.fromkeys(refs) if r not in self._records and not is_absent(r)]
+    # batching ----------------------------------------------------------------------------
+    def register(self, record: Record) -> bool:
+        """Queue what `record` needs; True if it must wait for a look-up."""
+        waiting = False
+        for name in self.ref_fields:
+            ref = record.get(name)
+            if isinstance(ref, Ref) and not is_absent(ref) and ref not in self.known:
+                self.pending_refs.setdefault(ref.table, {})[ref] = None
+                waiting = True
+        for need in self.count_needs:
+            if (*need, record.id) not in self.counts:
+                self.pending_ids.setdefault(need, {})[record.id] = None
+                waiting = True
+        return waiting
+
+    def has_full_batch(self) -> bool:
+        sizes = [len(p) for p in self.pending_refs.values()]
+        sizes += [len(p) for p in self.pending_ids.values()]
+        return any(size >= self.batch for size in sizes)
+
+    def flush(self, everything: bool = False) -> None:
+        """Look up every full batch (or everything left, at the end of a table)."""
+        for table in list(self.pending_refs):
+            refs = list(self.pending_refs[table])
+            cut = len(refs) if everything else len(refs) - len(refs) % self.batch
+            if cut:
+                self._resolve(refs[:cut])
+                self.pending_refs[table] = dict.fromkeys(refs[cut:])
+        for need in list(self.pending_ids):
+            ids = list(self.pending_ids[need])
+            cut = len(ids) if everything else len(ids) - len(ids) % self.batch
+            if cut:
+                self._count(need, ids[:cut])
+                self.pending_ids[need] = dict.fromkeys(ids[cut:])
+
+    def ready(self, record: Record) -> bool:
+        for name in self.ref_fields:
+            ref = record.get(name)
+            if isinstance(ref, Ref) and not is_absent(ref) and ref not in self.known:
+                return False
+        return all((*need, record.id) in self.counts for need in self.count_needs)
+
+    def done(self, record: Record) -> None:
+        """Referrer counts are read once per record: drop them after evaluation."""
+        for need in self.count_needs:
+            self.counts.pop((*need, record.id), None)
+
+    def _resolve(self, refs: Iterable[Ref]) -> None:
+        wanted = [r for r in refs if r not in self.known]
         found = self.connector.resolve(wanted) if wanted else {}
         for ref in wanted:
-            self._records[ref] = found.get(ref, MISSING)
-        for ref in refs:
-            if ref in self._records:
-                self._records.move_to_end(ref)
-        while len(self._records) > self.capacity:
-            self._records.popitem(last=False)
-        return list(found.values())
+            record = found.get(ref)
+            self.known[ref] = None if record is None else self._slim(record)
+        nested = [c for w in self.where for c in linked_conditions((w,))]
+        if nested:
+            targets = [r for ref in wanted if (r := self.known.get(ref)) is not None]
+            self._resolve(x for t in targets for c in nested if isinstance(x := t.get(c.field), Ref))
 
-    def prefetch(self, records: Sequence[Record], rules: Sequence[m.Rule], extra: Sequence[str] = ()) -> None:
-        """Resolve every reference the rules follow (level by level) and count referrers."""
-        self._counts.clear()
-        conditions = tuple(c for rule in rules for c in rule.check)
-        frontier: list[tuple[Sequence[Record], tuple[m.Condition, ...]]] = [(records, conditions)]
-        while frontier:
-            batch, conds = frontier.pop()
-            links = linked_conditions(conds)
-            refs = [r.get(c.field) for r in batch for c in links]
-            refs += [r.get(name) for r in batch for name in extra]
-            resolved = self._load([x for x in refs if isinstance(x, Ref)])
-            nested = tuple(w for c in links for w in c.where)
-            if nested and resolved:
-                frontier.append((resolved, nested))
-        for need in referrer_needs(conditions):
-            ids = [r.id for r in records]
-            counts = self.connector.count_referrers(need.process, need.field, ids)
-            self._counts.update(((need.process.value, need.field, i), n) for i, n in counts.items())
+    def _slim(self, record: Record) -> Record:
+        keep = {k: v for k, v in record.fields.items() if k in self.kept_fields}
+        raw = {"name": record.raw["name"]} if "name" in record.raw else {}
+        return replace(record, fields=keep, raw=raw)
+
+    def _count(self, need: Count, ids: Sequence[str]) -> None:
+        process, field = need
+        counts = self.connector.count_referrers(Process(process), field, ids)
+        for record_id in ids:
+            self.counts[(process, field, record_id)] = counts.get(record_id, 0)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from itertools import islice
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, FetchRequest
@@ -14,7 +13,7 @@ from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
-from sms_conformance.links import LinkCache
+from sms_conformance.links import LinkResolver
 from sms_conformance.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.fields import rule_fields
@@ -71,12 +70,7 @@ class ScanOptions:
     progress: Progress | None = None
 
 
-def _batches(items: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    while batch := list(islice(items, size)):
-        yield batch
-
-
-def _finding_row(result: RuleResult, links: LinkCache) -> tuple[Any, ...]:
+def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
     rule, record = result.rule, result.record
     group = record.get(OWNER_FIELD)
     owner_id = group.id if isinstance(group, Ref) else ""
@@ -147,24 +141,60 @@ class Scanner:
         if any(not s for s in scopes):
             scopes = ()
         request = FetchRequest(process, scopes, fields, self._since(process, table, options))
-        links = LinkCache(self.connector)
+        links = LinkResolver(self.connector, rules, extra_refs=(OWNER_FIELD,))
         ctx = Context(options.now, links)
-        seen = 0
         total = getattr(self.connector, "expected_total", lambda p: None)
-        for batch in _batches(self.connector.fetch(request), BATCH):
-            links.prefetch(batch, rules, extra=(OWNER_FIELD,))
-            rows = []
-            for record in batch:
-                for rule in rules:
-                    result = evaluate_one(rule, record, ctx, options.waivers)
-                    outcome.counts[rule.id].add(result.status)
-                    if result.status in (Status.FAIL, Status.ERROR, Status.WAIVED):
-                        rows.append(_finding_row(result, links))
-                    elif (record.id, rule.id) in options.watch:
-                        outcome.conforming.add((record.id, rule.id))
-            self.history.add_findings(outcome.scan_id, rows, options.now)
-            self.history.commit()
-            seen += len(batch)
-            if options.progress is not None:
+        sink = _Sink(self.history, outcome, options, links, rules, ctx)
+        waiting: list[Record] = []
+        seen = 0
+        for record in self.connector.fetch(request):
+            seen += 1
+            if links.register(record):
+                waiting.append(record)
+            else:
+                sink.evaluate(record)
+            if links.has_full_batch():
+                links.flush()
+                waiting = sink.evaluate_ready(waiting)
+            if options.progress is not None and seen % BATCH == 0:
                 options.progress(process.value, seen, total(process))
+        links.flush(everything=True)
+        sink.evaluate_ready(waiting)
+        sink.write()
         return seen
+
+
+class _Sink:
+    """Evaluates records and writes findings to the history store in chunks."""
+
+    def __init__(self, history: History, outcome: ScanOutcome, options: ScanOptions,
+                 links: LinkResolver, rules: Sequence[Rule], ctx: Context) -> None:
+        self.history, self.outcome, self.options = history, outcome, options
+        self.links, self.rules, self.ctx = links, rules, ctx
+        self.rows: list[tuple[Any, ...]] = []
+
+    def evaluate(self, record: Record) -> None:
+        for rule in self.rules:
+            result = evaluate_one(rule, record, self.ctx, self.options.waivers)
+            self.outcome.counts[rule.id].add(result.status)
+            if result.status in (Status.FAIL, Status.ERROR, Status.WAIVED):
+                self.rows.append(_finding_row(result, self.links))
+            elif (record.id, rule.id) in self.options.watch:
+                self.outcome.conforming.add((record.id, rule.id))
+        self.links.done(record)
+        if len(self.rows) >= BATCH:
+            self.write()
+
+    def evaluate_ready(self, waiting: list[Record]) -> list[Record]:
+        still = []
+        for record in waiting:
+            if self.links.ready(record):
+                self.evaluate(record)
+            else:
+                still.append(record)
+        return still
+
+    def write(self) -> None:
+        self.history.add_findings(self.outcome.scan_id, self.rows, self.options.now)
+        self.history.commit()
+        self.rows = []

@@ -46,8 +46,9 @@ def _register() -> None:
     from sms_conformance.cli.rules import rules
     from sms_conformance.cli.sandbox import sandbox_group
     from sms_conformance.cli.scan import scan
+    from sms_conformance.cli.tasks import tasks
 
-    for command in (scan, rules, demo, sandbox_group):
+    for command in (scan, rules, demo, sandbox_group, tasks):
         cli.add_command(command)
 
 

@@ -11,7 +11,7 @@ from sms_conformance.cli.report import print_report
 from sms_conformance.cli.sources import open_source
 from sms_conformance.config import ConfigDir
 from sms_conformance.history import History
-from sms_conformance.sandbox.dataset import ANCHOR
+from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR as ANCHOR
 from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 

@@ -11,6 +11,7 @@ from sms_conformance.cli.options import config_options, parse_since, source_opti
 from sms_conformance.cli.progress import progress_printer
 from sms_conformance.cli.report import exit_code, print_report
 from sms_conformance.cli.sources import open_source
+from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.history import History
 from sms_conformance.rules.model import Severity
@@ -28,13 +29,17 @@ from sms_conformance.waivers import load_waivers
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here (default: stdout).")
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]),
               help="Exit 1 when a finding has this severity or higher.")
+@click.option("--write-back", is_flag=True, help="Create, update and close remediation tasks.")
+@click.option("--dry-run", is_flag=True, help="With --write-back: print the plan, write nothing.")
+@click.option("--max-new-tasks", type=click.IntRange(0), help="Abort write-back above this many new tasks.")
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (SQLite); default $SMS_CONFORMANCE_HISTORY or ~/.local/state.")
 @click.pass_context
 def scan(ctx: click.Context, source: str, instance: str | None, records: int, seed: int,
          config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
          since: str | None, full: bool, as_of: str | None, fmt: str, output: Path | None,
-         fail_on: str | None, history_path: Path | None) -> None:
+         fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
+         history_path: Path | None) -> None:
     """Scan incidents, problems and changes against the conformance rules."""
     config = ConfigDir.find(config_dir)
     rules = config.rules(rules_path, only)
@@ -47,8 +52,14 @@ def scan(ctx: click.Context, source: str, instance: str | None, records: int, se
         progress=progress_printer(sys.stderr),
     )
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed) as conn:
+        wb = None
+        if write_back or dry_run:
+            wb = WriteBack.prepare(conn, rules, config.settings(), dry_run=dry_run, cap=max_new_tasks)
+            options.watch = frozenset(wb.watched)
         outcome = Scanner(conn, rules, history).run(
             options, lambda p: fieldmap.for_process(p).table
         )
-    print_report(history, outcome.scan_id, fmt, output)
+        print_report(history, outcome.scan_id, fmt, output)
+        if wb is not None:
+            wb.run(history, outcome, conn.instance, now)
     ctx.exit(exit_code(history, outcome, fail_on))

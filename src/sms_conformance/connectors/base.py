@@ -28,20 +28,6 @@ class FetchRequest:
 
 
 @dataclass(frozen=True)
-class TaskSpec:
-    """A remediation task to create or update (platform-neutral)."""
-
-    fingerprint: str
-    process: Process
-    record: Ref
-    short_description: str
-    description: str
-    assignment_group: str | None
-    priority: int
-    due: datetime
-
-
-@dataclass(frozen=True)
 class TaskRef:
     """A remediation task as found on the platform."""
 
@@ -50,6 +36,7 @@ class TaskRef:
     id: str
     number: str
     open: bool
+    parent: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -71,3 +58,21 @@ class Connector(Protocol):
     ) -> dict[str, int]:
         """How many `process` records reference each id through canonical `field`."""
         ...
+
+
+class TaskPort(Protocol):
+    """Writing remediation tasks: only to task tables, never to the scanned records."""
+
+    def find_tasks(self, table: str, fingerprints: Iterable[str]) -> list[TaskRef]:
+        """Every task (open or closed) whose correlation id is one of `fingerprints`."""
+        ...
+
+    def open_tasks(self, table: str) -> list[TaskRef]:
+        """Every open task this tool created in `table`."""
+        ...
+
+    def create_tasks(self, table: str, rows: list[dict[str, str]]) -> list[TaskRef]:
+        """Create tasks (concurrently where the platform allows); results in input order."""
+        ...
+
+    def update_task(self, table: str, sys_id: str, fields: Mapping[str, str]) -> TaskRef: ...

@@ -39,6 +39,9 @@ def render_reference(rules: Iterable[m.Rule]) -> str:
         f"{len(ordered)} rules. A rule looks only at the records in its scope; every check listed",
         "must hold, and a check with a condition (\"only when ...\") holds when the condition does",
         "not. Field names are the canonical names of the field map, values are canonical values.",
+        "In the examples, a reference written as a mapping is a linked record that exists (with",
+        "those fields), written as text it is an id that resolves to nothing; `_referenced_by`",
+        "says how many records of another process point at this one.",
         "",
         "| Rule | Clause | Severity | Title |",
         "|---|---|---|---|",
@@ -70,7 +73,7 @@ def render_rule(rule: m.Rule) -> list[str]:
     if rule.aliases:
         lines.append("- Formerly: " + ", ".join(f"`{a}`" for a in rule.aliases))
     lines += ["", "Checks (every one must hold):", ""]
-    lines += [f"- {describe(c)}" for c in rule.check]
+    lines += [f"- {_bare(c)}" for c in rule.check]
     lines += ["", f"Message: `{rule.message}`"]
     if rule.why:
         lines += ["", f"Why: {_prose(rule.why)}"]
@@ -98,7 +101,15 @@ def describe(condition: m.Condition) -> str:
     """One readable sentence for a condition, its `when` included."""
     text = _describe(condition)
     if condition.when is not None:
-        text += f" (only when {describe(condition.when)})"
+        text += f" (only when {_bare(condition.when)})"
+    return text
+
+
+def _bare(condition: m.Condition) -> str:
+    """A condition without the parentheses around a top-level `all` / `any`."""
+    text = describe(condition)
+    if isinstance(condition, (m.AllOf, m.AnyOf)) and condition.when is None:
+        return text[1:-1]
     return text
 
 

@@ -36,6 +36,14 @@ _SAFE_WRITE_RETRY = frozenset({429, 503})
 Json = dict[str, Any]
 
 
+class HTTPAuthError(AuthError):
+    """401 or 403 from the instance; `status` tells which."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Page:
     rows: list[Json]
@@ -247,7 +255,7 @@ class TableClient:
                 status=status,
             )
         if status in (401, 403):
-            raise AuthError(f"{_answer(response)} {where}")
+            raise HTTPAuthError(f"{_answer(response)} {where}", status)
         if status == 404:
             return None
         if 300 <= status < 400:

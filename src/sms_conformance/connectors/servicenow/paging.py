@@ -1,8 +1,8 @@
 """Keyset paging over a table: `sys_id>LAST^ORDERBYsys_id`, never deep offsets.
 
-sysparm_limit is applied before row ACLs, so a short page is not the end and even an empty page
-may only be a window of hidden rows: an empty page is confirmed with a count and, if rows remain,
-by looking past the hidden window with an offset from the same key.
+sysparm_limit is applied before row ACLs, so a short page is not the end, and even an empty page
+may only be a window of hidden rows: an empty page is confirmed with a count and, while rows
+remain, by looking past the hidden window with an offset from the same key.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sms_conformance.connectors.servicenow.client import Json, TableClient
+from sms_conformance.connectors.servicenow.client import Json, Page, TableClient
 from sms_conformance.connectors.servicenow.query import Filter, page_query
 from sms_conformance.errors import SourceError
 
@@ -23,7 +23,7 @@ BASE_PARAMS = {"sysparm_exclude_reference_link": "true", "sysparm_display_value"
 
 @dataclass
 class ScanStats:
-    """What a scan saw: first-page X-Total-Count, requests, pages, rows."""
+    """What a scan saw: the first page's X-Total-Count, pages requested, rows yielded."""
 
     total: int | None = None
     pages: int = 0
@@ -38,70 +38,80 @@ def text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def scan(
-    client: TableClient,
-    table: str,
-    filter_: Filter,
-    fields: Sequence[str],
-    *,
-    page_size: int,
-    since: datetime | None = None,
-    since_field: str = "sys_updated_on",
-    stats: ScanStats | None = None,
-) -> Iterator[Json]:
-    """Every readable row of `table` matching `filter_`, in sys_id order, each exactly once."""
-    stats = stats if stats is not None else ScanStats()
-    if not filter_:
-        stats.total = 0
-        return
-    fields = sorted({*fields, "sys_id"})
+@dataclass
+class KeysetScan:
+    """One scan's state; iterate `rows()` once."""
+
+    client: TableClient
+    table: str
+    filter_: Filter
+    fields: Sequence[str]
+    page_size: int
+    since: datetime | None = None
+    since_field: str = "sys_updated_on"
+    stats: ScanStats = field(default_factory=ScanStats)
     after: str | None = None
 
-    def request(limit: int, offset: int = 0, count: bool = False) -> list[Json]:
+    def rows(self) -> Iterator[Json]:
+        """Every readable matching row, in sys_id order, each exactly once."""
+        if not self.filter_:
+            self.stats.total = 0
+            return
+        page = self._page(self.page_size, count=True)
+        self.stats.total = page.total
+        rows = page.rows
+        while True:
+            if not rows:
+                rows = self._past_hidden()
+                if not rows:
+                    return
+            yield from rows
+            self.stats.rows += len(rows)
+            self._advance(rows)
+            rows = self._page(self.page_size).rows
+
+    def _page(self, limit: int, offset: int = 0, count: bool = False) -> Page:
         params = {
             **BASE_PARAMS,
-            "sysparm_query": page_query(filter_, after=after, since=since, since_field=since_field),
-            "sysparm_fields": ",".join(fields),
+            "sysparm_query": page_query(
+                self.filter_, after=self.after, since=self.since, since_field=self.since_field
+            ),
+            "sysparm_fields": ",".join(sorted({*self.fields, "sys_id"})),
             "sysparm_limit": str(limit),
         }
         if offset:
             params["sysparm_offset"] = str(offset)
         if not count:
             params["sysparm_no_count"] = "true"
-        page = client.list(table, params)
-        if count:
-            nonlocal remaining
-            remaining = page.total
-        return page.rows
+        self.stats.pages += 1
+        return self.client.list(self.table, params)
 
-    remaining: int | None = None
-    rows = request(page_size, count=True)
-    stats.total = remaining
-    while True:
-        stats.pages += 1
-        if not rows:
-            rows = _past_hidden(request, page_size, table, after, stats)
-            if not rows:
-                return
-        for row in rows:
-            yield row
-        stats.rows += len(rows)
+    def _advance(self, rows: list[Json]) -> None:
         last = text(rows[-1].get("sys_id"))
-        if not _KEY.fullmatch(last) or (after is not None and last <= after):
+        if not _KEY.fullmatch(last) or (self.after is not None and last <= self.after):
             raise SourceError(
-                f"{table}: the instance did not order the page by sys_id (got {last!r} after "
-                f"{after!r}); stopping rather than skipping or repeating records"
+                f"{self.table}: the instance did not order the page by sys_id (got {last!r} "
+                f"after {self.after!r}); stopping rather than skipping or repeating records"
             )
-        after = last
-        rows = request(page_size)
+        self.after = last
 
-
-def _past_hidden(
-    request: _Request, page_size: int, table: str, after: str | None, stats: ScanStats
-) -> list[Json]:
-    """After an empty page: rows beyond a window of ACL-hidden rows, or [] at the real end."""
-    # X-Total-Count counts rows matching the query; whether before or after ACLs is unverified,
-    # so it only bounds how far to look.
-    request(1, count=True)
-    remaining = request.__closure__ and None  # placeholder, replaced below
-    return []
+    def _past_hidden(self) -> list[Json]:
+        """After an empty page: rows beyond a window of ACL-hidden rows, or [] at the end."""
+        probe = self._page(1, count=True)
+        if probe.rows:  # a row appeared meanwhile: page on normally from the same key
+            return self._page(self.page_size).rows
+        # Whether X-Total-Count is counted before or after ACLs is unverified: it only bounds
+        # how far to look (absent = assume the end).
+        remaining = probe.total or 0
+        offset = self.page_size
+        while offset < remaining:
+            rows = self._page(self.page_size, offset=offset).rows
+            if rows:
+                return rows
+            offset += self.page_size
+        if remaining:
+            self.stats.notices.append(
+                f"{self.table}: {remaining} matching record(s) after sys_id {self.after} could "
+                "not be read (hidden by ACLs?)"
+            )
+        return []

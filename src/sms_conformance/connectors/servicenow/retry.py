@@ -58,9 +58,10 @@ class RetryPolicy:
     def wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RetryableError) and error.retry_after is not None:
-            return error.retry_after
-        backoff = min(self.maximum, self.initial * 2 ** (state.attempt_number - 1))
+            return float(error.retry_after)
+        backoff: float = min(self.maximum, self.initial * 2.0 ** (state.attempt_number - 1))
         return backoff * random.uniform(0.5, 1.0)
 
     def stop(self, state: RetryCallState) -> bool:
-        return state.seconds_since_start + (state.upcoming_sleep or 0.0) > self.budget
+        elapsed = state.seconds_since_start or 0.0
+        return elapsed + (state.upcoming_sleep or 0.0) > self.budget

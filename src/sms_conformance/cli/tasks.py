@@ -1,0 +1,43 @@
+"""`sms-conformance tasks list`: open remediation work by owner and age."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from sms_conformance.config import default_history_path
+from sms_conformance.history import History, parse_iso
+
+
+def render_tasks(history: History, now: datetime) -> list[str]:
+    rows = history.tasks("open")
+    if not rows:
+        return ["No open remediation tasks."]
+    by_owner: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_owner[row["owner"] or "(unassigned)"].append(row)
+    out = [f"{len(rows)} open remediation tasks, by owner:"]
+    for owner, items in sorted(by_owner.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        out.append(f"\n{owner} ({len(items)})")
+        for row in items:
+            age = (now - parse_iso(row["created_at"])).days
+            out.append(f"  {row['number']:<14} {age:>4}d  {row['clause']:<6} {row['record_number']:<12}"
+                       f" {row['rule_id']}")
+    return out
+
+
+@click.group()
+def tasks() -> None:
+    """Remediation tasks written back to the platform."""
+
+
+@tasks.command("list")
+@click.option("--history", "history_path", type=click.Path(path_type=Path),
+              help="History store (default $SMS_CONFORMANCE_HISTORY or ~/.local/state).")
+def list_tasks(history_path: Path | None) -> None:
+    """Open remediation tasks by owner, with their age in days."""
+    history = History(history_path or default_history_path())
+    click.echo("\n".join(render_tasks(history, datetime.now(timezone.utc))))

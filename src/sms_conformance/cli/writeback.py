@@ -1,0 +1,66 @@
+"""The write-back step of `scan` and `demo`: watch open tasks, then plan and apply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import click
+
+from sms_conformance.connectors.base import Connector, TaskPort
+from sms_conformance.errors import ConfigError
+from sms_conformance.history import History
+from sms_conformance.rules.model import Rule
+from sms_conformance.scan import ScanOutcome
+from sms_conformance.writeback import (
+    WatchedTask,
+    apply_plan,
+    check_cap,
+    describe,
+    existing_tasks,
+    watch_open_tasks,
+)
+from sms_conformance.writeback_plan import Plan, WriteBackSettings, plan_write_back
+
+
+@dataclass
+class WriteBack:
+    """Write-back for one run: created before the scan (to watch open tasks), applied after."""
+
+    port: TaskPort
+    config: WriteBackSettings
+    rules: Sequence[Rule]
+    dry_run: bool
+    cap: int
+    watched: dict[tuple[str, str], WatchedTask] = field(default_factory=dict)
+
+    @classmethod
+    def prepare(cls, connector: Connector, rules: Sequence[Rule], settings: Mapping[str, Any],
+                *, dry_run: bool, cap: int | None) -> WriteBack:
+        if not hasattr(connector, "find_tasks"):
+            raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
+        config = WriteBackSettings.from_settings(settings)
+        port = cast(TaskPort, connector)
+        wb = cls(port, config, rules, dry_run, cap if cap is not None else config.max_new_tasks)
+        wb.watched = watch_open_tasks(port, rules, config, connector.platform, connector.instance)
+        return wb
+
+    def run(self, history: History, outcome: ScanOutcome, instance: str, now: datetime) -> Plan:
+        failures = [f for f in history.findings(outcome.scan_id) if f.status == "fail"]
+        conforming = [self.watched[k].task for k in outcome.conforming if k in self.watched]
+        by_id = {r.id: r for r in self.rules}
+        plan = plan_write_back(
+            failures, existing_tasks(self.port, failures, self.config), conforming, by_id,
+            self.config, now, complete=outcome.complete,
+        )
+        for line in describe(plan):
+            click.echo(line, err=True)
+        if self.dry_run:
+            click.echo("dry run: nothing written", err=True)
+            return plan
+        check_cap(plan, self.cap)
+        apply_plan(plan, self.port, history, by_id, instance, now,
+                   progress=lambda msg: click.echo(f"  {msg}", err=True))
+        return plan

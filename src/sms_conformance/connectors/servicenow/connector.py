@@ -1,0 +1,201 @@
+"""ServiceNowConnector: the Connector protocol over the Table API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from sms_conformance.connectors.base import FetchRequest, TaskRef
+from sms_conformance.connectors.servicenow.client import Json, TableClient
+from sms_conformance.connectors.servicenow.paging import KeysetScan, ScanStats, text
+from sms_conformance.connectors.servicenow.query import (
+    check_field,
+    compile_scopes,
+    condition,
+)
+from sms_conformance.connectors.servicenow.tasks import (
+    DEFAULT_TASK_TABLES,
+    SOURCE_TABLES,
+    TaskTables,
+    batched,
+)
+from sms_conformance.errors import SourceError
+from sms_conformance.fieldmap import FieldMap, ProcessMap
+from sms_conformance.records import Process, Record, Ref
+
+_ID = re.compile(r"[A-Za-z0-9_-]+")
+# Fields asked of tables outside the field map (cmdb_ci, sys_user ...); unknown ones are ignored.
+BARE_FIELDS = ("sys_id", "number", "name")
+
+
+class ServiceNowConnector:
+    platform = "servicenow"
+
+    def __init__(
+        self,
+        instance_url: str,
+        client: TableClient,
+        fieldmap: FieldMap,
+        *,
+        page_size: int = 1000,
+        ref_batch: int = 100,
+        write_tables: frozenset[str] = DEFAULT_TASK_TABLES,
+    ) -> None:
+        self.instance = instance_url.rstrip("/")
+        self.client = client
+        self.fieldmap = fieldmap
+        self.page_size = page_size
+        self.ref_batch = ref_batch
+        source_tables = SOURCE_TABLES | {pmap.table for pmap in fieldmap.processes.values()}
+        self.notices: list[str] = []
+        self.tasks = TaskTables(
+            client, write_tables, batch=ref_batch, page_size=page_size,
+            protected=source_tables, notices=self.notices,
+        )
+        self.scans: dict[str, ScanStats] = {}
+        self._cache: dict[Ref, Record | None] = {}
+
+    def __repr__(self) -> str:
+        return f"ServiceNowConnector({self.instance!r})"
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def fetch(self, request: FetchRequest) -> Iterator[Record]:
+        process = Process(request.process)
+        pmap = self.fieldmap.for_process(process)
+        filter_ = compile_scopes(request.scopes, pmap)
+        since_field = pmap.fields["updated_at"].field if "updated_at" in pmap.fields else None
+        stats = ScanStats()
+        self.scans[process.value] = stats
+        scan = KeysetScan(
+            self.client, check_field(pmap.table), filter_,
+            pmap.platform_fields(set(request.fields)), self.page_size,
+            since=request.since, since_field=since_field or "sys_updated_on", stats=stats,
+        )
+        wanted = set(request.fields)
+        try:
+            for row in scan.rows():
+                yield self._record(process, pmap, row, wanted)
+        finally:
+            self.notices.extend(stats.notices)
+
+    def expected_total(self, process: Process | str) -> int | None:
+        """The first page's X-Total-Count of the last fetch (before ACLs: an upper bound)."""
+        stats = self.scans.get(Process(process).value)
+        return stats.total if stats else None
+
+    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Record]:
+        refs = list(dict.fromkeys(refs))
+        todo: dict[str, list[str]] = {}
+        for ref in refs:
+            if ref in self._cache:
+                continue
+            if not ref.table or not _ID.fullmatch(ref.id):
+                self._cache[ref] = None
+                continue
+            todo.setdefault(ref.table, []).append(ref.id)
+        for table, ids in todo.items():
+            self._load(table, ids)
+        return {ref: record for ref in refs if (record := self._cache.get(ref)) is not None}
+
+    def count_referrers(
+        self, process: Process | str, field: str, ids: Iterable[str]
+    ) -> dict[str, int]:
+        pmap = self.fieldmap.for_process(process)
+        platform_field = pmap.spec(field).field
+        counts = dict.fromkeys(ids, 0)
+        wanted = [i for i in counts if _ID.fullmatch(i)]
+        for chunk in batched(wanted, self.ref_batch):
+            scan = KeysetScan(
+                self.client, pmap.table, ((condition(platform_field, chunk),),),
+                [platform_field], self.page_size,
+            )
+            for row in scan.rows():
+                value = text(row.get(platform_field))
+                if value in counts:
+                    counts[value] += 1
+        return counts
+
+    def _load(self, table: str, ids: Sequence[str]) -> None:
+        process = self.fieldmap.process_of_table(table)
+        pmap = self.fieldmap.for_process(process) if process is not None else None
+        fields = pmap.platform_fields(set(pmap.fields)) if pmap is not None else list(BARE_FIELDS)
+        for chunk in batched(ids, self.ref_batch):
+            # The query matches at most len(chunk) rows, so one page holds them all.
+            page = self.client.list(check_field(table), {
+                "sysparm_query": condition("sys_id", chunk),
+                "sysparm_fields": ",".join(fields),
+                "sysparm_limit": str(len(chunk)),
+                "sysparm_exclude_reference_link": "true",
+                "sysparm_display_value": "false",
+                "sysparm_no_count": "true",
+            })
+            found = {text(row.get("sys_id")): row for row in page.rows}
+            for sys_id in chunk:
+                row = found.get(sys_id)
+                ref = Ref(table, sys_id)
+                if row is None:
+                    self._cache[ref] = None
+                elif process is not None and pmap is not None:
+                    self._cache[ref] = self._record(process, pmap, row, None)
+                else:
+                    self._cache[ref] = self._bare(table, row)
+
+    def _record(
+        self, process: Process, pmap: ProcessMap, row: Json, wanted: set[str] | None
+    ) -> Record:
+        sys_id = text(row.get("sys_id"))
+        if not sys_id:
+            raise SourceError(f"{pmap.table}: a row came back without sys_id")
+        return Record(
+            platform=self.platform,
+            instance=self.instance,
+            process=process.value,
+            table=pmap.table,
+            id=sys_id,
+            number=text(row.get("number")),
+            url=self.url(pmap.table, sys_id),
+            fields=pmap.to_canonical(row, wanted),
+            raw=row,
+        )
+
+    def _bare(self, table: str, row: Json) -> Record:
+        sys_id = text(row.get("sys_id"))
+        return Record(
+            platform=self.platform,
+            instance=self.instance,
+            process="",
+            table=table,
+            id=sys_id,
+            number=text(row.get("number")) or text(row.get("name")),
+            url=self.url(table, sys_id),
+            fields={},
+            raw=row,
+        )
+
+    def url(self, table: str, sys_id: str) -> str:
+        return f"{self.instance}/nav_to.do?uri={table}.do?sys_id={sys_id}"
+
+    # -- write-back -------------------------------------------------------------------------
+
+    def find_tasks(self, table: str, fingerprints: Iterable[str]) -> dict[str, TaskRef]:
+        return self.tasks.find(table, fingerprints)
+
+    def create_task(self, table: str, fields: Mapping[str, str]) -> TaskRef:
+        return self.tasks.create(table, fields)
+
+    def update_task(self, table: str, sys_id: str, fields: Mapping[str, str]) -> TaskRef:
+        return self.tasks.update(table, sys_id, fields)
+
+    def close_task(self, table: str, sys_id: str, note: str) -> TaskRef:
+        return self.tasks.close(table, sys_id, note)
+
+    def create_tasks_concurrently(
+        self, table: str, items: Sequence[Mapping[str, str]], max_workers: int = 8
+    ) -> list[TaskRef | SourceError]:
+        return self.tasks.create_many(table, items, max_workers)
+
+    @property
+    def request_count(self) -> int:
+        return self.client.request_count
+

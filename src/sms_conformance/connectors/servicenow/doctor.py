@@ -1,0 +1,118 @@
+"""Checks that a ServiceNow instance can serve a scan: reachability, auth, table and field access,
+clock skew. Pure diagnosis: returns findings, prints nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+from sms_conformance.connectors.servicenow.client import HTTPAuthError, Page
+from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+from sms_conformance.connectors.servicenow.paging import BASE_PARAMS, text
+from sms_conformance.connectors.servicenow.query import check_field
+from sms_conformance.errors import ConfigError, SourceError
+
+Level = Literal["ok", "warn", "fail"]
+MAX_SKEW = 60.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    message: str
+    fix: str = ""
+
+
+def diagnose(
+    connector: ServiceNowConnector,
+    tables_and_fields: Mapping[str, Iterable[str]],
+    *,
+    sample: int = 100,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> list[Finding]:
+    """Findings in order; stops after reachability or auth fails (nothing else can be known)."""
+    findings: list[Finding] = []
+    tables = {table: sorted(set(fields)) for table, fields in tables_and_fields.items()}
+    first = next(iter(tables), "sys_user")
+    try:
+        page = _read(connector, first, ["sys_id"], 1)
+    except HTTPAuthError as exc:
+        if exc.status == 401:
+            return [Finding("fail", f"authentication refused: {exc}",
+                            "check the credentials in the environment (SERVICENOW_*)")]
+        page = None  # 403 on this table: reported per table below
+    except SourceError as exc:
+        return [Finding("fail", f"cannot read {connector.instance}: {exc}",
+                        "check the instance URL, the network path and that it is awake")]
+    findings.append(Finding("ok", f"reached {connector.instance} and authenticated"))
+    if page is not None:
+        findings.append(_clock(page, now()))
+    for table, fields in tables.items():
+        findings.extend(_table(connector, table, fields, sample))
+    return findings
+
+
+def _read(connector: ServiceNowConnector, table: str, fields: list[str], limit: int) -> Page:
+    return connector.client.list(check_field(table), {
+        **BASE_PARAMS,
+        "sysparm_fields": ",".join(sorted({"sys_id", *fields})),
+        "sysparm_limit": str(limit),
+        "sysparm_no_count": "true",
+    })
+
+
+def _clock(page: Page, local: datetime) -> Finding:
+    header = page.headers.get("Date")
+    if not header:
+        return Finding("warn", "the instance sent no Date header: clock skew unknown")
+    try:
+        remote = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return Finding("warn", f"unreadable Date header {header!r}: clock skew unknown")
+    skew = (local - remote).total_seconds()
+    if abs(skew) > MAX_SKEW:
+        return Finding(
+            "warn", f"local clock is {skew:+.0f} s off the instance's",
+            "sync this machine's clock (NTP): --since windows and ages depend on it",
+        )
+    return Finding("ok", f"clock skew {skew:+.0f} s")
+
+
+def _table(
+    connector: ServiceNowConnector, table: str, fields: list[str], sample: int
+) -> list[Finding]:
+    try:
+        for name in fields:
+            check_field(name)
+        page = _read(connector, table, fields, sample)
+    except ConfigError as exc:
+        return [Finding("fail", f"{table}: {exc}", "fix the field map or the rule")]
+    except HTTPAuthError as exc:
+        return [Finding("fail", f"{table}: no read access ({exc})",
+                        f"grant the integration user a role that reads {table} (e.g. itil)")]
+    except SourceError as exc:
+        return [Finding("fail", f"{table}: cannot be read: {exc}",
+                        "check the table name in the field map")]
+    if not page.rows:
+        return [Finding("warn", f"{table}: no readable rows (empty, or hidden by ACLs); "
+                        "field checks skipped", f"check the read ACLs on {table}")]
+    seen = {key for row in page.rows for key in row}
+    unknown = [f for f in fields if f not in seen]
+    empty = [f for f in fields if f in seen and not any(text(r.get(f)) for r in page.rows)]
+    findings = [Finding("ok", f"{table}: readable ({len(page.rows)} sampled rows)")]
+    if unknown:
+        findings.append(Finding(
+            "fail", f"{table}: unknown field(s) {', '.join(unknown)} (ServiceNow silently "
+            "ignores unknown fields, so rules would see them as always empty)",
+            "map the canonical field to the instance's field in config/fieldmap.yaml",
+        ))
+    if empty:
+        findings.append(Finding(
+            "warn", f"{table}: field(s) {', '.join(empty)} empty on all {len(page.rows)} "
+            "sampled rows: unused, or hidden from the integration user by a field ACL",
+            "check the field ACLs for the integration user",
+        ))
+    return findings

@@ -1,0 +1,132 @@
+"""Build a ServiceNowConnector from the environment or a profile naming environment variables.
+
+Secrets only ever come from the environment: a profile holding one is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth, OAuth
+from sms_conformance.connectors.servicenow.client import TableClient, base_url
+from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+from sms_conformance.connectors.servicenow.retry import RetryPolicy
+from sms_conformance.errors import ConfigError
+from sms_conformance.fieldmap import FieldMap
+
+SECRET_KEYS = frozenset({
+    "password", "client_secret", "secret", "token", "access_token", "refresh_token", "api_key",
+    "apikey",
+})
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+class Profile(BaseModel):
+    """A ServiceNow connection profile: the instance, and the names of environment variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instance: str | None = None
+    auth: Literal["basic", "oauth"] | None = None
+    username_env: str = "SERVICENOW_USERNAME"
+    password_env: str = "SERVICENOW_PASSWORD"
+    client_id_env: str = "SERVICENOW_CLIENT_ID"
+    client_secret_env: str = "SERVICENOW_CLIENT_SECRET"
+    instance_env: str = "SERVICENOW_INSTANCE"
+    scope: str | None = None
+
+
+def load_profile(data: Mapping[str, Any] | None) -> Profile:
+    data = dict(data or {})
+    secrets = sorted(SECRET_KEYS & {str(k).lower() for k in data})
+    if secrets:
+        raise ConfigError(
+            f"ServiceNow profile holds {', '.join(secrets)}: secrets come from the environment; "
+            "name the variable instead (e.g. password_env: SERVICENOW_PASSWORD)"
+        )
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"ServiceNow profile: {problems}") from None
+
+
+def instance_url(value: str) -> str:
+    """A URL as given, or a bare instance name -> https://NAME.service-now.com."""
+    value = value.strip()
+    if "://" in value:
+        return base_url(value)
+    if _NAME.fullmatch(value):
+        return f"https://{value}.service-now.com"
+    raise ConfigError(f"ServiceNow instance must be a URL or an instance name, got {value!r}")
+
+
+def auth_from_env(url: str, profile: Profile, env: Mapping[str, str]) -> Auth:
+    username = env.get(profile.username_env) or None
+    password = env.get(profile.password_env) or None
+    client_id = env.get(profile.client_id_env) or None
+    client_secret = env.get(profile.client_secret_env) or None
+    kind = profile.auth or ("oauth" if client_id else "basic")
+    if kind == "basic":
+        if not (username and password):
+            raise ConfigError(
+                f"ServiceNow credentials missing: set {profile.username_env} and "
+                f"{profile.password_env} (or {profile.client_id_env} and "
+                f"{profile.client_secret_env} for OAuth)"
+            )
+        return BasicAuth(username, SecretStr(password))
+    if not (client_id and client_secret):
+        raise ConfigError(
+            f"ServiceNow OAuth needs {profile.client_id_env} and {profile.client_secret_env}"
+        )
+    if username and not password:
+        raise ConfigError(f"ServiceNow OAuth password grant needs {profile.password_env}")
+    return OAuth(
+        token_url=f"{url}/oauth_token.do",
+        client_id=client_id,
+        client_secret=SecretStr(client_secret),
+        grant="password" if username else "client_credentials",
+        username=username,
+        password=SecretStr(password) if password else None,
+        scope=profile.scope,
+    )
+
+
+def connector_from_env(
+    instance: str | None,
+    fieldmap: FieldMap,
+    *,
+    profile: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    budget: float = 120.0,
+    verify: bool | str = True,
+    page_size: int = 1000,
+    ref_batch: int = 100,
+    write_tables: frozenset[str] | None = None,
+) -> ServiceNowConnector:
+    """The connector for `instance` (else the profile's, else $SERVICENOW_INSTANCE)."""
+    env = os.environ if env is None else env
+    settings = load_profile(profile)
+    where = instance or settings.instance or env.get(settings.instance_env)
+    if not where:
+        raise ConfigError(
+            f"no ServiceNow instance: pass one or set {settings.instance_env} "
+            "(a URL or an instance name)"
+        )
+    url = instance_url(where)
+    client = TableClient(
+        url, auth_from_env(url, settings, env), timeout=timeout,
+        policy=RetryPolicy(budget=budget), verify=verify,
+    )
+    extra = {} if write_tables is None else {"write_tables": write_tables}
+    return ServiceNowConnector(
+        url, client, fieldmap, page_size=page_size, ref_batch=ref_batch, **extra
+    )

@@ -1,0 +1,34 @@
+"""Shared fixtures: the field map, settings, a frozen clock, built records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from sms_conformance.fieldmap import FieldMap, load_field_map
+from sms_conformance.records import Process, Record
+from sms_conformance.settings import load_settings
+
+FROZEN_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def fieldmap() -> FieldMap:
+    return load_field_map()
+
+
+@pytest.fixture(scope="session")
+def settings() -> dict[str, Any]:
+    return load_settings()
+
+
+def make_record(process: str, number: str = "INC0000001", record_id: str = "r1",
+                **fields: Any) -> Record:
+    table = {"incident": "incident", "problem": "problem", "change": "change_request"}[process]
+    return Record(
+        platform="servicenow", instance="https://example.test", process=Process(process).value,
+        table=table, id=record_id, number=number, url=f"https://example.test/{record_id}",
+        fields=fields,
+    )

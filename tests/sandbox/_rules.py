@@ -1,0 +1,148 @@
+"""An independent, literal reading of docs/rule-ids.md, used to check the sandbox data.
+
+Deliberately not the product's rule engine: it checks the contract table row by row so a
+mismatch between the generator and the document shows up here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+Rec = dict[str, str]
+
+MATRIX = {("1", "1"): "1", ("1", "2"): "2", ("1", "3"): "3", ("2", "1"): "2", ("2", "2"): "3",
+          ("2", "3"): "4", ("3", "1"): "3", ("3", "2"): "4", ("3", "3"): "5"}
+TARGET_H = {"1": 4, "2": 8, "3": 24, "4": 72, "5": 120}
+VALIDATION = re.compile(
+    r"(?i)\b(confirm\w*|validat\w*|verif\w*|monitoring|signed? off|sign-off)\b")
+ANCHOR = datetime(2026, 11, 1)
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+class Ctx:
+    def __init__(self, incidents: list[Rec], problems: list[Rec], changes: list[Rec]) -> None:
+        self.problem_ids = {p["sys_id"] for p in problems}
+        self.changes = {c["sys_id"]: c for c in changes}
+        self.inc_problem_refs = {i["problem_id"] for i in incidents if i["problem_id"]}
+        self.inc_caused_refs = {i["caused_by"] for i in incidents if i["caused_by"]}
+
+
+def incident_rules(r: Rec, ctx: Ctx) -> list[str]:
+    s = r["state"]
+    live = s != "8"
+    done = s in ("6", "7")
+    out: list[str] = []
+    checks: list[tuple[str, bool]] = [
+        ("incident.logging.reporter", live and not r["caller_id"]),
+        ("incident.logging.service_or_ci",
+         live and not r["business_service"] and not r["cmdb_ci"]),
+        ("incident.logging.description", live and len(r["short_description"].strip()) < 10),
+        ("incident.logging.category", live and not r["category"]),
+        ("incident.logging.priority", live and not r["priority"]),
+        ("incident.logging.assignment_group",
+         s in ("2", "3", "6", "7") and not r["assignment_group"]),
+        ("incident.resolution.subcategory", done and not r["subcategory"]),
+        ("incident.priority.matrix", live and bool(r["priority"] and r["impact"] and r["urgency"])
+         and r["priority"] != MATRIX[(r["impact"], r["urgency"])]),
+        ("incident.resolution.code", done and not r["close_code"]),
+        ("incident.resolution.notes", done and not r["close_notes"]),
+        ("incident.resolution.resolved_at", done and not r["resolved_at"]),
+        ("incident.closure.closed_at", s == "7" and not r["closed_at"]),
+        ("incident.resolution.timestamps_ordered", done and (
+            bool(r["resolved_at"] and r["opened_at"])
+            and _dt(r["resolved_at"]) < _dt(r["opened_at"])
+            or bool(r["closed_at"] and r["resolved_at"])
+            and _dt(r["closed_at"]) < _dt(r["resolved_at"]))),
+        ("incident.closure.validated", done and bool(r["close_notes"])
+         and not VALIDATION.search(r["close_notes"])),
+        ("incident.restore.within_target", done and bool(r["resolved_at"] and r["opened_at"])
+         and r["priority"] in TARGET_H
+         and _dt(r["resolved_at"]) - _dt(r["opened_at"]) > timedelta(hours=TARGET_H[r["priority"]])),
+        ("incident.major.problem_linked", done and (
+            r["priority"] == "1" or r["major_incident_state"] == "accepted")
+         and not r["problem_id"]),
+        ("incident.vendor.reference", r["hold_reason"] == "4" and not r["u_vendor_reference"]),
+        ("incident.reopen.none", bool(r["reopen_count"]) and int(r["reopen_count"]) > 0),
+        ("incident.links.problem_exists",
+         bool(r["problem_id"]) and r["problem_id"] not in ctx.problem_ids),
+        ("incident.links.caused_by_exists",
+         bool(r["caused_by"]) and r["caused_by"] not in ctx.changes),
+        ("incident.links.resolved_by_problem",
+         r["close_code"] == "Resolved by problem" and not r["problem_id"]),
+        ("incident.links.resolved_by_change",
+         r["close_code"] == "Resolved by change" and not r["rfc"]),
+        ("incident.backlog.aging", s in ("1", "2", "3")
+         and _dt(r["opened_at"]) < ANCHOR - timedelta(days=30)),
+    ]
+    for rule, failed in checks:
+        if failed:
+            out.append(rule)
+    return out
+
+
+def problem_rules(r: Rec, ctx: Ctx) -> list[str]:
+    s, code = r["state"], r["resolution_code"]
+    rfc_change = ctx.changes.get(r["rfc"]) if r["rfc"] else None
+    checks = [
+        ("problem.rca.root_cause", s in ("104", "106", "107") and not r["cause_notes"]),
+        ("problem.resolution.code", s in ("106", "107") and not code),
+        ("problem.resolution.fix_notes", code == "fix_applied" and not r["fix_notes"]),
+        ("problem.known_error.workaround", r["known_error"] == "true" and not r["workaround"]),
+        ("problem.links.incidents", s != "101" and r["sys_id"] not in ctx.inc_problem_refs),
+        ("problem.links.fix_change", code == "fix_applied" and not r["rfc"]),
+        ("problem.links.fix_change_exists", bool(r["rfc"]) and rfc_change is None),
+        ("problem.links.fix_change_closed", s == "107" and code == "fix_applied"
+         and rfc_change is not None and rfc_change["state"] != "3"),
+    ]
+    return [rule for rule, failed in checks if failed]
+
+
+def change_rules(r: Rec, ctx: Ctx) -> list[str]:
+    s, t = r["state"], r["type"]
+    risky = t in ("normal", "emergency")
+    planned = risky and s in ("-3", "-2", "-1", "0", "3")
+    checks = [
+        ("change.approval.before_implementation",
+         risky and s in ("-1", "0", "3") and r["approval"] != "approved"),
+        ("change.risk.assessed", s not in ("-5", "4") and not r["risk"]),
+        ("change.plan.implementation", planned and not r["implementation_plan"]),
+        ("change.plan.backout", planned and not r["backout_plan"]),
+        ("change.plan.test", planned and not r["test_plan"]),
+        ("change.ci.named", s != "4" and not r["cmdb_ci"] and not r["business_service"]),
+        ("change.closure.code", s == "3" and not r["close_code"]),
+        ("change.closure.notes", s == "3" and not r["close_notes"]),
+        ("change.failed.incidents_linked",
+         r["close_code"] == "unsuccessful" and r["sys_id"] not in ctx.inc_caused_refs),
+        ("change.emergency.reviewed", t == "emergency" and s == "3" and not r["review_date"]),
+        ("change.schedule.actuals", s == "3" and (
+            not r["work_start"] or not r["work_end"]
+            or _dt(r["work_end"]) < _dt(r["work_start"]))),
+    ]
+    return [rule for rule, failed in checks if failed]
+
+
+RULES: dict[str, Callable[[Rec, Ctx], list[str]]] = {
+    "incident": incident_rules, "problem": problem_rules, "change_request": change_rules,
+}
+
+
+def failures(tables: dict[str, list[Rec]]) -> dict[str, list[str]]:
+    """number -> sorted failing rule ids, over incident, problem and change_request."""
+    ctx = Ctx(tables["incident"], tables["problem"], tables["change_request"])
+    out: dict[str, list[str]] = {}
+    for table, check in RULES.items():
+        for rec in tables[table]:
+            failed = check(rec, ctx)
+            if failed:
+                out[rec["number"]] = sorted(failed)
+    return out
+
+
+def all_rule_ids(doc_text: str) -> list[str]:
+    """Rule ids listed in docs/rule-ids.md."""
+    return re.findall(r"^\| ((?:incident|problem|change)\.[a-z_.]+) \|", doc_text, re.M)
