@@ -38,7 +38,7 @@ def test_unknown_check_names_file_line_rule(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD_HEAD + "check:\n  - field: category\n    matchs: x\n")
     code, out = run("rules", "validate", str(path))
     assert code == 2
-    assert f"{path}:13: incident.custom.check: unknown check 'matchs'" in out
+    assert f"{path}:14: incident.custom.check: unknown check 'matchs'" in out
 
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:

@@ -15,10 +15,8 @@ from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.fieldmap import FieldMap, load_field_map
+from tests.connectors.snow_fakes import PASSWORD, FakeInstance, StubServer
 
-from snow_fakes import FakeInstance, StubServer
-
-PASSWORD = "s3cret-Pa55"
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "servicenow"
 _SECRET_FIELDS = ("access_token", "refresh_token", "client_secret", "password")
 
@@ -28,16 +26,37 @@ def fieldmap() -> FieldMap:
     return load_field_map()
 
 
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
+class FakeTime:
+    """Sleeping advances a fake monotonic clock instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-def make_client(sleeps: list[float]) -> Callable[..., TableClient]:
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def sleeps(fake_time: FakeTime) -> list[float]:
+    return fake_time.sleeps
+
+
+@pytest.fixture
+def make_client(fake_time: FakeTime) -> Callable[..., TableClient]:
     def make(url: str, auth: Auth | None = None, **kwargs: Any) -> TableClient:
         kwargs.setdefault("policy", RetryPolicy(budget=30, initial=0.001, maximum=0.01))
-        kwargs.setdefault("sleep", sleeps.append)
+        if "sleep" not in kwargs:
+            kwargs |= {"sleep": fake_time.sleep, "clock": fake_time.clock}
         kwargs.setdefault("timeout", 5)
         return TableClient(url, auth or BasicAuth("admin", SecretStr(PASSWORD)), **kwargs)
 
@@ -91,9 +110,10 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
-    # The sandbox's port changes on every run: match on method, path and query only.
+    # Replays by default (pytest-recording's --record-mode=none); re-record with
+    # --record-mode=rewrite. The sandbox's port changes on every run: match on method, path and
+    # query only, so the host and port of the recording do not matter.
     return {
-        "record_mode": "none",
         "match_on": ["method", "path", "query"],
         "filter_headers": ["authorization", "cookie", "set-cookie"],
         "before_record_request": _scrub_request,

@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+PASSWORD = "s3cret-Pa55"
+
 
 @dataclass
 class Req:
@@ -63,6 +65,12 @@ class StubServer:
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes: without this, Nagle + delayed ACK
+                # add 40 ms to every request.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, *args: object) -> None:
                 pass
 
@@ -84,7 +92,9 @@ class StubServer:
                     self.connection.close()
                     return
                 data = resp.payload()
-                self.send_response(resp.status)
+                self.send_response_only(resp.status)
+                if "Date" not in resp.headers:
+                    self.send_header("Date", self.date_time_string())
                 for key, value in resp.headers.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
@@ -100,7 +110,9 @@ class StubServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def __enter__(self) -> StubServer:
         self._thread.start()

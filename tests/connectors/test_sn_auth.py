@@ -11,8 +11,7 @@ from pydantic import SecretStr
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.errors import AuthError
-
-from snow_fakes import Req, Resp, StubServer, envelope
+from tests.connectors.snow_fakes import Req, Resp, StubServer, envelope
 
 Make = Callable[..., TableClient]
 SECRET = "client-s3cret"
@@ -92,14 +91,14 @@ def test_refresh_before_expiry_uses_refresh_token(make_client: Make) -> None:
     with StubServer(tokens) as server:
         client = make_client(server.url, oauth(server.url, clock))
         client.list("incident", {})
-        clock.now += 1700  # inside the token's life, but within the 60 s margin of its end? no
+        clock.now += 1700  # 100 s left: still used
         client.list("incident", {})
-        clock.now += 60  # 1760 s: less than 60 s left -> renewed before it expires
+        clock.now += 60  # 40 s left, inside the 60 s margin: renewed before it expires
         client.list("incident", {})
     assert [g["grant_type"] for g in tokens.grants] == ["password", "refresh_token"]
     assert tokens.grants[1]["refresh_token"] == "refresh-1"
-    assert not any(r.headers.get("Authorization") == "Bearer token-1"
-                   for r in server.requests[-1:])
+    api = [r.headers["Authorization"] for r in server.requests if r.path.startswith("/api/")]
+    assert api == ["Bearer token-1", "Bearer token-1", "Bearer token-2"]
 
 
 def test_without_refresh_token_a_new_grant_is_made(make_client: Make) -> None:
@@ -151,3 +150,22 @@ def test_reprs_hide_secrets() -> None:
     token = oauth("https://x.service-now.com", Clock())
     assert "pw-basic" not in repr(basic)
     assert SECRET not in repr(token) and "user-pw" not in repr(token)
+
+
+def test_token_outage_during_a_write_is_retried_not_ambiguous(make_client: Make) -> None:
+    tokens = TokenServer()
+    outages = [Resp(503)]
+
+    def handler(req: Req) -> Resp:
+        if req.path == "/oauth_token.do" and outages:
+            return outages.pop()
+        if req.method == "POST" and req.path.startswith("/api/"):
+            return Resp(201, {"result": {"sys_id": "t1"}})
+        return tokens(req)
+
+    with StubServer(handler) as server:
+        client = make_client(server.url, oauth(server.url, Clock()))
+        assert client.create("incident_task", {"short_description": "x"}) == {"sys_id": "t1"}
+    assert [r.path for r in server.requests] == [
+        "/oauth_token.do", "/oauth_token.do", "/api/now/table/incident_task"
+    ]

@@ -10,8 +10,18 @@ import click
 
 from sms_conformance.connectors.base import Connector
 from sms_conformance.connectors.file import FileConnector
+from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
+
+
+def sandbox_connector(url: str, password: str, fieldmap: FieldMap) -> ServiceNowConnector:
+    """The ServiceNow connector, logged in to a sandbox as its admin user."""
+    from sms_conformance.connectors.servicenow.settings import connector_from_env
+
+    return connector_from_env(
+        url, fieldmap, env={"SERVICENOW_USERNAME": "admin", "SERVICENOW_PASSWORD": password}
+    )
 
 
 @contextmanager
@@ -23,17 +33,16 @@ def open_source(
     if source.startswith("file:"):
         yield FileConnector(Path(source[5:]), fieldmap)
     elif source == "servicenow":
-        from sms_conformance.connectors.servicenow.auth import connector_from_env
+        from sms_conformance.connectors.servicenow.settings import connector_from_env
 
         yield connector_from_env(instance, fieldmap)
     elif source == "sandbox":
-        from sms_conformance.connectors.servicenow.auth import basic_connector
         from sms_conformance.sandbox import Sandbox
 
         with Sandbox(records=records, seed=seed) as sandbox:
             if not quiet:
                 click.echo(f"sandbox: {records} incidents (seed {seed}) at {sandbox.url}", err=True)
-            yield basic_connector(sandbox.url, "admin", sandbox.password, fieldmap)
+            yield sandbox_connector(sandbox.url, sandbox.password, fieldmap)
     elif source == "jira":
         raise ConfigError("--source jira: the Jira Service Management connector is not built yet")
     else:

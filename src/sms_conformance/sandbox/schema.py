@@ -67,11 +67,18 @@ class TableSchema:
     insert_defaults: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        bulk = self.computed.pop(BULK_KEY, None)
+        self.bulk: tuple[tuple[str, ...], Callable[[Row], tuple[str, ...]]] | None = (
+            (DURATION_FIELDS, bulk) if bulk is not None else None)  # type: ignore[assignment]
         self.index: dict[str, int] = {c: i for i, c in enumerate(self.columns)}
         self.fields: tuple[str, ...] = (
             self.columns + tuple(self.constants) + tuple(self.computed)
         )
         self.field_set = frozenset(self.fields)
+        self.refs = {k: v for k, v in self.refs.items() if k in self.field_set}
+        overlap = set(self.columns) & (set(self.constants) | set(self.computed))
+        if overlap or set(self.constants) & set(self.computed):
+            raise ValueError(f"{self.name}: fields defined twice: {sorted(overlap)}")
 
     def col(self, name: str) -> int:
         return self.index[name]
@@ -80,7 +87,7 @@ class TableSchema:
         """A function reading one field from a row (overflow wins), or None if unknown."""
         idx = self.index.get(name)
         if idx is not None:
-            return lambda row: row[idx]  # type: ignore[no-any-return]
+            return lambda row: row[idx]
         if name in self.constants:
             const = self.constants[name]
 
@@ -130,34 +137,30 @@ def _computed_common(
     st, num, opened = idx["state"], idx["number"], idx.get("opened_at", idx.get("sys_created_on"))
     out: dict[str, Getter] = {
         "active": lambda r: "true" if r[st] in active_states else "false",
-        "task_effective_number": lambda r: r[num],  # type: ignore[no-any-return]
+        "task_effective_number": lambda r: r[num],
     }
     if "sys_created_on" not in idx and opened is not None:
-        out["sys_created_on"] = lambda r: r[opened]  # type: ignore[no-any-return]
+        out["sys_created_on"] = lambda r: r[opened]
     if state_twin:
-        out[state_twin] = lambda r: r[st]  # type: ignore[no-any-return]
+        out[state_twin] = lambda r: r[st]
     if with_durations and opened is not None:
         end = idx.get("resolved_at", idx.get("closed_at"))
         if end is not None:
-            def calendar_stc(r: Row) -> str:
+            def durations(r: Row) -> tuple[str, str, str, str]:
                 secs = _seconds_between(r[opened], r[end])
-                return "" if secs is None else str(max(secs, 0))
+                if secs is None:
+                    return "", "", "", ""
+                secs = max(secs, 0)
+                return str(secs), _duration(secs), str(secs // 3), _duration(secs // 3)
 
-            def calendar_duration(r: Row) -> str:
-                return _duration(_seconds_between(r[opened], r[end]))
-
-            def business_stc(r: Row) -> str:
-                secs = _seconds_between(r[opened], r[end])
-                return "" if secs is None else str(max(secs, 0) // 3)
-
-            def business_duration(r: Row) -> str:
-                secs = _seconds_between(r[opened], r[end])
-                return _duration(None if secs is None else max(secs, 0) // 3)
-
-            out.update(calendar_stc=calendar_stc, calendar_duration=calendar_duration,
-                       business_stc=business_stc, business_duration=business_duration)
+            for k, name in enumerate(DURATION_FIELDS):
+                out[name] = lambda r, k=k: durations(r)[k]  # type: ignore[misc]
+            out[BULK_KEY] = durations  # type: ignore[assignment]
     return out
 
+
+DURATION_FIELDS = ("calendar_stc", "calendar_duration", "business_stc", "business_duration")
+BULK_KEY = "__durations__"
 
 TASK_CONSTANTS: dict[str, str] = {
     "watch_list": "", "upon_reject": "cancel", "approval_history": "", "user_input": "",

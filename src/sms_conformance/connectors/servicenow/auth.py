@@ -15,7 +15,7 @@ import orjson
 import requests
 from pydantic import SecretStr
 
-from sms_conformance.connectors.servicenow.retry import RetryableError
+from sms_conformance.connectors.servicenow.retry import NotSentError, RetryableError
 from sms_conformance.errors import AuthError, SourceError
 
 # (method, url, form data) -> response; the client's raw, counted, un-retried sender.
@@ -130,12 +130,15 @@ class OAuth:
             "client_secret": self.client_secret.get_secret_value(),
         }
         self.token_requests += 1
-        response = send("POST", self.token_url, form)
+        try:
+            response = send("POST", self.token_url, form)
+        except RetryableError as exc:
+            raise NotSentError(str(exc)) from None
         status = response.status_code
         body = _json(response)
         what = f"OAuth {form['grant_type']} grant at {self.token_url}"
         if status in TRANSIENT:
-            raise RetryableError(f"{what}: HTTP {status}")
+            raise NotSentError(f"{what}: HTTP {status}")
         if status != 200 or body is None or "access_token" not in body:
             reason = ""
             if body is not None:

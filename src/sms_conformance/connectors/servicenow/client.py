@@ -19,6 +19,7 @@ from sms_conformance import __version__
 from sms_conformance.connectors.servicenow.auth import Auth
 from sms_conformance.connectors.servicenow.retry import (
     AmbiguousWriteError,
+    NotSentError,
     RetryableError,
     RetryPolicy,
     parse_retry_after,
@@ -32,8 +33,15 @@ USER_AGENT = f"sms-conformance/{__version__}"
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
 # A POST rejected with these was not processed, so sending it again cannot duplicate a record.
 _SAFE_WRITE_RETRY = frozenset({429, 503})
+_NOT_SENT = frozenset({"connection refused", "host not found"})
+# Source records are read, never written, whoever holds the client.
+PROTECTED_TABLES = frozenset({"incident", "problem", "change_request", "task"})
 
 Json = dict[str, Any]
+
+
+class QuotaError(SourceError):
+    """A request answered 500 twice: most likely a transaction quota cancelling the query."""
 
 
 class HTTPAuthError(AuthError):
@@ -81,6 +89,7 @@ class TableClient:
         verify: bool | str = True,
         pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base = base_url(instance_url)
         self.auth = auth
@@ -88,8 +97,12 @@ class TableClient:
         self.policy = policy or RetryPolicy()
         self.verify = verify
         self._sleep = sleep
+        self._clock = clock
         self._count = 0
         self._count_lock = threading.Lock()
+        # A 429's Retry-After pauses every thread of this client, not only the one that got it.
+        self._paused_until = 0.0
+        self.protected = set(PROTECTED_TABLES)
         self.session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
@@ -124,6 +137,7 @@ class TableClient:
 
     def create(self, table: str, fields: Mapping[str, str]) -> Json:
         """POST one record (201). Raises AmbiguousWriteError when the outcome is unknown."""
+        self._writable(table)
         _, body = self._call("POST", self._path(table), json=dict(fields), write=True)
         if body is None:
             raise SourceError(f"POST {self._path(table)}: table not found (404)")
@@ -131,12 +145,17 @@ class TableClient:
 
     def update(self, table: str, sys_id: str, fields: Mapping[str, str]) -> Json:
         """PATCH one record (idempotent, so retried like a read)."""
+        self._writable(table)
         _, body = self._call("PATCH", self._path(table, sys_id), json=dict(fields))
         if body is None:
             raise SourceError(f"PATCH {self._path(table, sys_id)}: record not found (404)")
         return self._record(body, table)
 
     # -- transport --------------------------------------------------------------------------
+
+    def _writable(self, table: str) -> None:
+        if table in self.protected:
+            raise ConfigError(f"refusing to write to source table {table!r}")
 
     def _path(self, table: str, sys_id: str | None = None) -> str:
         return f"{API}/{table}" + (f"/{sys_id}" if sys_id else "")
@@ -169,11 +188,12 @@ class TableClient:
                 if exc.status == 500:
                     quota_cancels += 1
                     if quota_cancels > 1:
-                        raise SourceError(
+                        raise QuotaError(
                             f"{exc}, twice: a transaction quota may be cancelling the query "
                             "(try a smaller page size)"
                         ) from None
-                if write and exc.status not in _SAFE_WRITE_RETRY:
+                unsent = isinstance(exc, NotSentError) or exc.status in _SAFE_WRITE_RETRY
+                if write and not unsent:
                     raise AmbiguousWriteError(str(exc)) from None
                 raise
 
@@ -182,10 +202,9 @@ class TableClient:
             wait=self.policy.wait,
             stop=self.policy.stop,
             sleep=self._sleep,
-            before_sleep=lambda state: log.warning(
-                "%s %s: %s; retrying in %.1f s",
-                method, path, state.outcome.exception() if state.outcome else "",
-                state.upcoming_sleep,
+            before_sleep=lambda state: log.info(
+                "%s; retrying in %.1f s",
+                state.outcome.exception() if state.outcome else method, state.upcoming_sleep,
             ),
         )
         try:
@@ -220,6 +239,9 @@ class TableClient:
         data: Mapping[str, str] | None = None,
         auth: bool,
     ) -> requests.Response:
+        pause = self._paused_until - self._clock()
+        if pause > 0:
+            self._sleep(pause)
         headers = self.auth.headers(self.send_form) if auth else {}
         body: bytes | None = None
         if json is not None:
@@ -235,13 +257,17 @@ class TableClient:
             )
         except requests.exceptions.SSLError:
             raise SourceError(f"{method} {url}: TLS verification failed") from None
+        except requests.exceptions.ConnectTimeout:
+            raise NotSentError(f"{method} {url}: connection timed out") from None
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.Timeout,
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
-            raise RetryableError(f"{method} {url}: {_reason(exc)}") from None
+            reason = _reason(exc)
+            kind = NotSentError if reason in _NOT_SENT else RetryableError
+            raise kind(f"{method} {url}: {reason}") from None
         except requests.exceptions.RequestException as exc:
             raise SourceError(f"{method} {url}: {type(exc).__name__}") from None
 
@@ -249,11 +275,11 @@ class TableClient:
         status = response.status_code
         where = f"({method} {url})"
         if status in _RETRY_STATUS or status == 500:
-            raise RetryableError(
-                f"{_answer(response)} {where}",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=status,
-            )
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if status == 429 and retry_after:
+                with self._count_lock:
+                    self._paused_until = max(self._paused_until, self._clock() + retry_after)
+            raise RetryableError(f"{_answer(response)} {where}", retry_after, status)
         if status in (401, 403):
             raise HTTPAuthError(f"{_answer(response)} {where}", status)
         if status == 404:

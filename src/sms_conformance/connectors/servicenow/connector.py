@@ -47,6 +47,7 @@ class ServiceNowConnector:
         self.page_size = page_size
         self.ref_batch = ref_batch
         source_tables = SOURCE_TABLES | {pmap.table for pmap in fieldmap.processes.values()}
+        client.protected |= source_tables
         self.notices: list[str] = []
         self.tasks = TaskTables(
             client, write_tables, batch=ref_batch, page_size=page_size,
@@ -94,8 +95,8 @@ class ServiceNowConnector:
                 self._cache[ref] = None
                 continue
             todo.setdefault(ref.table, []).append(ref.id)
-        for table, ids in todo.items():
-            self._load(table, ids)
+        for table in sorted(todo):  # sorted: the same refs always make the same requests
+            self._load(table, sorted(set(todo[table])))
         return {ref: record for ref in refs if (record := self._cache.get(ref)) is not None}
 
     def count_referrers(

@@ -72,6 +72,8 @@ def _clock(page: Page, local: datetime) -> Finding:
         remote = parsedate_to_datetime(header)
     except (TypeError, ValueError):
         return Finding("warn", f"unreadable Date header {header!r}: clock skew unknown")
+    if remote.tzinfo is None:
+        remote = remote.replace(tzinfo=timezone.utc)
     skew = (local - remote).total_seconds()
     if abs(skew) > MAX_SKEW:
         return Finding(

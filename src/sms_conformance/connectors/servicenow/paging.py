@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sms_conformance.connectors.servicenow.client import Json, Page, TableClient
+from sms_conformance.connectors.servicenow.client import Json, Page, QuotaError, TableClient
 from sms_conformance.connectors.servicenow.query import Filter, page_query
 from sms_conformance.errors import SourceError
 
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
+MIN_PAGE = 100
 
 BASE_PARAMS = {"sysparm_exclude_reference_link": "true", "sysparm_display_value": "false"}
 
@@ -84,7 +85,17 @@ class KeysetScan:
         if not count:
             params["sysparm_no_count"] = "true"
         self.stats.pages += 1
-        return self.client.list(self.table, params)
+        try:
+            return self.client.list(self.table, params)
+        except QuotaError:
+            # A transaction quota cancels queries that take too long: retry with half the page.
+            if limit != self.page_size or limit // 2 < MIN_PAGE:
+                raise
+            self.page_size = limit // 2
+            self.stats.notices.append(
+                f"{self.table}: page size lowered to {self.page_size} after repeated HTTP 500"
+            )
+            return self._page(self.page_size, offset, count)
 
     def _advance(self, rows: list[Json]) -> None:
         last = text(rows[-1].get("sys_id"))
@@ -97,6 +108,8 @@ class KeysetScan:
 
     def _past_hidden(self) -> list[Json]:
         """After an empty page: rows beyond a window of ACL-hidden rows, or [] at the end."""
+        if self.stats.total is not None and self.stats.rows >= self.stats.total:
+            return []  # everything the first page counted has been read: nothing is hidden
         probe = self._page(1, count=True)
         if probe.rows:  # a row appeared meanwhile: page on normally from the same key
             return self._page(self.page_size).rows

@@ -23,6 +23,10 @@ class RetryableError(SourceError):
         self.status = status
 
 
+class NotSentError(RetryableError):
+    """The request never reached the instance (no connection, no token): safe to resend."""
+
+
 class AmbiguousWriteError(SourceError):
     """A write whose outcome is unknown (connection lost after sending): not retried blindly."""
 

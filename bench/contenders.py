@@ -1,0 +1,131 @@
+"""One benchmark contender per process, so each has its own peak RSS.
+
+    python bench/contenders.py KIND URL PASSWORD [HISTORY]
+
+KIND: floor | scan | pysnow | tasks-sequential | tasks-concurrent. Prints one JSON line:
+wall seconds, peak RSS (KiB), records read, requests sent by this client.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import requests
+
+from sms_conformance.cli.sources import sandbox_connector
+from sms_conformance.config import ConfigDir
+from sms_conformance.connectors.servicenow.paging import BASE_PARAMS
+from sms_conformance.connectors.servicenow.query import compile_scopes, page_query
+from sms_conformance.history import History
+from sms_conformance.records import Process
+from sms_conformance.rules.fields import rule_fields
+from sms_conformance.scan import OWNER_FIELD, ScanOptions, Scanner
+from sms_conformance.waivers import Waivers
+
+PAGE = 1000
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def pages_to_read():
+    """(table, filter, fields) per process, exactly as the scan asks for them."""
+    config = ConfigDir(None)
+    fieldmap, rules = config.fieldmap(), config.rules()
+    for process in Process:
+        chosen = [r for r in rules if r.process == process]
+        pmap = fieldmap.for_process(process)
+        fields = set().union(*(rule_fields(r) for r in chosen)) | {OWNER_FIELD}
+        scopes = () if any(not r.scope for r in chosen) else tuple(r.scope for r in chosen)
+        yield pmap.table, compile_scopes(scopes, pmap), sorted({*pmap.platform_fields(fields), "sys_id"})
+
+
+def floor(url: str, password: str) -> dict:
+    """Plain requests + orjson: the same keyset pages, decoded, nothing else."""
+    session = requests.Session()
+    session.auth = ("admin", password)
+    session.headers["Accept"] = "application/json"
+    records = sent = 0
+    for table, filter_, fields in pages_to_read():
+        after = None
+        while True:
+            params = {**BASE_PARAMS, "sysparm_query": page_query(filter_, after=after),
+                      "sysparm_fields": ",".join(fields), "sysparm_limit": str(PAGE)}
+            rows = orjson.loads(session.get(f"{url}/api/now/table/{table}", params=params).content)["result"]
+            sent += 1
+            if not rows:
+                break
+            records += len(rows)
+            after = rows[-1]["sys_id"]
+    return {"records": records, "requests": sent}
+
+
+def pysnow_stock(url: str, password: str) -> dict:
+    """pysnow's own way: resource.get(..., stream=True), page by page with offsets."""
+    import pysnow
+
+    client = pysnow.Client(host=url.split("://", 1)[1], user="admin", password=password, use_ssl=False)
+    records = sent = 0
+    for table, filter_, fields in pages_to_read():
+        res = client.resource(api_path=f"/table/{table}")
+        offset = 0
+        while True:
+            query = page_query(filter_)
+            response = res.get(query=query, fields=fields, limit=PAGE, offset=offset, stream=True)
+            sent += 1
+            count = sum(1 for _ in response.all())
+            records += count
+            if count < PAGE:
+                break
+            offset += PAGE
+    return {"records": records, "requests": sent}
+
+
+def scan(url: str, password: str, history: str) -> dict:
+    config = ConfigDir(None)
+    fieldmap = config.fieldmap()
+    connector = sandbox_connector(url, password, fieldmap)
+    store = History(Path(history))
+    outcome = Scanner(connector, config.rules(), store).run(
+        ScanOptions(now=NOW, waivers=Waivers([], NOW.date())),
+        lambda p: fieldmap.for_process(p).table,
+    )
+    return {"records": sum(outcome.records.values()), "requests": connector.request_count,
+            "complete": outcome.complete}
+
+
+def tasks(url: str, password: str, concurrent: bool) -> dict:
+    connector = sandbox_connector(url, password, ConfigDir(None).fieldmap())
+    rows = [{"short_description": f"bench task {i}", "correlation_id": f"bench-{concurrent}-{i}",
+             "correlation_display": "sms-conformance", "incident": ""} for i in range(1000)]
+    if concurrent:
+        made = connector.create_tasks("incident_task", rows)
+    else:
+        made = [connector.create_task("incident_task", row) for row in rows]
+    return {"records": len(made), "requests": connector.request_count}
+
+
+def main() -> None:
+    kind, url, password = sys.argv[1:4]
+    started = time.perf_counter()
+    if kind == "floor":
+        result = floor(url, password)
+    elif kind == "pysnow":
+        result = pysnow_stock(url, password)
+    elif kind == "scan":
+        result = scan(url, password, sys.argv[4])
+    elif kind.startswith("tasks-"):
+        result = tasks(url, password, concurrent=kind == "tasks-concurrent")
+    else:
+        raise SystemExit(f"unknown contender {kind}")
+    result["wall"] = time.perf_counter() - started
+    result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

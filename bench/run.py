@@ -1,0 +1,128 @@
+"""Benchmarks against the sandbox on loopback; prints figures (and Markdown with --markdown).
+
+    python bench/run.py [--records 200000] [--big 1000000] [--skip-big] [--markdown FILE]
+
+Every contender reads the same data from the same sandbox process, each contender in its own
+process (so peak RSS is its own). Ratios are what to quote: absolute times vary with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def sandbox(records: int, faults: str | None = None):
+    port, password = free_port(), secrets.token_hex(8)
+    cmd = [sys.executable, "-m", "sms_conformance", "sandbox", "serve", "--port", str(port),
+           "--records", str(records), "--seed", "7", "--password", password]
+    if faults:
+        cmd += ["--faults", faults]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            try:
+                requests.get(f"{url}/api/now/table/sys_user_group?sysparm_limit=1",
+                             auth=("admin", password), timeout=5)
+                break
+            except requests.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("sandbox did not start") from None
+                time.sleep(0.2)
+        print(f"sandbox with {records} incidents ready in {time.perf_counter() - started:.1f}s",
+              file=sys.stderr)
+        yield url, password
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def contender(kind: str, url: str, password: str, *extra: str) -> dict:
+    out = subprocess.run([sys.executable, str(HERE / "contenders.py"), kind, url, password, *extra],
+                         check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    print(f"  {kind:<18} {result['wall']:8.2f}s  rss {result['maxrss_kib'] / 1024:7.1f} MiB  "
+          f"records {result['records']:>8}  requests {result['requests']:>6}", file=sys.stderr)
+    return result
+
+
+def distinct_refs(url: str, password: str) -> int:
+    stats = requests.get(f"{url}/sandbox/stats", auth=("admin", password), timeout=30).json()
+    return int(stats.get("distinct_references", 0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--skip-pysnow", action="store_true")
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp, sandbox(args.records) as (url, password):
+        floor = contender("floor", url, password)
+        history = str(Path(tmp) / "h.sqlite")
+        ours = contender("scan", url, password, history)
+        rescan = contender("scan", url, password, history)
+        floor2 = contender("floor", url, password)
+        best_floor = min(floor["wall"], floor2["wall"])
+        rows.append(("scan wall time / floor (requests + orjson, same pages)",
+                     f"{ours['wall'] / best_floor:.2f}x", "<= 1.5x"))
+        if not args.skip_pysnow:
+            stock = contender("pysnow", url, password)
+            rows.append(("pysnow stock (stream=True, offset pages) / our scan",
+                         f"{stock['wall'] / ours['wall']:.1f}x", ">= 5x"))
+        page = 1000
+        bound_note = f"{ours['requests']} requests for {ours['records']} records"
+        rows.append(("HTTP requests of the scan", bound_note,
+                     f"<= ceil(records/{page}) + ceil(distinct refs/100) + 3"))
+        rows.append(("requests of a rescan with nothing changed", f"{rescan['requests']} for 3 tables",
+                     "<= 2 per table"))
+        small_rss = ours["maxrss_kib"]
+    if not args.skip_big:
+        with tempfile.TemporaryDirectory() as tmp, sandbox(args.big) as (url, password):
+            big = contender("scan", url, password, str(Path(tmp) / "h.sqlite"))
+        rows.append((f"peak RSS of the scan, {args.big:,} / {args.records:,} incidents",
+                     f"{big['maxrss_kib'] / small_rss:.2f} ({big['maxrss_kib'] // 1024} / "
+                     f"{small_rss // 1024} MiB)", "<= 1.25"))
+    with sandbox(2000, faults="latency=20ms") as (url, password):
+        seq = contender("tasks-sequential", url, password)
+        conc = contender("tasks-concurrent", url, password)
+    rows.append(("1,000 task creations, 20 ms latency: sequential / concurrent",
+                 f"{seq['wall'] / conc['wall']:.1f}x", ">= 4x"))
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:<28}  target {target}")
+    if args.markdown:
+        lines = ["| measure | result | target |", "|---|---|---|"]
+        lines += [f"| {n} | {v} | {t} |" for n, v, t in rows]
+        args.markdown.write_text("\n".join(lines) + "\n")
+    del math
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""`sms-conformance doctor`: can this instance serve a scan? Prints what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sms_conformance.cli import EXIT_SOURCE
+from sms_conformance.cli.options import config_options, source_options
+from sms_conformance.cli.sources import open_source
+from sms_conformance.config import ConfigDir
+from sms_conformance.errors import ConfigError
+from sms_conformance.records import Process
+from sms_conformance.rules.fields import rule_fields
+
+MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+
+
+@click.command()
+@source_options
+@config_options
+@click.pass_context
+def doctor(ctx: click.Context, source: str, instance: str | None, records: int, seed: int,
+           config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...]) -> None:
+    """Check reachability, auth, table and field readability, and clock skew."""
+    from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+    from sms_conformance.connectors.servicenow.doctor import diagnose
+
+    config = ConfigDir.find(config_dir)
+    rules, fieldmap = config.rules(rules_path, only), config.fieldmap()
+    needed: dict[str, set[str]] = {}
+    for process in Process:
+        chosen = [r for r in rules if r.process == process]
+        if chosen:
+            pmap = fieldmap.for_process(process)
+            fields = set().union(*(rule_fields(r) for r in chosen))
+            needed[pmap.table] = set(pmap.platform_fields(fields))
+    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed) as conn:
+        if not isinstance(conn, ServiceNowConnector):
+            raise ConfigError("doctor checks a live instance: use --source servicenow or sandbox")
+        findings = diagnose(conn, needed)
+    for finding in findings:
+        click.echo(f"{MARKS[finding.level]}  {finding.message}")
+        if finding.fix:
+            click.echo(f"      fix: {finding.fix}")
+    ctx.exit(EXIT_SOURCE if any(f.level == "fail" for f in findings) else 0)

@@ -1,0 +1,94 @@
+"""`sms-conformance sandbox`: serve or export the local ServiceNow-compatible instance."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import click
+
+from sms_conformance.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
+from sms_conformance.sandbox import serve_forever as _serve_forever
+from sms_conformance.sandbox.faults import FaultSpec
+
+PASSWORD_ENV = "SMS_SANDBOX_PASSWORD"
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """A local ServiceNow-compatible Table API seeded with linked, partly nonconforming records."""
+
+
+def _fault_spec(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        try:
+            FaultSpec.parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@sandbox_group.command("serve")
+@click.option("--port", default=8080, show_default=True, help="Port on 127.0.0.1 (0 = free).")
+@click.option("--records", default=2000, show_default=True,
+              help="Incidents (problems 15 %, changes 25 % of this).")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--password", default=None,
+              help=f"Password of user admin (default: ${PASSWORD_ENV}, else generated).")
+@click.option("--faults", default=None, callback=_fault_spec, metavar="SPEC",
+              help="e.g. '429:0.1@incident,503:0.02,reset:0.01,latency=20ms,retry-after=2'.")
+@click.option("--defect-rate", default=0.2, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--acl-hidden-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of rows hidden by the simulated row ACL (short pages).")
+@click.option("--hidden-fields", default="", metavar="LIST",
+              help="Comma list of table.field read back as '' (field ACL).")
+@click.option("--client-id", default=DEFAULT_CLIENT_ID, show_default=True)
+@click.option("--client-secret", default=DEFAULT_CLIENT_SECRET, show_default=True)
+@click.option("--cache-dir", default=None, envvar="SMS_SANDBOX_CACHE_DIR",
+              type=click.Path(file_okay=False),
+              help="Keep generated datasets here; restarts with the same options load them.")
+def serve(port: int, records: int, seed: int, password: str | None, faults: str | None,
+          defect_rate: float, acl_hidden_rate: float, hidden_fields: str, client_id: str,
+          client_secret: str, cache_dir: str | None) -> None:
+    """Serve the sandbox until Ctrl-C."""
+    password = password or os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(16)
+    started = time.perf_counter()
+    click.echo(f"generating {records} incidents (seed {seed}) ...", err=True)
+
+    def ready(sandbox: Sandbox) -> None:
+        click.echo(f"sandbox ready in {time.perf_counter() - started:.1f}s")
+        click.echo(f"url:      {sandbox.url}")
+        click.echo(f"user:     {sandbox.user}")
+        click.echo(f"password: {sandbox.password}")
+        click.echo(f"oauth:    POST {sandbox.url}/oauth_token.do "
+                   f"(client_id {client_id})")
+        if faults:
+            click.echo(f"faults:   {faults}")
+        click.echo("Ctrl-C to stop.")
+
+    fields = tuple(f.strip() for f in hidden_fields.split(",") if f.strip())
+    _serve_forever(port=port, records=records, seed=seed, password=password, faults=faults,
+                   defect_rate=defect_rate, acl_hidden_rate=acl_hidden_rate,
+                   hidden_fields=fields, client_id=client_id, client_secret=client_secret,
+                   cache_dir=cache_dir, on_ready=ready)
+    click.echo("stopped.", err=True)
+
+
+@sandbox_group.command("export")
+@click.option("--records", default=2000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--defect-rate", default=0.2, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for incident.json, problem.json, change_request.json, "
+                   "planted.json.")
+@click.option("--base-url", default="https://sandbox.service-now.com", show_default=True,
+              help="Instance URL used in reference links.")
+def export_cmd(records: int, seed: int, defect_rate: float, out_dir: str, base_url: str) -> None:
+    """Write the dataset as Table API JSON exports (sysparm_display_value=false)."""
+    from sms_conformance.sandbox.dataset import generate
+    from sms_conformance.sandbox.export import export
+
+    dataset = generate(records, seed, defect_rate=defect_rate)
+    for name, path in export(dataset, out_dir, base_url=base_url).items():
+        click.echo(f"{name}: {path}")
