@@ -25,7 +25,7 @@ from sms_conformance.connectors.servicenow.query import compile_scopes, page_que
 from sms_conformance.history import History
 from sms_conformance.records import Process
 from sms_conformance.rules.fields import rule_fields
-from sms_conformance.scan import OWNER_FIELD, ScanOptions, Scanner
+from sms_conformance.scan import OWNER_FIELD, Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 
 PAGE = 1000
@@ -95,7 +95,7 @@ def scan(url: str, password: str, history: str) -> dict:
         lambda p: fieldmap.for_process(p).table,
     )
     return {"records": sum(outcome.records.values()), "requests": connector.request_count,
-            "complete": outcome.complete}
+            "lookups": outcome.lookups, "complete": outcome.complete}
 
 
 def tasks(url: str, password: str, concurrent: bool) -> dict:

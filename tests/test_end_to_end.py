@@ -17,7 +17,7 @@ from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.export import export
-from sms_conformance.scan import ScanOptions, Scanner
+from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW
 

@@ -122,8 +122,10 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sandbox, tmp_path: Path) -> 
     assert tasks(sandbox) == []
 
 
-def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path) -> None:
-    with Sandbox(records=300, seed=8, faults="latency=30ms@incident_task") as box:
+def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path, monkeypatch) -> None:
+    with Sandbox(records=300, seed=8, faults="latency=30ms") as box:
+        monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
+        monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
         env = {**os.environ, "SERVICENOW_USERNAME": "admin", "SERVICENOW_PASSWORD": box.password}
         cmd = [sys.executable, "-m", "sms_conformance", "scan", "--source", "servicenow",
                "--instance", box.url, "--history", str(tmp_path / "h.sqlite"), "--full",

@@ -217,7 +217,7 @@ class History:
             "SELECT * FROM tasks WHERE state=? ORDER BY owner, created_at", (state,)
         )
         names = [c[0] for c in cur.description]
-        return [dict(zip(names, row)) for row in cur]
+        return [dict(zip(names, row, strict=False)) for row in cur]
 
     # watermarks --------------------------------------------------------------------------
     def watermark(self, instance: str, table: str) -> datetime | None:

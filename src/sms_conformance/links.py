@@ -33,7 +33,7 @@ class LinkResolver:
         self.counts: dict[tuple[str, str, str], int] = {}
         self.pending_refs: dict[str, dict[Ref, None]] = {}
         self.pending_ids: dict[Count, dict[str, None]] = {}
-        self.requests = 0
+        self.lookups = 0  # distinct references resolved plus ids whose referrers were counted
 
     # LinkView ----------------------------------------------------------------------------
     def get(self, ref: Ref) -> Record | None:
@@ -97,6 +97,7 @@ class LinkResolver:
     def _resolve(self, refs: Iterable[Ref]) -> None:
         wanted = [r for r in refs if r not in self.known]
         found = self.connector.resolve(wanted) if wanted else {}
+        self.lookups += len(wanted)
         for ref in wanted:
             record = found.get(ref)
             self.known[ref] = None if record is None else self._slim(record)
@@ -113,5 +114,6 @@ class LinkResolver:
     def _count(self, need: Count, ids: Sequence[str]) -> None:
         process, field = need
         counts = self.connector.count_referrers(Process(process), field, ids)
+        self.lookups += len(ids)
         for record_id in ids:
             self.counts[(process, field, record_id)] = counts.get(record_id, 0)

@@ -53,6 +53,7 @@ class ScanOutcome:
     complete: bool
     counts: dict[str, RuleCounts]
     records: dict[str, int] = field(default_factory=dict)
+    lookups: int = 0  # distinct linked records resolved and ids whose referrers were counted
     notices: list[str] = field(default_factory=list)
     error: str | None = None
     # (record id, rule id) of watched findings that now conform, with their records
@@ -161,6 +162,7 @@ class Scanner:
         links.flush(everything=True)
         sink.evaluate_ready(waiting)
         sink.write()
+        outcome.lookups += links.lookups
         return seen
 
 

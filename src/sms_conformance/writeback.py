@@ -12,7 +12,7 @@ from sms_conformance.errors import ConfigError
 from sms_conformance.findings import fingerprint
 from sms_conformance.history import FindingRow, History
 from sms_conformance.rules.model import Rule
-from sms_conformance.writeback_plan import Plan, WriteBackSettings
+from sms_conformance.writeback_plan import Create, Plan, WriteBackSettings
 
 CHUNK = 50
 
@@ -71,14 +71,14 @@ def apply_plan(
     now: datetime, progress: Callable[[str], None] | None = None,
 ) -> None:
     """Writes in small chunks, recording each task as it is made, so a crash loses nothing."""
-    by_table: dict[str, list] = defaultdict(list)
+    by_table: dict[str, list[Create]] = defaultdict(list)
     for item in plan.create:
         by_table[item.table].append(item)
     for table, items in by_table.items():
         for start in range(0, len(items), CHUNK):
             chunk = items[start:start + CHUNK]
             made = port.create_tasks(table, [c.fields for c in chunk])
-            for item, task in zip(chunk, made):
+            for item, task in zip(chunk, made, strict=False):
                 history.record_task(task, item.finding, rules[item.finding.rule_id], instance, now)
             if progress is not None:
                 progress(f"created {start + len(chunk)}/{len(items)} {table} tasks")

@@ -132,7 +132,7 @@ def test_task_write_back_replayed(target: Target, fieldmap: FieldMap, vcr: objec
     })
     assert task.fingerprint == "fp-cassette-1" and task.number.startswith("PTASK") and task.open
     found = connector.find_tasks("problem_task", ["fp-cassette-1", "fp-absent"])
-    assert list(found) == ["fp-cassette-1"] and found["fp-cassette-1"].id == task.id
+    assert [(t.fingerprint, t.id, t.open) for t in found] == [("fp-cassette-1", task.id, True)]
     closed = connector.close_task("problem_task", task.id, "conforms now")
     assert closed.fields["state"] == "157"
     methods = [(c[0], c[1].rsplit("/", 1)[0] if c[0] == "PATCH" else c[1]) for c in sent(vcr)]

@@ -12,7 +12,7 @@ import pytest
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
-from sms_conformance.errors import ConfigError
+from sms_conformance.errors import ConfigError, SourceError
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import Process, Record, Ref
 from tests.connectors.snow_fakes import FakeInstance, Req, Resp, StubServer, envelope
@@ -58,9 +58,7 @@ def test_fetch_maps_rows_to_records(connector: ServiceNowConnector, fake: Fake) 
         "sysparm_exclude_reference_link": "true",
         "sysparm_display_value": "false",
     }
-    second = server.requests[1].query
-    assert second["sysparm_query"] == f"state=7^sys_id>{inc['sys_id']}^ORDERBYsys_id"
-    assert second["sysparm_no_count"] == "true"
+    assert len(server.requests) == 1  # X-Total-Count says every matching row is on this page
     assert connector.expected_total(Process.INCIDENT) == 1
 
 
@@ -73,6 +71,8 @@ def test_pages_by_key_until_an_empty_page(connector: ServiceNowConnector, fake: 
     assert len(queries) == 5  # 10 + 10 + 10 + 5 + empty; the count says nothing is hidden
     assert all("sysparm_offset" not in q for q in queries)
     assert queries[4]["sysparm_query"] == f"sys_id>{rows[-1]['sys_id']}^ORDERBYsys_id"
+    assert "sysparm_no_count" not in queries[0]
+    assert all(q["sysparm_no_count"] == "true" for q in queries[1:])
 
 
 def test_since_is_sent_on_every_group(connector: ServiceNowConnector, fake: Fake) -> None:
@@ -153,7 +153,7 @@ def test_hidden_tail_is_noted(connector: ServiceNowConnector, fake: Fake) -> Non
     ]
 
 
-def test_resolve_batches_by_table_and_caches(
+def test_resolve_batches_by_table(
     fake: Fake, make_client: Callable[..., TableClient], fieldmap: FieldMap
 ) -> None:
     instance, server = fake
@@ -176,8 +176,6 @@ def test_resolve_batches_by_table_and_caches(
     assert prb.fields["root_cause"] == "cause 0" and "workaround" in prb.fields
     ci = found[Ref("cmdb_ci", cis[0]["sys_id"])]
     assert ci.fields == {} and ci.number == "srv0" and ci.process == ""
-    assert connector.resolve(refs[:5] + refs[-5:]) == {r: found[r] for r in refs[:5] + refs[-5:]}
-    assert len(server.requests) == 3  # cached, misses included
 
 
 def test_count_referrers(connector: ServiceNowConnector, fake: Fake) -> None:
@@ -193,25 +191,55 @@ def test_count_referrers(connector: ServiceNowConnector, fake: Fake) -> None:
 
 def test_find_create_update_tasks(connector: ServiceNowConnector, fake: Fake) -> None:
     instance, server = fake
-    instance.add("incident_task", correlation_id="fp-1", active="false", state="3",
-                 sys_updated_on="2024-01-01 00:00:00")
-    open_dup = instance.add("incident_task", correlation_id="fp-1", active="true", state="1",
-                            sys_updated_on="2023-01-01 00:00:00")
-    created = connector.create_task(
-        "incident_task", {"correlation_id": "fp-2", "short_description": "Fix INC1",
-                          "active": "true"},
-    )
+    closed = instance.add("incident_task", correlation_id="fp-1", active="false", state="3",
+                          correlation_display="sms-conformance", incident="i1")
+    reopened = instance.add("incident_task", correlation_id="fp-1", active="true", state="1",
+                            correlation_display="sms-conformance", incident="i1")
+    instance.add("incident_task", correlation_id="other", active="true", state="1",
+                 correlation_display="another-tool")
+    created = connector.create_task("incident_task", {
+        "correlation_id": "fp-2", "correlation_display": "sms-conformance",
+        "short_description": "Fix INC1", "active": "true", "incident": "i2",
+        "assignment_group": {"link": "https://x/api/now/table/sys_user_group/g1", "value": "g1"},
+    })  # type: ignore[dict-item]
     assert created.fingerprint == "fp-2" and created.open and created.number
+    assert created.parent == "i2" and created.fields["assignment_group"] == "g1"
+    server.requests.clear()
     found = connector.find_tasks("incident_task", ["fp-1", "fp-2", "fp-3"])
-    assert set(found) == {"fp-1", "fp-2"}
-    assert found["fp-1"].id == open_dup["sys_id"] and found["fp-1"].open
-    query = [r for r in server.requests if r.method == "GET"][0].query
+    assert [(t.id, t.fingerprint, t.open, t.parent) for t in found] == [
+        (closed["sys_id"], "fp-1", False, "i1"), (reopened["sys_id"], "fp-1", True, "i1"),
+        (created.id, "fp-2", True, "i2"),
+    ]
+    query = server.requests[0].query
     assert query["sysparm_query"] == "correlation_idINfp-1,fp-2,fp-3^ORDERBYsys_id"
-    assert "active" in query["sysparm_fields"].split(",")
+    assert {"active", "incident", "description"} <= set(query["sysparm_fields"].split(","))
+    opened = connector.open_tasks("incident_task")
+    assert [t.id for t in opened] == [reopened["sys_id"], created.id]
+    assert server.requests[1].query["sysparm_query"] == (
+        "correlation_display=sms-conformance^active=true^ORDERBYsys_id"
+    )
     updated = connector.update_task("incident_task", created.id, {"active": "false"})
     assert not updated.open
-    closed = connector.close_task("incident_task", created.id, "record now conforms")
-    assert closed.fields["state"] == "3"
+    closed_task = connector.close_task("incident_task", created.id, "record now conforms")
+    assert closed_task.fields["state"] == "3"
+
+
+def test_create_tasks_raises_after_trying_all(connector: ServiceNowConnector, fake: Fake) -> None:
+    instance, _ = fake
+
+    def refuse(req: Req) -> Resp | None:
+        if req.method == "POST" and req.json().get("short_description") == "bad":
+            return envelope(403, "Operation Failed", "ACL Exception Insert Failed")
+        return None
+
+    instance.before = refuse
+    rows = [{"correlation_id": f"fp-{i}", "short_description": "bad" if i == 2 else "ok"}
+            for i in range(5)]
+    with pytest.raises(SourceError, match="1 of 5 tasks could not be created"):
+        connector.create_tasks("change_task", rows, max_workers=2)
+    assert len(instance.tables["change_task"]) == 4
+    ok = connector.create_tasks("change_task", [rows[0]])
+    assert [t.fingerprint for t in ok] == ["fp-0"]
 
 
 @pytest.mark.parametrize("table", ["incident", "problem", "change_request", "sys_user"])
@@ -307,7 +335,7 @@ def test_post_with_unknown_outcome_finds_the_task_instead_of_duplicating(
     task = connector.create_task("problem_task", {"correlation_id": "fp-9", "active": "true"})
     assert task.fingerprint == "fp-9"
     assert len(instance.tables["problem_task"]) == 1
-    assert [r.method for r in server.requests] == ["POST", "GET", "GET"]  # no second POST
+    assert [r.method for r in server.requests] == ["POST", "GET"]  # no second POST
 
 
 def test_repeated_500_halves_the_page(

@@ -81,6 +81,12 @@ def test_values_that_could_change_the_query_are_refused(
         compile_scopes([{"resolution_code": (value,)}], incident)
 
 
+@pytest.mark.parametrize("value", ["javascript:gs.getUserID()", " JavaScript:1"])
+def test_script_values_are_refused(incident: ProcessMap, value: str) -> None:
+    with pytest.raises(ConfigError, match="script values"):
+        compile_scopes([{"resolution_code": (value,)}], incident)
+
+
 @pytest.mark.parametrize("name", ["state^NQactive", "State", "u field", "a=b", "", "sys_id>x"])
 def test_bad_field_names_are_refused(name: str) -> None:
     with pytest.raises(ConfigError, match="field name"):

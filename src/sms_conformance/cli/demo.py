@@ -1,4 +1,4 @@
-"""`sms-conformance demo`: sandbox + scan + report in one command."""
+"""`sms-conformance demo`: sandbox + scan + write-back + report, in one command."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import click
 
 from sms_conformance.cli.report import print_report
 from sms_conformance.cli.sources import open_source
+from sms_conformance.cli.tasks import render_tasks
+from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir
 from sms_conformance.history import History
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR as ANCHOR
-from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.scan import ScanOptions, Scanner
 from sms_conformance.waivers import Waivers
 
 
@@ -22,19 +24,25 @@ from sms_conformance.waivers import Waivers
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, records: int, seed: int) -> None:
-    """Start a seeded sandbox instance, scan it over HTTP with the built-in rules, report."""
+    """Start a seeded sandbox, scan it over HTTP, write remediation tasks back, report."""
     config = ConfigDir(None)
-    fieldmap = config.fieldmap()
-    rules = config.rules()
+    fieldmap, rules = config.fieldmap(), config.rules()
     with tempfile.TemporaryDirectory() as tmp, open_source(
         "sandbox", instance=None, fieldmap=fieldmap, records=records, seed=seed
     ) as connector:
         history = History(Path(tmp) / "history.sqlite")
         click.echo(f"scanning with {len(rules)} built-in rules as of {ANCHOR:%Y-%m-%d} ...", err=True)
+        # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
+        write_back = WriteBack.prepare(connector, rules, config.settings(), dry_run=False,
+                                       cap=1_000_000)
         outcome = Scanner(connector, rules, history).run(
-            ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), full=True, source="sandbox"),
+            ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), full=True, source="sandbox",
+                        watch=frozenset(write_back.watched)),
             lambda p: fieldmap.for_process(p).table,
         )
         print_report(history, outcome.scan_id, "table", None)
+        click.echo("")
+        write_back.run(history, outcome, connector.instance, ANCHOR)
+        click.echo("\n" + "\n".join(render_tasks(history, ANCHOR, per_owner=2)))
         history.close()
     ctx.exit(0 if outcome.complete else 3)

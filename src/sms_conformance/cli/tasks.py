@@ -12,7 +12,8 @@ from sms_conformance.config import default_history_path
 from sms_conformance.history import History, parse_iso
 
 
-def render_tasks(history: History, now: datetime) -> list[str]:
+def render_tasks(history: History, now: datetime, per_owner: int | None = None) -> list[str]:
+    """Open tasks grouped by owner, largest queue first; `per_owner` caps the lines each."""
     rows = history.tasks("open")
     if not rows:
         return ["No open remediation tasks."]
@@ -22,10 +23,12 @@ def render_tasks(history: History, now: datetime) -> list[str]:
     out = [f"{len(rows)} open remediation tasks, by owner:"]
     for owner, items in sorted(by_owner.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         out.append(f"\n{owner} ({len(items)})")
-        for row in items:
+        for row in items[:per_owner]:
             age = (now - parse_iso(row["created_at"])).days
             out.append(f"  {row['number']:<14} {age:>4}d  {row['clause']:<6} {row['record_number']:<12}"
                        f" {row['rule_id']}")
+        if per_owner is not None and len(items) > per_owner:
+            out.append(f"  ... and {len(items) - per_owner} more")
     return out
 
 

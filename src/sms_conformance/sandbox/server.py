@@ -16,6 +16,7 @@ import re
 import secrets
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -134,6 +135,12 @@ class SandboxServer(ThreadingHTTPServer):
         self._tokens: dict[str, float] = {}
         self._refresh: dict[str, float] = {}
         self._token_lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away mid-request (killed, timed out) is normal here, not an error.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     # -- tokens ---------------------------------------------------------------------------
     def issue_token(self, with_refresh: bool, ttl: int | None = None) -> dict[str, Any]:

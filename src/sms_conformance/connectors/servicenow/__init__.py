@@ -1,4 +1,12 @@
-"""ServiceNow Table API connector."""
+"""ServiceNow Table API connector.
+
+    connector = connector_from_env(None, load_field_map())   # SERVICENOW_* variables
+    for record in connector.fetch(FetchRequest(Process.INCIDENT, scopes, fields)): ...
+
+Modules: query (scopes -> encoded queries), retry (what is transient), auth (basic, OAuth),
+client (HTTP + error mapping), paging (keyset scans), tasks (write-back tables), connector
+(the Connector protocol), settings (environment and profiles), doctor (instance checks).
+"""
 
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -17,39 +16,24 @@ from tenacity import RetryError, Retrying, retry_if_exception_type
 
 from sms_conformance import __version__
 from sms_conformance.connectors.servicenow.auth import Auth
+from sms_conformance.connectors.servicenow.responses import Json, decode, network_error
 from sms_conformance.connectors.servicenow.retry import (
     AmbiguousWriteError,
     NotSentError,
+    QuotaError,
     RetryableError,
     RetryPolicy,
-    parse_retry_after,
 )
-from sms_conformance.errors import AuthError, ConfigError, SourceError
+from sms_conformance.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 
 API = "/api/now/table"
 USER_AGENT = f"sms-conformance/{__version__}"
-_RETRY_STATUS = frozenset({429, 502, 503, 504})
 # A POST rejected with these was not processed, so sending it again cannot duplicate a record.
 _SAFE_WRITE_RETRY = frozenset({429, 503})
-_NOT_SENT = frozenset({"connection refused", "host not found"})
 # Source records are read, never written, whoever holds the client.
 PROTECTED_TABLES = frozenset({"incident", "problem", "change_request", "task"})
-
-Json = dict[str, Any]
-
-
-class QuotaError(SourceError):
-    """A request answered 500 twice: most likely a transaction quota cancelling the query."""
-
-
-class HTTPAuthError(AuthError):
-    """401 or 403 from the instance; `status` tells which."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -183,8 +167,12 @@ class TableClient:
             nonlocal quota_cancels
             try:
                 response = self._authorized(method, url, params, json)
-                return response, self._decode(method, url, response)
+                return response, decode(method, url, response)
             except RetryableError as exc:
+                if exc.status == 429 and exc.retry_after:
+                    with self._count_lock:
+                        until = self._clock() + exc.retry_after
+                        self._paused_until = max(self._paused_until, until)
                 if exc.status == 500:
                     quota_cancels += 1
                     if quota_cancels > 1:
@@ -255,102 +243,5 @@ class TableClient:
                 headers=headers, timeout=self.timeout, verify=self.verify,
                 allow_redirects=False,
             )
-        except requests.exceptions.SSLError:
-            raise SourceError(f"{method} {url}: TLS verification failed") from None
-        except requests.exceptions.ConnectTimeout:
-            raise NotSentError(f"{method} {url}: connection timed out") from None
-        except (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
-            reason = _reason(exc)
-            kind = NotSentError if reason in _NOT_SENT else RetryableError
-            raise kind(f"{method} {url}: {reason}") from None
         except requests.exceptions.RequestException as exc:
-            raise SourceError(f"{method} {url}: {type(exc).__name__}") from None
-
-    def _decode(self, method: str, url: str, response: requests.Response) -> Json | None:
-        status = response.status_code
-        where = f"({method} {url})"
-        if status in _RETRY_STATUS or status == 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if status == 429 and retry_after:
-                with self._count_lock:
-                    self._paused_until = max(self._paused_until, self._clock() + retry_after)
-            raise RetryableError(f"{_answer(response)} {where}", retry_after, status)
-        if status in (401, 403):
-            raise HTTPAuthError(f"{_answer(response)} {where}", status)
-        if status == 404:
-            return None
-        if 300 <= status < 400:
-            location = response.headers.get("Location", "?")
-            raise SourceError(
-                f"the instance redirected to {location} {where}: behind SSO, or the wrong URL?"
-            )
-        if status >= 400:
-            raise SourceError(f"{_answer(response)} {where}")
-        if status == 204:
-            return {}
-        if not _is_json(response):
-            raise SourceError(
-                f"the instance answered with an HTML page (hibernating or behind SSO?) instead of "
-                f"JSON {where}: wake the instance or check the URL and the integration user"
-                if "html" in response.headers.get("Content-Type", "").lower()
-                else f"the instance answered with {response.headers.get('Content-Type')!r}, "
-                f"not JSON {where}"
-            )
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise RetryableError(f"truncated or undecodable JSON body {where}") from None
-        if not isinstance(body, dict):
-            raise RetryableError(f"unexpected JSON body {where}")
-        if "result" not in body:
-            message = _envelope(body)
-            raise SourceError(f"ServiceNow answered {status} {message or 'without a result'} "
-                              f"{where}")
-        return body
-
-
-def _is_json(response: requests.Response) -> bool:
-    return "json" in response.headers.get("Content-Type", "").lower()
-
-
-def _envelope(body: object) -> str:
-    """`message: detail` from the error envelope, or ''."""
-    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
-        return ""
-    error = body["error"]
-    message, detail = error.get("message") or "", error.get("detail") or ""
-    return f"{message}: {detail}" if message and detail else str(message or detail)
-
-
-def _answer(response: requests.Response) -> str:
-    """'ServiceNow answered 401 User Not Authenticated: Required to provide Auth information'."""
-    message = ""
-    if _is_json(response):
-        try:
-            message = _envelope(orjson.loads(response.content))
-        except orjson.JSONDecodeError:
-            message = ""
-    return f"ServiceNow answered {response.status_code} {message or response.reason or ''}".strip()
-
-
-def _reason(exc: BaseException) -> str:
-    """A short cause for a network failure, without URLs, headers or credentials."""
-    text = repr(exc).lower()
-    for needle, reason in (
-        ("refused", "connection refused"),
-        ("reset", "connection reset"),
-        ("timed out", "timed out"),
-        ("incompleteread", "response truncated"),
-        ("remotedisconnected", "connection closed by the server"),
-        ("name or service not known", "host not found"),
-        ("nodename nor servname", "host not found"),
-        ("failed to resolve", "host not found"),
-    ):
-        if needle in text:
-            return reason
-    return f"network error ({type(exc).__name__})"
+            raise network_error(method, url, exc) from None

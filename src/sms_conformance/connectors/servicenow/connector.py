@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from sms_conformance.connectors.base import FetchRequest, TaskRef
-from sms_conformance.connectors.servicenow.client import Json, TableClient
+from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.paging import KeysetScan, ScanStats, text
 from sms_conformance.connectors.servicenow.query import (
     check_field,
     compile_scopes,
     condition,
 )
+from sms_conformance.connectors.servicenow.responses import Json
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
     SOURCE_TABLES,
@@ -40,6 +41,7 @@ class ServiceNowConnector:
         page_size: int = 1000,
         ref_batch: int = 100,
         write_tables: frozenset[str] = DEFAULT_TASK_TABLES,
+        task_parents: Mapping[str, str] | None = None,
     ) -> None:
         self.instance = instance_url.rstrip("/")
         self.client = client
@@ -51,10 +53,9 @@ class ServiceNowConnector:
         self.notices: list[str] = []
         self.tasks = TaskTables(
             client, write_tables, batch=ref_batch, page_size=page_size,
-            protected=source_tables, notices=self.notices,
+            protected=source_tables, parents=task_parents,
         )
         self.scans: dict[str, ScanStats] = {}
-        self._cache: dict[Ref, Record | None] = {}
 
     def __repr__(self) -> str:
         return f"ServiceNowConnector({self.instance!r})"
@@ -86,18 +87,16 @@ class ServiceNowConnector:
         return stats.total if stats else None
 
     def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Record]:
-        refs = list(dict.fromkeys(refs))
-        todo: dict[str, list[str]] = {}
+        """Existing records among `refs`. No cache here: the scan's LinkResolver keeps what
+        the rules need of them, so memory does not grow with every linked record."""
+        todo: dict[str, set[str]] = {}
         for ref in refs:
-            if ref in self._cache:
-                continue
-            if not ref.table or not _ID.fullmatch(ref.id):
-                self._cache[ref] = None
-                continue
-            todo.setdefault(ref.table, []).append(ref.id)
+            if ref.table and _ID.fullmatch(ref.id):
+                todo.setdefault(ref.table, set()).add(ref.id)
+        found: dict[Ref, Record] = {}
         for table in sorted(todo):  # sorted: the same refs always make the same requests
-            self._load(table, sorted(set(todo[table])))
-        return {ref: record for ref in refs if (record := self._cache.get(ref)) is not None}
+            found.update(self._load(table, sorted(todo[table])))
+        return found
 
     def count_referrers(
         self, process: Process | str, field: str, ids: Iterable[str]
@@ -117,10 +116,11 @@ class ServiceNowConnector:
                     counts[value] += 1
         return counts
 
-    def _load(self, table: str, ids: Sequence[str]) -> None:
+    def _load(self, table: str, ids: Sequence[str]) -> dict[Ref, Record]:
         process = self.fieldmap.process_of_table(table)
         pmap = self.fieldmap.for_process(process) if process is not None else None
         fields = pmap.platform_fields(set(pmap.fields)) if pmap is not None else list(BARE_FIELDS)
+        found: dict[Ref, Record] = {}
         for chunk in batched(ids, self.ref_batch):
             # The query matches at most len(chunk) rows, so one page holds them all.
             page = self.client.list(check_field(table), {
@@ -131,16 +131,13 @@ class ServiceNowConnector:
                 "sysparm_display_value": "false",
                 "sysparm_no_count": "true",
             })
-            found = {text(row.get("sys_id")): row for row in page.rows}
-            for sys_id in chunk:
-                row = found.get(sys_id)
-                ref = Ref(table, sys_id)
-                if row is None:
-                    self._cache[ref] = None
-                elif process is not None and pmap is not None:
-                    self._cache[ref] = self._record(process, pmap, row, None)
+            for row in page.rows:
+                ref = Ref(table, text(row.get("sys_id")))
+                if process is not None and pmap is not None:
+                    found[ref] = self._record(process, pmap, row, None)
                 else:
-                    self._cache[ref] = self._bare(table, row)
+                    found[ref] = self._bare(table, row)
+        return found
 
     def _record(
         self, process: Process, pmap: ProcessMap, row: Json, wanted: set[str] | None
@@ -179,8 +176,13 @@ class ServiceNowConnector:
 
     # -- write-back -------------------------------------------------------------------------
 
-    def find_tasks(self, table: str, fingerprints: Iterable[str]) -> dict[str, TaskRef]:
+    def find_tasks(self, table: str, fingerprints: Iterable[str]) -> list[TaskRef]:
+        """Every task, open or closed, carrying one of `fingerprints` (batched lookups)."""
         return self.tasks.find(table, fingerprints)
+
+    def open_tasks(self, table: str) -> list[TaskRef]:
+        """Every open task this tool created in `table` (marked in correlation_display)."""
+        return self.tasks.open(table)
 
     def create_task(self, table: str, fields: Mapping[str, str]) -> TaskRef:
         return self.tasks.create(table, fields)
@@ -191,9 +193,16 @@ class ServiceNowConnector:
     def close_task(self, table: str, sys_id: str, note: str) -> TaskRef:
         return self.tasks.close(table, sys_id, note)
 
+    def create_tasks(
+        self, table: str, rows: Sequence[Mapping[str, str]], max_workers: int = 8
+    ) -> list[TaskRef]:
+        """Create concurrently, results in input order; SourceError if any creation failed."""
+        return self.tasks.create_all(table, rows, max_workers)
+
     def create_tasks_concurrently(
         self, table: str, items: Sequence[Mapping[str, str]], max_workers: int = 8
     ) -> list[TaskRef | SourceError]:
+        """Create concurrently, results in input order, a failed creation as its SourceError."""
         return self.tasks.create_many(table, items, max_workers)
 
     @property

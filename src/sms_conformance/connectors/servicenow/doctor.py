@@ -9,10 +9,11 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from sms_conformance.connectors.servicenow.client import HTTPAuthError, Page
+from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS, text
 from sms_conformance.connectors.servicenow.query import check_field
+from sms_conformance.connectors.servicenow.responses import HTTPAuthError
 from sms_conformance.errors import ConfigError, SourceError
 
 Level = Literal["ok", "warn", "fail"]

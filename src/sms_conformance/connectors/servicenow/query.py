@@ -23,7 +23,7 @@ EVERYTHING: Filter = ((),)
 NOTHING: Filter = ()
 
 _FIELD = re.compile(r"[a-z0-9_.]+")
-_FORBIDDEN = ("^", "\n", "\r")
+_FORBIDDEN = ("^", "\n", "\r", "\x00")
 
 
 def check_field(name: str) -> str:
@@ -34,13 +34,16 @@ def check_field(name: str) -> str:
 
 
 def check_value(value: str, field: str = "") -> str:
-    """A value safe to put into an encoded query (no `^`, no line breaks)."""
+    """A value safe to put into an encoded query: no `^`, no line breaks, no script."""
+    where = f" for {field}" if field else ""
     if any(char in value for char in _FORBIDDEN):
-        where = f" for {field}" if field else ""
         raise ConfigError(
             f"value {value!r}{where} cannot be sent to ServiceNow: encoded queries have no "
             "escape for '^' or line breaks"
         )
+    if value.lstrip().lower().startswith("javascript:"):
+        # The instance evaluates such values as server-side script, not as literals.
+        raise ConfigError(f"value {value!r}{where}: script values are not allowed in queries")
     return value
 
 

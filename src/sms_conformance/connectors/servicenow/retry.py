@@ -27,6 +27,10 @@ class NotSentError(RetryableError):
     """The request never reached the instance (no connection, no token): safe to resend."""
 
 
+class QuotaError(SourceError):
+    """A request answered 500 twice: most likely a transaction quota cancelling the query."""
+
+
 class AmbiguousWriteError(SourceError):
     """A write whose outcome is unknown (connection lost after sending): not retried blindly."""
 

@@ -16,6 +16,7 @@ from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient, base_url
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.retry import RetryPolicy
+from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
 
@@ -126,7 +127,7 @@ def connector_from_env(
         url, auth_from_env(url, settings, env), timeout=timeout,
         policy=RetryPolicy(budget=budget), verify=verify,
     )
-    extra = {} if write_tables is None else {"write_tables": write_tables}
     return ServiceNowConnector(
-        url, client, fieldmap, page_size=page_size, ref_batch=ref_batch, **extra
+        url, client, fieldmap, page_size=page_size, ref_batch=ref_batch,
+        write_tables=DEFAULT_TASK_TABLES if write_tables is None else write_tables,
     )

@@ -14,39 +14,30 @@ from itertools import islice
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.paging import KeysetScan, text
-from sms_conformance.connectors.servicenow.query import check_field, check_value, condition
+from sms_conformance.connectors.servicenow.query import Filter, check_field, condition
 from sms_conformance.connectors.servicenow.retry import AmbiguousWriteError
 from sms_conformance.errors import ConfigError, SourceError
 
 _SYS_ID = re.compile(r"[A-Za-z0-9_-]+")
 DEFAULT_TASK_TABLES = frozenset({"incident_task", "problem_task", "change_task"})
 SOURCE_TABLES = frozenset({"incident", "problem", "change_request", "task"})
+# The reference from each out-of-the-box task table to the record it is about.
+DEFAULT_PARENTS = {"incident_task": "incident", "problem_task": "problem",
+                   "change_task": "change_request"}
 TASK_FIELDS = (
-    "sys_id", "number", "correlation_id", "state", "active", "short_description",
-    "assignment_group", "priority", "due_date", "parent", "sys_updated_on",
+    "sys_id", "number", "correlation_id", "correlation_display", "state", "active",
+    "short_description", "description", "assignment_group", "priority", "due_date", "parent",
+    "sys_updated_on",
 )
 # Closed state per out-of-the-box task table (incident_task numbers are unverified).
 CLOSED_STATE = {"incident_task": "3", "problem_task": "157", "change_task": "3"}
+TOOL_MARKER = "sms-conformance"  # correlation_display of the tasks this tool creates
 
 
 def batched(items: Iterable[str], size: int) -> Iterable[list[str]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
-
-
-def task_ref(table: str, row: Mapping[str, object]) -> TaskRef:
-    active = text(row.get("active")).lower()
-    state = text(row.get("state"))
-    is_open = active == "true" if active else state != CLOSED_STATE.get(table)
-    return TaskRef(
-        fingerprint=text(row.get("correlation_id")),
-        table=table,
-        id=text(row.get("sys_id")),
-        number=text(row.get("number")),
-        open=is_open,
-        fields=dict(row),
-    )
 
 
 class TaskTables:
@@ -60,7 +51,8 @@ class TaskTables:
         batch: int = 100,
         page_size: int = 1000,
         protected: frozenset[str] = SOURCE_TABLES,
-        notices: list[str] | None = None,
+        parents: Mapping[str, str] | None = None,
+        marker: str = TOOL_MARKER,
     ) -> None:
         forbidden = write_tables & protected
         if forbidden:
@@ -71,7 +63,8 @@ class TaskTables:
         self.write_tables = frozenset(check_field(t) for t in write_tables)
         self.batch = batch
         self.page_size = page_size
-        self.notices = notices if notices is not None else []
+        self.parents = {**DEFAULT_PARENTS, **(parents or {})}
+        self.marker = marker
 
     def allowed(self, table: str) -> str:
         if table not in self.write_tables:
@@ -81,47 +74,60 @@ class TaskTables:
             )
         return table
 
-    def find(self, table: str, fingerprints: Iterable[str]) -> dict[str, TaskRef]:
-        """Tasks by fingerprint; with duplicates an open task wins, then the newest."""
+    def ref(self, table: str, row: Mapping[str, object]) -> TaskRef:
+        fields = {key: text(value) for key, value in row.items()}
+        active = fields.get("active", "").lower()
+        is_open = active == "true" if active else fields.get("state") != CLOSED_STATE.get(table)
+        return TaskRef(
+            fingerprint=fields.get("correlation_id", ""),
+            table=table,
+            id=fields.get("sys_id", ""),
+            number=fields.get("number", ""),
+            open=is_open,
+            parent=fields.get(self.parents.get(table, "parent"), ""),
+            fields=fields,
+        )
+
+    def _scan(self, table: str, filter_: Filter) -> list[TaskRef]:
+        fields = (*TASK_FIELDS, self.parents.get(table, "parent"))
+        scan = KeysetScan(self.client, table, filter_, fields, self.page_size)
+        return [self.ref(table, row) for row in scan.rows()]
+
+    def find(self, table: str, fingerprints: Iterable[str]) -> list[TaskRef]:
+        """Every task, open or closed, carrying one of `fingerprints` (duplicates included)."""
         self.allowed(table)
-        found: dict[str, TaskRef] = {}
-        wanted = sorted({check_value(f, "correlation_id") for f in fingerprints if f})
+        wanted = sorted({f for f in fingerprints if f})
+        found: list[TaskRef] = []
         for chunk in batched(wanted, self.batch):
-            scan = KeysetScan(
-                self.client, table, ((condition("correlation_id", chunk),),), TASK_FIELDS,
-                self.page_size,
-            )
-            for row in scan.rows():
-                task = task_ref(table, row)
-                if task.fingerprint not in chunk:
-                    continue  # the server ignored part of the query
-                if task.fingerprint in found:
-                    self.notices.append(f"{table}: several tasks carry fingerprint "
-                                        f"{task.fingerprint}")
-                    if not _better(task, found[task.fingerprint]):
-                        continue
-                found[task.fingerprint] = task
+            tasks = self._scan(table, ((condition("correlation_id", chunk),),))
+            found.extend(t for t in tasks if t.fingerprint in chunk)  # never trust the filter
         return found
+
+    def open(self, table: str) -> list[TaskRef]:
+        """Every open task this tool created in `table`."""
+        self.allowed(table)
+        filter_ = ((condition("correlation_display", [self.marker]), "active=true"),)
+        return [t for t in self._scan(table, filter_) if t.open]
 
     def create(self, table: str, fields: Mapping[str, str]) -> TaskRef:
         """POST a task; if the outcome is unknown, look for it by fingerprint before resending."""
         self.allowed(table)
         try:
-            return task_ref(table, self.client.create(table, fields))
+            return self.ref(table, self.client.create(table, fields))
         except AmbiguousWriteError:
             fingerprint = fields.get("correlation_id")
             if not fingerprint:
                 raise
-            existing = self.find(table, [fingerprint]).get(fingerprint)
-            if existing is not None:
-                return existing
-            return task_ref(table, self.client.create(table, fields))
+            existing = self.find(table, [fingerprint])
+            if existing:
+                return existing[0]
+            return self.ref(table, self.client.create(table, fields))
 
     def update(self, table: str, sys_id: str, fields: Mapping[str, str]) -> TaskRef:
         self.allowed(table)
         if not _SYS_ID.fullmatch(sys_id):
             raise ConfigError(f"invalid sys_id {sys_id!r}")
-        return task_ref(table, self.client.update(table, sys_id, fields))
+        return self.ref(table, self.client.update(table, sys_id, fields))
 
     def close(self, table: str, sys_id: str, note: str, state: str | None = None) -> TaskRef:
         """Close a task with a work note (state: the table's closed value unless given)."""
@@ -145,9 +151,15 @@ class TaskTables:
         with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
             return list(pool.map(one, items))
 
-
-def _better(candidate: TaskRef, current: TaskRef) -> bool:
-    if candidate.open != current.open:
-        return candidate.open
-    return text(candidate.fields.get("sys_updated_on")) > text(current.fields.get("sys_updated_on"))
-
+    def create_all(
+        self, table: str, items: Sequence[Mapping[str, str]], max_workers: int = 8
+    ) -> list[TaskRef]:
+        """Like create_many, but raises after all attempts if any creation failed."""
+        results = self.create_many(table, items, max_workers)
+        failed = [r for r in results if isinstance(r, SourceError)]
+        if failed:
+            raise SourceError(
+                f"{table}: {len(failed)} of {len(items)} tasks could not be created "
+                f"(the others were; a rerun finds them by fingerprint): {failed[0]}"
+            )
+        return [r for r in results if isinstance(r, TaskRef)]
