@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -28,22 +28,24 @@ class FieldSpec(BaseModel):
 
     def to_canonical(self, raw: Any) -> Value:
         """Convert one stored platform value; unparsable values stay strings (checks error)."""
-        if isinstance(raw, Mapping):
-            raw = raw.get("value", "")
-        if raw is None or raw == "":
-            return None
-        text = str(raw)
+        return _convert(self.converter(), raw)
+
+    def converter(self) -> Callable[[str], Value]:
+        """One function per field, chosen once: this runs for every field of every record."""
         if self.type == "ref":
-            return Ref(self.table or "", text)
+            table = self.table or ""
+            return lambda text: Ref(table, text)
         if self.choices:
-            return self._labels().get(text, text)
+            labels = {stored: label for label, stored in self.choices.items()}
+            return lambda text: labels.get(text, text)
         if self.type == "int":
-            return int(text) if text.lstrip("-").isdigit() else text
+            return lambda text: int(text) if text.lstrip("-").isdigit() else text
         if self.type == "bool":
-            return {"true": True, "false": False}.get(text.lower(), text)
+            booleans: dict[str, Value] = {"true": True, "false": False}
+            return lambda text: booleans.get(text.lower(), text)
         if self.type == "datetime":
-            return parse_datetime(text)
-        return text
+            return parse_datetime
+        return str
 
     def to_stored(self, canonical: Any) -> str:
         """The stored platform value for a canonical one (scope pushdown)."""
@@ -52,9 +54,6 @@ class FieldSpec(BaseModel):
         if isinstance(canonical, datetime):
             return format_datetime(canonical)
         return self.choices.get(str(canonical), str(canonical))
-
-    def _labels(self) -> dict[str, str]:
-        return {stored: label for label, stored in self.choices.items()}
 
 
 class ProcessMap(BaseModel):
@@ -77,10 +76,26 @@ class ProcessMap(BaseModel):
         return sorted(names)
 
     def to_canonical(self, raw: Mapping[str, Any], wanted: set[str] | None = None) -> dict[str, Value]:
-        items = self.fields.items() if wanted is None else (
-            (name, self.fields[name]) for name in wanted if name in self.fields
-        )
-        return {name: spec.to_canonical(raw.get(spec.field)) for name, spec in items}
+        """Canonical fields of one platform row (only `wanted` ones, if given)."""
+        key = (id(self), None if wanted is None else frozenset(wanted))
+        plan = _PLANS.get(key)
+        if plan is None:
+            names = self.fields if wanted is None else [n for n in wanted if n in self.fields]
+            plan = [(n, self.fields[n].field, self.fields[n].converter()) for n in names]
+            _PLANS[key] = plan
+        return {name: _convert(convert, raw.get(field)) for name, field, convert in plan}
+
+
+# Conversion plans per (process map, wanted fields): built once, used for every record.
+_PLANS: dict[tuple[int, frozenset[str] | None], list[tuple[str, str, Callable[[str], Value]]]] = {}
+
+
+def _convert(convert: Callable[[str], Value], raw: Any) -> Value:
+    if type(raw) is dict:
+        raw = raw.get("value", "")
+    if raw is None or raw == "":
+        return None
+    return convert(raw if type(raw) is str else str(raw))
 
 
 class FieldMap(BaseModel):

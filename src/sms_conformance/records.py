@@ -56,14 +56,14 @@ class Record:
 
     def get(self, name: str) -> Value:
         """Canonical field value, or `raw.<platform field>`; missing reads as None."""
+        if name in self.fields:
+            return self.fields[name]
         if name.startswith("raw."):
             raw = self.raw.get(name[4:])
             if isinstance(raw, Mapping):
                 return str(raw.get("value", "")) or None
             return raw if raw not in ("", None) else None
-        if name == "number":
-            return self.number
-        return self.fields.get(name)
+        return self.number if name == "number" else None
 
 
 def is_absent(value: Value) -> bool:

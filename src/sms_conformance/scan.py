@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, FetchRequest
-from sms_conformance.engine import evaluate_one
+from sms_conformance.engine import compiled, conclude
 from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
+from sms_conformance.readahead import read_ahead
 from sms_conformance.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.fields import rule_fields
@@ -22,6 +23,7 @@ from sms_conformance.rules.model import Rule
 from sms_conformance.waivers import Waivers
 
 BATCH = 500
+MAX_WAITING = 2000  # records held back waiting for a batch of look-ups
 OWNER_FIELD = "assignment_group"
 # A record updated while a scan runs may sit behind the keyset cursor: the next
 # incremental scan starts this much before this scan started.
@@ -39,11 +41,8 @@ class RuleCounts:
     waived: int = 0
 
     def add(self, status: Status) -> None:
-        if status is Status.NOT_APPLICABLE:
-            return
-        self.evaluated += 1
-        attr = {Status.PASS: "passed", Status.FAIL: "failed", Status.ERROR: "errors",
-                Status.WAIVED: "waived"}[status]
+        """Count a non-passing result of a record already counted as evaluated."""
+        attr = {Status.FAIL: "failed", Status.ERROR: "errors", Status.WAIVED: "waived"}[status]
         setattr(self, attr, getattr(self, attr) + 1)
 
 
@@ -148,14 +147,16 @@ class Scanner:
         sink = _Sink(self.history, outcome, options, links, rules, ctx)
         waiting: list[Record] = []
         seen = 0
-        for record in self.connector.fetch(request):
+        for record in read_ahead(self.connector.fetch(request)):
             seen += 1
             if links.register(record):
                 waiting.append(record)
             else:
                 sink.evaluate(record)
-            if links.has_full_batch():
-                links.flush()
+            if links.has_full_batch() or len(waiting) >= MAX_WAITING:
+                # Partial batches only when too many records wait (a table with few distinct
+                # references, such as assignment groups): memory stays bounded.
+                links.flush(everything=len(waiting) >= MAX_WAITING)
                 waiting = sink.evaluate_ready(waiting)
             if options.progress is not None and seen % BATCH == 0:
                 options.progress(process.value, seen, total(process))
@@ -172,17 +173,27 @@ class _Sink:
     def __init__(self, history: History, outcome: ScanOutcome, options: ScanOptions,
                  links: LinkResolver, rules: Sequence[Rule], ctx: Context) -> None:
         self.history, self.outcome, self.options = history, outcome, options
-        self.links, self.rules, self.ctx = links, rules, ctx
+        self.links, self.ctx = links, ctx
+        self.rules = [(compiled(rule), outcome.counts[rule.id]) for rule in rules]
         self.rows: list[tuple[Any, ...]] = []
 
     def evaluate(self, record: Record) -> None:
-        for rule in self.rules:
-            result = evaluate_one(rule, record, self.ctx, self.options.waivers)
-            self.outcome.counts[rule.id].add(result.status)
-            if result.status in (Status.FAIL, Status.ERROR, Status.WAIVED):
+        ctx, watch = self.ctx, self.options.watch
+        for rule, counts in self.rules:
+            if not rule.in_scope(record):
+                if (record.id, rule.rule.id) in watch:  # left the rule's scope: nothing to fix
+                    self.outcome.conforming.add((record.id, rule.rule.id))
+                continue
+            counts.evaluated += 1
+            failed, problems = rule.run(record, ctx)
+            if failed or problems:
+                result = conclude(rule.rule, record, failed, problems, self.options.waivers)
+                counts.add(result.status)
                 self.rows.append(_finding_row(result, self.links))
-            elif (record.id, rule.id) in self.options.watch:
-                self.outcome.conforming.add((record.id, rule.id))
+            else:
+                counts.passed += 1
+                if (record.id, rule.rule.id) in watch:
+                    self.outcome.conforming.add((record.id, rule.rule.id))
         self.links.done(record)
         if len(self.rows) >= BATCH:
             self.write()

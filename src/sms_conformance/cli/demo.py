@@ -14,7 +14,7 @@ from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir
 from sms_conformance.history import History
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR as ANCHOR
-from sms_conformance.scan import ScanOptions, Scanner
+from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 
 

@@ -246,3 +246,33 @@ def holds(condition: m.Condition, record: Record, ctx: Context) -> bool:
     if condition.when is not None and not holds(condition.when, record, ctx):
         return True
     return _EVALUATORS[type(condition)](condition, record, ctx)
+
+
+Compiled = Callable[[Record, Context], bool]
+
+
+def _compile_field(c: m.FieldCheck) -> Compiled:
+    test, arg, name = FIELD_OPERATORS[c.op].test, c.arg, c.field
+    if name.startswith("raw.") or name == "number":
+        return lambda r, x: bool(test(r.get(name), arg))
+    return lambda r, x: bool(test(r.fields.get(name), arg))
+
+
+def compile_condition(condition: m.Condition) -> Compiled:
+    """The same semantics as `holds`, as one closure: the scan's hot path."""
+    if isinstance(condition, m.FieldCheck):
+        body = _compile_field(condition)
+    elif isinstance(condition, (m.AllOf, m.AnyOf)):
+        items = tuple(compile_condition(i) for i in condition.items)
+        combine = all if isinstance(condition, m.AllOf) else any
+        body = lambda r, x: combine(i(r, x) for i in items)  # noqa: E731
+    elif isinstance(condition, m.Not):
+        inner = compile_condition(condition.item)
+        body = lambda r, x: not inner(r, x)  # noqa: E731
+    else:
+        evaluate = _EVALUATORS[type(condition)]
+        body = lambda r, x: evaluate(condition, r, x)  # noqa: E731
+    if condition.when is None:
+        return body
+    when = compile_condition(condition.when)
+    return lambda r, x: not when(r, x) or body(r, x)

@@ -76,6 +76,7 @@ class Table:
         self.lock = threading.RLock()
         self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
         self.journal: dict[str, list[dict[str, str]]] = {}
+        self._indexes: dict[str, dict[str, list[int]]] = {}
         num = schema.index.get("number")
         self.next_number = schema.number_start + len(rows)
         if num is not None and rows:
@@ -107,6 +108,17 @@ class Table:
     def bump(self) -> None:
         self.version += 1
         self._cache.clear()
+        self._indexes.clear()
+
+    def index(self, name: str, get: Callable[[Row], str]) -> dict[str, list[int]]:
+        """Positions by value of one field, built on first use, dropped on any write."""
+        found = self._indexes.get(name)
+        if found is None:
+            found = {}
+            for i, row in enumerate(self.rows):
+                found.setdefault(get(row), []).append(i)
+            self._indexes[name] = found
+        return found
 
 
 class Store:
@@ -210,10 +222,16 @@ class Store:
         return value
 
     def _match(self, tab: Table, query: Query) -> Sequence[int]:
-        pred = compile_query(query, self.getter_for(tab.name))
         rows = tab.rows
         positions: Sequence[int]
-        positions = range(len(rows)) if pred is None else [i for i, row in enumerate(rows) if pred(row)]
+        indexed = self._indexed(tab, query)
+        if indexed is not None:
+            positions = indexed
+        else:
+            pred = compile_query(query, self.getter_for(tab.name))
+            positions = range(len(rows)) if pred is None else [
+                i for i, row in enumerate(rows) if pred(row)
+            ]
         order = [(f, d) for f, d in query.order if self.getter_for(tab.name)(f) is not None]
         if order and order != [("sys_id", False)]:
             ordered = list(positions)
@@ -223,6 +241,21 @@ class Store:
                 ordered.sort(key=lambda i, get=get: get(rows[i]), reverse=desc)  # type: ignore[misc]
             positions = ordered
         return positions
+
+    def _indexed(self, tab: Table, query: Query) -> list[int] | None:
+        """`field=v` or `fieldINa,b` alone: answered from a value index, as a database would
+        (reference look-ups by the scanner would otherwise scan the whole table each time)."""
+        if len(query.groups) != 1 or len(query.groups[0]) != 1 or len(query.groups[0][0]) != 1:
+            return None
+        cond = query.groups[0][0][0]
+        if cond.op not in ("=", "IN") or "." in cond.field:
+            return None
+        get = tab.schema.getter(cond.field)
+        if get is None:
+            return None
+        index = tab.index(cond.field, get)
+        values = cond.value.split(",") if cond.op == "IN" else [cond.value]
+        return sorted({i for v in values for i in index.get(v, ())})
 
     def _after(self, tab: Table, positions: Sequence[int], query: Query,
                keyset: Condition) -> tuple[Sequence[int], int]:
