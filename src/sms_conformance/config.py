@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap, load_field_map
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
@@ -39,6 +41,22 @@ class ConfigDir:
 
     def file(self, name: str) -> Path | None:
         return self.path / name if self.path is not None else None
+
+    def profile(self, name: str | None) -> dict[str, Any] | None:
+        """A connection profile from profiles.yaml (`profiles: {NAME: {...}}`)."""
+        if name is None:
+            return None
+        path = self.file("profiles.yaml")
+        if path is None or not path.exists():
+            raise ConfigError(f"--profile {name}: no profiles.yaml in the config directory")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        profiles = data.get("profiles", {}) if isinstance(data, dict) else {}
+        if name not in profiles:
+            raise ConfigError(f"--profile {name}: not in {path} (have: {', '.join(profiles) or 'none'})")
+        return dict(profiles[name] or {})
 
     def settings(self) -> dict[str, Any]:
         return load_settings(self.file("settings.yaml"))

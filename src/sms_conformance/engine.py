@@ -35,6 +35,11 @@ class CompiledRule:
 
     def run(self, record: Record, ctx: Context) -> tuple[list[int], list[str]]:
         """Indexes of failed checks, and what could not be evaluated."""
+        if len(self.checks) == 1:  # most rules: skip the loop and the list building
+            try:
+                return ([] if self.checks[0](record, ctx) else [0]), []
+            except CHECK_ERRORS as exc:
+                return [], [str(exc)]
         failed: list[int] = []
         problems: list[str] = []
         for index, check in enumerate(self.checks):

@@ -25,10 +25,17 @@ class LinkResolver:
         self.connector = connector
         self.batch = batch
         checks = tuple(c for rule in rules for c in rule.check)
-        self.ref_fields = sorted({c.field for c in linked_conditions(checks)} | set(extra_refs))
         self.where = tuple(w for c in linked_conditions(checks) for w in c.where)
         self.kept_fields = set().union(*(condition_fields(w) for w in self.where)) | {"name"}
-        self.count_needs = sorted({(n.process.value, n.field) for n in referrer_needs(checks)})
+        # Per process of the record: reference fields to resolve, referrer counts to fetch.
+        self.ref_fields: dict[str, list[str]] = {}
+        self.count_needs: dict[str, list[Count]] = {}
+        for process in {rule.process.value for rule in rules}:
+            own = tuple(c for rule in rules if rule.process.value == process for c in rule.check)
+            fields = {c.field for c in linked_conditions(own)} | set(extra_refs)
+            self.ref_fields[process] = sorted(fields)
+            needs = {(n.process.value, n.field) for n in referrer_needs(own)}
+            self.count_needs[process] = sorted(needs)
         self.known: dict[Ref, Record | None] = {}
         self.counts: dict[tuple[str, str, str], int] = {}
         self.pending_refs: dict[str, dict[Ref, None]] = {}
@@ -51,12 +58,12 @@ class LinkResolver:
     def register(self, record: Record) -> bool:
         """Queue what `record` needs; True if it must wait for a look-up."""
         waiting = False
-        for name in self.ref_fields:
+        for name in self.ref_fields.get(record.process, ()):
             ref = record.get(name)
             if isinstance(ref, Ref) and not is_absent(ref) and ref not in self.known:
                 self.pending_refs.setdefault(ref.table, {})[ref] = None
                 waiting = True
-        for need in self.count_needs:
+        for need in self.count_needs.get(record.process, ()):
             if (*need, record.id) not in self.counts:
                 self.pending_ids.setdefault(need, {})[record.id] = None
                 waiting = True
@@ -83,20 +90,21 @@ class LinkResolver:
                 self.pending_ids[need] = dict.fromkeys(ids[cut:])
 
     def ready(self, record: Record) -> bool:
-        for name in self.ref_fields:
+        for name in self.ref_fields.get(record.process, ()):
             ref = record.get(name)
             if isinstance(ref, Ref) and not is_absent(ref) and ref not in self.known:
                 return False
-        return all((*need, record.id) in self.counts for need in self.count_needs)
+        needs = self.count_needs.get(record.process, ())
+        return all((*need, record.id) in self.counts for need in needs)
 
     def done(self, record: Record) -> None:
         """Referrer counts are read once per record: drop them after evaluation."""
-        for need in self.count_needs:
+        for need in self.count_needs.get(record.process, ()):
             self.counts.pop((*need, record.id), None)
 
     def _resolve(self, refs: Iterable[Ref]) -> None:
         wanted = [r for r in refs if r not in self.known]
-        found = self.connector.resolve(wanted) if wanted else {}
+        found = self.connector.resolve(wanted, self.kept_fields) if wanted else {}
         self.lookups += len(wanted)
         for ref in wanted:
             record = found.get(ref)

@@ -70,8 +70,9 @@ def is_absent(value: Value) -> bool:
     """Empty is one thing: None, "", and a reference without id all read as absent."""
     if value is None:
         return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    if isinstance(value, Ref):
-        return value.id == ""
+    kind = value.__class__
+    if kind is str:
+        return not value or value.isspace()  # type: ignore[union-attr]
+    if kind is Ref:
+        return not value.id  # type: ignore[union-attr]
     return False

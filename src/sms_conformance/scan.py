@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, FetchRequest
-from sms_conformance.engine import compiled, conclude
+from sms_conformance.engine import CompiledRule, compiled, conclude
 from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
@@ -103,23 +103,29 @@ class Scanner:
         return self.history.watermark(self.connector.instance, table)
 
     def run(self, options: ScanOptions, tables: Callable[[Process], str]) -> ScanOutcome:
-        incremental = not options.full
         started = datetime.now(timezone.utc)
         scan_id = self.history.start_scan(
             platform=self.connector.platform, instance=self.connector.instance,
-            source=options.source, as_of=options.now, started=started, incremental=incremental,
+            source=options.source, as_of=options.now, started=started, incremental=not options.full,
         )
         outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules})
-        for process in self.processes():
-            table = tables(process)
-            try:
-                seen = self._scan_process(process, table, options, outcome)
-            except SourceError as exc:
-                outcome.complete = False
-                outcome.error = f"{process.value}: {exc}"
-                break
-            outcome.records[process.value] = seen
-            self.history.set_watermark(self.connector.instance, table, started - WATERMARK_OVERLAP)
+        # One resolver for the whole scan: look-ups fill whole batches across tables.
+        links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,))
+        sink = _Sink(self.history, outcome, options, links, self.rules)
+        waiting: list[Record] = []
+        try:
+            for process in self.processes():
+                table = tables(process)
+                waiting = self._scan_process(process, table, options, outcome, sink, waiting)
+                self.history.set_watermark(self.connector.instance, table, started - WATERMARK_OVERLAP)
+            links.flush(everything=True)
+        except SourceError as exc:
+            outcome.complete = False
+            outcome.error = str(exc)
+        else:
+            sink.evaluate_ready(waiting)
+        sink.write()
+        outcome.lookups = links.lookups
         outcome.notices = [*self.connector.notices, *options.waivers.notices()]
         self.history.save_counts(scan_id, (
             (r.id, r.clause, r.process.value, r.severity.value, r.title, c.evaluated, c.passed,
@@ -133,67 +139,81 @@ class Scanner:
         return outcome
 
     def _scan_process(
-        self, process: Process, table: str, options: ScanOptions, outcome: ScanOutcome
-    ) -> int:
+        self, process: Process, table: str, options: ScanOptions, outcome: ScanOutcome,
+        sink: _Sink, waiting: list[Record],
+    ) -> list[Record]:
+        """Reads one table; returns the records still waiting for look-ups."""
         rules = [r for r in self.rules if r.process == process]
         fields = frozenset(set().union(*(rule_fields(r) for r in rules)) | {OWNER_FIELD})
         scopes = tuple(r.scope for r in rules)
         if any(not s for s in scopes):
             scopes = ()
         request = FetchRequest(process, scopes, fields, self._since(process, table, options))
-        links = LinkResolver(self.connector, rules, extra_refs=(OWNER_FIELD,))
-        ctx = Context(options.now, links)
+        links = sink.links
         total = getattr(self.connector, "expected_total", lambda p: None)
-        sink = _Sink(self.history, outcome, options, links, rules, ctx)
-        waiting: list[Record] = []
         seen = 0
-        for record in read_ahead(self.connector.fetch(request)):
-            seen += 1
-            if links.register(record):
-                waiting.append(record)
-            else:
-                sink.evaluate(record)
-            if links.has_full_batch() or len(waiting) >= MAX_WAITING:
-                # Partial batches only when too many records wait (a table with few distinct
-                # references, such as assignment groups): memory stays bounded.
-                links.flush(everything=len(waiting) >= MAX_WAITING)
-                waiting = sink.evaluate_ready(waiting)
-            if options.progress is not None and seen % BATCH == 0:
-                options.progress(process.value, seen, total(process))
-        links.flush(everything=True)
-        sink.evaluate_ready(waiting)
-        sink.write()
-        outcome.lookups += links.lookups
-        return seen
+        try:
+            for record in read_ahead(self.connector.fetch(request)):
+                seen += 1
+                if links.register(record):
+                    waiting.append(record)
+                else:
+                    sink.evaluate(record)
+                if links.has_full_batch() or len(waiting) >= MAX_WAITING:
+                    # Partial batches only when too many records wait (a table with few distinct
+                    # references, such as assignment groups): memory stays bounded.
+                    links.flush(everything=len(waiting) >= MAX_WAITING)
+                    waiting = sink.evaluate_ready(waiting)
+                if options.progress is not None and seen % BATCH == 0:
+                    options.progress(process.value, seen, total(process))
+        except SourceError as exc:
+            raise SourceError(f"{process.value}: {exc}") from exc
+        finally:
+            outcome.records[process.value] = seen
+        return waiting
 
 
 class _Sink:
     """Evaluates records and writes findings to the history store in chunks."""
 
     def __init__(self, history: History, outcome: ScanOutcome, options: ScanOptions,
-                 links: LinkResolver, rules: Sequence[Rule], ctx: Context) -> None:
+                 links: LinkResolver, rules: Sequence[Rule]) -> None:
         self.history, self.outcome, self.options = history, outcome, options
-        self.links, self.ctx = links, ctx
-        self.rules = [(compiled(rule), outcome.counts[rule.id]) for rule in rules]
+        self.links, self.ctx = links, Context(options.now, links)
+        # Rules of a process grouped by identical scope: each scope is tested once per record.
+        self.groups: dict[str, list[tuple[CompiledRule, list[tuple[CompiledRule, RuleCounts]]]]] = {}
+        by_scope: dict[tuple[str, Any], list[tuple[CompiledRule, RuleCounts]]] = {}
+        for rule in rules:
+            one = compiled(rule)
+            key = (rule.process.value, one.scope)
+            if key not in by_scope:
+                by_scope[key] = []
+                self.groups.setdefault(rule.process.value, []).append((one, by_scope[key]))
+            by_scope[key].append((one, outcome.counts[rule.id]))
         self.rows: list[tuple[Any, ...]] = []
 
     def evaluate(self, record: Record) -> None:
+        """The scan's hot path: every rule of the record's process, with as little overhead as
+        the semantics of `engine.evaluate_one` allow (tests hold the two to the same results)."""
         ctx, watch = self.ctx, self.options.watch
-        for rule, counts in self.rules:
-            if not rule.in_scope(record):
-                if (record.id, rule.rule.id) in watch:  # left the rule's scope: nothing to fix
-                    self.outcome.conforming.add((record.id, rule.rule.id))
+        for scope, members in self.groups.get(record.process, ()):
+            if not scope.in_scope(record):
+                if watch:  # left the rule's scope: nothing left to fix
+                    self.outcome.conforming.update(
+                        key for rule, _ in members if (key := (record.id, rule.rule.id)) in watch
+                    )
                 continue
-            counts.evaluated += 1
-            failed, problems = rule.run(record, ctx)
-            if failed or problems:
-                result = conclude(rule.rule, record, failed, problems, self.options.waivers)
-                counts.add(result.status)
-                self.rows.append(_finding_row(result, self.links))
-            else:
-                counts.passed += 1
-                if (record.id, rule.rule.id) in watch:
-                    self.outcome.conforming.add((record.id, rule.rule.id))
+            for rule, counts in members:
+                counts.evaluated += 1
+                failed, problems = rule.run(record, ctx)
+                if failed or problems:
+                    result = conclude(rule.rule, record, failed, problems, self.options.waivers)
+                    counts.add(result.status)
+                    self.rows.append(_finding_row(result, self.links))
+                else:
+                    counts.passed += 1
+                    if watch and (record.id, rule.rule.id) in watch:
+                        self.outcome.conforming.add((record.id, rule.rule.id))
         self.links.done(record)
         if len(self.rows) >= BATCH:
             self.write()

@@ -21,7 +21,8 @@ MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 @source_options
 @config_options
 @click.pass_context
-def doctor(ctx: click.Context, source: str, instance: str | None, records: int, seed: int,
+def doctor(ctx: click.Context, source: str, instance: str | None, profile: str | None,
+           records: int, seed: int,
            config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...]) -> None:
     """Check reachability, auth, table and field readability, and clock skew."""
     from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
@@ -36,7 +37,8 @@ def doctor(ctx: click.Context, source: str, instance: str | None, records: int, 
             pmap = fieldmap.for_process(process)
             fields = set().union(*(rule_fields(r) for r in chosen))
             needed[pmap.table] = set(pmap.platform_fields(fields))
-    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed) as conn:
+    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
+                     profile=config.profile(profile)) as conn:
         if not isinstance(conn, ServiceNowConnector):
             raise ConfigError("doctor checks a live instance: use --source servicenow or sandbox")
         findings = diagnose(conn, needed)

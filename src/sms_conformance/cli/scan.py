@@ -35,7 +35,8 @@ from sms_conformance.waivers import load_waivers
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (SQLite); default $SMS_CONFORMANCE_HISTORY or ~/.local/state.")
 @click.pass_context
-def scan(ctx: click.Context, source: str, instance: str | None, records: int, seed: int,
+def scan(ctx: click.Context, source: str, instance: str | None, profile: str | None,
+         records: int, seed: int,
          config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
          since: str | None, full: bool, as_of: str | None, fmt: str, output: Path | None,
          fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
@@ -48,10 +49,11 @@ def scan(ctx: click.Context, source: str, instance: str | None, records: int, se
     history = History(history_path or default_history_path())
     options = ScanOptions(
         now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
-        since=parse_since(since, now), full=full or source.startswith("file:"), source=source,
+        since=parse_since(since, now), full=full or source.startswith("file:"), source=profile or source,
         progress=progress_printer(sys.stderr),
     )
-    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed) as conn:
+    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
+                     profile=config.profile(profile)) as conn:
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), dry_run=dry_run, cap=max_new_tasks)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,15 +28,17 @@ def sandbox_connector(url: str, password: str, fieldmap: FieldMap) -> ServiceNow
 @contextmanager
 def open_source(
     source: str, *, instance: str | None, fieldmap: FieldMap, records: int, seed: int,
-    quiet: bool = False,
+    quiet: bool = False, profile: Mapping[str, Any] | None = None,
 ) -> Iterator[Connector]:
     """Yields a connector; a sandbox source runs a sandbox on a free loopback port meanwhile."""
+    if profile is not None:
+        source = "servicenow"
     if source.startswith("file:"):
         yield FileConnector(Path(source[5:]), fieldmap)
     elif source == "servicenow":
         from sms_conformance.connectors.servicenow.settings import connector_from_env
 
-        yield connector_from_env(instance, fieldmap)
+        yield connector_from_env(instance, fieldmap, profile=profile)
     elif source == "sandbox":
         from sms_conformance.sandbox import Sandbox
 

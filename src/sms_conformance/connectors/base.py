@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,8 +49,9 @@ class Connector(Protocol):
         """Records in scope, streaming; raises SourceError if any page cannot be read."""
         ...
 
-    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Record]:
-        """Referenced records that exist (missing ones are absent from the result)."""
+    def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
+        """Referenced records that exist (missing ones are absent from the result), with at
+        least the canonical `fields` (all mapped fields when None)."""
         ...
 
     def count_referrers(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -89,7 +89,7 @@ class FileConnector:
                 index[(pmap.table, str(row.get("sys_id", "")))] = (process, row)
         return index
 
-    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Record]:
+    def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         found = {}
         for ref in refs:
             hit = self._by_id.get((ref.table, ref.id))

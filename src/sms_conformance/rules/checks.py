@@ -255,6 +255,9 @@ def _compile_field(c: m.FieldCheck) -> Compiled:
     test, arg, name = FIELD_OPERATORS[c.op].test, c.arg, c.field
     if name.startswith("raw.") or name == "number":
         return lambda r, x: bool(test(r.get(name), arg))
+    if c.op == "present":  # the most common check: one call less
+        return (lambda r, x: not is_absent(r.fields.get(name))) if arg else (
+            lambda r, x: is_absent(r.fields.get(name)))
     return lambda r, x: bool(test(r.fields.get(name), arg))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 
 from sms_conformance.connectors.base import FetchRequest, TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
@@ -86,7 +86,7 @@ class ServiceNowConnector:
         stats = self.scans.get(Process(process).value)
         return stats.total if stats else None
 
-    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Record]:
+    def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         """Existing records among `refs`. No cache here: the scan's LinkResolver keeps what
         the rules need of them, so memory does not grow with every linked record."""
         todo: dict[str, set[str]] = {}
@@ -95,7 +95,7 @@ class ServiceNowConnector:
                 todo.setdefault(ref.table, set()).add(ref.id)
         found: dict[Ref, Record] = {}
         for table in sorted(todo):  # sorted: the same refs always make the same requests
-            found.update(self._load(table, sorted(todo[table])))
+            found.update(self._load(table, sorted(todo[table]), fields))
         return found
 
     def count_referrers(
@@ -116,10 +116,11 @@ class ServiceNowConnector:
                     counts[value] += 1
         return counts
 
-    def _load(self, table: str, ids: Sequence[str]) -> dict[Ref, Record]:
+    def _load(self, table: str, ids: Sequence[str], wanted: Set[str] | None) -> dict[Ref, Record]:
         process = self.fieldmap.process_of_table(table)
         pmap = self.fieldmap.for_process(process) if process is not None else None
-        fields = pmap.platform_fields(set(pmap.fields)) if pmap is not None else list(BARE_FIELDS)
+        canonical = set(pmap.fields if wanted is None else wanted) if pmap is not None else set()
+        fields = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
         found: dict[Ref, Record] = {}
         for chunk in batched(ids, self.ref_batch):
             # The query matches at most len(chunk) rows, so one page holds them all.
@@ -134,7 +135,7 @@ class ServiceNowConnector:
             for row in page.rows:
                 ref = Ref(table, text(row.get("sys_id")))
                 if process is not None and pmap is not None:
-                    found[ref] = self._record(process, pmap, row, None)
+                    found[ref] = self._record(process, pmap, row, canonical)
                 else:
                     found[ref] = self._bare(table, row)
         return found
