@@ -90,10 +90,12 @@ def scan(url: str, password: str, history: str) -> dict:
     fieldmap = config.fieldmap()
     connector = sandbox_connector(url, password, fieldmap)
     store = History(Path(history))
-    outcome = Scanner(connector, config.rules(), store).run(
-        ScanOptions(now=NOW, waivers=Waivers([], NOW.date())),
+    scanner = Scanner(connector, config.rules(), store)
+    outcome = scanner.run(
+        ScanOptions(now=NOW, waivers=Waivers([], NOW.date()), incremental=True),
         lambda p: fieldmap.for_process(p).table,
     )
+    scanner.advance_watermarks(outcome)
     return {"records": sum(outcome.records.values()), "requests": connector.request_count,
             "lookups": outcome.lookups, "complete": outcome.complete}
 

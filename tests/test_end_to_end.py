@@ -27,7 +27,7 @@ def scan_findings(connector, tmp_path: Path, name: str) -> set[tuple[str, str, s
     fieldmap = config.fieldmap()
     history = History(tmp_path / f"{name}.sqlite")
     outcome = Scanner(connector, config.rules(), history).run(
-        ScanOptions(now=FROZEN_NOW, waivers=Waivers([], FROZEN_NOW.date()), full=True),
+        ScanOptions(now=FROZEN_NOW, waivers=Waivers([], FROZEN_NOW.date())),
         lambda p: fieldmap.for_process(p).table,
     )
     assert outcome.complete, outcome.error
@@ -95,12 +95,13 @@ def test_fail_on_sets_exit_code_1(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
 
 
-def test_wrong_password_exits_3_with_the_http_status(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_wrong_password_exits_3_with_the_http_status(tmp_path: Path, monkeypatch, verbose) -> None:
     with Sandbox(records=50, seed=1) as sandbox:
         monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
         monkeypatch.setenv("SERVICENOW_PASSWORD", "not-the-password")
         result = CliRunner().invoke(cli, [
-            "scan", "--source", "servicenow", "--instance", sandbox.url,
+            *verbose, "scan", "--source", "servicenow", "--instance", sandbox.url,
             "--history", str(tmp_path / "h.sqlite"),
         ])
     assert result.exit_code == 3, result.output

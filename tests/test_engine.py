@@ -127,3 +127,14 @@ def test_fingerprint_is_stable_and_distinguishes_each_part() -> None:
         changed = list(base)
         changed[index] = changed[index] + "x"
         assert fingerprint(*changed) != fingerprint(*base)
+
+
+def test_settings_override_merges_nested_mappings(tmp_path: Path) -> None:
+    from sms_conformance.settings import load_settings
+
+    path = tmp_path / "settings.yaml"
+    path.write_text("write_back: {max_new_tasks: 500}\nrestore_targets: {1: 2h}\n")
+    settings = load_settings(path)
+    assert settings["write_back"]["max_new_tasks"] == 500
+    assert settings["write_back"]["targets"]["incident"]["table"] == "incident_task"
+    assert settings["restore_targets"] == {1: "2h", 2: "8h", 3: "24h", 4: "3d", 5: "5d"}

@@ -10,19 +10,21 @@ from sms_conformance.cli.sources import sandbox_connector
 from sms_conformance.config import ConfigDir
 from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
-from sms_conformance.scan import ScanOptions, Scanner
+from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW
 
 
-def run(box: Sandbox, history: History, *, full: bool = False):
+def run(box: Sandbox, history: History, *, incremental: bool = False):
     config = ConfigDir(None)
     fieldmap = config.fieldmap()
     connector = sandbox_connector(box.url, box.password, fieldmap)
-    outcome = Scanner(connector, config.rules(), history).run(
-        ScanOptions(now=FROZEN_NOW, waivers=Waivers([], FROZEN_NOW.date()), full=full),
+    scanner = Scanner(connector, config.rules(), history)
+    outcome = scanner.run(
+        ScanOptions(now=FROZEN_NOW, waivers=Waivers([], FROZEN_NOW.date()), incremental=incremental),
         lambda p: fieldmap.for_process(p).table,
     )
+    scanner.advance_watermarks(outcome)
     findings = {(f.rule_id, f.number, f.status) for f in history.findings(outcome.scan_id)}
     return outcome, findings, connector.request_count
 
@@ -30,9 +32,9 @@ def run(box: Sandbox, history: History, *, full: bool = False):
 def test_rescan_reads_only_what_changed_since_the_last_scan(tmp_path: Path) -> None:
     history = History(tmp_path / "h.sqlite")
     with Sandbox(records=300, seed=6) as box:
-        first, _, _ = run(box, history)
+        first, _, _ = run(box, history, incremental=True)
         assert first.records["incident"] == 300
-        nothing, _, requests_made = run(box, history)
+        nothing, _, requests_made = run(box, history, incremental=True)
         assert nothing.records == {"incident": 0, "problem": 0, "change": 0}
         assert requests_made <= 2 * 3
         incident = requests.get(f"{box.url}/api/now/table/incident", auth=("admin", box.password),
@@ -40,17 +42,17 @@ def test_rescan_reads_only_what_changed_since_the_last_scan(tmp_path: Path) -> N
         requests.patch(f"{box.url}/api/now/table/incident/{incident['sys_id']}",
                        auth=("admin", box.password), json={"category": "network"},
                        timeout=30).raise_for_status()
-        changed, _, _ = run(box, history)
+        changed, _, _ = run(box, history, incremental=True)
         assert changed.records["incident"] == 1
-        again, _, _ = run(box, history, full=True)
+        again, _, _ = run(box, history)
         assert again.records["incident"] == 300
 
 
 def test_scan_through_429s_and_503s_finds_the_same_as_a_clean_scan(tmp_path: Path) -> None:
     with Sandbox(records=300, seed=9) as box:
-        clean, clean_findings, clean_requests = run(box, History(tmp_path / "a.sqlite"), full=True)
+        clean, clean_findings, clean_requests = run(box, History(tmp_path / "a.sqlite"))
         box.faults = "429:0.33,503:0.33,retry-after=0,seed=5"
-        faulty, faulty_findings, faulty_requests = run(box, History(tmp_path / "b.sqlite"), full=True)
+        faulty, faulty_findings, faulty_requests = run(box, History(tmp_path / "b.sqlite"))
     assert clean.complete and faulty.complete
     assert faulty_findings == clean_findings and clean_findings
     assert faulty_requests > clean_requests  # the faults were really injected, and retried

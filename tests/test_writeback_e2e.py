@@ -144,3 +144,18 @@ def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path,
         per_fingerprint = Counter(t["correlation_id"] for t in final)
         assert max(per_fingerprint.values()) == 1
         assert len(final) == failing(box, tmp_path / "h2.sqlite", tmp_path) > partial
+
+
+def test_record_leaving_every_rule_scope_closes_its_task(sandbox, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    target = next(t for t in get(sandbox, "change_task") if "change.ci.named" in t["description"])
+    change = target["change_request"]
+    change = change["value"] if isinstance(change, dict) else change
+    requests.patch(f"{sandbox.url}/api/now/table/change_request/{change}",
+                   auth=("admin", sandbox.password), json={"state": "4"},  # canceled
+                   timeout=30).raise_for_status()
+    code, out = scan(sandbox, history, "--full")
+    assert code == 0, out
+    closed = [t["sys_id"] for t in tasks(sandbox) if t["state"] in ("3", "157")]
+    assert target["sys_id"] in closed

@@ -3,13 +3,18 @@
 A record whose references are not known yet waits; once a table has a full batch of unknown
 references they are fetched in one request, so a scan makes about ceil(distinct refs / batch)
 look-ups in all, not one per page. Only what the rules read is kept: existence, plus the fields
-that `where` conditions read on linked records.
+that `where` conditions read on linked records, for at most `capacity` records (oldest first
+out), so memory does not grow with the size of the instance. Past that many distinct references
+a reference seen again may be fetched again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
 
 from sms_conformance.connectors.base import Connector
 from sms_conformance.records import Process, Record, Ref, is_absent
@@ -17,13 +22,15 @@ from sms_conformance.rules import model as m
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
 
 Count = tuple[str, str]  # (process, canonical field) of a referrer count
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class LinkResolver:
     def __init__(self, connector: Connector, rules: Sequence[m.Rule], *, batch: int = 100,
-                 extra_refs: Sequence[str] = ()) -> None:
+                 extra_refs: Sequence[str] = (), capacity: int = 100_000) -> None:
         self.connector = connector
         self.batch = batch
+        self.capacity = capacity
         checks = tuple(c for rule in rules for c in rule.check)
         self.where = tuple(w for c in linked_conditions(checks) for w in c.where)
         self.kept_fields = set().union(*(condition_fields(w) for w in self.where)) | {"name"}
@@ -36,7 +43,7 @@ class LinkResolver:
             self.ref_fields[process] = sorted(fields)
             needs = {(n.process.value, n.field) for n in referrer_needs(own)}
             self.count_needs[process] = sorted(needs)
-        self.known: dict[Ref, Record | None] = {}
+        self.known: OrderedDict[Ref, Record | None] = OrderedDict()
         self.counts: dict[tuple[str, str, str], int] = {}
         self.pending_refs: dict[str, dict[Ref, None]] = {}
         self.pending_ids: dict[Count, dict[str, None]] = {}
@@ -109,6 +116,8 @@ class LinkResolver:
         for ref in wanted:
             record = found.get(ref)
             self.known[ref] = None if record is None else self._slim(record)
+        while len(self.known) > self.capacity:
+            self.known.popitem(last=False)
         nested = [c for w in self.where for c in linked_conditions((w,))]
         if nested:
             targets = [r for ref in wanted if (r := self.known.get(ref)) is not None]
@@ -116,8 +125,8 @@ class LinkResolver:
 
     def _slim(self, record: Record) -> Record:
         keep = {k: v for k, v in record.fields.items() if k in self.kept_fields}
-        raw = {"name": record.raw["name"]} if "name" in record.raw else {}
-        return replace(record, fields=keep, raw=raw)
+        raw = {"name": record.raw["name"]} if "name" in record.raw else _NOTHING
+        return replace(record, url="", fields=keep, raw=raw)
 
     def _count(self, need: Count, ids: Sequence[str]) -> None:
         process, field = need

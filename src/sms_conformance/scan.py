@@ -53,6 +53,9 @@ class ScanOutcome:
     counts: dict[str, RuleCounts]
     records: dict[str, int] = field(default_factory=dict)
     lookups: int = 0  # distinct linked records resolved and ids whose referrers were counted
+    started: datetime | None = None
+    tables: list[str] = field(default_factory=list)  # tables read completely
+    seen: set[tuple[str, str]] = field(default_factory=set)  # watched (record, rule) keys read
     notices: list[str] = field(default_factory=list)
     error: str | None = None
     # (record id, rule id) of watched findings that now conform, with their records
@@ -64,7 +67,7 @@ class ScanOptions:
     now: datetime
     waivers: Waivers
     since: datetime | None = None
-    full: bool = False
+    incremental: bool = False  # read only what changed since the watermark of the last scan
     source: str = ""
     watch: frozenset[tuple[str, str]] = frozenset()
     progress: Progress | None = None
@@ -92,13 +95,23 @@ class Scanner:
         self.rules = list(rules)
         self.history = history
 
+    def advance_watermarks(self, outcome: ScanOutcome) -> None:
+        """Next incremental scans start here. Call only once everything the scan found has been
+        acted on (a complete scan with all rules, write-back applied if asked for)."""
+        if not outcome.complete or outcome.started is None:
+            return
+        for table in outcome.tables:
+            self.history.set_watermark(
+                self.connector.instance, table, outcome.started - WATERMARK_OVERLAP
+            )
+
     def processes(self) -> list[Process]:
         return [p for p in Process if any(r.process == p for r in self.rules)]
 
     def _since(self, process: Process, table: str, options: ScanOptions) -> datetime | None:
         if options.since is not None:
             return options.since
-        if options.full:
+        if not options.incremental:
             return None
         return self.history.watermark(self.connector.instance, table)
 
@@ -106,9 +119,11 @@ class Scanner:
         started = datetime.now(timezone.utc)
         scan_id = self.history.start_scan(
             platform=self.connector.platform, instance=self.connector.instance,
-            source=options.source, as_of=options.now, started=started, incremental=not options.full,
+            source=options.source, as_of=options.now, started=started,
+            incremental=options.incremental or options.since is not None,
         )
-        outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules})
+        outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules},
+                              started=started)
         # One resolver for the whole scan: look-ups fill whole batches across tables.
         links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,))
         sink = _Sink(self.history, outcome, options, links, self.rules)
@@ -117,7 +132,7 @@ class Scanner:
             for process in self.processes():
                 table = tables(process)
                 waiting = self._scan_process(process, table, options, outcome, sink, waiting)
-                self.history.set_watermark(self.connector.instance, table, started - WATERMARK_OVERLAP)
+                outcome.tables.append(table)
             links.flush(everything=True)
         except SourceError as exc:
             outcome.complete = False
@@ -196,6 +211,11 @@ class _Sink:
         """The scan's hot path: every rule of the record's process, with as little overhead as
         the semantics of `engine.evaluate_one` allow (tests hold the two to the same results)."""
         ctx, watch = self.ctx, self.options.watch
+        if watch:
+            self.outcome.seen.update(
+                key for rules in self.groups.get(record.process, ()) for rule, _ in rules[1]
+                if (key := (record.id, rule.rule.id)) in watch
+            )
         for scope, members in self.groups.get(record.process, ()):
             if not scope.in_scope(record):
                 if watch:  # left the rule's scope: nothing left to fix

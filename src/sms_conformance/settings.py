@@ -23,8 +23,19 @@ def load_settings(override: Path | None = None) -> dict[str, Any]:
             raise ConfigError(f"{override}: not valid YAML: {exc}") from None
         if not isinstance(extra, Mapping):
             raise ConfigError(f"{override}: expected a mapping of setting names to values")
-        settings.update(extra)
+        settings = _merge(settings, extra)
     return settings
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested mappings merge key by key (`write_back: {max_new_tasks: 500}` keeps the rest)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def substitute(data: Any, settings: Mapping[str, Any], missing: list[str]) -> Any:

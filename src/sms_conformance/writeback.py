@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sms_conformance.connectors.base import TaskPort, TaskRef
+from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
+from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import ConfigError
-from sms_conformance.findings import fingerprint
+from sms_conformance.fieldmap import FieldMap
+from sms_conformance.findings import Status, fingerprint
 from sms_conformance.history import FindingRow, History
+from sms_conformance.links import LinkResolver
+from sms_conformance.records import Ref
+from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
 from sms_conformance.writeback_plan import Create, Plan, WriteBackSettings
 
@@ -54,6 +59,35 @@ def existing_tasks(
         for task in port.find_tasks(table, fingerprints):
             found[task.fingerprint].append(task)
     return found
+
+
+def recheck_unseen(
+    connector: Connector, keys: Iterable[tuple[str, str]], rules: Mapping[str, Rule],
+    fieldmap: FieldMap, now: datetime,
+) -> tuple[set[tuple[str, str]], list[str]]:
+    """Watched findings whose record the scan did not read, because it left every rule's
+    server-side filter (a canceled change, say): read those records by id, evaluate again.
+
+    Returns the (record id, rule id) keys that now conform, and notices for records that could
+    not be read (their tasks stay open: deleted and ACL-hidden look the same from here).
+    """
+    refs = {
+        key: Ref(fieldmap.for_process(rules[key[1]].process).table, key[0])
+        for key in keys if key[1] in rules
+    }
+    if not refs:
+        return set(), []
+    found = connector.resolve(set(refs.values()))
+    ctx = Context(now, LinkResolver(connector, list(rules.values())))
+    conforming: set[tuple[str, str]] = set()
+    notices: list[str] = []
+    for key, ref in refs.items():
+        record = found.get(ref)
+        if record is None:
+            notices.append(f"{ref.table} {ref.id} could not be read: its task stays open")
+        elif evaluate_one(rules[key[1]], record, ctx).status in (Status.PASS, Status.NOT_APPLICABLE):
+            conforming.add(key)
+    return conforming, notices
 
 
 def check_cap(plan: Plan, cap: int) -> None:

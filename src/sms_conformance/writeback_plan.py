@@ -15,7 +15,8 @@ from sms_conformance.history import FindingRow
 from sms_conformance.rules.model import Rule
 
 CORRELATION_DISPLAY = "sms-conformance"
-COMPARED = ("short_description", "description", "priority", "assignment_group")
+# Fields kept in line with the finding; a person may reassign a task, so the group is not one.
+COMPARED = ("short_description", "description", "priority")
 
 
 class Target(BaseModel):

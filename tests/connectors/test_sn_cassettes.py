@@ -1,11 +1,15 @@
 """Connector tests replaying cassettes recorded from the sandbox (no server needed in CI).
 
-Re-record: pytest tests/connectors/test_sn_cassettes.py --record-mode=rewrite
+Re-record from the sandbox: pytest tests/connectors/test_sn_cassettes.py --record-mode=rewrite
+Re-record from a developer instance: set SERVICENOW_INSTANCE, SERVICENOW_USERNAME and
+SERVICENOW_PASSWORD (and SERVICENOW_CLIENT_ID / SERVICENOW_CLIENT_SECRET for the OAuth cassette)
+as well. Credentials, cookies, tokens and the host are scrubbed before anything is written.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,15 +29,20 @@ CLIENT_ID, CLIENT_SECRET = "sms-conformance-sandbox", "sandbox-client-secret"
 
 
 class Target:
-    def __init__(self, url: str, password: str) -> None:
+    def __init__(self, url: str, password: str, username: str = "admin") -> None:
         self.url = url
         self.password = password
+        self.username = username
 
 
 @pytest.fixture
 def target(record_mode: str) -> Iterator[Target]:
     if record_mode == "none":
         yield Target(REPLAY_URL, "replayed")
+        return
+    if os.environ.get("SERVICENOW_INSTANCE"):
+        yield Target(os.environ["SERVICENOW_INSTANCE"], os.environ["SERVICENOW_PASSWORD"],
+                     os.environ["SERVICENOW_USERNAME"])
         return
     from sms_conformance.sandbox import Sandbox
 
@@ -44,7 +53,7 @@ def target(record_mode: str) -> Iterator[Target]:
 def connector_for(target: Target, fieldmap: FieldMap, auth: object = None, **kw: int
                   ) -> ServiceNowConnector:
     client = TableClient(
-        target.url, auth or BasicAuth("admin", SecretStr(target.password)),  # type: ignore
+        target.url, auth or BasicAuth(target.username, SecretStr(target.password)),  # type: ignore
         policy=RetryPolicy(budget=5, initial=0.001, maximum=0.001),
     )
     return ServiceNowConnector(target.url, client, fieldmap, **kw)
@@ -112,7 +121,7 @@ def test_resolve_replayed(target: Target, fieldmap: FieldMap, vcr: object) -> No
 @pytest.mark.vcr
 def test_oauth_password_grant_replayed(target: Target, fieldmap: FieldMap, vcr: object) -> None:
     auth = OAuth(f"{target.url}/oauth_token.do", CLIENT_ID, SecretStr(CLIENT_SECRET), "password",
-                 username="admin", password=SecretStr(target.password))
+                 username=target.username, password=SecretStr(target.password))
     connector = connector_for(target, fieldmap, auth=auth)
     problems = list(connector.fetch(FetchRequest(Process.PROBLEM, (), frozenset({"state"}))))
     assert len(problems) == 9 and auth.token_requests == 1

@@ -24,9 +24,9 @@ class Cli(click.Group):
         try:
             return super().invoke(ctx)
         except ConformanceError as exc:
-            click.secho(f"error: {exc}", err=True, fg="red")
             if logging.getLogger().isEnabledFor(logging.DEBUG):
-                raise
+                logging.getLogger(__name__).exception("failed")
+            click.secho(f"error: {exc}", err=True, fg="red")
             ctx.exit(exc.exit_code)
 
 

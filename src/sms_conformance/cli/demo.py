@@ -33,10 +33,10 @@ def demo(ctx: click.Context, records: int, seed: int) -> None:
         history = History(Path(tmp) / "history.sqlite")
         click.echo(f"scanning with {len(rules)} built-in rules as of {ANCHOR:%Y-%m-%d} ...", err=True)
         # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
-        write_back = WriteBack.prepare(connector, rules, config.settings(), dry_run=False,
-                                       cap=1_000_000)
+        write_back = WriteBack.prepare(connector, rules, config.settings(), fieldmap,
+                                       dry_run=False, cap=1_000_000)
         outcome = Scanner(connector, rules, history).run(
-            ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), full=True, source="sandbox",
+            ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), source="sandbox",
                         watch=frozenset(write_back.watched)),
             lambda p: fieldmap.for_process(p).table,
         )

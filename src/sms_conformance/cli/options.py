@@ -26,13 +26,13 @@ def config_options(func: F) -> F:
 
 
 def source_options(func: F) -> F:
-    func = click.option("--source", default="sandbox", show_default=True,
+    func = click.option("--source", default="servicenow", show_default=True,
                         metavar="servicenow|sandbox|file:DIR",
                         help="Where records come from.")(func)
     func = click.option("--instance", metavar="URL",
-                        help="ServiceNow instance URL (default: the profile's, or SERVICENOW_INSTANCE).")(func)
+                        help="ServiceNow instance URL (default: profile's, or SERVICENOW_INSTANCE).")(func)
     func = click.option("--profile", metavar="NAME",
-                        help="Connection profile from config/profiles.yaml (implies --source servicenow).")(func)
+                        help="Profile in config/profiles.yaml (implies --source servicenow).")(func)
     func = click.option("--records", type=click.IntRange(1), default=2000, show_default=True,
                         help="Sandbox only: number of incidents to seed.")(func)
     func = click.option("--seed", type=int, default=7, show_default=True,

@@ -39,7 +39,10 @@ def print_report(history: History, scan_id: int, fmt: str, output: Path | None) 
     text = [*render_summary(scan, lines),
             *render_findings(history.findings(scan_id, CONSOLE_FINDINGS), total, CONSOLE_FINDINGS)]
     if output:
-        output.write_text("\n".join(text) + "\n", encoding="utf-8")
+        try:
+            output.write_text("\n".join(text) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{output}: cannot write: {exc.strerror}") from None
     else:
         click.echo("\n".join(text))
 

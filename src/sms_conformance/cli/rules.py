@@ -51,7 +51,7 @@ def list_rules(config_dir: Path | None, path: Path | None, fmt: str) -> None:
 @click.argument("rule_id")
 @config_option
 def show(rule_id: str, config_dir: Path | None) -> None:
-    """One rule in full, as loaded (settings substituted)."""
+    """One rule's file, as written (its `{setting: ...}` values come from settings.yaml)."""
     found = [r for r in _rules(config_dir, None) if rule_id in (r.id, *r.aliases)]
     if not found:
         raise ConfigError(f"no rule {rule_id!r} (see `sms-conformance rules list`)")

@@ -22,8 +22,9 @@ from sms_conformance.waivers import load_waivers
 @click.command()
 @source_options
 @config_options
-@click.option("--since", metavar="7d|DATE", help="Only records updated since (default: since last scan).")
-@click.option("--full", is_flag=True, help="Ignore the watermark of the last scan: read everything.")
+@click.option("--since", metavar="7d|DATE", help="Only records updated since then.")
+@click.option("--incremental/--full", default=False, show_default=True,
+              help="Read only records updated since the last complete scan (for cron), or all.")
 @click.option("--as-of", "as_of", metavar="DATETIME", help="Evaluate ages and waivers as of this time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here (default: stdout).")
@@ -38,7 +39,7 @@ from sms_conformance.waivers import load_waivers
 def scan(ctx: click.Context, source: str, instance: str | None, profile: str | None,
          records: int, seed: int,
          config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
-         since: str | None, full: bool, as_of: str | None, fmt: str, output: Path | None,
+         since: str | None, incremental: bool, as_of: str | None, fmt: str, output: Path | None,
          fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
          history_path: Path | None) -> None:
     """Scan incidents, problems and changes against the conformance rules."""
@@ -49,19 +50,23 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     history = History(history_path or default_history_path())
     options = ScanOptions(
         now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
-        since=parse_since(since, now), full=full or source.startswith("file:"), source=profile or source,
+        since=parse_since(since, now), source=profile or source,
+        incremental=incremental and not source.startswith("file:"),
         progress=progress_printer(sys.stderr),
     )
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
                      profile=config.profile(profile)) as conn:
         wb = None
         if write_back or dry_run:
-            wb = WriteBack.prepare(conn, rules, config.settings(), dry_run=dry_run, cap=max_new_tasks)
+            wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
+                                   cap=max_new_tasks)
             options.watch = frozenset(wb.watched)
-        outcome = Scanner(conn, rules, history).run(
-            options, lambda p: fieldmap.for_process(p).table
-        )
+        scanner = Scanner(conn, rules, history)
+        outcome = scanner.run(options, lambda p: fieldmap.for_process(p).table)
         print_report(history, outcome.scan_id, fmt, output)
         if wb is not None:
             wb.run(history, outcome, conn.instance, now)
+        # Only a scan of every rule whose findings were acted on moves the watermark.
+        if not (only or rules_path or since or dry_run):
+            scanner.advance_watermarks(outcome)
     ctx.exit(exit_code(history, outcome, fail_on))

@@ -11,6 +11,7 @@ import click
 
 from sms_conformance.connectors.base import Connector, TaskPort
 from sms_conformance.errors import ConfigError
+from sms_conformance.fieldmap import FieldMap
 from sms_conformance.history import History
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan import ScanOutcome
@@ -20,6 +21,7 @@ from sms_conformance.writeback import (
     check_cap,
     describe,
     existing_tasks,
+    recheck_unseen,
     watch_open_tasks,
 )
 from sms_conformance.writeback_plan import Plan, WriteBackSettings, plan_write_back
@@ -29,7 +31,9 @@ from sms_conformance.writeback_plan import Plan, WriteBackSettings, plan_write_b
 class WriteBack:
     """Write-back for one run: created before the scan (to watch open tasks), applied after."""
 
+    connector: Connector
     port: TaskPort
+    fieldmap: FieldMap
     config: WriteBackSettings
     rules: Sequence[Rule]
     dry_run: bool
@@ -38,23 +42,39 @@ class WriteBack:
 
     @classmethod
     def prepare(cls, connector: Connector, rules: Sequence[Rule], settings: Mapping[str, Any],
-                *, dry_run: bool, cap: int | None) -> WriteBack:
+                fieldmap: FieldMap, *, dry_run: bool, cap: int | None) -> WriteBack:
         if not hasattr(connector, "find_tasks"):
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
+        configure = getattr(connector, "configure_tasks", None)
+        if configure is not None:
+            configure({t.table: t.parent_field for t in config.targets.values()})
         port = cast(TaskPort, connector)
-        wb = cls(port, config, rules, dry_run, cap if cap is not None else config.max_new_tasks)
+        wb = cls(connector, port, fieldmap, config, rules, dry_run,
+                 cap if cap is not None else config.max_new_tasks)
         wb.watched = watch_open_tasks(port, rules, config, connector.platform, connector.instance)
         return wb
 
     def run(self, history: History, outcome: ScanOutcome, instance: str, now: datetime) -> Plan:
         failures = [f for f in history.findings(outcome.scan_id) if f.status == "fail"]
-        conforming = [self.watched[k].task for k in outcome.conforming if k in self.watched]
         by_id = {r.id: r for r in self.rules}
+        conforming_keys = set(outcome.conforming)
+        notices: list[str] = []
+        if outcome.complete:
+            unseen = set(self.watched) - outcome.seen
+            rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.fieldmap, now)
+            conforming_keys |= rechecked
+        conforming = [self.watched[k].task for k in conforming_keys if k in self.watched]
+        existing = existing_tasks(self.port, failures, self.config)
         plan = plan_write_back(
-            failures, existing_tasks(self.port, failures, self.config), conforming, by_id,
-            self.config, now, complete=outcome.complete,
+            failures, existing, conforming, by_id, self.config, now, complete=outcome.complete,
         )
+        plan.notices.extend(notices)
+        if not self.dry_run:  # tasks made by an earlier run that did not live to record them
+            for finding in failures:
+                for task in existing.get(finding.fingerprint, []):
+                    if task.open:
+                        history.record_task(task, finding, by_id[finding.rule_id], instance, now)
         for line in describe(plan):
             click.echo(line, err=True)
         if self.dry_run:

@@ -51,11 +51,19 @@ class ServiceNowConnector:
         source_tables = SOURCE_TABLES | {pmap.table for pmap in fieldmap.processes.values()}
         client.protected |= source_tables
         self.notices: list[str] = []
+        self.tasks_protected = source_tables
         self.tasks = TaskTables(
             client, write_tables, batch=ref_batch, page_size=page_size,
             protected=source_tables, parents=task_parents,
         )
         self.scans: dict[str, ScanStats] = {}
+
+    def configure_tasks(self, parents: Mapping[str, str]) -> None:
+        """Write-back targets from settings: task table -> field naming the source record."""
+        self.tasks = TaskTables(
+            self.client, frozenset(parents), batch=self.ref_batch, page_size=self.page_size,
+            protected=self.tasks_protected, parents=parents,
+        )
 
     def __repr__(self) -> str:
         return f"ServiceNowConnector({self.instance!r})"
