@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -69,15 +70,19 @@ class ProcessMap(BaseModel):
         except KeyError:
             raise ConfigError(f"{self.table}: no field map entry for {canonical!r}") from None
 
-    def platform_fields(self, canonical: set[str]) -> list[str]:
+    def platform_fields(self, canonical: AbstractSet[str]) -> list[str]:
         """Platform fields to request for the canonical fields the rules read."""
         names = {self.fields[c].field for c in canonical if c in self.fields}
         names.update(IDENTITY_FIELDS)
         return sorted(names)
 
-    def to_canonical(self, raw: Mapping[str, Any], wanted: set[str] | None = None) -> dict[str, Value]:
+    def to_canonical(
+        self, raw: Mapping[str, Any], wanted: AbstractSet[str] | None = None
+    ) -> dict[str, Value]:
         """Canonical fields of one platform row (only `wanted` ones, if given)."""
-        key = (id(self), None if wanted is None else frozenset(wanted))
+        if wanted is not None and not isinstance(wanted, frozenset):
+            wanted = frozenset(wanted)  # pass a frozenset: its hash is computed once
+        key = (id(self), wanted)
         plan = _PLANS.get(key)
         if plan is None:
             names = self.fields if wanted is None else [n for n in wanted if n in self.fields]

@@ -54,7 +54,7 @@ class FileConnector:
             self._rows[table] = rows
         return self._rows[table]
 
-    def _record(self, process: Process, row: Mapping[str, Any], wanted: set[str] | None) -> Record:
+    def _record(self, process: Process, row: Mapping[str, Any], wanted: Set[str] | None) -> Record:
         pmap = self.fieldmap.for_process(process)
         sys_id = str(row.get("sys_id", ""))
         return Record(
@@ -71,7 +71,7 @@ class FileConnector:
                 f"{pmap.table}.json not found in {self.directory}: {request.process.value} skipped"
             )
             return
-        wanted = set(request.fields) | set().union(*request.scopes) | {"updated_at"}
+        wanted = frozenset(request.fields | set().union(*request.scopes) | {"updated_at"})
         for row in self._table_rows(pmap.table):
             record = self._record(request.process, row, wanted)
             if request.since is not None:

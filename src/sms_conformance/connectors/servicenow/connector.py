@@ -82,7 +82,7 @@ class ServiceNowConnector:
             pmap.platform_fields(set(request.fields)), self.page_size,
             since=request.since, since_field=since_field or "sys_updated_on", stats=stats,
         )
-        wanted = set(request.fields)
+        wanted = request.fields
         try:
             for row in scan.rows():
                 yield self._record(process, pmap, row, wanted)
@@ -127,7 +127,7 @@ class ServiceNowConnector:
     def _load(self, table: str, ids: Sequence[str], wanted: Set[str] | None) -> dict[Ref, Record]:
         process = self.fieldmap.process_of_table(table)
         pmap = self.fieldmap.for_process(process) if process is not None else None
-        canonical = set(pmap.fields if wanted is None else wanted) if pmap is not None else set()
+        canonical = frozenset(pmap.fields if wanted is None else wanted) if pmap else frozenset()
         fields = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
         found: dict[Ref, Record] = {}
         for chunk in batched(ids, self.ref_batch):
@@ -149,7 +149,7 @@ class ServiceNowConnector:
         return found
 
     def _record(
-        self, process: Process, pmap: ProcessMap, row: Json, wanted: set[str] | None
+        self, process: Process, pmap: ProcessMap, row: Json, wanted: Set[str] | None
     ) -> Record:
         sys_id = text(row.get("sys_id"))
         if not sys_id:
