@@ -71,14 +71,20 @@ def test_two_runs_create_each_task_once(sandbox, tmp_path: Path) -> None:
     assert len(tasks(sandbox)) == len(first)
 
 
-def test_fixing_a_record_closes_exactly_its_task(sandbox, tmp_path: Path) -> None:
-    history = tmp_path / "h.sqlite"
-    assert scan(sandbox, history, "--full")[0] == 0
+def fix_one_validated_closure(sandbox: Sandbox) -> dict:
+    """PATCH the incident behind one incident.closure.validated task; return that task."""
     target = next(t for t in get(sandbox, "incident_task")
                   if "incident.closure.validated" in t["description"])
     incident = target["incident"]["value"] if isinstance(target["incident"], dict) else target["incident"]
     requests.patch(f"{sandbox.url}/api/now/table/incident/{incident}", auth=("admin", sandbox.password),
                    json={"close_notes": "User confirmed service restored"}, timeout=30).raise_for_status()
+    return target
+
+
+def test_fixing_a_record_closes_exactly_its_task(sandbox, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    target = fix_one_validated_closure(sandbox)
     code, out = scan(sandbox, history, "--full")
     assert code == 0, out
     closed = [t for t in tasks(sandbox) if t["state"] in ("3", "157")]
@@ -88,11 +94,7 @@ def test_fixing_a_record_closes_exactly_its_task(sandbox, tmp_path: Path) -> Non
 def test_incomplete_scan_closes_nothing(sandbox, tmp_path: Path) -> None:
     history = tmp_path / "h.sqlite"
     assert scan(sandbox, history, "--full")[0] == 0
-    target = next(t for t in get(sandbox, "incident_task")
-                  if "incident.closure.validated" in t["description"])
-    incident = target["incident"]["value"] if isinstance(target["incident"], dict) else target["incident"]
-    requests.patch(f"{sandbox.url}/api/now/table/incident/{incident}", auth=("admin", sandbox.password),
-                   json={"close_notes": "User confirmed service restored"}, timeout=30).raise_for_status()
+    fix_one_validated_closure(sandbox)
     sandbox.faults = "500:1@change_request"
     code, out = scan(sandbox, history, "--full")
     sandbox.faults = None
