@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -25,12 +24,52 @@ Count = tuple[str, str]  # (process, canonical field) of a referrer count
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
+class KnownRecords:
+    """Looked-up records in a bounded FIFO, kept small: per record id, its table and the
+    values of the few fields rules read on linked records (None: the record does not exist).
+    No Record objects are held, so memory stays flat however many records a scan follows."""
+
+    def __init__(self, capacity: int, kept: set[str], platform: str, instance: str) -> None:
+        self.capacity = capacity
+        self.kept = tuple(sorted(kept - {"name"}))
+        self.platform, self.instance = platform, instance
+        self.items: OrderedDict[str, tuple[str, tuple[Any, ...] | None]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, ref: object) -> bool:
+        if not isinstance(ref, Ref):
+            return False
+        item = self.items.get(ref.id)
+        return item is not None and item[0] == ref.table
+
+    def put(self, ref: Ref, record: Record | None) -> None:
+        values: tuple[Any, ...] | None = None
+        if record is not None:
+            values = (*(record.fields.get(k) for k in self.kept), record.raw.get("name"))
+            if not any(v is not None for v in values):
+                values = ()  # exists, nothing else to keep (the empty tuple is shared)
+        self.items[ref.id] = (ref.table, values)
+        while len(self.items) > self.capacity:
+            self.items.popitem(last=False)
+
+    def get(self, ref: Ref) -> Record | None:
+        item = self.items.get(ref.id)
+        if item is None or item[0] != ref.table or item[1] is None:
+            return None
+        values = item[1] or (None,) * (len(self.kept) + 1)
+        fields = {k: v for k, v in zip(self.kept, values[:-1], strict=True) if v is not None}
+        raw = {"name": values[-1]} if values[-1] is not None else _NOTHING
+        return Record(platform=self.platform, instance=self.instance, process="", table=ref.table,
+                      id=ref.id, number="", url="", fields=fields, raw=raw)
+
+
 class LinkResolver:
     def __init__(self, connector: Connector, rules: Sequence[m.Rule], *, batch: int = 100,
                  extra_refs: Sequence[str] = (), capacity: int = 100_000) -> None:
         self.connector = connector
         self.batch = batch
-        self.capacity = capacity
         checks = tuple(c for rule in rules for c in rule.check)
         self.where = tuple(w for c in linked_conditions(checks) for w in c.where)
         self.kept_fields = set().union(*(condition_fields(w) for w in self.where)) | {"name"}
@@ -43,7 +82,7 @@ class LinkResolver:
             self.ref_fields[process] = sorted(fields)
             needs = {(n.process.value, n.field) for n in referrer_needs(own)}
             self.count_needs[process] = sorted(needs)
-        self.known: OrderedDict[Ref, Record | None] = OrderedDict()
+        self.known = KnownRecords(capacity, self.kept_fields, connector.platform, connector.instance)
         self.counts: dict[tuple[str, str, str], int] = {}
         self.pending_refs: dict[str, dict[Ref, None]] = {}
         self.pending_ids: dict[Count, dict[str, None]] = {}
@@ -114,19 +153,11 @@ class LinkResolver:
         found = self.connector.resolve(wanted, self.kept_fields) if wanted else {}
         self.lookups += len(wanted)
         for ref in wanted:
-            record = found.get(ref)
-            self.known[ref] = None if record is None else self._slim(record)
-        while len(self.known) > self.capacity:
-            self.known.popitem(last=False)
+            self.known.put(ref, found.get(ref))
         nested = [c for w in self.where for c in linked_conditions((w,))]
         if nested:
             targets = [r for ref in wanted if (r := self.known.get(ref)) is not None]
             self._resolve(x for t in targets for c in nested if isinstance(x := t.get(c.field), Ref))
-
-    def _slim(self, record: Record) -> Record:
-        keep = {k: v for k, v in record.fields.items() if k in self.kept_fields}
-        raw = {"name": record.raw["name"]} if "name" in record.raw else _NOTHING
-        return replace(record, url="", fields=keep, raw=raw)
 
     def _count(self, need: Count, ids: Sequence[str]) -> None:
         process, field = need
