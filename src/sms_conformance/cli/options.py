@@ -15,29 +15,37 @@ from sms_conformance.errors import ConfigError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_options(func: F) -> F:
-    func = click.option("--config", "config_dir", type=click.Path(path_type=Path),
-                        help="Organisation config directory (default: ./config if present).")(func)
-    func = click.option("--rules", "rules_path", type=click.Path(path_type=Path),
-                        help="Extra rule file or directory; its ids replace built-in ones.")(func)
-    func = click.option("--only", multiple=True, metavar="GLOB",
-                        help="Only rules whose id (or alias) matches, e.g. 'incident.*'.")(func)
+def _apply(func: F, options: list[Callable[[F], F]]) -> F:
+    """Apply click options so that --help lists them in the order given."""
+    for option in reversed(options):
+        func = option(func)
     return func
+
+
+def config_options(func: F) -> F:
+    return _apply(func, [
+        click.option("--only", multiple=True, metavar="GLOB",
+                     help="Only rules whose id (or alias) matches, e.g. 'incident.*'."),
+        click.option("--rules", "rules_path", type=click.Path(path_type=Path),
+                     help="Extra rule file or directory; its ids replace built-in ones."),
+        click.option("--config", "config_dir", type=click.Path(path_type=Path),
+                     help="Organisation config directory (default: ./config if present)."),
+    ])
 
 
 def source_options(func: F) -> F:
-    func = click.option("--source", default="servicenow", show_default=True,
-                        metavar="servicenow|sandbox|file:DIR",
-                        help="Where records come from.")(func)
-    func = click.option("--instance", metavar="URL",
-                        help="ServiceNow instance URL (default: profile's, or SERVICENOW_INSTANCE).")(func)
-    func = click.option("--profile", metavar="NAME",
-                        help="Profile in config/profiles.yaml (implies --source servicenow).")(func)
-    func = click.option("--records", type=click.IntRange(1), default=2000, show_default=True,
-                        help="Sandbox only: number of incidents to seed.")(func)
-    func = click.option("--seed", type=int, default=7, show_default=True,
-                        help="Sandbox only: random seed of the seeded data.")(func)
-    return func
+    return _apply(func, [
+        click.option("--source", default="servicenow", show_default=True,
+                     metavar="servicenow|sandbox|file:DIR", help="Where records come from."),
+        click.option("--instance", metavar="URL",
+                     help="ServiceNow instance URL (default: profile's, or SERVICENOW_INSTANCE)."),
+        click.option("--profile", metavar="NAME",
+                     help="Profile in config/profiles.yaml (implies --source servicenow)."),
+        click.option("--records", type=click.IntRange(1), default=2000, show_default=True,
+                     help="Sandbox only: number of incidents to seed."),
+        click.option("--seed", type=int, default=7, show_default=True,
+                     help="Sandbox only: random seed of the seeded data."),
+    ])
 
 
 _SINCE = re.compile(r"^(\d+)([hdw])$")
