@@ -79,3 +79,10 @@ def test_rules_test_runs_an_organisations_examples(tmp_path: Path) -> None:
     code, out = run("rules", "test", str(broken))
     assert code == 1
     assert "incident.custom.check:fail[0]: expected fail, got pass" in out
+
+
+def test_export_directory_without_any_export_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "incidents.json").write_text('{"result": []}')  # misnamed
+    code, out = run("scan", "--source", f"file:{tmp_path}", "--history", str(tmp_path / "h.sqlite"))
+    assert code == 2
+    assert "none of incident.json, problem.json, change_request.json" in out

@@ -69,6 +69,11 @@ def test_two_runs_create_each_task_once(sandbox, tmp_path: Path) -> None:
     assert code == 0, out
     assert "create 0," in out
     assert len(tasks(sandbox)) == len(first)
+    listed = CliRunner().invoke(cli, ["tasks", "list", "--history", str(tmp_path / "h.sqlite")])
+    assert f"{len(first)} open remediation tasks, by owner:" in listed.output
+    numbers = {t["number"] for t in first}
+    assert all(line.split()[0] in numbers for line in listed.output.splitlines()
+               if line.startswith("  "))
 
 
 def fix_one_validated_closure(sandbox: Sandbox) -> dict:

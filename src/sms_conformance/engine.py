@@ -63,10 +63,6 @@ def compiled(rule: Rule) -> CompiledRule:
     return found
 
 
-def in_scope(rule: Rule, record: Record) -> bool:
-    return compiled(rule).in_scope(record)
-
-
 def _observed(rule: Rule, record: Record, failed: list[int]) -> dict[str, str]:
     names: set[str] = set()
     for index in failed:

@@ -34,9 +34,6 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE TABLE IF NOT EXISTS finding_seen (
   fingerprint TEXT PRIMARY KEY, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS passes (
-  scan_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (scan_id, fingerprint)
-);
 CREATE TABLE IF NOT EXISTS watermarks (
   instance TEXT NOT NULL, tbl TEXT NOT NULL, updated_since TEXT NOT NULL,
   PRIMARY KEY (instance, tbl)
@@ -45,7 +42,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   fingerprint TEXT NOT NULL, tbl TEXT NOT NULL, sys_id TEXT NOT NULL, number TEXT,
   state TEXT NOT NULL, owner TEXT, rule_id TEXT, clause TEXT, record_number TEXT,
   instance TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, closed_at TEXT,
-  replaces TEXT, PRIMARY KEY (tbl, sys_id)
+  PRIMARY KEY (tbl, sys_id)
 );
 CREATE INDEX IF NOT EXISTS tasks_fingerprint ON tasks (fingerprint);
 """
@@ -146,11 +143,6 @@ class History:
             [(row[0], when, when) for row in rows],
         )
 
-    def add_passes(self, scan_id: int, fingerprints: Iterable[str]) -> None:
-        self.db.executemany(
-            "INSERT OR IGNORE INTO passes VALUES (?, ?)", [(scan_id, f) for f in fingerprints]
-        )
-
     def commit(self) -> None:
         self.db.commit()
 
@@ -179,18 +171,6 @@ class History:
             values = list(row)
             values[12] = json.loads(values[12] or "{}")
             yield FindingRow(*values)
-
-    def passed(self, scan_id: int, fingerprints: Iterable[str]) -> set[str]:
-        wanted = list(fingerprints)
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            cur = self.db.execute(
-                f"SELECT fingerprint FROM passes WHERE scan_id=? AND fingerprint IN "
-                f"({', '.join('?' * len(chunk))})", (scan_id, *chunk),
-            )
-            found.update(r[0] for r in cur)
-        return found
 
     # tasks -------------------------------------------------------------------------------
     def record_task(self, task: TaskRef, finding: FindingRow, rule: Rule, instance: str,

@@ -27,7 +27,6 @@ class Target(BaseModel):
 
 class TaskStates(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    open: str
     closed: str
 
 
@@ -55,7 +54,6 @@ class WriteBackSettings(BaseModel):
 @dataclass(frozen=True)
 class Create:
     table: str
-    fingerprint: str
     finding: FindingRow
     fields: dict[str, str]
 
@@ -148,7 +146,7 @@ def plan_write_back(
         wanted = task_fields(finding, rules[finding.rule_id], config, now, previous)
         if open_task is None:
             table = config.targets[finding.process].table
-            plan.create.append(Create(table, finding.fingerprint, finding, wanted))
+            plan.create.append(Create(table, finding, wanted))
             continue
         changed = {k: wanted[k] for k in COMPARED if k in wanted and open_task.fields.get(k) != wanted[k]}
         if changed:

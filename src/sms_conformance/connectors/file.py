@@ -37,6 +37,9 @@ class FileConnector:
         self.fieldmap = fieldmap
         self.notices: list[str] = []
         self._rows: dict[str, list[dict[str, Any]]] = {}
+        names = [f"{pmap.table}.json" for pmap in fieldmap.processes.values()]
+        if not any((directory / name).exists() for name in names):
+            raise ConfigError(f"{directory}: none of {', '.join(names)} (Table API exports) is there")
 
     def _table_rows(self, table: str) -> list[dict[str, Any]]:
         if table not in self._rows:
