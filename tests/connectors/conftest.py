@@ -19,6 +19,7 @@ from tests.connectors.snow_fakes import PASSWORD, FakeInstance, StubServer
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "servicenow"
 _SECRET_FIELDS = ("access_token", "refresh_token", "client_secret", "password")
+_HOST = re.compile(r"https?://[^/\s>]+")
 
 
 @pytest.fixture(scope="session")
@@ -87,15 +88,16 @@ def _scrub_body(body: Any) -> Any:
         return body
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     for name in _SECRET_FIELDS:
-        text = re.sub(rf'("{name}"\s*:\s*")[^"]*(")', r"\1REDACTED\2", text)
-        text = re.sub(rf"(\b{name}=)[^&\s]*", r"\1REDACTED", text)
+        text = re.sub(rf'("{name}"\s*:\s*")[^"]*(")', r"\1**scrubbed**\2", text)
+        text = re.sub(rf"(\b{name}=)[^&\s]*", r"\1**scrubbed**", text)
+    text = _HOST.sub("https://instance.invalid", text)
     return text.encode() if isinstance(body, bytes) else text
 
 
 def _scrub_request(request: Any) -> Any:
     request.body = _scrub_body(request.body)
     # The instance host is not recorded (cassettes match on method, path and query).
-    request.uri = re.sub(r"^https?://[^/]+", "https://instance.invalid", request.uri)
+    request.uri = _HOST.sub("https://instance.invalid", request.uri)
     return request
 
 
@@ -104,6 +106,8 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     for name in list(headers):
         if name.lower() in ("set-cookie", "cookie", "authorization"):
             del headers[name]
+        elif name.lower() in ("link", "location"):
+            headers[name] = [_HOST.sub("https://instance.invalid", v) for v in headers[name]]
     body = response.get("body", {})
     if body.get("string"):
         body["string"] = _scrub_body(body["string"])
