@@ -121,9 +121,13 @@ class FieldMap(BaseModel):
 def parse_datetime(text: str) -> datetime | str:
     """`YYYY-MM-DD HH:MM:SS` (UTC, as the Table API stores it) -> aware datetime."""
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(text + "+00:00")  # one C call: the common, fast case
     except ValueError:
-        return text
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def format_datetime(value: datetime) -> str:

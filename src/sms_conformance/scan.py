@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, FetchRequest
-from sms_conformance.engine import CompiledRule, compiled, conclude
+from sms_conformance.engine import CHECK_ERRORS, CompiledRule, compiled, conclude
 from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
@@ -225,7 +225,19 @@ class _Sink:
                 continue
             for rule, counts in members:
                 counts.evaluated += 1
-                failed, problems = rule.run(record, ctx)
+                single = rule.single
+                if single is not None:  # most rules: one check, no lists built when it holds
+                    try:
+                        if single(record, ctx):
+                            counts.passed += 1
+                            if watch and (record.id, rule.rule.id) in watch:
+                                self.outcome.conforming.add((record.id, rule.rule.id))
+                            continue
+                        failed, problems = [0], []
+                    except CHECK_ERRORS as exc:
+                        failed, problems = [], [str(exc)]
+                else:
+                    failed, problems = rule.run(record, ctx)
                 if failed or problems:
                     result = conclude(rule.rule, record, failed, problems, self.options.waivers)
                     counts.add(result.status)
