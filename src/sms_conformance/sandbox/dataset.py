@@ -543,28 +543,24 @@ class _Generator:
                     return i
             return None
 
+        def link(ids: Iterable[str], first: dict[str, int], field_idx: int) -> None:
+            """Each id gets an incident referencing it through `field_idx`."""
+            for target in ids:
+                if target in first:
+                    protected.add(first[target])
+                    continue
+                claimed = claim(field_idx)
+                if claimed is not None:
+                    incidents[claimed][field_idx] = target
+                    protected.add(claimed)
+
         p_state, p_id = PROBLEM.col("state"), PROBLEM.col("sys_id")
-        for p in problems:
-            if p[p_state] == "101" or p[p_id] in self.unlinked_problems:
-                continue
-            if p[p_id] in first_p:
-                protected.add(first_p[p[p_id]])
-                continue
-            claimed = claim(i_pid)
-            if claimed is not None:
-                incidents[claimed][i_pid] = p[p_id]
-                protected.add(claimed)
+        link((p[p_id] for p in problems
+              if p[p_state] != "101" and p[p_id] not in self.unlinked_problems), first_p, i_pid)
         c_code, c_id = CHANGE.col("close_code"), CHANGE.col("sys_id")
-        for c in changes:
-            if c[c_code] != "unsuccessful" or c[c_id] in self.unlinked_changes:
-                continue
-            if c[c_id] in first_c:
-                protected.add(first_c[c[c_id]])
-                continue
-            claimed = claim(i_cb)
-            if claimed is not None:
-                incidents[claimed][i_cb] = c[c_id]
-                protected.add(claimed)
+        link((c[c_id] for c in changes
+              if c[c_code] == "unsuccessful" and c[c_id] not in self.unlinked_changes),
+             first_c, i_cb)
         return protected
 
     # -- planting -------------------------------------------------------------------------
