@@ -223,32 +223,27 @@ def _referenced_by(c: m.ReferencedBy, record: Record, ctx: Context) -> bool:
     return ctx.links.referrers(c.process, c.field, record.id) >= c.min
 
 
-def _field(c: m.FieldCheck, record: Record, ctx: Context) -> bool:
-    return bool(FIELD_OPERATORS[c.op].test(record.get(c.field), c.arg))
-
-
+# Conditions on one or more fields; field checks and all/any/not are compiled directly below.
 _EVALUATORS: dict[type, Callable[[Any, Record, Context], bool]] = {
-    m.FieldCheck: _field,
     m.Compare: _compare,
     m.Matrix: _matrix,
     m.Within: _within,
     m.OlderThan: _older_than,
     m.Linked: _linked,
     m.ReferencedBy: _referenced_by,
-    m.AllOf: lambda c, r, x: all(holds(i, r, x) for i in c.items),
-    m.AnyOf: lambda c, r, x: any(holds(i, r, x) for i in c.items),
-    m.Not: lambda c, r, x: not holds(c.item, r, x),
 }
+
+Compiled = Callable[[Record, Context], bool]
+_COMPILED: dict[int, tuple[m.Condition, Compiled]] = {}
 
 
 def holds(condition: m.Condition, record: Record, ctx: Context) -> bool:
     """Whether `condition` holds; a condition whose `when` does not hold holds vacuously."""
-    if condition.when is not None and not holds(condition.when, record, ctx):
-        return True
-    return _EVALUATORS[type(condition)](condition, record, ctx)
-
-
-Compiled = Callable[[Record, Context], bool]
+    cached = _COMPILED.get(id(condition))
+    if cached is None or cached[0] is not condition:
+        cached = (condition, compile_condition(condition))
+        _COMPILED[id(condition)] = cached
+    return cached[1](record, ctx)
 
 
 def _compile_field(c: m.FieldCheck) -> Compiled:
@@ -262,7 +257,7 @@ def _compile_field(c: m.FieldCheck) -> Compiled:
 
 
 def compile_condition(condition: m.Condition) -> Compiled:
-    """The same semantics as `holds`, as one closure: the scan's hot path."""
+    """A condition as one closure: what `holds` runs, and the scan's hot path."""
     if isinstance(condition, m.FieldCheck):
         body = _compile_field(condition)
     elif isinstance(condition, (m.AllOf, m.AnyOf)):
