@@ -117,3 +117,24 @@ def test_no_response_body_header(fresh_sandbox: Sandbox) -> None:
                           json={"short_description": "quiet"},
                           headers={"X-no-response-body": "true"})
     assert resp.status_code == 201 and resp.content == b"" and "Location" in resp.headers
+
+
+def test_body_shorter_than_content_length_is_a_dropped_connection(fresh_sandbox: Sandbox) -> None:
+    """A client killed mid-POST must not leave an empty task behind (the kill-9 test's flake)."""
+    import base64
+    import socket
+    from urllib.parse import urlsplit
+
+    sb = fresh_sandbox
+    url = urlsplit(sb.url)
+    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    full = b'{"short_description": "cut short"}'
+    head = (f"POST /api/now/table/incident_task HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: Basic {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(full)}\r\n\r\n").encode()
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head + full[:10])
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b""  # no answer: the server dropped the request
+    rows = session().get(f"{sb.url}/api/now/table/incident_task").json()["result"]
+    assert rows == []

@@ -210,6 +210,9 @@ class Handler(BaseHTTPRequestHandler):
         self._rows = 0
         self._logged_in = False
         body = self._read_body()
+        if body is None:  # the client went away mid-body: a dropped connection, not a request
+            self.close_connection = True
+            return
         override = self.headers.get("X-HTTP-Method-Override")
         if override and method == "POST":
             method = override.upper()
@@ -249,11 +252,16 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - answer like the instance, keep serving
             self._send_json(500, error_body("Internal Server Error", str(exc)))
 
-    def _read_body(self) -> bytes:
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when fewer bytes arrive than Content-Length announced."""
         length = self.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > 0:
-            return self.rfile.read(int(length))
-        return b""
+        if not (length and length.isdigit() and int(length) > 0):
+            return b""
+        try:
+            body = self.rfile.read(int(length))
+        except (ConnectionError, TimeoutError):
+            return None
+        return body if len(body) == int(length) else None
 
     def _authenticated(self) -> bool:
         header = self.headers.get("Authorization", "")
