@@ -7,13 +7,34 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sms_conformance.findings import RuleResult, Status
-from sms_conformance.records import Record, Ref
-from sms_conformance.rules.checks import Compiled, Context, EvaluationError, compile_condition
+from sms_conformance.records import Record, Ref, Unknown
+from sms_conformance.rules.checks import (
+    Compiled,
+    Context,
+    EvaluationError,
+    UnknownValue,
+    compile_condition,
+)
 from sms_conformance.rules.fields import condition_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.waivers import Waivers
 
 CHECK_ERRORS = (EvaluationError, TypeError, ValueError, re.error)
+
+
+@dataclass
+class Outcome:
+    """What the checks of one rule said about one record, short of passing."""
+
+    failed: list[int]
+    problems: list[str]  # could not be evaluated: why
+    unknown: list[UnknownValue]  # needed a value the source did not provide
+
+    def __bool__(self) -> bool:
+        return bool(self.failed or self.problems or self.unknown)
+
+
+PASSED = Outcome([], [], [])
 
 
 @dataclass(frozen=True)
@@ -25,31 +46,38 @@ class CompiledRule:
     checks: tuple[Compiled, ...]
     single: Compiled | None  # the only check of a one-check rule (most rules): a fast path
 
-    def in_scope(self, record: Record) -> bool:
-        """Re-checked on every record: the server may have ignored part of a pushed-down filter."""
+    def in_scope(self, record: Record) -> bool | None:
+        """Re-checked on every record: the server may have ignored part of a pushed-down filter.
+        None when a scope field is unknown: the record is neither in nor out of scope."""
         fields = record.fields
+        unknown = False
         for name, allowed in self.scope:
             value = fields.get(name) if name in fields else record.get(name)
-            if (value.id if isinstance(value, Ref) else value) not in allowed:
+            if value.__class__ is Unknown:
+                unknown = True
+            elif (value.id if isinstance(value, Ref) else value) not in allowed:
                 return False
-        return True
+        return None if unknown else True
 
-    def run(self, record: Record, ctx: Context) -> tuple[list[int], list[str]]:
-        """Indexes of failed checks, and what could not be evaluated."""
+    def run(self, record: Record, ctx: Context) -> Outcome:
+        """Which checks failed, which could not be evaluated, which needed unknown values."""
         if len(self.checks) == 1:  # most rules: skip the loop and the list building
             try:
-                return ([] if self.checks[0](record, ctx) else [0]), []
+                return PASSED if self.checks[0](record, ctx) else Outcome([0], [], [])
+            except UnknownValue as exc:
+                return Outcome([], [], [exc])
             except CHECK_ERRORS as exc:
-                return [], [str(exc)]
-        failed: list[int] = []
-        problems: list[str] = []
+                return Outcome([], [str(exc)], [])
+        outcome = Outcome([], [], [])
         for index, check in enumerate(self.checks):
             try:
                 if not check(record, ctx):
-                    failed.append(index)
+                    outcome.failed.append(index)
+            except UnknownValue as exc:
+                outcome.unknown.append(exc)
             except CHECK_ERRORS as exc:
-                problems.append(str(exc))
-        return failed, problems
+                outcome.problems.append(str(exc))
+        return outcome
 
 
 _COMPILED: dict[int, CompiledRule] = {}
@@ -78,27 +106,49 @@ def _show(value: object) -> str:
     return value.id if isinstance(value, Ref) else str(value)
 
 
+def unscoped(rule: Rule, record: Record) -> RuleResult:
+    """A record whose scope fields are unknown: not known to be in scope, nor out of it."""
+    unknown = tuple((n, v.reason) for n, _ in compiled(rule).scope
+                    if isinstance(v := record.get(n), Unknown))
+    reasons = "; ".join(f"{n}: {r}" for n, r in unknown)
+    return RuleResult(rule, record, Status.UNKNOWN, f"could not tell whether in scope: {reasons}",
+                      unknown=unknown)
+
+
 def evaluate_one(
     rule: Rule, record: Record, ctx: Context, waivers: Waivers | None = None
 ) -> RuleResult:
     compiled_rule = compiled(rule)
-    if not compiled_rule.in_scope(record):
+    scoped = compiled_rule.in_scope(record)
+    if scoped is None:
+        return unscoped(rule, record)
+    if not scoped:
         return RuleResult(rule, record, Status.NOT_APPLICABLE)
-    failed, problems = compiled_rule.run(record, ctx)
-    if not failed and not problems:
+    outcome = compiled_rule.run(record, ctx)
+    if not outcome:
         return RuleResult(rule, record, Status.PASS)
-    return conclude(rule, record, failed, problems, waivers)
+    return conclude(rule, record, outcome, waivers)
 
 
-def conclude(rule: Rule, record: Record, failed: list[int], problems: list[str],
-             waivers: Waivers | None) -> RuleResult:
-    """The result of a record that did not pass: fail, error or waived."""
+def _unknown_detail(unknown: list[UnknownValue]) -> str:
+    return "; ".join(dict.fromkeys(str(u) for u in unknown))
+
+
+def conclude(rule: Rule, record: Record, outcome: Outcome, waivers: Waivers | None) -> RuleResult:
+    """The result of a record that did not pass: fail, error, unknown or waived."""
+    failed, problems, unknown = outcome.failed, outcome.problems, outcome.unknown
     if failed:
         # A failed check establishes the nonconformity even if another could not be evaluated.
         status, observed = Status.FAIL, _observed(rule, record, failed)
-        detail = f"also could not evaluate: {'; '.join(problems)}" if problems else ""
-    else:
-        status, detail, observed = Status.ERROR, f"could not evaluate: {'; '.join(problems)}", {}
+        also = [*problems, *(str(u) for u in unknown)]
+        detail = f"also could not evaluate: {'; '.join(also)}" if also else ""
+    elif problems:
+        status, observed = Status.ERROR, {}
+        detail = f"could not evaluate: {'; '.join([*problems, *(str(u) for u in unknown)])}"
+    else:  # unknown is not a nonconformity: no waiver applies to it
+        return RuleResult(rule, record, Status.UNKNOWN,
+                          f"could not evaluate, not provided by the source: {_unknown_detail(unknown)}",
+                          unknown=tuple(dict.fromkeys((u.field, u.reason) for u in unknown)))
     waiver = waivers.find(rule, record) if waivers is not None else None
     if waiver is not None:
         detail = f"waived until {waiver.expires} by {waiver.approver}: {waiver.reason}"

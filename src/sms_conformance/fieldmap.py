@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sms_conformance.errors import ConfigError
-from sms_conformance.records import Process, Ref, Value
+from sms_conformance.records import Process, Ref, Unknown, Value, not_returned
 
 FieldType = Literal["str", "int", "bool", "datetime", "ref"]
 IDENTITY_FIELDS = ("sys_id", "number")
@@ -86,13 +86,19 @@ class ProcessMap(BaseModel):
         plan = _PLANS.get(key)
         if plan is None:
             names = self.fields if wanted is None else [n for n in wanted if n in self.fields]
-            plan = [(n, self.fields[n].field, self.fields[n].converter()) for n in names]
+            plan = [(n, spec.field, spec.converter(), not_returned(spec.field))
+                    for n in names for spec in [self.fields[n]]]
             _PLANS[key] = plan
-        return {name: _convert(convert, raw.get(field)) for name, field, convert in plan}
+        # A field missing from the row was not returned (not exported, not on the table): it
+        # is unknown, not empty.
+        return {name: missing if (value := raw.get(field, _MISSING)) is _MISSING
+                else _convert(convert, value) for name, field, convert, missing in plan}
 
 
 # Conversion plans per (process map, wanted fields): built once, used for every record.
-_PLANS: dict[tuple[int, frozenset[str] | None], list[tuple[str, str, Callable[[str], Value]]]] = {}
+_PLANS: dict[tuple[int, frozenset[str] | None],
+             list[tuple[str, str, Callable[[str], Value], Unknown]]] = {}
+_MISSING = object()
 
 
 def _convert(convert: Callable[[str], Value], raw: Any) -> Value:
@@ -118,15 +124,16 @@ class FieldMap(BaseModel):
         return None
 
 
-def parse_datetime(text: str) -> datetime | str:
-    """`YYYY-MM-DD HH:MM:SS` (UTC, as the Table API stores it) -> aware datetime."""
+def parse_datetime(text: str) -> datetime | Unknown:
+    """`YYYY-MM-DD HH:MM:SS` (UTC, as the Table API stores it) or ISO 8601 -> aware datetime;
+    anything else is unknown, never compared as text."""
     try:
         return datetime.fromisoformat(text + "+00:00")  # one C call: the common, fast case
     except ValueError:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            return text
+            return Unknown(f"{text!r} is not a date in a known format")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

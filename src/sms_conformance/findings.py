@@ -14,6 +14,7 @@ class Status(str, Enum):
     PASS = "pass"
     FAIL = "fail"
     ERROR = "error"
+    UNKNOWN = "unknown"  # a value the check needs was not provided: never a task either way
     WAIVED = "waived"
     NOT_APPLICABLE = "not_applicable"
 
@@ -25,6 +26,7 @@ class RuleResult:
     status: Status
     detail: str = ""
     observed: dict[str, str] = field(default_factory=dict)
+    unknown: tuple[tuple[str, str], ...] = ()  # (field, reason) the source did not provide
 
     @property
     def fingerprint(self) -> str:

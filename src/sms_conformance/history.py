@@ -23,7 +23,16 @@ CREATE TABLE IF NOT EXISTS scans (
 CREATE TABLE IF NOT EXISTS rule_counts (
   scan_id INTEGER NOT NULL, rule_id TEXT NOT NULL, clause TEXT, process TEXT, severity TEXT,
   title TEXT, evaluated INTEGER, passed INTEGER, failed INTEGER, errors INTEGER, waived INTEGER,
+  unknown INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (scan_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS field_presence (
+  scan_id INTEGER NOT NULL, process TEXT NOT NULL, field TEXT NOT NULL,
+  PRIMARY KEY (scan_id, process, field)
+);
+CREATE TABLE IF NOT EXISTS unavailable (
+  scan_id INTEGER NOT NULL, process TEXT NOT NULL, field TEXT NOT NULL, reason TEXT,
+  records INTEGER, rules TEXT, PRIMARY KEY (scan_id, process, field)
 );
 CREATE TABLE IF NOT EXISTS findings (
   scan_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, rule_id TEXT, clause TEXT,
@@ -83,6 +92,14 @@ class FindingRow:
     first_seen: str
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Stores written by 0.1 lack the `unknown` count."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(rule_counts)")}
+    if "unknown" not in columns:
+        db.execute("ALTER TABLE rule_counts ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0")
+        db.commit()
+
+
 class History:
     """One SQLite file; every write of a scan goes through here."""
 
@@ -95,6 +112,7 @@ class History:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            _migrate(self.db)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"{path}: cannot open the history store: {exc}") from None
         self.path = path
@@ -152,10 +170,59 @@ class History:
 
     def save_counts(self, scan_id: int, rows: Iterable[tuple[Any, ...]]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO rule_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO rule_counts (scan_id, rule_id, clause, process, severity, "
+            "title, evaluated, passed, failed, errors, waived, unknown) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(scan_id, *row) for row in rows],
         )
         self.db.commit()
+
+    def mark_unknown(self, scan_id: int, rule_ids: Iterable[str], detail: str) -> None:
+        """Findings of rules that read a field taken for hidden: unknown, not fail."""
+        self.db.executemany(
+            "UPDATE findings SET status='unknown', detail=?, observed='{}' "
+            "WHERE scan_id=? AND rule_id=?",
+            [(detail, scan_id, rule_id) for rule_id in rule_ids],
+        )
+        self.db.commit()
+
+    # what the source provided -----------------------------------------------------------
+    def save_presence(self, scan_id: int, nonempty: dict[str, set[str]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO field_presence VALUES (?, ?, ?)",
+            [(scan_id, p, f) for p, names in nonempty.items() for f in sorted(names)],
+        )
+        self.db.commit()
+
+    def nonempty_fields(self, instance: str, before: int) -> dict[str, set[str]]:
+        """Per process, the fields non-empty in the last complete scan of `instance` that read
+        the process (scans before `before`)."""
+        found: dict[str, set[str]] = {}
+        rows = self.db.execute(
+            "SELECT p.process, p.field FROM field_presence p WHERE p.scan_id = ("
+            " SELECT MAX(s.id) FROM scans s JOIN field_presence q ON q.scan_id = s.id"
+            " WHERE s.instance=? AND s.complete=1 AND s.id<? AND q.process=p.process)",
+            (instance, before),
+        )
+        for process, name in rows:
+            found.setdefault(process, set()).add(name)
+        return found
+
+    def save_unavailable(self, scan_id: int, gaps: Iterable[Any]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO unavailable VALUES (?, ?, ?, ?, ?, ?)",
+            [(scan_id, g.process, g.field, g.reason, g.records, json.dumps(sorted(g.rules)))
+             for g in gaps],
+        )
+        self.db.commit()
+
+    def unavailable(self, scan_id: int) -> list[dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT process, field, reason, records, rules FROM unavailable WHERE scan_id=? "
+            "ORDER BY process, field", (scan_id,),
+        )
+        return [{"process": p, "field": f, "reason": r, "records": n, "rules": json.loads(rules)}
+                for p, f, r, n, rules in cur]
 
     def counts(self, scan_id: int) -> list[dict[str, Any]]:
         cur = self.db.execute(
@@ -164,12 +231,14 @@ class History:
         names = [c[0] for c in cur.description]
         return [dict(zip(names, row, strict=False)) for row in cur]
 
-    def findings(self, scan_id: int, limit: int | None = None) -> Iterator[FindingRow]:
+    def findings(self, scan_id: int, limit: int | None = None,
+                 statuses: tuple[str, ...] | None = None) -> Iterator[FindingRow]:
+        only = f" AND f.status IN ({', '.join('?' * len(statuses))})" if statuses else ""
         cur = self.db.execute(
             f"SELECT {', '.join('f.' + c for c in FINDING_COLUMNS)}, s.first_seen "
-            "FROM findings f LEFT JOIN finding_seen s USING (fingerprint) WHERE f.scan_id=? "
+            f"FROM findings f LEFT JOIN finding_seen s USING (fingerprint) WHERE f.scan_id=?{only} "
             "ORDER BY f.clause, f.rule_id, f.number" + (f" LIMIT {int(limit)}" if limit else ""),
-            (scan_id,),
+            (scan_id, *(statuses or ())),
         )
         for row in cur:
             values = list(row)

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sms_conformance.connectors.base import Connector
+from sms_conformance.connectors.base import Connector, NotRead
 from sms_conformance.records import Process, Record, Ref, is_absent
 from sms_conformance.rules import model as m
+from sms_conformance.rules.checks import UnknownValue
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
 
 Count = tuple[str, str]  # (process, canonical field) of a referrer count
@@ -84,21 +85,32 @@ class LinkResolver:
             self.count_needs[process] = sorted(needs)
         self.known = KnownRecords(capacity, self.kept_fields, connector.platform, connector.instance)
         self.counts: dict[tuple[str, str, str], int] = {}
+        # What the source could not read: links into these are unknown, never "missing".
+        self.unread: dict[str, str] = {}  # table -> reason
+        self.unread_counts: dict[Count, str] = {}
         self.pending_refs: dict[str, dict[Ref, None]] = {}
         self.pending_ids: dict[Count, dict[str, None]] = {}
         self.lookups = 0  # distinct references resolved plus ids whose referrers were counted
 
     # LinkView ----------------------------------------------------------------------------
     def get(self, ref: Ref) -> Record | None:
-        if ref not in self.known:
+        if ref not in self.known and ref.table not in self.unread:
             self._resolve([ref])
+        if ref.table in self.unread:
+            raise UnknownValue(ref.table, self.unread[ref.table])
         return self.known.get(ref)
 
     def referrers(self, process: Process, field: str, record_id: str) -> int:
         key = (Process(process).value, field, record_id)
-        if key not in self.counts:
+        if key not in self.counts and key[:2] not in self.unread_counts:
             self._count((key[0], field), [record_id])
+        if key[:2] in self.unread_counts:
+            raise UnknownValue(f"{key[0]}.{field}", self.unread_counts[key[:2]])
         return self.counts.get(key, 0)
+
+    def _waits_for(self, ref: object) -> bool:
+        return (isinstance(ref, Ref) and not is_absent(ref) and ref.table not in self.unread
+                and ref not in self.known)
 
     # batching ----------------------------------------------------------------------------
     def register(self, record: Record) -> bool:
@@ -106,11 +118,11 @@ class LinkResolver:
         waiting = False
         for name in self.ref_fields.get(record.process, ()):
             ref = record.get(name)
-            if isinstance(ref, Ref) and not is_absent(ref) and ref not in self.known:
+            if isinstance(ref, Ref) and self._waits_for(ref):
                 self.pending_refs.setdefault(ref.table, {})[ref] = None
                 waiting = True
         for need in self.count_needs.get(record.process, ()):
-            if (*need, record.id) not in self.counts:
+            if need not in self.unread_counts and (*need, record.id) not in self.counts:
                 self.pending_ids.setdefault(need, {})[record.id] = None
                 waiting = True
         return waiting
@@ -137,11 +149,11 @@ class LinkResolver:
 
     def ready(self, record: Record) -> bool:
         for name in self.ref_fields.get(record.process, ()):
-            ref = record.get(name)
-            if isinstance(ref, Ref) and not is_absent(ref) and ref not in self.known:
+            if self._waits_for(record.get(name)):
                 return False
         needs = self.count_needs.get(record.process, ())
-        return all((*need, record.id) in self.counts for need in needs)
+        return all(need in self.unread_counts or (*need, record.id) in self.counts
+                   for need in needs)
 
     def done(self, record: Record) -> None:
         """Referrer counts are read once per record: drop them after evaluation."""
@@ -149,11 +161,21 @@ class LinkResolver:
             self.counts.pop((*need, record.id), None)
 
     def _resolve(self, refs: Iterable[Ref]) -> None:
-        wanted = [r for r in refs if r not in self.known]
-        found = self.connector.resolve(wanted, self.kept_fields) if wanted else {}
-        self.lookups += len(wanted)
-        for ref in wanted:
-            self.known.put(ref, found.get(ref))
+        by_table: dict[str, list[Ref]] = {}
+        for ref in refs:
+            if ref not in self.known and ref.table not in self.unread:
+                by_table.setdefault(ref.table, []).append(ref)
+        wanted: list[Ref] = []
+        for table, table_refs in by_table.items():
+            try:
+                found = self.connector.resolve(table_refs, self.kept_fields)
+            except NotRead as exc:
+                self.unread[table] = exc.reason
+                continue
+            self.lookups += len(table_refs)
+            wanted += table_refs
+            for ref in table_refs:
+                self.known.put(ref, found.get(ref))
         nested = [c for w in self.where for c in linked_conditions((w,))]
         if nested:
             targets = [r for ref in wanted if (r := self.known.get(ref)) is not None]
@@ -161,7 +183,11 @@ class LinkResolver:
 
     def _count(self, need: Count, ids: Sequence[str]) -> None:
         process, field = need
-        counts = self.connector.count_referrers(Process(process), field, ids)
+        try:
+            counts = self.connector.count_referrers(Process(process), field, ids)
+        except NotRead as exc:
+            self.unread_counts[need] = exc.reason
+            return
         self.lookups += len(ids)
         for record_id in ids:
             self.counts[(process, field, record_id)] = counts.get(record_id, 0)

@@ -37,7 +37,29 @@ class Ref:
         return f"{self.table}:{self.id}"
 
 
-Value = str | int | bool | datetime | Ref | None
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A value the source did not provide (a column not exported, a field not returned, a date
+    that does not parse): a check that needs it cannot be decided. Unknown is not empty."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"unknown: {self.reason}"
+
+
+_NOT_RETURNED: dict[str, Unknown] = {}
+
+
+def not_returned(field: str) -> Unknown:
+    """The shared marker of a platform field the source did not return."""
+    marker = _NOT_RETURNED.get(field)
+    if marker is None:
+        marker = _NOT_RETURNED[field] = Unknown(f"{field} was not returned by the source")
+    return marker
+
+
+Value = str | int | bool | datetime | Ref | Unknown | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +77,13 @@ class Record:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def get(self, name: str) -> Value:
-        """Canonical field value, or `raw.<platform field>`; missing reads as None."""
+        """Canonical field value, or `raw.<platform field>`; missing reads as None, a raw field
+        the source did not return as Unknown."""
         if name in self.fields:
             return self.fields[name]
         if name.startswith("raw."):
+            if name[4:] not in self.raw:
+                return not_returned(name[4:])
             raw = self.raw.get(name[4:])
             if isinstance(raw, Mapping):
                 return str(raw.get("value", "")) or None
@@ -67,7 +92,7 @@ class Record:
 
 
 def is_absent(value: Value) -> bool:
-    """Empty is one thing: None, "", and a reference without id all read as absent."""
+    """None, "", whitespace and a reference without id read as absent; Unknown does not."""
     if value is None:
         return True
     kind = value.__class__

@@ -8,22 +8,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sms_conformance.availability import Gap, Presence, Unavailable, hidden_fields
 from sms_conformance.connectors.base import Connector, FetchRequest
-from sms_conformance.engine import CHECK_ERRORS, CompiledRule, compiled, conclude
+from sms_conformance.engine import CHECK_ERRORS, CompiledRule, Outcome, compiled, conclude, unscoped
 from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
 from sms_conformance.readahead import read_ahead
 from sms_conformance.records import Process, Record, Ref
-from sms_conformance.rules.checks import Context
+from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message
 from sms_conformance.rules.model import Rule
 from sms_conformance.waivers import Waivers
 
 BATCH = 500
-MAX_WAITING = 2000  # records held back waiting for a batch of look-ups
+MAX_WAITING = 2000
+# Unknown results are counted in full and summed up per field (see availability.py); only
+# this many per rule are stored, so a column missing from a large export stays cheap.
+UNKNOWN_EXAMPLES = 50  # records held back waiting for a batch of look-ups
 OWNER_FIELD = "assignment_group"
 # A record updated while a scan runs may sit behind the keyset cursor: the next
 # incremental scan starts this much before this scan started.
@@ -39,11 +43,17 @@ class RuleCounts:
     failed: int = 0
     errors: int = 0
     waived: int = 0
+    unknown: int = 0
 
     def add(self, status: Status) -> None:
         """Count a non-passing result of a record already counted as evaluated."""
-        attr = {Status.FAIL: "failed", Status.ERROR: "errors", Status.WAIVED: "waived"}[status]
+        attr = {Status.FAIL: "failed", Status.ERROR: "errors", Status.WAIVED: "waived",
+                Status.UNKNOWN: "unknown"}[status]
         setattr(self, attr, getattr(self, attr) + 1)
+
+    def blind(self) -> None:
+        """Every result of the rule becomes unknown (it read a field that was hidden)."""
+        self.unknown, self.passed, self.failed, self.errors, self.waived = self.evaluated, 0, 0, 0, 0
 
 
 @dataclass
@@ -60,6 +70,8 @@ class ScanOutcome:
     error: str | None = None
     # (record id, rule id) of watched findings that now conform, with their records
     conforming: set[tuple[str, str]] = field(default_factory=set)
+    unavailable: Unavailable = field(default_factory=Unavailable)
+    blinded: set[str] = field(default_factory=set)  # rules that read a field taken for hidden
 
 
 @dataclass
@@ -77,7 +89,10 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
     rule, record = result.rule, result.record
     group = record.get(OWNER_FIELD)
     owner_id = group.id if isinstance(group, Ref) else ""
-    owner_record = links.get(group) if isinstance(group, Ref) and owner_id else None
+    try:
+        owner_record = links.get(group) if isinstance(group, Ref) and owner_id else None
+    except UnknownValue:  # the group table was not read: show the id
+        owner_record = None
     owner = str(owner_record.raw.get("name", "")) if owner_record is not None else ""
     message = render_message(rule, {**record.fields, "number": record.number})
     return (
@@ -127,6 +142,7 @@ class Scanner:
         # One resolver for the whole scan: look-ups fill whole batches across tables.
         links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,))
         sink = _Sink(self.history, outcome, options, links, self.rules)
+        presence = sink.presence
         waiting: list[Record] = []
         try:
             for process in self.processes():
@@ -142,9 +158,12 @@ class Scanner:
         sink.write()
         outcome.lookups = links.lookups
         outcome.notices = [*self.connector.notices, *options.waivers.notices()]
+        self._blind_hidden(outcome, presence)
+        self.history.save_presence(scan_id, presence.nonempty())
+        self.history.save_unavailable(scan_id, outcome.unavailable.sorted())
         self.history.save_counts(scan_id, (
             (r.id, r.clause, r.process.value, r.severity.value, r.title, c.evaluated, c.passed,
-             c.failed, c.errors, c.waived)
+             c.failed, c.errors, c.waived, c.unknown)
             for r in self.rules for c in [outcome.counts[r.id]]
         ))
         self.history.finish_scan(
@@ -152,6 +171,31 @@ class Scanner:
             notices=outcome.notices, error=outcome.error,
         )
         return outcome
+
+    def _blind_hidden(self, outcome: ScanOutcome, presence: Presence) -> None:
+        """A field non-empty in the last complete scan and empty on every record now is taken
+        for hidden (a read ACL answers ""): every rule reading it becomes unknown this run, so
+        no task is created or closed on what could not be read."""
+        previous = self.history.nonempty_fields(self.connector.instance, before=outcome.scan_id)
+        hidden = hidden_fields(previous, presence, outcome.records)
+        for process, names in sorted(hidden.items()):
+            rules = [r for r in self.rules if r.process.value == process and rule_fields(r) & names]
+            blinded = {r.id for r in rules}
+            outcome.blinded |= blinded
+            for name in sorted(names):
+                reason = ("empty on every record read, though non-empty in the last complete "
+                          "scan: taken for hidden; check the read ACLs of this field for the "
+                          "integration user")
+                readers = {r.id for r in rules if name in rule_fields(r)}
+                outcome.unavailable.add(Gap(process, name, reason, outcome.records[process], readers))
+                outcome.notices.append(
+                    f"{process}.{name} is {reason}. No task is created or closed for "
+                    f"{', '.join(sorted(readers))}.")
+            for rule in rules:
+                outcome.counts[rule.id].blind()
+            self.history.mark_unknown(outcome.scan_id, blinded, "a field this rule reads was taken "
+                                      f"for hidden: {', '.join(sorted(names))} (see notices)")
+        outcome.conforming = {k for k in outcome.conforming if k[1] not in outcome.blinded}
 
     def _scan_process(
         self, process: Process, table: str, options: ScanOptions, outcome: ScanOutcome,
@@ -164,6 +208,7 @@ class Scanner:
         if any(not s for s in scopes):
             scopes = ()
         request = FetchRequest(process, scopes, fields, self._since(process, table, options))
+        sink.presence.start(process.value, fields)
         links = sink.links
         total = getattr(self.connector, "expected_total", lambda p: None)
         seen = 0
@@ -206,20 +251,28 @@ class _Sink:
                 self.groups.setdefault(rule.process.value, []).append((one, by_scope[key]))
             by_scope[key].append((one, outcome.counts[rule.id]))
         self.rows: list[tuple[Any, ...]] = []
+        self.presence = Presence()
 
     def evaluate(self, record: Record) -> None:
         """The scan's hot path: every rule of the record's process, with as little overhead as
         the semantics of `engine.evaluate_one` allow (tests hold the two to the same results)."""
-        ctx, watch = self.ctx, self.options.watch
+        ctx, watch, outcome = self.ctx, self.options.watch, self.outcome
         if watch:
-            self.outcome.seen.update(
+            outcome.seen.update(
                 key for rules in self.groups.get(record.process, ()) for rule, _ in rules[1]
                 if (key := (record.id, rule.rule.id)) in watch
             )
+        self.presence.observe(record)
         for scope, members in self.groups.get(record.process, ()):
-            if not scope.in_scope(record):
+            scoped = scope.in_scope(record)
+            if scoped is None:  # a scope field is unknown: in or out cannot be told
+                for rule, counts in members:
+                    counts.evaluated += 1
+                    self._store(unscoped(rule.rule, record), counts)
+                continue
+            if not scoped:
                 if watch:  # left the rule's scope: nothing left to fix
-                    self.outcome.conforming.update(
+                    outcome.conforming.update(
                         key for rule, _ in members if (key := (record.id, rule.rule.id)) in watch
                     )
                 continue
@@ -231,24 +284,32 @@ class _Sink:
                         if single(record, ctx):
                             counts.passed += 1
                             if watch and (record.id, rule.rule.id) in watch:
-                                self.outcome.conforming.add((record.id, rule.rule.id))
+                                outcome.conforming.add((record.id, rule.rule.id))
                             continue
-                        failed, problems = [0], []
+                        result = Outcome([0], [], [])
+                    except UnknownValue as exc:
+                        result = Outcome([], [], [exc])
                     except CHECK_ERRORS as exc:
-                        failed, problems = [], [str(exc)]
+                        result = Outcome([], [str(exc)], [])
                 else:
-                    failed, problems = rule.run(record, ctx)
-                if failed or problems:
-                    result = conclude(rule.rule, record, failed, problems, self.options.waivers)
-                    counts.add(result.status)
-                    self.rows.append(_finding_row(result, self.links))
+                    result = rule.run(record, ctx)
+                if result:
+                    self._store(conclude(rule.rule, record, result, self.options.waivers), counts)
                 else:
                     counts.passed += 1
                     if watch and (record.id, rule.rule.id) in watch:
-                        self.outcome.conforming.add((record.id, rule.rule.id))
+                        outcome.conforming.add((record.id, rule.rule.id))
         self.links.done(record)
         if len(self.rows) >= BATCH:
             self.write()
+
+    def _store(self, result: RuleResult, counts: RuleCounts) -> None:
+        counts.add(result.status)
+        if result.status is Status.UNKNOWN:
+            self.outcome.unavailable.note(result)
+            if counts.unknown > UNKNOWN_EXAMPLES:  # counted in full, kept as examples only
+                return
+        self.rows.append(_finding_row(result, self.links))
 
     def evaluate_ready(self, waiting: list[Record]) -> list[Record]:
         still = []

@@ -10,7 +10,7 @@ import click
 from sms_conformance.cli import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
-from sms_conformance.reports.console import render_findings, render_summary
+from sms_conformance.reports.console import render_findings, render_summary, render_unavailable
 from sms_conformance.reports.json_report import write_json
 from sms_conformance.reports.summary import rule_lines
 from sms_conformance.rules.model import Severity
@@ -25,19 +25,22 @@ def print_report(history: History, scan_id: int, fmt: str, output: Path | None) 
     lines = rule_lines(history.counts(scan_id))
     if fmt == "json":
         if output is None:
-            write_json(sys.stdout.buffer, scan, lines, history.findings(scan_id))
+            write_json(sys.stdout.buffer, scan, lines, history.findings(scan_id),
+                       history.unavailable(scan_id))
             sys.stdout.flush()
             return
         try:
             with output.open("wb") as handle:
-                count = write_json(handle, scan, lines, history.findings(scan_id))
+                count = write_json(handle, scan, lines, history.findings(scan_id),
+                                   history.unavailable(scan_id))
         except OSError as exc:
             raise ConfigError(f"{output}: cannot write: {exc.strerror}") from None
         click.echo(f"wrote {count} findings to {output}", err=True)
         return
     total = sum(x.failed + x.errors + x.waived for x in lines)
-    text = [*render_summary(scan, lines),
-            *render_findings(history.findings(scan_id, CONSOLE_FINDINGS), total, CONSOLE_FINDINGS)]
+    shown = history.findings(scan_id, CONSOLE_FINDINGS, statuses=("fail", "error", "waived"))
+    text = [*render_summary(scan, lines), *render_unavailable(history.unavailable(scan_id)),
+            *render_findings(shown, total, CONSOLE_FINDINGS)]
     if output:
         try:
             output.write_text("\n".join(text) + "\n", encoding="utf-8")

@@ -61,7 +61,8 @@ class WriteBack:
         conforming_keys = set(outcome.conforming)
         notices: list[str] = []
         if outcome.complete:
-            unseen = set(self.watched) - outcome.seen
+            # Rules blinded by a field taken for hidden close nothing, even by a recheck.
+            unseen = {k for k in set(self.watched) - outcome.seen if k[1] not in outcome.blinded}
             rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.fieldmap, now)
             conforming_keys |= rechecked
         conforming = [self.watched[k].task for k in conforming_keys if k in self.watched]

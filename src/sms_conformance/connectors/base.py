@@ -13,6 +13,16 @@ from sms_conformance.records import Process, Record, Ref
 Scope = Mapping[str, tuple[Any, ...]]
 
 
+class NotRead(Exception):
+    """The source holds no readable copy of a table (not exported, no read access): what it
+    would say about a linked record is unknown, neither "exists" nor "does not exist"."""
+
+    def __init__(self, table: str, reason: str) -> None:
+        super().__init__(f"{table}: {reason}")
+        self.table = table
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class FetchRequest:
     """What to read for one process.
@@ -51,13 +61,15 @@ class Connector(Protocol):
 
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         """Referenced records that exist (missing ones are absent from the result), with at
-        least the canonical `fields` (all mapped fields when None)."""
+        least the canonical `fields` (all mapped fields when None). Raises NotRead when the
+        table of the refs cannot be read at all."""
         ...
 
     def count_referrers(
         self, process: Process, field: str, ids: Iterable[str]
     ) -> dict[str, int]:
-        """How many `process` records reference each id through canonical `field`."""
+        """How many `process` records reference each id through canonical `field`; NotRead
+        when that table or field cannot be read."""
         ...
 
 

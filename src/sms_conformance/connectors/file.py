@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import Process, Record, Ref, Value
@@ -92,9 +92,16 @@ class FileConnector:
                 index[(pmap.table, str(row.get("sys_id", "")))] = (process, row)
         return index
 
+    def _require_table(self, table: str) -> None:
+        if self.fieldmap.process_of_table(table) is None:
+            raise NotRead(table, "this source holds no such table")
+        if not (self.directory / f"{table}.json").exists():
+            raise NotRead(table, f"{table}.json was not exported to {self.directory}")
+
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         found = {}
         for ref in refs:
+            self._require_table(ref.table)
             hit = self._by_id.get((ref.table, ref.id))
             if hit is not None:
                 found[ref] = self._record(hit[0], hit[1], None)
@@ -107,9 +114,14 @@ class FileConnector:
     def count_referrers(self, process: Process, field: str, ids: Iterable[str]) -> dict[str, int]:
         key = (Process(process), field)
         if key not in self._referrer_counts:
-            spec = self.fieldmap.for_process(process).spec(field)
+            pmap = self.fieldmap.for_process(process)
+            self._require_table(pmap.table)
+            spec = pmap.spec(field)
+            rows = self._table_rows(pmap.table)
+            if rows and not any(spec.field in row for row in rows):
+                raise NotRead(pmap.table, f"column {spec.field} was not exported")
             counts: dict[str, int] = {}
-            for row in self._table_rows(self.fieldmap.for_process(process).table):
+            for row in rows:
                 value = spec.to_canonical(row.get(spec.field))
                 if isinstance(value, Ref):
                     counts[value.id] = counts.get(value.id, 0) + 1

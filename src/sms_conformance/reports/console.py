@@ -14,6 +14,17 @@ def _rate(line: RuleLine) -> str:
     return "no records in scope" if rate is None else f"{rate:6.1%} failed"
 
 
+def render_unavailable(gaps: list[dict[str, Any]]) -> list[str]:
+    """Fields the rules read that the source did not provide, and the rules they blind."""
+    if not gaps:
+        return []
+    out = ["", "Not provided by the source (results unknown, never failures):"]
+    for g in gaps:
+        out.append(f"  {g['process']}.{g['field']}: {g['reason']}")
+        out.append(f"    {g['records']} unknown results; blinds {', '.join(g['rules'])}")
+    return out
+
+
 def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
     state = "complete" if scan["complete"] else "INCOMPLETE"
     out = [
@@ -30,10 +41,10 @@ def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
         out.append(f"Clause {clause} {CLAUSE_TITLES.get(clause, '')}".rstrip()
                    + f"  ({failed} findings in {evaluated} evaluations)")
         out.append(f"  {'rule':<{width}}  {'severity':<8}  {'evaluated':>9}  {'failed':>7}"
-                   f"  {'errors':>6}  {'waived':>6}  rate")
+                   f"  {'unknown':>7}  {'errors':>6}  {'waived':>6}  rate")
         out.extend(
             f"  {x.rule_id:<{width}}  {x.severity:<8}  {x.evaluated:>9}  {x.failed:>7}"
-            f"  {x.errors:>6}  {x.waived:>6}  {_rate(x)}"
+            f"  {x.unknown:>7}  {x.errors:>6}  {x.waived:>6}  {_rate(x)}"
             for x in group
         )
     return out

@@ -13,11 +13,11 @@ from sms_conformance.history import FindingRow
 from sms_conformance.reports.summary import RuleLine, by_clause
 
 SCHEMA = "sms-conformance/report"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def write_json(out: IO[bytes], scan: dict[str, Any], lines: list[RuleLine],
-               findings: Iterable[FindingRow]) -> int:
+               findings: Iterable[FindingRow], unavailable: list[dict[str, Any]]) -> int:
     """Writes the report; findings are streamed one at a time. Returns how many."""
     head = {
         "schema": SCHEMA,
@@ -34,9 +34,11 @@ def write_json(out: IO[bytes], scan: dict[str, Any], lines: list[RuleLine],
             "rules": [x.as_dict() for x in lines],
             "clauses": [
                 {"clause": clause, "evaluated": sum(x.evaluated for x in group),
-                 "failed": sum(x.failed for x in group), "rules": [x.rule_id for x in group]}
+                 "failed": sum(x.failed for x in group),
+                 "unknown": sum(x.unknown for x in group), "rules": [x.rule_id for x in group]}
                 for clause, group in by_clause(lines).items()
             ],
+            "unavailable": unavailable,
         },
     }
     body = orjson.dumps(head, option=orjson.OPT_INDENT_2)

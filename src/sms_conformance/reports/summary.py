@@ -27,6 +27,7 @@ class RuleLine:
     failed: int
     errors: int
     waived: int
+    unknown: int
 
     @property
     def in_scope(self) -> bool:
@@ -34,7 +35,8 @@ class RuleLine:
 
     @property
     def failure_rate(self) -> float | None:
-        """Share of evaluated records that failed; None when no record was in scope."""
+        """Share of evaluated records that failed; None when no record was in scope. Unknown
+        results stay in the denominator: the rate never looks better for what was not read."""
         return self.failed / self.evaluated if self.evaluated else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -43,7 +45,8 @@ class RuleLine:
             "rule_id": self.rule_id, "clause": self.clause, "process": self.process,
             "severity": self.severity, "title": self.title, "evaluated": self.evaluated,
             "passed": self.passed, "failed": self.failed, "errors": self.errors,
-            "waived": self.waived, "failure_rate": None if rate is None else round(rate, 4),
+            "waived": self.waived, "unknown": self.unknown,
+            "failure_rate": None if rate is None else round(rate, 4),
             "no_records_in_scope": not self.in_scope,
         }
 

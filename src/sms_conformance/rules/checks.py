@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sms_conformance.records import Process, Record, Ref, Value, is_absent
+from sms_conformance.records import Process, Record, Ref, Unknown, Value, is_absent
 from sms_conformance.rules import model as m
 
 
@@ -21,8 +21,25 @@ class EvaluationError(Exception):
     """The check could not be evaluated on this record (say why)."""
 
 
+class UnknownValue(Exception):
+    """A value the check needs was not available: the result is `unknown`, never `fail`."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def known(name: str, value: Value) -> Value:
+    """The value itself, or UnknownValue when the source did not provide it."""
+    if isinstance(value, Unknown):
+        raise UnknownValue(name, value.reason)
+    return value
+
+
 class LinkView(Protocol):
-    """What the engine may know about other records: resolved references and referrer counts."""
+    """What the engine may know about other records: resolved references and referrer counts.
+    Both raise UnknownValue when the table they need was not read (not exported, no access)."""
 
     def get(self, ref: Ref) -> Record | None: ...
 
@@ -167,7 +184,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _required(record: Record, name: str) -> Value:
-    value = record.get(name)
+    value = known(name, record.get(name))
     if is_absent(value):
         raise EvaluationError(f"{name} is empty")
     return value
@@ -195,7 +212,7 @@ def _matrix(c: m.Matrix, record: Record, ctx: Context) -> bool:
     expected = c.table.get(row, {}).get(column) if valid else None  # type: ignore[arg-type]
     if expected is None:
         raise EvaluationError(f"no matrix entry for {c.row}={row!r}, {c.column}={column!r}")
-    return record.get(c.field) == expected
+    return known(c.field, record.get(c.field)) == expected
 
 
 def _within(c: m.Within, record: Record, ctx: Context) -> bool:
@@ -212,10 +229,13 @@ def _older_than(c: m.OlderThan, record: Record, ctx: Context) -> bool:
 
 
 def _linked(c: m.Linked, record: Record, ctx: Context) -> bool:
-    ref = record.get(c.field)
+    ref = known(c.field, record.get(c.field))
     if not isinstance(ref, Ref) or is_absent(ref):
         return False
-    target = ctx.links.get(ref)
+    try:
+        target = ctx.links.get(ref)
+    except UnknownValue as exc:  # the linked table was not read: existence is unknown
+        raise UnknownValue(c.field, exc.reason) from None
     return target is not None and all(holds(w, target, ctx) for w in c.where)
 
 
@@ -249,21 +269,78 @@ def holds(condition: m.Condition, record: Record, ctx: Context) -> bool:
 def _compile_field(c: m.FieldCheck) -> Compiled:
     test, arg, name = FIELD_OPERATORS[c.op].test, c.arg, c.field
     if name.startswith("raw.") or name == "number":
-        return lambda r, x: bool(test(r.get(name), arg))
-    if c.op == "present":  # the most common check: one call less
-        return (lambda r, x: not is_absent(r.fields.get(name))) if arg else (
-            lambda r, x: is_absent(r.fields.get(name)))
-    return lambda r, x: bool(test(r.fields.get(name), arg))
+        return lambda r, x: bool(test(known(name, r.get(name)), arg))
+    if c.op == "present":  # the most common check: as few calls as possible
+        def present_check(r: Record, x: Context) -> bool:
+            value = r.fields.get(name)
+            if value.__class__ is Unknown:
+                raise UnknownValue(name, value.reason)
+            return bool(is_absent(value) != arg)
+        return present_check
+    return lambda r, x: bool(test(known(name, r.fields.get(name)), arg))
+
+
+def _decided(check: Compiled, r: Record, x: Context) -> bool | UnknownValue:
+    try:
+        return bool(check(r, x))
+    except UnknownValue as exc:
+        return exc
+
+
+def _all_of(items: tuple[Compiled, ...]) -> Compiled:
+    """False if any item is false; unknown if none is false and one is unknown."""
+    def check(r: Record, x: Context) -> bool:
+        unknown = None
+        for item in items:
+            outcome = _decided(item, r, x)
+            if outcome is False:
+                return False
+            if outcome is not True:
+                unknown = outcome
+        if unknown is not None:
+            raise unknown
+        return True
+    return check
+
+
+def _any_of(items: tuple[Compiled, ...]) -> Compiled:
+    """True if any item is true; unknown if none is true and one is unknown."""
+    def check(r: Record, x: Context) -> bool:
+        unknown = None
+        for item in items:
+            outcome = _decided(item, r, x)
+            if outcome is True:
+                return True
+            if outcome is not False:
+                unknown = outcome
+        if unknown is not None:
+            raise unknown
+        return False
+    return check
+
+
+def _conditional(when: Compiled, body: Compiled) -> Compiled:
+    """`when` false: holds vacuously. `when` unknown: holds only if the body holds anyway."""
+    def check(r: Record, x: Context) -> bool:
+        condition = _decided(when, r, x)
+        if condition is False:
+            return True
+        if condition is True:
+            return body(r, x)
+        if _decided(body, r, x) is True:
+            return True
+        raise condition
+    return check
 
 
 def compile_condition(condition: m.Condition) -> Compiled:
-    """A condition as one closure: what `holds` runs, and the scan's hot path."""
+    """A condition as one closure: what `holds` runs, and the scan's hot path. Three-valued:
+    a value that is needed and unknown raises UnknownValue instead of deciding."""
     if isinstance(condition, m.FieldCheck):
         body = _compile_field(condition)
     elif isinstance(condition, (m.AllOf, m.AnyOf)):
         items = tuple(compile_condition(i) for i in condition.items)
-        combine = all if isinstance(condition, m.AllOf) else any
-        body = lambda r, x: combine(i(r, x) for i in items)  # noqa: E731
+        body = _all_of(items) if isinstance(condition, m.AllOf) else _any_of(items)
     elif isinstance(condition, m.Not):
         inner = compile_condition(condition.item)
         body = lambda r, x: not inner(r, x)  # noqa: E731
@@ -272,5 +349,4 @@ def compile_condition(condition: m.Condition) -> Compiled:
         body = lambda r, x: evaluate(condition, r, x)  # noqa: E731
     if condition.when is None:
         return body
-    when = compile_condition(condition.when)
-    return lambda r, x: not when(r, x) or body(r, x)
+    return _conditional(compile_condition(condition.when), body)

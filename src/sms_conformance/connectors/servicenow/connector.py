@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 
-from sms_conformance.connectors.base import FetchRequest, TaskRef
+from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.paging import KeysetScan, ScanStats, text
 from sms_conformance.connectors.servicenow.query import (
@@ -13,7 +13,7 @@ from sms_conformance.connectors.servicenow.query import (
     compile_scopes,
     condition,
 )
-from sms_conformance.connectors.servicenow.responses import Json
+from sms_conformance.connectors.servicenow.responses import HTTPAuthError, Json
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
     SOURCE_TABLES,
@@ -103,7 +103,12 @@ class ServiceNowConnector:
                 todo.setdefault(ref.table, set()).add(ref.id)
         found: dict[Ref, Record] = {}
         for table in sorted(todo):  # sorted: the same refs always make the same requests
-            found.update(self._load(table, sorted(todo[table]), fields))
+            try:
+                found.update(self._load(table, sorted(todo[table]), fields))
+            except HTTPAuthError as exc:
+                if exc.status != 403:
+                    raise
+                raise NotRead(table, f"no read access ({exc})") from None
         return found
 
     def count_referrers(
