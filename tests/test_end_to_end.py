@@ -22,8 +22,20 @@ from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW
 
 
+# The sandbox records vendor case references in a custom field, as an organisation would: its
+# config maps it (a stock instance has no such field, so the default field map does not).
+SANDBOX_FIELDMAP = "incident:\n  fields:\n    vendor_reference: {field: u_vendor_reference}\n"
+
+
+def sandbox_config(tmp_path: Path) -> ConfigDir:
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "fieldmap.yaml").write_text(SANDBOX_FIELDMAP)
+    return ConfigDir(config)
+
+
 def scan_findings(connector, tmp_path: Path, name: str) -> set[tuple[str, str, str]]:
-    config = ConfigDir(None)
+    config = sandbox_config(tmp_path)
     fieldmap = config.fieldmap()
     history = History(tmp_path / f"{name}.sqlite")
     outcome = Scanner(connector, config.rules(), history).run(
@@ -35,7 +47,7 @@ def scan_findings(connector, tmp_path: Path, name: str) -> set[tuple[str, str, s
 
 
 def test_sandbox_over_http_and_file_export_give_the_same_findings(tmp_path: Path) -> None:
-    fieldmap = ConfigDir(None).fieldmap()
+    fieldmap = sandbox_config(tmp_path).fieldmap()
     with Sandbox(records=400, seed=5) as sandbox:
         over_http = scan_findings(
             sandbox_connector(sandbox.url, sandbox.password, fieldmap), tmp_path, "http"
@@ -49,7 +61,8 @@ def test_sandbox_over_http_and_file_export_give_the_same_findings(tmp_path: Path
 def test_export_scan_finds_every_planted_kind_and_flags_no_clean_record(tmp_path: Path) -> None:
     dataset = generate(records=1200, seed=11)
     export(dataset, tmp_path)
-    found = scan_findings(FileConnector(tmp_path, ConfigDir(None).fieldmap()), tmp_path, "truth")
+    found = scan_findings(FileConnector(tmp_path, sandbox_config(tmp_path).fieldmap()), tmp_path,
+                          "truth")
     assert {status for _, _, status in found} == {"fail"}, "no check may error on realistic data"
     flagged: dict[str, set[str]] = defaultdict(set)
     for rule_id, number, _ in found:
@@ -73,6 +86,7 @@ def test_scan_json_report_has_the_documented_shape(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, [
         "scan", "--source", "sandbox", "--records", "300", "--format", "json", "--output", str(out),
         "--history", str(tmp_path / "h.sqlite"), "--as-of", "2026-11-01",
+        "--config", str(sandbox_config(tmp_path).path),
     ])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
@@ -10,51 +11,162 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
+from sms_conformance.dates import DateReader, zone
 from sms_conformance.errors import ConfigError
-from sms_conformance.records import Process, Ref, Unknown, Value, not_returned
+from sms_conformance.records import NamedRef, Process, Ref, Unknown, Value, not_returned
 
 FieldType = Literal["str", "int", "bool", "datetime", "ref"]
 IDENTITY_FIELDS = ("sys_id", "number")
+SYS_ID = re.compile(r"[0-9a-f]{32}")
+
+Reader = Callable[[Any], Value]  # one cell of a row (text, reference object, display pair)
 
 
 class FieldSpec(BaseModel):
+    """One canonical field: its platform field (None: not mapped on this platform), type, the
+    canonical names of its stored values (`choices`) and the labels exports show (`labels`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    field: str
+    field: str | None
     type: FieldType = "str"
     table: str | None = None
-    choices: dict[str, str] = {}
+    # canonical value -> stored value, or several (an older state model); the first is written
+    choices: dict[str, str | list[str]] = {}
+    # display label -> stored value, matched case-insensitively (display-value exports)
+    labels: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _labels_name_stored_values(self) -> FieldSpec:
+        stored = {s for values in self.choices.values() for s in _listed(values)}
+        for label, value in self.labels.items():
+            if stored and value not in stored:
+                raise ValueError(f"label {label!r} names {value!r}, which is not a stored value "
+                                 f"in choices ({', '.join(sorted(stored))})")
+            if self.type == "int" and not value.lstrip("-").isdigit():
+                raise ValueError(f"label {label!r} names {value!r}, which is not a number")
+        return self
+
+    @property
+    def is_choice(self) -> bool:
+        return bool(self.choices or self.labels)
+
+    def shows(self, text: str) -> str | None:
+        """Whether `text` is one of this field's stored values ("stored"), a label ("label"),
+        or neither (None): how a file's shape is told apart."""
+        stored = {s for values in self.choices.values() for s in _listed(values)}
+        if text in stored or text in self.labels.values():
+            return "stored"
+        folded = text.strip().casefold()
+        return "label" if any(folded == label.strip().casefold() for label in self.labels) else None
 
     def to_canonical(self, raw: Any) -> Value:
         """Convert one stored platform value; unparsable values stay strings (checks error)."""
-        return _convert(self.converter(), raw)
+        return self.reader(_STORED_DATES)(raw)
 
-    def converter(self) -> Callable[[str], Value]:
-        """One function per field, chosen once: this runs for every field of every record."""
+    def reader(self, dates: Callable[[str], Value], display: bool = False) -> Reader:
+        """One function per field, chosen once: this runs for every field of every record.
+        `display`: the row may hold display values, so a reference given as a name (not a
+        sys_id) is a NamedRef, whose target cannot be looked up, and a value that is neither a
+        stored value nor a label of a choice field is unknown."""
         if self.type == "ref":
-            table = self.table or ""
-            return lambda text: Ref(table, text)
-        if self.choices:
-            labels = {stored: label for label, stored in self.choices.items()}
-            return lambda text: labels.get(text, text)
-        if self.type == "int":
-            return lambda text: int(text) if text.lstrip("-").isdigit() else text
-        if self.type == "bool":
-            booleans: dict[str, Value] = {"true": True, "false": False}
-            return lambda text: booleans.get(text.lower(), text)
-        if self.type == "datetime":
-            return parse_datetime
-        return str
+            return _ref_reader(self.table or "", display)
+        convert = self._converter(dates, display)
 
-    def to_stored(self, canonical: Any) -> str:
-        """The stored platform value for a canonical one (scope pushdown)."""
+        def read(raw: Any) -> Value:
+            if type(raw) is dict:  # display_value=all: the stored value; =true: the label
+                raw = raw.get("value", raw.get("display_value"))
+            if raw is None or raw == "":
+                return None
+            return convert(raw if type(raw) is str else str(raw))
+
+        return read
+
+    def _converter(self, dates: Callable[[str], Value], display: bool) -> Callable[[str], Value]:
+        final = {"int": _integer, "bool": _boolean, "datetime": dates}.get(self.type, str)
+        return self._choice_converter(final, display) if self.is_choice else final
+
+    def _choice_converter(
+        self, final: Callable[[str], Value], display: bool
+    ) -> Callable[[str], Value]:
+        """Stored values exactly, then labels case-insensitively. Anything else is unknown when
+        rules need its canonical name (`choices`) or when it may be an unlisted label (display
+        values); otherwise it is a stored value the field map does not list, kept as is."""
+        canonical = {s: name for name, values in self.choices.items() for s in _listed(values)}
+
+        def value_of(stored: str) -> Value:
+            return canonical[stored] if stored in canonical else final(stored)
+
+        exact = {stored: value_of(stored) for stored in [*canonical, *self.labels.values()]}
+        by_label = {label.strip().casefold(): value_of(s) for label, s in self.labels.items()}
+        unmatched: dict[str, Value] = {}
+        strict, numbers, name = bool(self.choices) or display, self.type == "int", self.field
+
+        def other(text: str) -> Value:
+            if numbers and text.lstrip("-").isdigit():
+                return int(text)
+            if not strict:
+                return final(text)
+            return Unknown(f"{name} {text!r} matches no stored value or label in the field map "
+                           "(add it under labels: in config/fieldmap.yaml)")
+
+        def convert(text: str) -> Value:
+            found = exact.get(text, _MISSING)
+            if found is _MISSING:
+                found = by_label.get(text.strip().casefold(), _MISSING)
+            if found is _MISSING:
+                found = unmatched.get(text, _MISSING)
+            if found is _MISSING:
+                found = unmatched[text] = other(text)
+            return found  # type: ignore[no-any-return]
+
+        return convert
+
+    def stored_values(self, canonical: Any) -> list[str]:
+        """The stored platform values of a canonical one (scope pushdown)."""
         if isinstance(canonical, bool):
-            return "true" if canonical else "false"
+            return ["true" if canonical else "false"]
         if isinstance(canonical, datetime):
-            return format_datetime(canonical)
-        return self.choices.get(str(canonical), str(canonical))
+            return [format_datetime(canonical)]
+        return _listed(self.choices.get(str(canonical), str(canonical)))
+
+
+def _integer(text: str) -> Value:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+_BOOLEANS: dict[str, Value] = {"true": True, "false": False}
+
+
+def _boolean(text: str) -> Value:
+    return _BOOLEANS.get(text.lower(), text)
+
+
+def _listed(values: str | list[str]) -> list[str]:
+    return [values] if isinstance(values, str) else values
+
+
+def _ref_reader(table: str, display: bool) -> Reader:
+    def read(raw: Any) -> Value:
+        if type(raw) is dict:
+            value = raw.get("value")
+            if value is None:  # display_value=true: the link ends with the record's sys_id
+                link = raw.get("link")
+                if link:
+                    return Ref(table, str(link).split("?", 1)[0].rsplit("/", 1)[-1])
+                value = raw.get("display_value")
+                return NamedRef(table, str(value)) if value else None
+            raw = value
+        if raw is None or raw == "":
+            return None
+        text = raw if type(raw) is str else str(raw)
+        if display and not SYS_ID.fullmatch(text):
+            return NamedRef(table, text)
+        return Ref(table, text)
+
+    return read
 
 
 class ProcessMap(BaseModel):
@@ -63,6 +175,10 @@ class ProcessMap(BaseModel):
     table: str
     number_prefix: str = ""
     fields: dict[str, FieldSpec]
+    # How dates are read (set by the FieldMap): stored values in UTC, display values in the
+    # exporting user's zone; both in the field map's date_format too.
+    _dates: DateReader = PrivateAttr(default_factory=DateReader)
+    _display_dates: DateReader = PrivateAttr(default_factory=DateReader)
 
     def spec(self, canonical: str) -> FieldSpec:
         try:
@@ -72,47 +188,59 @@ class ProcessMap(BaseModel):
 
     def platform_fields(self, canonical: AbstractSet[str]) -> list[str]:
         """Platform fields to request for the canonical fields the rules read."""
-        names = {self.fields[c].field for c in canonical if c in self.fields}
+        names = {f for c in canonical if c in self.fields and (f := self.fields[c].field)}
         names.update(IDENTITY_FIELDS)
         return sorted(names)
 
     def to_canonical(
-        self, raw: Mapping[str, Any], wanted: AbstractSet[str] | None = None
+        self, raw: Mapping[str, Any], wanted: AbstractSet[str] | None = None,
+        display: bool = False,
     ) -> dict[str, Value]:
-        """Canonical fields of one platform row (only `wanted` ones, if given)."""
+        """Canonical fields of one platform row (only `wanted` ones, if given). `display`: the
+        row may hold display values (labels, names, dates as the exporting user sees them)."""
         if wanted is not None and not isinstance(wanted, frozenset):
             wanted = frozenset(wanted)  # pass a frozenset: its hash is computed once
-        key = (id(self), wanted)
+        key = (id(self), wanted, display)
         plan = _PLANS.get(key)
         if plan is None:
+            dates = self._display_dates if display else self._dates
             names = self.fields if wanted is None else [n for n in wanted if n in self.fields]
-            plan = [(n, spec.field, spec.converter(), not_returned(spec.field))
+            # An unmapped field reads no column (no row has the key _MISSING).
+            plan = [(n, spec.field or _MISSING, spec.reader(dates, display), _missing(n, spec))
                     for n in names for spec in [self.fields[n]]]
             _PLANS[key] = plan
         # A field missing from the row was not returned (not exported, not on the table): it
         # is unknown, not empty.
         return {name: missing if (value := raw.get(field, _MISSING)) is _MISSING
-                else _convert(convert, value) for name, field, convert, missing in plan}
+                else read(value) for name, field, read, missing in plan}
 
 
-# Conversion plans per (process map, wanted fields): built once, used for every record.
-_PLANS: dict[tuple[int, frozenset[str] | None],
-             list[tuple[str, str, Callable[[str], Value], Unknown]]] = {}
-_MISSING = object()
+def _missing(name: str, spec: FieldSpec) -> Unknown:
+    if spec.field is None:
+        return Unknown(f"{name} is not mapped to a platform field (map it in config/fieldmap.yaml)")
+    return not_returned(spec.field)
 
 
-def _convert(convert: Callable[[str], Value], raw: Any) -> Value:
-    if type(raw) is dict:
-        raw = raw.get("value", "")
-    if raw is None or raw == "":
-        return None
-    return convert(raw if type(raw) is str else str(raw))
+# Conversion plans per (process map, wanted fields, display): built once, used for every record.
+_PLANS: dict[tuple[int, frozenset[str] | None, bool],
+             list[tuple[str, Any, Reader, Unknown]]] = {}
+_MISSING: Any = object()
+_STORED_DATES = DateReader()
 
 
 class FieldMap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     processes: dict[Process, ProcessMap]
+    # Display-value exports show dates in the exporting user's format and time zone.
+    date_format: str | None = None  # Java/ServiceNow pattern, e.g. dd/MM/yyyy HH:mm:ss
+    time_zone: str | None = None  # IANA name, e.g. Europe/Berlin; UTC when not given
+
+    def model_post_init(self, context: Any) -> None:
+        stored = DateReader(self.date_format)
+        shown = DateReader(self.date_format, zone(self.time_zone))
+        for pmap in self.processes.values():
+            pmap._dates, pmap._display_dates = stored, shown
 
     def for_process(self, process: Process | str) -> ProcessMap:
         return self.processes[Process(process)]
@@ -127,25 +255,32 @@ class FieldMap(BaseModel):
 def parse_datetime(text: str) -> datetime | Unknown:
     """`YYYY-MM-DD HH:MM:SS` (UTC, as the Table API stores it) or ISO 8601 -> aware datetime;
     anything else is unknown, never compared as text."""
-    try:
-        return datetime.fromisoformat(text + "+00:00")  # one C call: the common, fast case
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return Unknown(f"{text!r} is not a date in a known format")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return _STORED_DATES(text)
 
 
 def format_datetime(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+SOURCE_KEYS = ("date_format", "time_zone")  # top-level keys of a field map file, not processes
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Override entries per process; a field entry with `field` replaces the default one, an
+    entry without it (`state: {labels: {...}}`) adds to it, labels merged."""
     merged = dict(base)
     for process, body in override.items():
+        if process in SOURCE_KEYS or not isinstance(body, dict):
+            merged[process] = body
+            continue
         current = dict(merged.get(process, {}))
-        fields = {**current.get("fields", {}), **body.get("fields", {})}
+        fields = dict(current.get("fields", {}))
+        for name, entry in (body.get("fields") or {}).items():
+            old = fields.get(name)
+            if isinstance(entry, dict) and "field" not in entry and isinstance(old, dict):
+                entry = {**old, **entry,
+                         "labels": {**old.get("labels", {}), **(entry.get("labels") or {})}}
+            fields[name] = entry
         current.update({k: v for k, v in body.items() if k != "fields"})
         current["fields"] = fields
         merged[process] = current
@@ -161,8 +296,11 @@ def load_field_map(override: Path | None = None, platform: str = "servicenow") -
             extra = yaml.safe_load(override.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{override}: not valid YAML: {exc}") from None
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{override}: expected a mapping of processes")
         data = _merge(data, extra)
+    source = {key: data.pop(key) for key in SOURCE_KEYS if key in data}
     try:
-        return FieldMap.model_validate({"processes": data})
+        return FieldMap.model_validate({"processes": data, **source})
     except ValidationError as exc:
         raise ConfigError(f"{override or 'default field map'}: {exc}") from None

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, NotRead
-from sms_conformance.records import Process, Record, Ref, is_absent
+from sms_conformance.records import NamedRef, Process, Record, Ref, is_absent
 from sms_conformance.rules import model as m
 from sms_conformance.rules.checks import UnknownValue
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
@@ -94,6 +94,9 @@ class LinkResolver:
 
     # LinkView ----------------------------------------------------------------------------
     def get(self, ref: Ref) -> Record | None:
+        if ref.__class__ is NamedRef:
+            raise UnknownValue(ref.table, f"{ref.id!r} is the display value of a {ref.table} "
+                               "record, not its sys_id: that record cannot be looked up")
         if ref not in self.known and ref.table not in self.unread:
             self._resolve([ref])
         if ref.table in self.unread:
@@ -109,8 +112,8 @@ class LinkResolver:
         return self.counts.get(key, 0)
 
     def _waits_for(self, ref: object) -> bool:
-        return (isinstance(ref, Ref) and not is_absent(ref) and ref.table not in self.unread
-                and ref not in self.known)
+        return (isinstance(ref, Ref) and ref.__class__ is not NamedRef and not is_absent(ref)
+                and ref.table not in self.unread and ref not in self.known)
 
     # batching ----------------------------------------------------------------------------
     def register(self, record: Record) -> bool:
@@ -163,7 +166,7 @@ class LinkResolver:
     def _resolve(self, refs: Iterable[Ref]) -> None:
         by_table: dict[str, list[Ref]] = {}
         for ref in refs:
-            if ref not in self.known and ref.table not in self.unread:
+            if self._waits_for(ref):
                 by_table.setdefault(ref.table, []).append(ref)
         wanted: list[Ref] = []
         for table, table_refs in by_table.items():

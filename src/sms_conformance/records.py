@@ -38,6 +38,12 @@ class Ref:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedRef(Ref):
+    """A reference exported as its target's display value (a name, in `id`), not its record id:
+    the reference is set, but the record it names cannot be looked up."""
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A value the source did not provide (a column not exported, a field not returned, a date
     that does not parse): a check that needs it cannot be decided. Unknown is not empty."""

@@ -10,6 +10,12 @@ import click
 
 from sms_conformance.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from sms_conformance.sandbox import serve_forever as _serve_forever
+from sms_conformance.sandbox.export import (
+    DEFAULT_DATE_FORMAT,
+    DISPLAY_VALUES,
+    FORMATS,
+    check_shape,
+)
 from sms_conformance.sandbox.faults import FaultSpec
 
 PASSWORD_ENV = "SMS_SANDBOX_PASSWORD"
@@ -80,15 +86,30 @@ def serve(port: int, records: int, seed: int, password: str | None, faults: str 
 @click.option("--seed", default=7, show_default=True)
 @click.option("--defect-rate", default=0.2, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for incident.json, problem.json, change_request.json, "
+              help="Directory for incident, problem and change_request exports, and "
                    "planted.json.")
 @click.option("--base-url", default="https://sandbox.service-now.com", show_default=True,
               help="Instance URL used in reference links.")
-def export_cmd(records: int, seed: int, defect_rate: float, out_dir: str, base_url: str) -> None:
-    """Write the dataset as Table API JSON exports (sysparm_display_value=false)."""
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
+              help="json: Table API; list-json: the list view's JSON export; csv: its CSV export.")
+@click.option("--display-values", type=click.Choice(DISPLAY_VALUES), default="false",
+              show_default=True, help="As sysparm_display_value: stored values, labels, or both.")
+@click.option("--date-format", default=DEFAULT_DATE_FORMAT, show_default=True,
+              help="How display values show dates (the exporting user's format).")
+@click.option("--time-zone", default="UTC", show_default=True,
+              help="The exporting user's time zone for display values (IANA name).")
+def export_cmd(records: int, seed: int, defect_rate: float, out_dir: str, base_url: str,
+               fmt: str, display_values: str, date_format: str, time_zone: str) -> None:
+    """Write the dataset as exports: Table API JSON, or the list view's JSON or CSV."""
     from sms_conformance.sandbox.dataset import generate
     from sms_conformance.sandbox.export import export
 
+    try:
+        check_shape(fmt, display_values)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     dataset = generate(records, seed, defect_rate=defect_rate)
-    for name, path in export(dataset, out_dir, base_url=base_url).items():
+    for name, path in export(dataset, out_dir, base_url=base_url, fmt=fmt,
+                             display=display_values, date_format=date_format,
+                             time_zone=time_zone).items():
         click.echo(f"{name}: {path}")

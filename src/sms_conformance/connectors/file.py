@@ -1,4 +1,8 @@
-"""Reads Table API exports from a directory: incident.json, problem.json, change_request.json."""
+"""Reads exports from a directory: incident, problem and change_request, as .json or .csv.
+
+What an export did not carry is unknown, never a failure: a column left out, a value the field
+map cannot read (an unlisted label, a date in another format), a reference given by name.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.exports import Export, examples, export_path, read_export, text
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
-from sms_conformance.records import Process, Record, Ref, Value
+from sms_conformance.records import (
+    LIFECYCLE_STATES,
+    NamedRef,
+    Process,
+    Record,
+    Ref,
+    Unknown,
+    Value,
+)
+
+# More than this share of records without a readable lifecycle state: the export cannot be
+# scanned (every scope depends on the state), rather than pass almost everything unseen.
+MAX_UNREADABLE_STATES = 0.5
 
 
 def matches_scope(fields: Mapping[str, Value], scope: Mapping[str, tuple[Any, ...]]) -> bool:
@@ -25,78 +40,118 @@ def matches_scope(fields: Mapping[str, Value], scope: Mapping[str, tuple[Any, ..
 
 
 class FileConnector:
-    """Air-gapped audits and tests: the same rows a ServiceNow list GET returns, from disk."""
+    """Air-gapped audits and tests: the rows a ServiceNow export holds, from disk."""
 
     platform = "servicenow"
 
     def __init__(self, directory: Path, fieldmap: FieldMap) -> None:
         if not directory.is_dir():
-            raise ConfigError(f"{directory}: no such directory (expected Table API exports)")
+            raise ConfigError(f"{directory}: no such directory (expected exports)")
         self.directory = directory
         self.instance = f"file:{directory.resolve()}"
         self.fieldmap = fieldmap
         self.notices: list[str] = []
-        self._rows: dict[str, list[dict[str, Any]]] = {}
-        names = [f"{pmap.table}.json" for pmap in fieldmap.processes.values()]
-        if not any((directory / name).exists() for name in names):
-            raise ConfigError(f"{directory}: none of {', '.join(names)} (Table API exports) is there")
+        self._exports: dict[str, Export | None] = {}
+        tables = [pmap.table for pmap in fieldmap.processes.values()]
+        if not any(export_path(directory, table) for table in tables):
+            names = ", ".join(f"{table}.json" for table in tables)
+            raise ConfigError(f"{directory}: none of {names} (or .csv) is there")
 
-    def _table_rows(self, table: str) -> list[dict[str, Any]]:
-        if table not in self._rows:
-            path = self.directory / f"{table}.json"
-            if not path.exists():
-                self._rows[table] = []
-                return []
-            try:
-                body = orjson.loads(path.read_bytes())
-            except orjson.JSONDecodeError as exc:
-                raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-            rows = body.get("result") if isinstance(body, dict) else None
-            if not isinstance(rows, list):
-                raise ConfigError(f'{path}: expected {{"result": [...]}} as the Table API returns')
-            self._rows[table] = rows
-        return self._rows[table]
+    def _export(self, table: str) -> Export | None:
+        if table not in self._exports:
+            path = export_path(self.directory, table)
+            process = self.fieldmap.process_of_table(table)
+            if path is None or process is None:
+                self._exports[table] = None
+            else:
+                self._exports[table] = read_export(path, self.fieldmap.for_process(process))
+        return self._exports[table]
 
-    def _record(self, process: Process, row: Mapping[str, Any], wanted: Set[str] | None) -> Record:
+    def _record(self, process: Process, export: Export, row: Mapping[str, Any],
+                wanted: Set[str] | None) -> Record:
         pmap = self.fieldmap.for_process(process)
-        sys_id = str(row.get("sys_id", ""))
+        number = text(row.get("number"))
+        record_id = text(row.get("sys_id")) if export.ids else number
         return Record(
             platform=self.platform, instance=self.instance, process=process.value,
-            table=pmap.table, id=sys_id, number=str(row.get("number", "")),
-            url=f"{self.instance}/{pmap.table}.json#{sys_id}",
-            fields=pmap.to_canonical(row, wanted), raw=row,
+            table=pmap.table, id=record_id, number=number,
+            url=f"{self.instance}/{export.path.name}#{record_id}",
+            fields=pmap.to_canonical(row, wanted, export.display), raw=row,
         )
 
     def fetch(self, request: FetchRequest) -> Iterator[Record]:
         pmap = self.fieldmap.for_process(request.process)
-        if not (self.directory / f"{pmap.table}.json").exists():
-            self.notices.append(
-                f"{pmap.table}.json not found in {self.directory}: {request.process.value} skipped"
-            )
+        export = self._export(pmap.table)
+        if export is None:
+            self.notices.append(f"{pmap.table}.json not found in {self.directory} (nor "
+                                f"{pmap.table}.csv): {request.process.value} skipped")
             return
+        self._check_states(request.process, export)
+        if not export.ids:
+            self.notices.append(f"{export.path.name} carries no sys_id: its records are known by "
+                                "number, and links to them cannot be followed (unknown)")
         wanted = frozenset(request.fields | set().union(*request.scopes) | {"updated_at"})
-        for row in self._table_rows(pmap.table):
-            record = self._record(request.process, row, wanted)
+        audit = _Audit(request.process.value, export, pmap.fields, wanted - {"state"})
+        for row in export.rows:
+            record = self._record(request.process, export, row, wanted)
+            audit.observe(record, row)
             if request.since is not None:
                 updated = record.fields.get("updated_at")
                 if isinstance(updated, datetime) and updated < request.since:
                     continue
             if not request.scopes or any(matches_scope(record.fields, s) for s in request.scopes):
                 yield record
+        self.notices.extend(audit.notices())
+
+    def _check_states(self, process: Process, export: Export) -> None:
+        """Records whose state maps to no lifecycle state: a notice naming them, or, when they
+        are most records, an error (exit 2) instead of a scan that sees almost nothing."""
+        pmap = self.fieldmap.for_process(process)
+        spec = pmap.fields.get("state")
+        if spec is None or spec.field is None or not export.rows:
+            return
+        states = LIFECYCLE_STATES[process]
+        wanted = frozenset({"state"})
+        unread = [row for row in export.rows
+                  if pmap.to_canonical(row, wanted, export.display)["state"] not in states]
+        if not unread:
+            return
+        values = [text(row.get(spec.field)) for row in unread if spec.field in row]
+        shown = [v for v in values if v.strip()]
+        parts = [f"e.g. {examples(shown)}"] if shown else []
+        if len(values) > len(shown):
+            parts.append(f"{len(values) - len(shown)} empty")
+        if len(values) < len(unread):
+            parts.append(f"{len(unread) - len(values)} without a {spec.field} column")
+        where = (f"{export.path}: the {spec.field} of {len(unread)} of {len(export.rows)} "
+                 f"{process.value} records maps to no {process.value} state ({'; '.join(parts)})")
+        if len(unread) > MAX_UNREADABLE_STATES * len(export.rows):
+            raise ConfigError(f"{where}; most records cannot be scoped: map the values under "
+                              f"{process.value}.fields.state.labels in config/fieldmap.yaml, or "
+                              f"export the {spec.field} column")
+        self.notices.append(f"{where}: rules scoped by state give unknown for them; map the "
+                            "values under state.labels in config/fieldmap.yaml")
 
     @cached_property
-    def _by_id(self) -> dict[tuple[str, str], tuple[Process, dict[str, Any]]]:
+    def _by_id(self) -> dict[tuple[str, str], tuple[Process, Export, dict[str, Any]]]:
         index = {}
         for process, pmap in self.fieldmap.processes.items():
-            for row in self._table_rows(pmap.table):
-                index[(pmap.table, str(row.get("sys_id", "")))] = (process, row)
+            export = self._export(pmap.table)
+            if export is not None and export.ids:
+                for row in export.rows:
+                    index[(pmap.table, text(row.get("sys_id")))] = (process, export, row)
         return index
 
-    def _require_table(self, table: str) -> None:
+    def _require_table(self, table: str) -> Export:
         if self.fieldmap.process_of_table(table) is None:
             raise NotRead(table, "this source holds no such table")
-        if not (self.directory / f"{table}.json").exists():
+        export = self._export(table)
+        if export is None:
             raise NotRead(table, f"{table}.json was not exported to {self.directory}")
+        if not export.ids:
+            raise NotRead(table, f"{export.path.name} carries no sys_id: its records cannot be "
+                          "looked up by reference")
+        return export
 
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         found = {}
@@ -104,7 +159,7 @@ class FileConnector:
             self._require_table(ref.table)
             hit = self._by_id.get((ref.table, ref.id))
             if hit is not None:
-                found[ref] = self._record(hit[0], hit[1], None)
+                found[ref] = self._record(hit[0], hit[1], hit[2], None)
         return found
 
     @cached_property
@@ -115,15 +170,61 @@ class FileConnector:
         key = (Process(process), field)
         if key not in self._referrer_counts:
             pmap = self.fieldmap.for_process(process)
-            self._require_table(pmap.table)
+            export = self._require_table(pmap.table)
             spec = pmap.spec(field)
-            rows = self._table_rows(pmap.table)
+            if spec.field is None:
+                raise NotRead(pmap.table, f"{field} is not mapped to a platform field")
+            if spec.table:
+                self._require_table(spec.table)  # the ids counted are its sys_ids
+            rows = export.rows
             if rows and not any(spec.field in row for row in rows):
                 raise NotRead(pmap.table, f"column {spec.field} was not exported")
             counts: dict[str, int] = {}
+            wanted = frozenset({field})
             for row in rows:
-                value = spec.to_canonical(row.get(spec.field))
+                value = pmap.to_canonical(row, wanted, export.display)[field]
+                if isinstance(value, NamedRef):
+                    raise NotRead(pmap.table, f"column {spec.field} holds display values "
+                                  f"(e.g. {value.id!r}), not sys_ids")
                 if isinstance(value, Ref):
                     counts[value.id] = counts.get(value.id, 0) + 1
             self._referrer_counts[key] = counts
         return {i: self._referrer_counts[key].get(i, 0) for i in ids}
+
+
+class _Audit:
+    """What of the fields the rules read the field map could not read (an unlisted label, a
+    date in another format) and which references came as names: one notice per field."""
+
+    def __init__(self, process: str, export: Export, specs: Mapping[str, Any],
+                 wanted: Set[str]) -> None:
+        self.process, self.export = process, export
+        self.fields = {name: spec.field for name, spec in specs.items()
+                       if name in wanted and spec.field and (spec.is_choice or spec.type in
+                                                             ("datetime", "ref"))}
+        self.unread: dict[str, list[str]] = {}
+        self.named: dict[str, str] = {}  # reference field -> an example name
+
+    def observe(self, record: Record, row: Mapping[str, Any]) -> None:
+        values = record.fields
+        for name, field in self.fields.items():
+            kind = values.get(name).__class__
+            if kind is Unknown and field in row:  # present, but not readable
+                self.unread.setdefault(name, []).append(text(row.get(field)))
+            elif kind is NamedRef and name not in self.named:
+                self.named[name] = values[name].id  # type: ignore[union-attr]
+
+    def notices(self) -> list[str]:
+        file, total = self.export.path.name, len(self.export.rows)
+        lines = [
+            f"{file}: {self.process}.{name} ({self.fields[name]}) of {len(values)} of {total} "
+            f"records could not be read (e.g. {examples(values)}): results that need it are "
+            "unknown; add the labels, or the date_format, to config/fieldmap.yaml"
+            for name, values in sorted(self.unread.items())]
+        if self.named:
+            names = ", ".join(f"{n} (e.g. {v!r})" for n, v in sorted(self.named.items()))
+            lines.append(
+                f"{file} gives references as display values: {names}. Links through them are "
+                "unknown, and a reference to a record that no longer exists cannot be told from "
+                "an empty one: export stored values (sys_ids) to check links")
+        return lines

@@ -83,8 +83,10 @@ class ServiceNowConnector:
             since=request.since, since_field=since_field or "sys_updated_on", stats=stats,
         )
         wanted = request.fields
+        previous = ""
         try:
-            for row in scan.rows():
+            for index, row in enumerate(scan.rows()):
+                previous = _checked_id(pmap.table, index, row, previous)
                 yield self._record(process, pmap, row, wanted)
         finally:
             self.notices.extend(stats.notices)
@@ -116,6 +118,8 @@ class ServiceNowConnector:
     ) -> dict[str, int]:
         pmap = self.fieldmap.for_process(process)
         platform_field = pmap.spec(field).field
+        if platform_field is None:
+            raise NotRead(pmap.table, f"{field} is not mapped to a platform field")
         counts = dict.fromkeys(ids, 0)
         wanted = [i for i in counts if _ID.fullmatch(i)]
         for chunk in batched(wanted, self.ref_batch):
@@ -223,3 +227,18 @@ class ServiceNowConnector:
     def request_count(self) -> int:
         return self.client.request_count
 
+
+def _checked_id(table: str, index: int, row: object, previous: str) -> str:
+    """The sys_id of a well-formed row, above the previous one (rows come in sys_id order): a
+    malformed or repeated row stops the scan (exit 3) rather than count a record twice."""
+    where = f"{table}: row {index} of the scan"
+    if not isinstance(row, dict):
+        raise SourceError(f"{where} is {'null' if row is None else type(row).__name__}, "
+                          "not a record")
+    sys_id, number = text(row.get("sys_id")), text(row.get("number"))
+    if not sys_id or not number:
+        raise SourceError(f"{where} has no {'sys_id' if not sys_id else 'number'}")
+    if sys_id <= previous:
+        raise SourceError(f"{where} repeats sys_id {sys_id}" if sys_id == previous else
+                          f"{where}: sys_id {sys_id} after {previous}, not in sys_id order")
+    return sys_id

@@ -66,14 +66,15 @@ def condition(field: str, values: Sequence[str | None]) -> str:
     return "^OR".join(parts)
 
 
-def _stored(spec: FieldSpec, value: object) -> str | None:
+def _stored(spec: FieldSpec, value: object) -> list[str | None]:
+    """Every stored value of a canonical one (a state of an older model has its own code)."""
     if value is None:
-        return None
+        return [None]
     if isinstance(value, Ref):
-        return value.id
+        return [value.id]
     if isinstance(value, datetime):
-        return format_datetime(value)
-    return spec.to_stored(value)
+        return [format_datetime(value)]
+    return list(spec.stored_values(value))
 
 
 def compile_scope(scope: Scope, pmap: ProcessMap) -> Group | None:
@@ -84,7 +85,9 @@ def compile_scope(scope: Scope, pmap: ProcessMap) -> Group | None:
         if not allowed:
             return None
         spec = pmap.spec(name)
-        conditions.append(condition(spec.field, [_stored(spec, v) for v in allowed]))
+        if spec.field is None:  # not mapped: not filtered here, read as unknown per record
+            continue
+        conditions.append(condition(spec.field, [s for v in allowed for s in _stored(spec, v)]))
     return tuple(conditions)
 
 

@@ -1,0 +1,159 @@
+"""Export files as people make them, one per table: `<table>.json` or `<table>.csv`.
+
+Shapes, told apart per file:
+- Table API JSON, `{"result": [...]}`: stored values (`sysparm_display_value=false`), display
+  values (`=true`: labels, references as `{"display_value", "link"}` or bare names, dates as the
+  exporting user sees them) or both (`=all`: `{"display_value", "value"}`, the value is read);
+- the list view's JSON export (JSONv2), `{"records": [...]}`: stored values, references as
+  sys_ids;
+- the list view's CSV export: a header row of field names; display values unless the instance
+  sets glide.export.csv.raw.value (docs: "Default values for column headers and column values").
+Whether a file holds display values is told from its choice fields (labels or stored values).
+
+Every row must be a record with a number, and a sys_id when the file carries sys_ids; a sys_id
+(or, without them, a number) appears once. Anything else stops the scan with the file and row.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sms_conformance.errors import ConfigError
+from sms_conformance.fieldmap import ProcessMap
+
+SAMPLE = 500  # rows looked at to tell stored values from display values
+
+
+@dataclass(frozen=True)
+class Export:
+    path: Path
+    shape: str
+    rows: list[dict[str, Any]]
+    display: bool  # holds display values: labels, reference names, dates in the user's format
+    ids: bool  # rows carry sys_ids (otherwise records are identified by number)
+
+
+def export_path(directory: Path, table: str) -> Path | None:
+    """`<table>.json` or `<table>.csv`; both at once is ambiguous."""
+    found = [p for p in (directory / f"{table}.json", directory / f"{table}.csv") if p.exists()]
+    if len(found) > 1:
+        raise ConfigError(f"{directory}: both {table}.json and {table}.csv are there; keep one")
+    return found[0] if found else None
+
+
+def read_export(path: Path, pmap: ProcessMap) -> Export:
+    if path.suffix == ".csv":
+        shape, rows, where = "CSV export", _csv_rows(path), _csv_line
+        display_default = True
+    else:
+        shape, key, rows = _json_rows(path)
+        where = lambda i: f"{key}[{i}]"  # noqa: E731
+        display_default = False
+    ids = _check_identity(path, rows, where)
+    return Export(path, shape, rows, _displayed(rows, pmap, display_default), ids)
+
+
+def text(cell: Any) -> str:
+    """A cell as text: the stored value of a `{"display_value", "value"}` pair, else the shown
+    one; null reads as ""."""
+    if type(cell) is dict:
+        cell = cell.get("value", cell.get("display_value"))
+    return "" if cell is None else str(cell)
+
+
+def _json_rows(path: Path) -> tuple[str, str, list[dict[str, Any]]]:
+    try:
+        body = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    for key, shape in (("result", "Table API export"), ("records", "list view JSON export")):
+        rows = body.get(key) if isinstance(body, dict) else None
+        if isinstance(rows, list):
+            for index, row in enumerate(rows):
+                if not isinstance(row, dict):
+                    kind = "null" if row is None else type(row).__name__
+                    raise ConfigError(f"{path}: {key}[{index}] is {kind}, not a record")
+            return shape, key, rows
+    raise ConfigError(f'{path}: expected {{"result": [...]}} (Table API) or {{"records": [...]}} '
+                      "(list view JSON export)")
+
+
+def _csv_line(i: int) -> str:
+    return f"line {i + 2}"  # the header is line 1; a quoted line break shifts this
+
+
+def _csv_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames
+            if not header:
+                raise ConfigError(f"{path}: empty; expected a header row of field names")
+            repeated = sorted({name for name in header if header.count(name) > 1})
+            if repeated:
+                raise ConfigError(f"{path}: column {repeated[0]!r} appears twice in the header")
+            if "number" not in header:
+                raise ConfigError(f"{path}: no 'number' column; export with field names as "
+                                  "column headers (not labels)")
+            rows: list[dict[str, Any]] = []
+            for row in reader:
+                if None in row or None in row.values():
+                    raise ConfigError(f"{path}: line {reader.line_num} has "
+                                      f"{'more' if None in row else 'fewer'} values than the "
+                                      "header has columns")
+                rows.append(row)
+            return rows
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise ConfigError(f"{path}: not a readable CSV file: {exc}") from None
+
+
+def _check_identity(path: Path, rows: list[dict[str, Any]], where: Callable[[int], str]) -> bool:
+    """Every row has a number, and a sys_id if the file carries them; ids are unique. Returns
+    whether the file carries sys_ids."""
+    ids = any(text(row.get("sys_id")) for row in rows)
+    key = "sys_id" if ids else "number"
+    first: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        for name in ("number", "sys_id") if ids else ("number",):
+            if not text(row.get(name)).strip():
+                raise ConfigError(f"{path}: {where(index)} has no {name}")
+        value = text(row.get(key))
+        if value in first:
+            raise ConfigError(f"{path}: {where(index)} repeats {key} {value} of "
+                              f"{where(first[value])}")
+        first[value] = index
+    return ids
+
+
+def _displayed(rows: list[dict[str, Any]], pmap: ProcessMap, default: bool) -> bool:
+    """Whether the rows show labels rather than stored values in their choice fields."""
+    specs = [s for s in pmap.fields.values() if s.field and (s.is_choice or s.type == "ref")]
+    shown = stored = 0
+    for row in rows[:SAMPLE]:
+        for spec in specs:
+            cell = row.get(spec.field or "")
+            if type(cell) is dict:
+                if "value" in cell:  # display_value=all: the stored value is there
+                    stored += 1
+                else:
+                    shown += 1
+            elif cell and spec.is_choice and isinstance(cell, str):
+                kind = spec.shows(cell)
+                stored += kind == "stored"
+                shown += kind == "label"
+    return default if shown == stored == 0 else shown > stored
+
+
+def examples(values: Iterable[str], most: int = 3) -> str:
+    """A few distinct values, quoted, for a message."""
+    distinct = list(dict.fromkeys(values))
+    listed = ", ".join(repr(v) for v in distinct[:most])
+    return listed + (f" and {len(distinct) - most} more" if len(distinct) > most else "")
