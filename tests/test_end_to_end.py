@@ -21,7 +21,6 @@ from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW
 
-
 # The sandbox records vendor case references in a custom field, as an organisation would: its
 # config maps it (a stock instance has no such field, so the default field map does not).
 SANDBOX_FIELDMAP = "incident:\n  fields:\n    vendor_reference: {field: u_vendor_reference}\n"

@@ -129,8 +129,9 @@ class FileConnector:
             raise ConfigError(f"{where}; most records cannot be scoped: map the values under "
                               f"{process.value}.fields.state.labels in config/fieldmap.yaml, or "
                               f"export the {spec.field} column")
-        self.notices.append(f"{where}: rules scoped by state give unknown for them; map the "
-                            "values under state.labels in config/fieldmap.yaml")
+        self.notices.append(f"{where}: rules scoped by state cannot place them (unknown, or out "
+                            "of scope when empty); map the values under state.labels in "
+                            "config/fieldmap.yaml")
 
     @cached_property
     def _by_id(self) -> dict[tuple[str, str], tuple[Process, Export, dict[str, Any]]]:
