@@ -62,10 +62,6 @@ class FieldSpec(BaseModel):
         folded = text.strip().casefold()
         return "label" if any(folded == label.strip().casefold() for label in self.labels) else None
 
-    def to_canonical(self, raw: Any) -> Value:
-        """Convert one stored platform value; unparsable values stay strings (checks error)."""
-        return self.reader(_STORED_DATES)(raw)
-
     def reader(self, dates: Callable[[str], Value], display: bool = False) -> Reader:
         """One function per field, chosen once: this runs for every field of every record.
         `display`: the row may hold display values, so a reference given as a name (not a

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +71,26 @@ def test_cli_serve_prints_credentials_and_serves() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_cli_export_writes_the_list_views_csv_with_display_values(tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    result = CliRunner().invoke(sandbox_group, [
+        "export", "--records", "60", "--seed", "5", "--out", str(out), "--format", "csv",
+        "--display-values", "true", "--date-format", "dd/MM/yyyy HH:mm", "--time-zone",
+        "Asia/Tokyo"])
+    assert result.exit_code == 0, result.output
+    with (out / "incident.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 60
+    assert {r["state"] for r in rows} <= {"New", "In Progress", "On Hold", "Resolved", "Closed",
+                                          "Canceled"}
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", r["opened_at"]) for r in rows)
+    assert not (out / "incident.json").exists()
+
+
+def test_cli_export_refuses_a_shape_it_does_not_model(tmp_path: Path) -> None:
+    result = CliRunner().invoke(sandbox_group, [
+        "export", "--out", str(tmp_path), "--format", "list-json", "--display-values", "all"])
+    assert result.exit_code == 2
+    assert "stored values only" in result.output
