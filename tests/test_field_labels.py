@@ -109,15 +109,6 @@ def test_an_organisations_labels_add_to_the_defaults(tmp_path: Path) -> None:
         load_field_map(path)
 
 
-def test_a_field_a_stock_instance_lacks_is_unmapped_and_unknown(fieldmap: FieldMap) -> None:
-    incident = fieldmap.for_process(Process.INCIDENT)
-    assert incident.fields["vendor_reference"].field is None
-    value = incident.to_canonical({"u_vendor_reference": "V-1"}, {"vendor_reference"})
-    assert isinstance(value["vendor_reference"], Unknown)
-    assert "not mapped" in value["vendor_reference"].reason
-    assert "u_vendor_reference" not in incident.platform_fields({"vendor_reference"})
-
-
 # -- the file source ---------------------------------------------------------------------------
 
 def rows(*states: str) -> list[dict[str, str]]:

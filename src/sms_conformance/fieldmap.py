@@ -25,12 +25,12 @@ Reader = Callable[[Any], Value]  # one cell of a row (text, reference object, di
 
 
 class FieldSpec(BaseModel):
-    """One canonical field: its platform field (None: not mapped on this platform), type, the
-    canonical names of its stored values (`choices`) and the labels exports show (`labels`)."""
+    """One canonical field: its platform field, type, the canonical names of its stored values
+    (`choices`) and the labels exports show (`labels`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    field: str | None
+    field: str
     type: FieldType = "str"
     table: str | None = None
     # canonical value -> stored value, or several (an older state model); the first is written
@@ -184,7 +184,7 @@ class ProcessMap(BaseModel):
 
     def platform_fields(self, canonical: AbstractSet[str]) -> list[str]:
         """Platform fields to request for the canonical fields the rules read."""
-        names = {f for c in canonical if c in self.fields and (f := self.fields[c].field)}
+        names = {self.fields[c].field for c in canonical if c in self.fields}
         names.update(IDENTITY_FIELDS)
         return sorted(names)
 
@@ -201,8 +201,7 @@ class ProcessMap(BaseModel):
         if plan is None:
             dates = self._display_dates if display else self._dates
             names = self.fields if wanted is None else [n for n in wanted if n in self.fields]
-            # An unmapped field reads no column (no row has the key _MISSING).
-            plan = [(n, spec.field or _MISSING, spec.reader(dates, display), _missing(n, spec))
+            plan = [(n, spec.field, spec.reader(dates, display), not_returned(spec.field))
                     for n in names for spec in [self.fields[n]]]
             _PLANS[key] = plan
         # A field missing from the row was not returned (not exported, not on the table): it
@@ -211,15 +210,9 @@ class ProcessMap(BaseModel):
                 else read(value) for name, field, read, missing in plan}
 
 
-def _missing(name: str, spec: FieldSpec) -> Unknown:
-    if spec.field is None:
-        return Unknown(f"{name} is not mapped to a platform field (map it in config/fieldmap.yaml)")
-    return not_returned(spec.field)
-
-
 # Conversion plans per (process map, wanted fields, display): built once, used for every record.
 _PLANS: dict[tuple[int, frozenset[str] | None, bool],
-             list[tuple[str, Any, Reader, Unknown]]] = {}
+             list[tuple[str, str, Reader, Unknown]]] = {}
 _MISSING: Any = object()
 _STORED_DATES = DateReader()
 

@@ -135,11 +135,11 @@ def _check_identity(path: Path, rows: list[dict[str, Any]], where: Callable[[int
 
 def _displayed(rows: list[dict[str, Any]], pmap: ProcessMap, default: bool) -> bool:
     """Whether the rows show labels rather than stored values in their choice fields."""
-    specs = [s for s in pmap.fields.values() if s.field and (s.is_choice or s.type == "ref")]
+    specs = [s for s in pmap.fields.values() if s.is_choice or s.type == "ref"]
     shown = stored = 0
     for row in rows[:SAMPLE]:
         for spec in specs:
-            cell = row.get(spec.field or "")
+            cell = row.get(spec.field)
             if type(cell) is dict:
                 if "value" in cell:  # display_value=all: the stored value is there
                     stored += 1

@@ -108,7 +108,7 @@ class FileConnector:
         are most records, an error (exit 2) instead of a scan that sees almost nothing."""
         pmap = self.fieldmap.for_process(process)
         spec = pmap.fields.get("state")
-        if spec is None or spec.field is None or not export.rows:
+        if spec is None or not export.rows:
             return
         states = LIFECYCLE_STATES[process]
         wanted = frozenset({"state"})
@@ -173,8 +173,6 @@ class FileConnector:
             pmap = self.fieldmap.for_process(process)
             export = self._require_table(pmap.table)
             spec = pmap.spec(field)
-            if spec.field is None:
-                raise NotRead(pmap.table, f"{field} is not mapped to a platform field")
             if spec.table:
                 self._require_table(spec.table)  # the ids counted are its sys_ids
             rows = export.rows
@@ -201,7 +199,7 @@ class _Audit:
                  wanted: Set[str]) -> None:
         self.process, self.export = process, export
         self.fields = {name: spec.field for name, spec in specs.items()
-                       if name in wanted and spec.field and (spec.is_choice or spec.type in
+                       if name in wanted and (spec.is_choice or spec.type in
                                                              ("datetime", "ref"))}
         self.unread: dict[str, list[str]] = {}
         self.named: dict[str, str] = {}  # reference field -> an example name

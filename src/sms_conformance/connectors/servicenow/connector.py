@@ -118,8 +118,6 @@ class ServiceNowConnector:
     ) -> dict[str, int]:
         pmap = self.fieldmap.for_process(process)
         platform_field = pmap.spec(field).field
-        if platform_field is None:
-            raise NotRead(pmap.table, f"{field} is not mapped to a platform field")
         counts = dict.fromkeys(ids, 0)
         wanted = [i for i in counts if _ID.fullmatch(i)]
         for chunk in batched(wanted, self.ref_batch):

@@ -85,8 +85,6 @@ def compile_scope(scope: Scope, pmap: ProcessMap) -> Group | None:
         if not allowed:
             return None
         spec = pmap.spec(name)
-        if spec.field is None:  # not mapped: not filtered here, read as unknown per record
-            continue
         conditions.append(condition(spec.field, [s for v in allowed for s in _stored(spec, v)]))
     return tuple(conditions)
 
