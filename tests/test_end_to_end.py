@@ -21,9 +21,12 @@ from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW
 
+VENDOR_CONFIG = Path(__file__).parent / "fixtures" / "vendor_config"
 
-def scan_findings(connector, tmp_path: Path, name: str) -> set[tuple[str, str, str]]:
-    config = ConfigDir(None)
+
+def scan_findings(connector, tmp_path: Path, name: str,
+                  config: ConfigDir | None = None) -> set[tuple[str, str, str]]:
+    config = config or ConfigDir(None)
     fieldmap = config.fieldmap()
     history = History(tmp_path / f"{name}.sqlite")
     outcome = Scanner(connector, config.rules(), history).run(
@@ -49,7 +52,8 @@ def test_sandbox_over_http_and_file_export_give_the_same_findings(tmp_path: Path
 def test_export_scan_finds_every_planted_kind_and_flags_no_clean_record(tmp_path: Path) -> None:
     dataset = generate(records=1200, seed=11)
     export(dataset, tmp_path)
-    found = scan_findings(FileConnector(tmp_path, ConfigDir(None).fieldmap()), tmp_path, "truth")
+    config = ConfigDir(VENDOR_CONFIG)  # the sandbox has the custom vendor reference field
+    found = scan_findings(FileConnector(tmp_path, config.fieldmap()), tmp_path, "truth", config)
     assert {status for _, _, status in found} == {"fail"}, "no check may error on realistic data"
     flagged: dict[str, set[str]] = defaultdict(set)
     for rule_id, number, _ in found:
@@ -57,7 +61,14 @@ def test_export_scan_finds_every_planted_kind_and_flags_no_clean_record(tmp_path
     planted = {number: set(rules) for number, rules in dataset.planted.items() if rules}
     assert flagged == planted
     kinds = {rule for rules in planted.values() for rule in rules}
-    assert len(kinds) == len(ConfigDir(None).rules()), "every rule has a planted nonconformity"
+    assert len(kinds) == len(config.rules()), "every rule has a planted nonconformity"
+
+
+def test_rule_reading_an_unmapped_field_is_off_until_mapped(tmp_path: Path) -> None:
+    assert "incident.vendor.reference" not in {r.id for r in ConfigDir(None).rules()}
+    assert "incident.vendor.reference" in {r.id for r in ConfigDir(VENDOR_CONFIG).rules()}
+    listed = CliRunner().invoke(cli, ["rules", "list"])
+    assert "OFF: off until vendor_reference is mapped" in listed.output
 
 
 def test_demo_prints_a_per_rule_summary_of_a_real_scan() -> None:

@@ -63,6 +63,12 @@ class ProcessMap(BaseModel):
     table: str
     number_prefix: str = ""
     fields: dict[str, FieldSpec]
+    # Canonical fields a stock instance does not have (an organisation adds and maps them):
+    # rules reading one stay off until `fields` maps it.
+    unmapped: tuple[str, ...] = ()
+
+    def is_unmapped(self, canonical: str) -> bool:
+        return canonical in self.unmapped and canonical not in self.fields
 
     def spec(self, canonical: str) -> FieldSpec:
         try:
