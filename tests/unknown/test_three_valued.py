@@ -91,3 +91,21 @@ def test_a_date_that_does_not_parse_is_unknown_never_compared_as_text() -> None:
                      "when": {"field": "opened_at", "present": True}}])
     assert status(ordered, opened_at=value, resolved_at=parse_datetime("2016-01-01 10:00:00")) \
         is Status.UNKNOWN
+
+
+def test_unknown_and_error_rows_never_carry_the_failure_sentence(tmp_path) -> None:
+    from sms_conformance.findings import RuleResult
+    from sms_conformance.scan import _finding_row
+
+    class Links:
+        def get(self, ref):
+            return None
+
+    r = rule([{"field": "reporter", "present": True}])
+    record = make_record("incident", number="INC42", reporter=not_returned("caller_id"))
+    for status, detail in ((Status.UNKNOWN, "reporter: caller_id was not returned by the source"),
+                           (Status.ERROR, "could not evaluate: bad type")):
+        row = _finding_row(RuleResult(r, record, status, detail), Links())
+        message = row[9]
+        assert "could not be evaluated" in message and detail in message
+        assert message != "INC42"  # the rule's failure message is "{number}"
