@@ -46,7 +46,7 @@ def coverage(connector: Connector, rules: Sequence[Rule]) -> list[TableCoverage]
                     nonempty.add(name)
         if cov.records:
             cov.not_provided = {n: r for n, r in unknown.items() if n not in provided}
-            cov.always_empty = fields - nonempty - set(cov.not_provided)
+            cov.always_empty = set(fields - nonempty - set(cov.not_provided))
         for name in [*cov.not_provided, *cov.always_empty]:
             cov.blinded[name] = {r.id for r in chosen if name in rule_fields(r)}
         out.append(cov)
