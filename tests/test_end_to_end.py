@@ -71,6 +71,27 @@ def test_rule_reading_an_unmapped_field_is_off_until_mapped(tmp_path: Path) -> N
     assert "OFF: off until vendor_reference is mapped" in listed.output
 
 
+def test_sandbox_scan_finds_standard_changes_without_plans_and_problems_without_owner(
+        tmp_path: Path) -> None:
+    dataset = generate(records=400, seed=5)
+    with Sandbox(records=400, seed=5) as sandbox:
+        found = scan_findings(
+            sandbox_connector(sandbox.url, sandbox.password, ConfigDir(None).fieldmap()),
+            tmp_path, "http",
+        )
+    standard = {dataset.record("change_request", row)["number"]
+                for row in dataset.tables["change_request"]
+                if dataset.record("change_request", row)["type"] == "standard"}
+    planted = {(rule, number) for number, rules in dataset.planted.items() for rule in rules}
+    plan_gaps = {(rule, number) for rule, number in planted
+                 if number in standard and rule.startswith("change.plan.")}
+    unowned = {(rule, number) for rule, number in planted
+               if rule == "problem.ownership.assignment_group"}
+    assert plan_gaps and unowned
+    flagged = {(rule, number) for rule, number, _ in found}
+    assert plan_gaps | unowned <= flagged
+
+
 def test_demo_prints_a_per_rule_summary_of_a_real_scan() -> None:
     result = CliRunner().invoke(cli, ["demo", "--records", "300"])
     assert result.exit_code == 0, result.output
