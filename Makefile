@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: $(VENV)/.dev  ## the test suite, offline
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+
+reliability: $(VENV)/.dev  ## docs/RELIABILITY.md: every fault and bad input, observed outcome
+	$(BIN)/python -m pytest --reliability-report docs/RELIABILITY.md
 
 bench: $(VENV)/.bench  ## benchmark figures for BENCHMARKS.md
 	$(BIN)/python bench/run.py

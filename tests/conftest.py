@@ -32,3 +32,23 @@ def make_record(process: str, number: str = "INC0000001", record_id: str = "r1",
         table=table, id=record_id, number=number, url=f"https://example.test/{record_id}",
         fields=fields,
     )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reliability-report", metavar="PATH",
+                     help="Write the fault and bad-input cases with their outcome (RELIABILITY.md).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--reliability-report")
+    if path:
+        from pathlib import Path
+
+        from tests.reliability import Recorder
+
+        config.pluginmanager.register(Recorder(Path(path)), "reliability-recorder")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reliability-report"):  # the doc is being written: do not check it
+        items[:] = [i for i in items if "test_reliability_doc" not in i.nodeid]

@@ -21,20 +21,12 @@ from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW
 
-# The sandbox records vendor case references in a custom field, as an organisation would: its
-# config maps it (a stock instance has no such field, so the default field map does not).
-SANDBOX_FIELDMAP = "incident:\n  fields:\n    vendor_reference: {field: u_vendor_reference}\n"
+VENDOR_CONFIG = Path(__file__).parent / "fixtures" / "vendor_config"
 
 
-def sandbox_config(tmp_path: Path) -> ConfigDir:
-    config = tmp_path / "config"
-    config.mkdir(exist_ok=True)
-    (config / "fieldmap.yaml").write_text(SANDBOX_FIELDMAP)
-    return ConfigDir(config)
-
-
-def scan_findings(connector, tmp_path: Path, name: str) -> set[tuple[str, str, str]]:
-    config = sandbox_config(tmp_path)
+def scan_findings(connector, tmp_path: Path, name: str,
+                  config: ConfigDir | None = None) -> set[tuple[str, str, str]]:
+    config = config or ConfigDir(None)
     fieldmap = config.fieldmap()
     history = History(tmp_path / f"{name}.sqlite")
     outcome = Scanner(connector, config.rules(), history).run(
@@ -46,7 +38,7 @@ def scan_findings(connector, tmp_path: Path, name: str) -> set[tuple[str, str, s
 
 
 def test_sandbox_over_http_and_file_export_give_the_same_findings(tmp_path: Path) -> None:
-    fieldmap = sandbox_config(tmp_path).fieldmap()
+    fieldmap = ConfigDir(None).fieldmap()
     with Sandbox(records=400, seed=5) as sandbox:
         over_http = scan_findings(
             sandbox_connector(sandbox.url, sandbox.password, fieldmap), tmp_path, "http"
@@ -60,8 +52,8 @@ def test_sandbox_over_http_and_file_export_give_the_same_findings(tmp_path: Path
 def test_export_scan_finds_every_planted_kind_and_flags_no_clean_record(tmp_path: Path) -> None:
     dataset = generate(records=1200, seed=11)
     export(dataset, tmp_path)
-    found = scan_findings(FileConnector(tmp_path, sandbox_config(tmp_path).fieldmap()), tmp_path,
-                          "truth")
+    config = ConfigDir(VENDOR_CONFIG)  # the sandbox has the custom vendor reference field
+    found = scan_findings(FileConnector(tmp_path, config.fieldmap()), tmp_path, "truth", config)
     assert {status for _, _, status in found} == {"fail"}, "no check may error on realistic data"
     flagged: dict[str, set[str]] = defaultdict(set)
     for rule_id, number, _ in found:
@@ -69,7 +61,35 @@ def test_export_scan_finds_every_planted_kind_and_flags_no_clean_record(tmp_path
     planted = {number: set(rules) for number, rules in dataset.planted.items() if rules}
     assert flagged == planted
     kinds = {rule for rules in planted.values() for rule in rules}
-    assert len(kinds) == len(ConfigDir(None).rules()), "every rule has a planted nonconformity"
+    assert len(kinds) == len(config.rules()), "every rule has a planted nonconformity"
+
+
+def test_rule_reading_an_unmapped_field_is_off_until_mapped(tmp_path: Path) -> None:
+    assert "incident.vendor.reference" not in {r.id for r in ConfigDir(None).rules()}
+    assert "incident.vendor.reference" in {r.id for r in ConfigDir(VENDOR_CONFIG).rules()}
+    listed = CliRunner().invoke(cli, ["rules", "list"])
+    assert "OFF: off until vendor_reference is mapped" in listed.output
+
+
+def test_sandbox_scan_finds_standard_changes_without_plans_and_problems_without_owner(
+        tmp_path: Path) -> None:
+    dataset = generate(records=400, seed=5)
+    with Sandbox(records=400, seed=5) as sandbox:
+        found = scan_findings(
+            sandbox_connector(sandbox.url, sandbox.password, ConfigDir(None).fieldmap()),
+            tmp_path, "http",
+        )
+    standard = {dataset.record("change_request", row)["number"]
+                for row in dataset.tables["change_request"]
+                if dataset.record("change_request", row)["type"] == "standard"}
+    planted = {(rule, number) for number, rules in dataset.planted.items() for rule in rules}
+    plan_gaps = {(rule, number) for rule, number in planted
+                 if number in standard and rule.startswith("change.plan.")}
+    unowned = {(rule, number) for rule, number in planted
+               if rule == "problem.ownership.assignment_group"}
+    assert plan_gaps and unowned
+    flagged = {(rule, number) for rule, number, _ in found}
+    assert plan_gaps | unowned <= flagged
 
 
 def test_demo_prints_a_per_rule_summary_of_a_real_scan() -> None:
@@ -85,7 +105,6 @@ def test_scan_json_report_has_the_documented_shape(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, [
         "scan", "--source", "sandbox", "--records", "300", "--format", "json", "--output", str(out),
         "--history", str(tmp_path / "h.sqlite"), "--as-of", "2026-11-01",
-        "--config", str(sandbox_config(tmp_path).path),
     ])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())

@@ -64,15 +64,17 @@ class ConfigDir:
     def fieldmap(self) -> FieldMap:
         return load_field_map(self.file("fieldmap.yaml"))
 
-    def rules(self, extra: Path | None = None, only: tuple[str, ...] = ()) -> list[Rule]:
-        """Built-in pack, then config/rules/, then --rules PATH; later ids replace earlier."""
+    def rules(self, extra: Path | None = None, only: tuple[str, ...] = (), *,
+              include_off: bool = False) -> list[Rule]:
+        """Built-in pack, then config/rules/, then --rules PATH; later ids replace earlier.
+        Rules off for an unmapped field only with `include_off` (`rules list`, `doctor`)."""
         paths = [builtin_pack_dir()]
         org = self.file("rules")
         if org is not None and org.is_dir():
             paths.append(org)
         if extra is not None:
             paths.append(extra)
-        rules = load_rules(paths, self.fieldmap(), self.settings())
+        rules = load_rules(paths, self.fieldmap(), self.settings(), include_off=include_off)
         if only:
             rules = [r for r in rules if any(r.matches_id(p) for p in only)]
             if not rules:

@@ -148,7 +148,7 @@ def conclude(rule: Rule, record: Record, outcome: Outcome, waivers: Waivers | No
     else:  # unknown is not a nonconformity: no waiver applies to it
         return RuleResult(rule, record, Status.UNKNOWN,
                           f"could not evaluate, not provided by the source: {_unknown_detail(unknown)}",
-                          unknown=tuple(dict.fromkeys((u.field, u.reason) for u in unknown)))
+                          unknown=tuple(dict.fromkeys(p for u in unknown for p in u.pairs)))
     waiver = waivers.find(rule, record) if waivers is not None else None
     if waiver is not None:
         detail = f"waived until {waiver.expires} by {waiver.approver}: {waiver.reason}"

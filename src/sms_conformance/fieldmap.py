@@ -171,10 +171,16 @@ class ProcessMap(BaseModel):
     table: str
     number_prefix: str = ""
     fields: dict[str, FieldSpec]
+    # Canonical fields a stock instance does not have (an organisation adds and maps them):
+    # rules reading one stay off until `fields` maps it.
+    unmapped: tuple[str, ...] = ()
     # How dates are read (set by the FieldMap): stored values in UTC, display values in the
     # exporting user's zone; both in the field map's date_format too.
     _dates: DateReader = PrivateAttr(default_factory=DateReader)
     _display_dates: DateReader = PrivateAttr(default_factory=DateReader)
+
+    def is_unmapped(self, canonical: str) -> bool:
+        return canonical in self.unmapped and canonical not in self.fields
 
     def spec(self, canonical: str) -> FieldSpec:
         try:

@@ -94,7 +94,10 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
     except UnknownValue:  # the group table was not read: show the id
         owner_record = None
     owner = str(owner_record.raw.get("name", "")) if owner_record is not None else ""
-    message = render_message(rule, {**record.fields, "number": record.number})
+    if result.status in (Status.UNKNOWN, Status.ERROR):  # never the failure sentence
+        message = f"{record.number}: {rule.title}: could not be evaluated ({result.detail})"
+    else:
+        message = render_message(rule, {**record.fields, "number": record.number})
     return (
         result.fingerprint, rule.id, rule.clause, rule.severity.value, record.process,
         record.table, record.id, record.number, record.url, message, result.status.value,

@@ -36,7 +36,7 @@ def settings() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def pack() -> tuple[Rule, ...]:
     """The built-in ISO/IEC 20000-1 pack with the shipped field map and settings."""
-    return tuple(load_rules([builtin_pack_dir()], fieldmap(), settings()))
+    return tuple(load_rules([builtin_pack_dir()], fieldmap(), settings(), include_off=True))
 
 
 def run_example(rule: Rule, example: Mapping[str, Any]) -> RuleResult:

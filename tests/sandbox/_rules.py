@@ -87,13 +87,17 @@ def incident_rules(r: Rec, ctx: Ctx) -> list[str]:
 
 def problem_rules(r: Rec, ctx: Ctx) -> list[str]:
     s, code = r["state"], r["resolution_code"]
+    analysed = code not in ("duplicate", "canceled")
     rfc_change = ctx.changes.get(r["rfc"]) if r["rfc"] else None
     checks = [
-        ("problem.rca.root_cause", s in ("104", "106", "107") and not r["cause_notes"]),
+        ("problem.rca.root_cause",
+         s in ("104", "106", "107") and analysed and not r["cause_notes"]),
         ("problem.resolution.code", s in ("106", "107") and not code),
         ("problem.resolution.fix_notes", code == "fix_applied" and not r["fix_notes"]),
         ("problem.known_error.workaround", r["known_error"] == "true" and not r["workaround"]),
-        ("problem.links.incidents", s != "101" and r["sys_id"] not in ctx.inc_problem_refs),
+        ("problem.links.incidents",
+         s != "101" and analysed and r["sys_id"] not in ctx.inc_problem_refs),
+        ("problem.ownership.assignment_group", s != "101" and not r["assignment_group"]),
         ("problem.links.fix_change", code == "fix_applied" and not r["rfc"]),
         ("problem.links.fix_change_exists", bool(r["rfc"]) and rfc_change is None),
         ("problem.links.fix_change_closed", s == "107" and code == "fix_applied"
@@ -105,7 +109,7 @@ def problem_rules(r: Rec, ctx: Ctx) -> list[str]:
 def change_rules(r: Rec, ctx: Ctx) -> list[str]:
     s, t = r["state"], r["type"]
     risky = t in ("normal", "emergency")
-    planned = risky and s in ("-3", "-2", "-1", "0", "3")
+    planned = s in ("-3", "-2", "-1", "0", "3")
     checks = [
         ("change.approval.before_implementation",
          risky and s in ("-1", "0", "3") and r["approval"] != "approved"),
@@ -113,7 +117,8 @@ def change_rules(r: Rec, ctx: Ctx) -> list[str]:
         ("change.plan.implementation", planned and not r["implementation_plan"]),
         ("change.plan.backout", planned and not r["backout_plan"]),
         ("change.plan.test", planned and not r["test_plan"]),
-        ("change.ci.named", s != "4" and not r["cmdb_ci"] and not r["business_service"]),
+        ("change.ci.named",
+         s not in ("-5", "4") and not r["cmdb_ci"] and not r["business_service"]),
         ("change.closure.code", s == "3" and not r["close_code"]),
         ("change.closure.notes", s == "3" and not r["close_notes"]),
         ("change.failed.incidents_linked",

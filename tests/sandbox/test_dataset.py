@@ -150,9 +150,37 @@ def test_defect_share_close_to_rate(data: Dataset) -> None:
 
 def test_every_rule_kind_planted_at_2000(data: Dataset) -> None:
     ids = _rules.all_rule_ids(RULE_DOC.read_text())
-    assert len(ids) == 42
+    assert len(ids) == 43
     planted = Counter(rule for rules in data.planted.values() for rule in rules)
     assert [rule for rule in ids if rule not in planted] == []
+
+
+def test_standard_change_plan_and_problem_owner_defects_are_planted(data: Dataset) -> None:
+    changes = {r["number"]: r for r in records(data, "change_request")}
+    standard_unplanned = [
+        n for n, rules in data.planted.items()
+        if n in changes and changes[n]["type"] == "standard"
+        and any(rule.startswith("change.plan.") for rule in rules)
+    ]
+    assert standard_unplanned
+    assert all(not changes[n]["implementation_plan"] or not changes[n]["backout_plan"]
+               or not changes[n]["test_plan"] for n in standard_unplanned)
+    problems = {r["number"]: r for r in records(data, "problem")}
+    unowned = [n for n, rules in data.planted.items()
+               if "problem.ownership.assignment_group" in rules]
+    assert unowned and all(not problems[n]["assignment_group"] for n in unowned)
+    assert all(problems[n]["state"] != "101" for n in unowned)
+
+
+def test_duplicate_and_canceled_problems_are_clean_without_cause_or_incidents(
+        data: Dataset) -> None:
+    linked = {r["problem_id"] for r in records(data, "incident")}
+    retired = [r for r in records(data, "problem")
+               if r["resolution_code"] in ("duplicate", "canceled")]
+    assert retired and {r["state"] for r in retired} == {"107"}
+    clean = [r for r in retired if r["number"] not in data.planted]
+    assert clean
+    assert all(not r["cause_notes"] and r["sys_id"] not in linked for r in clean)
 
 
 def test_closure_notes_of_clean_records_carry_validation(data: Dataset) -> None:

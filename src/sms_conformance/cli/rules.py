@@ -19,7 +19,8 @@ config_option = click.option("--config", "config_dir", type=click.Path(path_type
 
 
 def _rules(config_dir: Path | None, path: Path | None) -> list[Rule]:
-    return ConfigDir.find(config_dir).rules(path)
+    """Every rule, those off for an unmapped field included (they say why)."""
+    return ConfigDir.find(config_dir).rules(path, include_off=True)
 
 
 @click.group()
@@ -32,19 +33,23 @@ def rules() -> None:
 @click.option("--rules", "path", type=click.Path(path_type=Path), help="Extra rules.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def list_rules(config_dir: Path | None, path: Path | None, fmt: str) -> None:
-    """Every active rule: id, clause, process, severity, title."""
-    active = sorted(_rules(config_dir, path), key=lambda r: r.id)
+    """Every rule: id, clause, process, severity, title; rules that are off say why."""
+    listed = sorted(_rules(config_dir, path), key=lambda r: r.id)
     if fmt == "json":
         rows = [{"id": r.id, "clause": r.clause, "process": r.process.value,
-                 "severity": r.severity.value, "title": r.title} for r in active]
+                 "severity": r.severity.value, "title": r.title, "active": not r.off_reason,
+                 "off_reason": r.off_reason or None} for r in listed]
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return
-    width = max(len(r.id) for r in active)
+    width = max(len(r.id) for r in listed)
     click.echo(f"{'id':<{width}}  {'clause':<6}  {'process':<8}  {'severity':<8}  title")
-    for r in active:
+    for r in listed:
         click.echo(f"{r.id:<{width}}  {r.clause:<6}  {r.process.value:<8}  "
                    f"{r.severity.value:<8}  {r.title}")
-    click.echo(f"\n{len(active)} rules")
+        if r.off_reason:
+            click.echo(f"{'':<{width}}  OFF: {r.off_reason}")
+    off = sum(1 for r in listed if r.off_reason)
+    click.echo(f"\n{len(listed) - off} rules active" + (f", {off} off (see OFF)" if off else ""))
 
 
 @rules.command("show")

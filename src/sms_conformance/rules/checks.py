@@ -24,10 +24,17 @@ class EvaluationError(Exception):
 class UnknownValue(Exception):
     """A value the check needs was not available: the result is `unknown`, never `fail`."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason: str,
+                 more: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__("; ".join(f"{f}: {r}" for f, r in ((field, reason), *more)))
         self.field = field
         self.reason = reason
+        self.pairs = tuple(dict.fromkeys(((field, reason), *more)))  # every (field, reason)
+
+
+def _combined(unknown: list[UnknownValue]) -> UnknownValue:
+    pairs = [p for u in unknown for p in u.pairs]
+    return UnknownValue(*pairs[0], more=tuple(pairs[1:]))
 
 
 def known(name: str, value: Value) -> Value:
@@ -290,15 +297,15 @@ def _decided(check: Compiled, r: Record, x: Context) -> bool | UnknownValue:
 def _all_of(items: tuple[Compiled, ...]) -> Compiled:
     """False if any item is false; unknown if none is false and one is unknown."""
     def check(r: Record, x: Context) -> bool:
-        unknown = None
+        unknown = []
         for item in items:
             outcome = _decided(item, r, x)
             if outcome is False:
                 return False
             if outcome is not True:
-                unknown = outcome
-        if unknown is not None:
-            raise unknown
+                unknown.append(outcome)
+        if unknown:
+            raise _combined(unknown)
         return True
     return check
 
@@ -306,15 +313,15 @@ def _all_of(items: tuple[Compiled, ...]) -> Compiled:
 def _any_of(items: tuple[Compiled, ...]) -> Compiled:
     """True if any item is true; unknown if none is true and one is unknown."""
     def check(r: Record, x: Context) -> bool:
-        unknown = None
+        unknown = []
         for item in items:
             outcome = _decided(item, r, x)
             if outcome is True:
                 return True
             if outcome is not False:
-                unknown = outcome
-        if unknown is not None:
-            raise unknown
+                unknown.append(outcome)
+        if unknown:
+            raise _combined(unknown)
         return False
     return check
 

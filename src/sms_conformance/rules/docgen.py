@@ -72,6 +72,8 @@ def render_rule(rule: m.Rule) -> list[str]:
     ]
     if rule.aliases:
         lines.append("- Formerly: " + ", ".join(f"`{a}`" for a in rule.aliases))
+    if rule.off_reason:
+        lines.append(f"- Off by default: {rule.off_reason}")
     lines += ["", "Checks (every one must hold):", ""]
     lines += [f"- {_bare(c)}" for c in rule.check]
     lines += ["", f"Message: `{rule.message}`"]

@@ -58,7 +58,7 @@ def _record(
                 links.counts[(source_process, source_field, record_id)] = int(count)
             continue
         spec = pmap.fields.get(name) if pmap is not None else None
-        if pmap is not None and spec is None and name != "number":
+        if pmap is not None and spec is None and name != "number" and not pmap.is_unmapped(name):
             raise ExampleError(f"unknown field {name!r} in example")
         if spec is not None and spec.type == "ref":
             table = spec.table or ""

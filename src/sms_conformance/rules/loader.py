@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from sms_conformance.errors import RuleError
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import LIFECYCLE_STATES
+from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
 from sms_conformance.rules.yamlsource import SourceDoc, load_yaml
@@ -126,18 +128,27 @@ def _build(spec: RuleSpec, doc: SourceDoc, fieldmap: FieldMap) -> Rule:
             parser.field_name(field, ("message",))
         except CheckSyntaxError:
             raise fail(f"message placeholder {{{field}}} is not a canonical field", ("message",)) from None
-    return Rule(
+    rule = Rule(
         id=spec.id, title=spec.title, clause=spec.clause, process=spec.process,
         severity=spec.severity, scope=scope, check=check, message=spec.message,
         remediation=spec.remediation.strip(), why=spec.why.strip(), aliases=tuple(spec.aliases),
         enabled=spec.enabled, examples=spec.examples, source=doc.path,
     )
+    pmap = fieldmap.for_process(spec.process)
+    unmapped = sorted(n for n in rule_fields(rule) if pmap.is_unmapped(n))
+    if unmapped:
+        reason = (f"off until {', '.join(unmapped)} is mapped to a field of {pmap.table} in "
+                  "config/fieldmap.yaml (a stock instance has no such field)")
+        rule = dataclasses.replace(rule, off_reason=reason)
+    return rule
 
 
 def load_rules(
-    paths: Iterable[Path], fieldmap: FieldMap, settings: Mapping[str, Any]
+    paths: Iterable[Path], fieldmap: FieldMap, settings: Mapping[str, Any], *,
+    include_off: bool = False,
 ) -> list[Rule]:
-    """Rules from each path in order; a later rule with the same id (or alias) replaces it."""
+    """Rules from each path in order; a later rule with the same id (or alias) replaces it.
+    Rules that are off (a field they read is not mapped) only with `include_off`."""
     by_id: dict[str, Rule] = {}
     for path in paths:
         seen_here: dict[str, Path] = {}
@@ -155,6 +166,7 @@ def load_rules(
     return [
         rule for rule in by_id.values()
         if rule.enabled and not any(fnmatch.fnmatch(rule.id, pat) for pat in disabled)
+        and (include_off or not rule.off_reason)
     ]
 
 

@@ -169,6 +169,7 @@ class Rule:
     enabled: bool = True
     examples: Examples = field(default_factory=Examples)
     source: Path | None = None
+    off_reason: str = ""  # why a rule is off though enabled (a field it reads is not mapped)
 
     def matches_id(self, pattern: str) -> bool:
         """Glob match on the id or any alias (`incident.*`)."""

@@ -90,7 +90,8 @@ class ConditionParser:
             raise CheckSyntaxError("field must be a non-empty string", loc)
         if name.startswith("raw.") or name == "number" or self.process is None:
             return name
-        if name not in self.fieldmap.for_process(self.process).fields:
+        pmap = self.fieldmap.for_process(self.process)
+        if name not in pmap.fields and not pmap.is_unmapped(name):
             raise CheckSyntaxError(
                 f"unknown field {name!r} for {self.process.value} (not in the field map)", loc
             )

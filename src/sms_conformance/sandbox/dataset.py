@@ -340,7 +340,9 @@ class _Generator:
             else:
                 state = self.weighted(states)
                 code = ""
-            if state in ("106", "107") and not code:
+            if state == "106" and not code:
+                code = self.weighted((("fix_applied", .8), ("risk_accepted", .2)))
+            elif state == "107" and not code:
                 code = self.weighted((("fix_applied", .6), ("risk_accepted", .15),
                                       ("duplicate", .15), ("canceled", .10)))
             cat, short, cause, workaround, fix, close, gi = P.PROBLEM_TOPICS[
@@ -388,6 +390,10 @@ class _Generator:
                 updated = t_open + self.between(60, int((self.A - t_open) * 0.9))
             sid = self.sid()
             ids.append(sid)
+            if code in ("duplicate", "canceled"):
+                # closed from Assess: never analysed, and its incidents belong to the original
+                cause_notes = ""
+                self.unlinked_problems.add(sid)
             rows.append([
                 sid, "", state, impact, urgency, PRIORITY_MATRIX[(impact, urgency)], cat, short,
                 f"{short}. Several related incidents reported.", self.member(gi),
@@ -752,6 +758,7 @@ class _Generator:
         c = PROBLEM.col
         ST, CAUSE, CODE, FIX = c("state"), c("cause_notes"), c("resolution_code"), c("fix_notes")
         KE, WA, RFC, SID = c("known_error"), c("workaround"), c("rfc"), c("sys_id")
+        GRP = c("assignment_group")
         c_state, c_id = CHANGE.col("state"), CHANGE.col("sys_id")
         open_changes = [r[c_id] for r in changes if r[c_state] != "3"]
         change_ids = {r[c_id] for r in changes}
@@ -774,20 +781,27 @@ class _Generator:
         def fixed(r: Row, i: int) -> bool:
             return r[CODE] == "fix_applied"  # type: ignore[no-any-return]
 
+        def analysed(r: Row) -> bool:
+            """Not closed as a duplicate or canceled: such problems have no cause or incidents,
+            so neither may be taken away from them, nor their resolution code."""
+            return r[CODE] not in ("duplicate", "canceled")
+
         def known(r: Row) -> None:
             r[KE], r[WA] = "true", ""
 
         return [
             _kind("problem.rca.root_cause", ["cause_notes", "state"],
-                  lambda r, i: r[ST] in ("104", "106", "107"), blank(CAUSE)),
+                  lambda r, i: r[ST] in ("104", "106", "107") and analysed(r), blank(CAUSE)),
             _kind("problem.resolution.code", ["resolution_code", "state"],
-                  lambda r, i: r[ST] in ("106", "107"), blank(CODE)),
+                  lambda r, i: r[ST] in ("106", "107") and analysed(r), blank(CODE)),
             _kind("problem.resolution.fix_notes", ["fix_notes", "resolution_code"], fixed,
                   blank(FIX)),
             _kind("problem.known_error.workaround", ["known_error", "workaround"],
                   lambda r, i: True, known),
             _kind("problem.links.incidents", ["_incident_links", "state"],
-                  lambda r, i: r[ST] != "101", unlink),
+                  lambda r, i: r[ST] != "101" and analysed(r), unlink),
+            _kind("problem.ownership.assignment_group", ["assignment_group"],
+                  lambda r, i: r[ST] != "101", blank(GRP)),
             _kind("problem.links.fix_change", ["rfc", "resolution_code"], fixed, blank(RFC)),
             _kind("problem.links.fix_change_exists", ["rfc"], lambda r, i: True,
                   lambda r: r.__setitem__(RFC, bogus())),
@@ -807,7 +821,10 @@ class _Generator:
             return r[TYPE] in ("normal", "emergency")
 
         def planned(r: Row, i: int) -> bool:
-            return risky(r) and r[ST] in ("-3", "-2", "-1", "0", "3")
+            return r[ST] in ("-3", "-2", "-1", "0", "3")  # every type: standard ones too
+
+        def standard_planned(r: Row, i: int) -> bool:
+            return r[TYPE] == "standard" and planned(r, i)
 
         def closed(r: Row, i: int) -> bool:
             return r[ST] == "3"  # type: ignore[no-any-return]
@@ -842,8 +859,11 @@ class _Generator:
                   blank(c("backout_plan"))),
             _kind("change.plan.test", ["test_plan", "type", "state"], planned,
                   blank(c("test_plan"))),
+            # a standard change raised without its template's plan
+            _kind("change.plan.implementation", ["implementation_plan", "type", "state"],
+                  standard_planned, blank(c("implementation_plan"))),
             _kind("change.ci.named", ["cmdb_ci", "business_service", "state"],
-                  lambda r, i: r[ST] != "4", blank(CI, SVC)),
+                  lambda r, i: r[ST] not in ("-5", "4"), blank(CI, SVC)),
             _kind("change.closure.code", ["close_code", "state"], closed, blank(CODE)),
             _kind("change.closure.notes", ["close_notes", "state"], closed, blank(NOTES)),
             _kind("change.failed.incidents_linked", ["close_code", "close_notes",

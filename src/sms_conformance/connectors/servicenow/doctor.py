@@ -112,6 +112,15 @@ def _table(
             "ignores unknown fields, so rules would see them as always empty)",
             "map the canonical field to the instance's field in config/fieldmap.yaml",
         ))
+    hidden = [f for f in empty if _hidden(connector, table, f)]
+    if hidden:
+        findings.append(Finding(
+            "fail", f"{table}: field(s) {', '.join(hidden)} hidden from the integration user "
+            "(the instance finds records where they are not empty, and returns them empty): "
+            "rules reading them give unknown results, and no task is created or closed on them",
+            f"grant the integration user read access to {', '.join(hidden)} (field ACLs)",
+        ))
+    empty = [f for f in empty if f not in hidden]
     if empty:
         findings.append(Finding(
             "warn", f"{table}: field(s) {', '.join(empty)} empty on all {len(page.rows)} "
@@ -119,3 +128,17 @@ def _table(
             "check the field ACLs for the integration user",
         ))
     return findings
+
+
+def _hidden(connector: ServiceNowConnector, table: str, field: str) -> bool:
+    """A record the instance selects as `field` not empty but returns with `field` empty is
+    hidden by a field ACL. An instance that also refuses queries on the field returns no row:
+    then this cannot tell, and the scan's comparison with the last complete scan decides."""
+    try:
+        page = connector.client.list(check_field(table), {
+            **BASE_PARAMS, "sysparm_query": f"{check_field(field)}ISNOTEMPTY",
+            "sysparm_fields": f"sys_id,{field}", "sysparm_limit": "1", "sysparm_no_count": "true",
+        })
+    except SourceError:
+        return False
+    return any(not text(row.get(field)) for row in page.rows)
