@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from sms_conformance import scan as scan_module
@@ -126,8 +127,6 @@ def _shown_empty(directory: Path, key: tuple[str, str]) -> bool:
         with csv_path.open(newline="") as handle:
             row = next(r for r in csv.DictReader(handle) if r["number"] == number)
         return row[column] == ""
-    import orjson
-
     rows = orjson.loads((directory / f"{table}.json").read_bytes())["result"]
     return next(r for r in rows if r["number"] == number)[column] == ""
 
@@ -155,3 +154,20 @@ def test_a_column_not_in_the_csv_is_unknown_not_empty(
     assert lost and {rule for rule, _ in lost} <= readers
     assert all(found[k] == "unknown" for k in lost)
     assert failures(found) <= failures(raw)
+
+
+def test_a_real_list_view_json_export_reads_as_is_like_its_rows_in_a_table_api_file(
+    tmp_path: Path
+) -> None:
+    """tests/realdata: a list view "Export > JSON" nobody here wrote, read as exported."""
+    real = Path(__file__).parent / "realdata" / "list_export_yilmazetl" / "incident.json"
+    rows = orjson.loads(real.read_bytes())["records"]
+    results = []
+    for name, body in (("as-is", real.read_bytes()), ("wrapped", orjson.dumps({"result": rows}))):
+        directory, config = tmp_path / name, tmp_path / f"{name}-config"
+        directory.mkdir()
+        config.mkdir()
+        (directory / "incident.json").write_bytes(body)
+        results.append(scan_export(directory, config))
+    assert failures(results[0])
+    assert results[0] == results[1]
