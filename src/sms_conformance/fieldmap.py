@@ -33,7 +33,7 @@ class FieldSpec(BaseModel):
     field: str
     type: FieldType = "str"
     table: str | None = None
-    # canonical value -> stored value, or several (an older state model); the first is written
+    # canonical value -> stored value, or a list of them (an older state model's codes too)
     choices: dict[str, str | list[str]] = {}
     # display label -> stored value, matched case-insensitively (display-value exports)
     labels: dict[str, str] = {}
@@ -178,6 +178,9 @@ class ProcessMap(BaseModel):
     # exporting user's zone; both in the field map's date_format too.
     _dates: DateReader = PrivateAttr(default_factory=DateReader)
     _display_dates: DateReader = PrivateAttr(default_factory=DateReader)
+    # Conversion plans per (wanted fields, display): built once, used for every record.
+    _plans: dict[tuple[frozenset[str] | None, bool], list[tuple[str, str, Reader, Unknown]]] = (
+        PrivateAttr(default_factory=dict))
 
     def is_unmapped(self, canonical: str) -> bool:
         return canonical in self.unmapped and canonical not in self.fields
@@ -202,23 +205,20 @@ class ProcessMap(BaseModel):
         row may hold display values (labels, names, dates as the exporting user sees them)."""
         if wanted is not None and not isinstance(wanted, frozenset):
             wanted = frozenset(wanted)  # pass a frozenset: its hash is computed once
-        key = (id(self), wanted, display)
-        plan = _PLANS.get(key)
+        key = (wanted, display)
+        plan = self._plans.get(key)
         if plan is None:
             dates = self._display_dates if display else self._dates
             names = self.fields if wanted is None else [n for n in wanted if n in self.fields]
             plan = [(n, spec.field, spec.reader(dates, display), not_returned(spec.field))
                     for n in names for spec in [self.fields[n]]]
-            _PLANS[key] = plan
+            self._plans[key] = plan
         # A field missing from the row was not returned (not exported, not on the table): it
         # is unknown, not empty.
         return {name: missing if (value := raw.get(field, _MISSING)) is _MISSING
                 else read(value) for name, field, read, missing in plan}
 
 
-# Conversion plans per (process map, wanted fields, display): built once, used for every record.
-_PLANS: dict[tuple[int, frozenset[str] | None, bool],
-             list[tuple[str, str, Reader, Unknown]]] = {}
 _MISSING: Any = object()
 _STORED_DATES = DateReader()
 

@@ -33,7 +33,6 @@ SAMPLE = 500  # rows looked at to tell stored values from display values
 @dataclass(frozen=True)
 class Export:
     path: Path
-    shape: str
     rows: list[dict[str, Any]]
     display: bool  # holds display values: labels, reference names, dates in the user's format
     ids: bool  # rows carry sys_ids (otherwise records are identified by number)
@@ -49,14 +48,13 @@ def export_path(directory: Path, table: str) -> Path | None:
 
 def read_export(path: Path, pmap: ProcessMap) -> Export:
     if path.suffix == ".csv":
-        shape, rows, where = "CSV export", _csv_rows(path), _csv_line
-        display_default = True
+        rows, where, display_default = _csv_rows(path), _csv_line, True
     else:
-        shape, key, rows = _json_rows(path)
+        key, rows = _json_rows(path)
         where = lambda i: f"{key}[{i}]"  # noqa: E731
         display_default = False
     ids = _check_identity(path, rows, where)
-    return Export(path, shape, rows, _displayed(rows, pmap, display_default), ids)
+    return Export(path, rows, _displayed(rows, pmap, display_default), ids)
 
 
 def text(cell: Any) -> str:
@@ -67,19 +65,20 @@ def text(cell: Any) -> str:
     return "" if cell is None else str(cell)
 
 
-def _json_rows(path: Path) -> tuple[str, str, list[dict[str, Any]]]:
+def _json_rows(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The rows and the key holding them: `result` (Table API) or `records` (list view)."""
     try:
         body = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-    for key, shape in (("result", "Table API export"), ("records", "list view JSON export")):
+    for key in ("result", "records"):
         rows = body.get(key) if isinstance(body, dict) else None
         if isinstance(rows, list):
             for index, row in enumerate(rows):
                 if not isinstance(row, dict):
                     kind = "null" if row is None else type(row).__name__
                     raise ConfigError(f"{path}: {key}[{index}] is {kind}, not a record")
-            return shape, key, rows
+            return key, rows
     raise ConfigError(f'{path}: expected {{"result": [...]}} (Table API) or {{"records": [...]}} '
                       "(list view JSON export)")
 
