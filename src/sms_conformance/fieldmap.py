@@ -5,27 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, Strict
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.errors import ConfigError, ConfigFileError
 from sms_conformance.records import Process, Ref, Unknown, Value, not_returned
+from sms_conformance.yamlsource import load_shipped, load_yaml, validate
 
 FieldType = Literal["str", "int", "bool", "datetime", "ref"]
 IDENTITY_FIELDS = ("sys_id", "number")
+# Table and field names go into API paths and queries: platform identifiers only (dot-walks too).
+TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=80)]
+FieldName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]+$", max_length=200)]
+ProcessKey = Annotated[Process, Strict(False)]  # YAML gives the value, not the enum
 
 
 class FieldSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    field: str
+    field: FieldName
     type: FieldType = "str"
-    table: str | None = None
-    choices: dict[str, str] = {}
+    table: TableName | None = None
+    choices: dict[str, Annotated[str, Field(max_length=200)]] = {}
 
     def to_canonical(self, raw: Any) -> Value:
         """Convert one stored platform value; unparsable values stay strings (checks error)."""
@@ -58,14 +61,14 @@ class FieldSpec(BaseModel):
 
 
 class ProcessMap(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    table: str
-    number_prefix: str = ""
+    table: TableName
+    number_prefix: Annotated[str, Field(max_length=20)] = ""
     fields: dict[str, FieldSpec]
     # Canonical fields a stock instance does not have (an organisation adds and maps them):
     # rules reading one stay off until `fields` maps it.
-    unmapped: tuple[str, ...] = ()
+    unmapped: Annotated[tuple[str, ...], Strict(False)] = ()  # YAML gives a list
 
     def is_unmapped(self, canonical: str) -> bool:
         return canonical in self.unmapped and canonical not in self.fields
@@ -116,9 +119,9 @@ def _convert(convert: Callable[[str], Value], raw: Any) -> Value:
 
 
 class FieldMap(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    processes: dict[Process, ProcessMap]
+    processes: dict[ProcessKey, ProcessMap]
 
     def for_process(self, process: Process | str) -> ProcessMap:
         return self.processes[Process(process)]
@@ -147,7 +150,21 @@ def format_datetime(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+class _ProcessOverride(BaseModel):
+    """One process in config/fieldmap.yaml: any part of a ProcessMap; fields merge by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    table: TableName | None = None
+    number_prefix: Annotated[str, Field(max_length=20)] | None = None
+    fields: dict[str, FieldSpec] = {}
+
+
+_Override = RootModel[dict[ProcessKey, _ProcessOverride]]
+_Processes = RootModel[dict[ProcessKey, ProcessMap]]
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for process, body in override.items():
         current = dict(merged.get(process, {}))
@@ -160,15 +177,14 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def load_field_map(override: Path | None = None, platform: str = "servicenow") -> FieldMap:
     """The shipped default for `platform`, with `override` (config/fieldmap.yaml) merged in."""
-    text = resources.files("sms_conformance").joinpath(f"defaults/{platform}_fieldmap.yaml")
-    data: dict[str, Any] = yaml.safe_load(text.read_text(encoding="utf-8"))
+    doc = load_shipped(f"defaults/{platform}_fieldmap.yaml")
+    data: dict[str, Any] = doc.data
     if override is not None and override.exists():
-        try:
-            extra = yaml.safe_load(override.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{override}: not valid YAML: {exc}") from None
+        doc = load_yaml(override)
+        extra = {} if doc.data is None else doc.data
+        if not isinstance(extra, Mapping):
+            raise ConfigFileError("expected a mapping of process names to field maps",
+                                  path=override, line=doc.line(()))
+        validate(_Override, extra, doc)
         data = _merge(data, extra)
-    try:
-        return FieldMap.model_validate({"processes": data})
-    except ValidationError as exc:
-        raise ConfigError(f"{override or 'default field map'}: {exc}") from None
+    return FieldMap(processes=validate(_Processes, data, doc).root)
