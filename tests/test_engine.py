@@ -102,7 +102,7 @@ def test_waiver_by_scope(rule) -> None:
 def test_waiver_file_errors_name_the_waiver(tmp_path: Path) -> None:
     path = tmp_path / "waivers.yaml"
     path.write_text("waivers:\n  - rule: x\n    reason: because\n    approver: me\n    expires: 2027-01-01\n")
-    with pytest.raises(ConfigError, match="waiver 1: .*exactly one of record or scope"):
+    with pytest.raises(ConfigError, match=r"waivers.yaml:2: waivers.0: give exactly one of record or scope"):
         load_waivers(path, FROZEN_NOW)
 
 

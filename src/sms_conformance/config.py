@@ -8,13 +8,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap, load_field_map
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
 from sms_conformance.settings import load_settings
+from sms_conformance.yamlsource import load_yaml, validate
 
 
 def default_history_path() -> Path:
@@ -49,14 +48,13 @@ class ConfigDir:
         path = self.file("profiles.yaml")
         if path is None or not path.exists():
             raise ConfigError(f"--profile {name}: no profiles.yaml in the config directory")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        profiles = data.get("profiles", {}) if isinstance(data, dict) else {}
+        from sms_conformance.connectors.servicenow.settings import ProfilesFile
+
+        doc = load_yaml(path)
+        profiles = validate(ProfilesFile, {} if doc.data is None else doc.data, doc).profiles
         if name not in profiles:
             raise ConfigError(f"--profile {name}: not in {path} (have: {', '.join(profiles) or 'none'})")
-        return dict(profiles[name] or {})
+        return dict(doc.data["profiles"][name] or {})
 
     def settings(self) -> dict[str, Any]:
         return load_settings(self.file("settings.yaml"))
@@ -89,4 +87,6 @@ def parse_as_of(text: str | None) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"--as-of {text!r}: expected an ISO date or datetime") from None
+    if not 1970 <= moment.year <= 2200:  # dates computed from it must stay representable
+        raise ConfigError(f"--as-of {text!r}: expected a year from 1970 to 2200")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

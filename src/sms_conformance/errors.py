@@ -15,20 +15,31 @@ class ConfigError(ConformanceError):
     """Bad input: configuration, command-line values, files that cannot be read."""
 
 
-class RuleError(ConfigError):
+class ConfigFileError(ConfigError):
+    """A configuration file that does not load: `file:line: key: problem`."""
+
+    def __init__(
+        self, problem: str, *, path: Path | str | None = None, line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.line = line
+        self.key = key
+        where = ":".join(str(p) for p in (path, line) if p is not None)
+        prefix = ": ".join(p for p in (where, key) if p)
+        super().__init__(f"{prefix}: {problem}" if prefix else problem)
+
+
+class RuleError(ConfigFileError):
     """A rule file that does not load; names file, line and rule id where known."""
 
     def __init__(
         self, problem: str, *, path: Path | str | None = None, line: int | None = None,
         rule_id: str | None = None,
     ) -> None:
-        self.problem = problem
-        self.path = path
-        self.line = line
+        super().__init__(problem, path=path, line=line, key=rule_id)
         self.rule_id = rule_id
-        where = ":".join(str(p) for p in (path, line) if p is not None)
-        prefix = ": ".join(p for p in (where, rule_id) if p)
-        super().__init__(f"{prefix}: {problem}" if prefix else problem)
 
 
 class SourceError(ConformanceError):

@@ -6,19 +6,23 @@ import re
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 
 from sms_conformance.dates import DateReader, zone
-from sms_conformance.errors import ConfigError
+from sms_conformance.errors import ConfigError, ConfigFileError
 from sms_conformance.records import NamedRef, Process, Ref, Unknown, Value, not_returned
+from sms_conformance.yamlsource import load_shipped, load_yaml, validate
 
 FieldType = Literal["str", "int", "bool", "datetime", "ref"]
 IDENTITY_FIELDS = ("sys_id", "number")
+# Table and field names go into API paths and queries: platform identifiers only (dot-walks too).
+TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=80)]
+FieldName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]+$", max_length=200)]
+ProcessKey = Annotated[Process, Strict(False)]  # YAML gives the value, not the enum
+Stored = Annotated[str, Field(max_length=200)]
 SYS_ID = re.compile(r"[0-9a-f]{32}")
 
 Reader = Callable[[Any], Value]  # one cell of a row (text, reference object, display pair)
@@ -28,15 +32,15 @@ class FieldSpec(BaseModel):
     """One canonical field: its platform field, type, the canonical names of its stored values
     (`choices`) and the labels exports show (`labels`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    field: str
+    field: FieldName
     type: FieldType = "str"
-    table: str | None = None
+    table: TableName | None = None
     # canonical value -> stored value, or a list of them (an older state model's codes too)
-    choices: dict[str, str | list[str]] = {}
+    choices: dict[str, Stored | list[Stored]] = {}
     # display label -> stored value, matched case-insensitively (display-value exports)
-    labels: dict[str, str] = {}
+    labels: dict[str, Stored] = {}
 
     @model_validator(mode="after")
     def _labels_name_stored_values(self) -> FieldSpec:
@@ -166,14 +170,14 @@ def _ref_reader(table: str, display: bool) -> Reader:
 
 
 class ProcessMap(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    table: str
-    number_prefix: str = ""
+    table: TableName
+    number_prefix: Annotated[str, Field(max_length=20)] = ""
     fields: dict[str, FieldSpec]
     # Canonical fields a stock instance does not have (an organisation adds and maps them):
     # rules reading one stay off until `fields` maps it.
-    unmapped: tuple[str, ...] = ()
+    unmapped: Annotated[tuple[str, ...], Strict(False)] = ()  # YAML gives a list
     # How dates are read (set by the FieldMap): stored values in UTC, display values in the
     # exporting user's zone; both in the field map's date_format too.
     _dates: DateReader = PrivateAttr(default_factory=DateReader)
@@ -224,12 +228,12 @@ _STORED_DATES = DateReader()
 
 
 class FieldMap(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    processes: dict[Process, ProcessMap]
+    processes: dict[ProcessKey, ProcessMap]
     # Display-value exports show dates in the exporting user's format and time zone.
-    date_format: str | None = None  # Java/ServiceNow pattern, e.g. dd/MM/yyyy HH:mm:ss
-    time_zone: str | None = None  # IANA name, e.g. Europe/Berlin; UTC when not given
+    date_format: Annotated[str, Field(max_length=60)] | None = None  # e.g. dd/MM/yyyy HH:mm:ss
+    time_zone: Annotated[str, Field(max_length=60)] | None = None  # IANA name; UTC when not given
 
     def model_post_init(self, context: Any) -> None:
         stored = DateReader(self.date_format)
@@ -282,20 +286,51 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class _FieldOverride(BaseModel):
+    """A field entry in config/fieldmap.yaml: with `field` it replaces the default entry,
+    without it it adds to it (more labels)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    field: FieldName | None = None
+    type: FieldType | None = None
+    table: TableName | None = None
+    choices: dict[str, Stored | list[Stored]] = {}
+    labels: dict[str, Stored] = {}
+
+
+class _ProcessOverride(BaseModel):
+    """One process in config/fieldmap.yaml: any part of a ProcessMap; fields merge by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    table: TableName | None = None
+    number_prefix: Annotated[str, Field(max_length=20)] | None = None
+    fields: dict[str, _FieldOverride] = {}
+    unmapped: Annotated[tuple[str, ...], Strict(False)] | None = None
+
+
+class _Override(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    incident: _ProcessOverride | None = None
+    problem: _ProcessOverride | None = None
+    change: _ProcessOverride | None = None
+    date_format: Annotated[str, Field(max_length=60)] | None = None
+    time_zone: Annotated[str, Field(max_length=60)] | None = None
+
+
 def load_field_map(override: Path | None = None, platform: str = "servicenow") -> FieldMap:
     """The shipped default for `platform`, with `override` (config/fieldmap.yaml) merged in."""
-    text = resources.files("sms_conformance").joinpath(f"defaults/{platform}_fieldmap.yaml")
-    data: dict[str, Any] = yaml.safe_load(text.read_text(encoding="utf-8"))
+    doc = load_shipped(f"defaults/{platform}_fieldmap.yaml")
+    data: dict[str, Any] = dict(doc.data)
     if override is not None and override.exists():
-        try:
-            extra = yaml.safe_load(override.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{override}: not valid YAML: {exc}") from None
-        if not isinstance(extra, dict):
-            raise ConfigError(f"{override}: expected a mapping of processes")
-        data = _merge(data, extra)
+        doc = load_yaml(override)
+        extra = {} if doc.data is None else doc.data
+        if not isinstance(extra, Mapping):
+            raise ConfigFileError("expected a mapping of process names to field maps",
+                                  path=override, line=doc.line(()))
+        validate(_Override, extra, doc)
+        data = _merge(data, dict(extra))
     source = {key: data.pop(key) for key in SOURCE_KEYS if key in data}
-    try:
-        return FieldMap.model_validate({"processes": data, **source})
-    except ValidationError as exc:
-        raise ConfigError(f"{override or 'default field map'}: {exc}") from None
+    return validate(FieldMap, {"processes": data, **source}, doc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,21 +101,118 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.commit()
 
 
+class _Connection(sqlite3.Connection):
+    """A connection whose errors (a damaged file, a read-only one) become one line naming the
+    store and what to do about it, whenever SQLite meets them."""
+
+    def __init__(self, database: str | Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.path = Path(database)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with self.guard():
+            return self.cursor(_Cursor).execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        with self.guard():
+            return super().executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        with self.guard():
+            return super().executescript(script)
+
+    def commit(self) -> None:
+        with self.guard():
+            super().commit()
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+
+
+class _Cursor(sqlite3.Cursor):
+    """Rows read lazily can meet a damaged page too."""
+
+    connection: _Connection
+
+    def __next__(self) -> Any:
+        with self.connection.guard():
+            return super().__next__()
+
+    def fetchone(self) -> Any:
+        with self.connection.guard():
+            return super().fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with self.connection.guard():
+            return super().fetchall()
+
+
+def store_error(path: Path, exc: Exception) -> ConfigError:
+    """What went wrong with the history store at `path`, and what the user can do."""
+    text = str(exc)
+    if isinstance(exc, PermissionError) or "readonly" in text or "unable to open" in text:
+        todo = "make the file and its directory writable by this user, or pass --history PATH"
+    elif "locked" in text:
+        todo = "another run is using it: try again once it has finished"
+    elif isinstance(exc, sqlite3.DatabaseError):
+        todo = _MOVE_ASIDE
+    else:
+        todo = "pass --history PATH to use another store"
+    return ConfigError(f"{path}: history store: {text}: {todo}")
+
+
+_MOVE_ASIDE = ("it is not a history store this version can use: move it aside (the next scan "
+               "starts a new one) or pass --history PATH")
+
+
+def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    return {t: {row[1] for row in db.execute(f"PRAGMA table_info('{t}')")} for t in tables}
+
+
+def _open(path: Path, db: _Connection) -> None:
+    """Checks by reading first, so a file that is not ours is left as it was; then prepares it."""
+    have = _columns(db)  # a file that is not SQLite, or is damaged, fails here
+    with closing(sqlite3.connect(":memory:")) as blank:
+        blank.executescript(SCHEMA)
+        want = _columns(blank)
+    want["rule_counts"].discard("unknown")  # _migrate adds it to stores written by 0.1
+    for table, columns in want.items():
+        if table in have and not columns <= have[table]:
+            missing = ", ".join(sorted(columns - have[table]))
+            raise ConfigError(f"{path}: history store: table {table} lacks {missing}: {_MOVE_ASIDE}")
+    # WAL: a scan commits every few hundred findings without waiting on a full fsync
+    # each time; a crash loses at most the last commits, never the file.
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    _migrate(db)
+    # A read-only file (or one on a read-only mount) fails here rather than halfway through a
+    # scan: BEGIN alone succeeds on it, a write statement does not (this one changes no row).
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("DELETE FROM watermarks WHERE 0")
+    db.rollback()
+
+
 class History:
     """One SQLite file; every write of a scan goes through here."""
 
     def __init__(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            # WAL: a scan commits every few hundred findings without waiting on a full fsync
-            # each time; a crash loses at most the last commits, never the file.
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            _migrate(self.db)
+            db = sqlite3.connect(path, timeout=30, check_same_thread=False, factory=_Connection)
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"{path}: cannot open the history store: {exc}") from None
+            raise store_error(path, exc) from None
+        try:
+            _open(path, db)
+        except ConfigError:
+            db.close()
+            raise
+        self.db = db
         self.path = path
 
     def close(self) -> None:

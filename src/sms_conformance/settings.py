@@ -3,27 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.errors import ConfigFileError
+from sms_conformance.rules.checks import compile_pattern
+from sms_conformance.rules.parse import parse_duration
+from sms_conformance.writeback_plan import WriteBackSettings
+from sms_conformance.yamlsource import load_shipped, load_yaml, validate
+
+
+def _duration(value: str | float) -> str | float:
+    parse_duration(value)  # raises a ValueError saying what is wrong
+    return value
+
+
+def _pattern(value: str) -> str:
+    compile_pattern(value)
+    return value
+
+
+Duration = Annotated[str | int | float, AfterValidator(_duration)]
+Priority = Annotated[int, Field(ge=0, le=1000)]
+
+
+class Settings(BaseModel):
+    """The shape of settings.yaml (after merging over the shipped defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    priority_matrix: dict[Priority, dict[Priority, Priority]]
+    restore_targets: dict[Priority, Duration]
+    closure_validation_pattern: Annotated[str, AfterValidator(_pattern)]
+    backlog_max_age: Duration
+    disabled_rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
+    write_back: WriteBackSettings
 
 
 def load_settings(override: Path | None = None) -> dict[str, Any]:
-    """Shipped defaults with config/settings.yaml merged over them, key by key."""
-    text = resources.files("sms_conformance").joinpath("defaults/settings.yaml").read_text()
-    settings: dict[str, Any] = yaml.safe_load(text)
+    """Shipped defaults with config/settings.yaml merged over them, key by key; validated."""
+    doc = load_shipped("defaults/settings.yaml")
+    settings: dict[str, Any] = doc.data
     if override is not None and override.exists():
-        try:
-            extra = yaml.safe_load(override.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{override}: not valid YAML: {exc}") from None
+        doc = load_yaml(override)
+        extra = {} if doc.data is None else doc.data
         if not isinstance(extra, Mapping):
-            raise ConfigError(f"{override}: expected a mapping of setting names to values")
+            raise ConfigFileError("expected a mapping of setting names to values", path=override,
+                                  line=doc.line(()))
         settings = _merge(settings, extra)
+    validate(Settings, settings, doc)
     return settings
 
 
@@ -43,7 +73,7 @@ def substitute(data: Any, settings: Mapping[str, Any], missing: list[str]) -> An
     if isinstance(data, Mapping):
         if set(data) == {"setting"}:
             name = data["setting"]
-            if name not in settings:
+            if not isinstance(name, str) or name not in settings:
                 missing.append(str(name))
                 return data
             return settings[name]

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from sms_conformance.errors import ConfigError
 from sms_conformance.records import Record, Ref
 from sms_conformance.rules.model import Rule
+from sms_conformance.yamlsource import load_yaml, validate
 
 Scalar = str | int | bool
 
 
 class Waiver(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    rule: str = Field(description="rule id, alias or glob")
-    record: str | None = Field(default=None, description="record number")
+    rule: str = Field(min_length=1, max_length=200, description="rule id, alias or glob")
+    record: str | None = Field(default=None, max_length=100, description="record number")
     scope: dict[str, Scalar | list[Scalar]] | None = None
     reason: str = Field(min_length=3)
     approver: str = Field(min_length=2)
-    expires: date
+    expires: Annotated[date, Strict(False)]  # a quoted "2027-01-31" is a date too
 
     @model_validator(mode="after")
     def _record_or_scope(self) -> Waiver:
@@ -76,22 +74,16 @@ class Waivers:
         ]
 
 
+class WaiversFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    waivers: list[Waiver] = []
+
+
 def load_waivers(path: Path | None, now: datetime) -> Waivers:
+    """config/waivers.yaml: `waivers:` and a list of waivers."""
     if path is None or not path.exists():
         return Waivers([], now.date())
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    items = data.get("waivers", []) if isinstance(data, Mapping) else data
-    if not isinstance(items, list):
-        raise ConfigError(f"{path}: expected `waivers:` with a list of waivers")
-    waivers = []
-    for index, item in enumerate(items):
-        try:
-            waivers.append(Waiver.model_validate(item))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "waiver"
-            raise ConfigError(f"{path}: waiver {index + 1}: {where}: {err['msg']}") from None
-    return Waivers(waivers, now.date())
+    doc = load_yaml(path)
+    parsed = validate(WaiversFile, {} if doc.data is None else doc.data, doc)
+    return Waivers(parsed.waivers, now.date())

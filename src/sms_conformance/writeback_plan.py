@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
@@ -19,33 +19,43 @@ CORRELATION_DISPLAY = "sms-conformance"
 COMPARED = ("short_description", "description", "priority")
 
 
+ProcessName = Annotated[str, Field(pattern=r"^(incident|problem|change)$")]
+SeverityName = Annotated[str, Field(pattern=r"^(critical|high|medium|low|info)$")]
+# Table and field names go into API paths and queries: platform identifiers only.
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=80)]
+MAX_NEW_TASKS = 100_000
+
+
 class Target(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    table: str
-    parent_field: str
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    table: Identifier
+    parent_field: Identifier
 
 
 class TaskStates(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    closed: str
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    closed: str = Field(min_length=1, max_length=40)
 
 
 class WriteBackSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    max_new_tasks: int = 200
-    targets: dict[str, Target]
-    owner_groups: dict[str, str] = {}
-    priority: dict[str, int]
-    due_days: dict[str, int]
-    states: dict[str, TaskStates]
+    max_new_tasks: int = Field(200, ge=0, le=MAX_NEW_TASKS)
+    targets: dict[ProcessName, Target]
+    owner_groups: dict[ProcessName, Annotated[str, Field(max_length=64)]] = {}
+    priority: dict[SeverityName, Annotated[int, Field(ge=1, le=5)]]
+    due_days: dict[SeverityName, Annotated[int, Field(ge=0, le=3650)]]
+    states: dict[Identifier, TaskStates]
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> WriteBackSettings:
+        """Settings from load_settings are already valid; this guards hand-built ones."""
         try:
             return cls.model_validate(settings.get("write_back", {}))
-        except ValueError as exc:
-            raise ConfigError(f"settings write_back: {exc}") from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(step) for step in ("write_back", *err["loc"]))
+            raise ConfigError(f"settings {where}: {err['msg']}") from None
 
     def closed_state(self, table: str) -> str:
         return self.states[table].closed if table in self.states else "3"

@@ -317,7 +317,7 @@ def test_every_condition_has_cases() -> None:
         ({"field": "state", "in": []}, "in: expects a non-empty list"),
         ({"field": "state", "equals": ["a"]}, "equals: expects a single value"),
         ({"field": "resolution_notes", "matches": "("}, "matches:"),
-        ({"field": "short_description", "min_length": -1}, "min_length: expects a non-negative"),
+        ({"field": "short_description", "min_length": -1}, "min_length: expects an integer from 0"),
         ({"field": "category", "matchs": "x"}, "unknown check 'matchs'"),
         ({"field": "categroy", "present": True}, "unknown field 'categroy'"),
         ({"field": "priority", "compare": {"op": "before", "value": 1}}, "op must be one of"),

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from sms_conformance.errors import ConfigError
+from sms_conformance.rules.parse import MAX_DURATION
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +49,7 @@ def source_options(func: F) -> F:
     ])
 
 
-_SINCE = re.compile(r"^(\d+)([hdw])$")
+_SINCE = re.compile(r"^(\d{1,9})([hdw])$")
 
 
 def parse_since(text: str | None, now: datetime) -> datetime | None:
@@ -57,8 +58,10 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
         return None
     match = _SINCE.match(text.strip())
     if match:
-        unit = {"h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        return now - timedelta(**{unit: int(match.group(1))})
+        window = timedelta(hours=int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[match.group(2)])
+        if window > MAX_DURATION:
+            raise ConfigError(f"--since {text!r}: at most 10 years (or give a date)")
+        return now - window
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

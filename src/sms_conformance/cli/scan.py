@@ -47,15 +47,16 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     rules = config.rules(rules_path, only)
     now = parse_as_of(as_of)
     fieldmap = config.fieldmap()
-    history = History(history_path or default_history_path())
     options = ScanOptions(
         now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
         since=parse_since(since, now), source=profile or source,
         incremental=incremental and not source.startswith("file:"),
         progress=progress_printer(sys.stderr),
     )
+    connection = config.profile(profile)
+    history = History(history_path or default_history_path())  # after all config: a bad file writes nothing
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
-                     profile=config.profile(profile)) as conn:
+                     profile=connection) as conn:
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,

@@ -1,17 +1,19 @@
 """The operators of the rule language: small pure functions, and the condition evaluator.
 
 An operator never coerces: comparing a number with text is an evaluation error, which the
-engine reports as status `error`, never as pass or fail.
+engine reports as status `error`, never as pass or fail. Regular expressions run on RE2, in time
+linear in the text: a pattern written in rule data cannot make a scan hang on a record.
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+import re2
 
 from sms_conformance.records import Process, Record, Ref, Unknown, Value, is_absent
 from sms_conformance.rules import model as m
@@ -85,15 +87,44 @@ def _values(arg: Any) -> frozenset[Any]:
     return frozenset(arg)
 
 
-def _regex(arg: Any) -> re.Pattern[str]:
+class Pattern(Protocol):
+    """A compiled RE2 pattern (google-re2 ships no type hints)."""
+
+    pattern: str
+
+    def search(self, text: str) -> object | None: ...
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is reported once, as ours, not logged to stderr
+_RE2_OPTIONS.never_capture = True  # only "does it match" is asked
+
+
+def compile_pattern(text: str) -> Pattern:
+    """`text` as an RE2 pattern; ValueError says why RE2 refuses it."""
+    try:
+        pattern: Pattern = re2.compile(text, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else ""
+        detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        raise ValueError(
+            f"RE2 cannot use this pattern ({detail}); no backreferences or lookaround"
+        ) from None
+    return pattern
+
+
+def _regex(arg: Any) -> Pattern:
     if not isinstance(arg, str):
         raise TypeError("expects a regular expression string")
-    return re.compile(arg)
+    return compile_pattern(arg)
+
+
+MAX_LENGTH = 100_000  # min_length above any field a platform stores
 
 
 def _length(arg: Any) -> int:
-    if not isinstance(arg, int) or isinstance(arg, bool) or arg < 0:
-        raise TypeError("expects a non-negative integer")
+    if not isinstance(arg, int) or isinstance(arg, bool) or not 0 <= arg <= MAX_LENGTH:
+        raise TypeError(f"expects an integer from 0 to {MAX_LENGTH}")
     return arg
 
 
@@ -157,12 +188,12 @@ def _text(value: Value) -> str:
     return value
 
 
-def matches(value: Value, pattern: re.Pattern[str]) -> bool:
+def matches(value: Value, pattern: Pattern) -> bool:
     """`{field: resolution_notes, matches: '(?i)confirm'}`: regex search; empty never matches."""
     return not is_absent(value) and pattern.search(_text(value)) is not None
 
 
-def not_matches(value: Value, pattern: re.Pattern[str]) -> bool:
+def not_matches(value: Value, pattern: Pattern) -> bool:
     """`{field: resolution_notes, not_matches: '^(?i)fixed\\.?$'}`: empty does not match."""
     return not matches(value, pattern)
 

@@ -13,14 +13,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sms_conformance.errors import RuleError
+from sms_conformance.errors import ConfigFileError, RuleError
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import LIFECYCLE_STATES
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
-from sms_conformance.rules.yamlsource import SourceDoc, load_yaml
 from sms_conformance.settings import substitute
+from sms_conformance.yamlsource import MAX_BYTES, SourceDoc, load_yaml
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -44,9 +44,11 @@ _ID_LINE = re.compile(r"^id:\s*[\"']?([A-Za-z0-9_.]+)", re.MULTILINE)
 def _id_from_text(path: Path) -> str:
     """The rule id of a file YAML cannot parse: its `id:` line, else the file stem."""
     try:
-        match = _ID_LINE.search(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            head = handle.read(MAX_BYTES).decode("utf-8", "replace")
     except OSError:
-        match = None
+        head = ""
+    match = _ID_LINE.search(head)
     return match.group(1) if match else path.stem
 
 
@@ -70,12 +72,12 @@ def _setting_line(node: yaml.Node, name: str) -> int | None:
 def load_rule(path: Path, fieldmap: FieldMap, settings: Mapping[str, Any]) -> Rule:
     try:
         doc = load_yaml(path)
-    except RuleError as exc:
-        if exc.rule_id is None:
-            raise RuleError(
-                exc.problem, path=exc.path, line=exc.line, rule_id=_id_from_text(path)
-            ) from None
-        raise
+    except ConfigFileError as exc:
+        raise RuleError(
+            exc.problem, path=exc.path, line=exc.line, rule_id=_id_from_text(path)
+        ) from None
+    if doc.root is None:
+        raise RuleError("empty file", path=path, rule_id=path.stem)
     if not isinstance(doc.data, Mapping):
         raise RuleError(
             "a rule file holds one mapping (one rule per file)", path=path, line=1,
@@ -92,10 +94,10 @@ def load_rule(path: Path, fieldmap: FieldMap, settings: Mapping[str, Any]) -> Ru
     try:
         spec = RuleSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
+        located = doc.error(exc)
         raise RuleError(
-            f"{where}: {err['msg']}", path=path, line=doc.line(err["loc"]), rule_id=rule_id
+            f"{located.key}: {located.problem}" if located.key else located.problem,
+            path=path, line=located.line, rule_id=rule_id,
         ) from None
     return _build(spec, doc, fieldmap)
 

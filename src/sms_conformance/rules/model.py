@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import re
+import fnmatch
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from sms_conformance.records import Process
 
 Scalar = str | int | float | bool
 CompareOp = Literal["lt", "le", "gt", "ge", "eq", "ne"]
+
+
+# Configuration models are strict (a string is not a list, "5" is not 5), except that an enum
+# accepts its value: YAML has no enum instances to give.
+Lax = Strict(False)
 
 
 class Severity(str, Enum):
@@ -125,7 +130,7 @@ Condition = (
 
 
 class Examples(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
     pass_: list[dict[str, Any]] = Field(default_factory=list, alias="pass")
     fail: list[dict[str, Any]] = Field(default_factory=list)
@@ -134,13 +139,13 @@ class Examples(BaseModel):
 class RuleSpec(BaseModel):
     """The YAML shape of a rule, before its check is parsed into conditions."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length=200)
     title: str = Field(min_length=3, max_length=120)
-    clause: str = Field(pattern=r"^\d+(\.\d+)*$")
-    process: Process
-    severity: Severity
+    clause: str = Field(pattern=r"^\d+(\.\d+)*$", max_length=20)
+    process: Annotated[Process, Lax]
+    severity: Annotated[Severity, Lax]
     scope: dict[str, Scalar | list[Scalar]] = {}
     check: list[dict[str, Any]] = Field(min_length=1)
     message: str
@@ -173,5 +178,4 @@ class Rule:
 
     def matches_id(self, pattern: str) -> bool:
         """Glob match on the id or any alias (`incident.*`)."""
-        regex = re.compile(re.escape(pattern).replace(r"\*", ".*") + "$")
-        return any(regex.match(name) for name in (self.id, *self.aliases))
+        return any(fnmatch.fnmatchcase(name, pattern) for name in (self.id, *self.aliases))

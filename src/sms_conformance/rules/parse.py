@@ -27,7 +27,9 @@ from sms_conformance.rules.model import (
 
 Location = tuple[str | int, ...]
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=3653)  # ten years: longer is a typo, and would overflow dates
+MAX_REFERRERS = 10_000
 COMPARE_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
 
 
@@ -40,13 +42,17 @@ class CheckSyntaxError(ValueError):
 
 
 def parse_duration(value: Any, location: Location = ()) -> timedelta:
-    """`4h`, `3d`, `30m`, `1w` or a number of seconds."""
+    """`4h`, `3d`, `30m`, `1w` or a number of seconds; from zero to ten years."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value).strip())
-    if not match:
-        raise CheckSyntaxError(f"not a duration: {value!r} (use e.g. 4h, 3d, 30m)", location)
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value.strip()) if isinstance(value, str) else None
+        if not match:
+            raise CheckSyntaxError(f"not a duration: {value!r} (use e.g. 4h, 3d, 30m)", location)
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():  # also false for NaN
+        raise CheckSyntaxError(f"duration {value!r} is not between 0 and 10 years", location)
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ class ConditionParser:
             raise CheckSyntaxError(f"op must be one of {', '.join(COMPARE_OPS)}", (*loc, "op"))
         if ("field" in spec) == ("value" in spec):
             raise CheckSyntaxError("compare needs exactly one of field or value", loc)
+        if isinstance(spec.get("value"), (list, dict)):
+            raise CheckSyntaxError("value must be a single value", (*loc, "value"))
         other = self.field_name(spec["field"], (*loc, "field")) if "field" in spec else None
         return Compare(name, spec["op"], other, spec.get("value"), when)
 
@@ -212,6 +220,6 @@ class ConditionParser:
             raise CheckSyntaxError(f"unknown process {spec['process']!r}", (*loc, "process")) from None
         field = ConditionParser(self.fieldmap, process).field_name(spec["field"], (*loc, "field"))
         minimum = spec.get("min", 1)
-        if not isinstance(minimum, int) or minimum < 1:
-            raise CheckSyntaxError("min must be a positive integer", (*loc, "min"))
+        if not isinstance(minimum, int) or isinstance(minimum, bool) or not 1 <= minimum <= MAX_REFERRERS:
+            raise CheckSyntaxError(f"min must be an integer from 1 to {MAX_REFERRERS}", (*loc, "min"))
         return ReferencedBy(process, field, minimum, when)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient, base_url
@@ -27,36 +27,52 @@ SECRET_KEYS = frozenset({
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
+
+
 class Profile(BaseModel):
     """A ServiceNow connection profile: the instance, and the names of environment variables."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    instance: str | None = None
+    instance: Annotated[str, Field(max_length=200)] | None = None
     auth: Literal["basic", "oauth"] | None = None
-    username_env: str = "SERVICENOW_USERNAME"
-    password_env: str = "SERVICENOW_PASSWORD"
-    client_id_env: str = "SERVICENOW_CLIENT_ID"
-    client_secret_env: str = "SERVICENOW_CLIENT_SECRET"
-    instance_env: str = "SERVICENOW_INSTANCE"
-    scope: str | None = None
+    username_env: EnvName = "SERVICENOW_USERNAME"
+    password_env: EnvName = "SERVICENOW_PASSWORD"
+    client_id_env: EnvName = "SERVICENOW_CLIENT_ID"
+    client_secret_env: EnvName = "SERVICENOW_CLIENT_SECRET"
+    instance_env: EnvName = "SERVICENOW_INSTANCE"
+    scope: Annotated[str, Field(max_length=200)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            secrets = sorted(SECRET_KEYS & {str(k).lower() for k in data})
+            if secrets:
+                raise ValueError(
+                    f"holds {', '.join(secrets)}: secrets come from the environment; name the "
+                    "variable instead (e.g. password_env: SERVICENOW_PASSWORD)"
+                )
+        return data
+
+
+class ProfilesFile(BaseModel):
+    """config/profiles.yaml: `profiles:` and a profile by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    profiles: dict[Annotated[str, Field(max_length=100)], Profile] = {}
 
 
 def load_profile(data: Mapping[str, Any] | None) -> Profile:
-    data = dict(data or {})
-    secrets = sorted(SECRET_KEYS & {str(k).lower() for k in data})
-    if secrets:
-        raise ConfigError(
-            f"ServiceNow profile holds {', '.join(secrets)}: secrets come from the environment; "
-            "name the variable instead (e.g. password_env: SERVICENOW_PASSWORD)"
-        )
     try:
-        return Profile.model_validate(data)
+        return Profile.model_validate(dict(data or {}))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"ServiceNow profile: {problems}") from None
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        problem = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"ServiceNow profile: {where + ': ' if where else ''}{problem}") from None
 
 
 def instance_url(value: str) -> str:
