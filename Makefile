@@ -32,7 +32,7 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy src
 
 reliability: $(VENV)/.dev  ## docs/RELIABILITY.md: every fault and bad input, observed outcome
-	$(BIN)/python -m pytest --reliability-report docs/RELIABILITY.md
+	$(BIN)/python -m pytest tests --reliability-report docs/RELIABILITY.md
 
 bench: $(VENV)/.bench  ## benchmark figures for BENCHMARKS.md
 	$(BIN)/python bench/run.py
