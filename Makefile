@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench reliability clean
+.PHONY: demo test lint bench reliability stress clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ lint: $(VENV)/.dev
 
 reliability: $(VENV)/.dev  ## docs/RELIABILITY.md: every fault and bad input, observed outcome
 	$(BIN)/python -m pytest tests --reliability-report docs/RELIABILITY.md
+
+STRESS_RUNS ?= 20
+STRESS_TESTS := tests/test_writeback_e2e.py::test_kill_9_during_write_back_then_rerun_leaves_no_duplicate \
+	tests/test_one_writer.py
+
+stress: $(VENV)/.dev  ## kill -9 and concurrent write-back tests, STRESS_RUNS times in a row
+	@for i in $$(seq 1 $(STRESS_RUNS)); do \
+		echo "stress run $$i/$(STRESS_RUNS)"; \
+		$(BIN)/python -m pytest -q $(STRESS_TESTS) || { echo "stress: run $$i failed"; exit 1; }; \
+	done; echo "stress: $(STRESS_RUNS) runs in a row passed"
 
 bench: $(VENV)/.bench  ## benchmark figures for BENCHMARKS.md
 	$(BIN)/python bench/run.py

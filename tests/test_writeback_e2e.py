@@ -15,6 +15,7 @@ import requests
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
+from sms_conformance.runlock import holder_path, lock_path
 from sms_conformance.sandbox import Sandbox
 
 TASK_TABLES = ("incident_task", "problem_task", "change_task")
@@ -130,6 +131,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sandbox, tmp_path: Path) -> 
 
 
 def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path, monkeypatch) -> None:
+    """fault: kill -9 mid write-back, its lock note left behind; outcome: rerun runs, no duplicate"""
     with Sandbox(records=300, seed=8, faults="latency=30ms") as box:
         monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
         monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
@@ -145,6 +147,8 @@ def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path,
         proc.wait()
         partial = len(tasks(box))
         assert partial > 0
+        # The OS lock died with the process; only its holder note is stale.
+        assert holder_path(lock_path(tmp_path / "h.sqlite", box.url)).exists()
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr
         final = tasks(box)

@@ -13,6 +13,9 @@ from sms_conformance.writeback import TooManyNewTasks, check_cap
 from sms_conformance.writeback_plan import WriteBackSettings, plan_write_back, task_fields
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
+REC = "a" * 32  # sys_ids: 32 hexadecimal characters
+GRP = "b" * 32
+OWNERS = "c" * 32
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +28,22 @@ def config(settings) -> WriteBackSettings:
     return WriteBackSettings.from_settings(settings)
 
 
-def finding(fp: str = "f1", owner_id: str = "grp1", number: str = "INC0012345") -> FindingRow:
+def finding(fp: str = "f1", owner_id: str = GRP, number: str = "INC0012345", sys_id: str = REC,
+            observed: dict[str, str] | None = None) -> FindingRow:
     return FindingRow(
         fingerprint=fp, rule_id="incident.closure.validated", clause="8.6.1", severity="high",
-        process="incident", table="incident", sys_id="rec1", number=number,
-        url="https://x.test/nav_to.do?uri=incident.do?sys_id=rec1",
+        process="incident", table="incident", sys_id=sys_id, number=number,
+        url=f"https://x.test/nav_to.do?uri=incident.do?sys_id={sys_id}",
         message=f"{number} was resolved without evidence that restoration was validated",
-        status="fail", detail="", observed={"resolution_notes": "fixed"}, owner="Service Desk",
+        status="fail", detail="", observed=observed or {"resolution_notes": "fixed"},
+        owner="Service Desk",
         owner_id=owner_id, first_seen="2026-11-20T02:00:00Z",
     )
 
 
-def task(fp: str, open_: bool, number: str, fields: dict[str, str] | None = None) -> TaskRef:
-    return TaskRef(fp, "incident_task", f"id-{number}", number, open_, "rec1", fields or {})
+def task(fp: str, open_: bool, number: str, fields: dict[str, str] | None = None,
+         created: str = "2026-11-20 02:00:00") -> TaskRef:
+    return TaskRef(fp, "incident_task", f"id-{number}", number, open_, REC, fields or {}, created)
 
 
 def test_task_content_names_clause_record_rule_and_fix(rules, config) -> None:
@@ -46,19 +52,19 @@ def test_task_content_names_clause_record_rule_and_fix(rules, config) -> None:
     assert "resolution_notes: fixed" in fields["description"]
     assert "How to fix:" in fields["description"]
     assert "nav_to.do" in fields["description"]
-    assert fields["assignment_group"] == "grp1"
+    assert fields["assignment_group"] == GRP
     assert fields["priority"] == "2"  # high
     assert fields["due_date"] == "2026-12-01 02:00:00"  # high: 5 days
     assert fields["correlation_id"] == "f1"
     assert fields["correlation_display"] == "sms-conformance"
-    assert fields["incident"] == "rec1"
+    assert fields["incident"] == REC
 
 
 def test_record_without_group_goes_to_process_owner_group(rules, settings) -> None:
-    custom = dict(settings["write_back"], owner_groups={"incident": "owners"})
+    custom = dict(settings["write_back"], owner_groups={"incident": OWNERS})
     config = WriteBackSettings.model_validate(custom)
     fields = task_fields(finding(owner_id=""), rules["incident.closure.validated"], config, NOW)
-    assert fields["assignment_group"] == "owners"
+    assert fields["assignment_group"] == OWNERS
 
 
 def test_new_finding_is_created_existing_unchanged_is_left_alone(rules, config) -> None:
@@ -73,7 +79,7 @@ def test_new_finding_is_created_existing_unchanged_is_left_alone(rules, config) 
 
 def test_changed_finding_updates_its_open_task(rules, config) -> None:
     stale = task("f1", True, "ITASK1", {"short_description": "old", "description": "old",
-                                        "priority": "2", "assignment_group": "grp1"})
+                                        "priority": "2", "assignment_group": GRP})
     plan = plan_write_back([finding()], {"f1": [stale]}, [], rules, config, NOW, complete=True)
     assert [sorted(u.fields) for u in plan.update] == [["description", "short_description"]]
 
@@ -101,3 +107,59 @@ def test_cap_aborts_before_writing(rules, config) -> None:
     check_cap(plan, 3)
     with pytest.raises(TooManyNewTasks, match="create 3 new tasks, more than the cap of 2"):
         check_cap(plan, 2)
+
+
+def test_duplicates_keep_the_oldest_open_task_and_heal_the_rest(rules, config) -> None:
+    """fault: three open tasks for one finding; outcome: oldest kept, the others closed naming it"""
+    newer = task("f1", True, "ITASK0010009", created="2026-11-20 02:00:05")
+    same_second = task("f1", True, "ITASK0010010", created="2026-11-20 02:00:01")
+    oldest = task("f1", True, "ITASK0010002", created="2026-11-20 02:00:01")
+    plan = plan_write_back([finding()], {"f1": [newer, same_second, oldest]}, [], rules, config,
+                           NOW, complete=True)
+    assert not plan.create
+    assert [u.task.number for u in plan.update] == ["ITASK0010002"]
+    assert sorted(h.task.number for h in plan.heal) == ["ITASK0010009", "ITASK0010010"]
+    assert all("duplicate of ITASK0010002" in h.fields["close_notes"] for h in plan.heal)
+    assert all(h.fields["state"] == "3" for h in plan.heal)
+
+
+def test_duplicates_of_a_conforming_finding_all_close(rules, config) -> None:
+    """fault: duplicate tasks of a now conforming record; outcome: both close, none stays open"""
+    first = task("f2", True, "ITASK0010001", created="2026-11-20 02:00:00")
+    second = task("f2", True, "ITASK0010005", created="2026-11-20 02:00:00")
+    plan = plan_write_back([], {}, [first, second], rules, config, NOW, complete=True,
+                           watched=[first, second])
+    assert [c.task.number for c in plan.close] == ["ITASK0010001"]
+    assert [h.task.number for h in plan.heal] == ["ITASK0010005"]
+
+
+def test_incomplete_scan_still_heals_duplicates(rules, config) -> None:
+    """fault: duplicates seen by an incomplete scan; outcome: the duplicate closes, nothing else"""
+    first = task("f3", True, "ITASK0010001")
+    second = task("f3", True, "ITASK0010002")
+    plan = plan_write_back([], {}, [], rules, config, NOW, complete=False, watched=[second, first])
+    assert [h.task.number for h in plan.heal] == ["ITASK0010002"] and not plan.close
+
+
+def test_script_values_never_reach_reference_fields(rules, config) -> None:
+    """fault: `javascript:...^OR...` as record references; outcome: not copied, the task says so"""
+    hostile = "javascript:gs.getUserID()^ORsys_idISNOTEMPTY"
+    fields = task_fields(finding(owner_id=hostile, sys_id=hostile),
+                         rules["incident.closure.validated"], config, NOW)
+    assert "incident" not in fields and "assignment_group" not in fields
+    assert hostile not in "".join(fields.values())
+    assert "incident was left empty" in fields["description"]
+    assert "assignment group is not a valid reference" in fields["description"]
+
+
+def test_huge_html_value_is_capped_and_escaped(rules, config) -> None:
+    """fault: a 100 kB HTML value; outcome: 500 chars of it, HTML-escaped, description <= 4000"""
+    html = "<img src=x onerror=alert(1)><b>bold</b> & more " * 2200  # over 100 kB
+    fields = task_fields(finding(observed={"resolution_notes": html}),
+                         rules["incident.closure.validated"], config, NOW)
+    description = fields["description"]
+    assert len(html) > 100_000 and len(description) <= 4000
+    assert "<" not in description and ">" not in description
+    assert "&lt;img src=x onerror=alert(1)&gt;" in description
+    assert f"[{len(html) - 500} more characters cut]" in description
+    assert "How to fix:" in description  # the rest of the task survives the cut

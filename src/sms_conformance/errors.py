@@ -1,4 +1,4 @@
-"""The error family the CLI turns into exit codes: configuration (2) and source (3)."""
+"""The error family the CLI turns into exit codes: configuration (2), source (3), lock (4)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,9 @@ class SourceError(ConformanceError):
 
 class AuthError(SourceError):
     """The platform refused the credentials."""
+
+
+class LockHeld(ConformanceError):
+    """Another run holds the write-back lock of this instance and history store."""
+
+    exit_code = 4

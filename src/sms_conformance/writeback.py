@@ -17,7 +17,13 @@ from sms_conformance.links import LinkResolver
 from sms_conformance.records import Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
-from sms_conformance.writeback_plan import Create, Plan, WriteBackSettings
+from sms_conformance.writeback_plan import (
+    Create,
+    Plan,
+    WriteBackSettings,
+    duplicate_fields,
+    duplicates,
+)
 
 CHUNK = 50
 
@@ -28,7 +34,9 @@ class TooManyNewTasks(ConfigError):
 
 @dataclass(frozen=True)
 class WatchedTask:
-    task: TaskRef
+    """The open tasks of one (record, rule): one, or more when two runs created it at once."""
+
+    tasks: tuple[TaskRef, ...]
     rule_id: str
 
 
@@ -42,7 +50,9 @@ def watch_open_tasks(
         for task in port.open_tasks(target.table):
             for rule in candidates:
                 if fingerprint(platform, instance, process, task.parent, rule.id) == task.fingerprint:
-                    watched[(task.parent, rule.id)] = WatchedTask(task, rule.id)
+                    key = (task.parent, rule.id)
+                    before = watched[key].tasks if key in watched else ()
+                    watched[key] = WatchedTask((*before, task), rule.id)
                     break
     return watched
 
@@ -101,10 +111,14 @@ def check_cap(plan: Plan, cap: int) -> None:
 
 
 def apply_plan(
-    plan: Plan, port: TaskPort, history: History, rules: dict[str, Rule], instance: str,
-    now: datetime, progress: Callable[[str], None] | None = None,
+    plan: Plan, port: TaskPort, history: History, rules: dict[str, Rule], config: WriteBackSettings,
+    instance: str, now: datetime, progress: Callable[[str], None] = lambda _: None,
 ) -> None:
-    """Writes in small chunks, recording each task as it is made, so a crash loses nothing."""
+    """Writes in small chunks, recording each task as it is made, so a crash loses nothing;
+    then reads back what it created and closes what another run created at the same time."""
+    for heal in plan.heal:
+        port.update_task(heal.task.table, heal.task.id, heal.fields)
+        history.close_task(heal.task, now)
     by_table: dict[str, list[Create]] = defaultdict(list)
     for item in plan.create:
         by_table[item.table].append(item)
@@ -114,8 +128,11 @@ def apply_plan(
             made = port.create_tasks(table, [c.fields for c in chunk])
             for item, task in zip(chunk, made, strict=False):
                 history.record_task(task, item.finding, rules[item.finding.rule_id], instance, now)
-            if progress is not None:
-                progress(f"created {start + len(chunk)}/{len(items)} {table} tasks")
+            progress(f"created {start + len(chunk)}/{len(items)} {table} tasks")
+    healed = heal_created(plan.create, port, history, rules, config, instance, now)
+    if healed:
+        progress(f"closed {healed} duplicates: another run created tasks for the same findings "
+                 "at the same time")
     for update in plan.update:
         task = port.update_task(update.task.table, update.task.id, update.fields)
         history.record_task(task, update.finding, rules[update.finding.rule_id], instance, now)
@@ -124,13 +141,40 @@ def apply_plan(
         history.close_task(close.task, now)
 
 
+def heal_created(
+    created: Sequence[Create], port: TaskPort, history: History, rules: dict[str, Rule],
+    config: WriteBackSettings, instance: str, now: datetime,
+) -> int:
+    """Across hosts the platform is the source of truth: re-read the fingerprints just written
+    and, where a concurrent run created one too, keep the oldest task and close the others.
+
+    Whichever run reads last sees every task (each run reads after its own writes) and every run
+    keeps the same one, so the pair ends with one open task per finding. Returns how many closed.
+    """
+    findings = {c.finding.fingerprint: c.finding for c in created}
+    by_table: dict[str, list[str]] = defaultdict(list)
+    for item in created:
+        by_table[item.table].append(item.finding.fingerprint)
+    extra: list[tuple[TaskRef, TaskRef]] = []
+    for table, fingerprints in by_table.items():
+        extra.extend(duplicates(port.find_tasks(table, fingerprints))[1])
+    for task, kept in extra:
+        port.update_task(task.table, task.id, duplicate_fields(kept, config, now, task))
+        history.close_task(task, now)
+        finding = findings[task.fingerprint]
+        history.record_task(kept, finding, rules[finding.rule_id], instance, now)
+    return len(extra)
+
+
 def describe(plan: Plan, sample: int = 5) -> Iterable[str]:
     yield (f"write-back plan: create {len(plan.create)}, update {len(plan.update)}, "
-           f"close {len(plan.close)}")
+           f"close {len(plan.close)}, heal {len(plan.heal)} duplicates")
     for c in plan.create[:sample]:
         yield f"  create {c.table}: {c.fields['short_description']}"
     for u in plan.update[:sample]:
         yield f"  update {u.task.number}: {', '.join(sorted(u.fields))}"
     for k in plan.close[:sample]:
         yield f"  close  {k.task.number} ({k.task.table})"
+    for h in plan.heal[:sample]:
+        yield f"  heal   {h.task.number} ({h.task.table}): a duplicate"
     yield from (f"  notice: {n}" for n in plan.notices)

@@ -7,12 +7,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow
 from sms_conformance.rules.model import Rule
+from sms_conformance.writeback_guard import (
+    DESCRIPTION_CAP,
+    MESSAGE_CAP,
+    OBSERVED_CAP,
+    SHORT_CAP,
+    check_owner_groups,
+    check_targets,
+    clip,
+    is_reference,
+    neutralise,
+)
 
 CORRELATION_DISPLAY = "sms-conformance"
 # Fields kept in line with the finding; a person may reassign a task, so the group is not one.
@@ -42,6 +53,9 @@ class WriteBackSettings(BaseModel):
 
     max_new_tasks: int = Field(200, ge=0, le=MAX_NEW_TASKS)
     targets: dict[ProcessName, Target]
+    # Tables besides incident_task, problem_task and change_task that targets may name; each
+    # must extend task (`sms-conformance doctor` checks).
+    custom_task_tables: Annotated[tuple[Identifier, ...], Strict(False)] = ()  # YAML gives a list
     owner_groups: dict[ProcessName, Annotated[str, Field(max_length=64)]] = {}
     priority: dict[SeverityName, Annotated[int, Field(ge=1, le=5)]]
     due_days: dict[SeverityName, Annotated[int, Field(ge=0, le=3650)]]
@@ -51,11 +65,18 @@ class WriteBackSettings(BaseModel):
     def from_settings(cls, settings: Mapping[str, Any]) -> WriteBackSettings:
         """Settings from load_settings are already valid; this guards hand-built ones."""
         try:
-            return cls.model_validate(settings.get("write_back", {}))
+            config = cls.model_validate(settings.get("write_back", {}))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(step) for step in ("write_back", *err["loc"]))
             raise ConfigError(f"settings {where}: {err['msg']}") from None
+        check_targets(config.target_fields(), config.custom_task_tables)
+        check_owner_groups(config.owner_groups)
+        return config
+
+    def target_fields(self) -> dict[str, tuple[str, str]]:
+        """process -> (task table, field naming the record)."""
+        return {p: (t.table, t.parent_field) for p, t in self.targets.items()}
 
     def closed_state(self, table: str) -> str:
         return self.states[table].closed if table in self.states else "3"
@@ -86,49 +107,109 @@ class Plan:
     create: list[Create] = field(default_factory=list)
     update: list[Update] = field(default_factory=list)
     close: list[Close] = field(default_factory=list)
+    heal: list[Close] = field(default_factory=list)  # open duplicates of one finding's task
     notices: list[str] = field(default_factory=list)
+
+
+def seniority(task: TaskRef) -> tuple[str, int, str, str]:
+    """Oldest first: created on, then number (ITASK0010002 before ITASK0010010)."""
+    return task.created, len(task.number), task.number, task.id
+
+
+def duplicates(tasks: Iterable[TaskRef]) -> tuple[dict[str, TaskRef], list[tuple[TaskRef, TaskRef]]]:
+    """The task kept per fingerprint (the oldest open one) and (duplicate, kept) pairs.
+
+    Every run that sees the same open tasks keeps the same one, so two hosts healing at once
+    never close each other's keeper.
+    """
+    groups: dict[str, dict[tuple[str, str], TaskRef]] = {}
+    for task in tasks:
+        if task.open and task.fingerprint:
+            groups.setdefault(task.fingerprint, {})[(task.table, task.id)] = task
+    kept: dict[str, TaskRef] = {}
+    extra: list[tuple[TaskRef, TaskRef]] = []
+    for fp, group in groups.items():
+        oldest, *rest = sorted(group.values(), key=seniority)
+        kept[fp] = oldest
+        extra.extend((task, oldest) for task in rest)
+    return kept, extra
 
 
 def task_fields(
     finding: FindingRow, rule: Rule, config: WriteBackSettings, now: datetime,
     previous: TaskRef | None = None,
 ) -> dict[str, str]:
-    """What a process owner reads: which record, which clause, what is wrong, how to fix it."""
+    """What a process owner reads: which record, which clause, what is wrong, how to fix it.
+
+    Record values are untrusted: references must be sys_ids, text is capped and HTML-escaped.
+    """
     target = config.targets[finding.process]
-    observed = "\n".join(f"  {k}: {v or '(empty)'}" for k, v in finding.observed.items())
+    number = clip(finding.number, 40)
+    observed = "\n".join(f"  {k}: {clip(v, OBSERVED_CAP) if v else '(empty)'}"
+                         for k, v in finding.observed.items())
+    refs, notes = references(finding, target.parent_field, config)
+    link = clip(finding.url, 300) if target.parent_field in refs else "(no link, see below)"
     lines = [
         f"Rule {rule.id} (ISO/IEC 20000-1 clause {rule.clause}): {rule.title}",
         "",
-        f"Finding: {finding.message}",
+        f"Finding: {clip(finding.message, MESSAGE_CAP)}",
         *(["Observed:", observed] if observed else []),
         "",
         f"How to fix: {rule.remediation}",
         "",
-        f"Record: {finding.number} {finding.url}",
+        f"Record: {number} {link}",
         f"First detected: {finding.first_seen[:10]}. This task closes itself once a scan finds "
         "the record conforms.",
+        *notes,
     ]
     if previous is not None:
-        lines.append(f"This finding came back after task {previous.number} was closed.")
+        lines.append(f"This finding came back after task {clip(previous.number, 40)} was closed.")
     due = now + timedelta(days=config.due_days.get(finding.severity, 14))
-    fields = {
-        "short_description": f"[ISO 20000-1 {rule.clause}] {finding.number}: {rule.title}",
-        "description": "\n".join(lines),
+    return {
+        "short_description": neutralise(f"[ISO 20000-1 {rule.clause}] {number}: {rule.title}",
+                                        SHORT_CAP),
+        "description": neutralise("\n".join(lines), DESCRIPTION_CAP,
+                                  "\n[cut to the field's length]"),
         "priority": str(config.priority.get(finding.severity, 3)),
         "due_date": due.strftime("%Y-%m-%d %H:%M:%S"),
         "correlation_id": finding.fingerprint,
         "correlation_display": CORRELATION_DISPLAY,
-        target.parent_field: finding.sys_id,
+        **refs,
     }
-    group = finding.owner_id or config.owner_groups.get(finding.process, "")
-    if group:
-        fields["assignment_group"] = group
-    return fields
+
+
+def references(
+    finding: FindingRow, parent_field: str, config: WriteBackSettings
+) -> tuple[dict[str, str], list[str]]:
+    """Reference fields copied from the record, only where they hold a sys_id; notes otherwise."""
+    refs: dict[str, str] = {}
+    notes: list[str] = []
+    if is_reference(finding.sys_id):
+        refs[parent_field] = finding.sys_id
+    else:
+        notes.append(f"Note: the record's sys_id is not a valid reference, so {parent_field} "
+                     "was left empty: find the record by its number.")
+    fallback = config.owner_groups.get(finding.process, "")
+    if is_reference(finding.owner_id):
+        refs["assignment_group"] = finding.owner_id
+    elif finding.owner_id:
+        notes.append("Note: the record's assignment group is not a valid reference, so this task "
+                     + ("went to the process owner group." if fallback else "is unassigned."))
+    if "assignment_group" not in refs and fallback:
+        refs["assignment_group"] = fallback
+    return refs, notes
 
 
 def close_fields(task: TaskRef, config: WriteBackSettings, now: datetime, why: str) -> dict[str, str]:
     note = f"Closed by sms-conformance on {now:%Y-%m-%d %H:%M} UTC: {why}"
     return {"state": config.closed_state(task.table), "work_notes": note, "close_notes": note}
+
+
+def duplicate_fields(kept: TaskRef, config: WriteBackSettings, now: datetime,
+                     task: TaskRef) -> dict[str, str]:
+    """Closes `task` as a duplicate of `kept` (two runs created a task for one finding)."""
+    return close_fields(task, config, now, neutralise(
+        f"duplicate of {clip(kept.number, 40)}, which stays open for the same finding.", 200))
 
 
 def plan_write_back(
@@ -140,19 +221,30 @@ def plan_write_back(
     now: datetime,
     *,
     complete: bool,
+    watched: Iterable[TaskRef] = (),
 ) -> Plan:
-    """Create a task per failure without an open one, update changed ones, close conforming ones.
+    """Create a task per failure without an open one, update changed ones, close conforming ones,
+    and heal duplicates: where several open tasks carry one fingerprint, keep the oldest.
 
-    `conforming` are open tasks whose record now passes their rule. An incomplete scan closes
-    nothing: a record it did not read is not known to conform.
+    `conforming` are open tasks whose record now passes their rule; `watched` every open task of
+    this tool seen before the scan. An incomplete scan closes nothing but duplicates: a record it
+    did not read is not known to conform, while a duplicate is one whatever the record holds.
     """
-    plan = Plan()
+    conforming = list(conforming)
+    kept, extra = duplicates([*(t for ts in existing.values() for t in ts), *conforming, *watched])
+    plan = Plan(heal=[Close(task, duplicate_fields(keeper, config, now, task))
+                      for task, keeper in extra])
+    healed = {(c.task.table, c.task.id) for c in plan.heal}
     failing: set[str] = set()
     for finding in failures:
         failing.add(finding.fingerprint)
         tasks = existing.get(finding.fingerprint, [])
-        open_task = next((t for t in tasks if t.open), None)
-        previous = max((t for t in tasks if not t.open), key=lambda t: t.number, default=None)
+        open_task = kept.get(finding.fingerprint)
+        # The task closed before this one: older than the open task (its healed duplicates are
+        # younger), or the latest closed one for a new task.
+        closed = [t for t in tasks if not t.open
+                  and (open_task is None or seniority(t) < seniority(open_task))]
+        previous = max(closed, key=seniority, default=None)
         wanted = task_fields(finding, rules[finding.rule_id], config, now, previous)
         if open_task is None:
             table = config.targets[finding.process].table
@@ -165,6 +257,6 @@ def plan_write_back(
         plan.notices.append("the scan is incomplete: no task is closed")
         return plan
     for task in conforming:
-        if task.fingerprint not in failing:
+        if task.fingerprint not in failing and (task.table, task.id) not in healed:
             plan.close.append(Close(task, close_fields(task, config, now, "the record now conforms.")))
     return plan

@@ -1,7 +1,8 @@
 """The command line: the one place where errors become exit codes.
 
 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error,
-3 source or API failure (scan incomplete).
+3 source or API failure (scan incomplete), 4 another run holds the write-back lock
+(nothing was read or written).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 from sms_conformance import __version__
 from sms_conformance.errors import ConformanceError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED = 0, 1, 2, 3, 4
 
 
 class Cli(click.Group):

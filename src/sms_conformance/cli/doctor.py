@@ -27,9 +27,11 @@ MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 def doctor(ctx: click.Context, source: str, instance: str | None, profile: str | None,
            records: int, seed: int,
            config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...]) -> None:
-    """Check reachability, auth, table and field readability, and clock skew."""
+    """Check reachability, auth, table and field readability, clock skew, and that every
+    write-back table extends task."""
     from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
-    from sms_conformance.connectors.servicenow.doctor import diagnose
+    from sms_conformance.connectors.servicenow.doctor import diagnose, task_tables
+    from sms_conformance.writeback_plan import WriteBackSettings
 
     config = ConfigDir.find(config_dir)
     rules, fieldmap = config.rules(rules_path, only), config.fieldmap()
@@ -53,6 +55,9 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
         if not isinstance(conn, ServiceNowConnector):
             raise ConfigError("doctor checks a live instance or file: exports")
         findings = diagnose(conn, needed)
+        if findings[0].level == "ok":  # reached and authenticated
+            targets = WriteBackSettings.from_settings(config.settings()).targets.values()
+            findings += task_tables(conn, [t.table for t in targets])
     for finding in findings:
         click.echo(f"{MARKS[finding.level]}  {finding.message}")
         if finding.fix:

@@ -67,3 +67,14 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
     except ValueError:
         raise ConfigError(f"--since {text!r}: expected e.g. 7d, 12h or an ISO date") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+_WAIT = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
+
+
+def parse_wait(text: str) -> float:
+    """`0`, `90`, `30s`, `10m`, `2h` -> seconds."""
+    match = _WAIT.match(text.strip())
+    if not match:
+        raise ConfigError(f"--wait {text!r}: expected seconds or a duration such as 30s, 10m, 1h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
-from sms_conformance.cli.options import config_options, parse_since, source_options
+from sms_conformance.cli.options import config_options, parse_since, parse_wait, source_options
 from sms_conformance.cli.progress import progress_printer
 from sms_conformance.cli.report import exit_code, print_report
 from sms_conformance.cli.sources import open_source
@@ -15,6 +16,7 @@ from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.history import History
 from sms_conformance.rules.model import Severity
+from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import load_waivers
 
@@ -33,6 +35,9 @@ from sms_conformance.waivers import load_waivers
 @click.option("--write-back", is_flag=True, help="Create, update and close remediation tasks.")
 @click.option("--dry-run", is_flag=True, help="With --write-back: print the plan, write nothing.")
 @click.option("--max-new-tasks", type=click.IntRange(0), help="Abort write-back above this many new tasks.")
+@click.option("--wait", "wait", default="0", show_default=True, metavar="DURATION",
+              help="With --write-back: wait this long (30s, 10m) for another run's lock; "
+                   "otherwise exit 4 at once.")
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (SQLite); default $SMS_CONFORMANCE_HISTORY or ~/.local/state.")
 @click.pass_context
@@ -41,12 +46,13 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
          config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
          since: str | None, incremental: bool, as_of: str | None, fmt: str, output: Path | None,
          fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
-         history_path: Path | None) -> None:
+         wait: str, history_path: Path | None) -> None:
     """Scan incidents, problems and changes against the conformance rules."""
     config = ConfigDir.find(config_dir)
     rules = config.rules(rules_path, only)
     now = parse_as_of(as_of)
     fieldmap = config.fieldmap()
+    wait_seconds = parse_wait(wait)
     options = ScanOptions(
         now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
         since=parse_since(since, now), source=profile or source,
@@ -56,7 +62,12 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     connection = config.profile(profile)
     history = History(history_path or default_history_path())  # after all config: a bad file writes nothing
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
-                     profile=connection) as conn:
+                     profile=connection) as conn, (
+        # One writer per instance and history store, from before the scan to the last write.
+        writer_lock(history.path, conn.instance, wait_seconds,
+                    waiting=lambda note: click.echo(note, err=True))
+        if write_back and not dry_run else nullcontext()
+    ):
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,

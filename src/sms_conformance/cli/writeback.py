@@ -24,6 +24,7 @@ from sms_conformance.writeback import (
     recheck_unseen,
     watch_open_tasks,
 )
+from sms_conformance.writeback_guard import check_scanned_tables
 from sms_conformance.writeback_plan import Plan, WriteBackSettings, plan_write_back
 
 
@@ -46,6 +47,9 @@ class WriteBack:
         if not hasattr(connector, "find_tasks"):
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
+        check_scanned_tables(config.target_fields(),
+                             {p.value: m.table for p, m in fieldmap.processes.items()})
+        refuse_non_task_tables(connector, config)
         configure = getattr(connector, "configure_tasks", None)
         if configure is not None:
             configure({t.table: t.parent_field for t in config.targets.values()})
@@ -65,10 +69,11 @@ class WriteBack:
             unseen = {k for k in set(self.watched) - outcome.seen if k[1] not in outcome.blinded}
             rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.fieldmap, now)
             conforming_keys |= rechecked
-        conforming = [self.watched[k].task for k in conforming_keys if k in self.watched]
+        conforming = [t for k in conforming_keys if k in self.watched for t in self.watched[k].tasks]
         existing = existing_tasks(self.port, failures, self.config)
         plan = plan_write_back(
             failures, existing, conforming, by_id, self.config, now, complete=outcome.complete,
+            watched=[t for w in self.watched.values() for t in w.tasks],
         )
         plan.notices.extend(notices)
         if not self.dry_run:  # tasks made by an earlier run that did not live to record them
@@ -82,6 +87,21 @@ class WriteBack:
             click.echo("dry run: nothing written", err=True)
             return plan
         check_cap(plan, self.cap)
-        apply_plan(plan, self.port, history, by_id, instance, now,
+        apply_plan(plan, self.port, history, by_id, self.config, instance, now,
                    progress=lambda msg: click.echo(f"  {msg}", err=True))
         return plan
+
+
+def refuse_non_task_tables(connector: Connector, config: WriteBackSettings) -> None:
+    """A declared custom target must extend task where the instance lets us check (doctor says
+    the same); the built-in ones do by definition."""
+    from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+    from sms_conformance.connectors.servicenow.doctor import task_tables
+
+    custom = {t.table for t in config.targets.values()} & set(config.custom_task_tables)
+    if custom and isinstance(connector, ServiceNowConnector):
+        for finding in task_tables(connector, custom):
+            if finding.level == "fail":
+                raise ConfigError(f"{finding.message}: {finding.fix}")
+            if finding.level == "warn":
+                click.echo(f"warning: {finding.message}", err=True)

@@ -48,6 +48,7 @@ class TaskRef:
     open: bool
     parent: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
+    created: str = ""  # sys_created_on, "YYYY-MM-DD hh:mm:ss" UTC: orders duplicates
 
 
 class Connector(Protocol):

@@ -8,6 +8,7 @@ generated data, e.g. ``upon_reject: "cancel"``) cost nothing per row; computed f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -420,8 +421,42 @@ SYS_CHOICE = TableSchema(
     display_field="label",
 )
 
+SYS_DB_OBJECT = TableSchema(
+    name="sys_db_object",
+    columns=("sys_id", "name", "label", "super_class", "sys_created_on", "sys_updated_on"),
+    refs={"super_class": "sys_db_object"},
+    constants={"is_extendable": "true", "sys_created_by": "admin", "sys_updated_by": "admin",
+               "sys_mod_count": "0"},
+    display_field="label",
+)
+
 SCHEMAS: dict[str, TableSchema] = {
     s.name: s for s in (INCIDENT, PROBLEM, CHANGE, INCIDENT_TASK, PROBLEM_TASK, CHANGE_TASK,
-                        SYS_USER, SYS_USER_GROUP, CMDB_CI, CMDB_CI_SERVICE, SYS_CHOICE)
+                        SYS_USER, SYS_USER_GROUP, CMDB_CI, CMDB_CI_SERVICE, SYS_CHOICE,
+                        SYS_DB_OBJECT)
 }
 """Every table the sandbox serves, by name."""
+
+# Which table each one extends (sys_db_object.super_class), as on an out-of-the-box instance.
+SUPER_CLASS = {
+    "incident": "task", "problem": "task", "change_request": "task", "incident_task": "task",
+    "problem_task": "task", "change_task": "task", "cmdb_ci": "cmdb", "cmdb_ci_service": "cmdb_ci",
+}
+
+
+def db_object_rows(created: str = "2020-01-01 00:00:00") -> list[Row]:
+    """sys_db_object rows for every served table and the base tables they extend."""
+    def sys_id(name: str) -> str:
+        return hashlib.md5(f"sys_db_object:{name}".encode(), usedforsecurity=False).hexdigest()
+
+    rows: list[Row] = []
+    for name in sorted({*SCHEMAS, *SUPER_CLASS.values()}):
+        row = SYS_DB_OBJECT.new_row()
+        parent = SUPER_CLASS.get(name)
+        for key, value in (("sys_id", sys_id(name)), ("name", name),
+                           ("label", name.replace("_", " ").title()),
+                           ("super_class", sys_id(parent) if parent else ""),
+                           ("sys_created_on", created), ("sys_updated_on", created)):
+            SYS_DB_OBJECT.set(row, key, value)
+        rows.append(row)
+    return sorted(rows, key=lambda r: str(r[0]))

@@ -29,7 +29,13 @@ from sms_conformance.sandbox.query import (
     extract_keyset,
     parse,
 )
-from sms_conformance.sandbox.schema import JOURNAL_FIELDS, SCHEMAS, Row, TableSchema
+from sms_conformance.sandbox.schema import (
+    JOURNAL_FIELDS,
+    SCHEMAS,
+    Row,
+    TableSchema,
+    db_object_rows,
+)
 
 DEFAULT_LIMIT = 10000
 _CACHE_SIZE = 32
@@ -130,6 +136,7 @@ class Store:
         self.tables: dict[str, Table] = {
             name: Table(SCHEMAS[name], rows) for name, rows in dataset.tables.items()
         }
+        self.tables.setdefault("sys_db_object", Table(SCHEMAS["sys_db_object"], db_object_rows()))
         for name, schema in SCHEMAS.items():
             self.tables.setdefault(name, Table(schema, []))
         self.acl_hidden_rate = acl_hidden_rate

@@ -12,7 +12,7 @@ from typing import Literal
 from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS, text
-from sms_conformance.connectors.servicenow.query import check_field
+from sms_conformance.connectors.servicenow.query import check_field, condition
 from sms_conformance.connectors.servicenow.responses import HTTPAuthError
 from sms_conformance.errors import ConfigError, SourceError
 
@@ -56,13 +56,55 @@ def diagnose(
     return findings
 
 
-def _read(connector: ServiceNowConnector, table: str, fields: list[str], limit: int) -> Page:
+def _read(connector: ServiceNowConnector, table: str, fields: list[str], limit: int,
+          query: str = "") -> Page:
     return connector.client.list(check_field(table), {
         **BASE_PARAMS,
         "sysparm_fields": ",".join(sorted({"sys_id", *fields})),
         "sysparm_limit": str(limit),
         "sysparm_no_count": "true",
+        **({"sysparm_query": query} if query else {}),
     })
+
+
+def task_tables(connector: ServiceNowConnector, tables: Iterable[str]) -> list[Finding]:
+    """Each write-back table must extend `task` (sys_db_object.super_class, followed upwards):
+    the tool only ever writes remediation tasks."""
+    findings: list[Finding] = []
+    for table in sorted(set(tables)):
+        try:
+            lineage = _lineage(connector, table)
+        except (HTTPAuthError, SourceError) as exc:
+            findings.append(Finding(
+                "warn", f"{table}: cannot read sys_db_object to check it extends task ({exc})",
+                "grant the integration user read access to sys_db_object, or check by hand"))
+            continue
+        if not lineage:
+            findings.append(Finding("fail", f"write-back table {table} does not exist",
+                                    "fix write_back.targets in config/settings.yaml"))
+        elif "task" in lineage[1:]:
+            findings.append(Finding("ok", f"write-back table {table} extends task "
+                                    f"({' -> '.join(lineage)})"))
+        else:
+            findings.append(Finding(
+                "fail", f"write-back table {table} does not extend task ({' -> '.join(lineage)})",
+                "write-back writes only task tables: name one that extends task in "
+                "write_back.targets and write_back.custom_task_tables"))
+    return findings
+
+
+def _lineage(connector: ServiceNowConnector, table: str, depth: int = 10) -> list[str]:
+    """[table, its super class, that one's ...]; empty when the table is unknown."""
+    names: list[str] = []
+    query = condition("name", [table])
+    while query and len(names) < depth:
+        rows = _read(connector, "sys_db_object", ["name", "super_class"], 1, query).rows
+        if not rows:
+            break
+        names.append(text(rows[0].get("name")))
+        parent = text(rows[0].get("super_class"))
+        query = condition("sys_id", [parent]) if parent else ""
+    return names
 
 
 def _clock(page: Page, local: datetime) -> Finding:

@@ -27,7 +27,7 @@ DEFAULT_PARENTS = {"incident_task": "incident", "problem_task": "problem",
 TASK_FIELDS = (
     "sys_id", "number", "correlation_id", "correlation_display", "state", "active",
     "short_description", "description", "assignment_group", "priority", "due_date", "parent",
-    "sys_updated_on",
+    "sys_created_on", "sys_updated_on",
 )
 # Closed state per out-of-the-box task table (incident_task numbers are unverified).
 CLOSED_STATE = {"incident_task": "3", "problem_task": "157", "change_task": "3"}
@@ -86,6 +86,7 @@ class TaskTables:
             open=is_open,
             parent=fields.get(self.parents.get(table, "parent"), ""),
             fields=fields,
+            created=fields.get("sys_created_on", ""),
         )
 
     def _scan(self, table: str, filter_: Filter) -> list[TaskRef]:
