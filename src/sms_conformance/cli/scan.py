@@ -9,10 +9,11 @@ import click
 
 from sms_conformance.cli.options import config_options, parse_since, source_options
 from sms_conformance.cli.progress import progress_printer
-from sms_conformance.cli.report import exit_code, print_report
+from sms_conformance.cli.report import exit_code, print_report, report_incomplete
 from sms_conformance.cli.sources import open_source
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
+from sms_conformance.connectors.servicenow.limits import Limits
 from sms_conformance.history import History
 from sms_conformance.rules.model import Severity
 from sms_conformance.scan import Scanner, ScanOptions
@@ -54,8 +55,9 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         incremental=incremental and not source.startswith("file:"),
         progress=progress_printer(sys.stderr),
     )
+    limits = Limits.from_settings(config.settings())
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
-                     profile=config.profile(profile)) as conn:
+                     profile=config.profile(profile), limits=limits) as conn:
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
@@ -64,6 +66,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         scanner = Scanner(conn, rules, history)
         outcome = scanner.run(options, lambda p: fieldmap.for_process(p).table)
         print_report(history, outcome.scan_id, fmt, output)
+        report_incomplete(outcome)
         if wb is not None:
             wb.run(history, outcome, conn.instance, now)
         # Only a scan of every rule whose findings were acted on moves the watermark.
