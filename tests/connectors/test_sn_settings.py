@@ -99,5 +99,6 @@ def test_shipped_source_limits_are_the_defaults() -> None:
     ({"max_pagez": 10}, "max_pagez: .*not permitted"),
 ])
 def test_bad_source_limits_are_config_errors(source: dict[str, object], problem: str) -> None:
+    """fault: a bad value in the source: settings; outcome: ConfigError (exit 2) naming it"""
     with pytest.raises(ConfigError, match=f"settings source: {problem}"):
         Limits.from_settings({"source": source})
