@@ -97,7 +97,7 @@ def test_shipped_source_limits_are_the_defaults() -> None:
     ({"request_timeout": "soon"}, "request_timeout: .*not a duration"),
     ({"max_pages": 0}, "max_pages: .*greater than or equal to 1"),
     ({"max_pagez": 10}, "max_pagez: .*not permitted"),
-])
+], ids=["not-a-duration", "out-of-range", "unknown-key"])
 def test_bad_source_limits_are_config_errors(source: dict[str, object], problem: str) -> None:
     """fault: a bad value in the source: settings; outcome: ConfigError (exit 2) naming it"""
     with pytest.raises(ConfigError, match=f"settings source: {problem}"):
