@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sms_conformance.errors import ConfigFileError
+from sms_conformance.limits import Limits
 from sms_conformance.rules.checks import compile_pattern
 from sms_conformance.rules.parse import parse_duration
 from sms_conformance.writeback_plan import WriteBackSettings
@@ -40,6 +41,7 @@ class Settings(BaseModel):
     backlog_max_age: Duration
     disabled_rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
     write_back: WriteBackSettings
+    source: Limits = Limits()
 
 
 def load_settings(override: Path | None = None) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from sms_conformance.connectors.servicenow.retry import (
     parse_retry_after,
 )
 from sms_conformance.errors import AuthError, ConfigError, SourceError
+from sms_conformance.limits import MIB
+from tests.connectors.conftest import FakeTime
 from tests.connectors.snow_fakes import PASSWORD, Resp, StubServer, envelope, scripted
 
 OK = Resp(200, {"result": [{"sys_id": "a"}]}, {"X-Total-Count": "1"})
@@ -142,6 +144,7 @@ def test_401_is_an_auth_error_with_status_and_message(make_client: Make) -> None
             client.list("incident", {})
     message = str(caught.value)
     assert message.startswith(
+        f"authentication failed for user admin at {server.url}: "
         "ServiceNow answered 401 User Not Authenticated: Required to provide Auth information"
     )
     assert PASSWORD not in message and PASSWORD not in repr(client)
@@ -245,3 +248,79 @@ def test_client_refuses_writes_to_source_tables(make_client: Make) -> None:
             with pytest.raises(ConfigError, match="source table"):
                 client.update(table, "a" * 32, {"state": "7"})
     assert server.requests == []
+
+
+# -- bounds: what ends a request that would otherwise never end ---------------------------------
+
+
+def test_error_envelope_next_to_an_empty_result_is_a_source_error(make_client: Make) -> None:
+    """fault: HTTP 200 with an error envelope and an empty result; outcome: SourceError, not retried"""
+    body = Resp(200, {"error": {"message": "Boom", "detail": None}, "status": "failure",
+                      "result": []})
+    with StubServer(scripted(body, OK)) as server:
+        client = make_client(server.url)
+        with pytest.raises(SourceError, match="answered 200 with an error: Boom"):
+            client.list("incident", {})
+    assert client.request_count == 1
+
+
+def test_unreachable_instance_is_not_retried(make_client: Make, sleeps: list[float]) -> None:
+    """fault: nothing listens at the instance's address; outcome: SourceError after one request"""
+    with StubServer(scripted(OK)) as server:
+        url = server.url
+    client = make_client(url)
+    with pytest.raises(SourceError, match="cannot reach the instance: connection refused"):
+        client.list("incident", {})
+    assert client.request_count == 1 and sleeps == []
+
+
+def test_read_timeout_is_retried(make_client: Make) -> None:
+    """fault: an answer slower than the read timeout, once; outcome: retried, the next answer used"""
+    answers = iter([0.5, 0.0])
+
+    def slow_then_quick(req: object) -> Resp:
+        time.sleep(next(answers, 0.0))
+        return OK
+
+    with StubServer(slow_then_quick) as server:
+        client = make_client(server.url, timeout=0.1)
+        assert client.list("incident", {}).rows == [{"sys_id": "a"}]
+    assert client.request_count == 2
+
+
+def test_declared_oversized_body_is_refused_unread(make_client: Make) -> None:
+    """fault: Content-Length above the body cap; outcome: SourceError naming the cap, not retried"""
+    big = Resp(200, {"result": [{"sys_id": "a", "description": "x" * 2 * MIB}]})
+    with StubServer(scripted(big)) as server:
+        client = make_client(server.url, max_body=MIB)
+        with pytest.raises(SourceError, match=r"larger than 1 MiB \(source.max_response_mb\)"):
+            client.list("incident", {})
+    assert client.request_count == 1
+
+
+def test_more_rows_than_the_limit_is_a_source_error(make_client: Make) -> None:
+    """fault: more rows than sysparm_limit asked for; outcome: SourceError"""
+    two = Resp(200, {"result": [{"sys_id": "a"}, {"sys_id": "b"}]})
+    with StubServer(scripted(two)) as server, pytest.raises(SourceError, match="2 rows for"):
+        make_client(server.url).list("incident", {"sysparm_limit": "1"})
+
+
+def test_no_request_starts_after_the_run_deadline(make_client: Make, fake_time: FakeTime) -> None:
+    """fault: the run's scan_timeout has passed; outcome: SourceError naming it, nothing sent"""
+    with StubServer(scripted(OK)) as server:
+        client = make_client(server.url, scan_timeout=60)
+        fake_time.now += 61
+        with pytest.raises(SourceError, match=r"limit of 60 s \(source.scan_timeout\)"):
+            client.list("incident", {})
+    assert server.requests == []
+
+
+def test_no_retry_waits_past_the_run_deadline(make_client: Make, fake_time: FakeTime) -> None:
+    """fault: Retry-After longer than the run has left; outcome: gives up at once, naming scan_timeout"""
+    limited = envelope(429, "Rate limit exceeded")
+    limited.headers["Retry-After"] = "20"
+    with StubServer(scripted(limited, OK)) as server:
+        client = make_client(server.url, scan_timeout=10)
+        with pytest.raises(SourceError, match=r"429 .*; no time left to retry .*\(source.scan_timeout\)"):
+            client.list("incident", {})
+    assert client.request_count == 1 and fake_time.sleeps == []

@@ -8,6 +8,8 @@ from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.settings import connector_from_env, instance_url
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
+from sms_conformance.limits import Limits
+from sms_conformance.settings import load_settings
 
 
 def test_bare_instance_name_and_url() -> None:
@@ -74,3 +76,29 @@ def test_profile_with_a_literal_secret_is_refused(fieldmap: FieldMap, key: str) 
 def test_profile_unknown_key_is_refused(fieldmap: FieldMap) -> None:
     with pytest.raises(ConfigError, match="usr_env"):
         connector_from_env(None, fieldmap, profile={"usr_env": "X"}, env={})
+
+
+def test_source_limits_from_settings(fieldmap: FieldMap) -> None:
+    limits = Limits.from_settings({"source": {"request_timeout": "30s", "scan_timeout": "2h",
+                                              "retry_budget": 45, "max_response_mb": 8}})
+    assert (limits.request_timeout, limits.scan_timeout, limits.retry_budget) == (30, 7200, 45)
+    assert limits.max_response_bytes == 8 * 1024 * 1024 and limits.max_pages == 20_000
+    env = {"SERVICENOW_USERNAME": "u", "SERVICENOW_PASSWORD": "p"}
+    client = connector_from_env("dev1", fieldmap, env=env, limits=limits).client
+    assert (client.request_timeout, client.scan_timeout, client.max_body) == (30, 7200, 8 * 2**20)
+    assert client.policy.budget == 45
+
+
+def test_shipped_source_limits_are_the_defaults() -> None:
+    assert Limits.from_settings(load_settings()) == Limits()
+
+
+@pytest.mark.parametrize(("source", "problem"), [
+    ({"request_timeout": "soon"}, "request_timeout: .*not a duration"),
+    ({"max_pages": 0}, "max_pages: .*greater than or equal to 1"),
+    ({"max_pagez": 10}, "max_pagez: .*not permitted"),
+], ids=["not-a-duration", "out-of-range", "unknown-key"])
+def test_bad_source_limits_are_config_errors(source: dict[str, object], problem: str) -> None:
+    """fault: a bad value in the source: settings; outcome: ConfigError (exit 2) naming it"""
+    with pytest.raises(ConfigError, match=f"settings source: {problem}"):
+        Limits.from_settings({"source": source})

@@ -40,7 +40,7 @@ def print_report(history: History, scan_id: int, fmt: str, output: Path | None) 
     total = sum(x.failed + x.errors + x.waived for x in lines)
     shown = history.findings(scan_id, CONSOLE_FINDINGS, statuses=("fail", "error", "waived"))
     text = [*render_summary(scan, lines), *render_unavailable(history.unavailable(scan_id)),
-            *render_findings(shown, total, CONSOLE_FINDINGS)]
+            *render_findings(shown, total, CONSOLE_FINDINGS, complete=bool(scan["complete"]))]
     if output:
         try:
             output.write_text("\n".join(text) + "\n", encoding="utf-8")
@@ -48,6 +48,13 @@ def print_report(history: History, scan_id: int, fmt: str, output: Path | None) 
             raise ConfigError(f"{output}: cannot write: {exc.strerror}") from None
     else:
         click.echo("\n".join(text))
+
+
+def report_incomplete(outcome: ScanOutcome) -> None:
+    """An incomplete scan says why on stderr, whatever --format and --output say."""
+    if not outcome.complete:
+        click.secho(f"error: scan incomplete: {outcome.error or 'reason unknown'}",
+                    err=True, fg="red")
 
 
 def exit_code(history: History, outcome: ScanOutcome, fail_on: str | None) -> int:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
 from sms_conformance.cli.options import config_options, parse_since, parse_wait, source_options
 from sms_conformance.cli.progress import progress_printer
-from sms_conformance.cli.report import exit_code, print_report
+from sms_conformance.cli.report import exit_code, print_report, report_incomplete
 from sms_conformance.cli.sources import open_source
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.history import History
+from sms_conformance.limits import Limits
 from sms_conformance.rules.model import Severity
 from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions
@@ -60,13 +60,13 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         progress=progress_printer(sys.stderr),
     )
     connection = config.profile(profile)
+    limits = Limits.from_settings(config.settings())
     history = History(history_path or default_history_path())  # after all config: a bad file writes nothing
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
-                     profile=connection) as conn, (
-        # One writer per instance and history store, from before the scan to the last write.
-        writer_lock(history.path, conn.instance, wait_seconds,
-                    waiting=lambda note: click.echo(note, err=True))
-        if write_back and not dry_run else nullcontext()
+                     profile=connection, limits=limits) as conn, writer_lock(
+        # One writer per instance and history store, from before the scan to the last write:
+        # every scan writes findings and may move watermarks, not only write-back.
+        history.path, conn.instance, wait_seconds, waiting=lambda note: click.echo(note, err=True),
     ):
         wb = None
         if write_back or dry_run:
@@ -76,6 +76,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         scanner = Scanner(conn, rules, history)
         outcome = scanner.run(options, lambda p: fieldmap.for_process(p).table)
         print_report(history, outcome.scan_id, fmt, output)
+        report_incomplete(outcome)
         if wb is not None:
             wb.run(history, outcome, conn.instance, now)
         # Only a scan of every rule whose findings were acted on moves the watermark.

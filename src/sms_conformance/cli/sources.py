@@ -14,6 +14,7 @@ from sms_conformance.connectors.file import FileConnector
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
+from sms_conformance.limits import Limits
 
 
 def sandbox_connector(url: str, password: str, fieldmap: FieldMap) -> ServiceNowConnector:
@@ -28,7 +29,7 @@ def sandbox_connector(url: str, password: str, fieldmap: FieldMap) -> ServiceNow
 @contextmanager
 def open_source(
     source: str, *, instance: str | None, fieldmap: FieldMap, records: int, seed: int,
-    quiet: bool = False, profile: Mapping[str, Any] | None = None,
+    quiet: bool = False, profile: Mapping[str, Any] | None = None, limits: Limits | None = None,
 ) -> Iterator[Connector]:
     """Yields a connector; a sandbox source runs a sandbox on a free loopback port meanwhile."""
     if profile is not None:
@@ -38,7 +39,7 @@ def open_source(
     elif source == "servicenow":
         from sms_conformance.connectors.servicenow.settings import connector_from_env
 
-        yield connector_from_env(instance, fieldmap, profile=profile)
+        yield connector_from_env(instance, fieldmap, profile=profile, limits=limits)
     elif source == "sandbox":
         from sms_conformance.sandbox import Sandbox
 

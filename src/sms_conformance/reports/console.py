@@ -50,9 +50,13 @@ def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
     return out
 
 
-def render_findings(findings: Iterable[FindingRow], total: int, limit: int) -> list[str]:
+def render_findings(
+    findings: Iterable[FindingRow], total: int, limit: int, complete: bool = True
+) -> list[str]:
     if total == 0:
-        return ["", "No findings."]
+        # An incomplete scan never claims there is nothing to find.
+        return ["", "No findings." if complete else "No findings in what was read before the "
+                "scan stopped: it is INCOMPLETE."]
     out = ["", f"Findings ({total}{f', first {limit} shown' if total > limit else ''}):"]
     for f in findings:
         owner = f" [{f.owner}]" if f.owner else ""

@@ -25,6 +25,11 @@ TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
 
 class Auth(Protocol):
+    @property
+    def principal(self) -> str:
+        """Who authenticates, for error messages: `user NAME` or `OAuth client ID`."""
+        ...
+
     def headers(self, send: Send) -> dict[str, str]:
         """Headers that authenticate the next request (may fetch or refresh a token)."""
         ...
@@ -41,6 +46,10 @@ class BasicAuth:
 
     def __repr__(self) -> str:
         return f"BasicAuth(username={self.username!r}, password=SecretStr('**********'))"
+
+    @property
+    def principal(self) -> str:
+        return f"user {self.username}"
 
     def headers(self, send: Send) -> dict[str, str]:
         pair = f"{self.username}:{self.password.get_secret_value()}".encode()
@@ -94,6 +103,11 @@ class OAuth:
             f"OAuth(token_url={self.token_url!r}, grant={self.grant!r}, "
             f"client_id={self.client_id!r}, username={self.username!r})"
         )
+
+    @property
+    def principal(self) -> str:
+        client = f"OAuth client {self.client_id}"
+        return f"user {self.username} ({client})" if self.username else client
 
     def headers(self, send: Send) -> dict[str, str]:
         with self._lock:

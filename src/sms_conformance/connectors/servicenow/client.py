@@ -12,11 +12,17 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryError, Retrying, retry_if_exception_type
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
+from urllib3.exceptions import HTTPError
 
 from sms_conformance import __version__
 from sms_conformance.connectors.servicenow.auth import Auth
-from sms_conformance.connectors.servicenow.responses import Json, decode, network_error
+from sms_conformance.connectors.servicenow.responses import (
+    HTTPAuthError,
+    Json,
+    decode,
+    network_error,
+)
 from sms_conformance.connectors.servicenow.retry import (
     AmbiguousWriteError,
     NotSentError,
@@ -25,6 +31,7 @@ from sms_conformance.connectors.servicenow.retry import (
     RetryPolicy,
 )
 from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.limits import MIB
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,8 @@ USER_AGENT = f"sms-conformance/{__version__}"
 _SAFE_WRITE_RETRY = frozenset({429, 503})
 # Source records are read, never written, whoever holds the client.
 PROTECTED_TABLES = frozenset({"incident", "problem", "change_request", "task"})
+CONNECT_TIMEOUT = 10.0
+_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,14 @@ def base_url(url: str) -> str:
 class TableClient:
     """One instance's Table API over a requests.Session; thread-safe for concurrent writes.
 
-    Retries 429 (honouring Retry-After), 502/503/504, connection failures and truncated or
-    undecodable bodies with backoff inside `policy.budget`. A 500 is retried once only: on
-    ServiceNow it usually means a transaction quota cancelled the query, which a repeat of the
-    same request will hit again.
+    Retries 429 (honouring Retry-After), 502/503/504, connections lost mid-way, read timeouts
+    and truncated or undecodable bodies with backoff inside `policy.budget`. A 500 is retried
+    once only: on ServiceNow it usually means a transaction quota cancelled the query, which a
+    repeat of the same request will hit again. An instance that cannot be reached is not retried.
+
+    Bounds: `timeout` between two bytes, `request_timeout` for a whole answer (body included),
+    `max_body` bytes per body, and `scan_timeout` for everything this client does: past it, no
+    request starts and none is waited for.
     """
 
     def __init__(
@@ -68,6 +81,9 @@ class TableClient:
         auth: Auth,
         *,
         timeout: float = 60.0,
+        request_timeout: float = 120.0,
+        scan_timeout: float | None = None,
+        max_body: int = 64 * MIB,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
         verify: bool | str = True,
@@ -78,10 +94,14 @@ class TableClient:
         self.base = base_url(instance_url)
         self.auth = auth
         self.timeout = timeout
+        self.request_timeout = request_timeout
+        self.scan_timeout = scan_timeout
+        self.max_body = max_body
         self.policy = policy or RetryPolicy()
         self.verify = verify
         self._sleep = sleep
         self._clock = clock
+        self.deadline = clock() + scan_timeout if scan_timeout is not None else float("inf")
         self._count = 0
         self._count_lock = threading.Lock()
         # A 429's Retry-After pauses every thread of this client, not only the one that got it.
@@ -111,6 +131,11 @@ class TableClient:
         rows = body.get("result")
         if not isinstance(rows, list):
             raise SourceError(f"GET {self._path(table)}: expected a list in 'result'")
+        limit = params.get("sysparm_limit", "")
+        if limit.isdigit() and len(rows) > int(limit):
+            raise SourceError(
+                f"GET {self._path(table)}: {len(rows)} rows for sysparm_limit={limit}"
+            )
         total = response.headers.get("X-Total-Count")
         return Page(rows, int(total) if total and total.isdigit() else None, response.headers)
 
@@ -162,12 +187,23 @@ class TableClient:
         """One logical call with retries; body None means 404."""
         url = self.base + path
         quota_cancels = 0
+        out_of_time = False
+
+        def stop(state: RetryCallState) -> bool:
+            """No retry past the retry budget, nor one whose wait would end past the deadline."""
+            nonlocal out_of_time
+            if self.policy.stop(state):
+                return True
+            out_of_time = self._clock() + (state.upcoming_sleep or 0.0) >= self.deadline
+            return out_of_time
 
         def attempt() -> tuple[requests.Response, Json | None]:
             nonlocal quota_cancels
             try:
                 response = self._authorized(method, url, params, json)
                 return response, decode(method, url, response)
+            except HTTPAuthError as exc:
+                raise self._refused(exc) from None
             except RetryableError as exc:
                 if exc.status == 429 and exc.retry_after:
                     with self._count_lock:
@@ -188,7 +224,7 @@ class TableClient:
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableError),
             wait=self.policy.wait,
-            stop=self.policy.stop,
+            stop=stop,
             sleep=self._sleep,
             before_sleep=lambda state: log.info(
                 "%s; retrying in %.1f s",
@@ -200,10 +236,33 @@ class TableClient:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             state = exc.last_attempt
+            if out_of_time:
+                raise SourceError(
+                    f"{last}; no time left to retry within the run's limit of "
+                    f"{self.scan_timeout:g} s (source.scan_timeout)"
+                ) from None
             raise SourceError(
                 f"{method} {url}: gave up after {state.attempt_number} attempts "
                 f"(retry budget {self.policy.budget:.0f} s): {last}"
             ) from None
+
+    def _refused(self, exc: HTTPAuthError) -> HTTPAuthError:
+        """The instance's 401 or 403, naming who was refused where."""
+        who = f"{self.auth.principal} at {self.base}"
+        if exc.status == 401:
+            return HTTPAuthError(f"authentication failed for {who}: {exc}", exc.status)
+        return HTTPAuthError(f"access denied to {who}: {exc}", exc.status)
+
+    def _overdue(self, method: str, url: str) -> SourceError:
+        if self._clock() >= self.deadline:
+            return SourceError(
+                f"{method} {url}: the run took longer than its limit of "
+                f"{self.scan_timeout:g} s (source.scan_timeout); stopped"
+            )
+        return SourceError(
+            f"{method} {url}: no complete answer within {self.request_timeout:g} s "
+            "(source.request_timeout)"
+        )
 
     def _authorized(
         self, method: str, url: str, params: Mapping[str, str] | None, json: Json | None
@@ -227,9 +286,14 @@ class TableClient:
         data: Mapping[str, str] | None = None,
         auth: bool,
     ) -> requests.Response:
-        pause = self._paused_until - self._clock()
+        now = self._clock()
+        if now >= self.deadline:
+            raise self._overdue(method, url)
+        pause = min(self._paused_until, self.deadline) - now
         if pause > 0:
             self._sleep(pause)
+            if self._clock() >= self.deadline:
+                raise self._overdue(method, url)
         headers = self.auth.headers(self.send_form) if auth else {}
         body: bytes | None = None
         if json is not None:
@@ -237,11 +301,54 @@ class TableClient:
             headers["Content-Type"] = "application/json"
         with self._count_lock:
             self._count += 1
+        started = self._clock()
+        until = min(started + self.request_timeout, self.deadline)
+        # requests' timeouts apply per socket operation: the deadline is checked between reads.
+        wait = max(until - started, 0.001)
         try:
-            return self.session.request(
+            response = self.session.request(
                 method, url, params=params, data=body if body is not None else data,
-                headers=headers, timeout=self.timeout, verify=self.verify,
-                allow_redirects=False,
+                headers=headers, timeout=(min(CONNECT_TIMEOUT, wait), min(self.timeout, wait)),
+                verify=self.verify, allow_redirects=False, stream=True,
             )
         except requests.exceptions.RequestException as exc:
-            raise network_error(method, url, exc) from None
+            raise self._failed(method, url, exc, until) from None
+        try:
+            response._content = self._read(method, url, response, until)
+        except (requests.exceptions.RequestException, HTTPError) as exc:
+            raise self._failed(method, url, exc, until) from None
+        finally:
+            response.close()  # the connection goes back to the pool only if read to its end
+        return response
+
+    def _read(self, method: str, url: str, response: requests.Response, until: float) -> bytes:
+        """The whole body, read as it arrives, within the deadline and the size cap."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise self._too_large(method, url)
+        raw = response.raw
+        raw.decode_content = True  # gzip etc. undone as read, so the cap bounds memory
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if self._clock() >= until:
+                raise self._overdue(method, url)
+            # read1: whatever has arrived (a read(n) would wait for n bytes, however slowly sent)
+            chunk: bytes = raw.read1(_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_body:
+                raise self._too_large(method, url)
+            chunks.append(chunk)
+
+    def _too_large(self, method: str, url: str) -> SourceError:
+        return SourceError(
+            f"{method} {url}: response larger than {self.max_body / MIB:g} MiB "
+            "(source.max_response_mb): lower the page size or raise the limit"
+        )
+
+    def _failed(self, method: str, url: str, exc: Exception, until: float) -> SourceError:
+        return self._overdue(method, url) if self._clock() >= until else network_error(
+            method, url, exc
+        )

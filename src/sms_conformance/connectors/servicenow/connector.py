@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 
 from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.connectors.servicenow.paging import KeysetScan, ScanStats, text
+from sms_conformance.connectors.servicenow.paging import MAX_PAGES, KeysetScan, ScanStats, text
 from sms_conformance.connectors.servicenow.query import (
     check_field,
     compile_scopes,
@@ -42,11 +42,13 @@ class ServiceNowConnector:
         ref_batch: int = 100,
         write_tables: frozenset[str] = DEFAULT_TASK_TABLES,
         task_parents: Mapping[str, str] | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.instance = instance_url.rstrip("/")
         self.client = client
         self.fieldmap = fieldmap
         self.page_size = page_size
+        self.max_pages = max_pages
         self.ref_batch = ref_batch
         source_tables = SOURCE_TABLES | {pmap.table for pmap in fieldmap.processes.values()}
         client.protected |= source_tables
@@ -81,6 +83,7 @@ class ServiceNowConnector:
             self.client, check_field(pmap.table), filter_,
             pmap.platform_fields(set(request.fields)), self.page_size,
             since=request.since, since_field=since_field or "sys_updated_on", stats=stats,
+            max_pages=self.max_pages,
         )
         wanted = request.fields
         previous = ""
@@ -123,7 +126,7 @@ class ServiceNowConnector:
         for chunk in batched(wanted, self.ref_batch):
             scan = KeysetScan(
                 self.client, pmap.table, ((condition(platform_field, chunk),),),
-                [platform_field], self.page_size,
+                [platform_field], self.page_size, max_pages=self.max_pages,
             )
             for row in scan.rows():
                 value = text(row.get(platform_field))

@@ -6,18 +6,28 @@ from typing import Any
 
 import orjson
 import requests
-
-from sms_conformance.connectors.servicenow.retry import (
-    NotSentError,
-    RetryableError,
-    parse_retry_after,
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
 )
+
+from sms_conformance.connectors.servicenow.retry import RetryableError, parse_retry_after
 from sms_conformance.errors import AuthError, SourceError
 
 Json = dict[str, Any]
 # 500 is retried too, but only once (see TableClient).
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_NOT_SENT = frozenset({"connection refused", "host not found"})
+# Connection lost, read timeout, truncated or undecodable body (urllib3's while reading a body).
+_TRANSIENT = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    HTTPError,
+)
 
 
 class HTTPAuthError(AuthError):
@@ -62,29 +72,41 @@ def decode(method: str, url: str, response: requests.Response) -> Json | None:
         raise RetryableError(f"truncated or undecodable JSON body {where}") from None
     if not isinstance(body, dict):
         raise RetryableError(f"unexpected JSON body {where}")
+    if "error" in body or body.get("status") == "failure":
+        # An error envelope is a failed request whatever the status, even next to a `result`.
+        raise SourceError(f"ServiceNow answered {status} with an error: "
+                          f"{_envelope(body) or 'status failure'} {where}")
     if "result" not in body:
-        message = _envelope(body)
-        raise SourceError(f"ServiceNow answered {status} {message or 'without a result'} "
-                          f"{where}")
+        raise SourceError(f"ServiceNow answered {status} without a result {where}")
     return body
 
 
-def network_error(method: str, url: str, exc: requests.exceptions.RequestException) -> SourceError:
-    """The error for a failed request: retryable unless it cannot get better by retrying."""
+def network_error(method: str, url: str, exc: Exception) -> SourceError:
+    """The error for a failed request or body read (requests' or urllib3's exceptions).
+
+    An instance that cannot be reached at all (unknown host, refused, connect timeout) fails at
+    once: retrying would only delay the report. A connection lost mid-way, a read timeout or a
+    truncated body is transient and retried.
+    """
     if isinstance(exc, requests.exceptions.SSLError):
         return SourceError(f"{method} {url}: TLS verification failed")
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return NotSentError(f"{method} {url}: connection timed out")
-    if isinstance(exc, (
-        requests.exceptions.ConnectionError,
-        requests.exceptions.Timeout,
-        requests.exceptions.ChunkedEncodingError,
-        requests.exceptions.ContentDecodingError,
-    )):
-        reason = _reason(exc)
-        kind = NotSentError if reason in _NOT_SENT else RetryableError
-        return kind(f"{method} {url}: {reason}")
+    cause = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+    if isinstance(cause, ConnectTimeoutError):  # also refused and unresolved (subclasses)
+        return SourceError(f"{method} {url}: cannot reach the instance: {_unreachable(cause)}")
+    if isinstance(exc, _TRANSIENT):
+        return RetryableError(f"{method} {url}: {_reason(exc)}")
     return SourceError(f"{method} {url}: {type(exc).__name__}")
+
+
+def _unreachable(cause: ConnectTimeoutError) -> str:
+    if isinstance(cause, NameResolutionError):
+        return "host not found"
+    if isinstance(cause, NewConnectionError):
+        error = cause.__cause__
+        if isinstance(error, ConnectionRefusedError):
+            return "connection refused"
+        return f"cannot connect ({error.strerror if isinstance(error, OSError) else cause})"
+    return "connection timed out"
 
 
 def _is_json(response: requests.Response) -> bool:

@@ -19,6 +19,7 @@ from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
+from sms_conformance.limits import Limits
 
 SECRET_KEYS = frozenset({
     "password", "client_secret", "secret", "token", "access_token", "refresh_token", "api_key",
@@ -122,15 +123,16 @@ def connector_from_env(
     *,
     profile: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
-    timeout: float = 60.0,
-    budget: float = 120.0,
+    limits: Limits | None = None,
     verify: bool | str = True,
     page_size: int = 1000,
     ref_batch: int = 100,
     write_tables: frozenset[str] | None = None,
 ) -> ServiceNowConnector:
-    """The connector for `instance` (else the profile's, else $SERVICENOW_INSTANCE)."""
+    """The connector for `instance` (else the profile's, else $SERVICENOW_INSTANCE); its
+    scan_timeout starts now."""
     env = os.environ if env is None else env
+    limits = limits or Limits()
     settings = load_profile(profile)
     where = instance or settings.instance or env.get(settings.instance_env)
     if not where:
@@ -140,10 +142,12 @@ def connector_from_env(
         )
     url = instance_url(where)
     client = TableClient(
-        url, auth_from_env(url, settings, env), timeout=timeout,
-        policy=RetryPolicy(budget=budget), verify=verify,
+        url, auth_from_env(url, settings, env), request_timeout=limits.request_timeout,
+        scan_timeout=limits.scan_timeout, max_body=limits.max_response_bytes,
+        policy=RetryPolicy(budget=limits.retry_budget), verify=verify,
     )
     return ServiceNowConnector(
         url, client, fieldmap, page_size=page_size, ref_batch=ref_batch,
         write_tables=DEFAULT_TASK_TABLES if write_tables is None else write_tables,
+        max_pages=limits.max_pages,
     )

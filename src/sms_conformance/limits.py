@@ -1,0 +1,58 @@
+"""How long and how much a run may take from an instance: the `source:` settings.
+
+A hostile or broken instance (endless pages, a trickling body, an absurd count) must end a scan
+as incomplete within these bounds instead of running forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sms_conformance.errors import ConfigError
+from sms_conformance.rules.parse import parse_duration
+
+MIB = 1024 * 1024
+
+
+class Limits(BaseModel):
+    """Seconds for the time limits (settings may say `2m`, `4h`), MiB and pages for the rest.
+
+    request_timeout: one HTTP request, body included (not only between bytes);
+    scan_timeout: everything a run asks of the instance, from the connector's creation;
+    retry_budget: time within which a failed request is retried (429, 5xx, resets, timeouts);
+    max_response_mb: one response body; max_pages: pages of one table scan, whatever the count.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_timeout: float = Field(default=120.0, gt=0)
+    scan_timeout: float = Field(default=4 * 3600.0, gt=0)
+    retry_budget: float = Field(default=120.0, ge=0)
+    max_response_mb: float = Field(default=64.0, gt=0)
+    max_pages: int = Field(default=20_000, ge=1)
+
+    @field_validator("request_timeout", "scan_timeout", "retry_budget", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float:
+        return parse_duration(value).total_seconds()
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mb * MIB)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
+        """The `source:` block of settings.yaml; unknown keys and bad values are refused."""
+        data = settings.get("source") or {}
+        if not isinstance(data, Mapping):
+            raise ConfigError("settings source: expected a mapping (request_timeout, ...)")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(f"settings source: {problems}") from None
