@@ -325,35 +325,20 @@ def _decided(check: Compiled, r: Record, x: Context) -> bool | UnknownValue:
         return exc
 
 
-def _all_of(items: tuple[Compiled, ...]) -> Compiled:
-    """False if any item is false; unknown if none is false and one is unknown."""
+def _junction(items: tuple[Compiled, ...], decisive: bool) -> Compiled:
+    """`all` (decisive False) or `any` (decisive True), three-valued: an item with the decisive
+    outcome decides; otherwise an unknown item makes the whole unknown."""
     def check(r: Record, x: Context) -> bool:
         unknown = []
         for item in items:
             outcome = _decided(item, r, x)
-            if outcome is False:
-                return False
-            if outcome is not True:
+            if outcome is decisive:
+                return decisive
+            if isinstance(outcome, UnknownValue):
                 unknown.append(outcome)
         if unknown:
             raise _combined(unknown)
-        return True
-    return check
-
-
-def _any_of(items: tuple[Compiled, ...]) -> Compiled:
-    """True if any item is true; unknown if none is true and one is unknown."""
-    def check(r: Record, x: Context) -> bool:
-        unknown = []
-        for item in items:
-            outcome = _decided(item, r, x)
-            if outcome is True:
-                return True
-            if outcome is not False:
-                unknown.append(outcome)
-        if unknown:
-            raise _combined(unknown)
-        return False
+        return not decisive
     return check
 
 
@@ -378,7 +363,7 @@ def compile_condition(condition: m.Condition) -> Compiled:
         body = _compile_field(condition)
     elif isinstance(condition, (m.AllOf, m.AnyOf)):
         items = tuple(compile_condition(i) for i in condition.items)
-        body = _all_of(items) if isinstance(condition, m.AllOf) else _any_of(items)
+        body = _junction(items, decisive=isinstance(condition, m.AnyOf))
     elif isinstance(condition, m.Not):
         inner = compile_condition(condition.item)
         body = lambda r, x: not inner(r, x)  # noqa: E731
