@@ -68,18 +68,3 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
         else:
             merged[key] = value
     return merged
-
-
-def substitute(data: Any, settings: Mapping[str, Any], missing: list[str]) -> Any:
-    """Replace every `{setting: NAME}` mapping in rule data by the setting's value."""
-    if isinstance(data, Mapping):
-        if set(data) == {"setting"}:
-            name = data["setting"]
-            if not isinstance(name, str) or name not in settings:
-                missing.append(str(name))
-                return data
-            return settings[name]
-        return {key: substitute(value, settings, missing) for key, value in data.items()}
-    if isinstance(data, list):
-        return [substitute(item, settings, missing) for item in data]
-    return data

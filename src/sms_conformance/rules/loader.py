@@ -19,7 +19,6 @@ from sms_conformance.records import LIFECYCLE_STATES
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
-from sms_conformance.settings import substitute
 from sms_conformance.yamlsource import MAX_BYTES, SourceDoc, load_yaml
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -181,3 +180,18 @@ def _text(value: Any) -> str:
     if value is None or value == "":
         return "(empty)"
     return str(getattr(value, "id", value))
+
+
+def substitute(data: Any, settings: Mapping[str, Any], missing: list[str]) -> Any:
+    """Replace every `{setting: NAME}` mapping in rule data by the setting's value."""
+    if isinstance(data, Mapping):
+        if set(data) == {"setting"}:
+            name = data["setting"]
+            if not isinstance(name, str) or name not in settings:
+                missing.append(str(name))
+                return data
+            return settings[name]
+        return {key: substitute(value, settings, missing) for key, value in data.items()}
+    if isinstance(data, list):
+        return [substitute(item, settings, missing) for item in data]
+    return data
