@@ -161,8 +161,13 @@ class Scanner:
         sink.write()
         outcome.lookups = links.lookups
         outcome.notices = [*self.connector.notices, *options.waivers.notices()]
-        self._blind_hidden(outcome, presence)
-        self.history.save_presence(scan_id, presence.nonempty())
+        hidden = self._blind_hidden(outcome, presence)
+        # A field taken for hidden stays the baseline: the next run blinds it again until the
+        # field is read non-empty (a lasting ACL must not pass unnoticed on the second run).
+        nonempty = presence.nonempty()
+        for name, fields in hidden.items():
+            nonempty.setdefault(name, set()).update(fields)
+        self.history.save_presence(scan_id, nonempty)
         self.history.save_unavailable(scan_id, outcome.unavailable.sorted())
         self.history.save_counts(scan_id, (
             (r.id, r.clause, r.process.value, r.severity.value, r.title, c.evaluated, c.passed,
@@ -175,7 +180,7 @@ class Scanner:
         )
         return outcome
 
-    def _blind_hidden(self, outcome: ScanOutcome, presence: Presence) -> None:
+    def _blind_hidden(self, outcome: ScanOutcome, presence: Presence) -> dict[str, set[str]]:
         """A field non-empty in the last complete scan and empty on every record now is taken
         for hidden (a read ACL answers ""): every rule reading it becomes unknown this run, so
         no task is created or closed on what could not be read."""
@@ -199,6 +204,7 @@ class Scanner:
             self.history.mark_unknown(outcome.scan_id, blinded, "a field this rule reads was taken "
                                       f"for hidden: {', '.join(sorted(names))} (see notices)")
         outcome.conforming = {k for k in outcome.conforming if k[1] not in outcome.blinded}
+        return hidden
 
     def _scan_process(
         self, process: Process, table: str, options: ScanOptions, outcome: ScanOutcome,

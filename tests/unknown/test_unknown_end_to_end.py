@@ -112,6 +112,10 @@ def test_a_field_hidden_between_runs_creates_and_closes_nothing(hidden, tmp_path
         canonical = "state" if field == "state" else "resolution_notes"
         assert f"incident.{canonical} is empty on every record" in out
         assert "read ACLs" in out
+        code, out = scan(box, history)  # the ACL stays: still nothing acted on, still named
+        assert code == 0, out
+        assert task_states(box) == before
+        assert f"incident.{canonical} is empty on every record" in out
         box.store.hidden_fields = {}
         code, out = scan(box, history)  # readable again: business as usual, nothing to change
         assert code == 0, out
