@@ -66,6 +66,9 @@ def test_a_subset_export_adds_no_failure_and_names_what_it_lacks(full_export, tm
                                      + rule["errors"] + rule["waived"])
     blinded = {r["rule_id"]: r for r in part["summary"]["rules"]}["incident.closure.validated"]
     assert blinded["unknown"] == blinded["evaluated"] > 0 and blinded["failed"] == 0
+    assert blinded["failure_rate"] is None and blinded["no_evidence"] is True  # never "0% failed"
+    partial = {r["rule_id"]: r for r in part["summary"]["rules"]}["incident.logging.priority"]
+    assert partial["no_evidence"] is False and partial["unknown"] == 0
 
 
 def test_links_into_a_table_not_exported_are_unknown_never_missing(full_export, tmp_path) -> None:

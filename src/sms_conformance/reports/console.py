@@ -11,7 +11,11 @@ from sms_conformance.reports.summary import CLAUSE_TITLES, RuleLine, by_clause
 
 def _rate(line: RuleLine) -> str:
     rate = line.failure_rate
-    return "no records in scope" if rate is None else f"{rate:6.1%} failed"
+    if not line.in_scope:
+        return "no records in scope"
+    if rate is None:
+        return "no evidence: every result unknown"
+    return f"{rate:6.1%} failed" + (f" of {line.decided} decided" if line.unknown else "")
 
 
 def render_unavailable(gaps: list[dict[str, Any]]) -> list[str]:
@@ -38,8 +42,10 @@ def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
         evaluated = sum(x.evaluated for x in group)
         failed = sum(x.failed for x in group)
         out.append("")
+        unknown = sum(x.unknown for x in group)
         out.append(f"Clause {clause} {CLAUSE_TITLES.get(clause, '')}".rstrip()
-                   + f"  ({failed} findings in {evaluated} evaluations)")
+                   + f"  ({failed} findings in {evaluated} evaluations"
+                   + (f", {unknown} unknown)" if unknown else ")"))
         out.append(f"  {'rule':<{width}}  {'severity':<8}  {'evaluated':>9}  {'failed':>7}"
                    f"  {'unknown':>7}  {'errors':>6}  {'waived':>6}  rate")
         out.extend(

@@ -34,10 +34,15 @@ class RuleLine:
         return self.evaluated > 0
 
     @property
+    def decided(self) -> int:
+        """Evaluated records the rule could decide (unknown ones could not)."""
+        return self.evaluated - self.unknown
+
+    @property
     def failure_rate(self) -> float | None:
-        """Share of evaluated records that failed; None when no record was in scope. Unknown
-        results stay in the denominator: the rate never looks better for what was not read."""
-        return self.failed / self.evaluated if self.evaluated else None
+        """Share of the decided records that failed; None when no record was in scope or none
+        could be decided: no evidence either way, never "100% conformant"."""
+        return self.failed / self.decided if self.decided else None
 
     def as_dict(self) -> dict[str, Any]:
         rate = self.failure_rate
@@ -48,6 +53,7 @@ class RuleLine:
             "waived": self.waived, "unknown": self.unknown,
             "failure_rate": None if rate is None else round(rate, 4),
             "no_records_in_scope": not self.in_scope,
+            "no_evidence": self.decided == 0,
         }
 
 
