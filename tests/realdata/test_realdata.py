@@ -80,3 +80,30 @@ def test_a_narrow_export_of_real_records_adds_no_failure(tmp_path: Path) -> None
     assert len(fails - part_fails) > 50  # what the narrow export cannot show: unknown instead
     reporter = {r["rule_id"]: r for r in part["summary"]["rules"]}["incident.logging.reporter"]
     assert reporter["failed"] == 0 and reporter["unknown"] == reporter["evaluated"]
+
+
+CSV_EXPORT = HERE / "list_export_csv_priyaroy"
+EVENT_LOG = HERE / "uci_event_log"
+
+
+def test_a_display_value_csv_of_the_same_demo_records_gives_the_same_failures(tmp_path: Path,
+                                                                              pdi: dict) -> None:
+    """Two real exports of the stock demo incidents, taken years apart in different shapes (raw
+    Table API JSON, a display-value list CSV): the rule both can decide agrees record for record."""
+    csv = scan(CSV_EXPORT, tmp_path, "csv")
+    rule = "incident.logging.assignment_group"
+    assert failing(csv, rule) == failing(pdi, rule)
+    assert len(failing(csv, rule)) == 18
+    links = {r["rule_id"]: r for r in csv["summary"]["rules"]}["incident.links.problem_exists"]
+    assert links["failed"] == 0 and links["no_evidence"] is True  # names, not sys_ids
+
+
+def test_the_event_log_is_refused_not_misread(tmp_path: Path) -> None:
+    """bad input: the UCI event log (one row per update) given as an incident export; outcome:
+    exit 2 naming the file and the repeated number, nothing scanned."""
+    result = CliRunner().invoke(cli, [
+        "scan", "--source", f"file:{EVENT_LOG}", "--history", str(tmp_path / "h.sqlite"),
+    ])
+    assert result.exit_code == 2, result.output
+    assert "incident.csv: line 3 repeats number INC0000045 of line 2" in result.output
+    assert "Traceback" not in result.output
