@@ -246,3 +246,23 @@ def test_list_url_falls_back_to_the_group_and_period_when_too_long() -> None:
     assert "closed_at%3E=2026-10-01" in url and "closed_at%3C2026-11-01" in url
     assert fingerprint_of(key, "servicenow", INSTANCE) != fingerprint_of(
         CorrectiveKey("incident", RULES[0], GRP, "2026-11"), "servicenow", INSTANCE)
+
+
+def test_a_store_written_before_task_kinds_opens_and_lists_its_tasks(tmp_path) -> None:
+    import sqlite3
+
+    from sms_conformance.cli.tasks import render_tasks
+    from sms_conformance.history import SCHEMA, History
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA.replace("  kind TEXT NOT NULL DEFAULT 'finding',\n", ""))
+        db.execute("INSERT INTO tasks (fingerprint, tbl, sys_id, number, state, owner, rule_id, "
+                   "clause, record_number, instance, created_at, updated_at) VALUES "
+                   "('f', 'incident_task', 'x', 'ITASK1', 'open', 'Service Desk', 'r', '8.6.1', "
+                   "'INC1', 'i', '2026-11-20T02:00:00Z', '2026-11-20T02:00:00Z')")
+    assert "kind" not in {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(tasks)")}
+    history = History(path)
+    lines = render_tasks(history, NOW)
+    assert lines[0] == "1 open remediation tasks (1 finding task), by owner:"
+    assert "Service Desk (1: 1 finding task)" in lines[1]

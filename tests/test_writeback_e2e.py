@@ -205,12 +205,19 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sandbox, tmp_path: Path) -> 
     code, out = scan(sandbox, tmp_path / "h.sqlite", "--full", "--dry-run")
     assert code == 0, out
     assert "write-back plan: create " in out and "dry run: nothing written" in out
+    split = re.search(r"\n  new: (\d+) record tasks, (\d+) corrective actions?\n", out)
+    assert split, out
+    owners = re.findall(r"\n    [^:\n]+: (.+)", out[split.end() - 1:].split("\n  create")[0])
+    assert len(owners) > 1
+    for i, kind in ((1, "record task"), (2, "corrective action")):
+        assert sum(int(n) for line in owners for n in re.findall(rf"(\d+) {kind}", line)) \
+            == int(split.group(i))
     assert tasks(sandbox) == []
 
 
 def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path, monkeypatch) -> None:
     """fault: kill -9 mid write-back, its lock note left behind; outcome: rerun runs, no duplicate"""
-    with Sandbox(records=300, seed=8, faults="latency=30ms") as box:
+    with Sandbox(records=600, seed=8, faults="latency=150ms") as box:
         monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
         monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
         env = {**os.environ, "SERVICENOW_USERNAME": "admin", "SERVICENOW_PASSWORD": box.password}

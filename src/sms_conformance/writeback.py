@@ -221,8 +221,15 @@ def heal_created(
     return len(extra)
 
 
-KIND_NAMES = {"record": "record tasks", "corrective": "corrective actions",
-              "finding": "finding tasks"}
+KINDS = {"record": ("record task", "record tasks"),
+         "corrective": ("corrective action", "corrective actions"),
+         "finding": ("finding task", "finding tasks")}
+
+
+def kinds_text(counts: Mapping[str, int]) -> str:
+    """"9 record tasks, 1 corrective action": the kinds present, in a fixed order."""
+    return ", ".join(f"{counts[k]} {names[counts[k] != 1]}" for k, names in KINDS.items()
+                     if counts.get(k))
 
 
 def describe(plan: Plan, sample: int = 5) -> Iterable[str]:
@@ -246,9 +253,9 @@ def split_by_owner(subjects: Sequence[TaskSubject], what: str) -> Iterable[str]:
     kinds = Counter(s.kind for s in subjects)
     if not kinds:
         return
-    yield f"{what}: " + ", ".join(f"{n} {KIND_NAMES[k]}" for k, n in sorted(kinds.items()))
+    yield f"{what}: {kinds_text(kinds)}"
     owners: dict[str, Counter[str]] = defaultdict(Counter)
     for s in subjects:
         owners[s.owner or "(unassigned)"][s.kind] += 1
     for owner, counts in sorted(owners.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
-        yield f"    {owner}: " + ", ".join(f"{n} {KIND_NAMES[k]}" for k, n in sorted(counts.items()))
+        yield f"    {owner}: {kinds_text(counts)}"

@@ -57,7 +57,7 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     # record: one task per live record, corrective actions for closed ones; finding: one task
-    # per failing (record, rule), as before 0.3.
+    # per failing (record, rule), as earlier versions did.
     granularity: Literal["record", "finding"] = "record"
     # Canonical states in which a record is no longer live (config/README.md lists them).
     closed_states: Annotated[tuple[StateName, ...], Strict(False)] = ("closed", "canceled")

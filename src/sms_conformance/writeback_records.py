@@ -61,7 +61,7 @@ class LiveRecord:
     failures: Sequence[FindingRow] = ()
     open_tasks: Sequence[TaskRef] = ()  # record tasks, duplicates included
     history: Sequence[TaskRef] = ()  # every task with this fingerprint, open or closed
-    legacy: Sequence[tuple[str, TaskRef]] = ()  # (rule, open per-(record, rule) task) of 0.2
+    legacy: Sequence[tuple[str, TaskRef]] = ()  # (rule, open per-finding task of earlier versions)
     closed: bool = False  # the record is known to be closed now
 
 

@@ -10,7 +10,7 @@ import click
 
 from sms_conformance.config import default_history_path
 from sms_conformance.history import History, parse_iso
-from sms_conformance.writeback import KIND_NAMES
+from sms_conformance.writeback import KINDS, kinds_text
 
 
 def render_tasks(history: History, now: datetime, per_owner: int | None = None) -> list[str]:
@@ -25,7 +25,7 @@ def render_tasks(history: History, now: datetime, per_owner: int | None = None) 
     out = [f"{len(rows)} open remediation tasks ({split(rows)}), by owner:"]
     for owner, items in sorted(by_owner.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         out.append(f"\n{owner} ({len(items)}: {split(items)})")
-        for row in sorted(items, key=lambda r: (KINDS.index(r["kind"]), r["created_at"]))[:per_owner]:
+        for row in sorted(items, key=lambda r: (list(KINDS).index(r["kind"]), r["created_at"]))[:per_owner]:
             age = (now - parse_iso(row["created_at"])).days
             out.append(f"  {row['number']:<14} {age:>4}d  {row['clause']:<6} {row['record_number']:<12}"
                        f" {row['rule_id']}")
@@ -34,13 +34,8 @@ def render_tasks(history: History, now: datetime, per_owner: int | None = None) 
     return out
 
 
-KINDS = ("record", "corrective", "finding")
-
-
 def split(rows: list[dict[str, str]]) -> str:
-    """"9 record tasks, 3 corrective actions": the kinds present, in a fixed order."""
-    counts = Counter(row["kind"] for row in rows)
-    return ", ".join(f"{counts[k]} {KIND_NAMES[k]}" for k in KINDS if counts[k])
+    return kinds_text(Counter(row["kind"] for row in rows))
 
 
 @click.group()
