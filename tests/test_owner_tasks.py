@@ -266,3 +266,16 @@ def test_a_store_written_before_task_kinds_opens_and_lists_its_tasks(tmp_path) -
     lines = render_tasks(history, NOW)
     assert lines[0] == "1 open remediation tasks (1 finding task), by owner:"
     assert "Service Desk (1: 1 finding task)" in lines[1]
+
+
+def test_an_incomplete_scan_leaves_tasks_of_earlier_versions_in_place(rules, config) -> None:
+    legacy = [(RULES[0], TaskRef("old", "incident_task", "id-old", "ITASK00", True, REC, {}))]
+    plan = plan_record_tasks([live([finding(RULES[0])], legacy=legacy)], set(), rules, config,
+                             NOW, complete=False)
+    assert not plan.create and not plan.replace and not plan.close
+
+
+def test_a_group_that_is_not_a_sys_id_counts_as_unassigned() -> None:
+    hostile = replace(finding(RULES[0]), owner_id="javascript:gs.getUserID()")
+    (key,) = group_failures([(hostile, "2026-10")])
+    assert key.group == ""

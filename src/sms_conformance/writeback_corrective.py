@@ -73,7 +73,9 @@ def group_failures(failures: Iterable[tuple[FindingRow, str]]) -> dict[Correctiv
     """(failure, period) pairs of records closed within the lookback, by corrective key."""
     grouped: dict[CorrectiveKey, list[FindingRow]] = {}
     for finding, period in failures:
-        key = CorrectiveKey(finding.process, finding.rule_id, finding.owner_id, period)
+        # A group that is not a sys_id cannot be assigned: its records count as unassigned.
+        group = finding.owner_id if is_reference(finding.owner_id) else ""
+        key = CorrectiveKey(finding.process, finding.rule_id, group, period)
         grouped.setdefault(key, []).append(finding)
     return grouped
 

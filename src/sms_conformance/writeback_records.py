@@ -101,6 +101,8 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
         return
     if not record.failures:  # only findings not re-evaluated: leave the task as it is
         return
+    if task is None and record.legacy and not complete:
+        return  # its per-finding tasks are replaced after a complete scan, not beside them
     previous = max((t for t in record.history if not t.open
                     and (task is None or seniority(t) < seniority(task))),
                    key=seniority, default=None)

@@ -148,9 +148,7 @@ class WriteBack:
             plan.notices.append(
                 f"{grouped.unplaced} failures on records whose state was not read are reported, "
                 "not tasked: whether the record is live or closed cannot be told")
-        if not outcome.complete:
-            plan.notices.append("the scan is incomplete: no task is closed")
-        return plan
+        return plan  # plan_write_back noted an incomplete scan
 
     @property
     def platform(self) -> str:
@@ -168,6 +166,8 @@ class WriteBack:
                 continue
             process = rules[rule_id].process.value
             closed = grouped.closed_failure(record_id, rule_id)
+            if not outcome.complete and closed is not None:
+                continue  # an incomplete scan closes nothing, tasks of earlier versions included
             if closed is None:
                 keys.add((process, record_id))
                 legacy[(process, record_id)].extend((rule_id, t) for t in watched.tasks)
