@@ -295,3 +295,21 @@ def test_per_finding_tasks_of_earlier_versions_are_replaced_once(sandbox, tmp_pa
 
     code, out = scan(sandbox, history, "--full")
     assert "create 0, update 0, close 0, heal 0 duplicates\n" in out, out
+
+
+def test_back_to_per_finding_tasks_closes_the_record_tasks(sandbox, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    record_tasks = {t["sys_id"] for t in tasks(sandbox) if t["description"].startswith("Rules: ")}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text(yaml.safe_dump({"write_back": {"policy": {
+        p: {"granularity": "finding"} for p in ("incident", "problem", "change")}}}))
+    code, out = scan(sandbox, history, "--full", "--config", str(config))
+    assert code == 0, out
+    after = {t["sys_id"]: t for t in tasks(sandbox)}
+    assert all(after[i]["state"] in ("3", "157") and "one task per finding" in after[i]["close_notes"]
+               for i in record_tasks)
+    per_finding = [t for t in after.values() if t["state"] not in ("3", "157")
+                   and t["description"].startswith("Rule ")]
+    assert len(per_finding) == failing(sandbox, tmp_path / "h2.sqlite", tmp_path)

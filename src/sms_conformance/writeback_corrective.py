@@ -143,7 +143,8 @@ def corrective_fields(
     key: CorrectiveKey, fp: str, findings: Sequence[FindingRow], tally: Sequence[int] | None,
     rule: Rule, config: WriteBackSettings, instance: str, now: datetime,
 ) -> dict[str, str]:
-    group_name = clip(findings[0].owner or "records without an assignment group", 100)
+    group_name = clip(findings[0].owner, 100) if key.group else "no assignment group"
+    whose = f"of {group_name}" if key.group else "without an assignment group"
     count = len(findings)
     examples = sorted(findings, key=lambda f: f.number)[:EXAMPLES]
     rate = (f" of {tally[0]} evaluated ({100 * count / tally[0]:.0f}%)"
@@ -152,7 +153,7 @@ def corrective_fields(
         f"{KEY_LINE}{key.process} {key.rule_id} {key.group or '-'} {key.period}",
         f"Rule {rule.id} (ISO/IEC 20000-1 clause {rule.clause}): {rule.title}",
         "",
-        f"{count}{rate} {key.process} records of {group_name} closed in {key.period} fail this "
+        f"{count}{rate} {key.process} records {whose} closed in {key.period} fail this "
         "rule. They are closed and need no edit: please find and address the cause (a form, a "
         "workflow, a habit, a missing instruction) so that later records pass (ISO/IEC 20000-1 "
         "10.1).",

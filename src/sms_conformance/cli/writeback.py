@@ -128,6 +128,12 @@ class WriteBack:
             watched=[t for k, w in legacy.items() if k[1] in rules
                      and rules[k[1]].process.value in per_finding for t in w.tasks],
         )
+        if outcome.complete:  # back to per-finding tasks: the record tasks they replace close
+            plan.close.extend(Close(t, close_fields(
+                t, self.config, now, "replaced by one task per finding (write_back.policy "
+                "granularity: finding)."))
+                for (process, _), tasks in self.watched.records.items() if process in per_finding
+                for t in tasks)
         grouped = GroupedFailures.split(
             [f for f in failures if f.process not in per_finding], outcome.phases)
         plan.extend(self.plan_records(grouped, fixed, outcome, rules, now, per_finding))
