@@ -16,7 +16,7 @@ from sms_conformance.cli import EXIT_LOCKED
 from sms_conformance.errors import LockHeld
 from sms_conformance.runlock import holder_path, lock_path, writer_lock
 from sms_conformance.sandbox import Sandbox
-from tests.test_writeback_e2e import TASK_TABLES, get, tasks
+from tests.test_writeback_e2e import TASK_TABLES, get, parent, record_task, tasks
 
 CLOSED = ("3", "157")
 
@@ -139,14 +139,10 @@ def test_fixed_record_closes_its_duplicates_too(box, tmp_path: Path) -> None:
     box.faults = None
     history = tmp_path / "h.sqlite"
     assert subprocess.run(command(box, history), capture_output=True, timeout=300).returncode == 0
-    target = next(t for t in get(box, "incident_task")
-                  if "incident.closure.validated" in t["description"])
+    target = record_task(box, "incident.logging.category")
     copy = duplicate(box, target)
-    incident = target["incident"]["value"] if isinstance(target["incident"], dict) \
-        else target["incident"]
-    requests.patch(f"{box.url}/api/now/table/incident/{incident}", auth=box.auth,
-                   json={"close_notes": "User confirmed service restored"},
-                   timeout=30).raise_for_status()
+    requests.patch(f"{box.url}/api/now/table/incident/{parent(target, 'incident')}",
+                   auth=box.auth, json={"category": "network"}, timeout=30).raise_for_status()
     run = subprocess.run(command(box, history), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     states = {t["sys_id"]: t["state"] for t in tasks(box)}

@@ -73,7 +73,7 @@ def test_builtin_task_table_keeps_its_own_parent_field(sandbox, tmp_path: Path) 
 
 def test_hostile_record_values_are_checked_before_they_reach_a_task(sandbox, tmp_path: Path) -> None:
     """fault: script as a record's group, 100 kB HTML notes; outcome: group empty, notes capped+escaped"""
-    incident = next(r for r in get(sandbox, "incident", sysparm_query="state=7")
+    incident = next(r for r in get(sandbox, "incident", sysparm_query="state=6")  # resolved: live
                     if r["close_notes"] and "confirm" not in r["close_notes"].lower())
     html = "<script>alert(1)</script><b>fixed</b> & done. " * 2200
     requests.patch(f"{sandbox.url}/api/now/table/incident/{incident['sys_id']}", auth=sandbox.auth,

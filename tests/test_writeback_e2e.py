@@ -1,8 +1,10 @@
-"""Write-back against the sandbox: once per finding, closed when fixed, safe on failure."""
+"""Write-back against the sandbox: one task per live record (and per corrective action), created
+once, closed when fixed, safe on failure."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
@@ -60,47 +63,122 @@ def failing(box: Sandbox, history: Path, tmp_path: Path) -> int:
     return sum(1 for f in json.loads(out.read_text())["findings"] if f["status"] == "fail")
 
 
+def planned(box: Sandbox, history: Path) -> int:
+    """How many tasks a dry run plans to create."""
+    code, out = scan(box, history, "--full", "--dry-run")
+    assert code == 0, out
+    match = re.search(r"write-back plan: create (\d+),", out)
+    assert match, out
+    return int(match.group(1))
+
+
+def journal(box: Sandbox, table: str, sys_id: str) -> list[dict]:
+    response = requests.get(f"{box.url}/sandbox/journal/{table}/{sys_id}",
+                            auth=("admin", box.password), timeout=30)
+    response.raise_for_status()
+    return response.json()["result"]
+
+
+def parent(task: dict, field: str) -> str:
+    value = task.get(field, "")
+    return value["value"] if isinstance(value, dict) else value
+
+
 def test_two_runs_create_each_task_once(sandbox, tmp_path: Path) -> None:
+    expected = planned(sandbox, tmp_path / "dry.sqlite")
     code, out = scan(sandbox, tmp_path / "h.sqlite", "--full")
     assert code == 0, out
     first = tasks(sandbox)
-    assert len(first) == failing(sandbox, tmp_path / "h2.sqlite", tmp_path) > 0
+    assert len(first) == expected > 0
+    assert len(first) < failing(sandbox, tmp_path / "h2.sqlite", tmp_path)  # grouped
     assert all(t["correlation_display"] == "sms-conformance" for t in first)
     code, out = scan(sandbox, tmp_path / "h.sqlite", "--full")
     assert code == 0, out
     assert "create 0," in out
     assert len(tasks(sandbox)) == len(first)
     listed = CliRunner().invoke(cli, ["tasks", "list", "--history", str(tmp_path / "h.sqlite")])
-    assert f"{len(first)} open remediation tasks, by owner:" in listed.output
+    assert f"{len(first)} open remediation tasks" in listed.output
     numbers = {t["number"] for t in first}
     assert all(line.split()[0] in numbers for line in listed.output.splitlines()
                if line.startswith("  "))
 
 
-def fix_one_validated_closure(sandbox: Sandbox) -> dict:
-    """PATCH the incident behind one incident.closure.validated task; return that task."""
-    target = next(t for t in get(sandbox, "incident_task")
-                  if "incident.closure.validated" in t["description"])
-    incident = target["incident"]["value"] if isinstance(target["incident"], dict) else target["incident"]
-    requests.patch(f"{sandbox.url}/api/now/table/incident/{incident}", auth=("admin", sandbox.password),
-                   json={"close_notes": "User confirmed service restored"}, timeout=30).raise_for_status()
+def record_task(box: Sandbox, rules: str, table: str = "incident_task",
+                field: str = "incident") -> dict:
+    """An open record task whose record fails exactly `rules` (its first line lists them)."""
+    return next(t for t in get(box, table)
+                if t["description"].startswith(f"Rules: {rules}\n") and parent(t, field))
+
+
+def patch(box: Sandbox, table: str, sys_id: str, **fields: str) -> None:
+    requests.patch(f"{box.url}/api/now/table/{table}/{sys_id}", auth=("admin", box.password),
+                   json=fields, timeout=30).raise_for_status()
+
+
+def fix_one_category(sandbox: Sandbox) -> dict:
+    """PATCH the live incident behind a task listing only incident.logging.category; return
+    the task."""
+    target = record_task(sandbox, "incident.logging.category")
+    patch(sandbox, "incident", parent(target, "incident"), category="network")
     return target
 
 
 def test_fixing_a_record_closes_exactly_its_task(sandbox, tmp_path: Path) -> None:
     history = tmp_path / "h.sqlite"
     assert scan(sandbox, history, "--full")[0] == 0
-    target = fix_one_validated_closure(sandbox)
+    target = fix_one_category(sandbox)
     code, out = scan(sandbox, history, "--full")
     assert code == 0, out
     closed = [t for t in tasks(sandbox) if t["state"] in ("3", "157")]
     assert [t["sys_id"] for t in closed] == [target["sys_id"]]
 
 
+def test_record_task_follows_its_findings_then_closes(sandbox, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    target = record_task(sandbox, "incident.logging.category")
+    incident = parent(target, "incident")
+    patch(sandbox, "incident", incident, short_description="x", business_service="", cmdb_ci="")
+    three = "incident.logging.category, incident.logging.description, incident.logging.service_or_ci"
+
+    def current() -> dict:
+        return next(t for t in tasks(sandbox) if t["sys_id"] == target["sys_id"])
+
+    def notes() -> str:
+        return "\n".join(e["value"] for e in journal(sandbox, "incident_task", target["sys_id"]))
+
+    assert scan(sandbox, history, "--full")[0] == 0
+    task = current()
+    assert task["description"].startswith(f"Rules: {three}\n") and task["state"] not in ("3", "157")
+    assert "new findings: incident.logging.description, incident.logging.service_or_ci" in notes()
+    assert [t for t in tasks(sandbox) if parent(t, "incident") == incident] == [task]
+
+    patch(sandbox, "incident", incident, category="network")
+    code, out = scan(sandbox, history, "--full")
+    assert "create 0, update 1, close 0" in out, out
+    task = current()
+    assert task["description"].startswith(
+        "Rules: incident.logging.description, incident.logging.service_or_ci\n")
+    assert "fixed: incident.logging.category" in notes() and task["state"] not in ("3", "157")
+
+    patch(sandbox, "incident", incident, short_description="Mail server unreachable for the floor",
+          business_service=_any_service(sandbox))
+    code, out = scan(sandbox, history, "--full")
+    assert "create 0, update 0, close 1" in out, out
+    assert current()["state"] in ("3", "157")
+    assert "now conforms" in current()["close_notes"]
+
+
+def _any_service(box: Sandbox) -> str:
+    return next(r["business_service"]["value"] if isinstance(r["business_service"], dict)
+                else r["business_service"] for r in get(box, "incident")
+                if r.get("business_service"))
+
+
 def test_incomplete_scan_closes_nothing(sandbox, tmp_path: Path) -> None:
     history = tmp_path / "h.sqlite"
     assert scan(sandbox, history, "--full")[0] == 0
-    fix_one_validated_closure(sandbox)
+    fix_one_category(sandbox)
     sandbox.faults = "500:1@change_request"
     code, out = scan(sandbox, history, "--full")
     sandbox.faults = None
@@ -127,21 +205,29 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sandbox, tmp_path: Path) -> 
     code, out = scan(sandbox, tmp_path / "h.sqlite", "--full", "--dry-run")
     assert code == 0, out
     assert "write-back plan: create " in out and "dry run: nothing written" in out
+    split = re.search(r"\n  new: (\d+) record tasks, (\d+) corrective actions?\n", out)
+    assert split, out
+    owners = re.findall(r"\n    [^:\n]+: (.+)", out[split.end() - 1:].split("\n  create")[0])
+    assert len(owners) > 1
+    for i, kind in ((1, "record task"), (2, "corrective action")):
+        assert sum(int(n) for line in owners for n in re.findall(rf"(\d+) {kind}", line)) \
+            == int(split.group(i))
     assert tasks(sandbox) == []
 
 
 def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path, monkeypatch) -> None:
     """fault: kill -9 mid write-back, its lock note left behind; outcome: rerun runs, no duplicate"""
-    with Sandbox(records=300, seed=8, faults="latency=30ms") as box:
+    with Sandbox(records=600, seed=8, faults="latency=150ms") as box:
         monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
         monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
         env = {**os.environ, "SERVICENOW_USERNAME": "admin", "SERVICENOW_PASSWORD": box.password}
+        expected = planned(box, tmp_path / "dry.sqlite")
         cmd = [sys.executable, "-m", "sms_conformance", "scan", "--source", "servicenow",
                "--instance", box.url, "--history", str(tmp_path / "h.sqlite"), "--full",
                "--as-of", "2026-11-01", "--write-back", "--max-new-tasks", "5000"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while len(get(box, "incident_task")) < 20 and time.monotonic() < deadline:
+        while len(get(box, "incident_task")) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -154,15 +240,15 @@ def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path,
         final = tasks(box)
         per_fingerprint = Counter(t["correlation_id"] for t in final)
         assert max(per_fingerprint.values()) == 1
-        assert len(final) == failing(box, tmp_path / "h2.sqlite", tmp_path) > partial
+        assert len(final) == expected > partial
 
 
 def test_record_leaving_every_rule_scope_closes_its_task(sandbox, tmp_path: Path) -> None:
     history = tmp_path / "h.sqlite"
     assert scan(sandbox, history, "--full")[0] == 0
-    target = next(t for t in get(sandbox, "change_task") if "change.ci.named" in t["description"])
-    change = target["change_request"]
-    change = change["value"] if isinstance(change, dict) else change
+    target = next(t for t in get(sandbox, "change_task")
+                  if "change.ci.named" in t["description"] and parent(t, "change_request"))
+    change = parent(target, "change_request")
     requests.patch(f"{sandbox.url}/api/now/table/change_request/{change}",
                    auth=("admin", sandbox.password), json={"state": "4"},  # canceled
                    timeout=30).raise_for_status()
@@ -170,3 +256,60 @@ def test_record_leaving_every_rule_scope_closes_its_task(sandbox, tmp_path: Path
     assert code == 0, out
     closed = [t["sys_id"] for t in tasks(sandbox) if t["state"] in ("3", "157")]
     assert target["sys_id"] in closed
+
+
+def test_per_finding_tasks_of_earlier_versions_are_replaced_once(sandbox, tmp_path: Path) -> None:
+    """Today's behaviour on `granularity: finding`; switching to records closes each old task
+    once, naming the task that replaces it."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text(yaml.safe_dump({"write_back": {"policy": {
+        p: {"granularity": "finding"} for p in ("incident", "problem", "change")}}}))
+    history = tmp_path / "h.sqlite"
+    code, out = scan(sandbox, history, "--full", "--config", str(config))
+    assert code == 0, out
+    legacy = tasks(sandbox)
+    assert len(legacy) == failing(sandbox, tmp_path / "h2.sqlite", tmp_path)
+
+    code, out = scan(sandbox, history, "--full")
+    assert code == 0, out
+    after = {t["sys_id"]: t for t in tasks(sandbox)}
+    numbers = {t["number"]: t for t in after.values()}
+    open_now = [t for t in after.values() if t["state"] not in ("3", "157")]
+    assert not {t["sys_id"] for t in open_now} & {t["sys_id"] for t in legacy}
+    replaced = 0
+    for old in legacy:
+        notes = after[old["sys_id"]]["close_notes"]
+        match = re.search(r"replaced by task (\w+)", notes)
+        if match:
+            replaced += 1
+            holder = numbers[match.group(1)]
+            assert holder["state"] not in ("3", "157")
+            assert holder["correlation_id"] != old["correlation_id"]
+        else:
+            assert "closed" in notes or "conforms" in notes, notes
+    assert replaced
+    parents = [parent(t, f) for t in open_now for f in ("incident", "problem", "change_request")
+               if parent(t, f)]
+    assert len(parents) == len(set(parents))  # no two open tasks share a record
+
+    code, out = scan(sandbox, history, "--full")
+    assert "create 0, update 0, close 0, heal 0 duplicates\n" in out, out
+
+
+def test_back_to_per_finding_tasks_closes_the_record_tasks(sandbox, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    record_tasks = {t["sys_id"] for t in tasks(sandbox) if t["description"].startswith("Rules: ")}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text(yaml.safe_dump({"write_back": {"policy": {
+        p: {"granularity": "finding"} for p in ("incident", "problem", "change")}}}))
+    code, out = scan(sandbox, history, "--full", "--config", str(config))
+    assert code == 0, out
+    after = {t["sys_id"]: t for t in tasks(sandbox)}
+    assert all(after[i]["state"] in ("3", "157") and "one task per finding" in after[i]["close_notes"]
+               for i in record_tasks)
+    per_finding = [t for t in after.values() if t["state"] not in ("3", "157")
+                   and t["description"].startswith("Rule ")]
+    assert len(per_finding) == failing(sandbox, tmp_path / "h2.sqlite", tmp_path)

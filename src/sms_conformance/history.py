@@ -13,7 +13,6 @@ from typing import Any
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
-from sms_conformance.rules.model import Rule
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -52,6 +51,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   fingerprint TEXT NOT NULL, tbl TEXT NOT NULL, sys_id TEXT NOT NULL, number TEXT,
   state TEXT NOT NULL, owner TEXT, rule_id TEXT, clause TEXT, record_number TEXT,
   instance TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, closed_at TEXT,
+  kind TEXT NOT NULL DEFAULT 'finding',
   PRIMARY KEY (tbl, sys_id)
 );
 CREATE INDEX IF NOT EXISTS tasks_fingerprint ON tasks (fingerprint);
@@ -93,12 +93,28 @@ class FindingRow:
     first_seen: str
 
 
+@dataclass(frozen=True)
+class TaskSubject:
+    """What a task is about, as `tasks list` shows it."""
+
+    kind: str  # finding (one rule on one record), record (a live record), corrective
+    owner: str
+    rule_id: str  # the rule, or the rules of a record task joined by ", "
+    clause: str
+    label: str  # the record number, or "<group> <period>" for a corrective action
+
+
+# Columns added since 0.1, with their definitions: stores written earlier get them on opening.
+_ADDED = {("rule_counts", "unknown"): "INTEGER NOT NULL DEFAULT 0",
+          ("tasks", "kind"): "TEXT NOT NULL DEFAULT 'finding'"}
+
+
 def _migrate(db: sqlite3.Connection) -> None:
-    """Stores written by 0.1 lack the `unknown` count."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(rule_counts)")}
-    if "unknown" not in columns:
-        db.execute("ALTER TABLE rule_counts ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0")
-        db.commit()
+    for (table, column), definition in _ADDED.items():
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            db.commit()
 
 
 class _Connection(sqlite3.Connection):
@@ -180,7 +196,8 @@ def _open(path: Path, db: _Connection) -> None:
     with closing(sqlite3.connect(":memory:")) as blank:
         blank.executescript(SCHEMA)
         want = _columns(blank)
-    want["rule_counts"].discard("unknown")  # _migrate adds it to stores written by 0.1
+    for table, column in _ADDED:  # _migrate adds them to older stores
+        want[table].discard(column)
     for table, columns in want.items():
         if table in have and not columns <= have[table]:
             missing = ", ".join(sorted(columns - have[table]))
@@ -344,15 +361,17 @@ class History:
             yield FindingRow(*values)
 
     # tasks -------------------------------------------------------------------------------
-    def record_task(self, task: TaskRef, finding: FindingRow, rule: Rule, instance: str,
+    def record_task(self, task: TaskRef, subject: TaskSubject, instance: str,
                     now: datetime) -> None:
         self.db.execute(
             "INSERT INTO tasks (fingerprint, tbl, sys_id, number, state, owner, rule_id, clause,"
-            " record_number, instance, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " record_number, instance, created_at, updated_at, kind)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(tbl, sys_id) DO UPDATE SET updated_at=excluded.updated_at,"
-            " owner=excluded.owner, state='open'",
-            (task.fingerprint, task.table, task.id, task.number, "open", finding.owner,
-             rule.id, rule.clause, finding.number, instance, iso(now), iso(now)),
+            " owner=excluded.owner, rule_id=excluded.rule_id, state='open'",
+            (task.fingerprint, task.table, task.id, task.number, "open", subject.owner,
+             subject.rule_id, subject.clause, subject.label, instance, iso(now), iso(now),
+             subject.kind),
         )
         self.db.commit()
 

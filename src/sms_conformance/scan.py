@@ -72,6 +72,10 @@ class ScanOutcome:
     conforming: set[tuple[str, str]] = field(default_factory=set)
     unavailable: Unavailable = field(default_factory=Unavailable)
     blinded: set[str] = field(default_factory=set)  # rules that read a field taken for hidden
+    # Write-back's placing of records (ScanOptions.phase) for records with a stored result, and
+    # per (rule, owner group id, period) of records closed within the lookback: [evaluated, passed]
+    phases: dict[str, str] = field(default_factory=dict)
+    cohorts: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +87,8 @@ class ScanOptions:
     source: str = ""
     watch: frozenset[tuple[str, str]] = frozenset()
     progress: Progress | None = None
+    phase: Callable[[Record], str] | None = None  # live, closed:<period> or old (task_policy)
+    cohort: Callable[[Record], tuple[str, str] | None] | None = None  # (group, period) or None
 
 
 def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
@@ -261,8 +267,27 @@ class _Sink:
             by_scope[key].append((one, outcome.counts[rule.id]))
         self.rows: list[tuple[Any, ...]] = []
         self.presence = Presence()
+        self.counts_of: dict[str, list[tuple[str, RuleCounts]]] = {}
+        for rule in rules:
+            self.counts_of.setdefault(rule.process.value, []).append(
+                (rule.id, outcome.counts[rule.id]))
 
     def evaluate(self, record: Record) -> None:
+        cohort = self.options.cohort(record) if self.options.cohort is not None else None
+        if cohort is None:
+            self._evaluate(record)
+            return
+        # A closed record in the lookback: what it adds to each rule's counts is its cohort's.
+        counts = self.counts_of.get(record.process, [])
+        before = [(c.evaluated, c.passed) for _, c in counts]
+        self._evaluate(record)
+        for (rule_id, c), (evaluated, passed) in zip(counts, before, strict=True):
+            if c.evaluated > evaluated:
+                tally = self.outcome.cohorts.setdefault((rule_id, *cohort), [0, 0])
+                tally[0] += c.evaluated - evaluated
+                tally[1] += c.passed - passed
+
+    def _evaluate(self, record: Record) -> None:
         """The scan's hot path: every rule of the record's process, with as little overhead as
         the semantics of `engine.evaluate_one` allow (tests hold the two to the same results)."""
         ctx, watch, outcome = self.ctx, self.options.watch, self.outcome
@@ -314,6 +339,8 @@ class _Sink:
 
     def _store(self, result: RuleResult, counts: RuleCounts) -> None:
         counts.add(result.status)
+        if self.options.phase is not None and result.record.id not in self.outcome.phases:
+            self.outcome.phases[result.record.id] = self.options.phase(result.record)
         if result.status is Status.UNKNOWN:
             self.outcome.unavailable.note(result)
             if counts.unknown > UNKNOWN_EXAMPLES:  # counted in full, kept as examples only

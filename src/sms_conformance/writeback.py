@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
@@ -12,18 +12,24 @@ from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.findings import Status, fingerprint
-from sms_conformance.history import FindingRow, History
+from sms_conformance.history import FindingRow, History, TaskSubject
 from sms_conformance.links import LinkResolver
 from sms_conformance.records import Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
+from sms_conformance.task_policy import record_fingerprint
+from sms_conformance.writeback_corrective import CorrectiveKey, corrective_key
+from sms_conformance.writeback_guard import clip, neutralise
 from sms_conformance.writeback_plan import (
     Create,
     Plan,
+    Replace,
     WriteBackSettings,
+    close_fields,
     duplicate_fields,
     duplicates,
 )
+from sms_conformance.writeback_records import listed_rules
 
 CHUNK = 50
 
@@ -40,19 +46,45 @@ class WatchedTask:
     rule_id: str
 
 
+@dataclass
+class Watched:
+    """The open tasks of this tool before the scan, by kind, recovered from their fingerprints."""
+
+    findings: dict[tuple[str, str], WatchedTask] = field(default_factory=dict)  # (record, rule)
+    records: dict[tuple[str, str], list[TaskRef]] = field(default_factory=dict)  # (process, record)
+    corrective: dict[str, tuple[CorrectiveKey, list[TaskRef]]] = field(default_factory=dict)
+
+    def keys(self, rules: Mapping[str, Rule]) -> frozenset[tuple[str, str]]:
+        """(record id, rule id) the scan watches: every finding an open task lists."""
+        listed = {(record, rule) for (_, record), tasks in self.records.items()
+                  for task in tasks for rule in listed_rules(task, rules)}
+        return frozenset({*self.findings, *listed})
+
+    def all_tasks(self) -> list[TaskRef]:
+        return [*(t for w in self.findings.values() for t in w.tasks),
+                *(t for ts in self.records.values() for t in ts),
+                *(t for _, ts in self.corrective.values() for t in ts)]
+
+
 def watch_open_tasks(
     port: TaskPort, rules: Sequence[Rule], config: WriteBackSettings, platform: str, instance: str,
-) -> dict[tuple[str, str], WatchedTask]:
-    """Open tasks of this tool keyed by (record id, rule id), recovered from their fingerprints."""
-    watched: dict[tuple[str, str], WatchedTask] = {}
+) -> Watched:
+    watched = Watched()
     for process, target in config.targets.items():
         candidates = [r for r in rules if r.process.value == process]
         for task in port.open_tasks(target.table):
+            if record_fingerprint(platform, instance, process, task.parent) == task.fingerprint:
+                watched.records.setdefault((process, task.parent), []).append(task)
+                continue
+            key = corrective_key(task, platform, instance, process)
+            if key is not None:
+                watched.corrective.setdefault(task.fingerprint, (key, []))[1].append(task)
+                continue
             for rule in candidates:
                 if fingerprint(platform, instance, process, task.parent, rule.id) == task.fingerprint:
-                    key = (task.parent, rule.id)
-                    before = watched[key].tasks if key in watched else ()
-                    watched[key] = WatchedTask((*before, task), rule.id)
+                    found = (task.parent, rule.id)
+                    before = watched.findings[found].tasks if found in watched.findings else ()
+                    watched.findings[found] = WatchedTask((*before, task), rule.id)
                     break
     return watched
 
@@ -61,9 +93,15 @@ def existing_tasks(
     port: TaskPort, failures: Sequence[FindingRow], config: WriteBackSettings
 ) -> dict[str, list[TaskRef]]:
     """Every task, open or closed, already carrying one of the failures' fingerprints."""
+    return find_fingerprints(port, [(config.targets[f.process].table, f.fingerprint)
+                                    for f in failures])
+
+
+def find_fingerprints(port: TaskPort, wanted: Iterable[tuple[str, str]]) -> dict[str, list[TaskRef]]:
+    """Every task, open or closed, carrying one of the (table, fingerprint) pairs."""
     by_table: dict[str, list[str]] = defaultdict(list)
-    for finding in failures:
-        by_table[config.targets[finding.process].table].append(finding.fingerprint)
+    for table, fp in wanted:
+        by_table[table].append(fp)
     found: dict[str, list[TaskRef]] = defaultdict(list)
     for table, fingerprints in by_table.items():
         for task in port.find_tasks(table, fingerprints):
@@ -111,11 +149,13 @@ def check_cap(plan: Plan, cap: int) -> None:
 
 
 def apply_plan(
-    plan: Plan, port: TaskPort, history: History, rules: dict[str, Rule], config: WriteBackSettings,
+    plan: Plan, port: TaskPort, history: History, config: WriteBackSettings,
     instance: str, now: datetime, progress: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Writes in small chunks, recording each task as it is made, so a crash loses nothing;
     then reads back what it created and closes what another run created at the same time."""
+    for task, subject in plan.known:  # made by an earlier run that did not live to record them
+        history.record_task(task, subject, instance, now)
     for heal in plan.heal:
         port.update_task(heal.task.table, heal.task.id, heal.fields)
         history.close_task(heal.task, now)
@@ -127,23 +167,39 @@ def apply_plan(
             chunk = items[start:start + CHUNK]
             made = port.create_tasks(table, [c.fields for c in chunk])
             for item, task in zip(chunk, made, strict=False):
-                history.record_task(task, item.finding, rules[item.finding.rule_id], instance, now)
+                history.record_task(task, item.subject, instance, now)
             progress(f"created {start + len(chunk)}/{len(items)} {table} tasks")
-    healed = heal_created(plan.create, port, history, rules, config, instance, now)
+    healed = heal_created(plan.create, port, history, config, instance, now)
     if healed:
         progress(f"closed {healed} duplicates: another run created tasks for the same findings "
                  "at the same time")
     for update in plan.update:
         task = port.update_task(update.task.table, update.task.id, update.fields)
-        history.record_task(task, update.finding, rules[update.finding.rule_id], instance, now)
+        history.record_task(task, update.subject, instance, now)
     for close in plan.close:
         port.update_task(close.task.table, close.task.id, close.fields)
         history.close_task(close.task, now)
+    replace_legacy(plan.replace, port, history, config, now)
+
+
+def replace_legacy(replace: Sequence[Replace], port: TaskPort, history: History,
+                   config: WriteBackSettings, now: datetime) -> None:
+    """Closes each per-(record, rule) task of an earlier version once, naming the task that
+    replaces it (read back from the platform: it may have been created by this run)."""
+    holders = duplicates(t for ts in find_fingerprints(
+        port, [(r.task.table, r.fingerprint) for r in replace]).values() for t in ts)[0]
+    for item in replace:
+        holder = holders.get(item.fingerprint)
+        why = (f"replaced by task {clip(holder.number, 40)}, {item.what}." if holder is not None
+               else f"replaced by a task {item.what}.")
+        port.update_task(item.task.table, item.task.id,
+                         close_fields(item.task, config, now, neutralise(why, 300)))
+        history.close_task(item.task, now)
 
 
 def heal_created(
-    created: Sequence[Create], port: TaskPort, history: History, rules: dict[str, Rule],
-    config: WriteBackSettings, instance: str, now: datetime,
+    created: Sequence[Create], port: TaskPort, history: History, config: WriteBackSettings,
+    instance: str, now: datetime,
 ) -> int:
     """Across hosts the platform is the source of truth: re-read the fingerprints just written
     and, where a concurrent run created one too, keep the oldest task and close the others.
@@ -151,24 +207,36 @@ def heal_created(
     Whichever run reads last sees every task (each run reads after its own writes) and every run
     keeps the same one, so the pair ends with one open task per finding. Returns how many closed.
     """
-    findings = {c.finding.fingerprint: c.finding for c in created}
+    subjects = {c.fingerprint: c.subject for c in created}
     by_table: dict[str, list[str]] = defaultdict(list)
     for item in created:
-        by_table[item.table].append(item.finding.fingerprint)
+        by_table[item.table].append(item.fingerprint)
     extra: list[tuple[TaskRef, TaskRef]] = []
     for table, fingerprints in by_table.items():
         extra.extend(duplicates(port.find_tasks(table, fingerprints))[1])
     for task, kept in extra:
         port.update_task(task.table, task.id, duplicate_fields(kept, config, now, task))
         history.close_task(task, now)
-        finding = findings[task.fingerprint]
-        history.record_task(kept, finding, rules[finding.rule_id], instance, now)
+        history.record_task(kept, subjects[task.fingerprint], instance, now)
     return len(extra)
+
+
+KINDS = {"record": ("record task", "record tasks"),
+         "corrective": ("corrective action", "corrective actions"),
+         "finding": ("finding task", "finding tasks")}
+
+
+def kinds_text(counts: Mapping[str, int]) -> str:
+    """"9 record tasks, 1 corrective action": the kinds present, in a fixed order."""
+    return ", ".join(f"{counts[k]} {names[counts[k] != 1]}" for k, names in KINDS.items()
+                     if counts.get(k))
 
 
 def describe(plan: Plan, sample: int = 5) -> Iterable[str]:
     yield (f"write-back plan: create {len(plan.create)}, update {len(plan.update)}, "
-           f"close {len(plan.close)}, heal {len(plan.heal)} duplicates")
+           f"close {len(plan.close)}, heal {len(plan.heal)} duplicates"
+           + (f", replace {len(plan.replace)} per-finding tasks" if plan.replace else ""))
+    yield from split_by_owner([c.subject for c in plan.create], "  new")
     for c in plan.create[:sample]:
         yield f"  create {c.table}: {c.fields['short_description']}"
     for u in plan.update[:sample]:
@@ -178,3 +246,16 @@ def describe(plan: Plan, sample: int = 5) -> Iterable[str]:
     for h in plan.heal[:sample]:
         yield f"  heal   {h.task.number} ({h.task.table}): a duplicate"
     yield from (f"  notice: {n}" for n in plan.notices)
+
+
+def split_by_owner(subjects: Sequence[TaskSubject], what: str) -> Iterable[str]:
+    """One line per kind, then per owner: "Service Desk: 12 record tasks, 3 corrective actions"."""
+    kinds = Counter(s.kind for s in subjects)
+    if not kinds:
+        return
+    yield f"{what}: {kinds_text(kinds)}"
+    owners: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in subjects:
+        owners[s.owner or "(unassigned)"][s.kind] += 1
+    for owner, counts in sorted(owners.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+        yield f"    {owner}: {kinds_text(counts)}"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_PARENTS, SOURCE_TABLES
 from sms_conformance.errors import ConfigError
+from sms_conformance.records import LIFECYCLE_STATES, Process
 
 # Child task table -> the field naming its record; each such field references the table of its
 # own name (incident_task.incident -> incident).
@@ -80,6 +82,19 @@ def check_owner_groups(groups: Mapping[str, str]) -> None:
             raise ConfigError(
                 f"settings write_back.owner_groups.{process}: {group!r} is not a sys_id "
                 "(32 hexadecimal characters)")
+
+
+def check_policy(policy: Mapping[str, Any]) -> None:
+    """closed_states, where given, must name states of the process's lifecycle."""
+    for process, one in policy.items():
+        known = LIFECYCLE_STATES[Process(process)]
+        if "closed_states" not in one.model_fields_set:  # the default names both, as it can
+            continue
+        for state in one.closed_states:
+            if state not in known:
+                raise ConfigError(
+                    f"settings write_back.policy.{process}.closed_states: {state!r} is not a "
+                    f"{process} state (one of {', '.join(known)})")
 
 
 def is_reference(value: str) -> bool:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
-from sms_conformance.history import FindingRow
+from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
 from sms_conformance.writeback_guard import (
     DESCRIPTION_CAP,
@@ -19,6 +19,7 @@ from sms_conformance.writeback_guard import (
     OBSERVED_CAP,
     SHORT_CAP,
     check_owner_groups,
+    check_policy,
     check_targets,
     clip,
     is_reference,
@@ -48,6 +49,23 @@ class TaskStates(BaseModel):
     closed: str = Field(min_length=1, max_length=40)
 
 
+StateName = Annotated[str, Field(pattern=r"^[a-z_]+$", max_length=40)]
+
+
+class Policy(BaseModel):
+    """How one process's failures become tasks (see task_policy.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # record: one task per live record, corrective actions for closed ones; finding: one task
+    # per failing (record, rule), as earlier versions did.
+    granularity: Literal["record", "finding"] = "record"
+    # Canonical states in which a record is no longer live (config/README.md lists them).
+    closed_states: Annotated[tuple[StateName, ...], Strict(False)] = ("closed", "canceled")
+    period: Literal["month", "quarter"] = "month"
+    # Closed records closed longer ago than this are reported, never tasked.
+    lookback_days: int = Field(default=90, ge=0, le=3650)
+
+
 class WriteBackSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -60,6 +78,7 @@ class WriteBackSettings(BaseModel):
     priority: dict[SeverityName, Annotated[int, Field(ge=1, le=5)]]
     due_days: dict[SeverityName, Annotated[int, Field(ge=0, le=3650)]]
     states: dict[Identifier, TaskStates]
+    policy: dict[ProcessName, Policy] = {}
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> WriteBackSettings:
@@ -72,7 +91,11 @@ class WriteBackSettings(BaseModel):
             raise ConfigError(f"settings {where}: {err['msg']}") from None
         check_targets(config.target_fields(), config.custom_task_tables)
         check_owner_groups(config.owner_groups)
+        check_policy(config.policy)
         return config
+
+    def policy_of(self, process: str) -> Policy:
+        return self.policy.get(process, Policy())
 
     def target_fields(self) -> dict[str, tuple[str, str]]:
         """process -> (task table, field naming the record)."""
@@ -85,15 +108,26 @@ class WriteBackSettings(BaseModel):
 @dataclass(frozen=True)
 class Create:
     table: str
-    finding: FindingRow
+    fingerprint: str
+    subject: TaskSubject
     fields: dict[str, str]
 
 
 @dataclass(frozen=True)
 class Update:
     task: TaskRef
-    finding: FindingRow
+    subject: TaskSubject
     fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Replace:
+    """A per-(record, rule) task of an earlier version, closed once naming the task that holds
+    `fingerprint` now (created by the same run, so its number is known only then)."""
+
+    task: TaskRef
+    fingerprint: str
+    what: str = "which lists every finding on this record"
 
 
 @dataclass(frozen=True)
@@ -108,7 +142,18 @@ class Plan:
     update: list[Update] = field(default_factory=list)
     close: list[Close] = field(default_factory=list)
     heal: list[Close] = field(default_factory=list)  # open duplicates of one finding's task
+    replace: list[Replace] = field(default_factory=list)
+    # open tasks left as they are, recorded in the history store for `tasks list`
+    known: list[tuple[TaskRef, TaskSubject]] = field(default_factory=list)
+
+    def extend(self, other: Plan) -> None:
+        for name in ("create", "update", "close", "heal", "replace", "known", "notices"):
+            getattr(self, name).extend(getattr(other, name))
     notices: list[str] = field(default_factory=list)
+
+
+def subject_of(finding: FindingRow, rule: Rule) -> TaskSubject:
+    return TaskSubject("finding", finding.owner, rule.id, rule.clause, finding.number)
 
 
 def seniority(task: TaskRef) -> tuple[str, int, str, str]:
@@ -245,14 +290,17 @@ def plan_write_back(
         closed = [t for t in tasks if not t.open
                   and (open_task is None or seniority(t) < seniority(open_task))]
         previous = max(closed, key=seniority, default=None)
-        wanted = task_fields(finding, rules[finding.rule_id], config, now, previous)
+        rule = rules[finding.rule_id]
+        wanted = task_fields(finding, rule, config, now, previous)
         if open_task is None:
             table = config.targets[finding.process].table
-            plan.create.append(Create(table, finding, wanted))
+            plan.create.append(Create(table, finding.fingerprint, subject_of(finding, rule), wanted))
             continue
         changed = {k: wanted[k] for k in COMPARED if k in wanted and open_task.fields.get(k) != wanted[k]}
         if changed:
-            plan.update.append(Update(open_task, finding, changed))
+            plan.update.append(Update(open_task, subject_of(finding, rule), changed))
+        else:
+            plan.known.append((open_task, subject_of(finding, rule)))
     if not complete:
         plan.notices.append("the scan is incomplete: no task is closed")
         return plan

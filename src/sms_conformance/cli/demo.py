@@ -35,11 +35,10 @@ def demo(ctx: click.Context, records: int, seed: int) -> None:
         # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
         write_back = WriteBack.prepare(connector, rules, config.settings(), fieldmap,
                                        dry_run=False, cap=1_000_000)
+        options = ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), source="sandbox")
+        write_back.watch(options)
         outcome = Scanner(connector, rules, history).run(
-            ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), source="sandbox",
-                        watch=frozenset(write_back.watched)),
-            lambda p: fieldmap.for_process(p).table,
-        )
+            options, lambda p: fieldmap.for_process(p).table)
         print_report(history, outcome.scan_id, "table", None)
         click.echo("")
         write_back.run(history, outcome, connector.instance, ANCHOR)

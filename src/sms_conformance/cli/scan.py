@@ -72,7 +72,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
                                    cap=max_new_tasks)
-            options.watch = frozenset(wb.watched)
+            wb.watch(options)
         scanner = Scanner(conn, rules, history)
         outcome = scanner.run(options, lambda p: fieldmap.for_process(p).table)
         print_report(history, outcome.scan_id, fmt, output)

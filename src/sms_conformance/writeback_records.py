@@ -1,0 +1,186 @@
+"""Plans the one task of each live record: every rule it fails, kept in line as it changes.
+
+A rule stays listed until a complete scan finds the record passes it (or leaves its scope): a
+finding that turned unknown is not known to be fixed. The task closes when nothing is left, or
+when the record is closed (its failures then count toward corrective actions). Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sms_conformance.connectors.base import TaskRef
+from sms_conformance.history import FindingRow, TaskSubject
+from sms_conformance.rules.model import Rule
+from sms_conformance.writeback_guard import (
+    DESCRIPTION_CAP,
+    MESSAGE_CAP,
+    OBSERVED_CAP,
+    SHORT_CAP,
+    clip,
+    neutralise,
+)
+from sms_conformance.writeback_plan import (
+    COMPARED,
+    CORRELATION_DISPLAY,
+    Close,
+    Create,
+    Plan,
+    Replace,
+    Update,
+    WriteBackSettings,
+    close_fields,
+    duplicates,
+    references,
+    seniority,
+)
+
+RULES_LINE = "Rules: "
+_RULES = re.compile(r"^Rules: (.*)$", re.MULTILINE)
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+
+
+def listed_rules(task: TaskRef, known: Container[str]) -> tuple[str, ...]:
+    """The rules a record task lists (its first line), only ids of rules loaded now."""
+    match = _RULES.search(str(task.fields.get("description", "")))
+    if match is None:
+        return ()
+    return tuple(r for r in match.group(1).split(", ") if r in known)
+
+
+@dataclass(frozen=True)
+class LiveRecord:
+    """What one run knows of a record with a task, or with failures that want one."""
+
+    process: str
+    record_id: str
+    fingerprint: str
+    failures: Sequence[FindingRow] = ()
+    open_tasks: Sequence[TaskRef] = ()  # record tasks, duplicates included
+    history: Sequence[TaskRef] = ()  # every task with this fingerprint, open or closed
+    legacy: Sequence[tuple[str, TaskRef]] = ()  # (rule, open per-finding task of earlier versions)
+    closed: bool = False  # the record is known to be closed now
+
+
+def plan_record_tasks(
+    records: Iterable[LiveRecord], fixed: Container[tuple[str, str]],
+    rules: Mapping[str, Rule], config: WriteBackSettings, now: datetime, *, complete: bool,
+) -> Plan:
+    """`fixed` holds the (record id, rule id) a complete scan found passing or out of scope."""
+    plan = Plan()
+    for record in records:
+        _plan_one(plan, record, fixed, rules, config, now, complete)
+    return plan
+
+
+def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
+              rules: Mapping[str, Rule], config: WriteBackSettings, now: datetime,
+              complete: bool) -> None:
+    kept, extra = duplicates([*record.open_tasks, *record.history])
+    plan.heal.extend(Close(t, _duplicate(keeper, config, now, t)) for t, keeper in extra)
+    task = kept.get(record.fingerprint)
+    listed = (listed_rules(task, rules) if task is not None
+              else tuple(sorted({rule for rule, _ in record.legacy if rule in rules})))
+    failing = {f.rule_id: f for f in record.failures}
+    known_fixed = {r for r in listed if complete and (record.record_id, r) in fixed}
+    still = [r for r in listed if r not in failing and r not in known_fixed]
+    wanted_rules = sorted({*failing, *still})
+    if record.closed or not wanted_rules:
+        if task is not None and complete:
+            why = ("the record is closed: its remaining findings count toward the corrective "
+                   "actions of its group." if record.closed and wanted_rules
+                   else "the record now conforms to every rule it was listed for.")
+            plan.close.append(Close(task, close_fields(task, config, now, why)))
+        for rule_id, legacy in record.legacy:
+            if complete and (record.closed or (record.record_id, rule_id) in fixed):
+                plan.close.append(Close(legacy, close_fields(
+                    legacy, config, now, "the record is closed or now conforms to this rule.")))
+        return
+    if not record.failures:  # only findings not re-evaluated: leave the task as it is
+        return
+    if task is None and record.legacy and not complete:
+        return  # its per-finding tasks are replaced after a complete scan, not beside them
+    previous = max((t for t in record.history if not t.open
+                    and (task is None or seniority(t) < seniority(task))),
+                   key=seniority, default=None)
+    fields = record_task_fields(record.fingerprint, record.failures, still, rules, config, now,
+                                previous)
+    subject = TaskSubject("record", record.failures[0].owner, ", ".join(wanted_rules),
+                          rules[record.failures[0].rule_id].clause, record.failures[0].number)
+    if task is None:
+        table = config.targets[record.process].table
+        plan.create.append(Create(table, record.fingerprint, subject, fields))
+    else:
+        changed = {k: fields[k] for k in COMPARED if task.fields.get(k) != fields[k]}
+        added = sorted(set(wanted_rules) - set(listed))
+        gone = sorted(set(listed) - set(wanted_rules))
+        if added or gone:
+            changed["work_notes"] = neutralise(
+                f"sms-conformance on {now:%Y-%m-%d %H:%M} UTC: "
+                + "; ".join([*(["new findings: " + ", ".join(added)] if added else []),
+                             *(["fixed: " + ", ".join(gone)] if gone else [])]) + ".", 1000)
+        if changed:
+            plan.update.append(Update(task, subject, changed))
+        else:
+            plan.known.append((task, subject))
+    plan.replace.extend(Replace(t, record.fingerprint) for _, t in record.legacy)
+
+
+def _duplicate(kept: TaskRef, config: WriteBackSettings, now: datetime,
+               task: TaskRef) -> dict[str, str]:
+    return close_fields(task, config, now, neutralise(
+        f"duplicate of {clip(kept.number, 40)}, which stays open for the same record.", 200))
+
+
+def record_task_fields(
+    fingerprint: str, failures: Sequence[FindingRow], still: Sequence[str], rules: Mapping[str, Rule],
+    config: WriteBackSettings, now: datetime, previous: TaskRef | None = None,
+) -> dict[str, str]:
+    """One record, every rule it fails: what was observed and how to fix each."""
+    first = failures[0]
+    target = config.targets[first.process]
+    number = clip(first.number, 40)
+    refs, notes = references(first, target.parent_field, config)
+    link = clip(first.url, 300) if target.parent_field in refs else "(no link, see below)"
+    ordered = sorted(failures, key=lambda f: (SEVERITY_ORDER.index(f.severity), f.rule_id))
+    all_rules = sorted({*(f.rule_id for f in failures), *still})
+    lines = [
+        RULES_LINE + ", ".join(all_rules),
+        f"Record: {number} {link}",
+        f"{number} fails {len(all_rules)} ISO/IEC 20000-1 conformance "
+        f"rule{'s' if len(all_rules) != 1 else ''}. Fix each below: this task is updated as "
+        "findings are fixed and closes itself once a scan finds none left.",
+    ]
+    for finding in ordered:
+        rule = rules[finding.rule_id]
+        observed = [f"    {k}: {clip(v, OBSERVED_CAP) if v else '(empty)'}"
+                    for k, v in finding.observed.items()]
+        lines += ["", f"Rule {rule.id} (clause {rule.clause}, {finding.severity}): {rule.title}",
+                  f"  Finding: {clip(finding.message, MESSAGE_CAP)}",
+                  *(["  Observed:", *observed] if observed else []),
+                  f"  How to fix: {rule.remediation}"]
+    for rule_id in still:
+        lines += ["", f"Rule {rule_id}: not evaluated by the last scan (a value was unknown or "
+                  "the record was not read); it stays listed until a scan finds it fixed."]
+    lines += ["", *notes]
+    if previous is not None:
+        lines.append(f"Findings came back after task {clip(previous.number, 40)} was closed.")
+    worst = ordered[0].severity
+    due = now + timedelta(days=config.due_days.get(worst, 14))
+    clauses = ", ".join(sorted({rules[f.rule_id].clause for f in failures}))
+    count = len(all_rules)
+    return {
+        "short_description": neutralise(
+            f"[ISO 20000-1 {clauses}] {number}: {count} nonconformit{'ies' if count != 1 else 'y'}"
+            " to fix", SHORT_CAP),
+        "description": neutralise("\n".join(lines).rstrip(), DESCRIPTION_CAP,
+                                  "\n[cut to the field's length]"),
+        "priority": str(config.priority.get(worst, 3)),
+        "due_date": due.strftime("%Y-%m-%d %H:%M:%S"),
+        "correlation_id": fingerprint,
+        "correlation_display": CORRELATION_DISPLAY,
+        **refs,
+    }
