@@ -108,10 +108,12 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
 class Scanner:
     """Runs rules over every process they cover and stores what it finds."""
 
-    def __init__(self, connector: Connector, rules: Sequence[Rule], history: History) -> None:
+    def __init__(self, connector: Connector, rules: Sequence[Rule], history: History, *,
+                 local_join: bool = True) -> None:
         self.connector = connector
         self.rules = list(rules)
         self.history = history
+        self.local_join = local_join  # off: every link is looked up (the behaviour it replaced)
 
     def advance_watermarks(self, outcome: ScanOutcome) -> None:
         """Next incremental scans start here. Call only once everything the scan found has been
@@ -143,7 +145,8 @@ class Scanner:
         outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules},
                               started=started)
         # One resolver for the whole scan: look-ups fill whole batches across tables.
-        links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,))
+        links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,),
+                             local=self.local_join)
         sink = _Sink(self.history, outcome, options, links, self.rules)
         presence = sink.presence
         waiting: list[Record] = []
@@ -220,10 +223,16 @@ class Scanner:
         sink.presence.start(process.value, fields)
         links = sink.links
         total = getattr(self.connector, "expected_total", lambda p: None)
+        # Read whole: the referrers of other tables' records can be counted from these pages.
+        whole = self.local_join and not scopes and request.since is None
         seen = 0
         try:
             for record in read_ahead(self.connector.fetch(request)):
                 seen += 1
+                if seen == 1:
+                    links.expect(total(process))
+                if whole:
+                    links.tally(record)
                 if links.register(record):
                     waiting.append(record)
                 else:
@@ -239,6 +248,8 @@ class Scanner:
             raise SourceError(f"{process.value}: {exc}") from exc
         finally:
             outcome.records[process.value] = seen
+        if whole:
+            links.tallied_all(process.value)
         return waiting
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from itertools import chain
 
 from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.paging import MAX_PAGES, KeysetScan, ScanStats, text
 from sms_conformance.connectors.servicenow.query import (
+    EVERYTHING,
     check_field,
     compile_scopes,
     condition,
@@ -27,6 +30,8 @@ from sms_conformance.records import Process, Record, Ref
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 # Fields asked of tables outside the field map (cmdb_ci, sys_user ...); unknown ones are ignored.
 BARE_FIELDS = ("sys_id", "number", "name")
+# Rows per page of a projected pass (sys_id and a few fields): the Table API's usual maximum.
+PROJECTED_PAGE = 10_000
 
 
 class ServiceNowConnector:
@@ -115,6 +120,33 @@ class ServiceNowConnector:
                     raise
                 raise NotRead(table, f"no read access ({exc})") from None
         return found
+
+    def read_table(
+        self, table: str, fields: Set[str], max_requests: int
+    ) -> Iterator[Record] | None:
+        """Every record of `table` with only the canonical `fields`, in one projected keyset pass
+        of large pages; None (after the first page) when the pass would take more than
+        `max_requests` requests. NotRead when the table cannot be read."""
+        process = self.fieldmap.process_of_table(table)
+        pmap = self.fieldmap.for_process(process) if process is not None else None
+        canonical = frozenset(f for f in fields if pmap is not None and f in pmap.fields)
+        platform = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
+        scan = KeysetScan(self.client, check_field(table), EVERYTHING, platform, PROJECTED_PAGE,
+                          max_pages=self.max_pages)
+        rows = scan.rows()
+        try:
+            first = next(rows, None)
+        except HTTPAuthError as exc:
+            if exc.status != 403:
+                raise
+            raise NotRead(table, f"no read access ({exc})") from None
+        total = scan.stats.total or 0
+        if math.ceil(total / PROJECTED_PAGE) + 1 > max_requests:
+            return None
+        every = chain(() if first is None else (first,), rows)
+        if process is None or pmap is None:
+            return (self._bare(table, row) for row in every)
+        return (self._record(process, pmap, row, canonical) for row in every)
 
     def count_referrers(
         self, process: Process | str, field: str, ids: Iterable[str]
