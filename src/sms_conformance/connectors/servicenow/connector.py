@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from functools import partial
 from itertools import chain
 
 from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
@@ -17,6 +18,7 @@ from sms_conformance.connectors.servicenow.query import (
     condition,
 )
 from sms_conformance.connectors.servicenow.responses import HTTPAuthError, Json
+from sms_conformance.connectors.servicenow.streams import Gate, GatedClient, interleaved, split_after
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
     SOURCE_TABLES,
@@ -48,6 +50,7 @@ class ServiceNowConnector:
         write_tables: frozenset[str] = DEFAULT_TASK_TABLES,
         task_parents: Mapping[str, str] | None = None,
         max_pages: int = MAX_PAGES,
+        streams: int = 1,
     ) -> None:
         self.instance = instance_url.rstrip("/")
         self.client = client
@@ -63,7 +66,11 @@ class ServiceNowConnector:
             client, write_tables, batch=ref_batch, page_size=page_size,
             protected=source_tables, parents=task_parents,
         )
-        self.scans: dict[str, ScanStats] = {}
+        self.scans: dict[str, list[ScanStats]] = {}
+        # Parallel key ranges per table read; the gate is lowered on 429/503 for the whole run.
+        self.streams = streams
+        self.gate = Gate(streams)
+        client.on_throttled = self.gate.lower
 
     def configure_tasks(self, parents: Mapping[str, str]) -> None:
         """Write-back targets from settings: task table -> field naming the source record."""
@@ -78,31 +85,64 @@ class ServiceNowConnector:
     # -- reading ----------------------------------------------------------------------------
 
     def fetch(self, request: FetchRequest) -> Iterator[Record]:
+        """Records in scope. With `streams` > 1 the first page decides: what it leaves is split
+        into key ranges read at once (records then come in no particular order, each once)."""
         process = Process(request.process)
         pmap = self.fieldmap.for_process(process)
         filter_ = compile_scopes(request.scopes, pmap)
         since_field = pmap.fields["updated_at"].field if "updated_at" in pmap.fields else None
-        stats = ScanStats()
+        source = GatedClient(self.client, self.gate) if self.streams > 1 else self.client
+        stats: list[ScanStats] = []  # one per stream, each with every guard of a scan
         self.scans[process.value] = stats
-        scan = KeysetScan(
-            self.client, check_field(pmap.table), filter_,
-            pmap.platform_fields(set(request.fields)), self.page_size,
-            since=request.since, since_field=since_field or "sys_updated_on", stats=stats,
-            max_pages=self.max_pages,
-        )
-        wanted = request.fields
-        previous = ""
+
+        def scan(start: str | None = None, below: str | None = None) -> KeysetScan:
+            stats.append(ScanStats())
+            return KeysetScan(
+                source, check_field(pmap.table), filter_,
+                pmap.platform_fields(set(request.fields)), self.page_size,
+                since=request.since, since_field=since_field or "sys_updated_on",
+                stats=stats[-1], max_pages=self.max_pages, start=start, below=below,
+            )
+
+        def records(keyset: KeysetScan, rows: Iterator[Json], previous: str = "",
+                    number: int = 0) -> Iterator[Record]:
+            for row in rows:
+                previous = _checked_id(pmap.table, number, row, previous)
+                start, below = keyset.start, keyset.below
+                if (start is not None and previous < start) or (below and previous >= below):
+                    raise SourceError(f"{pmap.table}: row {number} of the scan has sys_id "
+                                      f"{previous}, outside the key range asked for "
+                                      f"[{start or ''}, {below or ''}); stopping")
+                number += 1
+                yield self._record(process, pmap, row, request.fields)
+
+        first = scan()
+        rows = first.rows()
         try:
-            for index, row in enumerate(scan.rows()):
-                previous = _checked_id(pmap.table, index, row, previous)
-                yield self._record(process, pmap, row, wanted)
+            row = next(rows, None)
+            if row is None:
+                return
+            bounds: list[str] = []
+            if self.streams > 1 and first.after is not None and first.stats.total is not None:
+                bounds = split_after(first.after, first.stats.rows, first.stats.total,
+                                     self.page_size, self.gate.limit)
+            if not bounds:
+                yield from records(first, chain((row,), rows))
+                return
+            first.below = bounds[0]  # the first stream reads on up to the first bound
+            others = [scan(a, b) for a, b in zip(bounds, [*bounds[1:], None], strict=True)]
+            yield from interleaved([
+                partial(records, first, chain((row,), rows)),
+                *(partial(records, other, other.rows()) for other in others),
+            ])
         finally:
-            self.notices.extend(stats.notices)
+            for one in stats:
+                self.notices.extend(one.notices)
 
     def expected_total(self, process: Process | str) -> int | None:
         """The first page's X-Total-Count of the last fetch (before ACLs: an upper bound)."""
         stats = self.scans.get(Process(process).value)
-        return stats.total if stats else None
+        return stats[0].total if stats else None
 
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         """Existing records among `refs`. No cache here: the scan's LinkResolver keeps what
