@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Any
 
@@ -154,10 +155,20 @@ class LinkResolver:
         return index is None and ref.table not in self.unread  # NotRead on the pass
 
     # local join --------------------------------------------------------------------------
-    def expect(self, records: int | None) -> None:
-        """The number of records of the table now read (its X-Total-Count), which bounds the
-        look-ups its references could need: an index is built only when it costs fewer."""
+    def expect(self, process: str, records: int | None) -> None:
+        """`records` of `process` are being read (its X-Total-Count), which bounds the look-ups
+        their references could need: the tables they reference (as the connector's field map
+        names them) are indexed at once, side by side, where a pass costs fewer requests."""
         self.expected = records or 0
+        target = getattr(self.connector, "reference_table", None)
+        if target is None or not self.local:
+            return
+        tables = {t for f in self.ref_fields.get(process, ()) if (t := target(process, f))}
+        todo = sorted(tables - self.index_tried - set(self.indexes) - set(self.unread))
+        if len(todo) > 1:
+            with ThreadPoolExecutor(len(todo), thread_name_prefix="index") as pool:
+                for _ in pool.map(self._index, todo):  # re-raises a failed pass
+                    pass
 
     def _index(self, table: str) -> KnownRecords | None:
         self.index_tried.add(table)

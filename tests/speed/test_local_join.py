@@ -74,7 +74,7 @@ class FakeConnector:
 
 def resolver(connector: FakeConnector) -> LinkResolver:
     links = LinkResolver(connector, ConfigDir(None).rules(), extra_refs=(OWNER_FIELD,))
-    links.expect(10_000)  # a table large enough for an index to pay off
+    links.expect("incident", 10_000)  # a table large enough for an index to pay off
     return links
 
 

@@ -161,6 +161,11 @@ class ServiceNowConnector:
                 raise NotRead(table, f"no read access ({exc})") from None
         return found
 
+    def reference_table(self, process: Process | str, field: str) -> str | None:
+        """The table a canonical reference field of `process` points to, per the field map."""
+        spec = self.fieldmap.for_process(process).fields.get(field)
+        return spec.table if spec is not None else None
+
     def read_table(
         self, table: str, fields: Set[str], max_requests: int
     ) -> Iterator[Record] | None:
