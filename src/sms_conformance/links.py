@@ -59,14 +59,7 @@ class KnownRecords:
         return item is not None and item[0] == ref.table
 
     def put(self, ref: Ref, record: Record | None) -> None:
-        values: tuple[Any, ...] | None = None
-        if record is not None:
-            values = (*(record.fields.get(k) for k in self.kept), record.raw.get("name"))
-            # Nothing else to keep: the shared empty tuple; else one tuple per distinct values
-            # (a few states across many records).
-            values = (self.shared.setdefault(values, values)
-                      if any(v is not None for v in values) else ())
-        self.items[ref.id] = (ref.table, values)
+        self.items[ref.id] = (ref.table, None if record is None else self.pack(record))
         while len(self.items) > self.capacity:
             self.items.popitem(last=False)
 
@@ -74,11 +67,37 @@ class KnownRecords:
         item = self.items.get(ref.id)
         if item is None or item[0] != ref.table or item[1] is None:
             return None
-        values = item[1] or (None,) * (len(self.kept) + 1)
+        return self.unpack(ref, item[1])
+
+    def pack(self, record: Record) -> tuple[Any, ...]:
+        """The kept values of an existing record: the shared empty tuple when there are none,
+        else one tuple per distinct values (a few states across many records)."""
+        values = (*(record.fields.get(k) for k in self.kept), record.raw.get("name"))
+        return self.shared.setdefault(values, values) if any(v is not None for v in values) else ()
+
+    def unpack(self, ref: Ref, values: tuple[Any, ...]) -> Record:
+        values = values or (None,) * (len(self.kept) + 1)
         fields = {k: v for k, v in zip(self.kept, values[:-1], strict=True) if v is not None}
         raw = {"name": values[-1]} if values[-1] is not None else _NOTHING
         return Record(platform=self.platform, instance=self.instance, process="", table=ref.table,
                       id=ref.id, number="", url="", fields=fields, raw=raw)
+
+
+class TableIndex:
+    """Every record of one table, read whole in this scan: id -> its kept values, packed as
+    KnownRecords packs them, in a plain dict without eviction (about 130 bytes a record, some
+    125 MiB per million; INDEX_CAP bounds it). An id not in it does not exist."""
+
+    def __init__(self, table: str, layout: KnownRecords) -> None:
+        self.table, self.layout = table, layout
+        self.items: dict[str, tuple[Any, ...]] = {}
+
+    def put(self, record: Record) -> None:
+        self.items[record.id] = self.layout.pack(record)
+
+    def get(self, ref: Ref) -> Record | None:
+        values = self.items.get(ref.id)
+        return None if values is None else self.layout.unpack(ref, values)
 
 
 class LinkResolver:
@@ -110,7 +129,7 @@ class LinkResolver:
         self.lookups = 0  # distinct references resolved plus ids whose referrers were counted
         # Local join: tables read whole (id -> kept values), and referrer counts kept from the
         # pages of referring tables read whole in this scan.
-        self.indexes: dict[str, KnownRecords] = {}
+        self.indexes: dict[str, TableIndex] = {}
         self.index_tried: set[str] = set()
         self.expected = 0  # records of the table being read: what look-ups would be needed for
         self.tallied: set[Count] = set()
@@ -170,7 +189,7 @@ class LinkResolver:
                 for _ in pool.map(self._index, todo):  # re-raises a failed pass
                     pass
 
-    def _index(self, table: str) -> KnownRecords | None:
+    def _index(self, table: str) -> TableIndex | None:
         self.index_tried.add(table)
         read_table = getattr(self.connector, "read_table", None)
         lookups = math.ceil(self.expected / self.batch)
@@ -183,10 +202,9 @@ class LinkResolver:
             return None
         if records is None:  # larger than the look-ups it would save
             return None
-        index = KnownRecords(INDEX_CAP, self.kept_fields, self.connector.platform,
-                             self.connector.instance)
+        index = TableIndex(table, self.known)
         for record in records:
-            index.put(Ref(table, record.id), record)
+            index.put(record)
         self.indexes[table] = index
         return index
 
