@@ -20,10 +20,11 @@ from tests.conftest import FROZEN_NOW
 Findings = dict[tuple[str, str], tuple[str, str]]
 
 
-def scan(box: Sandbox, history: History, streams: int) -> tuple[Any, Findings, int]:
+def scan(box: Sandbox, history: History, streams: int,
+         connector: Any = None) -> tuple[Any, Findings, int]:
     config = ConfigDir(None)
     fieldmap = config.fieldmap()
-    connector = sandbox_connector(box.url, box.password, fieldmap)
+    connector = connector or sandbox_connector(box.url, box.password, fieldmap)
     connector.streams = connector.gate.limit = streams
     outcome = Scanner(connector, config.rules(), history).run(
         ScanOptions(now=FROZEN_NOW, waivers=Waivers([], FROZEN_NOW.date())),
@@ -85,6 +86,17 @@ def test_parallel_scan_while_records_are_updated_and_created(tmp_path: Path) -> 
             assert before.get(key) == value == after.get(key), key
     untouched = {k for k in before if k[1] not in touched}
     assert untouched <= set(found)
+
+
+def test_429_and_503_lower_the_streams_and_change_no_finding(tmp_path: Path) -> None:
+    """429 and 503 answers during a parallel scan: fewer streams, the same findings."""
+    with Sandbox(records=5000, seed=3) as box:
+        _, clean, _ = scan(box, History(tmp_path / "a.sqlite"), 4)
+        box.faults = "429:0.15,503:0.1,retry-after=0,seed=4"
+        connector = sandbox_connector(box.url, box.password, ConfigDir(None).fieldmap())
+        _, pushed_back, _ = scan(box, History(tmp_path / "b.sqlite"), 4, connector)
+    assert 1 <= connector.gate.limit < 4
+    assert pushed_back == clean
 
 
 def test_split_only_where_keys_are_spread_as_counted() -> None:
