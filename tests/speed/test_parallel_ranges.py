@@ -113,3 +113,28 @@ def test_the_gate_loses_a_slot_per_push_back_and_never_regains_it() -> None:
     for _ in range(5):
         gate.lower()
     assert gate.limit == 1
+
+
+def test_the_gate_holds_reads_to_its_limit() -> None:
+    import time
+
+    from sms_conformance.connectors.servicenow.streams import GatedClient
+
+    active, most, lock = [0], [0], threading.Lock()
+
+    class Slow:
+        def list(self, table: str, params: Any) -> Any:
+            with lock:
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+            time.sleep(0.02)
+            with lock:
+                active[0] -= 1
+
+    gated = GatedClient(Slow(), Gate(3))
+    threads = [threading.Thread(target=gated.list, args=("incident", {})) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 3

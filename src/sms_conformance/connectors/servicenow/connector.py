@@ -10,7 +10,13 @@ from itertools import chain
 
 from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.connectors.servicenow.paging import MAX_PAGES, KeysetScan, ScanStats, text
+from sms_conformance.connectors.servicenow.paging import (
+    MAX_PAGES,
+    KeysetScan,
+    PageSource,
+    ScanStats,
+    text,
+)
 from sms_conformance.connectors.servicenow.query import (
     EVERYTHING,
     check_field,
@@ -82,6 +88,12 @@ class ServiceNowConnector:
     def __repr__(self) -> str:
         return f"ServiceNowConnector({self.instance!r})"
 
+    @property
+    def pages(self) -> PageSource:
+        """Where reads go: with parallel streams, through the gate that holds every read of
+        the run (ranges, projected passes, look-ups) to `streams` requests at once."""
+        return GatedClient(self.client, self.gate) if self.streams > 1 else self.client
+
     # -- reading ----------------------------------------------------------------------------
 
     def fetch(self, request: FetchRequest) -> Iterator[Record]:
@@ -91,7 +103,7 @@ class ServiceNowConnector:
         pmap = self.fieldmap.for_process(process)
         filter_ = compile_scopes(request.scopes, pmap)
         since_field = pmap.fields["updated_at"].field if "updated_at" in pmap.fields else None
-        source = GatedClient(self.client, self.gate) if self.streams > 1 else self.client
+        source = self.pages
         stats: list[ScanStats] = []  # one per stream, each with every guard of a scan
         self.scans[process.value] = stats
 
@@ -176,7 +188,7 @@ class ServiceNowConnector:
         pmap = self.fieldmap.for_process(process) if process is not None else None
         canonical = frozenset(f for f in fields if pmap is not None and f in pmap.fields)
         platform = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
-        scan = KeysetScan(self.client, check_field(table), EVERYTHING, platform, PROJECTED_PAGE,
+        scan = KeysetScan(self.pages, check_field(table), EVERYTHING, platform, PROJECTED_PAGE,
                           max_pages=self.max_pages)
         rows = scan.rows()
         try:
@@ -202,7 +214,7 @@ class ServiceNowConnector:
         wanted = [i for i in counts if _ID.fullmatch(i)]
         for chunk in batched(wanted, self.ref_batch):
             scan = KeysetScan(
-                self.client, pmap.table, ((condition(platform_field, chunk),),),
+                self.pages, pmap.table, ((condition(platform_field, chunk),),),
                 [platform_field], self.page_size, max_pages=self.max_pages,
             )
             for row in scan.rows():
@@ -219,7 +231,7 @@ class ServiceNowConnector:
         found: dict[Ref, Record] = {}
         for chunk in batched(ids, self.ref_batch):
             # The query matches at most len(chunk) rows, so one page holds them all.
-            page = self.client.list(check_field(table), {
+            page = self.pages.list(check_field(table), {
                 "sysparm_query": condition("sys_id", chunk),
                 "sysparm_fields": ",".join(fields),
                 "sysparm_limit": str(len(chunk)),
