@@ -2,8 +2,11 @@
 
     python bench/contenders.py KIND URL PASSWORD [HISTORY]
 
-KIND: floor | scan | pysnow | tasks-sequential | tasks-concurrent. Prints one JSON line:
-wall seconds, peak RSS (KiB), records read, requests sent by this client.
+KIND: floor | floor-whole | scan | scan-one-stream | scan-lookups | pysnow | tasks-sequential |
+tasks-concurrent. Prints one JSON line: wall seconds, peak RSS (KiB), records read, requests sent
+by this client. floor-whole reads the three tables unfiltered; scan-one-stream is the scan with
+source.streams 1; scan-lookups is the scan with one stream and every link looked up (sys_idIN
+batches: the scan before the local join).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import requests
 from sms_conformance.cli.sources import sandbox_connector
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS
-from sms_conformance.connectors.servicenow.query import compile_scopes, page_query
+from sms_conformance.connectors.servicenow.query import EVERYTHING, compile_scopes, page_query
 from sms_conformance.history import History
 from sms_conformance.records import Process
 from sms_conformance.rules.fields import rule_fields
@@ -32,8 +35,9 @@ PAGE = 1000
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
-def pages_to_read():
-    """(table, filter, fields) per process, exactly as the scan asks for them."""
+def pages_to_read(whole: bool = False):
+    """(table, filter, fields) per process, exactly as the scan asks for them (whole: every
+    record of the table, no scope filter)."""
     config = ConfigDir(None)
     fieldmap, rules = config.fieldmap(), config.rules()
     for process in Process:
@@ -41,16 +45,18 @@ def pages_to_read():
         pmap = fieldmap.for_process(process)
         fields = set().union(*(rule_fields(r) for r in chosen)) | {OWNER_FIELD}
         scopes = () if any(not r.scope for r in chosen) else tuple(r.scope for r in chosen)
-        yield pmap.table, compile_scopes(scopes, pmap), sorted({*pmap.platform_fields(fields), "sys_id"})
+        filter_ = EVERYTHING if whole else compile_scopes(scopes, pmap)
+        yield pmap.table, filter_, sorted({*pmap.platform_fields(fields), "sys_id"})
 
 
-def floor(url: str, password: str) -> dict:
-    """Plain requests + orjson: the same keyset pages, decoded, nothing else."""
+def floor(url: str, password: str, whole: bool = False) -> dict:
+    """Plain requests + orjson: the same keyset pages, one after another, decoded, nothing
+    else."""
     session = requests.Session()
     session.auth = ("admin", password)
     session.headers["Accept"] = "application/json"
     records = sent = 0
-    for table, filter_, fields in pages_to_read():
+    for table, filter_, fields in pages_to_read(whole):
         after = None
         while True:
             params = {**BASE_PARAMS, "sysparm_query": page_query(filter_, after=after),
@@ -85,12 +91,15 @@ def pysnow_stock(url: str, password: str) -> dict:
     return {"records": records, "requests": sent}
 
 
-def scan(url: str, password: str, history: str) -> dict:
+def scan(url: str, password: str, history: str, streams: int | None = None,
+         local_join: bool = True) -> dict:
     config = ConfigDir(None)
     fieldmap = config.fieldmap()
     connector = sandbox_connector(url, password, fieldmap)
+    if streams is not None:
+        connector.streams = connector.gate.limit = streams
     store = History(Path(history))
-    scanner = Scanner(connector, config.rules(), store)
+    scanner = Scanner(connector, config.rules(), store, local_join=local_join)
     outcome = scanner.run(
         ScanOptions(now=NOW, waivers=Waivers([], NOW.date()), incremental=True),
         lambda p: fieldmap.for_process(p).table,
@@ -114,12 +123,16 @@ def tasks(url: str, password: str, concurrent: bool) -> dict:
 def main() -> None:
     kind, url, password = sys.argv[1:4]
     started = time.perf_counter()
-    if kind == "floor":
-        result = floor(url, password)
+    if kind in ("floor", "floor-whole"):
+        result = floor(url, password, whole=kind == "floor-whole")
     elif kind == "pysnow":
         result = pysnow_stock(url, password)
     elif kind == "scan":
         result = scan(url, password, sys.argv[4])
+    elif kind == "scan-one-stream":
+        result = scan(url, password, sys.argv[4], streams=1)
+    elif kind == "scan-lookups":
+        result = scan(url, password, sys.argv[4], streams=1, local_join=False)
     elif kind.startswith("tasks-"):
         result = tasks(url, password, concurrent=kind == "tasks-concurrent")
     else:

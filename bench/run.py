@@ -1,6 +1,10 @@
 """Benchmarks against the sandbox on loopback; prints figures (and Markdown with --markdown).
 
     python bench/run.py [--records 200000] [--big 1000000] [--skip-big] [--markdown FILE]
+    python bench/run.py --latency 300 [--records 20000] [--skip-pysnow] [--markdown FILE]
+
+--latency MS adds MS to every request of the sandbox (its `--faults latency=`), as a real
+instance's page time, and measures the scan against the one-stream floors only.
 
 Every contender reads the same data from the same sandbox process, each contender in its own
 process (so peak RSS is its own). Ratios are what to quote: absolute times vary with the machine.
@@ -77,7 +81,11 @@ def main() -> None:
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-pysnow", action="store_true")
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--latency", type=int, help="ms added to every request; floors and scans only")
     args = parser.parse_args()
+    if args.latency is not None:
+        write(latency_rows(args.records, args.latency, args.skip_pysnow), args.markdown)
+        return
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp, sandbox(args.records) as (url, password):
         floor = contender("floor", url, password)
@@ -112,13 +120,47 @@ def main() -> None:
         conc = contender("tasks-concurrent", url, password)
     rows.append(("1,000 task creations, 20 ms latency: sequential / concurrent",
                  f"{seq['wall'] / conc['wall']:.1f}x", ">= 4x"))
+    write(rows, args.markdown)
+
+
+def latency_rows(records: int, latency: int, skip_pysnow: bool) -> list[tuple[str, str, str]]:
+    """The scan against the one-stream floor reading the three tables whole, at `latency`."""
+    faults = f"latency={latency}ms" if latency else None
+    with tempfile.TemporaryDirectory() as tmp, sandbox(records, faults) as (url, password):
+        runs = {kind: contender(kind, url, password, *([str(Path(tmp) / f"{kind}.sqlite")]
+                                                        if kind.startswith("scan") else []))
+                for kind in ("floor-whole", "floor", "scan", "scan-one-stream", "scan-lookups",
+                             *(() if skip_pysnow else ("pysnow",)))}
+    base = runs["floor-whole"]
+    names = {
+        "floor-whole": "floor: plain requests + orjson, the three tables whole, page after page",
+        "floor": "floor on the scan's scoped pages",
+        "scan": "scan (local join, source.streams 4)",
+        "scan-one-stream": "scan, one stream (local join)",
+        "scan-lookups": "scan, one stream, links looked up (before this change)",
+        "pysnow": "pysnow stock read (stream=True, offset pages, scoped)",
+    }
+    rows = []
+    for kind, run in runs.items():
+        target = ""
+        if kind == "scan" and latency:
+            target = f"<= 0.5x, <= {base['requests'] + 10} requests (acceptance at 300 ms)"
+        elif kind == "scan":
+            target = f"<= 1.5x the scoped floor ({run['wall'] / runs['floor']['wall']:.2f}x)"
+        rows.append((f"{names[kind]} ({latency} ms)",
+                     f"{run['wall']:.2f} s = {run['wall'] / base['wall']:.2f}x, "
+                     f"{run['requests']} requests, {run['maxrss_kib'] // 1024} MiB", target))
+    return rows
+
+
+def write(rows: list[tuple[str, str, str]], markdown: Path | None) -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:<28}  target {target}")
-    if args.markdown:
+    if markdown:
         lines = ["| measure | result | target |", "|---|---|---|"]
         lines += [f"| {n} | {v} | {t} |" for n, v, t in rows]
-        args.markdown.write_text("\n".join(lines) + "\n")
+        markdown.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -32,3 +32,23 @@ def test_consumer_stopping_early_ends_the_producer() -> None:
         if index == 5:
             break
     assert threading.active_count() == before
+
+
+def test_a_reader_asks_nothing_of_its_source_before_it_may_start() -> None:
+    from sms_conformance.readahead import ReadAhead
+
+    pulled: list[int] = []
+    allowed = threading.Event()
+
+    def source() -> Iterator[int]:
+        for n in range(3):
+            pulled.append(n)
+            yield n
+
+    reader = ReadAhead(source(), chunk=1, start=allowed.is_set)
+    try:
+        assert not reader.produced.wait(0.2) and pulled == []
+        allowed.set()
+        assert list(reader) == [0, 1, 2] and reader.produced.is_set()
+    finally:
+        reader.close()

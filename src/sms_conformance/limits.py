@@ -23,7 +23,8 @@ class Limits(BaseModel):
     request_timeout: one HTTP request, body included (not only between bytes);
     scan_timeout: everything a run asks of the instance, from the connector's creation;
     retry_budget: time within which a failed request is retried (429, 5xx, resets, timeouts);
-    max_response_mb: one response body; max_pages: pages of one table scan, whatever the count.
+    max_response_mb: one response body; max_pages: pages of one table scan, whatever the count;
+    streams: key ranges of a table read at once (lowered on 429/503, never raised above it).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -33,6 +34,7 @@ class Limits(BaseModel):
     retry_budget: float = Field(default=120.0, ge=0)
     max_response_mb: float = Field(default=64.0, gt=0)
     max_pages: int = Field(default=20_000, ge=1)
+    streams: int = Field(default=4, ge=1, le=16)
 
     @field_validator("request_timeout", "scan_timeout", "retry_budget", mode="before")
     @classmethod

@@ -6,12 +6,23 @@ look-ups in all, not one per page. Only what the rules read is kept: existence, 
 that `where` conditions read on linked records, for at most `capacity` records (oldest first
 out), so memory does not grow with the size of the instance. Past that many distinct references
 a reference seen again may be fetched again.
+
+Local join: a referenced table that a scan would otherwise query in many look-up batches is read
+once whole in a projected pass (sys_id and the kept fields, large pages), when that takes fewer
+requests; and the referrers of a record are counted from the referring table's own pages when
+that table was read whole in this scan. An index is complete or the scan is incomplete (the pass
+fails as a look-up would), so an id missing from it does not exist; a record created after the
+pass and linked before its referrer is read is the one case a look-up would have found (the window
+is the scan's own duration, as for a look-up made before the creation). A table that could not
+be read stays unknown.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Any
 
@@ -22,6 +33,7 @@ from sms_conformance.rules.checks import UnknownValue
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
 
 Count = tuple[str, str]  # (process, canonical field) of a referrer count
+INDEX_CAP = 1_000_000  # records of one table held in a local index; a larger one is looked up
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -35,6 +47,7 @@ class KnownRecords:
         self.kept = tuple(sorted(kept - {"name"}))
         self.platform, self.instance = platform, instance
         self.items: OrderedDict[str, tuple[str, tuple[Any, ...] | None]] = OrderedDict()
+        self.shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -46,12 +59,7 @@ class KnownRecords:
         return item is not None and item[0] == ref.table
 
     def put(self, ref: Ref, record: Record | None) -> None:
-        values: tuple[Any, ...] | None = None
-        if record is not None:
-            values = (*(record.fields.get(k) for k in self.kept), record.raw.get("name"))
-            if not any(v is not None for v in values):
-                values = ()  # exists, nothing else to keep (the empty tuple is shared)
-        self.items[ref.id] = (ref.table, values)
+        self.items[ref.id] = (ref.table, None if record is None else self.pack(record))
         while len(self.items) > self.capacity:
             self.items.popitem(last=False)
 
@@ -59,17 +67,45 @@ class KnownRecords:
         item = self.items.get(ref.id)
         if item is None or item[0] != ref.table or item[1] is None:
             return None
-        values = item[1] or (None,) * (len(self.kept) + 1)
+        return self.unpack(ref, item[1])
+
+    def pack(self, record: Record) -> tuple[Any, ...]:
+        """The kept values of an existing record: the shared empty tuple when there are none,
+        else one tuple per distinct values (a few states across many records)."""
+        values = (*(record.fields.get(k) for k in self.kept), record.raw.get("name"))
+        return self.shared.setdefault(values, values) if any(v is not None for v in values) else ()
+
+    def unpack(self, ref: Ref, values: tuple[Any, ...]) -> Record:
+        values = values or (None,) * (len(self.kept) + 1)
         fields = {k: v for k, v in zip(self.kept, values[:-1], strict=True) if v is not None}
         raw = {"name": values[-1]} if values[-1] is not None else _NOTHING
         return Record(platform=self.platform, instance=self.instance, process="", table=ref.table,
                       id=ref.id, number="", url="", fields=fields, raw=raw)
 
 
+class TableIndex:
+    """Every record of one table, read whole in this scan: id -> its kept values, packed as
+    KnownRecords packs them, in a plain dict without eviction (about 130 bytes a record, some
+    125 MiB per million; INDEX_CAP bounds it). An id not in it does not exist."""
+
+    def __init__(self, table: str, layout: KnownRecords) -> None:
+        self.table, self.layout = table, layout
+        self.items: dict[str, tuple[Any, ...]] = {}
+
+    def put(self, record: Record) -> None:
+        self.items[record.id] = self.layout.pack(record)
+
+    def get(self, ref: Ref) -> Record | None:
+        values = self.items.get(ref.id)
+        return None if values is None else self.layout.unpack(ref, values)
+
+
 class LinkResolver:
     def __init__(self, connector: Connector, rules: Sequence[m.Rule], *, batch: int = 100,
-                 extra_refs: Sequence[str] = (), capacity: int = 100_000) -> None:
+                 extra_refs: Sequence[str] = (), capacity: int = 100_000,
+                 local: bool = True) -> None:
         self.connector = connector
+        self.local = local
         self.batch = batch
         checks = tuple(c for rule in rules for c in rule.check)
         self.where = tuple(w for c in linked_conditions(checks) for w in c.where)
@@ -91,12 +127,28 @@ class LinkResolver:
         self.pending_refs: dict[str, dict[Ref, None]] = {}
         self.pending_ids: dict[Count, dict[str, None]] = {}
         self.lookups = 0  # distinct references resolved plus ids whose referrers were counted
+        # Local join: tables read whole (id -> kept values), and referrer counts kept from the
+        # pages of referring tables read whole in this scan.
+        self.indexes: dict[str, TableIndex] = {}
+        self.index_tried: set[str] = set()
+        self.expected = 0  # records of the table being read: what look-ups would be needed for
+        self.tallied: set[Count] = set()
+        self.untallied: set[Count] = set()
+        self.tallies: dict[tuple[str, str, str], int] = {}  # of the table being read
+        self.tally_needs: dict[str, list[Count]] = {}
+        for process_needs in self.count_needs.values():
+            for need in process_needs:
+                if need not in self.tally_needs.setdefault(need[0], []):
+                    self.tally_needs[need[0]].append(need)
 
     # LinkView ----------------------------------------------------------------------------
     def get(self, ref: Ref) -> Record | None:
         if ref.__class__ is NamedRef:
             raise UnknownValue(ref.table, f"{ref.id!r} is the display value of a {ref.table} "
                                "record, not its sys_id: that record cannot be looked up")
+        index = self.indexes.get(ref.table)
+        if index is not None:
+            return index.get(ref)
         if ref not in self.known and ref.table not in self.unread:
             self._resolve([ref])
         if ref.table in self.unread:
@@ -105,15 +157,73 @@ class LinkResolver:
 
     def referrers(self, process: Process, field: str, record_id: str) -> int:
         key = (Process(process).value, field, record_id)
-        if key not in self.counts and key[:2] not in self.unread_counts:
+        if (key not in self.counts and key[:2] not in self.unread_counts
+                and key[:2] not in self.tallied):
             self._count((key[0], field), [record_id])
         if key[:2] in self.unread_counts:
             raise UnknownValue(f"{key[0]}.{field}", self.unread_counts[key[:2]])
         return self.counts.get(key, 0)
 
     def _waits_for(self, ref: object) -> bool:
-        return (isinstance(ref, Ref) and ref.__class__ is not NamedRef and not is_absent(ref)
-                and ref.table not in self.unread and ref not in self.known)
+        if not (isinstance(ref, Ref) and ref.__class__ is not NamedRef and not is_absent(ref)
+                and ref.table not in self.unread and ref not in self.known):
+            return False
+        index = self.indexes.get(ref.table)
+        if index is None and self.local and ref.table not in self.index_tried:
+            index = self._index(ref.table)
+        return index is None and ref.table not in self.unread  # NotRead on the pass
+
+    # local join --------------------------------------------------------------------------
+    def expect(self, process: str, records: int | None) -> None:
+        """`records` of `process` are being read (its X-Total-Count), which bounds the look-ups
+        their references could need: the tables they reference (as the connector's field map
+        names them) are indexed at once, side by side, where a pass costs fewer requests."""
+        self.expected = records or 0
+        target = getattr(self.connector, "reference_table", None)
+        if target is None or not self.local:
+            return
+        tables = {t for f in self.ref_fields.get(process, ()) if (t := target(process, f))}
+        todo = sorted(tables - self.index_tried - set(self.indexes) - set(self.unread))
+        if len(todo) > 1:
+            with ThreadPoolExecutor(len(todo), thread_name_prefix="index") as pool:
+                for _ in pool.map(self._index, todo):  # re-raises a failed pass
+                    pass
+
+    def _index(self, table: str) -> TableIndex | None:
+        self.index_tried.add(table)
+        read_table = getattr(self.connector, "read_table", None)
+        lookups = math.ceil(self.expected / self.batch)
+        if read_table is None or lookups < 2:
+            return None
+        try:
+            records = read_table(table, self.kept_fields, min(lookups, INDEX_CAP // 10_000))
+        except NotRead as exc:
+            self.unread[table] = exc.reason
+            return None
+        if records is None:  # larger than the look-ups it would save
+            return None
+        index = TableIndex(table, self.known)
+        for record in records:
+            index.put(record)
+        self.indexes[table] = index
+        return index
+
+    def tally(self, record: Record) -> None:
+        """Counts the references of a record of a table read whole (unscoped, not incremental)."""
+        for need in self.tally_needs.get(record.process, ()):
+            ref = record.get(need[1])
+            if ref.__class__ is Ref and not is_absent(ref):
+                key = (*need, ref.id)
+                self.tallies[key] = self.tallies.get(key, 0) + 1
+            elif not is_absent(ref):  # a name or an unknown value: the source must count
+                self.untallied.add(need)
+
+    def tallied_all(self, process: str) -> None:
+        """The referring table `process` was read whole: its counts are complete."""
+        complete = {n for n in self.tally_needs.get(process, ()) if n not in self.untallied}
+        self.tallied |= complete
+        self.counts.update((k, v) for k, v in self.tallies.items() if k[:2] in complete)
+        self.tallies = {}
 
     # batching ----------------------------------------------------------------------------
     def register(self, record: Record) -> bool:
@@ -125,7 +235,8 @@ class LinkResolver:
                 self.pending_refs.setdefault(ref.table, {})[ref] = None
                 waiting = True
         for need in self.count_needs.get(record.process, ()):
-            if need not in self.unread_counts and (*need, record.id) not in self.counts:
+            if (need not in self.unread_counts and need not in self.tallied
+                    and (*need, record.id) not in self.counts):
                 self.pending_ids.setdefault(need, {})[record.id] = None
                 waiting = True
         return waiting
@@ -155,8 +266,8 @@ class LinkResolver:
             if self._waits_for(record.get(name)):
                 return False
         needs = self.count_needs.get(record.process, ())
-        return all(need in self.unread_counts or (*need, record.id) in self.counts
-                   for need in needs)
+        return all(need in self.unread_counts or need in self.tallied
+                   or (*need, record.id) in self.counts for need in needs)
 
     def done(self, record: Record) -> None:
         """Referrer counts are read once per record: drop them after evaluation."""

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from sms_conformance.availability import Gap, Presence, Unavailable, hidden_fields
@@ -15,7 +16,7 @@ from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
-from sms_conformance.readahead import read_ahead
+from sms_conformance.readahead import ReadAhead
 from sms_conformance.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.fields import rule_fields
@@ -114,10 +115,12 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
 class Scanner:
     """Runs rules over every process they cover and stores what it finds."""
 
-    def __init__(self, connector: Connector, rules: Sequence[Rule], history: History) -> None:
+    def __init__(self, connector: Connector, rules: Sequence[Rule], history: History, *,
+                 local_join: bool = True) -> None:
         self.connector = connector
         self.rules = list(rules)
         self.history = history
+        self.local_join = local_join  # off: every link is looked up (the behaviour it replaced)
 
     def advance_watermarks(self, outcome: ScanOutcome) -> None:
         """Next incremental scans start here. Call only once everything the scan found has been
@@ -149,14 +152,22 @@ class Scanner:
         outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules},
                               started=started)
         # One resolver for the whole scan: look-ups fill whole batches across tables.
-        links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,))
+        links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,),
+                             local=self.local_join)
         sink = _Sink(self.history, outcome, options, links, self.rules)
         presence = sink.presence
         waiting: list[Record] = []
+        readers: dict[Process, tuple[str, FetchRequest, ReadAhead[Record]]] = {}
         try:
+            start = None
             for process in self.processes():
                 table = tables(process)
-                waiting = self._scan_process(process, table, options, outcome, sink, waiting)
+                request = self._request(process, table, options)
+                reader = ReadAhead(self.connector.fetch(request), start=start)
+                readers[process] = (table, request, reader)
+                start = partial(_half_read, reader, process, self.connector)
+            for table, request, reader in readers.values():  # evaluated in turn
+                waiting = self._scan_process(request, reader, outcome, sink, waiting)
                 outcome.tables.append(table)
             links.flush(everything=True)
         except SourceError as exc:
@@ -164,6 +175,9 @@ class Scanner:
             outcome.error = str(exc)
         else:
             sink.evaluate_ready(waiting)
+        finally:
+            for *_, reader in readers.values():
+                reader.close()
         sink.write()
         outcome.lookups = links.lookups
         outcome.notices = [*self.connector.notices, *options.waivers.notices()]
@@ -212,24 +226,33 @@ class Scanner:
         outcome.conforming = {k for k in outcome.conforming if k[1] not in outcome.blinded}
         return hidden
 
-    def _scan_process(
-        self, process: Process, table: str, options: ScanOptions, outcome: ScanOutcome,
-        sink: _Sink, waiting: list[Record],
-    ) -> list[Record]:
-        """Reads one table; returns the records still waiting for look-ups."""
+    def _request(self, process: Process, table: str, options: ScanOptions) -> FetchRequest:
         rules = [r for r in self.rules if r.process == process]
         fields = frozenset(set().union(*(rule_fields(r) for r in rules)) | {OWNER_FIELD})
         scopes = tuple(r.scope for r in rules)
         if any(not s for s in scopes):
             scopes = ()
-        request = FetchRequest(process, scopes, fields, self._since(process, table, options))
-        sink.presence.start(process.value, fields)
+        return FetchRequest(process, scopes, fields, self._since(process, table, options))
+
+    def _scan_process(
+        self, request: FetchRequest, records: ReadAhead[Record], outcome: ScanOutcome,
+        sink: _Sink, waiting: list[Record],
+    ) -> list[Record]:
+        """Evaluates one table's records; returns the records still waiting for look-ups."""
+        process = request.process
+        sink.presence.start(process.value, request.fields)
         links = sink.links
         total = getattr(self.connector, "expected_total", lambda p: None)
+        # Read whole: the referrers of other tables' records can be counted from these pages.
+        whole = self.local_join and not request.scopes and request.since is None
         seen = 0
         try:
-            for record in read_ahead(self.connector.fetch(request)):
+            for record in records:
                 seen += 1
+                if seen == 1:
+                    links.expect(process.value, total(process))
+                if whole:
+                    links.tally(record)
                 if links.register(record):
                     waiting.append(record)
                 else:
@@ -239,13 +262,22 @@ class Scanner:
                     # references, such as assignment groups): memory stays bounded.
                     links.flush(everything=len(waiting) >= MAX_WAITING)
                     waiting = sink.evaluate_ready(waiting)
-                if options.progress is not None and seen % BATCH == 0:
-                    options.progress(process.value, seen, total(process))
+                if sink.options.progress is not None and seen % BATCH == 0:
+                    sink.options.progress(process.value, seen, total(process))
         except SourceError as exc:
             raise SourceError(f"{process.value}: {exc}") from exc
         finally:
             outcome.records[process.value] = seen
+        if whole:
+            links.tallied_all(process.value)
         return waiting
+
+
+def _half_read(reader: ReadAhead[Record], process: Process, connector: Connector) -> bool:
+    """The next table's pages may come once half of this one's has come (a failing read stops
+    the scan before the next table is asked for anything)."""
+    total = getattr(connector, "expected_total", lambda p: None)(process)
+    return reader.produced.is_set() or (total is not None and reader.count >= total / 2)
 
 
 class _Sink:

@@ -106,6 +106,8 @@ class TableClient:
         self._count_lock = threading.Lock()
         # A 429's Retry-After pauses every thread of this client, not only the one that got it.
         self._paused_until = 0.0
+        # Told of every 429 and 503: parallel reads lower their concurrency (see streams.py).
+        self.on_throttled: Callable[[], None] | None = None
         self.protected = set(PROTECTED_TABLES)
         self.session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
@@ -205,6 +207,8 @@ class TableClient:
             except HTTPAuthError as exc:
                 raise self._refused(exc) from None
             except RetryableError as exc:
+                if exc.status in (429, 503) and self.on_throttled is not None:
+                    self.on_throttled()
                 if exc.status == 429 and exc.retry_after:
                     with self._count_lock:
                         until = self._clock() + exc.retry_after

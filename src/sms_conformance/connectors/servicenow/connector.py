@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from functools import partial
+from itertools import chain
 
 from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.connectors.servicenow.paging import MAX_PAGES, KeysetScan, ScanStats, text
+from sms_conformance.connectors.servicenow.paging import (
+    MAX_PAGES,
+    KeysetScan,
+    PageSource,
+    ScanStats,
+    text,
+)
 from sms_conformance.connectors.servicenow.query import (
+    EVERYTHING,
     check_field,
     compile_scopes,
     condition,
 )
 from sms_conformance.connectors.servicenow.responses import HTTPAuthError, Json
+from sms_conformance.connectors.servicenow.streams import Gate, GatedClient, interleaved, split_after
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
     SOURCE_TABLES,
@@ -27,6 +38,8 @@ from sms_conformance.records import Process, Record, Ref
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 # Fields asked of tables outside the field map (cmdb_ci, sys_user ...); unknown ones are ignored.
 BARE_FIELDS = ("sys_id", "number", "name")
+# Rows per page of a projected pass (sys_id and a few fields): the Table API's usual maximum.
+PROJECTED_PAGE = 10_000
 
 
 class ServiceNowConnector:
@@ -43,6 +56,7 @@ class ServiceNowConnector:
         write_tables: frozenset[str] = DEFAULT_TASK_TABLES,
         task_parents: Mapping[str, str] | None = None,
         max_pages: int = MAX_PAGES,
+        streams: int = 1,
     ) -> None:
         self.instance = instance_url.rstrip("/")
         self.client = client
@@ -58,7 +72,11 @@ class ServiceNowConnector:
             client, write_tables, batch=ref_batch, page_size=page_size,
             protected=source_tables, parents=task_parents,
         )
-        self.scans: dict[str, ScanStats] = {}
+        self.scans: dict[str, list[ScanStats]] = {}
+        # Parallel key ranges per table read; the gate is lowered on 429/503 for the whole run.
+        self.streams = streams
+        self.gate = Gate(streams)
+        client.on_throttled = self.gate.lower
 
     def configure_tasks(self, parents: Mapping[str, str]) -> None:
         """Write-back targets from settings: task table -> field naming the source record."""
@@ -70,34 +88,73 @@ class ServiceNowConnector:
     def __repr__(self) -> str:
         return f"ServiceNowConnector({self.instance!r})"
 
+    @property
+    def pages(self) -> PageSource:
+        """Where reads go: with parallel streams, through the gate that holds every read of
+        the run (ranges, projected passes, look-ups) to `streams` requests at once."""
+        return GatedClient(self.client, self.gate) if self.streams > 1 else self.client
+
     # -- reading ----------------------------------------------------------------------------
 
     def fetch(self, request: FetchRequest) -> Iterator[Record]:
+        """Records in scope. With `streams` > 1 the first page decides: what it leaves is split
+        into key ranges read at once (records then come in no particular order, each once)."""
         process = Process(request.process)
         pmap = self.fieldmap.for_process(process)
         filter_ = compile_scopes(request.scopes, pmap)
         since_field = pmap.fields["updated_at"].field if "updated_at" in pmap.fields else None
-        stats = ScanStats()
+        source = self.pages
+        stats: list[ScanStats] = []  # one per stream, each with every guard of a scan
         self.scans[process.value] = stats
-        scan = KeysetScan(
-            self.client, check_field(pmap.table), filter_,
-            pmap.platform_fields(set(request.fields)), self.page_size,
-            since=request.since, since_field=since_field or "sys_updated_on", stats=stats,
-            max_pages=self.max_pages,
-        )
-        wanted = request.fields
-        previous = ""
+
+        def scan(start: str | None = None, below: str | None = None) -> KeysetScan:
+            stats.append(ScanStats())
+            return KeysetScan(
+                source, check_field(pmap.table), filter_,
+                pmap.platform_fields(set(request.fields)), self.page_size,
+                since=request.since, since_field=since_field or "sys_updated_on",
+                stats=stats[-1], max_pages=self.max_pages, start=start, below=below,
+            )
+
+        def records(keyset: KeysetScan, rows: Iterator[Json], previous: str = "",
+                    number: int = 0) -> Iterator[Record]:
+            for row in rows:
+                previous = _checked_id(pmap.table, number, row, previous)
+                start, below = keyset.start, keyset.below
+                if (start is not None and previous < start) or (below and previous >= below):
+                    raise SourceError(f"{pmap.table}: row {number} of the scan has sys_id "
+                                      f"{previous}, outside the key range asked for "
+                                      f"[{start or ''}, {below or ''}); stopping")
+                number += 1
+                yield self._record(process, pmap, row, request.fields)
+
+        first = scan()
+        rows = first.rows()
         try:
-            for index, row in enumerate(scan.rows()):
-                previous = _checked_id(pmap.table, index, row, previous)
-                yield self._record(process, pmap, row, wanted)
+            row = next(rows, None)
+            if row is None:
+                return
+            bounds: list[str] = []
+            if self.streams > 1 and first.after is not None and first.stats.total is not None:
+                bounds = split_after(first.after, first.stats.rows, first.stats.total,
+                                     self.page_size, self.gate.limit)
+            if not bounds:
+                yield from records(first, chain((row,), rows))
+                return
+            first.below = bounds[0]  # the first stream reads on up to the first bound
+            others = [scan(a, b) for a, b in zip(bounds, [*bounds[1:], None], strict=True)]
+            yield from interleaved([
+                partial(records, first, chain((row,), rows)),
+                *(partial(records, other, other.rows()) for other in others),
+            ])
         finally:
-            self.notices.extend(stats.notices)
+            for one in stats:
+                self.notices.extend(one.notices)
 
     def expected_total(self, process: Process | str) -> int | None:
         """The first page's X-Total-Count of the last fetch (before ACLs: an upper bound)."""
         stats = self.scans.get(Process(process).value)
-        return stats.total if stats else None
+        return stats[0].total if stats else None
 
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         """Existing records among `refs`. No cache here: the scan's LinkResolver keeps what
@@ -116,6 +173,38 @@ class ServiceNowConnector:
                 raise NotRead(table, f"no read access ({exc})") from None
         return found
 
+    def reference_table(self, process: Process | str, field: str) -> str | None:
+        """The table a canonical reference field of `process` points to, per the field map."""
+        spec = self.fieldmap.for_process(process).fields.get(field)
+        return spec.table if spec is not None else None
+
+    def read_table(
+        self, table: str, fields: Set[str], max_requests: int
+    ) -> Iterator[Record] | None:
+        """Every record of `table` with only the canonical `fields`, in one projected keyset pass
+        of large pages; None (after the first page) when the pass would take more than
+        `max_requests` requests. NotRead when the table cannot be read."""
+        process = self.fieldmap.process_of_table(table)
+        pmap = self.fieldmap.for_process(process) if process is not None else None
+        canonical = frozenset(f for f in fields if pmap is not None and f in pmap.fields)
+        platform = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
+        scan = KeysetScan(self.pages, check_field(table), EVERYTHING, platform, PROJECTED_PAGE,
+                          max_pages=self.max_pages)
+        rows = scan.rows()
+        try:
+            first = next(rows, None)
+        except HTTPAuthError as exc:
+            if exc.status != 403:
+                raise
+            raise NotRead(table, f"no read access ({exc})") from None
+        total = scan.stats.total or 0
+        if math.ceil(total / PROJECTED_PAGE) + 1 > max_requests:
+            return None
+        every = chain(() if first is None else (first,), rows)
+        if process is None or pmap is None:
+            return (self._bare(table, row) for row in every)
+        return (self._record(process, pmap, row, canonical) for row in every)
+
     def count_referrers(
         self, process: Process | str, field: str, ids: Iterable[str]
     ) -> dict[str, int]:
@@ -125,7 +214,7 @@ class ServiceNowConnector:
         wanted = [i for i in counts if _ID.fullmatch(i)]
         for chunk in batched(wanted, self.ref_batch):
             scan = KeysetScan(
-                self.client, pmap.table, ((condition(platform_field, chunk),),),
+                self.pages, pmap.table, ((condition(platform_field, chunk),),),
                 [platform_field], self.page_size, max_pages=self.max_pages,
             )
             for row in scan.rows():
@@ -142,7 +231,7 @@ class ServiceNowConnector:
         found: dict[Ref, Record] = {}
         for chunk in batched(ids, self.ref_batch):
             # The query matches at most len(chunk) rows, so one page holds them all.
-            page = self.client.list(check_field(table), {
+            page = self.pages.list(check_field(table), {
                 "sysparm_query": condition("sys_id", chunk),
                 "sysparm_fields": ",".join(fields),
                 "sysparm_limit": str(len(chunk)),

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
-from sms_conformance.connectors.servicenow.client import Page, TableClient
+from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.query import Filter, page_query
 from sms_conformance.connectors.servicenow.responses import Json
 from sms_conformance.connectors.servicenow.retry import QuotaError
@@ -30,6 +31,10 @@ MAX_PAGES = 20_000  # absolute cap on the pages of one scan, whatever the count 
 _SPARE_PAGES = 10
 
 BASE_PARAMS = {"sysparm_exclude_reference_link": "true", "sysparm_display_value": "false"}
+
+
+class PageSource(Protocol):
+    def list(self, table: str, params: Mapping[str, str]) -> Page: ...
 
 
 @dataclass
@@ -53,7 +58,7 @@ def text(value: object) -> str:
 class KeysetScan:
     """One scan's state; iterate `rows()` once."""
 
-    client: TableClient
+    client: PageSource
     table: str
     filter_: Filter
     fields: Sequence[str]
@@ -63,6 +68,8 @@ class KeysetScan:
     stats: ScanStats = field(default_factory=ScanStats)
     after: str | None = None
     max_pages: int = MAX_PAGES
+    start: str | None = None  # key range [start, below) of one of parallel streams
+    below: str | None = None
     allowed: int = field(default=0, init=False)  # rows the counts allow, margin included
 
     def rows(self) -> Iterator[Json]:
@@ -93,6 +100,10 @@ class KeysetScan:
             self._accept(rows)
             self._advance(rows)  # checked before the rows are used
             yield from rows
+            if len(rows) < self.page_size and self.stats.rows >= (self.stats.total or 0):
+                # A short page (the query ran out of rows) with every counted row read: the
+                # closing empty page would add a request and nothing else.
+                return
             rows = self._page(self.page_size).rows
 
     def _allow(self, count: int) -> None:
@@ -119,7 +130,8 @@ class KeysetScan:
         params = {
             **BASE_PARAMS,
             "sysparm_query": page_query(
-                self.filter_, after=self.after, since=self.since, since_field=self.since_field
+                self.filter_, after=self.after, since=self.since, since_field=self.since_field,
+                start=self.start, below=self.below,
             ),
             "sysparm_fields": ",".join(sorted({*self.fields, "sys_id"})),
             "sysparm_limit": str(limit),

@@ -128,11 +128,18 @@ def page_query(
     after: str | None = None,
     since: datetime | None = None,
     since_field: str = "sys_updated_on",
+    start: str | None = None,
+    below: str | None = None,
 ) -> str:
-    """Keyset page query: (filter) AND sys_id>after AND since, ordered by sys_id."""
+    """Keyset page query: (filter) AND sys_id>after AND since, ordered by sys_id; within the
+    key range [start, below) when given (the lower bound is implied once `after` is set)."""
     extra: list[str] = []
     if since is not None:
         extra.append(f"{check_field(since_field)}>={format_datetime(since)}")
     if after is not None:
         extra.append(f"sys_id>{check_value(after, 'sys_id')}")
+    elif start is not None:
+        extra.append(f"sys_id>={check_value(start, 'sys_id')}")
+    if below is not None:
+        extra.append(f"sys_id<{check_value(below, 'sys_id')}")
     return encode(filter_, extra, order_by="sys_id")

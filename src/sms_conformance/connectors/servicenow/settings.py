@@ -149,5 +149,5 @@ def connector_from_env(
     return ServiceNowConnector(
         url, client, fieldmap, page_size=page_size, ref_batch=ref_batch,
         write_tables=DEFAULT_TASK_TABLES if write_tables is None else write_tables,
-        max_pages=limits.max_pages,
+        max_pages=limits.max_pages, streams=limits.streams,
     )
