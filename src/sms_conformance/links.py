@@ -23,6 +23,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -33,7 +34,10 @@ from sms_conformance.rules.checks import UnknownValue
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
 
 Count = tuple[str, str]  # (process, canonical field) of a referrer count
-INDEX_CAP = 1_000_000  # records of one table held in a local index; a larger one is looked up
+INDEX_CAP = 1_000_000
+# Clock skew allowed between this machine and the instance when telling a record changed after
+# an index pass began (such a record's links are looked up, not taken from the index).
+RECENT_MARGIN = timedelta(minutes=10)  # records of one table held in a local index; a larger one is looked up
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -88,9 +92,12 @@ class TableIndex:
     KnownRecords packs them, in a plain dict without eviction (about 130 bytes a record, some
     125 MiB per million; INDEX_CAP bounds it). An id not in it does not exist."""
 
-    def __init__(self, table: str, layout: KnownRecords) -> None:
+    def __init__(self, table: str, layout: KnownRecords, started: datetime) -> None:
         self.table, self.layout = table, layout
         self.items: dict[str, tuple[Any, ...]] = {}
+        # A record changed since then may link one the pass did not see (created meanwhile):
+        # such a link is looked up before it is called missing.
+        self.started = started - RECENT_MARGIN
 
     def put(self, record: Record) -> None:
         self.items[record.id] = self.layout.pack(record)
@@ -148,7 +155,8 @@ class LinkResolver:
                                "record, not its sys_id: that record cannot be looked up")
         index = self.indexes.get(ref.table)
         if index is not None:
-            return index.get(ref)
+            found = index.get(ref)
+            return found if found is not None or ref not in self.known else self.known.get(ref)
         if ref not in self.known and ref.table not in self.unread:
             self._resolve([ref])
         if ref.table in self.unread:
@@ -164,14 +172,19 @@ class LinkResolver:
             raise UnknownValue(f"{key[0]}.{field}", self.unread_counts[key[:2]])
         return self.counts.get(key, 0)
 
-    def _waits_for(self, ref: object) -> bool:
+    def _waits_for(self, ref: object, updated: object = None) -> bool:
         if not (isinstance(ref, Ref) and ref.__class__ is not NamedRef and not is_absent(ref)
                 and ref.table not in self.unread and ref not in self.known):
             return False
         index = self.indexes.get(ref.table)
         if index is None and self.local and ref.table not in self.index_tried:
             index = self._index(ref.table)
-        return index is None and ref.table not in self.unread  # NotRead on the pass
+        if index is None:
+            return ref.table not in self.unread  # NotRead on the pass
+        # Missing from the index, linked by a record changed since the pass began (or whose
+        # change time is not known): the target may be newer than the pass, so look it up.
+        return ref.id not in index.items and not (
+            isinstance(updated, datetime) and updated < index.started)
 
     # local join --------------------------------------------------------------------------
     def expect(self, process: str, records: int | None) -> None:
@@ -195,6 +208,7 @@ class LinkResolver:
         lookups = math.ceil(self.expected / self.batch)
         if read_table is None or lookups < 2:
             return None
+        started = datetime.now(timezone.utc)
         try:
             records = read_table(table, self.kept_fields, min(lookups, INDEX_CAP // 10_000))
         except NotRead as exc:
@@ -202,7 +216,7 @@ class LinkResolver:
             return None
         if records is None:  # larger than the look-ups it would save
             return None
-        index = TableIndex(table, self.known)
+        index = TableIndex(table, self.known, started)
         for record in records:
             index.put(record)
         self.indexes[table] = index
@@ -229,9 +243,10 @@ class LinkResolver:
     def register(self, record: Record) -> bool:
         """Queue what `record` needs; True if it must wait for a look-up."""
         waiting = False
+        updated = record.fields.get("updated_at")
         for name in self.ref_fields.get(record.process, ()):
             ref = record.get(name)
-            if isinstance(ref, Ref) and self._waits_for(ref):
+            if isinstance(ref, Ref) and self._waits_for(ref, updated):
                 self.pending_refs.setdefault(ref.table, {})[ref] = None
                 waiting = True
         for need in self.count_needs.get(record.process, ()):
@@ -262,8 +277,9 @@ class LinkResolver:
                 self.pending_ids[need] = dict.fromkeys(ids[cut:])
 
     def ready(self, record: Record) -> bool:
+        updated = record.fields.get("updated_at")
         for name in self.ref_fields.get(record.process, ()):
-            if self._waits_for(record.get(name)):
+            if self._waits_for(record.get(name), updated):
                 return False
         needs = self.count_needs.get(record.process, ())
         return all(need in self.unread_counts or need in self.tallied

@@ -228,7 +228,10 @@ class Scanner:
 
     def _request(self, process: Process, table: str, options: ScanOptions) -> FetchRequest:
         rules = [r for r in self.rules if r.process == process]
-        fields = frozenset(set().union(*(rule_fields(r) for r in rules)) | {OWNER_FIELD})
+        # updated_at: a link missing from an index pass is looked up when its record changed
+        # after the pass began (the target may be newer than the pass).
+        fields = frozenset(set().union(*(rule_fields(r) for r in rules))
+                           | {OWNER_FIELD, "updated_at"})
         scopes = tuple(r.scope for r in rules)
         if any(not s for s in scopes):
             scopes = ()

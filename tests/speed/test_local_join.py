@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Set
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import OWNER_FIELD, Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW, make_record
+
+LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 
 def scan(box: Sandbox, history: History, *, local_join: bool) -> tuple[Any, ...]:
@@ -95,11 +98,31 @@ def test_an_index_holds_what_exists_and_answers_missing_without_a_look_up() -> N
 
     connector = FakeConnector(whole)
     links = resolver(connector)
-    assert not links.register(make_record("incident", problem=Ref("problem", "p9")))
+    assert not links.register(make_record("incident", problem=Ref("problem", "p9"),
+                                          updated_at=LONG_AGO))
     found = links.get(Ref("problem", "p1"))
     assert found is not None and found.fields["state"] == "closed"
     assert links.get(Ref("problem", "p9")) is None
     assert connector.resolved == []
+
+
+def test_a_link_from_a_record_changed_after_the_pass_is_looked_up_before_called_missing() -> None:
+    """A problem created while the scan runs is not in the index; the incident linking it was
+    changed after the pass began, so the link is looked up, not called "does not exist"."""
+    def before_p1_existed(table: str, fields: Set[str], max_requests: int) -> Iterator[Record]:
+        return iter([make_record("problem", "PRB0", "p0")])
+
+    connector = FakeConnector(before_p1_existed)
+    links = resolver(connector)
+    fresh = make_record("incident", problem=Ref("problem", "p1"),
+                        updated_at=datetime.now(timezone.utc))
+    assert links.register(fresh)  # waits for a look-up
+    links.flush(everything=True)
+    assert links.ready(fresh)
+    assert links.get(Ref("problem", "p1")) is not None  # found by the look-up
+    assert connector.resolved == [[Ref("problem", "p1")]]
+    unknown_time = make_record("incident", problem=Ref("problem", "p7"))
+    assert links.register(unknown_time)  # no change time: looked up too, never guessed
 
 
 def test_a_table_too_large_for_an_index_is_looked_up() -> None:
