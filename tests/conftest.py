@@ -24,6 +24,22 @@ def settings() -> dict[str, Any]:
     return load_settings()
 
 
+@pytest.fixture(scope="session")
+def rules(fieldmap: FieldMap, settings: dict[str, Any]) -> dict[str, Any]:
+    """The built-in pack by id (write-back tests)."""
+    from sms_conformance.rules.loader import builtin_pack_dir, load_rules
+
+    return {r.id: r for r in load_rules([builtin_pack_dir()], fieldmap, settings)}
+
+
+@pytest.fixture(scope="session")
+def config(settings: dict[str, Any]) -> Any:
+    """The shipped write-back settings (write-back tests)."""
+    from sms_conformance.writeback_plan import WriteBackSettings
+
+    return WriteBackSettings.from_settings(settings)
+
+
 def make_record(process: str, number: str = "INC0000001", record_id: str = "r1",
                 **fields: Any) -> Record:
     table = {"incident": "incident", "problem": "problem", "change": "change_request"}[process]

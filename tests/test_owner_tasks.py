@@ -11,7 +11,6 @@ from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow
 from sms_conformance.records import Record, Ref
-from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.task_policy import LIVE, OLD, UNPLACED, Phases, record_fingerprint
 from sms_conformance.writeback_corrective import (
     CorrectiveKey,
@@ -31,14 +30,6 @@ INSTANCE = "https://x.test"
 RULES = ("incident.logging.category", "incident.logging.description", "incident.logging.priority")
 
 
-@pytest.fixture(scope="module")
-def rules(fieldmap, settings):
-    return {r.id: r for r in load_rules([builtin_pack_dir()], fieldmap, settings)}
-
-
-@pytest.fixture(scope="module")
-def config(settings) -> WriteBackSettings:
-    return WriteBackSettings.from_settings(settings)
 
 
 def finding(rule_id: str, sys_id: str = REC, number: str = "INC0012345") -> FindingRow:

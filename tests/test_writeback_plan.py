@@ -8,7 +8,6 @@ import pytest
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.history import FindingRow
-from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.writeback import TooManyNewTasks, check_cap
 from sms_conformance.writeback_plan import WriteBackSettings, plan_write_back, task_fields
 
@@ -18,14 +17,6 @@ GRP = "b" * 32
 OWNERS = "c" * 32
 
 
-@pytest.fixture(scope="module")
-def rules(fieldmap, settings):
-    return {r.id: r for r in load_rules([builtin_pack_dir()], fieldmap, settings)}
-
-
-@pytest.fixture(scope="module")
-def config(settings) -> WriteBackSettings:
-    return WriteBackSettings.from_settings(settings)
 
 
 def finding(fp: str = "f1", owner_id: str = GRP, number: str = "INC0012345", sys_id: str = REC,
