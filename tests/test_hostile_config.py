@@ -92,8 +92,8 @@ def assert_refused(outcome: tuple[Result, float], where: str, problem: str) -> N
     assert elapsed < BOUND_S
 
 
-def refused_scan(exports: Path, tmp_path: Path, files: dict[str, str | bytes], name: str,
-                 line: int | None, problem: str) -> None:
+def assert_refusal(exports: Path, tmp_path: Path, files: dict[str, str | bytes], name: str,
+                   line: int | None, problem: str) -> None:
     """A scan with this config/ is refused at `name:line` and creates no history store."""
     config = config_dir(tmp_path, files)
     history = tmp_path / "state" / "history.sqlite"
@@ -106,8 +106,8 @@ def refused_scan(exports: Path, tmp_path: Path, files: dict[str, str | bytes], n
 
 def test_disabled_rules_as_a_string(exports: Path, tmp_path: Path) -> None:
     """bad input: `disabled_rules: "incident.*"`, a string; outcome: exit 2 at its line, no rule off."""
-    refused_scan(exports, tmp_path, {"settings.yaml": 'disabled_rules: "incident.*"\n'},
-                 "settings.yaml", 1, "disabled_rules: expected a list, found text")
+    assert_refusal(exports, tmp_path, {"settings.yaml": 'disabled_rules: "incident.*"\n'},
+                   "settings.yaml", 1, "disabled_rules: expected a list, found text")
 
 
 def test_billion_laughs(exports: Path, tmp_path: Path) -> None:
@@ -116,104 +116,105 @@ def test_billion_laughs(exports: Path, tmp_path: Path) -> None:
     for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
     lines.append("disabled_rules: *i")
-    refused_scan(exports, tmp_path, {"settings.yaml": "\n".join(lines) + "\n"},
-                 "settings.yaml", 1, "YAML anchors and aliases")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "\n".join(lines) + "\n"},
+                   "settings.yaml", 1, "YAML anchors and aliases")
 
 
 def test_list_where_a_mapping_belongs(exports: Path, tmp_path: Path) -> None:
     """bad input: a list where settings.yaml wants a mapping; outcome: exit 2 at that line."""
-    refused_scan(exports, tmp_path, {"settings.yaml": "write_back:\n  - max_new_tasks: 5\n"},
-                 "settings.yaml", 1, "write_back: expected a mapping, found a list")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "write_back:\n  - max_new_tasks: 5\n"},
+                   "settings.yaml", 1, "write_back: expected a mapping, found a list")
 
 
 def test_duplicate_key(exports: Path, tmp_path: Path) -> None:
     """bad input: the same key twice in settings.yaml; outcome: exit 2 at the second one."""
-    refused_scan(exports, tmp_path,
-                 {"settings.yaml": "backlog_max_age: 30d\nbacklog_max_age: 40d\n"},
-                 "settings.yaml", 2, "duplicate key 'backlog_max_age'")
+    assert_refusal(exports, tmp_path,
+                   {"settings.yaml": "backlog_max_age: 30d\nbacklog_max_age: 40d\n"},
+                   "settings.yaml", 2, "duplicate key 'backlog_max_age'")
 
 
 def test_non_utf8_byte(exports: Path, tmp_path: Path) -> None:
     """bad input: a Latin-1 byte (0xe9) in settings.yaml; outcome: exit 2 naming the line and byte offset."""
-    refused_scan(exports, tmp_path, {"settings.yaml": b"disabled_rules: []\n# caf\xe9\n"},
-                 "settings.yaml", 2, "not UTF-8: byte 0xe9 at offset 24")
+    assert_refusal(exports, tmp_path, {"settings.yaml": b"disabled_rules: []\n# caf\xe9\n"},
+                   "settings.yaml", 2, "not UTF-8: byte 0xe9 at offset 24")
 
 
 def test_huge_duration(exports: Path, tmp_path: Path) -> None:
     """bad input: `backlog_max_age: 99999999999d`; outcome: exit 2, a duration is 0 to 10 years."""
-    refused_scan(exports, tmp_path, {"settings.yaml": "backlog_max_age: 99999999999d\n"},
-                 "settings.yaml", 1, "backlog_max_age: duration '99999999999d' is not between 0 and 10 years")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "backlog_max_age: 99999999999d\n"},
+                   "settings.yaml", 1,
+                   "backlog_max_age: duration '99999999999d' is not between 0 and 10 years")
 
 
 def test_unknown_key(exports: Path, tmp_path: Path) -> None:
     """bad input: a misspelt key (`restore_target:`) in settings.yaml; outcome: exit 2, not ignored."""
-    refused_scan(exports, tmp_path, {"settings.yaml": "restore_target: {1: 2h}\n"},
-                 "settings.yaml", 1, "restore_target: unknown key")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "restore_target: {1: 2h}\n"},
+                   "settings.yaml", 1, "restore_target: unknown key")
 
 
 def test_wrong_type(exports: Path, tmp_path: Path) -> None:
     """bad input: `max_new_tasks: "lots"`, text for a number; outcome: exit 2 at that line."""
-    refused_scan(exports, tmp_path, {"settings.yaml": 'write_back:\n  max_new_tasks: "lots"\n'},
-                 "settings.yaml", 2, "write_back.max_new_tasks: expected a whole number, found text")
+    assert_refusal(exports, tmp_path, {"settings.yaml": 'write_back:\n  max_new_tasks: "lots"\n'},
+                   "settings.yaml", 2, "write_back.max_new_tasks: expected a whole number, found text")
 
 
 def test_cap_out_of_range(exports: Path, tmp_path: Path) -> None:
     """bad input: `max_new_tasks: 10000000` in settings.yaml; outcome: exit 2, the cap is at most 100000."""
-    refused_scan(exports, tmp_path, {"settings.yaml": "write_back:\n  max_new_tasks: 10000000\n"},
-                 "settings.yaml", 2, "less than or equal to 100000")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "write_back:\n  max_new_tasks: 10000000\n"},
+                   "settings.yaml", 2, "less than or equal to 100000")
 
 
 def test_nesting_too_deep(exports: Path, tmp_path: Path) -> None:
     """bad input: a value nested 200 lists deep in settings.yaml; outcome: exit 2, no recursion error."""
-    refused_scan(exports, tmp_path, {"settings.yaml": "disabled_rules: " + "[" * 200 + "]" * 200},
-                 "settings.yaml", 1, "nested deeper than 32 levels")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "disabled_rules: " + "[" * 200 + "]" * 200},
+                   "settings.yaml", 1, "nested deeper than 32 levels")
 
 
 def test_oversized_file(exports: Path, tmp_path: Path) -> None:
     """bad input: a 2 MiB settings.yaml; outcome: exit 2 without parsing it (files are at most 1 MiB)."""
-    refused_scan(exports, tmp_path, {"settings.yaml": "# " + "x" * (2 * 1024 * 1024) + "\n"},
-                 "settings.yaml", None, "larger than 1024 KiB")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "# " + "x" * (2 * 1024 * 1024) + "\n"},
+                   "settings.yaml", None, "larger than 1024 KiB")
 
 
 def test_yaml_tag(exports: Path, tmp_path: Path) -> None:
     """bad input: a `!!python/object/apply` tag in settings.yaml; outcome: exit 2, nothing built."""
-    refused_scan(exports, tmp_path,
-                 {"settings.yaml": 'backlog_max_age: !!python/object/apply:os.system ["true"]\n'},
-                 "settings.yaml", 1, "YAML tags")
+    assert_refusal(exports, tmp_path,
+                   {"settings.yaml": 'backlog_max_age: !!python/object/apply:os.system ["true"]\n'},
+                   "settings.yaml", 1, "YAML tags")
 
 
 def test_control_character(exports: Path, tmp_path: Path) -> None:
     """bad input: a NUL character in settings.yaml; outcome: exit 2 at its line."""
-    refused_scan(exports, tmp_path, {"settings.yaml": "disabled_rules: []\nbacklog_max_age: 30d\x00\n"},
-                 "settings.yaml", 2, "character #x0000 is not allowed")
+    assert_refusal(exports, tmp_path, {"settings.yaml": "disabled_rules: []\nbacklog_max_age: 30d\x00\n"},
+                   "settings.yaml", 2, "character #x0000 is not allowed")
 
 
 # fieldmap.yaml, waivers.yaml, profiles.yaml -------------------------------------------------
 
 def test_field_map_list_where_a_mapping_belongs(exports: Path, tmp_path: Path) -> None:
     """bad input: `fields:` given a list in fieldmap.yaml; outcome: exit 2 at that line."""
-    refused_scan(exports, tmp_path, {"fieldmap.yaml": "incident:\n  fields:\n    - short_description\n"},
-                 "fieldmap.yaml", 2, "incident.fields: expected a mapping, found a list")
+    assert_refusal(exports, tmp_path, {"fieldmap.yaml": "incident:\n  fields:\n    - short_description\n"},
+                   "fieldmap.yaml", 2, "incident.fields: expected a mapping, found a list")
 
 
 def test_field_map_table_name_with_query_syntax(exports: Path, tmp_path: Path) -> None:
     """bad input: a table name holding query syntax in fieldmap.yaml; outcome: exit 2 at that line."""
-    refused_scan(exports, tmp_path, {"fieldmap.yaml": 'incident:\n  table: "incident^ORactive=true"\n'},
-                 "fieldmap.yaml", 2, "incident.table")
+    assert_refusal(exports, tmp_path, {"fieldmap.yaml": 'incident:\n  table: "incident^ORactive=true"\n'},
+                   "fieldmap.yaml", 2, "incident.table")
 
 
 def test_waiver_with_an_impossible_date(exports: Path, tmp_path: Path) -> None:
     """bad input: `expires: 2027-02-30` in waivers.yaml; outcome: exit 2 at that line."""
     body = ("waivers:\n  - rule: incident.custom.words\n    record: INC0000001\n"
             "    reason: Legacy ticket\n    approver: J. Doe\n    expires: 2027-02-30\n")
-    refused_scan(exports, tmp_path, {"waivers.yaml": body}, "waivers.yaml", 6,
-                 "day is out of range for month")
+    assert_refusal(exports, tmp_path, {"waivers.yaml": body}, "waivers.yaml", 6,
+                   "day is out of range for month")
 
 
 def test_waivers_file_as_a_list(exports: Path, tmp_path: Path) -> None:
     """bad input: waivers.yaml holding a bare list instead of `waivers:`; outcome: exit 2 at line 1."""
-    refused_scan(exports, tmp_path, {"waivers.yaml": "- rule: x\n"}, "waivers.yaml", 1,
-                 "expected a mapping, found a list")
+    assert_refusal(exports, tmp_path, {"waivers.yaml": "- rule: x\n"}, "waivers.yaml", 1,
+                   "expected a mapping, found a list")
 
 
 def test_profile_holding_a_secret(exports: Path, tmp_path: Path) -> None:
@@ -266,27 +267,27 @@ def test_rule_with_a_huge_duration(exports: Path, tmp_path: Path) -> None:
     """bad input: `age: 99999999999d` in a rule under config/rules/; outcome: exit 2 at that line."""
     rule = RULE.replace("  - field: short_description\n    matches: 'PATTERN'\n",
                         "  - older_than: {field: opened_at, age: 99999999999d}\n")
-    refused_scan(exports, tmp_path, {"rules/incident.custom.words.yaml": rule},
-                 "rules/incident.custom.words.yaml", 8, "is not between 0 and 10 years")
+    assert_refusal(exports, tmp_path, {"rules/incident.custom.words.yaml": rule},
+                   "rules/incident.custom.words.yaml", 8, "is not between 0 and 10 years")
 
 
 def test_rule_with_an_out_of_range_min_length(exports: Path, tmp_path: Path) -> None:
     """bad input: `min_length: 99999999999999999999` in a rule; outcome: exit 2 at that line."""
     rule = RULE.replace("matches: 'PATTERN'", "min_length: 99999999999999999999")
-    refused_scan(exports, tmp_path, {"rules/incident.custom.words.yaml": rule},
-                 "rules/incident.custom.words.yaml", 9, "min_length: expects an integer from 0 to 100000")
+    assert_refusal(exports, tmp_path, {"rules/incident.custom.words.yaml": rule},
+                   "rules/incident.custom.words.yaml", 9, "min_length: expects an integer from 0 to 100000")
 
 
 def test_rule_with_a_non_utf8_byte(exports: Path, tmp_path: Path) -> None:
     """bad input: a non-UTF-8 byte in a rule file; outcome: exit 2 naming the rule, line and byte offset."""
     rule = RULE.replace("Use words.", "Use words \xff.").encode("latin-1")
-    refused_scan(exports, tmp_path, {"rules/incident.custom.words.yaml": rule},
-                 "rules/incident.custom.words.yaml", 11, "incident.custom.words: not UTF-8: byte 0xff")
+    assert_refusal(exports, tmp_path, {"rules/incident.custom.words.yaml": rule},
+                   "rules/incident.custom.words.yaml", 11, "incident.custom.words: not UTF-8: byte 0xff")
 
 
 def test_rule_with_a_list_for_a_text_field(exports: Path, tmp_path: Path) -> None:
     """bad input: `severity: [low]` (a list for a value) in a rule; outcome: exit 2 at that line."""
-    refused_scan(exports, tmp_path, {"rules/incident.custom.words.yaml":
+    assert_refusal(exports, tmp_path, {"rules/incident.custom.words.yaml":
                                      RULE.replace("severity: low", "severity: [low]")},
                  "rules/incident.custom.words.yaml", 5, "severity")
 
