@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,6 +39,18 @@ def config(settings: dict[str, Any]) -> Any:
     from sms_conformance.writeback_plan import WriteBackSettings
 
     return WriteBackSettings.from_settings(settings)
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A small sandbox (200 incidents, seed 4) with its credentials in the environment, for the
+    write-back tests; tests/sandbox/ has its own shared, read-only one."""
+    from sms_conformance.sandbox import Sandbox
+
+    with Sandbox(records=200, seed=4) as box:
+        monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
+        monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
+        yield box
 
 
 def make_record(process: str, number: str = "INC0000001", record_id: str = "r1",

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import requests
 import yaml
 from click.testing import CliRunner
 
 from sms_conformance.cli import EXIT_CONFIG, EXIT_SOURCE, cli
-from sms_conformance.sandbox import Sandbox
 from tests.test_writeback_e2e import get, scan, tasks
-
-
-@pytest.fixture
-def sandbox(monkeypatch):
-    with Sandbox(records=200, seed=4) as box:
-        monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
-        monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
-        yield box
 
 
 def config_dir(tmp_path: Path, write_back: dict) -> Path:

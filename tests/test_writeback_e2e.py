@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import requests
 import yaml
 from click.testing import CliRunner
@@ -22,14 +21,6 @@ from sms_conformance.runlock import holder_path, lock_path
 from sms_conformance.sandbox import Sandbox
 
 TASK_TABLES = ("incident_task", "problem_task", "change_task")
-
-
-@pytest.fixture
-def sandbox(monkeypatch):
-    with Sandbox(records=200, seed=4) as box:
-        monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
-        monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
-        yield box
 
 
 def get(box: Sandbox, table: str, **params: str) -> list[dict]:
