@@ -1,4 +1,4 @@
-"""read_ahead keeps order, hands producer errors over, and stops its thread."""
+"""ReadAhead keeps order, hands producer errors over, and stops its thread."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from collections.abc import Iterator
 import pytest
 
 from sms_conformance.errors import SourceError
-from sms_conformance.readahead import read_ahead
+from sms_conformance.readahead import ReadAhead
+
+
+def read_ahead(items: Iterator[int], chunk: int = 500, depth: int = 4) -> Iterator[int]:
+    """Iterates a ReadAhead and closes it, as the scan does."""
+    reader = ReadAhead(items, chunk, depth)
+    try:
+        yield from reader
+    finally:
+        reader.close()
 
 
 def test_yields_everything_in_order() -> None:
@@ -35,8 +44,6 @@ def test_consumer_stopping_early_ends_the_producer() -> None:
 
 
 def test_a_reader_asks_nothing_of_its_source_before_it_may_start() -> None:
-    from sms_conformance.readahead import ReadAhead
-
     pulled: list[int] = []
     allowed = threading.Event()
 

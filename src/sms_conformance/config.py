@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,18 @@ class ConfigDir:
         return dict(doc.data["profiles"][name] or {})
 
     def settings(self) -> dict[str, Any]:
-        return load_settings(self.file("settings.yaml"))
+        return self._settings
 
     def fieldmap(self) -> FieldMap:
+        return self._fieldmap
+
+    # Each file is read and validated once per command, however many steps ask for it.
+    @cached_property
+    def _settings(self) -> dict[str, Any]:
+        return load_settings(self.file("settings.yaml"))
+
+    @cached_property
+    def _fieldmap(self) -> FieldMap:
         return load_field_map(self.file("fieldmap.yaml"))
 
     def rules(self, extra: Path | None = None, only: tuple[str, ...] = (), *,

@@ -34,10 +34,10 @@ from sms_conformance.rules.checks import UnknownValue
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
 
 Count = tuple[str, str]  # (process, canonical field) of a referrer count
-INDEX_CAP = 1_000_000
+INDEX_CAP = 1_000_000  # records of one table held in a local index; a larger one is looked up
 # Clock skew allowed between this machine and the instance when telling a record changed after
 # an index pass began (such a record's links are looked up, not taken from the index).
-RECENT_MARGIN = timedelta(minutes=10)  # records of one table held in a local index; a larger one is looked up
+RECENT_MARGIN = timedelta(minutes=10)
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 

@@ -63,11 +63,3 @@ class ReadAhead(Generic[T]):
         self._stop.set()
         self._worker.join(timeout=5)
 
-
-def read_ahead(items: Iterator[T], chunk: int = 500, depth: int = 4) -> Iterator[T]:
-    """Yields `items`, produced by a background thread at most `depth` chunks ahead."""
-    reader = ReadAhead(items, chunk, depth)
-    try:
-        yield from reader
-    finally:
-        reader.close()

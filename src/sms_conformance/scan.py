@@ -25,10 +25,10 @@ from sms_conformance.rules.model import Rule
 from sms_conformance.waivers import Waivers
 
 BATCH = 500
-MAX_WAITING = 2000
+MAX_WAITING = 2000  # records held back waiting for a batch of look-ups
 # Unknown results are counted in full and summed up per field (see availability.py); only
 # this many per rule are stored, so a column missing from a large export stays cheap.
-UNKNOWN_EXAMPLES = 50  # records held back waiting for a batch of look-ups
+UNKNOWN_EXAMPLES = 50
 OWNER_FIELD = "assignment_group"
 # A record updated while a scan runs may sit behind the keyset cursor: the next
 # incremental scan starts this much before this scan started.
@@ -89,7 +89,8 @@ class ScanOptions:
     watch: frozenset[tuple[str, str]] = frozenset()
     progress: Progress | None = None
     phase: Callable[[Record], str] | None = None  # live, closed:<period> or old (task_policy)
-    cohort: Callable[[Record], tuple[str, str] | None] | None = None  # (group, period) or None
+    # (group, period) or None, from the record and its phase
+    cohort: Callable[[Record, str], tuple[str, str] | None] | None = None
 
 
 def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
@@ -302,13 +303,18 @@ class _Sink:
             by_scope[key].append((one, outcome.counts[rule.id]))
         self.rows: list[tuple[Any, ...]] = []
         self.presence = Presence()
+        self.phase: str | None = None  # of the record being evaluated
         self.counts_of: dict[str, list[tuple[str, RuleCounts]]] = {}
         for rule in rules:
             self.counts_of.setdefault(rule.process.value, []).append(
                 (rule.id, outcome.counts[rule.id]))
 
     def evaluate(self, record: Record) -> None:
-        cohort = self.options.cohort(record) if self.options.cohort is not None else None
+        options = self.options
+        # Write-back's placing of the record, once: _store keeps it for records with a result.
+        self.phase = options.phase(record) if options.phase is not None else None
+        cohort = (options.cohort(record, self.phase)
+                  if options.cohort is not None and self.phase is not None else None)
         if cohort is None:
             self._evaluate(record)
             return
@@ -374,8 +380,8 @@ class _Sink:
 
     def _store(self, result: RuleResult, counts: RuleCounts) -> None:
         counts.add(result.status)
-        if self.options.phase is not None and result.record.id not in self.outcome.phases:
-            self.outcome.phases[result.record.id] = self.options.phase(result.record)
+        if self.phase is not None:
+            self.outcome.phases.setdefault(result.record.id, self.phase)
         if result.status is Status.UNKNOWN:
             self.outcome.unavailable.note(result)
             if counts.unknown > UNKNOWN_EXAMPLES:  # counted in full, kept as examples only

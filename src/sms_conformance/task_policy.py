@@ -84,9 +84,10 @@ class Phases:
             return OLD
         return CLOSED_PREFIX + period_of(closed, policy.period)
 
-    def cohort(self, record: Record) -> tuple[str, str] | None:
-        """(owner group id, period) of a record closed within the lookback, else None."""
-        phase = self.of(record)
+    def cohort(self, record: Record, phase: str | None = None) -> tuple[str, str] | None:
+        """(owner group id, period) of a record closed within the lookback, else None; `phase`:
+        the record's `of`, when the caller has it already."""
+        phase = self.of(record) if phase is None else phase
         if not phase.startswith(CLOSED_PREFIX):
             return None
         group = record.get("assignment_group")

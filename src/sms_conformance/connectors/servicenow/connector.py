@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from contextlib import contextmanager
 from functools import partial
 from itertools import chain
 
@@ -41,6 +42,18 @@ BARE_FIELDS = ("sys_id", "number", "name")
 # Rows per page of a projected pass (sys_id and a few fields): the Table API's usual maximum.
 PROJECTED_PAGE = 10_000
 
+
+
+@contextmanager
+def not_read_on_403(table: str) -> Iterator[None]:
+    """A table the integration user may not read: links into it are unknown (NotRead), not
+    missing. Other errors pass through."""
+    try:
+        yield
+    except HTTPAuthError as exc:
+        if exc.status != 403:
+            raise
+        raise NotRead(table, f"no read access ({exc})") from None
 
 class ServiceNowConnector:
     platform = "servicenow"
@@ -165,12 +178,8 @@ class ServiceNowConnector:
                 todo.setdefault(ref.table, set()).add(ref.id)
         found: dict[Ref, Record] = {}
         for table in sorted(todo):  # sorted: the same refs always make the same requests
-            try:
+            with not_read_on_403(table):
                 found.update(self._load(table, sorted(todo[table]), fields))
-            except HTTPAuthError as exc:
-                if exc.status != 403:
-                    raise
-                raise NotRead(table, f"no read access ({exc})") from None
         return found
 
     def reference_table(self, process: Process | str, field: str) -> str | None:
@@ -191,12 +200,8 @@ class ServiceNowConnector:
         scan = KeysetScan(self.pages, check_field(table), EVERYTHING, platform, PROJECTED_PAGE,
                           max_pages=self.max_pages)
         rows = scan.rows()
-        try:
+        with not_read_on_403(table):
             first = next(rows, None)
-        except HTTPAuthError as exc:
-            if exc.status != 403:
-                raise
-            raise NotRead(table, f"no read access ({exc})") from None
         total = scan.stats.total or 0
         if math.ceil(total / PROJECTED_PAGE) + 1 > max_requests:
             return None
@@ -212,15 +217,16 @@ class ServiceNowConnector:
         platform_field = pmap.spec(field).field
         counts = dict.fromkeys(ids, 0)
         wanted = [i for i in counts if _ID.fullmatch(i)]
-        for chunk in batched(wanted, self.ref_batch):
-            scan = KeysetScan(
-                self.pages, pmap.table, ((condition(platform_field, chunk),),),
-                [platform_field], self.page_size, max_pages=self.max_pages,
-            )
-            for row in scan.rows():
-                value = text(row.get(platform_field))
-                if value in counts:
-                    counts[value] += 1
+        with not_read_on_403(pmap.table):
+            for chunk in batched(wanted, self.ref_batch):
+                scan = KeysetScan(
+                    self.pages, pmap.table, ((condition(platform_field, chunk),),),
+                    [platform_field], self.page_size, max_pages=self.max_pages,
+                )
+                for row in scan.rows():
+                    value = text(row.get(platform_field))
+                    if value in counts:
+                        counts[value] += 1
         return counts
 
     def _load(self, table: str, ids: Sequence[str], wanted: Set[str] | None) -> dict[Ref, Record]:
