@@ -184,4 +184,4 @@ def _scan_id(scan: str | int) -> int | None:
         return None
     if scan.isdigit() and int(scan) > 0:
         return int(scan)
-    raise ConfigError(f"--scan {scan!r}: expected a scan id (a positive number) or 'latest'")
+    raise ConfigError(f"--scan {scan}: expected a scan id (a positive number) or 'latest'")
