@@ -24,7 +24,8 @@ def write_junit(report: ScanReport, out: IO[str]) -> None:
     lines = {x.rule_id: x for x in report.rules}
     for rate in report.clauses:
         suite = ET.SubElement(root, "testsuite", name=xml_text(f"{rate.key} {rate.title}".strip()),
-                              timestamp=scan.started_at)
+                              # the JUnit schema's timestamp has no zone: it is UTC
+                              timestamp=scan.started_at.removesuffix("Z"))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for rule_id in rate.rules:
             outcome = _testcase(suite, lines[rule_id], by_rule.get(rule_id, []), report)
