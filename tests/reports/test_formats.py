@@ -143,3 +143,10 @@ def test_scan_offers_every_format(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert ET.parse(out).getroot().tag == "testsuites"
     assert f"wrote the junit report of scan 1 to {out}" in result.output
+
+
+def test_table_totals_findings_by_severity(stored, report_json) -> None:
+    totals = report_json["summary"]["severities"]
+    line = next(x for x in show(stored).output.splitlines() if x.startswith("Findings by severity: "))
+    assert line == "Findings by severity: " + ", ".join(f"{n} {s}" for s, n in totals.items())
+    assert sum(totals.values()) > 0
