@@ -11,14 +11,16 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from sms_conformance import __version__
-from sms_conformance.fieldmap import FieldMap
-from sms_conformance.rules.model import Rule
-from sms_conformance.waivers import Waivers
+
+if TYPE_CHECKING:  # the history store imports this module: keep it light
+    from sms_conformance.fieldmap import FieldMap
+    from sms_conformance.rules.model import Rule
+    from sms_conformance.waivers import Waivers
 
 
 @dataclass(frozen=True)

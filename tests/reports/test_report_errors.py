@@ -96,3 +96,16 @@ def test_load_report_names_the_store(tmp_path: Path) -> None:
             load_report(history)
     finally:
         history.close()
+
+
+def test_scan_refuses_an_unwritable_output_before_reading(tmp_path: Path) -> None:
+    """bad input: scan --output into a directory that does not exist; outcome: exit 2 before any
+    record is read, no history store created."""
+    from tests.reports.conftest import run
+
+    history = tmp_path / "state" / "history.sqlite"
+    target = tmp_path / "missing" / "report.sarif"
+    result = run("scan", "--source", "sandbox", "--records", "20", "--history", str(history),
+                 "--format", "sarif", "--output", str(target))
+    one_error_line(result, str(target), "cannot write")
+    assert not history.parent.exists() and not target.parent.exists()

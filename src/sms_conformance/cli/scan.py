@@ -16,7 +16,7 @@ from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.history import History
 from sms_conformance.limits import Limits
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
-from sms_conformance.reports.render import FORMATS
+from sms_conformance.reports.render import FORMATS, check_writable
 from sms_conformance.rules.model import Severity
 from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions
@@ -63,6 +63,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     )
     connection = config.profile(profile)
     limits = Limits.from_settings(config.settings())
+    check_writable(output)
     history = History(history_path or default_history_path())  # after all config: a bad file writes nothing
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
                      profile=connection, limits=limits) as conn, writer_lock(

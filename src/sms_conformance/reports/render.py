@@ -48,11 +48,7 @@ def render(report: ScanReport, fmt: str, output: Path | None) -> None:
         renderer.write(report, sys.stdout)
         sys.stdout.flush()
         return
-    try:
-        handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp",
-                                        dir=output.parent if str(output.parent) else ".")
-    except OSError as exc:
-        raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    handle, temp = _temp_beside(output)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             renderer.write(report, out)
@@ -63,6 +59,24 @@ def render(report: ScanReport, fmt: str, output: Path | None) -> None:
     finally:
         with suppress(FileNotFoundError):
             os.unlink(temp)
+
+
+def check_writable(output: Path | None) -> None:
+    """Fails now, before a long scan, if the report could not be written to `output` then."""
+    if output is None:
+        return
+    if output.is_dir():
+        raise ConfigError(f"{output}: cannot write: Is a directory")
+    handle, temp = _temp_beside(output)
+    os.close(handle)
+    os.unlink(temp)
+
+
+def _temp_beside(output: Path) -> tuple[int, str]:
+    try:
+        return tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    except OSError as exc:
+        raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:
