@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.connectors.base import TaskRef
-from sms_conformance.history import SCHEMA, History
+from sms_conformance.history import SCHEMA, History, TaskSubject
 from sms_conformance.reports.model import load_report
 
 NOW = datetime(2026, 11, 20, 2, tzinfo=timezone.utc)
@@ -103,8 +103,13 @@ def test_an_old_store_is_renamed_and_keeps_its_findings_and_tasks(tmp_path: Path
         RECORD, "INC0010042", "2026-11-20T02:00:00Z")
     (task,) = history.tasks("open")
     assert task["task_id"] == TASK and "sys_id" not in task
-    history.close_task(TaskRef("f" * 40, "incident_task", TASK, "ITASK1", True), NOW)
+    ref = TaskRef("f" * 40, "incident_task", TASK, "ITASK1", True)
+    history.close_task(ref, NOW)
     assert history.tasks("open") == [] and history.tasks("closed")[0]["task_id"] == TASK
+    # the renamed key still identifies the task: recording it again reopens it, adds no row
+    history.record_task(ref, TaskSubject("finding", "Service Desk", "incident.closure.validated",
+                                         "8.6.1", "INC0010042"), "https://acme.test", NOW)
+    assert [t["task_id"] for t in history.tasks("open")] == [TASK] and history.tasks("closed") == []
     report = load_report(history, 1)
     assert report.provenance.rules_digest == "" and dict(report.provenance.filters) == {}
     history.close()
