@@ -120,7 +120,7 @@ def live_records_failing(report: Path, states: dict[str, dict[str, str]]) -> set
     """(table, sys_id) of live records with a failing rule, from the scan's JSON report."""
     found: set[tuple[str, str]] = set()
     for finding in json.loads(report.read_text())["findings"]:
-        table, sys_id = finding["table"], finding["sys_id"]
+        table, sys_id = finding["table"], finding["record_id"]
         if finding["status"] == "fail" and states[table].get(sys_id) not in CLOSED[table]:
             found.add((table, sys_id))
     return found

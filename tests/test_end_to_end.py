@@ -108,16 +108,19 @@ def test_scan_json_report_has_the_documented_shape(tmp_path: Path) -> None:
     ])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    assert (report["schema"], report["schema_version"]) == ("sms-conformance/report", "1.1")
+    assert (report["schema"], report["schema_version"]) == ("sms-conformance/report", "2.0")
     assert report["scan"]["complete"] is True
     assert report["findings"], "seeded data has findings"
-    required = {"rule_id", "clause", "severity", "process", "table", "sys_id", "number", "message",
+    required = {"rule_id", "clause", "severity", "process", "table", "record_id", "number", "message",
                 "status", "url", "owner", "first_seen", "fingerprint", "observed"}
     assert all(required <= set(f) for f in report["findings"])
     rules = {r["rule_id"]: r for r in report["summary"]["rules"]}
     assert all(r["evaluated"] == r["passed"] + r["failed"] + r["unknown"] + r["errors"]
                + r["waived"] for r in rules.values())
     assert report["summary"]["unavailable"] == []  # the sandbox returns every field asked for
+    made = report["reproducibility"]
+    assert made["filters"]["as_of"] == "2026-11-01" and made["filters"]["incremental"] is False
+    assert len(made["rules_digest"]) == len(made["config_digest"]) == 64
 
 
 def test_fail_on_sets_exit_code_1(tmp_path: Path) -> None:

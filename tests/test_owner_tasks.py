@@ -35,7 +35,7 @@ RULES = ("incident.logging.category", "incident.logging.description", "incident.
 def finding(rule_id: str, sys_id: str = REC, number: str = "INC0012345") -> FindingRow:
     return FindingRow(
         fingerprint=f"fp-{sys_id}-{rule_id}", rule_id=rule_id, clause="8.6.1", severity="low",
-        process="incident", table="incident", sys_id=sys_id, number=number,
+        process="incident", table="incident", record_id=sys_id, number=number,
         url=f"{INSTANCE}/nav_to.do?uri=incident.do?sys_id={sys_id}",
         message=f"{number} fails {rule_id}", status="fail", detail="", observed={"f": ""},
         owner="Service Desk", owner_id=GRP, first_seen="2026-11-20T02:00:00Z")
@@ -248,7 +248,7 @@ def test_a_store_written_before_task_kinds_opens_and_lists_its_tasks(tmp_path) -
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA.replace("  kind TEXT NOT NULL DEFAULT 'finding',\n", ""))
-        db.execute("INSERT INTO tasks (fingerprint, tbl, sys_id, number, state, owner, rule_id, "
+        db.execute("INSERT INTO tasks (fingerprint, tbl, task_id, number, state, owner, rule_id, "
                    "clause, record_number, instance, created_at, updated_at) VALUES "
                    "('f', 'incident_task', 'x', 'ITASK1', 'open', 'Service Desk', 'r', '8.6.1', "
                    "'INC1', 'i', '2026-11-20T02:00:00Z', '2026-11-20T02:00:00Z')")

@@ -23,7 +23,7 @@ def finding(fp: str = "f1", owner_id: str = GRP, number: str = "INC0012345", sys
             observed: dict[str, str] | None = None) -> FindingRow:
     return FindingRow(
         fingerprint=fp, rule_id="incident.closure.validated", clause="8.6.1", severity="high",
-        process="incident", table="incident", sys_id=sys_id, number=number,
+        process="incident", table="incident", record_id=sys_id, number=number,
         url=f"https://x.test/nav_to.do?uri=incident.do?sys_id={sys_id}",
         message=f"{number} was resolved without evidence that restoration was validated",
         status="fail", detail="", observed=observed or {"resolution_notes": "fixed"},

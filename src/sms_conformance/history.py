@@ -13,12 +13,14 @@ from typing import Any
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
+from sms_conformance.provenance import Provenance
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
   id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, platform TEXT,
   instance TEXT, source TEXT, as_of TEXT, complete INTEGER NOT NULL DEFAULT 0,
-  incremental INTEGER NOT NULL DEFAULT 0, notices TEXT NOT NULL DEFAULT '[]', error TEXT
+  incremental INTEGER NOT NULL DEFAULT 0, notices TEXT NOT NULL DEFAULT '[]', error TEXT,
+  tool_version TEXT, filters TEXT NOT NULL DEFAULT '{}', rules_digest TEXT, config_digest TEXT
 );
 CREATE TABLE IF NOT EXISTS rule_counts (
   scan_id INTEGER NOT NULL, rule_id TEXT NOT NULL, clause TEXT, process TEXT, severity TEXT,
@@ -36,7 +38,7 @@ CREATE TABLE IF NOT EXISTS unavailable (
 );
 CREATE TABLE IF NOT EXISTS findings (
   scan_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, rule_id TEXT, clause TEXT,
-  severity TEXT, process TEXT, tbl TEXT, sys_id TEXT, number TEXT, url TEXT, message TEXT,
+  severity TEXT, process TEXT, tbl TEXT, record_id TEXT, number TEXT, url TEXT, message TEXT,
   status TEXT, detail TEXT, observed TEXT, owner TEXT, owner_id TEXT,
   PRIMARY KEY (scan_id, fingerprint)
 );
@@ -48,17 +50,17 @@ CREATE TABLE IF NOT EXISTS watermarks (
   PRIMARY KEY (instance, tbl)
 );
 CREATE TABLE IF NOT EXISTS tasks (
-  fingerprint TEXT NOT NULL, tbl TEXT NOT NULL, sys_id TEXT NOT NULL, number TEXT,
+  fingerprint TEXT NOT NULL, tbl TEXT NOT NULL, task_id TEXT NOT NULL, number TEXT,
   state TEXT NOT NULL, owner TEXT, rule_id TEXT, clause TEXT, record_number TEXT,
   instance TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, closed_at TEXT,
   kind TEXT NOT NULL DEFAULT 'finding',
-  PRIMARY KEY (tbl, sys_id)
+  PRIMARY KEY (tbl, task_id)
 );
 CREATE INDEX IF NOT EXISTS tasks_fingerprint ON tasks (fingerprint);
 """
 
 FINDING_COLUMNS = (
-    "fingerprint", "rule_id", "clause", "severity", "process", "tbl", "sys_id", "number",
+    "fingerprint", "rule_id", "clause", "severity", "process", "tbl", "record_id", "number",
     "url", "message", "status", "detail", "observed", "owner", "owner_id",
 )
 
@@ -81,7 +83,7 @@ class FindingRow:
     severity: str
     process: str
     table: str
-    sys_id: str
+    record_id: str  # the record's id on its platform (a ServiceNow sys_id, a Jira issue id)
     number: str
     url: str
     message: str
@@ -106,10 +108,22 @@ class TaskSubject:
 
 # Columns added since 0.1, with their definitions: stores written earlier get them on opening.
 _ADDED = {("rule_counts", "unknown"): "INTEGER NOT NULL DEFAULT 0",
-          ("tasks", "kind"): "TEXT NOT NULL DEFAULT 'finding'"}
+          ("tasks", "kind"): "TEXT NOT NULL DEFAULT 'finding'",
+          ("scans", "tool_version"): "TEXT",
+          ("scans", "filters"): "TEXT NOT NULL DEFAULT '{}'",
+          ("scans", "rules_digest"): "TEXT",
+          ("scans", "config_digest"): "TEXT"}
+
+# Columns renamed since 0.1 (old name -> new name): platform-neutral names for record and task ids.
+_RENAMED = {("findings", "sys_id"): "record_id", ("tasks", "sys_id"): "task_id"}
 
 
 def _migrate(db: sqlite3.Connection) -> None:
+    for (table, old), new in _RENAMED.items():
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if old in columns and new not in columns:
+            db.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+            db.commit()
     for (table, column), definition in _ADDED.items():
         columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         if column not in columns:
@@ -198,6 +212,9 @@ def _open(path: Path, db: _Connection) -> None:
         want = _columns(blank)
     for table, column in _ADDED:  # _migrate adds them to older stores
         want[table].discard(column)
+    for (table, old), new in _RENAMED.items():  # and renames these
+        if table in have and old in have[table]:
+            want[table] = want[table] - {new} | {old}
     for table, columns in want.items():
         if table in have and not columns <= have[table]:
             missing = ", ".join(sorted(columns - have[table]))
@@ -255,15 +272,29 @@ class History:
         )
         self.db.commit()
 
+    def save_provenance(self, scan_id: int, provenance: Provenance) -> None:
+        """What produced the scan (tool version, filters, rule pack and config digests), so
+        that a report rendered from it later says so too."""
+        self.db.execute(
+            "UPDATE scans SET tool_version=?, filters=?, rules_digest=?, config_digest=? WHERE id=?",
+            (provenance.tool_version, json.dumps(provenance.filters, sort_keys=True),
+             provenance.rules_digest, provenance.config_digest, scan_id),
+        )
+        self.db.commit()
+
     def scan(self, scan_id: int | None = None) -> dict[str, Any] | None:
-        query = "SELECT * FROM scans " + ("WHERE id=?" if scan_id else "ORDER BY id DESC LIMIT 1")
-        cur = self.db.execute(query, (scan_id,) if scan_id else ())
+        query = "SELECT * FROM scans " + ("WHERE id=?" if scan_id is not None else "ORDER BY id DESC LIMIT 1")
+        cur = self.db.execute(query, (scan_id,) if scan_id is not None else ())
         row = cur.fetchone()
         if row is None:
             return None
         data = dict(zip([c[0] for c in cur.description], row, strict=False))
         data["notices"] = json.loads(data["notices"])
+        data["filters"] = json.loads(data["filters"] or "{}")
         return data
+
+    def scan_ids(self) -> list[int]:
+        return [row[0] for row in self.db.execute("SELECT id FROM scans ORDER BY id")]
 
     # results -----------------------------------------------------------------------------
     def add_findings(self, scan_id: int, rows: Iterable[tuple[Any, ...]], seen_at: datetime) -> None:
@@ -364,10 +395,10 @@ class History:
     def record_task(self, task: TaskRef, subject: TaskSubject, instance: str,
                     now: datetime) -> None:
         self.db.execute(
-            "INSERT INTO tasks (fingerprint, tbl, sys_id, number, state, owner, rule_id, clause,"
+            "INSERT INTO tasks (fingerprint, tbl, task_id, number, state, owner, rule_id, clause,"
             " record_number, instance, created_at, updated_at, kind)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT(tbl, sys_id) DO UPDATE SET updated_at=excluded.updated_at,"
+            " ON CONFLICT(tbl, task_id) DO UPDATE SET updated_at=excluded.updated_at,"
             " owner=excluded.owner, rule_id=excluded.rule_id, state='open'",
             (task.fingerprint, task.table, task.id, task.number, "open", subject.owner,
              subject.rule_id, subject.clause, subject.label, instance, iso(now), iso(now),
@@ -377,7 +408,7 @@ class History:
 
     def close_task(self, task: TaskRef, now: datetime) -> None:
         self.db.execute(
-            "UPDATE tasks SET state='closed', closed_at=?, updated_at=? WHERE tbl=? AND sys_id=?",
+            "UPDATE tasks SET state='closed', closed_at=?, updated_at=? WHERE tbl=? AND task_id=?",
             (iso(now), iso(now), task.table, task.id),
         )
         self.db.commit()

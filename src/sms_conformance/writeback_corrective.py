@@ -192,7 +192,7 @@ def list_url(instance: str, findings: Sequence[FindingRow], key: CorrectiveKey) 
     group's records closed in the period (these are among them)."""
     table = findings[0].table
     base = f"{instance.rstrip('/')}/{table}_list.do?sysparm_query="
-    ids = [f.sys_id for f in findings if is_reference(f.sys_id)]
+    ids = [f.record_id for f in findings if is_reference(f.record_id)]
     exact = base + quote("sys_idIN" + ",".join(ids), safe="=,")
     if len(ids) == len(findings) and len(exact) <= MAX_LIST_URL:
         return exact

@@ -229,8 +229,8 @@ def references(
     """Reference fields copied from the record, only where they hold a sys_id; notes otherwise."""
     refs: dict[str, str] = {}
     notes: list[str] = []
-    if is_reference(finding.sys_id):
-        refs[parent_field] = finding.sys_id
+    if is_reference(finding.record_id):
+        refs[parent_field] = finding.record_id
     else:
         notes.append(f"Note: the record's sys_id is not a valid reference, so {parent_field} "
                      "was left empty: find the record by its number.")

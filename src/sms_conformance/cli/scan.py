@@ -15,6 +15,8 @@ from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.history import History
 from sms_conformance.limits import Limits
+from sms_conformance.provenance import Provenance, config_digest, rules_digest
+from sms_conformance.reports.render import FORMATS, check_writable
 from sms_conformance.rules.model import Severity
 from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions
@@ -28,7 +30,7 @@ from sms_conformance.waivers import load_waivers
 @click.option("--incremental/--full", default=False, show_default=True,
               help="Read only records updated since the last complete scan (for cron), or all.")
 @click.option("--as-of", "as_of", metavar="DATETIME", help="Evaluate ages and waivers as of this time.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here (default: stdout).")
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]),
               help="Exit 1 when a finding has this severity or higher.")
@@ -61,6 +63,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     )
     connection = config.profile(profile)
     limits = Limits.from_settings(config.settings())
+    check_writable(output)
     history = History(history_path or default_history_path())  # after all config: a bad file writes nothing
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
                      profile=connection, limits=limits) as conn, writer_lock(
@@ -75,6 +78,12 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
             wb.watch(options)
         scanner = Scanner(conn, rules, history)
         outcome = scanner.run(options, lambda p: fieldmap.for_process(p).table)
+        history.save_provenance(outcome.scan_id, Provenance(
+            filters={"only": list(only), "rules": str(rules_path) if rules_path else None,
+                     "since": since, "incremental": options.incremental, "as_of": as_of},
+            rules_digest=rules_digest(rules),
+            config_digest=config_digest(config.settings(), fieldmap, options.waivers),
+        ))
         print_report(history, outcome.scan_id, fmt, output)
         report_incomplete(outcome)
         if wb is not None:

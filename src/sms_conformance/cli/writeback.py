@@ -214,15 +214,15 @@ class GroupedFailures:
         grouped = cls()
         recent: list[tuple[FindingRow, str]] = []
         for finding in failures:
-            phase = phases.get(finding.sys_id, LIVE)
+            phase = phases.get(finding.record_id, LIVE)
             if phase == LIVE:
-                grouped.live.setdefault((finding.process, finding.sys_id), []).append(finding)
+                grouped.live.setdefault((finding.process, finding.record_id), []).append(finding)
                 continue
             if phase == UNPLACED:
                 grouped.unplaced += 1
                 continue
             period = phase[len(CLOSED_PREFIX):] if phase.startswith(CLOSED_PREFIX) else ""
-            grouped.closed[(finding.sys_id, finding.rule_id)] = CorrectiveKey(
+            grouped.closed[(finding.record_id, finding.rule_id)] = CorrectiveKey(
                 finding.process, finding.rule_id, finding.owner_id, period)
             if period:
                 recent.append((finding, period))

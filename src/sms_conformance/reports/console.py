@@ -1,12 +1,28 @@
-"""Console summary: per clause, per rule evaluated / failed / rate; then the findings."""
+"""The table format (the console one): per clause, per rule evaluated / failed / rate; then
+the first findings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import asdict
+from typing import IO, Any
 
 from sms_conformance.history import FindingRow
+from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.summary import CLAUSE_TITLES, RuleLine, by_clause
+
+CONSOLE_FINDINGS = 25
+
+
+def write_table(report: ScanReport, out: IO[str]) -> None:
+    lines = list(report.rules)
+    total = sum(x.failed + x.errors + x.waived for x in lines)
+    shown = report.findings(("fail", "error", "waived"), CONSOLE_FINDINGS)
+    text = [*render_summary(asdict(report.scan), lines),
+            *render_unavailable([g.as_dict() for g in report.unavailable]),
+            *render_severity_totals(report.severity_totals),
+            *render_findings(shown, total, CONSOLE_FINDINGS, complete=report.scan.complete)]
+    out.write("\n".join(text) + "\n")
 
 
 def _rate(line: RuleLine) -> str:
@@ -16,6 +32,13 @@ def _rate(line: RuleLine) -> str:
     if rate is None:
         return "no evidence: every result unknown"
     return f"{rate:6.1%} failed" + (f" of {line.decided} decided" if line.unknown else "")
+
+
+def render_severity_totals(totals: dict[str, int]) -> list[str]:
+    """Findings (failed and errors) per severity, highest first."""
+    if not any(totals.values()):
+        return []
+    return ["", "Findings by severity: " + ", ".join(f"{n} {s}" for s, n in totals.items())]
 
 
 def render_unavailable(gaps: list[dict[str, Any]]) -> list[str]:

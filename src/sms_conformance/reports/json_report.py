@@ -1,52 +1,45 @@
-"""The JSON report (schema sms-conformance/report 1.0, see docs/report-format.md), streamed."""
+"""The JSON report (schema sms-conformance/report 2.0, see docs/report-format.md), streamed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict
 from typing import IO, Any
 
 import orjson
 
 from sms_conformance import __version__
-from sms_conformance.history import FindingRow
-from sms_conformance.reports.summary import RuleLine, by_clause
+from sms_conformance.reports.model import ScanReport
 
 SCHEMA = "sms-conformance/report"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "2.0"
 
 
-def write_json(out: IO[bytes], scan: dict[str, Any], lines: list[RuleLine],
-               findings: Iterable[FindingRow], unavailable: list[dict[str, Any]]) -> int:
-    """Writes the report; findings are streamed one at a time. Returns how many."""
-    head = {
+def report_head(report: ScanReport) -> dict[str, Any]:
+    """Everything but the findings: scan, reproducibility and summary."""
+    scan, made = report.scan, report.provenance
+    return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "generator": f"sms-conformance {__version__}",
-        "scan": {
-            "id": scan["id"], "platform": scan["platform"], "instance": scan["instance"],
-            "source": scan["source"], "started_at": scan["started_at"],
-            "finished_at": scan["finished_at"], "as_of": scan["as_of"],
-            "complete": bool(scan["complete"]), "incremental": bool(scan["incremental"]),
-            "notices": scan["notices"], "error": scan["error"],
+        "scan": {**asdict(scan), "notices": list(scan.notices)},
+        "reproducibility": {
+            "tool_version": made.tool_version or None, "filters": dict(made.filters),
+            "rules_digest": made.rules_digest or None, "config_digest": made.config_digest or None,
         },
         "summary": {
-            "rules": [x.as_dict() for x in lines],
-            "clauses": [
-                {"clause": clause, "evaluated": sum(x.evaluated for x in group),
-                 "failed": sum(x.failed for x in group),
-                 "unknown": sum(x.unknown for x in group), "rules": [x.rule_id for x in group]}
-                for clause, group in by_clause(lines).items()
-            ],
-            "unavailable": unavailable,
+            "rules": [x.as_dict() for x in report.rules],
+            "clauses": [rate.as_dict("clause") for rate in report.clauses],
+            "processes": [rate.as_dict("process") for rate in report.processes],
+            "severities": report.severity_totals,
+            "unavailable": [g.as_dict() for g in report.unavailable],
         },
     }
-    body = orjson.dumps(head, option=orjson.OPT_INDENT_2)
-    out.write(body[:-2] + b',\n  "findings": [')
-    count = 0
-    for row in findings:
-        out.write(b"," if count else b"")
-        out.write(b"\n    " + orjson.dumps(asdict(row)))
-        count += 1
-    out.write(b"\n  ]\n}\n")
-    return count
+
+
+def write_json(report: ScanReport, out: IO[str]) -> None:
+    """Writes the report; findings are streamed one at a time."""
+    body = orjson.dumps(report_head(report), option=orjson.OPT_INDENT_2)
+    out.write(body[:-2].decode() + ',\n  "findings": [')
+    for count, row in enumerate(report.findings()):
+        out.write(("," if count else "") + "\n    " + orjson.dumps(asdict(row)).decode())
+    out.write("\n  ]\n}\n")

@@ -1,0 +1,1 @@
+"""Reports: one model of a stored scan, rendered to every format."""
