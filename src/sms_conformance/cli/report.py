@@ -38,7 +38,8 @@ def print_report(history: History, scan_id: int, fmt: str, output: Path | None) 
         click.echo(f"wrote {count} findings to {output}", err=True)
         return
     total = sum(x.failed + x.errors + x.waived for x in lines)
-    shown = history.findings(scan_id, CONSOLE_FINDINGS, statuses=("fail", "error", "waived"))
+    shown = history.findings(scan_id, CONSOLE_FINDINGS, statuses=("fail", "error", "waived"),
+                             by_severity=True)
     text = [*render_summary(scan, lines), *render_unavailable(history.unavailable(scan_id)),
             *render_findings(shown, total, CONSOLE_FINDINGS, complete=bool(scan["complete"]))]
     if output:

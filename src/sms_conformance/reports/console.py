@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from sms_conformance.history import FindingRow
 from sms_conformance.reports.summary import CLAUSE_TITLES, RuleLine, by_clause
+from sms_conformance.rules.model import Severity
 
 
 def _rate(line: RuleLine) -> str:
@@ -37,6 +39,7 @@ def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
     if scan.get("error"):
         out.append(f"  error: {scan['error']}")
     out.extend(f"  notice: {n}" for n in scan["notices"])
+    out.extend(severity_totals(lines))
     width = max((len(x.rule_id) for x in lines), default=10)
     for clause, group in by_clause(lines).items():
         evaluated = sum(x.evaluated for x in group)
@@ -56,6 +59,17 @@ def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
     return out
 
 
+def severity_totals(lines: Iterable[RuleLine]) -> list[str]:
+    """"Failures by severity: critical 3, high 40, ...": every severity, most severe first."""
+    failed: Counter[str] = Counter()
+    for line in lines:
+        failed[line.severity] += line.failed
+    if not sum(failed.values()):
+        return []
+    return ["Failures by severity: " + ", ".join(
+        f"{s.value} {failed[s.value]}" for s in sorted(Severity, key=lambda s: -s.rank))]
+
+
 def render_findings(
     findings: Iterable[FindingRow], total: int, limit: int, complete: bool = True
 ) -> list[str]:
@@ -63,7 +77,8 @@ def render_findings(
         # An incomplete scan never claims there is nothing to find.
         return ["", "No findings." if complete else "No findings in what was read before the "
                 "scan stopped: it is INCOMPLETE."]
-    out = ["", f"Findings ({total}{f', first {limit} shown' if total > limit else ''}):"]
+    shown = f", most severe first, {limit} shown" if total > limit else ", most severe first"
+    out = ["", f"Findings ({total}{shown}):"]
     for f in findings:
         owner = f" [{f.owner}]" if f.owner else ""
         out.append(f"  {f.status.upper():<6} {f.severity:<8} {f.clause:<6} {f.number:<12} "
