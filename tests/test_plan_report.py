@@ -126,3 +126,25 @@ def test_the_plan_document_holds_every_task_with_owner_rules_and_records(rules, 
     assert first["owner"] == "Service Desk" and first["owner_id"] == DESK
     assert first["action"] == "create" and first["kind"] == "record"
     assert re.fullmatch(r"[0-9a-f]{40}", first["fingerprint"])
+
+
+def test_closes_and_heals_are_listed_with_their_task_owner_rules_and_record(rules, config) -> None:
+    from sms_conformance.connectors.base import TaskRef
+
+    (create, *_) = plan_of(rules, config).create
+    record = create.subject.label
+    sys_id = f"{int(record[3:]):032x}"
+    made = [TaskRef(create.fingerprint, create.table, f"id-{n}", n, True, sys_id, create.fields,
+                    f"2026-10-2{i} 02:00:00") for i, n in enumerate(("ITASK1", "ITASK2"))]
+    live = LiveRecord("incident", sys_id, create.fingerprint, open_tasks=made)
+    fixed = {(sys_id, r) for r in create.subject.rule_id.split(", ")}
+    plan = plan_record_tasks([live], fixed, rules, config, NOW, complete=True)
+    ctx = PlanContext(config, Fallback(""), GROUPS, {sys_id: record})
+    tasks = {t.action: t for t in planned_tasks(plan, ctx)}
+    assert set(tasks) == {"close", "heal"}
+    close = tasks["close"]
+    assert (close.task_number, close.kind, close.owner) == ("ITASK1", "record", "Service Desk")
+    assert close.records == (record,) and close.rule_ids == tuple(create.subject.rule_id.split(", "))
+    assert "now conforms" in close.note and tasks["heal"].task_number == "ITASK2"
+    text = "\n".join(describe_plan(plan, list(tasks.values()), Fallback("")))
+    assert "  close by owner: Service Desk 1" in text and "  heal by owner: Service Desk 1" in text

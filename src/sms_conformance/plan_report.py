@@ -14,10 +14,9 @@ from typing import Any
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.fallback_owner import Fallback
 from sms_conformance.history import TaskSubject, iso
+from sms_conformance.task_list import first_line
 from sms_conformance.writeback import kinds_text
-from sms_conformance.writeback_corrective import KEY_LINE
 from sms_conformance.writeback_plan import Plan, WriteBackSettings
-from sms_conformance.writeback_records import RULES_LINE
 
 PLAN_FORMAT = "sms-conformance write-back plan 1"
 UNASSIGNED = "(unassigned)"
@@ -108,14 +107,9 @@ def _existing(action: str, task: TaskRef, ctx: PlanContext, subject: TaskSubject
 
 def _about(task: TaskRef, ctx: PlanContext) -> tuple[str, tuple[str, ...]]:
     """(kind, rule ids) of an open task, from its first line or the scan's watch list."""
-    first = str(task.fields.get("description", "")).split("\n", 1)[0]
-    if first.startswith(RULES_LINE):
-        return "record", tuple(first[len(RULES_LINE):].split(", "))
-    if first.startswith(KEY_LINE):
-        parts = first[len(KEY_LINE):].split(" ")
-        return "corrective", tuple(parts[1:2])
+    kind, rules, _ = first_line(task)
     rule = ctx.finding_rules.get((task.table, task.id))
-    return "finding", (rule,) if rule else ()
+    return kind, rules or ((rule,) if rule else ())
 
 
 @dataclass(frozen=True)

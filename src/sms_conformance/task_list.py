@@ -121,16 +121,23 @@ def live_row(task: TaskRef, stored: Mapping[str, Any] | None, groups: Mapping[st
         _time(str(task.fields.get("due_date", "")), platform=True))
 
 
+def first_line(task: TaskRef) -> tuple[str, tuple[str, ...], str]:
+    """(kind, rule ids, period) from a task's first line: a record task lists its rules, a
+    corrective action names its key; anything else is taken for a per-finding task (kind
+    "finding", its rule not written on it)."""
+    first = str(task.fields.get("description", "")).split("\n", 1)[0]
+    if first.startswith(RULES_LINE):
+        return "record", tuple(first[len(RULES_LINE):].split(", ")), ""
+    if first.startswith(KEY_LINE):
+        parts = first[len(KEY_LINE):].split(" ")
+        return "corrective", tuple(parts[1:2]), parts[-1]
+    return "finding", (), ""
+
+
 def _described(task: TaskRef) -> TaskRow:
     """What a task the history store does not know is about, from its first line."""
-    first = str(task.fields.get("description", "")).split("\n", 1)[0]
-    kind, record = "finding", f"(record id {task.parent})" if task.parent else ""
-    rules: tuple[str, ...] = ()
-    if first.startswith(RULES_LINE):
-        kind, rules = "record", tuple(first[len(RULES_LINE):].split(", "))
-    elif first.startswith(KEY_LINE):
-        parts = first[len(KEY_LINE):].split(" ")
-        kind, rules, record = "corrective", tuple(parts[1:2]), parts[-1]
+    kind, rules, period = first_line(task)
+    record = period or (f"(record id {task.parent})" if task.parent else "")
     return TaskRow(task.number, task.table, "open", kind, UNASSIGNED, "", rules, record, "",
                    None, None)
 
