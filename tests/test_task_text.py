@@ -107,3 +107,37 @@ def test_a_record_task_shows_the_target_under_its_rule(rules, settings) -> None:
     restore = text.index(f"Rule {RESTORE}")
     assert text.index("  Target breached: P2 target 8 h", restore) < text.index("How to fix", restore)
     assert text.count("Target breached") == 1
+
+
+def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
+        tmp_path, fieldmap, rules, config) -> None:
+    """The scan's phase hook keeps the numbers of problems and changes (what references point
+    to); the failures write-back plans from show them instead of record ids."""
+    from typing import cast
+
+    from sms_conformance.cli.writeback import WriteBack, linked_processes
+    from sms_conformance.connectors.base import Connector, TaskPort
+    from sms_conformance.history import History
+    from sms_conformance.scan import ScanOptions
+    from sms_conformance.waivers import Waivers
+    from tests.conftest import make_record
+
+    # No built-in rule reads an incident reference: incident numbers are not kept.
+    assert linked_processes(list(rules.values()), fieldmap) == {"problem", "change"}
+    wb = WriteBack(cast(Connector, None), cast(TaskPort, None), fieldmap, config,
+                   list(rules.values()), dry_run=True, cap=10)
+    options = ScanOptions(now=NOW, waivers=Waivers([], NOW.date()))
+    wb.watch(options)
+    assert options.phase is not None
+    options.phase(make_record("change", "CHG0030042", PRB, state="implement"))
+    history = History(tmp_path / "h.sqlite")
+    scan_id = history.start_scan(platform="servicenow", instance="https://x.test", source="t",
+                                 as_of=NOW, started=NOW, incremental=False)
+    history.add_findings(scan_id, [(
+        "f" * 40, "problem.links.fix_change_closed", "8.6.3", "medium", "problem", "problem",
+        REC, "PRB0040001", "", f"PRB0040001 is fixed by change {PRB}, not closed", "fail", "",
+        f'{{"fixed_by_change": "{PRB}"}}', "Service Desk", GRP)], NOW)
+    (failure,), groups = wb.failures(history, scan_id)
+    assert failure.observed == {"fixed_by_change": "CHG0030042"}
+    assert failure.message == "PRB0040001 is fixed by change CHG0030042, not closed"
+    assert groups == {GRP: "Service Desk"}
