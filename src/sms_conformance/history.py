@@ -378,12 +378,19 @@ class History:
         return [dict(zip(names, row, strict=False)) for row in cur]
 
     def findings(self, scan_id: int, limit: int | None = None,
-                 statuses: tuple[str, ...] | None = None) -> Iterator[FindingRow]:
+                 statuses: tuple[str, ...] | None = None,
+                 by_severity: bool = False) -> Iterator[FindingRow]:
+        """By clause, rule and number; `by_severity`: most severe first, failures before errors
+        and waived ones (the console shows the first few)."""
         only = f" AND f.status IN ({', '.join('?' * len(statuses))})" if statuses else ""
+        first = ("CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 "
+                 "WHEN 'low' THEN 3 ELSE 4 END, CASE f.status WHEN 'fail' THEN 0 WHEN 'error' "
+                 "THEN 1 ELSE 2 END, " if by_severity else "")
         cur = self.db.execute(
             f"SELECT {', '.join('f.' + c for c in FINDING_COLUMNS)}, s.first_seen "
             f"FROM findings f LEFT JOIN finding_seen s USING (fingerprint) WHERE f.scan_id=?{only} "
-            "ORDER BY f.clause, f.rule_id, f.number" + (f" LIMIT {int(limit)}" if limit else ""),
+            f"ORDER BY {first}f.clause, f.rule_id, f.number"
+            + (f" LIMIT {int(limit)}" if limit else ""),
             (scan_id, *(statuses or ())),
         )
         for row in cur:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +12,7 @@ from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.findings import Status, fingerprint
-from sms_conformance.history import FindingRow, History, TaskSubject
+from sms_conformance.history import FindingRow, History
 from sms_conformance.links import LinkResolver
 from sms_conformance.records import Ref
 from sms_conformance.rules.checks import Context
@@ -230,32 +230,3 @@ def kinds_text(counts: Mapping[str, int]) -> str:
     """"9 record tasks, 1 corrective action": the kinds present, in a fixed order."""
     return ", ".join(f"{counts[k]} {names[counts[k] != 1]}" for k, names in KINDS.items()
                      if counts.get(k))
-
-
-def describe(plan: Plan, sample: int = 5) -> Iterable[str]:
-    yield (f"write-back plan: create {len(plan.create)}, update {len(plan.update)}, "
-           f"close {len(plan.close)}, heal {len(plan.heal)} duplicates"
-           + (f", replace {len(plan.replace)} per-finding tasks" if plan.replace else ""))
-    yield from split_by_owner([c.subject for c in plan.create], "  new")
-    for c in plan.create[:sample]:
-        yield f"  create {c.table}: {c.fields['short_description']}"
-    for u in plan.update[:sample]:
-        yield f"  update {u.task.number}: {', '.join(sorted(u.fields))}"
-    for k in plan.close[:sample]:
-        yield f"  close  {k.task.number} ({k.task.table})"
-    for h in plan.heal[:sample]:
-        yield f"  heal   {h.task.number} ({h.task.table}): a duplicate"
-    yield from (f"  notice: {n}" for n in plan.notices)
-
-
-def split_by_owner(subjects: Sequence[TaskSubject], what: str) -> Iterable[str]:
-    """One line per kind, then per owner: "Service Desk: 12 record tasks, 3 corrective actions"."""
-    kinds = Counter(s.kind for s in subjects)
-    if not kinds:
-        return
-    yield f"{what}: {kinds_text(kinds)}"
-    owners: dict[str, Counter[str]] = defaultdict(Counter)
-    for s in subjects:
-        owners[s.owner or "(unassigned)"][s.kind] += 1
-    for owner, counts in sorted(owners.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
-        yield f"    {owner}: {kinds_text(counts)}"

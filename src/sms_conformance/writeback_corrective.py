@@ -18,6 +18,7 @@ from sms_conformance.connectors.base import TaskRef
 from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
 from sms_conformance.task_policy import corrective_fingerprint, period_start
+from sms_conformance.task_text import dispute_lines, target_text
 from sms_conformance.writeback_guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
@@ -161,11 +162,13 @@ def corrective_fields(
         f"How to fix: {rule.remediation.strip()}",
         "",
         f"Examples ({len(examples)} of {count}, by number):",
-        *(f"  {clip(f.number, 40)}: {clip(f.message, MESSAGE_CAP // 4)}" for f in examples),
+        *(f"  {clip(f.number, 40)}: {clip(f.message, MESSAGE_CAP // 4)}"
+          + (f" ({t})" if (t := target_text(rule, f.observed, now)) else "") for f in examples),
         "",
         f"Full list: {list_url(instance, findings, key)}",
         "This task closes itself once the group's records closed in a later period pass the rule;"
         " closed, it is not reopened for this period.",
+        *dispute_lines(config.dispute_text),
     ]
     due = now + timedelta(days=config.due_days.get(rule.severity.value, 14))
     refs: dict[str, str] = {}

@@ -13,6 +13,7 @@ from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
+from sms_conformance.task_text import DEFAULT_DISPUTE_TEXT, dispute_lines, target_lines
 from sms_conformance.writeback_guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
@@ -75,6 +76,11 @@ class WriteBackSettings(BaseModel):
     # must extend task (`sms-conformance doctor` checks).
     custom_task_tables: Annotated[tuple[Identifier, ...], Strict(False)] = ()  # YAML gives a list
     owner_groups: dict[ProcessName, Annotated[str, Field(max_length=64)]] = {}
+    # Owner of tasks whose record has no group and whose process has no owner_groups entry: a
+    # group sys_id or name (see fallback_owner.py); "" leaves them unassigned.
+    fallback_owner: str = Field("", max_length=100)
+    # Closing paragraph of every task: how to dispute a finding or request a waiver.
+    dispute_text: str = Field(DEFAULT_DISPUTE_TEXT, max_length=1000)
     priority: dict[SeverityName, Annotated[int, Field(ge=1, le=5)]]
     due_days: dict[SeverityName, Annotated[int, Field(ge=0, le=3650)]]
     states: dict[Identifier, TaskStates]
@@ -198,6 +204,7 @@ def task_fields(
         f"Rule {rule.id} (ISO/IEC 20000-1 clause {rule.clause}): {rule.title}",
         "",
         f"Finding: {clip(finding.message, MESSAGE_CAP)}",
+        *target_lines(rule, finding.observed, now),
         *(["Observed:", observed] if observed else []),
         "",
         f"How to fix: {rule.remediation}",
@@ -209,6 +216,7 @@ def task_fields(
     ]
     if previous is not None:
         lines.append(f"This finding came back after task {clip(previous.number, 40)} was closed.")
+    lines += dispute_lines(config.dispute_text)
     due = now + timedelta(days=config.due_days.get(finding.severity, 14))
     return {
         "short_description": neutralise(f"[ISO 20000-1 {rule.clause}] {number}: {rule.title}",

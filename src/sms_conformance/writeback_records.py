@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
+from sms_conformance.task_text import dispute_lines, target_lines
 from sms_conformance.writeback_guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
@@ -160,11 +161,13 @@ def record_task_fields(
                     for k, v in finding.observed.items()]
         lines += ["", f"Rule {rule.id} (clause {rule.clause}, {finding.severity}): {rule.title}",
                   f"  Finding: {clip(finding.message, MESSAGE_CAP)}",
+                  *target_lines(rule, finding.observed, now, "  "),
                   *(["  Observed:", *observed] if observed else []),
                   f"  How to fix: {rule.remediation}"]
     for rule_id in still:
         lines += ["", f"Rule {rule_id}: not evaluated by the last scan (a value was unknown or "
                   "the record was not read); it stays listed until a scan finds it fixed."]
+    lines += dispute_lines(config.dispute_text)
     lines += ["", *notes]
     if previous is not None:
         lines.append(f"Findings came back after task {clip(previous.number, 40)} was closed.")

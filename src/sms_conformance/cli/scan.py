@@ -13,6 +13,7 @@ from sms_conformance.cli.report import exit_code, print_report, report_incomplet
 from sms_conformance.cli.sources import open_source
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
+from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
 from sms_conformance.limits import Limits
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
@@ -37,6 +38,8 @@ from sms_conformance.waivers import load_waivers
 @click.option("--write-back", is_flag=True, help="Create, update and close remediation tasks.")
 @click.option("--dry-run", is_flag=True, help="With --write-back: print the plan, write nothing.")
 @click.option("--max-new-tasks", type=click.IntRange(0), help="Abort write-back above this many new tasks.")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), metavar="PATH",
+              help="With --write-back or --dry-run: write the whole plan here as JSON.")
 @click.option("--wait", "wait", default="0", show_default=True, metavar="DURATION",
               help="With --write-back: wait this long (30s, 10m) for another run's lock; "
                    "otherwise exit 4 at once.")
@@ -48,8 +51,10 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
          config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
          since: str | None, incremental: bool, as_of: str | None, fmt: str, output: Path | None,
          fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
-         wait: str, history_path: Path | None) -> None:
+         plan_path: Path | None, wait: str, history_path: Path | None) -> None:
     """Scan incidents, problems and changes against the conformance rules."""
+    if plan_path is not None and not (write_back or dry_run):
+        raise ConfigError("--plan needs --write-back or --dry-run")
     config = ConfigDir.find(config_dir)
     rules = config.rules(rules_path, only)
     now = parse_as_of(as_of)
@@ -74,7 +79,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
-                                   cap=max_new_tasks)
+                                   cap=max_new_tasks, plan_path=plan_path)
             wb.watch(options)
         scanner = Scanner(conn, rules, history)
         outcome = scanner.run(options, lambda p: fieldmap.for_process(p).table)

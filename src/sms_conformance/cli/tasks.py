@@ -1,41 +1,79 @@
-"""`sms-conformance tasks list`: open remediation work by owner and age."""
+"""`sms-conformance tasks list`: remediation work by owner and age, live from the platform."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import json
+import os
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, cast
 
 import click
 
-from sms_conformance.config import default_history_path
-from sms_conformance.history import History, parse_iso
-from sms_conformance.writeback import KINDS, kinds_text
+from sms_conformance.cli.sources import open_source
+from sms_conformance.config import ConfigDir, default_history_path
+from sms_conformance.connectors.base import TaskPort
+from sms_conformance.errors import ConfigError
+from sms_conformance.history import History, iso
+from sms_conformance.task_list import (
+    STATES,
+    Filters,
+    TaskRow,
+    live_row,
+    live_tasks,
+    render_table,
+    stored_row,
+)
+from sms_conformance.writeback import KINDS
+from sms_conformance.writeback_plan import WriteBackSettings
 
 
 def render_tasks(history: History, now: datetime, per_owner: int | None = None) -> list[str]:
-    """Open tasks grouped by owner, largest queue first, split by kind (record tasks,
-    corrective actions); `per_owner` caps the lines each."""
-    rows = history.tasks("open")
-    if not rows:
-        return ["No open remediation tasks."]
-    by_owner: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in rows:
-        by_owner[row["owner"] or "(unassigned)"].append(row)
-    out = [f"{len(rows)} open remediation tasks ({split(rows)}), by owner:"]
-    for owner, items in sorted(by_owner.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        out.append(f"\n{owner} ({len(items)}: {split(items)})")
-        for row in sorted(items, key=lambda r: (list(KINDS).index(r["kind"]), r["created_at"]))[:per_owner]:
-            age = (now - parse_iso(row["created_at"])).days
-            out.append(f"  {row['number']:<14} {age:>4}d  {row['clause']:<6} {row['record_number']:<12}"
-                       f" {row['rule_id']}")
-        if per_owner is not None and len(items) > per_owner:
-            out.append(f"  ... and {len(items) - per_owner} more")
-    return out
+    """Open tasks as the history store last recorded them, by owner (the demo's closing list)."""
+    return render_table([stored_row(r) for r in history.tasks("open")], now, per_owner=per_owner)
 
 
-def split(rows: list[dict[str, str]]) -> str:
-    return kinds_text(Counter(row["kind"] for row in rows))
+def stored_rows(history: History, state: str) -> list[dict[str, Any]]:
+    states = ("open", "closed") if state == "all" else (state,)
+    return [row for s in states for row in history.tasks(s)]
+
+
+def group_names(history: History) -> dict[str, str]:
+    """Assignment group sys_id -> name, as the latest scan read them."""
+    scan = history.scan()
+    if scan is None:
+        return {}
+    return {f.owner_id: f.owner for f in history.findings(scan["id"])
+            if f.owner_id and f.owner != f.owner_id}
+
+
+def read_live(history: History, config: ConfigDir, instance: str | None, profile: str | None,
+              state: str) -> tuple[list[TaskRow], str, int]:
+    """Rows in their live state, the instance, and how many tasks the history store has as open
+    that are closed in the platform."""
+    settings = WriteBackSettings.from_settings(config.settings())
+    with open_source("servicenow", instance=instance, fieldmap=config.fieldmap(), records=1,
+                     seed=0, profile=config.profile(profile)) as conn:
+        configure = getattr(conn, "configure_tasks", None)
+        if configure is None:
+            raise ConfigError("tasks list reads a live platform: give --instance or --profile")
+        configure({t.table: t.parent_field for t in settings.targets.values()})
+        # Tasks recorded as open are looked up whatever --state says: one closed in the
+        # platform since the last run is closed, not open.
+        mine = [r for r in stored_rows(history, "open" if state == "open" else "all")
+                if (r["instance"] or "").rstrip("/") == conn.instance.rstrip("/")]
+        stored = {(r["tbl"], r["task_id"]): r for r in mine}
+        known: dict[str, list[str]] = {}
+        for row in mine:
+            known.setdefault(row["tbl"], []).append(row["fingerprint"])
+        tasks = live_tasks(cast(TaskPort, conn), sorted({t.table for t in settings.targets.values()}),
+                           known)
+        groups = group_names(history)
+        rows = [live_row(t, stored.get((t.table, t.id)), groups) for t in tasks]
+        gone = sum(1 for t in tasks if not t.open
+                   and (stored.get((t.table, t.id)) or {}).get("state") == "open")
+        return rows, conn.instance, gone
 
 
 @click.group()
@@ -44,9 +82,56 @@ def tasks() -> None:
 
 
 @tasks.command("list")
+@click.option("--owner", metavar="GROUP", help="Only this owner group (name or sys_id; 'none' "
+              "for tasks without one).")
+@click.option("--rule", metavar="ID", help="Only tasks about this rule (id or glob).")
+@click.option("--overdue", is_flag=True, help="Only open tasks past their due date (live only).")
+@click.option("--kind", type=click.Choice(list(KINDS)), help="Only record tasks, corrective "
+              "actions or per-finding tasks.")
+@click.option("--state", type=click.Choice(STATES), default="open", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--instance", metavar="URL", help="Read the tasks' live state from this instance "
+              "(default: the profile's, or SERVICENOW_INSTANCE).")
+@click.option("--profile", metavar="NAME", help="Profile in config/profiles.yaml.")
+@click.option("--stored", is_flag=True, help="Only the history store, not the platform (tasks "
+              "closed there since the last run show as open).")
+@click.option("--config", "config_dir", type=click.Path(path_type=Path),
+              help="Organisation config directory (default: ./config if present).")
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (default $SMS_CONFORMANCE_HISTORY or ~/.local/state).")
-def list_tasks(history_path: Path | None) -> None:
-    """Open remediation tasks by owner, with their age in days."""
+def list_tasks(owner: str | None, rule: str | None, overdue: bool, kind: str | None, state: str,
+               fmt: str, instance: str | None, profile: str | None, stored: bool,
+               config_dir: Path | None, history_path: Path | None) -> None:
+    """Remediation tasks by owner with their age in days: live from the platform when one is
+    given (--instance, --profile or SERVICENOW_INSTANCE), else as the history store has them."""
+    now = datetime.now(timezone.utc)
+    filters = Filters(owner, rule, overdue, kind, state)
+    live = not stored and bool(instance or profile or os.environ.get("SERVICENOW_INSTANCE"))
+    if overdue and not live:
+        raise ConfigError("--overdue needs the tasks' live state: give --instance or --profile "
+                          "(the history store keeps no due dates)")
+    config = ConfigDir.find(config_dir)
     history = History(history_path or default_history_path())
-    click.echo("\n".join(render_tasks(history, datetime.now(timezone.utc))))
+    if live:
+        rows, where, gone = read_live(history, config, instance, profile, state)
+    else:
+        rows, where, gone = [stored_row(r) for r in stored_rows(history, state)], "", 0
+    rows = [r for r in rows if filters.keep(r, now)]
+    if fmt == "json":
+        click.echo(json.dumps(document(rows, filters, where, now), indent=2))
+    else:
+        click.echo("\n".join(render_table(rows, now, state)))
+    if not live:
+        click.echo("note: as the history store last recorded them; give --instance or --profile "
+                   "for their live state", err=True)
+    elif gone and state == "open":
+        click.echo(f"note: {gone} tasks the history store has as open are closed in the "
+                   "platform (--state closed lists them)", err=True)
+
+
+def document(rows: Iterable[TaskRow], filters: Filters, instance: str,
+             now: datetime) -> Mapping[str, Any]:
+    return {"source": "platform" if instance else "history store", "instance": instance or None,
+            "as_of": iso(now), "filters": filters.as_json(),
+            "tasks": [r.as_json(now) for r in rows]}

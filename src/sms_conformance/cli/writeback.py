@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 import click
 
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.errors import ConfigError
+from sms_conformance.fallback_owner import resolve_fallback, with_fallback
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.history import FindingRow, History
+from sms_conformance.plan_report import (
+    PlanContext,
+    cap_warning,
+    describe_plan,
+    plan_document,
+    planned_tasks,
+)
+from sms_conformance.records import Record
+from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan import ScanOptions, ScanOutcome
 from sms_conformance.task_policy import (
@@ -24,11 +36,11 @@ from sms_conformance.task_policy import (
     is_closed,
     record_fingerprint,
 )
+from sms_conformance.task_text import show_linked
 from sms_conformance.writeback import (
     Watched,
     apply_plan,
     check_cap,
-    describe,
     existing_tasks,
     find_fingerprints,
     recheck_unseen,
@@ -64,10 +76,14 @@ class WriteBack:
     dry_run: bool
     cap: int
     watched: Watched = field(default_factory=Watched)
+    plan_path: Path | None = None  # --plan: the whole plan as JSON
+    numbers: dict[str, str] = field(default_factory=dict)  # record id -> number, as scanned
+    records_of: dict[str, list[str]] = field(default_factory=dict)  # corrective fp -> numbers
 
     @classmethod
     def prepare(cls, connector: Connector, rules: Sequence[Rule], settings: Mapping[str, Any],
-                fieldmap: FieldMap, *, dry_run: bool, cap: int | None) -> WriteBack:
+                fieldmap: FieldMap, *, dry_run: bool, cap: int | None,
+                plan_path: Path | None = None) -> WriteBack:
         if not hasattr(connector, "find_tasks"):
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
@@ -79,7 +95,7 @@ class WriteBack:
             configure({t.table: t.parent_field for t in config.targets.values()})
         port = cast(TaskPort, connector)
         wb = cls(connector, port, fieldmap, config, rules, dry_run,
-                 cap if cap is not None else config.max_new_tasks)
+                 cap if cap is not None else config.max_new_tasks, plan_path=plan_path)
         wb.watched = watch_open_tasks(port, rules, config, connector.platform, connector.instance)
         return wb
 
@@ -87,11 +103,21 @@ class WriteBack:
         """What the scan must tell write-back: the findings open tasks list, where records stand."""
         options.watch = self.watched.keys({r.id: r for r in self.rules})
         phases = Phases(self.config.policy, options.now)
-        options.phase = phases.of
+        linked = linked_processes(self.rules, self.fieldmap)
+
+        def phase(record: Record) -> str:
+            # Numbers of the records links point to: tasks show them instead of record ids.
+            if record.process in linked:
+                self.numbers[record.id] = record.number
+            return phases.of(record)
+
+        options.phase = phase
         options.cohort = phases.cohort
 
     def run(self, history: History, outcome: ScanOutcome, instance: str, now: datetime) -> Plan:
-        failures = [f for f in history.findings(outcome.scan_id) if f.status == "fail"]
+        failures, groups = self.failures(history, outcome.scan_id)
+        fallback = resolve_fallback(self.config.fallback_owner, groups)
+        self.config = with_fallback(self.config, fallback)
         by_id = {r.id: r for r in self.rules}
         fixed = set(outcome.conforming)
         notices: list[str] = []
@@ -103,15 +129,42 @@ class WriteBack:
             fixed |= rechecked
         plan = self.plan(failures, fixed, outcome, by_id, instance, now)
         plan.notices.extend(notices)
-        for line in describe(plan):
+        if fallback.notice:
+            plan.notices.append(fallback.notice)
+        tasks = planned_tasks(plan, PlanContext(
+            self.config, fallback, groups, self.numbers,
+            {(t.table, t.id): w.rule_id for w in self.watched.findings.values() for t in w.tasks},
+            self.records_of))
+        for line in describe_plan(plan, tasks, fallback):
             click.echo(line, err=True)
+        if self.plan_path is not None:
+            write_plan(self.plan_path, plan_document(
+                plan, tasks, instance=instance, as_of=now, dry_run=self.dry_run, cap=self.cap,
+                fallback=fallback))
         if self.dry_run:
             click.echo("dry run: nothing written", err=True)
+            if warning := cap_warning(len(plan.create), self.cap):
+                click.secho(warning, err=True, fg="yellow", bold=True)
             return plan
         check_cap(plan, self.cap)
         apply_plan(plan, self.port, history, self.config, instance, now,
                    progress=lambda msg: click.echo(f"  {msg}", err=True))
         return plan
+
+    def failures(self, history: History, scan_id: int) -> tuple[list[FindingRow], dict[str, str]]:
+        """The scan's failures, linked records shown by number; and the names of the assignment
+        groups the scan read (sys_id -> name)."""
+        refs = {p.value: {n for n, spec in m.fields.items() if spec.type == "ref"}
+                for p, m in self.fieldmap.processes.items()}
+        failures: list[FindingRow] = []
+        groups: dict[str, str] = {}
+        for finding in history.findings(scan_id):
+            self.numbers.setdefault(finding.record_id, finding.number)
+            if finding.owner_id and finding.owner != finding.owner_id:
+                groups[finding.owner_id] = finding.owner
+            if finding.status == "fail":
+                failures.append(finding)
+        return [show_linked(f, refs.get(f.process, set()), self.numbers) for f in failures], groups
 
     def plan(self, failures: Sequence[FindingRow], fixed: set[tuple[str, str]],
              outcome: ScanOutcome, rules: Mapping[str, Rule], instance: str,
@@ -136,6 +189,8 @@ class WriteBack:
                 for t in tasks)
         grouped = GroupedFailures.split(
             [f for f in failures if f.process not in per_finding], outcome.phases)
+        self.records_of = {fingerprint_of(k, self.platform, instance): [f.number for f in fs]
+                           for k, fs in grouped.corrective.items()}
         plan.extend(self.plan_records(grouped, fixed, outcome, rules, now, per_finding))
         existing = find_fingerprints(self.port, (
             (self.config.targets[k.process].table, fingerprint_of(k, self.platform, instance))
@@ -234,6 +289,29 @@ class GroupedFailures:
     def closed_failure(self, record_id: str, rule_id: str) -> CorrectiveKey | None:
         """The corrective key of a failure on a closed record (period "" when too old)."""
         return self.closed.get((record_id, rule_id))
+
+
+def linked_processes(rules: Sequence[Rule], fieldmap: FieldMap) -> set[str]:
+    """Processes whose records the rules' reference fields point to (problems and changes,
+    with the built-in rules): only their numbers are kept during the scan."""
+    linked: set[str] = set()
+    for rule in rules:
+        specs = fieldmap.for_process(rule.process).fields
+        for name in rule_fields(rule):
+            spec = specs.get(name)
+            target = fieldmap.process_of_table(spec.table) if spec and spec.type == "ref" and \
+                spec.table else None
+            if target is not None:
+                linked.add(target.value)
+    return linked
+
+
+def write_plan(path: Path, document: Mapping[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the plan: {exc.strerror}") from None
+    click.echo(f"wrote the plan ({len(document['tasks'])} tasks) to {path}", err=True)
 
 
 def refuse_non_task_tables(connector: Connector, config: WriteBackSettings) -> None:

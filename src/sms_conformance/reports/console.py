@@ -17,10 +17,10 @@ CONSOLE_FINDINGS = 25
 def write_table(report: ScanReport, out: IO[str]) -> None:
     lines = list(report.rules)
     total = sum(x.failed + x.errors + x.waived for x in lines)
-    shown = report.findings(("fail", "error", "waived"), CONSOLE_FINDINGS)
-    text = [*render_summary(asdict(report.scan), lines),
+    shown = report.findings(("fail", "error", "waived"), CONSOLE_FINDINGS, by_severity=True)
+    text = [*render_summary(asdict(report.scan), lines,
+                            render_severity_totals(report.severity_totals)),
             *render_unavailable([g.as_dict() for g in report.unavailable]),
-            *render_severity_totals(report.severity_totals),
             *render_findings(shown, total, CONSOLE_FINDINGS, complete=report.scan.complete)]
     out.write("\n".join(text) + "\n")
 
@@ -52,7 +52,9 @@ def render_unavailable(gaps: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
+def render_summary(scan: dict[str, Any], lines: list[RuleLine],
+                   head: list[str] | None = None) -> list[str]:
+    """The scan line, its notices, `head` (the totals by severity), then each clause."""
     state = "complete" if scan["complete"] else "INCOMPLETE"
     out = [
         f"Scan {scan['id']} of {scan['instance']} ({scan['source']}), as of {scan['as_of']}: {state}",
@@ -60,6 +62,7 @@ def render_summary(scan: dict[str, Any], lines: list[RuleLine]) -> list[str]:
     if scan.get("error"):
         out.append(f"  error: {scan['error']}")
     out.extend(f"  notice: {n}" for n in scan["notices"])
+    out.extend(head or ())
     width = max((len(x.rule_id) for x in lines), default=10)
     for clause, group in by_clause(lines).items():
         evaluated = sum(x.evaluated for x in group)
@@ -86,7 +89,8 @@ def render_findings(
         # An incomplete scan never claims there is nothing to find.
         return ["", "No findings." if complete else "No findings in what was read before the "
                 "scan stopped: it is INCOMPLETE."]
-    out = ["", f"Findings ({total}{f', first {limit} shown' if total > limit else ''}):"]
+    shown = f", most severe first, {limit} shown" if total > limit else ", most severe first"
+    out = ["", f"Findings ({total}{shown}):"]
     for f in findings:
         owner = f" [{f.owner}]" if f.owner else ""
         out.append(f"  {f.status.upper():<6} {f.severity:<8} {f.clause:<6} {f.number:<12} "

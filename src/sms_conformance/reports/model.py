@@ -125,9 +125,11 @@ class ScanReport:
         return totals
 
     def findings(self, statuses: tuple[str, ...] | None = None,
-                 limit: int | None = None) -> Iterator[FindingRow]:
-        """The stored findings, read lazily, ordered by clause, rule and record number."""
-        return self.history.findings(self.scan.id, limit, statuses=statuses)
+                 limit: int | None = None, by_severity: bool = False) -> Iterator[FindingRow]:
+        """The stored findings, read lazily, ordered by clause, rule and record number (most
+        severe first with `by_severity`)."""
+        return self.history.findings(self.scan.id, limit, statuses=statuses,
+                                     by_severity=by_severity)
 
     def findings_by_rule(self, statuses: tuple[str, ...]) -> dict[str, list[FindingRow]]:
         """The findings with these statuses, grouped by rule (held in memory: for formats

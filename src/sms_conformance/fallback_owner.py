@@ -1,0 +1,56 @@
+"""The owner of tasks that have none: `write_back.fallback_owner`, a group sys_id or name.
+
+A task goes to its record's assignment group, else to the process's `owner_groups` entry, else to
+the fallback owner, else nobody. A name is matched (case-insensitively) against the assignment
+groups of the records this scan read, so no extra request is made; a name that matches none (or
+several) leaves those tasks unassigned, with a notice saying so. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sms_conformance.writeback_guard import is_reference
+from sms_conformance.writeback_plan import WriteBackSettings
+
+
+@dataclass(frozen=True)
+class Fallback:
+    setting: str  # as written in settings, "" when not set
+    group_id: str = ""  # sys_id the tasks are assigned to, "" = they stay unassigned
+    name: str = ""
+    notice: str = ""
+
+    def describe(self) -> str:
+        """What happens to tasks without an owner, for the plan."""
+        if self.group_id:
+            return f"assigned to the fallback owner {self.name or self.group_id}"
+        if self.setting:
+            return f"unassigned (write_back.fallback_owner {self.setting!r} was not found)"
+        return "unassigned (write_back.fallback_owner is not set)"
+
+
+def resolve_fallback(setting: str, groups: Mapping[str, str]) -> Fallback:
+    """`groups`: assignment group sys_id -> name, as this scan read them."""
+    setting = setting.strip()
+    if not setting:
+        return Fallback("")
+    if is_reference(setting):
+        return Fallback(setting, setting, groups.get(setting, ""))
+    matches = sorted(gid for gid, name in groups.items() if name.casefold() == setting.casefold())
+    if len(matches) == 1:
+        return Fallback(setting, matches[0], groups[matches[0]])
+    why = "several assignment groups" if matches else "no assignment group of this scan's records"
+    return Fallback(setting, notice=(
+        f"write_back.fallback_owner {setting!r} names {why}: tasks without an owner stay "
+        "unassigned; give the group's sys_id instead"))
+
+
+def with_fallback(config: WriteBackSettings, fallback: Fallback) -> WriteBackSettings:
+    """The settings with the fallback owner as the owner group of every process without one
+    (task writers assign `owner_groups` to tasks whose record has no valid group)."""
+    if not fallback.group_id:
+        return config
+    groups = {p: config.owner_groups.get(p) or fallback.group_id for p in config.targets}
+    return config.model_copy(update={"owner_groups": groups})
