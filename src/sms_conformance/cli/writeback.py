@@ -6,14 +6,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import click
 
+from sms_conformance.canonical import PlatformMap
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
+from sms_conformance.connectors.capabilities import Reads, doctor_of, writes_tasks
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.history import FindingRow, History
+from sms_conformance.records import Process
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan import ScanOptions, ScanOutcome
 from sms_conformance.task_policy import (
@@ -58,7 +60,6 @@ class WriteBack:
 
     connector: Connector
     port: TaskPort
-    fieldmap: FieldMap
     config: WriteBackSettings
     rules: Sequence[Rule]
     dry_run: bool
@@ -66,19 +67,16 @@ class WriteBack:
     watched: Watched = field(default_factory=Watched)
 
     @classmethod
-    def prepare(cls, connector: Connector, rules: Sequence[Rule], settings: Mapping[str, Any],
-                fieldmap: FieldMap, *, dry_run: bool, cap: int | None) -> WriteBack:
-        if not hasattr(connector, "find_tasks"):
+    def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
+                fieldmap: PlatformMap, *, dry_run: bool, cap: int | None) -> WriteBack:
+        port = writes_tasks(connector)
+        if port is None:
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
-        check_scanned_tables(config.target_fields(),
-                             {p.value: m.table for p, m in fieldmap.processes.items()})
+        check_scanned_tables(config.target_fields(), {p.value: fieldmap.where(p) for p in Process})
         refuse_non_task_tables(connector, config)
-        configure = getattr(connector, "configure_tasks", None)
-        if configure is not None:
-            configure({t.table: t.parent_field for t in config.targets.values()})
-        port = cast(TaskPort, connector)
-        wb = cls(connector, port, fieldmap, config, rules, dry_run,
+        port.configure_tasks({t.table: t.parent_field for t in config.targets.values()})
+        wb = cls(connector, port, config, rules, dry_run,
                  cap if cap is not None else config.max_new_tasks)
         wb.watched = watch_open_tasks(port, rules, config, connector.platform, connector.instance)
         return wb
@@ -99,7 +97,7 @@ class WriteBack:
             # Rules blinded by a field taken for hidden close nothing, even by a recheck.
             unseen = {k for k in self.watched.keys(by_id) - outcome.seen
                       if k[1] not in outcome.blinded}
-            rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.fieldmap, now)
+            rechecked, notices = recheck_unseen(self.connector, unseen, by_id, now)
             fixed |= rechecked
         plan = self.plan(failures, fixed, outcome, by_id, instance, now)
         plan.notices.extend(notices)
@@ -236,15 +234,13 @@ class GroupedFailures:
         return self.closed.get((record_id, rule_id))
 
 
-def refuse_non_task_tables(connector: Connector, config: WriteBackSettings) -> None:
-    """A declared custom target must extend task where the instance lets us check (doctor says
+def refuse_non_task_tables(connector: Reads, config: WriteBackSettings) -> None:
+    """A declared custom target must extend task where the source lets us check (doctor says
     the same); the built-in ones do by definition."""
-    from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
-    from sms_conformance.connectors.servicenow.doctor import task_tables
-
+    doctor = doctor_of(connector)
     custom = {t.table for t in config.targets.values()} & set(config.custom_task_tables)
-    if custom and isinstance(connector, ServiceNowConnector):
-        for finding in task_tables(connector, custom):
+    if custom and doctor is not None:
+        for finding in doctor.check_task_targets(custom):
             if finding.level == "fail":
                 raise ConfigError(f"{finding.message}: {finding.fix}")
             if finding.level == "warn":
