@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
@@ -178,6 +178,21 @@ def test_resolve_batches_by_table(
     assert prb.fields["root_cause"] == "cause 0" and "workaround" in prb.fields
     ci = found[Ref("configuration_item", cis[0]["sys_id"])]
     assert ci.fields == {} and ci.number == "srv0" and ci.process == ""
+
+
+def test_references_are_resolved_by_kind_in_the_table_the_field_map_names(
+    fake: Fake, make_client: Callable[..., TableClient], fieldmap: FieldMap
+) -> None:
+    instance, server = fake
+    change = instance.add("change_request", state="3")
+    connector = ServiceNowConnector(server.url, make_client(server.url), fieldmap)
+    found = connector.resolve([Ref("change", change["sys_id"])])
+    assert [r.path for r in server.requests] == ["/api/now/table/change_request"]
+    record = found[Ref("change", change["sys_id"])]
+    assert record.process == "change" and record.table == "change_request"
+    assert record.fields["state"] == "closed"
+    with pytest.raises(NotRead, match="names no table"):
+        connector.resolve([Ref("vendor", "a" * 32)])
 
 
 def test_count_referrers(connector: ServiceNowConnector, fake: Fake) -> None:

@@ -21,7 +21,7 @@ from sms_conformance.canonical import KINDS, SCHEMA, FieldType, field_of, proces
 from sms_conformance.dates import DateReader, parse_datetime, zone
 from sms_conformance.errors import ConfigError, ConfigFileError
 from sms_conformance.records import NamedRef, Process, Ref, Unknown, Value, not_returned
-from sms_conformance.yamlsource import load_shipped, load_yaml, validate
+from sms_conformance.yamlsource import SourceDoc, load_shipped, load_yaml, validate
 
 __all__ = ["FieldMap", "FieldSpec", "ProcessMap", "format_datetime", "load_field_map",
            "parse_datetime"]
@@ -375,6 +375,27 @@ class _Override(BaseModel):
     time_zone: Annotated[str, Field(max_length=60)] | None = None
 
 
+def _check_canonical(override: Mapping[str, Any], doc: SourceDoc) -> None:
+    """Each field entry of config/fieldmap.yaml names a canonical field, and an entry that
+    replaces the default (`field:` given) has its type: refused at the entry's line."""
+    for process, body in override.items():
+        if process in SOURCE_KEYS or not isinstance(body, Mapping):
+            continue
+        for name, entry in (body.get("fields") or {}).items():
+            canonical = field_of(process, name)
+            where = (process, "fields", name)
+            if canonical is None:
+                raise ConfigFileError(
+                    f"not a canonical field of {process} (rules read platform fields as "
+                    "raw.FIELD)", path=doc.path, line=doc.line(where),
+                    key=f"{process}.fields.{name}")
+            given = entry.get("type", "str" if "field" in entry else canonical.type)
+            if given != canonical.type:
+                raise ConfigFileError(
+                    f"type {given}, but the canonical field is {canonical.type}",
+                    path=doc.path, line=doc.line(where), key=f"{process}.fields.{name}")
+
+
 def load_field_map(override: Path | None = None) -> FieldMap:
     """The shipped default, with `override` (config/fieldmap.yaml) merged in."""
     doc = load_shipped("defaults/servicenow_fieldmap.yaml")
@@ -386,6 +407,7 @@ def load_field_map(override: Path | None = None) -> FieldMap:
             raise ConfigFileError("expected a mapping of process names to field maps",
                                   path=override, line=doc.line(()))
         validate(_Override, extra, doc)
+        _check_canonical(extra, doc)
         data = _merge(data, dict(extra))
     source = {key: data.pop(key) for key in SOURCE_KEYS if key in data}
     return validate(FieldMap, {"processes": data, **source}, doc)
