@@ -21,10 +21,10 @@ from pathlib import Path
 import orjson
 import requests
 
-from sms_conformance.cli.sources import sandbox_connector
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS
 from sms_conformance.connectors.servicenow.query import EVERYTHING, compile_scopes, page_query
+from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.history import History
 from sms_conformance.records import Process
 from sms_conformance.rules.fields import rule_fields

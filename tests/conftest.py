@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sms_conformance.fieldmap import FieldMap, load_field_map
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.records import Process, Record
 from sms_conformance.settings import load_settings
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sms_conformance.dates import DateReader, render, zone
+from sms_conformance.connectors.servicenow.fieldmap import load_field_map
+from sms_conformance.dates import DateReader, parse_datetime, render, zone
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import load_field_map, parse_datetime
 from sms_conformance.records import Unknown
 
 UTC = timezone.utc

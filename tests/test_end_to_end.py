@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.cli.sources import sandbox_connector
 from sms_conformance.config import ConfigDir
-from sms_conformance.connectors.file import FileConnector
+from sms_conformance.connectors.servicenow.file import FileConnector
+from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate

@@ -92,8 +92,8 @@ def test_waiver_by_record_and_expiry(rule) -> None:
 def test_waiver_by_scope(rule) -> None:
     waiver = Waiver(rule="incident.test.notes", scope={"assignment_group": "g1"},
                     reason="legacy queue", approver="J. Doe", expires=date(2027, 1, 1))
-    in_group = make_record("incident", state="closed", assignment_group=Ref("sys_user_group", "g1"))
-    other = make_record("incident", state="closed", assignment_group=Ref("sys_user_group", "g2"))
+    in_group = make_record("incident", state="closed", assignment_group=Ref("group", "g1"))
+    other = make_record("incident", state="closed", assignment_group=Ref("group", "g2"))
     waivers = Waivers([waiver], FROZEN_NOW.date())
     assert evaluate_one(rule, in_group, ctx(), waivers).status is Status.WAIVED
     assert evaluate_one(rule, other, ctx(), waivers).status is Status.FAIL

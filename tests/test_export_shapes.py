@@ -13,7 +13,7 @@ import pytest
 
 from sms_conformance import scan as scan_module
 from sms_conformance.config import ConfigDir
-from sms_conformance.connectors.file import FileConnector
+from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.history import History
 from sms_conformance.rules.fields import linked_conditions, referrer_needs, rule_fields
 from sms_conformance.sandbox.dataset import Dataset, generate

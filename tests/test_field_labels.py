@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from sms_conformance.connectors.base import FetchRequest, NotRead
-from sms_conformance.connectors.file import FileConnector
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
+from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.connectors.servicenow.query import compile_scopes
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldMap, load_field_map
 from sms_conformance.records import NamedRef, Process, Ref, Unknown, Value
 
 SYS_ID = "46d44a5dc0a8010e00a2d6a2c2a7f2b4"
@@ -50,7 +50,7 @@ def test_display_value_all_pairs_read_their_stored_value(fieldmap: FieldMap) -> 
     row = {"state": {"display_value": "Closed", "value": "7"},
            "caller_id": {"display_value": "Beth Anglin", "value": SYS_ID, "link": "x"}}
     assert read(fieldmap, "incident", row) == {"state": "closed",
-                                               "reporter": Ref("sys_user", SYS_ID)}
+                                               "reporter": Ref("user", SYS_ID)}
 
 
 @pytest.mark.parametrize(("state", "canonical"), [
@@ -87,15 +87,15 @@ def test_an_unlisted_stored_value_is_kept_but_an_unlisted_label_is_unknown(
 def test_references_by_sys_id_link_or_name(fieldmap: FieldMap) -> None:
     link = f"https://x.service-now.com/api/now/table/sys_user/{SYS_ID}"
     assert read(fieldmap, "incident", {"caller_id": {"display_value": "Beth", "link": link}}) == {
-        "reporter": Ref("sys_user", SYS_ID)}
+        "reporter": Ref("user", SYS_ID)}
     assert read(fieldmap, "incident", {"caller_id": "Beth Anglin"}) == {
-        "reporter": NamedRef("sys_user", "Beth Anglin")}
+        "reporter": NamedRef("user", "Beth Anglin")}
     assert read(fieldmap, "incident", {"caller_id": {"display_value": "Beth Anglin"}}) == {
-        "reporter": NamedRef("sys_user", "Beth Anglin")}
-    assert read(fieldmap, "incident", {"caller_id": SYS_ID}) == {"reporter": Ref("sys_user", SYS_ID)}
+        "reporter": NamedRef("user", "Beth Anglin")}
+    assert read(fieldmap, "incident", {"caller_id": SYS_ID}) == {"reporter": Ref("user", SYS_ID)}
     # A live instance returns stored values: its ids are ids, whatever they look like.
     assert read(fieldmap, "incident", {"caller_id": "u1"}, display=False) == {
-        "reporter": Ref("sys_user", "u1")}
+        "reporter": Ref("user", "u1")}
 
 
 def test_an_organisations_labels_add_to_the_defaults(tmp_path: Path) -> None:

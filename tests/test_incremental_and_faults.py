@@ -6,8 +6,8 @@ from pathlib import Path
 
 import requests
 
-from sms_conformance.cli.sources import sandbox_connector
 from sms_conformance.config import ConfigDir
+from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import Scanner, ScanOptions

@@ -141,7 +141,7 @@ def test_tasks_of_earlier_versions_are_replaced_once(rules, config) -> None:
 
 def record(state: object, closed: object = None, group: str = GRP) -> Record:
     return Record("servicenow", INSTANCE, "incident", "incident", REC, "INC1", "",
-                  {"state": state, "closed_at": closed, "assignment_group": Ref("sys_user_group", group)})
+                  {"state": state, "closed_at": closed, "assignment_group": Ref("group", group)})
 
 
 def test_phases_follow_state_closing_date_and_lookback() -> None:

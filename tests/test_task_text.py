@@ -123,8 +123,8 @@ def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
     from tests.conftest import make_record
 
     # No built-in rule reads an incident reference: incident numbers are not kept.
-    assert linked_processes(list(rules.values()), fieldmap) == {"problem", "change"}
-    wb = WriteBack(cast(Connector, None), cast(TaskPort, None), fieldmap, config,
+    assert linked_processes(list(rules.values())) == {"problem", "change"}
+    wb = WriteBack(cast(Connector, None), cast(TaskPort, None), config,
                    list(rules.values()), dry_run=True, cap=10)
     options = ScanOptions(now=NOW, waivers=Waivers([], NOW.date()))
     wb.watch(options)

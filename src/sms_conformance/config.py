@@ -9,8 +9,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sms_conformance.canonical import PlatformMap
+from sms_conformance.connectors.registry import DEFAULT_PLATFORM, load_platform_map
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldMap, load_field_map
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
 from sms_conformance.settings import load_settings
@@ -60,8 +61,11 @@ class ConfigDir:
     def settings(self) -> dict[str, Any]:
         return self._settings
 
-    def fieldmap(self) -> FieldMap:
-        return self._fieldmap
+    def fieldmap(self, platform: str = DEFAULT_PLATFORM) -> PlatformMap:
+        """The field map of `platform` (the source's: cli.sources.source_platform)."""
+        if platform not in self._fieldmaps:
+            self._fieldmaps[platform] = load_platform_map(platform, self.path)
+        return self._fieldmaps[platform]
 
     # Each file is read and validated once per command, however many steps ask for it.
     @cached_property
@@ -69,20 +73,22 @@ class ConfigDir:
         return load_settings(self.file("settings.yaml"))
 
     @cached_property
-    def _fieldmap(self) -> FieldMap:
-        return load_field_map(self.file("fieldmap.yaml"))
+    def _fieldmaps(self) -> dict[str, PlatformMap]:
+        return {}
 
     def rules(self, extra: Path | None = None, only: tuple[str, ...] = (), *,
-              include_off: bool = False) -> list[Rule]:
+              include_off: bool = False, platform: str = DEFAULT_PLATFORM) -> list[Rule]:
         """Built-in pack, then config/rules/, then --rules PATH; later ids replace earlier.
-        Rules off for an unmapped field only with `include_off` (`rules list`, `doctor`)."""
+        Rules off for a field `platform` does not map only with `include_off` (`rules list`,
+        `doctor`)."""
         paths = [builtin_pack_dir()]
         org = self.file("rules")
         if org is not None and org.is_dir():
             paths.append(org)
         if extra is not None:
             paths.append(extra)
-        rules = load_rules(paths, self.fieldmap(), self.settings(), include_off=include_off)
+        rules = load_rules(paths, self.fieldmap(platform), self.settings(),
+                           include_off=include_off)
         if only:
             rules = [r for r in rules if any(r.matches_id(p) for p in only)]
             if not rules:

@@ -195,3 +195,12 @@ def render(moment: datetime, pattern: str, where: tzinfo = timezone.utc) -> str:
         else:
             out.append(str(values[letter]).zfill(len(run)))
     return "".join(out)
+
+
+_STORED = DateReader()
+
+
+def parse_datetime(text: str) -> datetime | Unknown:
+    """`YYYY-MM-DD HH:MM:SS` (UTC, as ServiceNow stores it) or ISO 8601 -> aware datetime;
+    anything else is unknown, never compared as text."""
+    return _STORED(text)

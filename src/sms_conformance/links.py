@@ -1,5 +1,8 @@
 """The engine's view of other records, looked up in full batches across pages (no N+1).
 
+References are joined by canonical kind and record id (records.Ref): the connector maps a kind to
+where its platform keeps such records (a ServiceNow table, Jira issues of a work type).
+
 A record whose references are not known yet waits; once a table has a full batch of unknown
 references they are fetched in one request, so a scan makes about ceil(distinct refs / batch)
 look-ups in all, not one per page. Only what the rules read is kept: existence, plus the fields
@@ -27,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
+from sms_conformance.canonical import target
 from sms_conformance.connectors.base import Connector, NotRead
 from sms_conformance.records import NamedRef, Process, Record, Ref, is_absent
 from sms_conformance.rules import model as m
@@ -42,7 +46,7 @@ _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class KnownRecords:
-    """Looked-up records in a bounded FIFO, kept small: per record id, its table and the
+    """Looked-up records in a bounded FIFO, kept small: per record id, its kind and the
     values of the few fields rules read on linked records (None: the record does not exist).
     No Record objects are held, so memory stays flat however many records a scan follows."""
 
@@ -60,16 +64,16 @@ class KnownRecords:
         if not isinstance(ref, Ref):
             return False
         item = self.items.get(ref.id)
-        return item is not None and item[0] == ref.table
+        return item is not None and item[0] == ref.kind
 
     def put(self, ref: Ref, record: Record | None) -> None:
-        self.items[ref.id] = (ref.table, None if record is None else self.pack(record))
+        self.items[ref.id] = (ref.kind, None if record is None else self.pack(record))
         while len(self.items) > self.capacity:
             self.items.popitem(last=False)
 
     def get(self, ref: Ref) -> Record | None:
         item = self.items.get(ref.id)
-        if item is None or item[0] != ref.table or item[1] is None:
+        if item is None or item[0] != ref.kind or item[1] is None:
             return None
         return self.unpack(ref, item[1])
 
@@ -83,17 +87,17 @@ class KnownRecords:
         values = values or (None,) * (len(self.kept) + 1)
         fields = {k: v for k, v in zip(self.kept, values[:-1], strict=True) if v is not None}
         raw = {"name": values[-1]} if values[-1] is not None else _NOTHING
-        return Record(platform=self.platform, instance=self.instance, process="", table=ref.table,
+        return Record(platform=self.platform, instance=self.instance, process="", table=ref.kind,
                       id=ref.id, number="", url="", fields=fields, raw=raw)
 
 
 class TableIndex:
-    """Every record of one table, read whole in this scan: id -> its kept values, packed as
+    """Every record of one kind, read whole in this scan: id -> its kept values, packed as
     KnownRecords packs them, in a plain dict without eviction (about 130 bytes a record, some
     125 MiB per million; INDEX_CAP bounds it). An id not in it does not exist."""
 
-    def __init__(self, table: str, layout: KnownRecords, started: datetime) -> None:
-        self.table, self.layout = table, layout
+    def __init__(self, kind: str, layout: KnownRecords, started: datetime) -> None:
+        self.kind, self.layout = kind, layout
         self.items: dict[str, tuple[Any, ...]] = {}
         # A record changed since then may link one the pass did not see (created meanwhile):
         # such a link is looked up before it is called missing.
@@ -129,12 +133,12 @@ class LinkResolver:
         self.known = KnownRecords(capacity, self.kept_fields, connector.platform, connector.instance)
         self.counts: dict[tuple[str, str, str], int] = {}
         # What the source could not read: links into these are unknown, never "missing".
-        self.unread: dict[str, str] = {}  # table -> reason
+        self.unread: dict[str, str] = {}  # kind -> reason
         self.unread_counts: dict[Count, str] = {}
         self.pending_refs: dict[str, dict[Ref, None]] = {}
         self.pending_ids: dict[Count, dict[str, None]] = {}
         self.lookups = 0  # distinct references resolved plus ids whose referrers were counted
-        # Local join: tables read whole (id -> kept values), and referrer counts kept from the
+        # Local join: kinds read whole (id -> kept values), and referrer counts kept from the
         # pages of referring tables read whole in this scan.
         self.indexes: dict[str, TableIndex] = {}
         self.index_tried: set[str] = set()
@@ -151,16 +155,16 @@ class LinkResolver:
     # LinkView ----------------------------------------------------------------------------
     def get(self, ref: Ref) -> Record | None:
         if ref.__class__ is NamedRef:
-            raise UnknownValue(ref.table, f"{ref.id!r} is the display value of a {ref.table} "
-                               "record, not its sys_id: that record cannot be looked up")
-        index = self.indexes.get(ref.table)
+            raise UnknownValue(ref.kind, f"{ref.id!r} is the display value of a {ref.kind} "
+                               "record, not its id: that record cannot be looked up")
+        index = self.indexes.get(ref.kind)
         if index is not None:
             found = index.get(ref)
             return found if found is not None or ref not in self.known else self.known.get(ref)
-        if ref not in self.known and ref.table not in self.unread:
+        if ref not in self.known and ref.kind not in self.unread:
             self._resolve([ref])
-        if ref.table in self.unread:
-            raise UnknownValue(ref.table, self.unread[ref.table])
+        if ref.kind in self.unread:
+            raise UnknownValue(ref.kind, self.unread[ref.kind])
         return self.known.get(ref)
 
     def referrers(self, process: Process, field: str, record_id: str) -> int:
@@ -174,13 +178,13 @@ class LinkResolver:
 
     def _waits_for(self, ref: object, updated: object = None) -> bool:
         if not (isinstance(ref, Ref) and ref.__class__ is not NamedRef and not is_absent(ref)
-                and ref.table not in self.unread and ref not in self.known):
+                and ref.kind not in self.unread and ref not in self.known):
             return False
-        index = self.indexes.get(ref.table)
-        if index is None and self.local and ref.table not in self.index_tried:
-            index = self._index(ref.table)
+        index = self.indexes.get(ref.kind)
+        if index is None and self.local and ref.kind not in self.index_tried:
+            index = self._index(ref.kind)
         if index is None:
-            return ref.table not in self.unread  # NotRead on the pass
+            return ref.kind not in self.unread  # NotRead on the pass
         # Missing from the index, linked by a record changed since the pass began (or whose
         # change time is not known): the target may be newer than the pass, so look it up.
         return ref.id not in index.items and not (
@@ -189,37 +193,37 @@ class LinkResolver:
     # local join --------------------------------------------------------------------------
     def expect(self, process: str, records: int | None) -> None:
         """`records` of `process` are being read (its X-Total-Count), which bounds the look-ups
-        their references could need: the tables they reference (as the connector's field map
-        names them) are indexed at once, side by side, where a pass costs fewer requests."""
+        their references could need: the kinds they reference (per the canonical schema) are
+        indexed at once, side by side, where a pass costs fewer requests."""
         self.expected = records or 0
-        target = getattr(self.connector, "reference_table", None)
-        if target is None or not self.local:
+        if not self.local:
             return
-        tables = {t for f in self.ref_fields.get(process, ()) if (t := target(process, f))}
-        todo = sorted(tables - self.index_tried - set(self.indexes) - set(self.unread))
+        kinds = {k for f in self.ref_fields.get(process, ()) if (k := target(process, f))}
+        todo = sorted(kinds - self.index_tried - set(self.indexes) - set(self.unread))
         if len(todo) > 1:
             with ThreadPoolExecutor(len(todo), thread_name_prefix="index") as pool:
                 for _ in pool.map(self._index, todo):  # re-raises a failed pass
                     pass
 
-    def _index(self, table: str) -> TableIndex | None:
-        self.index_tried.add(table)
+    def _index(self, kind: str) -> TableIndex | None:
+        self.index_tried.add(kind)
+        # An optional capability of reading connectors (a projected pass over a whole kind).
         read_table = getattr(self.connector, "read_table", None)
         lookups = math.ceil(self.expected / self.batch)
         if read_table is None or lookups < 2:
             return None
         started = datetime.now(timezone.utc)
         try:
-            records = read_table(table, self.kept_fields, min(lookups, INDEX_CAP // 10_000))
+            records = read_table(kind, self.kept_fields, min(lookups, INDEX_CAP // 10_000))
         except NotRead as exc:
-            self.unread[table] = exc.reason
+            self.unread[kind] = exc.reason
             return None
         if records is None:  # larger than the look-ups it would save
             return None
-        index = TableIndex(table, self.known, started)
+        index = TableIndex(kind, self.known, started)
         for record in records:
             index.put(record)
-        self.indexes[table] = index
+        self.indexes[kind] = index
         return index
 
     def tally(self, record: Record) -> None:
@@ -247,7 +251,7 @@ class LinkResolver:
         for name in self.ref_fields.get(record.process, ()):
             ref = record.get(name)
             if isinstance(ref, Ref) and self._waits_for(ref, updated):
-                self.pending_refs.setdefault(ref.table, {})[ref] = None
+                self.pending_refs.setdefault(ref.kind, {})[ref] = None
                 waiting = True
         for need in self.count_needs.get(record.process, ()):
             if (need not in self.unread_counts and need not in self.tallied
@@ -263,12 +267,12 @@ class LinkResolver:
 
     def flush(self, everything: bool = False) -> None:
         """Look up every full batch (or everything left, at the end of a table)."""
-        for table in list(self.pending_refs):
-            refs = list(self.pending_refs[table])
+        for kind in list(self.pending_refs):
+            refs = list(self.pending_refs[kind])
             cut = len(refs) if everything else len(refs) - len(refs) % self.batch
             if cut:
                 self._resolve(refs[:cut])
-                self.pending_refs[table] = dict.fromkeys(refs[cut:])
+                self.pending_refs[kind] = dict.fromkeys(refs[cut:])
         for need in list(self.pending_ids):
             ids = list(self.pending_ids[need])
             cut = len(ids) if everything else len(ids) - len(ids) % self.batch
@@ -291,20 +295,20 @@ class LinkResolver:
             self.counts.pop((*need, record.id), None)
 
     def _resolve(self, refs: Iterable[Ref]) -> None:
-        by_table: dict[str, list[Ref]] = {}
+        by_kind: dict[str, list[Ref]] = {}
         for ref in refs:
             if self._waits_for(ref):
-                by_table.setdefault(ref.table, []).append(ref)
+                by_kind.setdefault(ref.kind, []).append(ref)
         wanted: list[Ref] = []
-        for table, table_refs in by_table.items():
+        for kind, kind_refs in by_kind.items():
             try:
-                found = self.connector.resolve(table_refs, self.kept_fields)
+                found = self.connector.resolve(kind_refs, self.kept_fields)
             except NotRead as exc:
-                self.unread[table] = exc.reason
+                self.unread[kind] = exc.reason
                 continue
-            self.lookups += len(table_refs)
-            wanted += table_refs
-            for ref in table_refs:
+            self.lookups += len(kind_refs)
+            wanted += kind_refs
+            for ref in kind_refs:
                 self.known.put(ref, found.get(ref))
         nested = [c for w in self.where for c in linked_conditions((w,))]
         if nested:

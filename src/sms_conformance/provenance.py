@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from pydantic import BaseModel
 
 from sms_conformance import __version__
 
 if TYPE_CHECKING:  # the history store imports this module: keep it light
-    from sms_conformance.fieldmap import FieldMap
     from sms_conformance.rules.model import Rule
     from sms_conformance.waivers import Waivers
 
@@ -49,10 +49,12 @@ def rules_digest(rules: Iterable[Rule]) -> str:
     return digest.hexdigest()
 
 
-def config_digest(settings: Mapping[str, Any], fieldmap: FieldMap, waivers: Waivers) -> str:
+def config_digest(settings: Mapping[str, Any], fieldmap: Any, waivers: Waivers) -> str:
+    """`fieldmap`: the platform's field map (a pydantic model, or by its repr)."""
     doc = {
         "settings": settings,
-        "fieldmap": fieldmap.model_dump(mode="json"),
+        "fieldmap": (fieldmap.model_dump(mode="json") if isinstance(fieldmap, BaseModel)
+                     else repr(fieldmap)),
         "waivers": [w.model_dump(mode="json") for w in waivers.waivers],
     }
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)

@@ -5,36 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
-
-class Process(str, Enum):
-    INCIDENT = "incident"
-    PROBLEM = "problem"
-    CHANGE = "change"
-
-
-LIFECYCLE_STATES: dict[Process, tuple[str, ...]] = {
-    Process.INCIDENT: ("new", "in_progress", "on_hold", "resolved", "closed", "canceled"),
-    Process.PROBLEM: (
-        "new", "assess", "root_cause_analysis", "fix_in_progress", "resolved", "closed",
-    ),
-    Process.CHANGE: (
-        "new", "assess", "authorize", "scheduled", "implement", "review", "closed", "canceled",
-    ),
-}
+# The process enum and lifecycle states belong to the canonical schema; re-exported here.
+from sms_conformance.canonical import LIFECYCLE_STATES as LIFECYCLE_STATES
+from sms_conformance.canonical import Process as Process
 
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """A reference to another record: platform table and record id."""
+    """A reference to another record: its canonical kind (incident, problem, change, user,
+    group, service, configuration_item; see canonical.KINDS) and its platform record id."""
 
-    table: str
+    kind: str
     id: str
 
     def __str__(self) -> str:
-        return f"{self.table}:{self.id}"
+        return f"{self.kind}:{self.id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sms_conformance.engine import evaluate_one
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.findings import Status
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import ExampleError, build_example
@@ -34,14 +33,12 @@ class ExampleOutcome:
         return f"{self.rule.id}:{self.want.value}[{self.index}]"
 
 
-def run_examples(
-    rules: Sequence[Rule], fieldmap: FieldMap, now: datetime = EXAMPLE_NOW
-) -> Iterator[ExampleOutcome]:
+def run_examples(rules: Sequence[Rule], now: datetime = EXAMPLE_NOW) -> Iterator[ExampleOutcome]:
     for rule in rules:
         for want, examples in ((Status.PASS, rule.examples.pass_), (Status.FAIL, rule.examples.fail)):
             for index, example in enumerate(examples):
                 try:
-                    record, links = build_example(rule, example, fieldmap)
+                    record, links = build_example(rule, example)
                 except ExampleError as exc:
                     yield ExampleOutcome(rule, want, index, None, str(exc))
                     continue

@@ -10,7 +10,6 @@ from datetime import datetime
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.findings import Status, fingerprint
 from sms_conformance.history import FindingRow, History
 from sms_conformance.links import LinkResolver
@@ -111,7 +110,7 @@ def find_fingerprints(port: TaskPort, wanted: Iterable[tuple[str, str]]) -> dict
 
 def recheck_unseen(
     connector: Connector, keys: Iterable[tuple[str, str]], rules: Mapping[str, Rule],
-    fieldmap: FieldMap, now: datetime,
+    now: datetime,
 ) -> tuple[set[tuple[str, str]], list[str]]:
     """Watched findings whose record the scan did not read, because it left every rule's
     server-side filter (a canceled change, say): read those records by id, evaluate again.
@@ -120,7 +119,7 @@ def recheck_unseen(
     not be read (their tasks stay open: deleted and ACL-hidden look the same from here).
     """
     refs = {
-        key: Ref(fieldmap.for_process(rules[key[1]].process).table, key[0])
+        key: Ref(rules[key[1]].process.value, key[0])
         for key in keys if key[1] in rules
     }
     if not refs:
@@ -132,7 +131,7 @@ def recheck_unseen(
     for key, ref in refs.items():
         record = found.get(ref)
         if record is None:
-            notices.append(f"{ref.table} {ref.id} could not be read: its task stays open")
+            notices.append(f"{ref.kind} {ref.id} could not be read: its task stays open")
         elif evaluate_one(rules[key[1]], record, ctx).status in (Status.PASS, Status.NOT_APPLICABLE):
             conforming.add(key)
     return conforming, notices

@@ -20,8 +20,8 @@ from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.retry import RetryPolicy
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import Process, Ref
 
 REPLAY_URL = "http://127.0.0.1:9"  # nothing listens: every answer comes from the cassette
@@ -106,7 +106,7 @@ def test_resolve_replayed(target: Target, fieldmap: FieldMap, vcr: object) -> No
     incidents = list(connector.fetch(FetchRequest(
         Process.INCIDENT, (), frozenset({"problem", "configuration_item"}))))
     refs = {v for r in incidents for v in r.fields.values() if isinstance(v, Ref)}
-    by_table = {t: sum(1 for r in refs if r.table == t) for t in {r.table for r in refs}}
+    by_table = {t: sum(1 for r in refs if r.kind == t) for t in {r.kind for r in refs}}
     before = connector.request_count
     found = connector.resolve(refs)
     assert connector.request_count - before == sum(math.ceil(n / 10) for n in by_table.values())

@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.errors import ConfigError, SourceError
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import Process, Record, Ref
 from tests.connectors.snow_fakes import FakeInstance, Req, Resp, StubServer, envelope
 
@@ -164,11 +164,11 @@ def test_resolve_batches_by_table(
     connector = ServiceNowConnector(server.url, make_client(server.url), fieldmap, ref_batch=100)
     refs = [Ref("problem", p["sys_id"]) for p in problems]
     refs += [Ref("problem", f"{i:032x}abc") for i in range(10)]  # missing
-    refs += [Ref("cmdb_ci", c["sys_id"]) for c in cis]
+    refs += [Ref("configuration_item", c["sys_id"]) for c in cis]
     found = connector.resolve(refs)
     assert len(server.requests) == math.ceil(150 / 100) + math.ceil(30 / 100)
-    assert {r.table for r in found} == {"problem", "cmdb_ci"} and len(found) == 170
-    problem_ids = sorted(r.id for r in refs if r.table == "problem")
+    assert {r.kind for r in found} == {"problem", "configuration_item"} and len(found) == 170
+    problem_ids = sorted(r.id for r in refs if r.kind == "problem")
     first = server.requests[0]
     assert first.path == "/api/now/table/cmdb_ci"  # tables in order, ids sorted: stable requests
     assert server.requests[1].query["sysparm_query"] == "sys_idIN" + ",".join(problem_ids[:100])
@@ -176,8 +176,23 @@ def test_resolve_batches_by_table(
     prb = found[refs[0]]
     assert prb.process == "problem" and prb.fields["state"] == "closed"
     assert prb.fields["root_cause"] == "cause 0" and "workaround" in prb.fields
-    ci = found[Ref("cmdb_ci", cis[0]["sys_id"])]
+    ci = found[Ref("configuration_item", cis[0]["sys_id"])]
     assert ci.fields == {} and ci.number == "srv0" and ci.process == ""
+
+
+def test_references_are_resolved_by_kind_in_the_table_the_field_map_names(
+    fake: Fake, make_client: Callable[..., TableClient], fieldmap: FieldMap
+) -> None:
+    instance, server = fake
+    change = instance.add("change_request", state="3")
+    connector = ServiceNowConnector(server.url, make_client(server.url), fieldmap)
+    found = connector.resolve([Ref("change", change["sys_id"])])
+    assert [r.path for r in server.requests] == ["/api/now/table/change_request"]
+    record = found[Ref("change", change["sys_id"])]
+    assert record.process == "change" and record.table == "change_request"
+    assert record.fields["state"] == "closed"
+    with pytest.raises(NotRead, match="names no table"):
+        connector.resolve([Ref("vendor", "a" * 32)])
 
 
 def test_count_referrers(connector: ServiceNowConnector, fake: Fake) -> None:

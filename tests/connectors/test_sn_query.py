@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
 from sms_conformance.connectors.servicenow.query import (
     EVERYTHING,
     NOTHING,
@@ -18,7 +19,6 @@ from sms_conformance.connectors.servicenow.query import (
     page_query,
 )
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldMap, ProcessMap
 from sms_conformance.records import Process, Ref
 
 

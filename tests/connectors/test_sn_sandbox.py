@@ -15,9 +15,9 @@ from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.doctor import diagnose
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.errors import SourceError
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import Process, Record, Ref
 
 sandbox_module = pytest.importorskip("sms_conformance.sandbox")
@@ -145,15 +145,15 @@ def test_resolve_batches_by_table(sb: object, fieldmap: FieldMap) -> None:
     incidents = list(connector.fetch(FetchRequest(
         Process.INCIDENT, (), frozenset({"problem", "configuration_item", "assignment_group"}))))
     refs = {v for r in incidents for v in r.fields.values() if isinstance(v, Ref)}
-    per_table = Counter(ref.table for ref in refs)
+    per_table = Counter(ref.kind for ref in refs)
     before = connector.request_count
     found = connector.resolve(refs)
     assert connector.request_count - before == sum(
         math.ceil(n / 100) for n in per_table.values())
     assert set(found) <= refs and len(found) >= 0.9 * len(refs)
     for ref, record in found.items():
-        assert record.id == ref.id and record.table == ref.table
-        if ref.table == "problem":
+        assert record.id == ref.id and record.table == fieldmap.table_of(ref.kind)
+        if ref.kind == "problem":
             assert record.process == "problem" and "root_cause" in record.fields
         else:
             assert record.fields == {}

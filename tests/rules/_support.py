@@ -8,8 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.engine import evaluate_one
-from sms_conformance.fieldmap import FieldMap, load_field_map
 from sms_conformance.findings import RuleResult
 from sms_conformance.records import Process
 from sms_conformance.rules.checks import Context
@@ -40,13 +40,13 @@ def pack() -> tuple[Rule, ...]:
 
 
 def run_example(rule: Rule, example: Mapping[str, Any]) -> RuleResult:
-    record, links = build_example(rule, example, fieldmap())
+    record, links = build_example(rule, example)
     return evaluate_one(rule, record, Context(now=FROZEN_NOW, links=links))
 
 
 def make_rule(check: list[dict[str, Any]], process: str = "incident") -> Rule:
     """A throwaway rule around `check`, parsed exactly as the loader parses rule files."""
-    parser = ConditionParser(fieldmap(), Process(process))
+    parser = ConditionParser(Process(process))
     return Rule(
         id="test.adhoc", title="ad hoc", clause="8.6.1", process=Process(process),
         severity=Severity.LOW, scope={},

@@ -10,7 +10,7 @@ from sms_conformance.records import Process
 from sms_conformance.rules.checks import FIELD_OPERATORS
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
 
-from ._support import fieldmap, status_of
+from ._support import status_of
 
 Row = tuple[dict[str, Any], dict[str, Any], str]
 
@@ -303,7 +303,7 @@ def test_every_field_operator_has_cases() -> None:
 
 
 def test_every_condition_has_cases() -> None:
-    composites = set(ConditionParser(fieldmap(), Process.INCIDENT)._composites())
+    composites = set(ConditionParser(Process.INCIDENT)._composites())
     assert composites | {"compare", "when"} == set(CONDITION_CASES)
     for name, rows in CONDITION_CASES.items():
         outcomes = {expected for _, _, expected in rows}
@@ -329,5 +329,5 @@ def test_every_condition_has_cases() -> None:
 )
 def test_bad_checks_are_rejected_when_parsed(check: dict[str, Any], problem: str) -> None:
     with pytest.raises(CheckSyntaxError, match=None) as info:
-        ConditionParser(fieldmap(), Process.INCIDENT).parse(check, ("check", 0))
+        ConditionParser(Process.INCIDENT).parse(check, ("check", 0))
     assert problem in str(info.value)

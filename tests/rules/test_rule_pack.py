@@ -10,7 +10,7 @@ from sms_conformance.findings import Status
 from sms_conformance.rules.examples import build_example
 from sms_conformance.rules.loader import PLACEHOLDER, builtin_pack_dir, render_message
 
-from ._support import REPO, fieldmap, pack, run_example
+from ._support import REPO, pack, run_example
 
 # Clauses of ISO/IEC 20000-1:2018 a rule may cite (the pack uses the first four).
 KNOWN_CLAUSES = {
@@ -78,7 +78,7 @@ def test_clauses_match_the_contract() -> None:
 def test_messages_render_for_every_failing_example() -> None:
     for rule in pack():
         for example in rule.examples.fail:
-            record, _ = build_example(rule, example, fieldmap())
+            record, _ = build_example(rule, example)
             text = render_message(rule, {**record.fields, "number": record.number})
             assert text.strip(), rule.id
             assert not PLACEHOLDER.search(text), f"{rule.id}: unrendered placeholder in {text!r}"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from sms_conformance.cli.sources import sandbox_connector
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import NotRead
+from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
 from sms_conformance.records import NamedRef, Process, Record, Ref

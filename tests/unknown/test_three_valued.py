@@ -9,7 +9,6 @@ from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.rules.parse import ConditionParser
 from tests.conftest import FROZEN_NOW, make_record
-from tests.rules._support import fieldmap
 
 
 class NoLinks:
@@ -24,7 +23,7 @@ CTX = Context(FROZEN_NOW, NoLinks())
 
 
 def rule(check: list[dict], scope: dict | None = None) -> Rule:
-    parser = ConditionParser(fieldmap(), Process.INCIDENT)
+    parser = ConditionParser(Process.INCIDENT)
     return Rule(
         id="incident.test.rule", title="t", clause="8.6.1", process=Process.INCIDENT,
         severity=Severity.LOW, scope={k: tuple(v) for k, v in (scope or {}).items()},
@@ -42,7 +41,7 @@ def test_not_returned_is_unknown_and_empty_is_a_failure() -> None:
     assert status(present, reporter=not_returned("caller_id")) is Status.UNKNOWN
     assert status(present, reporter=None) is Status.FAIL
     assert status(present, reporter="") is Status.FAIL
-    assert status(present, reporter=Ref("sys_user", "a" * 32)) is Status.PASS
+    assert status(present, reporter=Ref("user", "a" * 32)) is Status.PASS
 
 
 def test_unknown_result_names_the_field_and_the_reason() -> None:
@@ -83,7 +82,7 @@ def test_unknown_scope_field_is_neither_in_nor_out_of_scope() -> None:
 
 
 def test_a_date_that_does_not_parse_is_unknown_never_compared_as_text() -> None:
-    from sms_conformance.fieldmap import parse_datetime
+    from sms_conformance.dates import parse_datetime
 
     value = parse_datetime("29-02-2016 11:29")
     assert isinstance(value, Unknown) and "29-02-2016 11:29" in value.reason

@@ -38,7 +38,7 @@ def demo(ctx: click.Context, records: int, seed: int) -> None:
         options = ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), source="sandbox")
         write_back.watch(options)
         outcome = Scanner(connector, rules, history).run(
-            options, lambda p: fieldmap.for_process(p).table)
+            options, fieldmap.where)
         print_report(history, outcome.scan_id, "table", None)
         click.echo("")
         write_back.run(history, outcome, connector.instance, ANCHOR)

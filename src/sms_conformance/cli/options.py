@@ -37,7 +37,8 @@ def config_options(func: F) -> F:
 def source_options(func: F) -> F:
     return _apply(func, [
         click.option("--source", default="servicenow", show_default=True,
-                     metavar="servicenow|sandbox|file:DIR", help="Where records come from."),
+                     metavar="servicenow|sandbox|file:DIR|jira",
+                     help="Where records come from (connectors/registry.py)."),
         click.option("--instance", metavar="URL",
                      help="ServiceNow instance URL (default: profile's, or SERVICENOW_INSTANCE)."),
         click.option("--profile", metavar="NAME",

@@ -99,7 +99,7 @@ def test(ctx: click.Context, path: Path | None, config_dir: Path | None) -> None
         chosen = config.rules()
     failures = missing_examples(chosen)
     ran = 0
-    for outcome in run_examples(chosen, fieldmap):
+    for outcome in run_examples(chosen):
         ran += 1
         if not outcome.ok:
             got = outcome.got.value if outcome.got else "invalid example"

@@ -10,7 +10,7 @@ import click
 from sms_conformance.cli.options import config_options, parse_since, parse_wait, source_options
 from sms_conformance.cli.progress import progress_printer
 from sms_conformance.cli.report import exit_code, print_report, report_incomplete
-from sms_conformance.cli.sources import open_source
+from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.errors import ConfigError
@@ -56,9 +56,10 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     if plan_path is not None and not (write_back or dry_run):
         raise ConfigError("--plan needs --write-back or --dry-run")
     config = ConfigDir.find(config_dir)
-    rules = config.rules(rules_path, only)
+    platform = source_platform(source, profile)
+    rules = config.rules(rules_path, only, platform=platform)
     now = parse_as_of(as_of)
-    fieldmap = config.fieldmap()
+    fieldmap = config.fieldmap(platform)
     wait_seconds = parse_wait(wait)
     options = ScanOptions(
         now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
@@ -82,7 +83,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
                                    cap=max_new_tasks, plan_path=plan_path)
             wb.watch(options)
         scanner = Scanner(conn, rules, history)
-        outcome = scanner.run(options, lambda p: fieldmap.for_process(p).table)
+        outcome = scanner.run(options, fieldmap.where)
         history.save_provenance(outcome.scan_id, Provenance(
             filters={"only": list(only), "rules": str(rules_path) if rules_path else None,
                      "since": since, "incremental": options.incremental, "as_of": as_of},

@@ -8,14 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 
+from sms_conformance.canonical import SCHEMA, PlatformMap
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
+from sms_conformance.connectors.capabilities import Reads, doctor_of, writes_tasks
 from sms_conformance.errors import ConfigError
 from sms_conformance.fallback_owner import resolve_fallback, with_fallback
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.history import FindingRow, History
 from sms_conformance.plan_report import (
     PlanContext,
@@ -24,7 +25,7 @@ from sms_conformance.plan_report import (
     plan_document,
     planned_tasks,
 )
-from sms_conformance.records import Record
+from sms_conformance.records import Process, Record
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan import ScanOptions, ScanOutcome
@@ -70,7 +71,6 @@ class WriteBack:
 
     connector: Connector
     port: TaskPort
-    fieldmap: FieldMap
     config: WriteBackSettings
     rules: Sequence[Rule]
     dry_run: bool
@@ -81,20 +81,17 @@ class WriteBack:
     records_of: dict[str, list[str]] = field(default_factory=dict)  # corrective fp -> numbers
 
     @classmethod
-    def prepare(cls, connector: Connector, rules: Sequence[Rule], settings: Mapping[str, Any],
-                fieldmap: FieldMap, *, dry_run: bool, cap: int | None,
+    def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
+                fieldmap: PlatformMap, *, dry_run: bool, cap: int | None,
                 plan_path: Path | None = None) -> WriteBack:
-        if not hasattr(connector, "find_tasks"):
+        port = writes_tasks(connector)
+        if port is None:
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
-        check_scanned_tables(config.target_fields(),
-                             {p.value: m.table for p, m in fieldmap.processes.items()})
+        check_scanned_tables(config.target_fields(), {p.value: fieldmap.where(p) for p in Process})
         refuse_non_task_tables(connector, config)
-        configure = getattr(connector, "configure_tasks", None)
-        if configure is not None:
-            configure({t.table: t.parent_field for t in config.targets.values()})
-        port = cast(TaskPort, connector)
-        wb = cls(connector, port, fieldmap, config, rules, dry_run,
+        port.configure_tasks({t.table: t.parent_field for t in config.targets.values()})
+        wb = cls(connector, port, config, rules, dry_run,
                  cap if cap is not None else config.max_new_tasks, plan_path=plan_path)
         wb.watched = watch_open_tasks(port, rules, config, connector.platform, connector.instance)
         return wb
@@ -103,7 +100,7 @@ class WriteBack:
         """What the scan must tell write-back: the findings open tasks list, where records stand."""
         options.watch = self.watched.keys({r.id: r for r in self.rules})
         phases = Phases(self.config.policy, options.now)
-        linked = linked_processes(self.rules, self.fieldmap)
+        linked = linked_processes(self.rules)
 
         def phase(record: Record) -> str:
             # Numbers of the records links point to: tasks show them instead of record ids.
@@ -125,7 +122,7 @@ class WriteBack:
             # Rules blinded by a field taken for hidden close nothing, even by a recheck.
             unseen = {k for k in self.watched.keys(by_id) - outcome.seen
                       if k[1] not in outcome.blinded}
-            rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.fieldmap, now)
+            rechecked, notices = recheck_unseen(self.connector, unseen, by_id, now)
             fixed |= rechecked
         plan = self.plan(failures, fixed, outcome, by_id, instance, now)
         plan.notices.extend(notices)
@@ -154,8 +151,8 @@ class WriteBack:
     def failures(self, history: History, scan_id: int) -> tuple[list[FindingRow], dict[str, str]]:
         """The scan's failures, linked records shown by number; and the names of the assignment
         groups the scan read (sys_id -> name)."""
-        refs = {p.value: {n for n, spec in m.fields.items() if spec.type == "ref"}
-                for p, m in self.fieldmap.processes.items()}
+        refs = {p.value: {n for n, spec in fields.items() if spec.type == "ref"}
+                for p, fields in SCHEMA.items()}
         failures: list[FindingRow] = []
         groups: dict[str, str] = {}
         for finding in history.findings(scan_id):
@@ -291,18 +288,16 @@ class GroupedFailures:
         return self.closed.get((record_id, rule_id))
 
 
-def linked_processes(rules: Sequence[Rule], fieldmap: FieldMap) -> set[str]:
+def linked_processes(rules: Sequence[Rule]) -> set[str]:
     """Processes whose records the rules' reference fields point to (problems and changes,
     with the built-in rules): only their numbers are kept during the scan."""
     linked: set[str] = set()
     for rule in rules:
-        specs = fieldmap.for_process(rule.process).fields
+        schema = SCHEMA[rule.process]
         for name in rule_fields(rule):
-            spec = specs.get(name)
-            target = fieldmap.process_of_table(spec.table) if spec and spec.type == "ref" and \
-                spec.table else None
-            if target is not None:
-                linked.add(target.value)
+            target = schema[name].target if name in schema else None
+            if target in {p.value for p in Process}:
+                linked.add(target)
     return linked
 
 
@@ -314,15 +309,13 @@ def write_plan(path: Path, document: Mapping[str, Any]) -> None:
     click.echo(f"wrote the plan ({len(document['tasks'])} tasks) to {path}", err=True)
 
 
-def refuse_non_task_tables(connector: Connector, config: WriteBackSettings) -> None:
-    """A declared custom target must extend task where the instance lets us check (doctor says
+def refuse_non_task_tables(connector: Reads, config: WriteBackSettings) -> None:
+    """A declared custom target must extend task where the source lets us check (doctor says
     the same); the built-in ones do by definition."""
-    from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
-    from sms_conformance.connectors.servicenow.doctor import task_tables
-
+    doctor = doctor_of(connector)
     custom = {t.table for t in config.targets.values()} & set(config.custom_task_tables)
-    if custom and isinstance(connector, ServiceNowConnector):
-        for finding in task_tables(connector, custom):
+    if custom and doctor is not None:
+        for finding in doctor.check_task_targets(custom):
             if finding.level == "fail":
                 raise ConfigError(f"{finding.message}: {finding.fix}")
             if finding.level == "warn":

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sms_conformance.fieldmap import FieldMap, parse_datetime
+from sms_conformance.canonical import LINKS, field_of
+from sms_conformance.dates import parse_datetime
 from sms_conformance.records import Process, Record, Ref, Value
 from sms_conformance.rules.model import Rule
 
@@ -37,19 +38,16 @@ class ExampleError(ValueError):
     pass
 
 
-def build_example(
-    rule: Rule, example: Mapping[str, Any], fieldmap: FieldMap
-) -> tuple[Record, ExampleLinks]:
+def build_example(rule: Rule, example: Mapping[str, Any]) -> tuple[Record, ExampleLinks]:
+    """The record an example spells out, in canonical fields (no platform involved)."""
     links = ExampleLinks()
-    record = _record(rule.process, example, fieldmap, links, f"example-{rule.process.value}")
+    record = _record(rule.process, example, links, f"example-{rule.process.value}")
     return record, links
 
 
 def _record(
-    process: Process | None, example: Mapping[str, Any], fieldmap: FieldMap,
-    links: ExampleLinks, record_id: str,
+    process: Process | None, example: Mapping[str, Any], links: ExampleLinks, record_id: str,
 ) -> Record:
-    pmap = fieldmap.for_process(process) if process is not None else None
     values: dict[str, Value] = {}
     for name, raw in example.items():
         if name == REFERENCED_BY:
@@ -57,18 +55,18 @@ def _record(
                 source_process, _, source_field = str(key).partition(".")
                 links.counts[(source_process, source_field, record_id)] = int(count)
             continue
-        spec = pmap.fields.get(name) if pmap is not None else None
-        if pmap is not None and spec is None and name != "number" and not pmap.is_unmapped(name):
+        spec = field_of(process, name) if process is not None else None
+        if process is not None and spec is None:
             raise ExampleError(f"unknown field {name!r} in example")
         if spec is not None and spec.type == "ref":
-            table = spec.table or ""
+            kind = spec.target or ""
             if isinstance(raw, Mapping):
                 linked_id = f"{record_id}.{name}"
-                target = fieldmap.process_of_table(table)
-                links.records[Ref(table, linked_id)] = _record(target, raw, fieldmap, links, linked_id)
-                values[name] = Ref(table, linked_id)
+                target = LINKS.get((process, name)) if process is not None else None
+                links.records[Ref(kind, linked_id)] = _record(target, raw, links, linked_id)
+                values[name] = Ref(kind, linked_id)
             else:
-                values[name] = Ref(table, "") if raw in (None, "") else Ref(table, str(raw))
+                values[name] = Ref(kind, "") if raw in (None, "") else Ref(kind, str(raw))
         elif spec is not None and spec.type == "datetime" and raw in (None, ""):
             values[name] = None  # an empty timestamp, as the connectors read "" from the platform
         elif spec is not None and spec.type == "datetime" and isinstance(raw, datetime):
@@ -80,9 +78,9 @@ def _record(
             values[name] = parsed
         else:
             values[name] = raw
-    table = pmap.table if pmap is not None else "example"
+    kind = process.value if process is not None else "example"
     number = str(example.get("number", f"EX-{record_id}"))
     return Record(
-        platform="example", instance="example", process=process.value if process else table,
-        table=table, id=record_id, number=number, url="", fields=values,
+        platform="example", instance="example", process=kind, table=kind, id=record_id,
+        number=number, url="", fields=values,
     )

@@ -13,9 +13,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from sms_conformance.canonical import LIFECYCLE_STATES, PlatformMap, unmapped_fields
 from sms_conformance.errors import ConfigFileError, RuleError
-from sms_conformance.fieldmap import FieldMap
-from sms_conformance.records import LIFECYCLE_STATES
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
@@ -68,7 +67,7 @@ def _setting_line(node: yaml.Node, name: str) -> int | None:
     return None
 
 
-def load_rule(path: Path, fieldmap: FieldMap, settings: Mapping[str, Any]) -> Rule:
+def load_rule(path: Path, platform_map: PlatformMap, settings: Mapping[str, Any]) -> Rule:
     try:
         doc = load_yaml(path)
     except ConfigFileError as exc:
@@ -98,16 +97,16 @@ def load_rule(path: Path, fieldmap: FieldMap, settings: Mapping[str, Any]) -> Ru
             f"{located.key}: {located.problem}" if located.key else located.problem,
             path=path, line=located.line, rule_id=rule_id,
         ) from None
-    return _build(spec, doc, fieldmap)
+    return _build(spec, doc, platform_map)
 
 
-def _build(spec: RuleSpec, doc: SourceDoc, fieldmap: FieldMap) -> Rule:
+def _build(spec: RuleSpec, doc: SourceDoc, platform_map: PlatformMap) -> Rule:
     def fail(problem: str, location: tuple[str | int, ...]) -> RuleError:
         return RuleError(problem, path=doc.path, line=doc.line(location), rule_id=spec.id)
 
     if doc.path.stem != spec.id and doc.path.suffix in (".yaml", ".yml"):
         raise fail(f"file name must be the rule id ({spec.id}.yaml)", ("id",))
-    parser = ConditionParser(fieldmap, spec.process)
+    parser = ConditionParser(spec.process)
     try:
         check = tuple(parser.parse(item, ("check", i)) for i, item in enumerate(spec.check))
     except CheckSyntaxError as exc:
@@ -135,26 +134,26 @@ def _build(spec: RuleSpec, doc: SourceDoc, fieldmap: FieldMap) -> Rule:
         remediation=spec.remediation.strip(), why=spec.why.strip(), aliases=tuple(spec.aliases),
         enabled=spec.enabled, examples=spec.examples, source=doc.path,
     )
-    pmap = fieldmap.for_process(spec.process)
-    unmapped = sorted(n for n in rule_fields(rule) if pmap.is_unmapped(n))
+    # Valid on every platform; off on this one while it does not fill a field the rule reads.
+    unmapped = unmapped_fields(platform_map, spec.process, rule_fields(rule))
     if unmapped:
-        reason = (f"off until {', '.join(unmapped)} is mapped to a field of {pmap.table} in "
-                  "config/fieldmap.yaml (a stock instance has no such field)")
-        rule = dataclasses.replace(rule, off_reason=reason)
+        rule = dataclasses.replace(
+            rule, off_reason=platform_map.off_reason(spec.process, unmapped))
     return rule
 
 
 def load_rules(
-    paths: Iterable[Path], fieldmap: FieldMap, settings: Mapping[str, Any], *,
+    paths: Iterable[Path], platform_map: PlatformMap, settings: Mapping[str, Any], *,
     include_off: bool = False,
 ) -> list[Rule]:
     """Rules from each path in order; a later rule with the same id (or alias) replaces it.
-    Rules that are off (a field they read is not mapped) only with `include_off`."""
+    Rules that are off (a field they read is not mapped on this platform) only with
+    `include_off`."""
     by_id: dict[str, Rule] = {}
     for path in paths:
         seen_here: dict[str, Path] = {}
         for file in rule_files(path):
-            rule = load_rule(file, fieldmap, settings)
+            rule = load_rule(file, platform_map, settings)
             if rule.id in seen_here:
                 raise RuleError(
                     f"duplicate rule id (also in {seen_here[rule.id]})", path=file, rule_id=rule.id

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sms_conformance.fieldmap import FieldMap
-from sms_conformance.records import Process
+from sms_conformance.canonical import LINKS, Process, field_of
 from sms_conformance.rules.checks import FIELD_OPERATORS
 from sms_conformance.rules.model import (
     AllOf,
@@ -57,9 +56,9 @@ def parse_duration(value: Any, location: Location = ()) -> timedelta:
 
 @dataclass(frozen=True)
 class ConditionParser:
-    """Parses conditions for one process, checking every field name against the field map."""
+    """Parses conditions for one process, checking every field name against the canonical
+    schema (whatever platform the rules will run on)."""
 
-    fieldmap: FieldMap
     process: Process | None
 
     def parse(self, data: Any, loc: Location) -> Condition:
@@ -96,11 +95,10 @@ class ConditionParser:
             raise CheckSyntaxError("field must be a non-empty string", loc)
         if name.startswith("raw.") or name == "number" or self.process is None:
             return name
-        pmap = self.fieldmap.for_process(self.process)
-        if name not in pmap.fields and not pmap.is_unmapped(name):
+        if field_of(self.process, name) is None:
             raise CheckSyntaxError(
-                f"unknown field {name!r} for {self.process.value} (not in the field map)", loc
-            )
+                f"unknown field {name!r} for {self.process.value} (not in the canonical schema)",
+                loc)
         return name
 
     def _items(self, arg: Any, loc: Location) -> tuple[Condition, ...]:
@@ -200,17 +198,17 @@ class ConditionParser:
         target = self._ref_target(name, (*loc, "field"))
         where: tuple[Condition, ...] = ()
         if "where" in spec:
-            inner = ConditionParser(self.fieldmap, target)
+            inner = ConditionParser(target)
             where = inner._items(spec["where"], (*loc, "where"))
         return Linked(name, target, where, when)
 
     def _ref_target(self, name: str, loc: Location) -> Process | None:
         if self.process is None or name.startswith("raw."):
             return None
-        spec = self.fieldmap.for_process(self.process).fields.get(name)
+        spec = field_of(self.process, name)
         if spec is None or spec.type != "ref":
             raise CheckSyntaxError(f"{name!r} is not a reference field", loc)
-        return self.fieldmap.process_of_table(spec.table or "")
+        return LINKS.get((self.process, name))
 
     def _referenced_by(self, arg: Any, loc: Location, when: Condition | None) -> ReferencedBy:
         spec = self._mapping(arg, loc, {"process", "field"}, {"min"})
@@ -218,7 +216,7 @@ class ConditionParser:
             process = Process(spec["process"])
         except ValueError:
             raise CheckSyntaxError(f"unknown process {spec['process']!r}", (*loc, "process")) from None
-        field = ConditionParser(self.fieldmap, process).field_name(spec["field"], (*loc, "field"))
+        field = ConditionParser(process).field_name(spec["field"], (*loc, "field"))
         minimum = spec.get("min", 1)
         if not isinstance(minimum, int) or isinstance(minimum, bool) or not 1 <= minimum <= MAX_REFERRERS:
             raise CheckSyntaxError(f"min must be an integer from 1 to {MAX_REFERRERS}", (*loc, "min"))

@@ -3,9 +3,11 @@
     connector = connector_from_env(None, load_field_map())   # SERVICENOW_* variables
     for record in connector.fetch(FetchRequest(Process.INCIDENT, scopes, fields)): ...
 
-Modules: query (scopes -> encoded queries), retry (what is transient), auth (basic, OAuth),
-client (HTTP + error mapping), paging (keyset scans), tasks (write-back tables), connector
-(the Connector protocol), settings (environment and profiles), doctor (instance checks).
+Modules: fieldmap (canonical fields <-> Table API fields), query (scopes -> encoded queries),
+retry (what is transient), auth (basic, OAuth), client (HTTP + error mapping), paging (keyset
+scans), tasks (write-back tables), connector (the Connector protocol), settings (environment and
+profiles), doctor (instance checks), file and exports (Table API exports on disk), source (the
+registry's openers: instance, sandbox, files).
 """
 
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth

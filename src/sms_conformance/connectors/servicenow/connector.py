@@ -8,9 +8,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from functools import partial
 from itertools import chain
+from typing import Any, ClassVar
 
+from sms_conformance.canonical import process_of_kind
 from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
+from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
 from sms_conformance.connectors.servicenow.client import TableClient
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
 from sms_conformance.connectors.servicenow.paging import (
     MAX_PAGES,
     KeysetScan,
@@ -33,8 +37,8 @@ from sms_conformance.connectors.servicenow.tasks import (
     batched,
 )
 from sms_conformance.errors import SourceError
-from sms_conformance.fieldmap import FieldMap, ProcessMap
 from sms_conformance.records import Process, Record, Ref
+from sms_conformance.rules.model import Rule
 
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 # Fields asked of tables outside the field map (cmdb_ci, sys_user ...); unknown ones are ignored.
@@ -57,6 +61,7 @@ def not_read_on_403(table: str) -> Iterator[None]:
 
 class ServiceNowConnector:
     platform = "servicenow"
+    capabilities: ClassVar[frozenset[type]] = frozenset({Reads, WritesTasks, Doctor})
 
     def __init__(
         self,
@@ -170,30 +175,34 @@ class ServiceNowConnector:
         return stats[0].total if stats else None
 
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
-        """Existing records among `refs`. No cache here: the scan's LinkResolver keeps what
-        the rules need of them, so memory does not grow with every linked record."""
+        """Existing records among `refs`, looked up in the table the field map names for their
+        kind. No cache here: the scan's LinkResolver keeps what the rules need of them, so
+        memory does not grow with every linked record."""
         todo: dict[str, set[str]] = {}
         for ref in refs:
-            if ref.table and _ID.fullmatch(ref.id):
-                todo.setdefault(ref.table, set()).add(ref.id)
+            if ref.kind and _ID.fullmatch(ref.id):
+                todo.setdefault(ref.kind, set()).add(ref.id)
         found: dict[Ref, Record] = {}
-        for table in sorted(todo):  # sorted: the same refs always make the same requests
+        for kind in sorted(todo):  # sorted: the same refs always make the same requests
+            table = self._table_of(kind)
             with not_read_on_403(table):
-                found.update(self._load(table, sorted(todo[table]), fields))
+                found.update(self._load(kind, table, sorted(todo[kind]), fields))
         return found
 
-    def reference_table(self, process: Process | str, field: str) -> str | None:
-        """The table a canonical reference field of `process` points to, per the field map."""
-        spec = self.fieldmap.for_process(process).fields.get(field)
-        return spec.table if spec is not None else None
+    def _table_of(self, kind: str) -> str:
+        table = self.fieldmap.table_of(kind)
+        if table is None:
+            raise NotRead(kind, "the ServiceNow field map names no table for it")
+        return table
 
     def read_table(
-        self, table: str, fields: Set[str], max_requests: int
+        self, kind: str, fields: Set[str], max_requests: int
     ) -> Iterator[Record] | None:
-        """Every record of `table` with only the canonical `fields`, in one projected keyset pass
-        of large pages; None (after the first page) when the pass would take more than
-        `max_requests` requests. NotRead when the table cannot be read."""
-        process = self.fieldmap.process_of_table(table)
+        """Every record of a canonical `kind` (in its table) with only the canonical `fields`,
+        in one projected keyset pass of large pages; None (after the first page) when the pass
+        would take more than `max_requests` requests. NotRead when the table cannot be read."""
+        table = self._table_of(kind)
+        process = process_of_kind(kind)
         pmap = self.fieldmap.for_process(process) if process is not None else None
         canonical = frozenset(f for f in fields if pmap is not None and f in pmap.fields)
         platform = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
@@ -229,8 +238,9 @@ class ServiceNowConnector:
                         counts[value] += 1
         return counts
 
-    def _load(self, table: str, ids: Sequence[str], wanted: Set[str] | None) -> dict[Ref, Record]:
-        process = self.fieldmap.process_of_table(table)
+    def _load(self, kind: str, table: str, ids: Sequence[str],
+              wanted: Set[str] | None) -> dict[Ref, Record]:
+        process = process_of_kind(kind)
         pmap = self.fieldmap.for_process(process) if process is not None else None
         canonical = frozenset(pmap.fields if wanted is None else wanted) if pmap else frozenset()
         fields = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
@@ -246,7 +256,7 @@ class ServiceNowConnector:
                 "sysparm_no_count": "true",
             })
             for row in page.rows:
-                ref = Ref(table, text(row.get("sys_id")))
+                ref = Ref(kind, text(row.get("sys_id")))
                 if process is not None and pmap is not None:
                     found[ref] = self._record(process, pmap, row, canonical)
                 else:
@@ -287,6 +297,18 @@ class ServiceNowConnector:
 
     def url(self, table: str, sys_id: str) -> str:
         return f"{self.instance}/nav_to.do?uri={table}.do?sys_id={sys_id}"
+
+    # -- doctor -----------------------------------------------------------------------------
+
+    def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
+        from sms_conformance.connectors.servicenow.doctor import check
+
+        return check(self, rules, settings)
+
+    def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:
+        from sms_conformance.connectors.servicenow.doctor import task_tables
+
+        return task_tables(self, targets)
 
     # -- write-back -------------------------------------------------------------------------
 

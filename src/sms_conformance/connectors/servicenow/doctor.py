@@ -3,28 +3,44 @@ clock skew. Pure diagnosis: returns findings, prints nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any
 
+from sms_conformance.canonical import Process
+from sms_conformance.connectors.capabilities import Finding
 from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS, text
 from sms_conformance.connectors.servicenow.query import check_field, condition
 from sms_conformance.connectors.servicenow.responses import HTTPAuthError
 from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.rules.fields import rule_fields
+from sms_conformance.rules.model import Rule
 
-Level = Literal["ok", "warn", "fail"]
+__all__ = ["Finding", "check", "diagnose", "task_tables"]
 MAX_SKEW = 60.0
 
 
-@dataclass(frozen=True)
-class Finding:
-    level: Level
-    message: str
-    fix: str = ""
+def check(connector: ServiceNowConnector, rules: Sequence[Rule],
+          settings: Mapping[str, Any]) -> list[Finding]:
+    """The Doctor capability: the tables and fields the rules read, then (once reached and
+    authenticated) that every write-back table extends task."""
+    from sms_conformance.writeback_plan import WriteBackSettings
+
+    needed: dict[str, set[str]] = {}
+    for process in Process:
+        chosen = [r for r in rules if r.process == process]
+        if chosen:
+            pmap = connector.fieldmap.for_process(process)
+            fields = set().union(*(rule_fields(r) for r in chosen))
+            needed[pmap.table] = set(pmap.platform_fields(fields))
+    findings = diagnose(connector, needed)
+    if findings[0].level == "ok":  # reached and authenticated
+        targets = WriteBackSettings.from_settings(settings).targets.values()
+        findings += task_tables(connector, [t.table for t in targets])
+    return findings
 
 
 def diagnose(

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sms_conformance.connectors.base import Scope
+from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, format_datetime
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldSpec, ProcessMap, format_datetime
 from sms_conformance.records import Ref
 
 # ANDed conditions; a filter is a tuple of groups ORed with ^NQ.

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient, base_url
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.limits import Limits
 
 SECRET_KEYS = frozenset({

@@ -1,4 +1,5 @@
-"""Reads exports from a directory: incident, problem and change_request, as .json or .csv.
+"""Reads ServiceNow exports from a directory: incident, problem and change_request, as .json or
+.csv (the file source, `--source file:DIR`).
 
 What an export did not carry is unknown, never a failure: a column left out, a value the field
 map cannot read (an unlisted label, a date in another format), a reference given by name.
@@ -10,12 +11,14 @@ from collections.abc import Iterable, Iterator, Mapping, Set
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from sms_conformance.canonical import process_of_kind
 from sms_conformance.connectors.base import FetchRequest, NotRead
-from sms_conformance.connectors.exports import Export, examples, export_path, read_export, text
+from sms_conformance.connectors.capabilities import Reads
+from sms_conformance.connectors.servicenow.exports import Export, examples, export_path, read_export, text
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import FieldMap
 from sms_conformance.records import (
     LIFECYCLE_STATES,
     NamedRef,
@@ -43,6 +46,7 @@ class FileConnector:
     """Air-gapped audits and tests: the rows a ServiceNow export holds, from disk."""
 
     platform = "servicenow"
+    capabilities: ClassVar[frozenset[type]] = frozenset({Reads})
 
     def __init__(self, directory: Path, fieldmap: FieldMap) -> None:
         if not directory.is_dir():
@@ -140,8 +144,15 @@ class FileConnector:
             export = self._export(pmap.table)
             if export is not None and export.ids:
                 for row in export.rows:
-                    index[(pmap.table, text(row.get("sys_id")))] = (process, export, row)
+                    index[(process.value, text(row.get("sys_id")))] = (process, export, row)
         return index
+
+    def _require_kind(self, kind: str) -> Export:
+        """The export holding records of a canonical kind (only processes are exported)."""
+        process = process_of_kind(kind)
+        if process is None or process not in self.fieldmap.processes:
+            raise NotRead(kind, "this source holds no such table")
+        return self._require_table(self.fieldmap.for_process(process).table)
 
     def _require_table(self, table: str) -> Export:
         if self.fieldmap.process_of_table(table) is None:
@@ -157,8 +168,8 @@ class FileConnector:
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         found = {}
         for ref in refs:
-            self._require_table(ref.table)
-            hit = self._by_id.get((ref.table, ref.id))
+            self._require_kind(ref.kind)
+            hit = self._by_id.get((ref.kind, ref.id))
             if hit is not None:
                 found[ref] = self._record(hit[0], hit[1], hit[2], None)
         return found
@@ -174,7 +185,7 @@ class FileConnector:
             export = self._require_table(pmap.table)
             spec = pmap.spec(field)
             if spec.table:
-                self._require_table(spec.table)  # the ids counted are its sys_ids
+                self._require_kind(pmap.kind_of(field))  # the ids counted are its sys_ids
             rows = export.rows
             if rows and not any(spec.field in row for row in rows):
                 raise NotRead(pmap.table, f"column {spec.field} was not exported")

@@ -1,22 +1,30 @@
-"""Field maps: canonical field names <-> platform fields, with types and choice values."""
+"""The ServiceNow field map: canonical fields <-> Table API fields, with types and choice values.
+
+It translates Table API rows (stored or display values) to the canonical schema
+(sms_conformance.canonical) and is the ServiceNow `PlatformMap`: which canonical fields an
+instance fills. Shipped default: defaults/servicenow_fieldmap.yaml; config/fieldmap.yaml merges
+over it.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 
-from sms_conformance.dates import DateReader, zone
+from sms_conformance.canonical import KINDS, SCHEMA, FieldType, field_of, process_of_kind
+from sms_conformance.dates import DateReader, parse_datetime, zone
 from sms_conformance.errors import ConfigError, ConfigFileError
 from sms_conformance.records import NamedRef, Process, Ref, Unknown, Value, not_returned
-from sms_conformance.yamlsource import load_shipped, load_yaml, validate
+from sms_conformance.yamlsource import SourceDoc, load_shipped, load_yaml, validate
 
-FieldType = Literal["str", "int", "bool", "datetime", "ref"]
+__all__ = ["FieldMap", "FieldSpec", "ProcessMap", "format_datetime", "load_field_map",
+           "parse_datetime"]
 IDENTITY_FIELDS = ("sys_id", "number")
 # Table and field names go into API paths and queries: platform identifiers only (dot-walks too).
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=80)]
@@ -66,13 +74,14 @@ class FieldSpec(BaseModel):
         folded = text.strip().casefold()
         return "label" if any(folded == label.strip().casefold() for label in self.labels) else None
 
-    def reader(self, dates: Callable[[str], Value], display: bool = False) -> Reader:
+    def reader(self, dates: Callable[[str], Value], display: bool = False, kind: str = "") -> Reader:
         """One function per field, chosen once: this runs for every field of every record.
         `display`: the row may hold display values, so a reference given as a name (not a
         sys_id) is a NamedRef, whose target cannot be looked up, and a value that is neither a
-        stored value nor a label of a choice field is unknown."""
+        stored value nor a label of a choice field is unknown. `kind`: the canonical kind a
+        reference points at."""
         if self.type == "ref":
-            return _ref_reader(self.table or "", display)
+            return _ref_reader(kind, display)
         convert = self._converter(dates, display)
 
         def read(raw: Any) -> Value:
@@ -148,23 +157,23 @@ def _listed(values: str | list[str]) -> list[str]:
     return [values] if isinstance(values, str) else values
 
 
-def _ref_reader(table: str, display: bool) -> Reader:
+def _ref_reader(kind: str, display: bool) -> Reader:
     def read(raw: Any) -> Value:
         if type(raw) is dict:
             value = raw.get("value")
             if value is None:  # display_value=true: the link ends with the record's sys_id
                 link = raw.get("link")
                 if link:
-                    return Ref(table, str(link).split("?", 1)[0].rsplit("/", 1)[-1])
+                    return Ref(kind, str(link).split("?", 1)[0].rsplit("/", 1)[-1])
                 value = raw.get("display_value")
-                return NamedRef(table, str(value)) if value else None
+                return NamedRef(kind, str(value)) if value else None
             raw = value
         if raw is None or raw == "":
             return None
         text = raw if type(raw) is str else str(raw)
         if display and not SYS_ID.fullmatch(text):
-            return NamedRef(table, text)
-        return Ref(table, text)
+            return NamedRef(kind, text)
+        return Ref(kind, text)
 
     return read
 
@@ -182,12 +191,18 @@ class ProcessMap(BaseModel):
     # exporting user's zone; both in the field map's date_format too.
     _dates: DateReader = PrivateAttr(default_factory=DateReader)
     _display_dates: DateReader = PrivateAttr(default_factory=DateReader)
+    _process: Process = PrivateAttr(default=Process.INCIDENT)  # set by the FieldMap
     # Conversion plans per (wanted fields, display): built once, used for every record.
     _plans: dict[tuple[frozenset[str] | None, bool], list[tuple[str, str, Reader, Unknown]]] = (
         PrivateAttr(default_factory=dict))
 
     def is_unmapped(self, canonical: str) -> bool:
         return canonical in self.unmapped and canonical not in self.fields
+
+    def kind_of(self, canonical: str) -> str:
+        """The canonical kind a reference field points at ("" for other fields)."""
+        found = field_of(self._process, canonical)
+        return (found.target or "") if found is not None else ""
 
     def spec(self, canonical: str) -> FieldSpec:
         try:
@@ -214,8 +229,8 @@ class ProcessMap(BaseModel):
         if plan is None:
             dates = self._display_dates if display else self._dates
             names = self.fields if wanted is None else [n for n in wanted if n in self.fields]
-            plan = [(n, spec.field, spec.reader(dates, display), not_returned(spec.field))
-                    for n in names for spec in [self.fields[n]]]
+            plan = [(n, spec.field, spec.reader(dates, display, self.kind_of(n)),
+                     not_returned(spec.field)) for n in names for spec in [self.fields[n]]]
             self._plans[key] = plan
         # A field missing from the row was not returned (not exported, not on the table): it
         # is unknown, not empty.
@@ -224,7 +239,6 @@ class ProcessMap(BaseModel):
 
 
 _MISSING: Any = object()
-_STORED_DATES = DateReader()
 
 
 class FieldMap(BaseModel):
@@ -235,11 +249,39 @@ class FieldMap(BaseModel):
     date_format: Annotated[str, Field(max_length=60)] | None = None  # e.g. dd/MM/yyyy HH:mm:ss
     time_zone: Annotated[str, Field(max_length=60)] | None = None  # IANA name; UTC when not given
 
+    platform: ClassVar[str] = "servicenow"
+    _tables: dict[str, str] = PrivateAttr(default_factory=dict)  # canonical kind -> table
+
+    @model_validator(mode="after")
+    def _canonical(self) -> FieldMap:
+        """Every entry names a canonical field of its process, with the canonical type, and
+        each kind of record is one table (references are joined by kind)."""
+        for process, pmap in self.processes.items():
+            for name, spec in pmap.fields.items():
+                canonical = SCHEMA[process].get(name)
+                if canonical is None:
+                    raise ValueError(
+                        f"{process.value}.fields.{name}: not a canonical field of "
+                        f"{process.value} (read a platform field in rules as raw.FIELD)")
+                if spec.type != canonical.type:
+                    raise ValueError(f"{process.value}.fields.{name}: type {spec.type}, but the "
+                                     f"canonical field is {canonical.type}")
+                if spec.type == "ref" and not spec.table:
+                    raise ValueError(f"{process.value}.fields.{name}: a reference needs `table`")
+                kind = canonical.target or ""
+                if (spec.table and process_of_kind(kind) is None
+                        and self._tables.setdefault(kind, spec.table) != spec.table):
+                    raise ValueError(
+                        f"{process.value}.fields.{name}: {kind} references point at both "
+                        f"{self._tables[kind]} and {spec.table}; name one table per kind")
+        return self
+
     def model_post_init(self, context: Any) -> None:
         stored = DateReader(self.date_format)
         shown = DateReader(self.date_format, zone(self.time_zone))
-        for pmap in self.processes.values():
-            pmap._dates, pmap._display_dates = stored, shown
+        for process, pmap in self.processes.items():
+            pmap._dates, pmap._display_dates, pmap._process = stored, shown, process
+            self._tables[process.value] = pmap.table
 
     def for_process(self, process: Process | str) -> ProcessMap:
         return self.processes[Process(process)]
@@ -250,11 +292,24 @@ class FieldMap(BaseModel):
                 return process
         return None
 
+    def table_of(self, kind: str) -> str | None:
+        """The table holding records of a canonical kind (None: no field map entry names it)."""
+        return self._tables.get(kind) if kind in KINDS else None
 
-def parse_datetime(text: str) -> datetime | Unknown:
-    """`YYYY-MM-DD HH:MM:SS` (UTC, as the Table API stores it) or ISO 8601 -> aware datetime;
-    anything else is unknown, never compared as text."""
-    return _STORED_DATES(text)
+    # PlatformMap -------------------------------------------------------------------------
+    def maps(self, process: Process, field: str) -> bool:
+        pmap = self.processes.get(Process(process))
+        return pmap is not None and field in pmap.fields
+
+    def where(self, process: Process) -> str:
+        return self.for_process(process).table
+
+    def off_reason(self, process: Process, fields: Sequence[str]) -> str:
+        pmap = self.for_process(process)
+        stock = all(pmap.is_unmapped(f) for f in fields)
+        return (f"off until {', '.join(fields)} is mapped to a field of {pmap.table} in "
+                "config/fieldmap.yaml" + (" (a stock instance has no such field)" if stock
+                                          else " (the field map has no entry for it)"))
 
 
 def format_datetime(value: datetime) -> str:
@@ -320,9 +375,30 @@ class _Override(BaseModel):
     time_zone: Annotated[str, Field(max_length=60)] | None = None
 
 
-def load_field_map(override: Path | None = None, platform: str = "servicenow") -> FieldMap:
-    """The shipped default for `platform`, with `override` (config/fieldmap.yaml) merged in."""
-    doc = load_shipped(f"defaults/{platform}_fieldmap.yaml")
+def _check_canonical(override: Mapping[str, Any], doc: SourceDoc) -> None:
+    """Each field entry of config/fieldmap.yaml names a canonical field, and an entry that
+    replaces the default (`field:` given) has its type: refused at the entry's line."""
+    for process, body in override.items():
+        if process in SOURCE_KEYS or not isinstance(body, Mapping):
+            continue
+        for name, entry in (body.get("fields") or {}).items():
+            canonical = field_of(process, name)
+            where = (process, "fields", name)
+            if canonical is None:
+                raise ConfigFileError(
+                    f"not a canonical field of {process} (rules read platform fields as "
+                    "raw.FIELD)", path=doc.path, line=doc.line(where),
+                    key=f"{process}.fields.{name}")
+            given = entry.get("type", "str" if "field" in entry else canonical.type)
+            if given != canonical.type:
+                raise ConfigFileError(
+                    f"type {given}, but the canonical field is {canonical.type}",
+                    path=doc.path, line=doc.line(where), key=f"{process}.fields.{name}")
+
+
+def load_field_map(override: Path | None = None) -> FieldMap:
+    """The shipped default, with `override` (config/fieldmap.yaml) merged in."""
+    doc = load_shipped("defaults/servicenow_fieldmap.yaml")
     data: dict[str, Any] = dict(doc.data)
     if override is not None and override.exists():
         doc = load_yaml(override)
@@ -331,6 +407,7 @@ def load_field_map(override: Path | None = None, platform: str = "servicenow") -
             raise ConfigFileError("expected a mapping of process names to field maps",
                                   path=override, line=doc.line(()))
         validate(_Override, extra, doc)
+        _check_canonical(extra, doc)
         data = _merge(data, dict(extra))
     source = {key: data.pop(key) for key in SOURCE_KEYS if key in data}
     return validate(FieldMap, {"processes": data, **source}, doc)

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
+from sms_conformance.connectors.servicenow.fieldmap import ProcessMap
 from sms_conformance.errors import ConfigError
-from sms_conformance.fieldmap import ProcessMap
 
 SAMPLE = 500  # rows looked at to tell stored values from display values
 

@@ -1,0 +1,135 @@
+"""The canonical schema every rule reads, whatever the platform: per process its fields with
+their types (references with the kind of record they point at), lifecycle states and links.
+
+A platform's field map translates its records to this schema; which canonical fields it can
+fill is its own business (`PlatformMap`): a rule reading one it cannot fill is off, not wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, Protocol
+
+
+class Process(str, Enum):
+    INCIDENT = "incident"
+    PROBLEM = "problem"
+    CHANGE = "change"
+
+
+FieldType = Literal["str", "int", "bool", "datetime", "ref"]
+# Kinds of record a reference points at: the processes, and these.
+OTHER_KINDS = ("user", "group", "service", "configuration_item")
+KINDS = (*(p.value for p in Process), *OTHER_KINDS)
+
+LIFECYCLE_STATES: dict[Process, tuple[str, ...]] = {
+    Process.INCIDENT: ("new", "in_progress", "on_hold", "resolved", "closed", "canceled"),
+    Process.PROBLEM: (
+        "new", "assess", "root_cause_analysis", "fix_in_progress", "resolved", "closed",
+    ),
+    Process.CHANGE: (
+        "new", "assess", "authorize", "scheduled", "implement", "review", "closed", "canceled",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CanonicalField:
+    type: FieldType = "str"
+    target: str | None = None  # for a reference: the kind of record it points at
+
+
+_STR, _INT, _BOOL, _DATETIME = (CanonicalField(t) for t in ("str", "int", "bool", "datetime"))
+
+
+def _ref(kind: str) -> CanonicalField:
+    return CanonicalField("ref", kind)
+
+
+# Fields every process has.
+_COMMON: dict[str, CanonicalField] = {
+    "number": _STR, "state": _STR, "opened_at": _DATETIME, "updated_at": _DATETIME,
+    "short_description": _STR, "description": _STR, "impact": _INT, "priority": _INT,
+    "assignment_group": _ref("group"), "assignee": _ref("user"), "service": _ref("service"),
+    "configuration_item": _ref("configuration_item"), "resolution_code": _STR,
+    "resolution_notes": _STR, "closed_at": _DATETIME,
+}
+
+SCHEMA: dict[Process, dict[str, CanonicalField]] = {
+    Process.INCIDENT: {
+        **_COMMON, "reporter": _ref("user"), "category": _STR, "subcategory": _STR,
+        "urgency": _INT, "resolved_at": _DATETIME, "problem": _ref("problem"),
+        "fixed_by_change": _ref("change"), "caused_by_change": _ref("change"),
+        "parent": _ref("incident"), "reopen_count": _INT, "hold_reason": _STR,
+        "major_incident": _STR, "vendor_reference": _STR,
+    },
+    Process.PROBLEM: {
+        **_COMMON, "category": _STR, "urgency": _INT, "root_cause": _STR, "workaround": _STR,
+        "known_error": _BOOL, "fix_notes": _STR, "fixed_by_change": _ref("change"),
+        "resolved_at": _DATETIME,
+    },
+    Process.CHANGE: {
+        **_COMMON, "type": _STR, "approval": _STR, "risk": _INT, "justification": _STR,
+        "implementation_plan": _STR, "backout_plan": _STR, "test_plan": _STR,
+        "planned_start": _DATETIME, "planned_end": _DATETIME, "actual_start": _DATETIME,
+        "actual_end": _DATETIME, "reviewed_at": _DATETIME,
+    },
+}
+
+
+def field_of(process: Process | str, name: str) -> CanonicalField | None:
+    """The canonical field `name` of `process`, or None when the schema has no such field."""
+    return SCHEMA[Process(process)].get(name)
+
+
+def target(process: Process | str, name: str) -> str | None:
+    """The kind a reference field points at (None: not a reference field)."""
+    spec = field_of(process, name)
+    return spec.target if spec is not None else None
+
+
+def process_of_kind(kind: str) -> Process | None:
+    """The process a kind of record is, or None for users, groups, services, CIs."""
+    try:
+        return Process(kind)
+    except ValueError:
+        return None
+
+
+# Link kinds: which reference fields point from one process at another (incident.problem ->
+# problem, incident.fixed_by_change -> change ...). A platform may store them as fields
+# (ServiceNow) or as typed links between issues (Jira); the canonical link is the same.
+LINKS: dict[tuple[Process, str], Process] = {
+    (process, name): linked for process, fields in SCHEMA.items()
+    for name, spec in fields.items()
+    if spec.target is not None and (linked := process_of_kind(spec.target)) is not None
+}
+
+
+class PlatformMap(Protocol):
+    """What the core needs of a platform's field map: which canonical fields it fills. A
+    connector reads through its own map; rules, examples and config see only this."""
+
+    platform: str
+
+    def maps(self, process: Process, field: str) -> bool:
+        """Whether this platform's map fills the canonical `field` of `process`."""
+        ...
+
+    def off_reason(self, process: Process, fields: Sequence[str]) -> str:
+        """Why a rule reading these unmapped fields is off, and how to turn it on."""
+        ...
+
+    def where(self, process: Process) -> str:
+        """Where the platform keeps records of `process` (a ServiceNow table, a Jira project
+        and work type): incremental scans keep their watermark per this."""
+        ...
+
+
+def unmapped_fields(platform_map: PlatformMap, process: Process, fields: Iterable[str]) -> list[str]:
+    """The canonical ones among `fields` that `platform_map` does not fill, sorted: rules
+    reading one are off (a stock platform has no such field)."""
+    return sorted(n for n in fields if field_of(process, n) is not None
+                  and not platform_map.maps(process, n))

@@ -1,0 +1,60 @@
+"""What a connector can do, as protocols. A connector class declares the ones it offers in
+`capabilities`; callers ask `writes_tasks(connector)`, `doctor_of(connector)`, never probe for methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol, cast
+
+from sms_conformance.connectors.base import Connector, TaskPort
+from sms_conformance.rules.model import Rule
+
+Level = Literal["ok", "warn", "fail"]
+
+
+class Reads(Connector, Protocol):
+    """Reads records (every connector): fetch, resolve references by kind, count referrers."""
+
+    capabilities: ClassVar[frozenset[type]]
+
+
+class WritesTasks(TaskPort, Protocol):
+    """Writes remediation tasks, never the scanned records."""
+
+    def configure_tasks(self, parents: Mapping[str, str]) -> None:
+        """Write-back targets from settings: where tasks go -> what names their record."""
+        ...
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of `doctor`: ok, warn or fail, with how to fix it."""
+
+    level: Level
+    message: str
+    fix: str = ""
+
+
+class Doctor(Protocol):
+    """Checks that the source can serve a scan and write-back, before one runs."""
+
+    def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
+        """Findings in order: reachability, auth, what the rules read, write-back targets."""
+        ...
+
+    def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:
+        """Whether each write-back target (a declared custom one) may receive tasks."""
+        ...
+
+
+# Protocol classes cannot be passed where a type[T] is expected (mypy: type-abstract): one
+# accessor per capability.
+def writes_tasks(connector: Reads) -> WritesTasks | None:
+    """`connector` as a task writer when its class declares it, else None."""
+    return cast(WritesTasks, connector) if WritesTasks in connector.capabilities else None
+
+
+def doctor_of(connector: Reads) -> Doctor | None:
+    """`connector` as a doctor when its class declares it, else None."""
+    return cast(Doctor, connector) if Doctor in connector.capabilities else None

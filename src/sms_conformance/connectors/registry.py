@@ -1,0 +1,126 @@
+"""The one place that knows the platforms: per platform its field map, per `--source` how to
+open a reading connector. Entries name their code by import path and are imported only when
+used, so a platform's package (and its dependencies) loads only for a run that reads it.
+
+A platform package provides (see docs/connectors.md):
+- `load_field_map(override: Path | None) -> PlatformMap`: its shipped map, with the file
+  `PlatformEntry.override_file` of the config directory merged over it;
+- per source, an opener `(SourceOptions, PlatformMap) -> AbstractContextManager[Reads]`;
+- connector classes declaring their `capabilities` (Reads, WritesTasks, Doctor).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from sms_conformance.canonical import PlatformMap
+from sms_conformance.connectors.capabilities import Reads
+from sms_conformance.errors import ConfigError
+from sms_conformance.limits import Limits
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """What the command line says about where to read (each opener takes what it needs)."""
+
+    argument: str = ""  # after the colon: file:DIR gives DIR
+    instance: str | None = None  # --instance (ServiceNow), --site (Jira)
+    profile: Mapping[str, Any] | None = None
+    records: int = 2000  # sandbox: incidents to seed
+    seed: int = 7
+    quiet: bool = False
+    limits: Limits | None = None
+
+
+Opener = Callable[[SourceOptions, PlatformMap], AbstractContextManager[Reads]]
+
+
+@dataclass(frozen=True)
+class PlatformEntry:
+    name: str
+    title: str  # as people call it
+    package: str  # the connector package; its `fieldmap` module has load_field_map
+    override_file: str  # the organisation's field map in the config directory
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    name: str  # as --source spells it
+    platform: str
+    opener: str  # "module:function"
+    argument: str = ""  # what follows NAME: on the command line, e.g. "DIR"; "" takes none
+
+
+PLATFORMS: dict[str, PlatformEntry] = {p.name: p for p in (
+    PlatformEntry("servicenow", "ServiceNow", "sms_conformance.connectors.servicenow",
+                  "fieldmap.yaml"),
+    PlatformEntry("jira", "Jira Service Management", "sms_conformance.connectors.jira",
+                  "jira_fieldmap.yaml"),
+)}
+_SN = "sms_conformance.connectors.servicenow.source"
+SOURCES: dict[str, SourceEntry] = {s.name: s for s in (
+    SourceEntry("servicenow", "servicenow", f"{_SN}:open_instance"),
+    SourceEntry("sandbox", "servicenow", f"{_SN}:open_sandbox"),
+    SourceEntry("file", "servicenow", f"{_SN}:open_exports", argument="DIR"),
+    SourceEntry("jira", "jira", "sms_conformance.connectors.jira.source:open_site"),
+)}
+DEFAULT_PLATFORM = "servicenow"
+
+
+def source_entry(source: str) -> tuple[SourceEntry, str]:
+    """The entry of `--source NAME[:ARG]` and its argument."""
+    name, colon, argument = source.partition(":")
+    entry = SOURCES.get(name)
+    if entry is None or bool(colon) != bool(entry.argument) or (colon and not argument):
+        raise ConfigError(f"--source {source!r}: use {_spelled()}")
+    return entry, argument
+
+
+def _spelled() -> str:
+    """The sources per platform: "servicenow, sandbox or file:DIR (ServiceNow); jira (...)"."""
+    groups = []
+    for platform in PLATFORMS.values():
+        names = [f"{s.name}:{s.argument}" if s.argument else s.name
+                 for s in SOURCES.values() if s.platform == platform.name]
+        listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+        groups.append(f"{listed} ({platform.title})")
+    return "; ".join(groups)
+
+
+def platform_entry(platform: str) -> PlatformEntry:
+    entry = PLATFORMS.get(platform)
+    if entry is None:
+        raise ConfigError(f"unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
+    return entry
+
+
+def load_platform_map(platform: str, config_dir: Path | None) -> PlatformMap:
+    """The field map of `platform`, with the organisation's file in `config_dir` merged over."""
+    entry = platform_entry(platform)
+    override = config_dir / entry.override_file if config_dir is not None else None
+    loader = _attribute(f"{entry.package}.fieldmap:load_field_map", platform)
+    return cast(PlatformMap, loader(override))
+
+
+def opener(entry: SourceEntry) -> Opener:
+    return cast(Opener, _attribute(entry.opener, entry.platform))
+
+
+def _attribute(path: str, platform: str) -> Any:
+    """`module:name`, imported now; a platform whose package is not there is a config error."""
+    module_name, _, name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Only the platform's own package missing is "not available"; a missing dependency of
+        # an installed package is a real error and keeps its traceback.
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise
+        raise ConfigError(f"the {PLATFORMS[platform].title} connector is not available in this "
+                          f"installation (no module {exc.name})") from None
+    return getattr(module, name)
