@@ -31,7 +31,7 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
     write-back table extends task."""
     from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
     from sms_conformance.connectors.servicenow.doctor import diagnose, task_tables
-    from sms_conformance.writeback_plan import WriteBackSettings
+    from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
 
     config = ConfigDir.find(config_dir)
     rules, fieldmap = config.rules(rules_path, only), config.fieldmap()
@@ -56,7 +56,7 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
             raise ConfigError("doctor checks a live instance or file: exports")
         findings = diagnose(conn, needed)
         if findings[0].level == "ok":  # reached and authenticated
-            targets = WriteBackSettings.from_settings(config.settings()).targets.values()
+            targets = ServiceNowTaskSettings.from_settings(config.settings()).targets.values()
             findings += task_tables(conn, [t.table for t in targets])
     for finding in findings:
         click.echo(f"{MARKS[finding.level]}  {finding.message}")

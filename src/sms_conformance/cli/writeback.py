@@ -6,11 +6,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import click
 
-from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
+from sms_conformance.connectors.base import Connector, TaskPort, TaskRef, WritesTasks
 from sms_conformance.errors import ConfigError
 from sms_conformance.fieldmap import FieldMap
 from sms_conformance.history import FindingRow, History
@@ -40,13 +40,13 @@ from sms_conformance.writeback_corrective import (
     group_failures,
     plan_corrective,
 )
-from sms_conformance.writeback_guard import check_scanned_tables
 from sms_conformance.writeback_plan import (
+    PROCESSES,
     Close,
     Plan,
     Replace,
     WriteBackSettings,
-    close_fields,
+    close_note,
     plan_write_back,
 )
 from sms_conformance.writeback_records import LiveRecord, plan_record_tasks
@@ -68,19 +68,13 @@ class WriteBack:
     @classmethod
     def prepare(cls, connector: Connector, rules: Sequence[Rule], settings: Mapping[str, Any],
                 fieldmap: FieldMap, *, dry_run: bool, cap: int | None) -> WriteBack:
-        if not hasattr(connector, "find_tasks"):
+        if not isinstance(connector, WritesTasks):
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
-        check_scanned_tables(config.target_fields(),
-                             {p.value: m.table for p, m in fieldmap.processes.items()})
-        refuse_non_task_tables(connector, config)
-        configure = getattr(connector, "configure_tasks", None)
-        if configure is not None:
-            configure({t.table: t.parent_field for t in config.targets.values()})
-        port = cast(TaskPort, connector)
+        port = connector.task_port(settings)
         wb = cls(connector, port, fieldmap, config, rules, dry_run,
                  cap if cap is not None else config.max_new_tasks)
-        wb.watched = watch_open_tasks(port, rules, config, connector.platform, connector.instance)
+        wb.watched = watch_open_tasks(port, rules, connector.platform, connector.instance)
         return wb
 
     def watch(self, options: ScanOptions) -> None:
@@ -109,19 +103,18 @@ class WriteBack:
             click.echo("dry run: nothing written", err=True)
             return plan
         check_cap(plan, self.cap)
-        apply_plan(plan, self.port, history, self.config, instance, now,
+        apply_plan(plan, self.port, history, instance, now,
                    progress=lambda msg: click.echo(f"  {msg}", err=True))
         return plan
 
     def plan(self, failures: Sequence[FindingRow], fixed: set[tuple[str, str]],
              outcome: ScanOutcome, rules: Mapping[str, Rule], instance: str,
              now: datetime) -> Plan:
-        per_finding = {p for p in self.config.targets
-                       if self.config.policy_of(p).granularity == "finding"}
+        per_finding = {p for p in PROCESSES if self.config.policy_of(p).granularity == "finding"}
         legacy = self.watched.findings
         mine = [f for f in failures if f.process in per_finding]
         plan = plan_write_back(
-            mine, existing_tasks(self.port, mine, self.config),
+            mine, existing_tasks(self.port, mine),
             [t for k in fixed if k in legacy and rules[k[1]].process.value in per_finding
              for t in legacy[k].tasks],
             rules, self.config, now, complete=outcome.complete,
@@ -129,22 +122,20 @@ class WriteBack:
                      and rules[k[1]].process.value in per_finding for t in w.tasks],
         )
         if outcome.complete:  # back to per-finding tasks: the record tasks they replace close
-            plan.close.extend(Close(t, close_fields(
-                t, self.config, now, "replaced by one task per finding (write_back.policy "
-                "granularity: finding)."))
+            plan.close.extend(Close(t, close_note(
+                now, "replaced by one task per finding (write_back.policy granularity: finding)."))
                 for (process, _), tasks in self.watched.records.items() if process in per_finding
                 for t in tasks)
         grouped = GroupedFailures.split(
             [f for f in failures if f.process not in per_finding], outcome.phases)
         plan.extend(self.plan_records(grouped, fixed, outcome, rules, now, per_finding))
         existing = find_fingerprints(self.port, (
-            (self.config.targets[k.process].table, fingerprint_of(k, self.platform, instance))
-            for k in grouped.corrective))
+            (k.process, fingerprint_of(k, self.platform, instance)) for k in grouped.corrective))
         plan.extend(plan_corrective(
             grouped.corrective, existing,
             {fp: w for fp, w in self.watched.corrective.items() if w[0].process not in per_finding},
             outcome.cohorts, rules, self.config, self.platform, instance, now,
-            complete=outcome.complete, blinded=outcome.blinded,
+            complete=outcome.complete, blinded=outcome.blinded, list_url=self.port.list_url,
         ))
         if grouped.old:
             plan.notices.append(
@@ -179,15 +170,14 @@ class WriteBack:
                 legacy[(process, record_id)].extend((rule_id, t) for t in watched.tasks)
             elif closed.period:  # its finding now counts toward a corrective action
                 fp = fingerprint_of(closed, self.platform, instance)
-                plan.replace.extend(Replace(t, fp, "the corrective action for this rule, group "
-                                            "and period") for t in watched.tasks)
+                plan.replace.extend(Replace(t, fp, process, "the corrective action for this "
+                                            "rule, group and period") for t in watched.tasks)
             else:
-                plan.close.extend(Close(t, close_fields(
-                    t, self.config, now, "the record was closed before the lookback of "
-                    "corrective actions: reported, no longer tasked.")) for t in watched.tasks)
+                plan.close.extend(Close(t, close_note(
+                    now, "the record was closed before the lookback of corrective actions: "
+                    "reported, no longer tasked.")) for t in watched.tasks)
         fingerprints = {k: record_fingerprint(self.platform, instance, *k) for k in keys}
-        existing = find_fingerprints(self.port, (
-            (self.config.targets[k[0]].table, fingerprints[k]) for k in grouped.live))
+        existing = find_fingerprints(self.port, ((k[0], fingerprints[k]) for k in grouped.live))
         records = [LiveRecord(
             process=k[0], record_id=k[1], fingerprint=fingerprints[k],
             failures=grouped.live.get(k, ()), open_tasks=self.watched.records.get(k, ()),
@@ -234,18 +224,3 @@ class GroupedFailures:
     def closed_failure(self, record_id: str, rule_id: str) -> CorrectiveKey | None:
         """The corrective key of a failure on a closed record (period "" when too old)."""
         return self.closed.get((record_id, rule_id))
-
-
-def refuse_non_task_tables(connector: Connector, config: WriteBackSettings) -> None:
-    """A declared custom target must extend task where the instance lets us check (doctor says
-    the same); the built-in ones do by definition."""
-    from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
-    from sms_conformance.connectors.servicenow.doctor import task_tables
-
-    custom = {t.table for t in config.targets.values()} & set(config.custom_task_tables)
-    if custom and isinstance(connector, ServiceNowConnector):
-        for finding in task_tables(connector, custom):
-            if finding.level == "fail":
-                raise ConfigError(f"{finding.message}: {finding.fix}")
-            if finding.level == "warn":
-                click.echo(f"warning: {finding.message}", err=True)
