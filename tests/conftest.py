@@ -81,3 +81,18 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--reliability-report"):  # the doc is being written: do not check it
         items[:] = [i for i in items if "test_reliability_doc" not in i.nodeid]
+
+
+@pytest.fixture(scope="session")
+def sn_port(settings: dict[str, Any]) -> Any:
+    """The ServiceNow rendering of drafts, from the shipped settings (no instance behind it)."""
+    from sms_conformance.connectors.servicenow.tasks import TaskTables
+    from sms_conformance.connectors.servicenow.writeback import (
+        ServiceNowTaskPort,
+        ServiceNowTaskSettings,
+    )
+
+    tables = {"incident": "incident", "problem": "problem", "change": "change_request"}
+    return ServiceNowTaskPort(TaskTables(None),  # type: ignore[arg-type]
+                              ServiceNowTaskSettings.from_settings(settings), "https://x.test",
+                              tables)

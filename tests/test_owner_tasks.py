@@ -13,11 +13,11 @@ from sms_conformance.history import FindingRow
 from sms_conformance.records import Record, Ref
 from sms_conformance.task_policy import LIVE, OLD, UNPLACED, Phases, record_fingerprint
 from sms_conformance.writeback_corrective import (
+    MAX_LIST_URL,
     CorrectiveKey,
     corrective_key,
     fingerprint_of,
     group_failures,
-    list_url,
     plan_corrective,
 )
 from sms_conformance.writeback_plan import Policy, WriteBackSettings
@@ -48,22 +48,32 @@ def live(failures=(), open_tasks=(), **extra) -> LiveRecord:
     return LiveRecord("incident", REC, FP, failures=failures, open_tasks=open_tasks, **extra)
 
 
+def read_back(draft, number: str = "ITASK1", parent: str = REC, **changes) -> TaskRef:
+    """The task a draft became, as the next run reads it back."""
+    task = TaskRef(draft.fingerprint, "incident_task", f"id-{number}", number, True, parent,
+                   draft.title, draft.body, draft.priority, "2026-11-20 02:00:00")
+    return replace(task, **changes)
+
+
 def created_task(plan, number: str = "ITASK0010001") -> TaskRef:
     """The task a run created from `plan`, as the next run reads it back."""
     (create,) = plan.create
-    return TaskRef(create.fingerprint, create.table, f"id-{number}", number, True, REC,
-                   create.fields, "2026-11-20 02:00:00")
+    return read_back(create.draft, number)
+
+
+def legacy_task(fp: str, number: str) -> TaskRef:
+    return TaskRef(fp, "incident_task", f"id-{number}", number, True, REC)
 
 
 def test_one_task_lists_every_failing_rule_with_what_was_seen_and_how_to_fix(rules, config) -> None:
     plan = plan_record_tasks([live([finding(r) for r in RULES])], set(), rules, config, NOW,
                              complete=True)
     assert len(plan.create) == 1
-    fields = plan.create[0].fields
-    assert fields["description"].startswith("Rules: " + ", ".join(RULES) + "\n")
-    assert fields["description"].count("How to fix:") == 3
-    assert fields["incident"] == REC and fields["correlation_id"] == FP
-    assert "3 nonconformities" in fields["short_description"]
+    draft = plan.create[0].draft
+    assert draft.body.startswith("Rules: " + ", ".join(RULES) + "\n")
+    assert draft.body.count("How to fix:") == 3
+    assert draft.parent_id == REC and draft.fingerprint == FP and draft.kind == "record"
+    assert "3 nonconformities" in draft.title
     assert plan.create[0].subject.kind == "record"
 
 
@@ -77,12 +87,12 @@ def test_findings_come_and_go_with_a_work_note_and_the_last_fix_closes(rules, co
                              config, NOW, complete=True)
     assert not plan.create and not plan.close
     (update,) = plan.update
-    assert f"fixed: {RULES[0]}" in update.fields["work_notes"]
-    assert update.fields["description"].startswith("Rules: " + ", ".join(RULES[1:]) + "\n")
+    assert f"fixed: {RULES[0]}" in update.note
+    assert update.draft.body.startswith("Rules: " + ", ".join(RULES[1:]) + "\n")
     plan = plan_record_tasks([live((), [task])], {(REC, r) for r in RULES}, rules, config, NOW,
                              complete=True)
     assert [c.task for c in plan.close] == [task] and not plan.update
-    assert "now conforms" in plan.close[0].fields["close_notes"]
+    assert "now conforms" in plan.close[0].note
 
 
 def test_a_finding_turned_unknown_stays_listed_and_an_incomplete_scan_closes_nothing(rules, config) -> None:
@@ -91,9 +101,8 @@ def test_a_finding_turned_unknown_stays_listed_and_an_incomplete_scan_closes_not
     # RULES[1] neither fails nor is known fixed (unknown, or not read): it stays on the task.
     plan = plan_record_tasks([live([finding(RULES[0])], [task])], {(REC, RULES[2])}, rules,
                              config, NOW, complete=True)
-    assert plan.update[0].fields["description"].startswith(
-        f"Rules: {RULES[0]}, {RULES[1]}\n")
-    assert "not evaluated by the last scan" in plan.update[0].fields["description"]
+    assert plan.update[0].draft.body.startswith(f"Rules: {RULES[0]}, {RULES[1]}\n")
+    assert "not evaluated by the last scan" in plan.update[0].draft.body
     plan = plan_record_tasks([live((), [task])], {(REC, r) for r in RULES}, rules, config, NOW,
                              complete=False)
     assert not plan.close and not plan.update
@@ -104,7 +113,7 @@ def test_a_new_finding_is_noted_and_a_rerun_changes_nothing(rules, config) -> No
                                           complete=True))
     plan = plan_record_tasks([live([finding(r) for r in RULES], [task])], set(), rules, config,
                              NOW, complete=True)
-    assert "new findings: " + ", ".join(RULES[1:]) in plan.update[0].fields["work_notes"]
+    assert "new findings: " + ", ".join(RULES[1:]) in plan.update[0].note
     again = plan_record_tasks([live([finding(RULES[0])], [task])], set(), rules, config, NOW,
                               complete=True)
     assert not again.create and not again.update and not again.close
@@ -129,13 +138,12 @@ def test_a_closed_record_closes_its_task(rules, config) -> None:
 
 
 def test_tasks_of_earlier_versions_are_replaced_once(rules, config) -> None:
-    legacy = [(r, TaskRef(f"old-{r}", "incident_task", f"id-{r}", f"ITASK00{i}", True, REC, {}))
-              for i, r in enumerate(RULES[:2])]
+    legacy = [(r, legacy_task(f"old-{r}", f"ITASK00{i}")) for i, r in enumerate(RULES[:2])]
     plan = plan_record_tasks([live([finding(RULES[0])], legacy=legacy)], set(), rules, config,
                              NOW, complete=True)
     assert len(plan.create) == 1
     # RULES[1] was on a task and is not known fixed: the new task keeps it listed.
-    assert plan.create[0].fields["description"].startswith(f"Rules: {RULES[0]}, {RULES[1]}\n")
+    assert plan.create[0].draft.body.startswith(f"Rules: {RULES[0]}, {RULES[1]}\n")
     assert [(r.task.id, r.fingerprint) for r in plan.replace] == [(t.id, FP) for _, t in legacy]
 
 
@@ -180,32 +188,36 @@ def closed_failures(count: int, period: str = "2026-10", rule: str = RULES[0]):
 
 def corrective(grouped, existing=None, watched=None, cohorts=None, complete=True, **kw):
     return plan_corrective(grouped, existing or {}, watched or {}, cohorts or {}, kw["rules"],
-                           kw["config"], "servicenow", INSTANCE, NOW, complete=complete)
+                           kw["config"], "servicenow", INSTANCE, NOW, complete=complete,
+                           list_url=kw.get("list_url", lambda _p, _ids: ""))
 
 
-def test_one_corrective_action_per_rule_group_and_period(rules, config) -> None:
+def test_one_corrective_action_per_rule_group_and_period(rules, config, sn_port) -> None:
     grouped = group_failures([*closed_failures(30), *closed_failures(4, "2026-09"),
                               *closed_failures(2, rule=RULES[1])])
     plan = corrective(grouped, cohorts={(RULES[0], GRP, "2026-10"): [120, 90]},
-                      rules=rules, config=config)
+                      rules=rules, config=config, list_url=sn_port.list_url)
     assert len(plan.create) == 3
     keys = {c.fingerprint for c in plan.create}
     assert len(keys) == 3
-    october = next(c for c in plan.create if "2026-10" in c.fields["short_description"]
-                   and RULES[0] in c.fields["description"])
-    text = october.fields["description"]
+    october = next(c.draft for c in plan.create if "2026-10" in c.draft.title
+                   and RULES[0] in c.draft.body)
+    text = october.body
     assert "30 of 120 evaluated (25%) incident records of Service Desk closed in 2026-10" in text
-    assert "Examples (10 of 30, by number):" in text and "INC0000000" in text
+    assert "Examples (10 of 30, worst first: oldest first, then by number):" in text
+    assert "INC0000000" in text
     assert "How to fix:" in text and "Why it matters:" in text
-    assert "incident_list.do?sysparm_query=sys_idIN" in text
-    assert october.fields["assignment_group"] == GRP
-    assert "incident" not in october.fields  # about a group's records, not one record
+    assert "https://x.test/incident_list.do?sysparm_query=sys_idIN" + f"{0:032x}" in text
+    assert october.attachment is None
+    assert october.owner_id == GRP and october.parent_id == ""  # a group's records, not one
+    fields = sn_port.render(october)
+    assert fields["assignment_group"] == GRP and "incident" not in fields
 
 
 def test_a_later_passing_period_closes_it_and_a_closed_one_is_never_reopened(rules, config) -> None:
     grouped = group_failures(closed_failures(3))
     (create,) = corrective(grouped, rules=rules, config=config).create
-    task = TaskRef(create.fingerprint, create.table, "id-1", "ITASK1", True, "", create.fields)
+    task = read_back(create.draft, parent="")
     key = corrective_key(task, "servicenow", INSTANCE, "incident")
     assert key == CorrectiveKey("incident", RULES[0], GRP, "2026-10")
     watched = {task.fingerprint: (key, [task])}
@@ -223,20 +235,44 @@ def test_a_later_passing_period_closes_it_and_a_closed_one_is_never_reopened(rul
 
 def test_an_edited_key_line_is_not_trusted(rules, config) -> None:
     (create,) = corrective(group_failures(closed_failures(1)), rules=rules, config=config).create
-    forged = create.fields["description"].replace("2026-10", "2026-11", 1)
-    task = TaskRef(create.fingerprint, create.table, "id", "ITASK1", True, "",
-                   {"description": forged})
+    forged = create.draft.body.replace("2026-10", "2026-11", 1)
+    task = read_back(create.draft, parent="", body=forged)
     assert corrective_key(task, "servicenow", INSTANCE, "incident") is None
 
 
-def test_list_url_falls_back_to_the_group_and_period_when_too_long() -> None:
-    many = [f for f, _ in closed_failures(200)]
+def test_a_list_too_long_for_a_url_is_attached_as_csv(rules, config, sn_port) -> None:
+    grouped = group_failures(closed_failures(200))
+    (create,) = corrective(grouped, rules=rules, config=config, list_url=sn_port.list_url).create
+    assert len(sn_port.list_url("incident", [f"{i:032x}" for i in range(200)])) > MAX_LIST_URL
+    name, content = create.draft.attachment
+    assert f"Full list: attached as {name} (200 records)" in create.draft.body
+    assert name == f"{RULES[0]}_{GRP}_2026-10_200-records.csv"
+    rows = content.decode().splitlines()
+    assert rows[0] == "number,id,link,finding,observed" and len(rows) == 201
+    assert rows[1].startswith(f"INC0000000,{0:032x},{INSTANCE}/nav_to.do")
     key = CorrectiveKey("incident", RULES[0], GRP, "2026-10")
-    url = list_url(INSTANCE, many, key)
-    assert url.startswith(f"{INSTANCE}/incident_list.do?sysparm_query=assignment_group={GRP}^")
-    assert "closed_at%3E=2026-10-01" in url and "closed_at%3C2026-11-01" in url
     assert fingerprint_of(key, "servicenow", INSTANCE) != fingerprint_of(
         CorrectiveKey("incident", RULES[0], GRP, "2026-11"), "servicenow", INSTANCE)
+
+
+def test_examples_are_the_worst_first_and_say_how_they_are_ranked(rules, config) -> None:
+    """Highest priority first, then the longest overdue, then the oldest; not by number."""
+    def late(i: int, priority: str, opened: str, resolved: str) -> tuple[FindingRow, str]:
+        found = finding(RULES[0], sys_id=f"{i:032x}", number=f"INC{i:07d}")
+        return replace(found, observed={"opened_at": opened, "priority": priority,
+                                        "resolved_at": resolved}), "2026-10"
+
+    failures = [late(1, "4", "2026-10-01 00:00:00", "2026-10-30 00:00:00"),  # P4, 29 days
+                late(2, "1", "2026-10-01 00:00:00", "2026-10-02 00:00:00"),  # P1, 1 day
+                late(3, "1", "2026-10-01 00:00:00", "2026-10-09 00:00:00"),  # P1, 8 days
+                late(4, "1", "2026-09-01 00:00:00", "2026-09-09 00:00:00")]  # P1, 8 days, older
+    (create,) = corrective(group_failures(failures), rules=rules, config=config).create
+    body = create.draft.body
+    assert ("Examples (4 of 4, worst first: highest priority first, then longest between the "
+            "dates observed first (the most overdue), then oldest first, then by number):") in body
+    listed = [line.split(":")[0].strip() for line in body.splitlines()
+              if line.startswith("  INC")]
+    assert listed == ["INC0000004", "INC0000003", "INC0000002", "INC0000001"]
 
 
 def test_a_store_written_before_task_kinds_opens_and_lists_its_tasks(tmp_path) -> None:
@@ -260,13 +296,13 @@ def test_a_store_written_before_task_kinds_opens_and_lists_its_tasks(tmp_path) -
 
 
 def test_an_incomplete_scan_leaves_tasks_of_earlier_versions_in_place(rules, config) -> None:
-    legacy = [(RULES[0], TaskRef("old", "incident_task", "id-old", "ITASK00", True, REC, {}))]
+    legacy = [(RULES[0], legacy_task("old", "ITASK00"))]
     plan = plan_record_tasks([live([finding(RULES[0])], legacy=legacy)], set(), rules, config,
                              NOW, complete=False)
     assert not plan.create and not plan.replace and not plan.close
 
 
-def test_a_group_that_is_not_a_sys_id_counts_as_unassigned() -> None:
+def test_a_group_that_is_not_an_id_counts_as_unassigned() -> None:
     hostile = replace(finding(RULES[0]), owner_id="javascript:gs.getUserID()")
     (key,) = group_failures([(hostile, "2026-10")])
     assert key.group == ""

@@ -46,6 +46,9 @@ FINDINGS = [
 ]
 
 
+WHERES = {"incident": "incident_task", "problem": "problem_task", "change": "change_task"}
+
+
 def plan_of(rules: Any, config: WriteBackSettings) -> Any:
     records = [LiveRecord(fs[0].process, fs[0].record_id, record_fingerprint(
         "servicenow", "https://x.test", fs[0].process, fs[0].record_id), failures=fs)
@@ -56,7 +59,7 @@ def plan_of(rules: Any, config: WriteBackSettings) -> Any:
 def steer(rules: Any, config: WriteBackSettings, fallback: Fallback) -> tuple[Any, list[Any]]:
     config = with_fallback(config, fallback)
     plan = plan_of(rules, config)
-    return plan, planned_tasks(plan, PlanContext(config, fallback, GROUPS))
+    return plan, planned_tasks(plan, PlanContext(config, fallback, GROUPS, wheres=WHERES))
 
 
 def test_the_dry_run_counts_every_task_by_table_rule_and_owner(rules, config) -> None:
@@ -81,7 +84,7 @@ def test_a_fallback_owner_takes_the_tasks_that_had_none(rules, config) -> None:
     fallback = resolve_fallback("service desk", GROUPS)  # a name, matched without case
     assert fallback.group_id == DESK
     plan, tasks = steer(rules, config, fallback)
-    assert all(c.fields["assignment_group"] for c in plan.create)
+    assert all(c.draft.owner_id for c in plan.create)
     owners = [t.owner for t in tasks]
     assert owners.count("Service Desk") == 5 and "(unassigned)" not in owners
     text = "\n".join(describe_plan(plan, tasks, fallback))
@@ -89,14 +92,14 @@ def test_a_fallback_owner_takes_the_tasks_that_had_none(rules, config) -> None:
            "Service Desk" in text
     by_id = resolve_fallback(FALLBACK, GROUPS)  # a sys_id no scanned record has: used as it is
     plan, tasks = steer(rules, config, by_id)
-    assert [c.fields["assignment_group"] for c in plan.create].count(FALLBACK) == 3
+    assert [c.draft.owner_id for c in plan.create].count(FALLBACK) == 3
 
 
 def test_a_process_owner_group_still_comes_before_the_fallback(rules, settings) -> None:
     config = WriteBackSettings.from_settings(
         _merge(settings, {"write_back": {"owner_groups": {"problem": NET}}}))
     plan, _ = steer(rules, config, Fallback(FALLBACK, FALLBACK))
-    groups = {c.subject.label: c.fields["assignment_group"] for c in plan.create}
+    groups = {c.subject.label: c.draft.owner_id for c in plan.create}
     assert groups["REC00006"] == NET and groups["REC00004"] == FALLBACK
 
 
@@ -134,12 +137,14 @@ def test_closes_and_heals_are_listed_with_their_task_owner_rules_and_record(rule
     (create, *_) = plan_of(rules, config).create
     record = create.subject.label
     sys_id = f"{int(record[3:]):032x}"
-    made = [TaskRef(create.fingerprint, create.table, f"id-{n}", n, True, sys_id, create.fields,
-                    f"2026-10-2{i} 02:00:00") for i, n in enumerate(("ITASK1", "ITASK2"))]
+    made = [TaskRef(create.fingerprint, "incident_task", f"id-{n}", n, True, sys_id,
+                    create.draft.title, create.draft.body, create.draft.priority,
+                    f"2026-10-2{i} 02:00:00", create.draft.owner_id)
+            for i, n in enumerate(("ITASK1", "ITASK2"))]
     live = LiveRecord("incident", sys_id, create.fingerprint, open_tasks=made)
     fixed = {(sys_id, r) for r in create.subject.rule_id.split(", ")}
     plan = plan_record_tasks([live], fixed, rules, config, NOW, complete=True)
-    ctx = PlanContext(config, Fallback(""), GROUPS, {sys_id: record})
+    ctx = PlanContext(config, Fallback(""), GROUPS, {sys_id: record}, wheres=WHERES)
     tasks = {t.action: t for t in planned_tasks(plan, ctx)}
     assert set(tasks) == {"close", "heal"}
     close = tasks["close"]

@@ -10,9 +10,9 @@ from sms_conformance.history import FindingRow
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.settings import _merge
 from sms_conformance.task_text import duration, show_linked, target_text
-from sms_conformance.writeback_corrective import CorrectiveKey, corrective_fields
-from sms_conformance.writeback_plan import WriteBackSettings, task_fields
-from sms_conformance.writeback_records import record_task_fields
+from sms_conformance.writeback_corrective import CorrectiveKey, corrective_draft
+from sms_conformance.writeback_plan import WriteBackSettings, task_draft
+from sms_conformance.writeback_records import record_task_draft
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 REC, GRP, PRB = "a" * 32, "b" * 32, "c" * 32
@@ -86,16 +86,16 @@ def test_every_kind_of_task_says_how_to_dispute_or_ask_for_a_waiver(rules, setti
     config = _config(settings)
     row = finding(RESTORE, late_p2(31))
     texts = [
-        task_fields(row, rules[RESTORE], config, NOW)["description"],
-        record_task_fields("f" * 40, [row], [], rules, config, NOW)["description"],
-        corrective_fields(CorrectiveKey("incident", RESTORE, GRP, "2026-10"), "f" * 40, [row],
-                          [10, 9], rules[RESTORE], config, "https://x.test", NOW)["description"],
+        task_draft(row, rules[RESTORE], config, NOW).body,
+        record_task_draft("f" * 40, [row], [], rules, config, NOW).body,
+        corrective_draft(CorrectiveKey("incident", RESTORE, GRP, "2026-10"), "f" * 40, [row],
+                         [10, 9], rules[RESTORE], config, NOW, lambda process, ids: "").body,
     ]
     for text in texts:
         assert "dispute" in text and "config/waivers.yaml" in text and "GRC contact" in text
         assert "P2 target 8 h from opened to resolved, took 31 h" in text
     custom = _config(settings, dispute_text="Questions: grc@example.test, ext. 4242.")
-    text = task_fields(row, rules[RESTORE], custom, NOW)["description"]
+    text = task_draft(row, rules[RESTORE], custom, NOW).body
     assert "grc@example.test, ext. 4242." in text and "config/waivers.yaml" not in text
 
 
@@ -103,7 +103,7 @@ def test_a_record_task_shows_the_target_under_its_rule(rules, settings) -> None:
     config = _config(settings)
     rows = [finding(RESTORE, late_p2(31)), replace(finding("incident.logging.category",
                                                            {"category": ""}), fingerprint="g" * 40)]
-    text = record_task_fields("f" * 40, rows, [], rules, config, NOW)["description"]
+    text = record_task_draft("f" * 40, rows, [], rules, config, NOW).body
     restore = text.index(f"Rule {RESTORE}")
     assert text.index("  Target breached: P2 target 8 h", restore) < text.index("How to fix", restore)
     assert text.count("Target breached") == 1

@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sms_conformance.connectors.base import TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.history import FindingRow
 from sms_conformance.writeback import TooManyNewTasks, check_cap
-from sms_conformance.writeback_plan import WriteBackSettings, plan_write_back, task_fields
+from sms_conformance.writeback_plan import WriteBackSettings, plan_write_back, task_draft
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
 REC = "a" * 32  # sys_ids: 32 hexadecimal characters
@@ -32,36 +32,52 @@ def finding(fp: str = "f1", owner_id: str = GRP, number: str = "INC0012345", sys
     )
 
 
-def task(fp: str, open_: bool, number: str, fields: dict[str, str] | None = None,
-         created: str = "2026-11-20 02:00:00") -> TaskRef:
-    return TaskRef(fp, "incident_task", f"id-{number}", number, open_, REC, fields or {}, created)
+def task(fp: str, open_: bool, number: str, draft: TaskDraft | None = None,
+         created: str = "2026-11-20 02:00:00", title: str = "", body: str = "",
+         priority: int = 0) -> TaskRef:
+    """A task as read back: what `draft` wrote, or the given title, body and priority."""
+    if draft is not None:
+        title, body, priority = draft.title, draft.body, draft.priority
+    return TaskRef(fp, "incident_task", f"id-{number}", number, open_, REC, title, body,
+                   priority, created)
 
 
 def test_task_content_names_clause_record_rule_and_fix(rules, config) -> None:
-    fields = task_fields(finding(), rules["incident.closure.validated"], config, NOW)
-    assert fields["short_description"].startswith("[ISO 20000-1 8.6.1] INC0012345: ")
-    assert "resolution_notes: fixed" in fields["description"]
-    assert "How to fix:" in fields["description"]
-    assert "nav_to.do" in fields["description"]
+    draft = task_draft(finding(), rules["incident.closure.validated"], config, NOW)
+    assert draft.title.startswith("[ISO 20000-1 8.6.1] INC0012345: ")
+    assert "resolution_notes: fixed" in draft.body
+    assert "How to fix:" in draft.body
+    assert "nav_to.do" in draft.body
+    assert draft.owner_id == GRP and draft.parent_id == REC
+    assert draft.priority == 2  # high
+    assert draft.due == datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # high: 5 days
+    assert (draft.fingerprint, draft.process, draft.kind) == ("f1", "incident", "finding")
+
+
+def test_servicenow_renders_a_draft_as_a_task_row(rules, config, sn_port) -> None:
+    draft = task_draft(finding(), rules["incident.closure.validated"], config, NOW)
+    fields = sn_port.render(draft)
+    assert sn_port.where("incident") == "incident_task"
+    assert fields["short_description"] == draft.title and fields["description"] == draft.body
     assert fields["assignment_group"] == GRP
-    assert fields["priority"] == "2"  # high
-    assert fields["due_date"] == "2026-12-01 02:00:00"  # high: 5 days
+    assert fields["priority"] == "2"
+    assert fields["due_date"] == "2026-12-01 02:00:00"
     assert fields["correlation_id"] == "f1"
     assert fields["correlation_display"] == "sms-conformance"
     assert fields["incident"] == REC
 
 
 def test_record_without_group_goes_to_process_owner_group(rules, settings) -> None:
-    custom = dict(settings["write_back"], owner_groups={"incident": OWNERS})
-    config = WriteBackSettings.model_validate(custom)
-    fields = task_fields(finding(owner_id=""), rules["incident.closure.validated"], config, NOW)
-    assert fields["assignment_group"] == OWNERS
+    custom = {"write_back": dict(settings["write_back"], owner_groups={"incident": OWNERS})}
+    config = WriteBackSettings.from_settings(custom)
+    draft = task_draft(finding(owner_id=""), rules["incident.closure.validated"], config, NOW)
+    assert draft.owner_id == OWNERS
 
 
 def test_new_finding_is_created_existing_unchanged_is_left_alone(rules, config) -> None:
     first = plan_write_back([finding()], {}, [], rules, config, NOW, complete=True)
     assert len(first.create) == 1 and not first.update
-    same = dict(first.create[0].fields)
+    same = first.create[0].draft
     second = plan_write_back(
         [finding()], {"f1": [task("f1", True, "ITASK1", same)]}, [], rules, config, NOW, complete=True
     )
@@ -69,25 +85,23 @@ def test_new_finding_is_created_existing_unchanged_is_left_alone(rules, config) 
 
 
 def test_changed_finding_updates_its_open_task(rules, config) -> None:
-    stale = task("f1", True, "ITASK1", {"short_description": "old", "description": "old",
-                                        "priority": "2", "assignment_group": GRP})
+    stale = task("f1", True, "ITASK1", title="old", body="old", priority=2)
     plan = plan_write_back([finding()], {"f1": [stale]}, [], rules, config, NOW, complete=True)
-    assert [sorted(u.fields) for u in plan.update] == [["description", "short_description"]]
+    assert [u.changed() for u in plan.update] == [["title", "body"]]
 
 
 def test_finding_back_after_close_gets_new_task_referencing_old(rules, config) -> None:
     closed = task("f1", False, "ITASK7")
     plan = plan_write_back([finding()], {"f1": [closed]}, [], rules, config, NOW, complete=True)
     assert len(plan.create) == 1
-    assert "after task ITASK7 was closed" in plan.create[0].fields["description"]
+    assert "after task ITASK7 was closed" in plan.create[0].draft.body
 
 
 def test_conforming_task_closes_only_on_complete_scan(rules, config) -> None:
     open_task = task("f2", True, "ITASK2")
     done = plan_write_back([], {}, [open_task], rules, config, NOW, complete=True)
     assert [c.task.number for c in done.close] == ["ITASK2"]
-    assert done.close[0].fields["state"] == "3"
-    assert "now conforms" in done.close[0].fields["work_notes"]
+    assert "now conforms" in done.close[0].note
     partial = plan_write_back([], {}, [open_task], rules, config, NOW, complete=False)
     assert partial.close == [] and "incomplete" in partial.notices[0]
 
@@ -110,8 +124,7 @@ def test_duplicates_keep_the_oldest_open_task_and_heal_the_rest(rules, config) -
     assert not plan.create
     assert [u.task.number for u in plan.update] == ["ITASK0010002"]
     assert sorted(h.task.number for h in plan.heal) == ["ITASK0010009", "ITASK0010010"]
-    assert all("duplicate of ITASK0010002" in h.fields["close_notes"] for h in plan.heal)
-    assert all(h.fields["state"] == "3" for h in plan.heal)
+    assert all("duplicate of ITASK0010002" in h.note for h in plan.heal)
 
 
 def test_duplicates_of_a_conforming_finding_all_close(rules, config) -> None:
@@ -135,20 +148,29 @@ def test_incomplete_scan_still_heals_duplicates(rules, config) -> None:
 def test_script_values_never_reach_reference_fields(rules, config) -> None:
     """fault: `javascript:...^OR...` as record references; outcome: not copied, the task says so"""
     hostile = "javascript:gs.getUserID()^ORsys_idISNOTEMPTY"
-    fields = task_fields(finding(owner_id=hostile, sys_id=hostile),
-                         rules["incident.closure.validated"], config, NOW)
+    draft = task_draft(finding(owner_id=hostile, sys_id=hostile),
+                       rules["incident.closure.validated"], config, NOW)
+    assert draft.parent_id == "" and draft.owner_id == ""
+    assert hostile not in draft.title + draft.body
+    assert "left unlinked from it" in draft.body
+    assert "assignment group is not a valid reference" in draft.body
+
+
+def test_servicenow_writes_only_sys_ids_to_reference_fields(rules, config, sn_port) -> None:
+    """fault: ids that are safe but not sys_ids; outcome: ServiceNow's reference fields stay empty"""
+    draft = task_draft(finding(owner_id="group-7", sys_id="10042"),
+                       rules["incident.closure.validated"], config, NOW)
+    assert (draft.parent_id, draft.owner_id) == ("10042", "group-7")  # a Jira id would do
+    fields = sn_port.render(draft)
     assert "incident" not in fields and "assignment_group" not in fields
-    assert hostile not in "".join(fields.values())
-    assert "incident was left empty" in fields["description"]
-    assert "assignment group is not a valid reference" in fields["description"]
 
 
 def test_huge_html_value_is_capped_and_escaped(rules, config) -> None:
     """fault: a 100 kB HTML value; outcome: 500 chars of it, HTML-escaped, description <= 4000"""
     html = "<img src=x onerror=alert(1)><b>bold</b> & more " * 2200  # over 100 kB
-    fields = task_fields(finding(observed={"resolution_notes": html}),
-                         rules["incident.closure.validated"], config, NOW)
-    description = fields["description"]
+    draft = task_draft(finding(observed={"resolution_notes": html}),
+                       rules["incident.closure.validated"], config, NOW)
+    description = draft.body
     assert len(html) > 100_000 and len(description) <= 4000
     assert "<" not in description and ">" not in description
     assert "&lt;img src=x onerror=alert(1)&gt;" in description

@@ -8,11 +8,14 @@ several) leaves those tasks unassigned, with a notice saying so. Pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sms_conformance.writeback_guard import is_reference
+from sms_conformance.canonical import Process
 from sms_conformance.writeback_plan import WriteBackSettings
+
+GROUP_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,13 @@ def resolve_fallback(setting: str, groups: Mapping[str, str]) -> Fallback:
     setting = setting.strip()
     if not setting:
         return Fallback("")
-    if is_reference(setting):
-        return Fallback(setting, setting, groups.get(setting, ""))
     matches = sorted(gid for gid, name in groups.items() if name.casefold() == setting.casefold())
     if len(matches) == 1:
         return Fallback(setting, matches[0], groups[matches[0]])
+    # An id: one the scan saw, or one shaped as platforms shape group ids (a ServiceNow sys_id,
+    # a Jira group UUID), which a name never is.
+    if setting in groups or (not matches and GROUP_ID.fullmatch(setting)):
+        return Fallback(setting, setting, groups.get(setting, ""))
     why = "several assignment groups" if matches else "no assignment group of this scan's records"
     return Fallback(setting, notice=(
         f"write_back.fallback_owner {setting!r} names {why}: tasks without an owner stay "
@@ -52,5 +57,5 @@ def with_fallback(config: WriteBackSettings, fallback: Fallback) -> WriteBackSet
     (task writers assign `owner_groups` to tasks whose record has no valid group)."""
     if not fallback.group_id:
         return config
-    groups = {p: config.owner_groups.get(p) or fallback.group_id for p in config.targets}
+    groups = {p.value: config.owner_groups.get(p.value) or fallback.group_id for p in Process}
     return config.model_copy(update={"owner_groups": groups})

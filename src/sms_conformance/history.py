@@ -407,7 +407,7 @@ class History:
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(tbl, task_id) DO UPDATE SET updated_at=excluded.updated_at,"
             " owner=excluded.owner, rule_id=excluded.rule_id, state='open'",
-            (task.fingerprint, task.table, task.id, task.number, "open", subject.owner,
+            (task.fingerprint, task.where, task.id, task.number, "open", subject.owner,
              subject.rule_id, subject.clause, subject.label, instance, iso(now), iso(now),
              subject.kind),
         )
@@ -416,7 +416,7 @@ class History:
     def close_task(self, task: TaskRef, now: datetime) -> None:
         self.db.execute(
             "UPDATE tasks SET state='closed', closed_at=?, updated_at=? WHERE tbl=? AND task_id=?",
-            (iso(now), iso(now), task.table, task.id),
+            (iso(now), iso(now), task.where, task.id),
         )
         self.db.commit()
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sms_conformance.connectors.base import TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.fallback_owner import Fallback
 from sms_conformance.history import TaskSubject, iso
 from sms_conformance.task_list import first_line
@@ -33,9 +33,10 @@ class PlanContext:
     numbers: Mapping[str, str] = field(default_factory=dict)  # record id -> number
     finding_rules: Mapping[tuple[str, str], str] = field(default_factory=dict)  # task -> rule
     records_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # fingerprint -> numbers
+    wheres: Mapping[str, str] = field(default_factory=dict)  # process -> where its tasks go
 
-    def process_of(self, table: str) -> str:
-        return next((p for p, t in self.config.targets.items() if t.table == table), "")
+    def process_of(self, where: str) -> str:
+        return next((p for p, w in self.wheres.items() if w == where), "")
 
     def owner(self, group_id: str, fallback_name: str = "") -> str:
         if not group_id:
@@ -70,45 +71,43 @@ class PlannedTask:
 
 def planned_tasks(plan: Plan, ctx: PlanContext) -> list[PlannedTask]:
     """Every action of the plan, in the order it is applied."""
-    out = [_created(c.table, c.fingerprint, c.subject, c.fields, ctx) for c in plan.create]
-    out += [_existing("update", u.task, ctx, u.subject, u.fields) for u in plan.update]
-    out += [_existing("close", k.task, ctx, note=k.fields.get("close_notes", "")) for k in plan.close]
-    out += [_existing("heal", h.task, ctx, note=h.fields.get("close_notes", "")) for h in plan.heal]
+    out = [_created(c.draft, c.subject, ctx) for c in plan.create]
+    out += [_existing("update", u.task, ctx, u.subject, u.draft) for u in plan.update]
+    out += [_existing("close", k.task, ctx, note=k.note) for k in plan.close]
+    out += [_existing("heal", h.task, ctx, note=h.note) for h in plan.heal]
     out += [_existing("replace", r.task, ctx, note=r.what) for r in plan.replace]
     return out
 
 
-def _created(table: str, fingerprint: str, subject: TaskSubject, fields: Mapping[str, str],
-             ctx: PlanContext) -> PlannedTask:
-    group = fields.get("assignment_group", "")
-    records = (tuple(ctx.records_of.get(fingerprint, ())) if subject.kind == "corrective"
+def _created(draft: TaskDraft, subject: TaskSubject, ctx: PlanContext) -> PlannedTask:
+    group = draft.owner_id
+    records = (tuple(ctx.records_of.get(draft.fingerprint, ())) if subject.kind == "corrective"
                else (subject.label,))
     return PlannedTask(
-        "create", subject.kind, ctx.process_of(table), table, "", fingerprint,
-        fields.get("short_description", ""), ctx.owner(group, subject.owner), group,
-        tuple(subject.rule_id.split(", ")), records, fields.get("priority", ""),
-        fields.get("due_date", ""))
+        "create", subject.kind, draft.process, ctx.wheres.get(draft.process, draft.process), "",
+        draft.fingerprint, draft.title, ctx.owner(group, subject.owner), group,
+        tuple(subject.rule_id.split(", ")), records, str(draft.priority),
+        draft.due.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _existing(action: str, task: TaskRef, ctx: PlanContext, subject: TaskSubject | None = None,
-              fields: Mapping[str, str] | None = None, note: str = "") -> PlannedTask:
+              draft: TaskDraft | None = None, note: str = "") -> PlannedTask:
     kind, rules = _about(task, ctx)
     if subject is not None:
         kind, rules = subject.kind, tuple(subject.rule_id.split(", "))
-    group = str(task.fields.get("assignment_group", ""))
-    fields = fields or {}
+    group = task.owner
     return PlannedTask(
-        action, kind, ctx.process_of(task.table), task.table, task.number, task.fingerprint,
-        fields.get("short_description") or str(task.fields.get("short_description", "")),
+        action, kind, ctx.process_of(task.where), task.where, task.number, task.fingerprint,
+        draft.title if draft is not None else task.title,
         ctx.owner(group, subject.owner if subject is not None else ""), group, rules,
-        (ctx.record(task.parent),) if task.parent else (), fields.get("priority", ""),
-        note=note)
+        (ctx.record(task.parent),) if task.parent else (),
+        str(draft.priority) if draft is not None else "", note=note)
 
 
 def _about(task: TaskRef, ctx: PlanContext) -> tuple[str, tuple[str, ...]]:
     """(kind, rule ids) of an open task, from its first line or the scan's watch list."""
     kind, rules, _ = first_line(task)
-    rule = ctx.finding_rules.get((task.table, task.id))
+    rule = ctx.finding_rules.get((task.where, task.id))
     return kind, rules or ((rule,) if rule else ())
 
 

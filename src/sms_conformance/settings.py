@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
 from sms_conformance.errors import ConfigFileError
 from sms_conformance.limits import Limits
 from sms_conformance.rules.checks import compile_pattern
@@ -30,6 +31,12 @@ Duration = Annotated[str | int | float, AfterValidator(_duration)]
 Priority = Annotated[int, Field(ge=0, le=1000)]
 
 
+class WriteBackBlock(WriteBackSettings, ServiceNowTaskSettings):  # type: ignore[misc]
+    """`write_back` as settings.yaml holds it: the platform-free policy with ServiceNow's
+    targets beside it, flat, as earlier versions read it. Only its fields are used here (each
+    part is read by its own from_settings, hence the ignore)."""
+
+
 class Settings(BaseModel):
     """The shape of settings.yaml (after merging over the shipped defaults)."""
 
@@ -40,7 +47,7 @@ class Settings(BaseModel):
     closure_validation_pattern: Annotated[str, AfterValidator(_pattern)]
     backlog_max_age: Duration
     disabled_rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
-    write_back: WriteBackSettings
+    write_back: WriteBackBlock
     source: Limits = Limits()
 
 

@@ -78,15 +78,15 @@ class Filters:
                 "kind": self.kind, "state": self.state}
 
 
-def live_tasks(port: TaskPort, tables: Iterable[str],
+def live_tasks(port: TaskPort, processes: Iterable[str],
                known: Mapping[str, Iterable[str]]) -> list[TaskRef]:
     """Every task of this tool on the platform that is open, or that the history store knows
-    (`known`: task table -> fingerprints), in its live state. The one place `tasks list` reads
+    (`known`: process -> fingerprints), in its live state. The one place `tasks list` reads
     the platform."""
     found: dict[tuple[str, str], TaskRef] = {}
-    for table in tables:
-        for task in (*port.open_tasks(table), *port.find_tasks(table, known.get(table, ()))):
-            found.setdefault((task.table, task.id), task)
+    for process in processes:
+        for task in (*port.open_tasks(process), *port.find_tasks(process, known.get(process, ()))):
+            found.setdefault((task.where, task.id), task)
     return list(found.values())
 
 
@@ -111,21 +111,21 @@ def stored_row(row: Mapping[str, Any]) -> TaskRow:
 
 def live_row(task: TaskRef, stored: Mapping[str, Any] | None, groups: Mapping[str, str]) -> TaskRow:
     """A task as the platform holds it now, described by its stored row where there is one."""
-    group = str(task.fields.get("assignment_group", ""))
+    group = task.owner
     base = stored_row(stored) if stored is not None else _described(task)
     owner = groups.get(group) or (base.owner if base.owner != UNASSIGNED else "") or group
     return TaskRow(
-        task.number, task.table, "open" if task.open else "closed", base.kind,
+        task.number, task.where, "open" if task.open else "closed", base.kind,
         owner or UNASSIGNED, group, base.rule_ids, base.record, base.clause,
         _time(task.created, platform=True) or base.created,
-        _time(str(task.fields.get("due_date", "")), platform=True))
+        _time(task.due, platform=True))
 
 
 def first_line(task: TaskRef) -> tuple[str, tuple[str, ...], str]:
     """(kind, rule ids, period) from a task's first line: a record task lists its rules, a
     corrective action names its key; anything else is taken for a per-finding task (kind
     "finding", its rule not written on it)."""
-    first = str(task.fields.get("description", "")).split("\n", 1)[0]
+    first = task.body.split("\n", 1)[0]
     if first.startswith(RULES_LINE):
         return "record", tuple(first[len(RULES_LINE):].split(", ")), ""
     if first.startswith(KEY_LINE):
@@ -138,7 +138,7 @@ def _described(task: TaskRef) -> TaskRow:
     """What a task the history store does not know is about, from its first line."""
     kind, rules, period = first_line(task)
     record = period or (f"(record id {task.parent})" if task.parent else "")
-    return TaskRow(task.number, task.table, "open", kind, UNASSIGNED, "", rules, record, "",
+    return TaskRow(task.number, task.where, "open", kind, UNASSIGNED, "", rules, record, "",
                    None, None)
 
 

@@ -20,12 +20,12 @@ from sms_conformance.task_policy import record_fingerprint
 from sms_conformance.writeback_corrective import CorrectiveKey, corrective_key
 from sms_conformance.writeback_guard import clip, neutralise
 from sms_conformance.writeback_plan import (
+    PROCESSES,
     Create,
     Plan,
     Replace,
-    WriteBackSettings,
-    close_fields,
-    duplicate_fields,
+    close_note,
+    duplicate_close,
     duplicates,
 )
 from sms_conformance.writeback_records import listed_rules
@@ -66,12 +66,12 @@ class Watched:
 
 
 def watch_open_tasks(
-    port: TaskPort, rules: Sequence[Rule], config: WriteBackSettings, platform: str, instance: str,
+    port: TaskPort, rules: Sequence[Rule], platform: str, instance: str,
 ) -> Watched:
     watched = Watched()
-    for process, target in config.targets.items():
+    for process in PROCESSES:
         candidates = [r for r in rules if r.process.value == process]
-        for task in port.open_tasks(target.table):
+        for task in port.open_tasks(process):
             if record_fingerprint(platform, instance, process, task.parent) == task.fingerprint:
                 watched.records.setdefault((process, task.parent), []).append(task)
                 continue
@@ -88,22 +88,19 @@ def watch_open_tasks(
     return watched
 
 
-def existing_tasks(
-    port: TaskPort, failures: Sequence[FindingRow], config: WriteBackSettings
-) -> dict[str, list[TaskRef]]:
+def existing_tasks(port: TaskPort, failures: Sequence[FindingRow]) -> dict[str, list[TaskRef]]:
     """Every task, open or closed, already carrying one of the failures' fingerprints."""
-    return find_fingerprints(port, [(config.targets[f.process].table, f.fingerprint)
-                                    for f in failures])
+    return find_fingerprints(port, [(f.process, f.fingerprint) for f in failures])
 
 
 def find_fingerprints(port: TaskPort, wanted: Iterable[tuple[str, str]]) -> dict[str, list[TaskRef]]:
-    """Every task, open or closed, carrying one of the (table, fingerprint) pairs."""
-    by_table: dict[str, list[str]] = defaultdict(list)
-    for table, fp in wanted:
-        by_table[table].append(fp)
+    """Every task, open or closed, carrying one of the (process, fingerprint) pairs."""
+    by_process: dict[str, list[str]] = defaultdict(list)
+    for process, fp in wanted:
+        by_process[process].append(fp)
     found: dict[str, list[TaskRef]] = defaultdict(list)
-    for table, fingerprints in by_table.items():
-        for task in port.find_tasks(table, fingerprints):
+    for process, fingerprints in by_process.items():
+        for task in port.find_tasks(process, fingerprints):
             found[task.fingerprint].append(task)
     return found
 
@@ -148,57 +145,55 @@ def check_cap(plan: Plan, cap: int) -> None:
 
 
 def apply_plan(
-    plan: Plan, port: TaskPort, history: History, config: WriteBackSettings,
-    instance: str, now: datetime, progress: Callable[[str], None] = lambda _: None,
+    plan: Plan, port: TaskPort, history: History, instance: str, now: datetime,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Writes in small chunks, recording each task as it is made, so a crash loses nothing;
     then reads back what it created and closes what another run created at the same time."""
     for task, subject in plan.known:  # made by an earlier run that did not live to record them
         history.record_task(task, subject, instance, now)
     for heal in plan.heal:
-        port.update_task(heal.task.table, heal.task.id, heal.fields)
+        port.close_task(heal.task, heal.note)
         history.close_task(heal.task, now)
-    by_table: dict[str, list[Create]] = defaultdict(list)
+    by_process: dict[str, list[Create]] = defaultdict(list)
     for item in plan.create:
-        by_table[item.table].append(item)
-    for table, items in by_table.items():
+        by_process[item.draft.process].append(item)
+    for process, items in by_process.items():
         for start in range(0, len(items), CHUNK):
             chunk = items[start:start + CHUNK]
-            made = port.create_tasks(table, [c.fields for c in chunk])
+            made = port.create_tasks([c.draft for c in chunk])
             for item, task in zip(chunk, made, strict=False):
                 history.record_task(task, item.subject, instance, now)
-            progress(f"created {start + len(chunk)}/{len(items)} {table} tasks")
-    healed = heal_created(plan.create, port, history, config, instance, now)
+            progress(f"created {start + len(chunk)}/{len(items)} {process} tasks")
+    healed = heal_created(plan.create, port, history, instance, now)
     if healed:
         progress(f"closed {healed} duplicates: another run created tasks for the same findings "
                  "at the same time")
     for update in plan.update:
-        task = port.update_task(update.task.table, update.task.id, update.fields)
+        task = port.update_task(update.task, update.draft, update.note)
         history.record_task(task, update.subject, instance, now)
     for close in plan.close:
-        port.update_task(close.task.table, close.task.id, close.fields)
+        port.close_task(close.task, close.note)
         history.close_task(close.task, now)
-    replace_legacy(plan.replace, port, history, config, now)
+    replace_legacy(plan.replace, port, history, now)
 
 
 def replace_legacy(replace: Sequence[Replace], port: TaskPort, history: History,
-                   config: WriteBackSettings, now: datetime) -> None:
+                   now: datetime) -> None:
     """Closes each per-(record, rule) task of an earlier version once, naming the task that
     replaces it (read back from the platform: it may have been created by this run)."""
     holders = duplicates(t for ts in find_fingerprints(
-        port, [(r.task.table, r.fingerprint) for r in replace]).values() for t in ts)[0]
+        port, [(r.process, r.fingerprint) for r in replace]).values() for t in ts)[0]
     for item in replace:
         holder = holders.get(item.fingerprint)
         why = (f"replaced by task {clip(holder.number, 40)}, {item.what}." if holder is not None
                else f"replaced by a task {item.what}.")
-        port.update_task(item.task.table, item.task.id,
-                         close_fields(item.task, config, now, neutralise(why, 300)))
+        port.close_task(item.task, close_note(now, neutralise(why, 300)))
         history.close_task(item.task, now)
 
 
 def heal_created(
-    created: Sequence[Create], port: TaskPort, history: History, config: WriteBackSettings,
-    instance: str, now: datetime,
+    created: Sequence[Create], port: TaskPort, history: History, instance: str, now: datetime,
 ) -> int:
     """Across hosts the platform is the source of truth: re-read the fingerprints just written
     and, where a concurrent run created one too, keep the oldest task and close the others.
@@ -207,14 +202,11 @@ def heal_created(
     keeps the same one, so the pair ends with one open task per finding. Returns how many closed.
     """
     subjects = {c.fingerprint: c.subject for c in created}
-    by_table: dict[str, list[str]] = defaultdict(list)
-    for item in created:
-        by_table[item.table].append(item.fingerprint)
-    extra: list[tuple[TaskRef, TaskRef]] = []
-    for table, fingerprints in by_table.items():
-        extra.extend(duplicates(port.find_tasks(table, fingerprints))[1])
+    extra = duplicates(t for ts in find_fingerprints(
+        port, [(c.draft.process, c.fingerprint) for c in created]).values() for t in ts)[1]
     for task, kept in extra:
-        port.update_task(task.table, task.id, duplicate_fields(kept, config, now, task))
+        heal = duplicate_close(task, kept, now, "finding")
+        port.close_task(heal.task, heal.note)
         history.close_task(task, now)
         history.record_task(kept, subjects[task.fingerprint], instance, now)
     return len(extra)

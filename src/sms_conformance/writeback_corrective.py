@@ -9,16 +9,16 @@ the rule, or when the owner closes it; a closed one is never reopened for its pe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from urllib.parse import quote
+from datetime import datetime
 
-from sms_conformance.connectors.base import TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
 from sms_conformance.task_policy import corrective_fingerprint, period_start
 from sms_conformance.task_text import dispute_lines, target_text
+from sms_conformance.writeback_examples import full_list_csv, worst_first
 from sms_conformance.writeback_guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
@@ -28,20 +28,24 @@ from sms_conformance.writeback_guard import (
     neutralise,
 )
 from sms_conformance.writeback_plan import (
-    COMPARED,
-    CORRELATION_DISPLAY,
+    BODY_CUT,
     Close,
     Create,
     Plan,
     Update,
     WriteBackSettings,
-    close_fields,
+    close_note,
+    duplicate_close,
     duplicates,
+    in_line,
 )
 
+# process, ids -> a link to the platform's list of exactly those records ("" when it has none)
+ListUrl = Callable[[str, Sequence[str]], str]
+
 KEY_LINE = "Corrective action: "
-_KEY = re.compile(r"^Corrective action: ([a-z]+) ([a-z0-9_.]+) ([0-9a-f]{32}|-) (\d{4}-(?:Q[1-4]|\d\d))$",
-                  re.MULTILINE)
+_KEY = re.compile(r"^Corrective action: ([a-z]+) ([a-z0-9_.]+) ([A-Za-z0-9][A-Za-z0-9_-]{0,63}|-) "
+                  r"(\d{4}-(?:Q[1-4]|\d\d))$", re.MULTILINE)
 EXAMPLES = 10
 MAX_LIST_URL = 2000  # characters a list URL may take in browsers and mail clients
 
@@ -50,14 +54,14 @@ MAX_LIST_URL = 2000  # characters a list URL may take in browsers and mail clien
 class CorrectiveKey:
     process: str
     rule_id: str
-    group: str  # owner group sys_id, "" for records without one
+    group: str  # owner group id, "" for records without one
     period: str
 
 
 def corrective_key(task: TaskRef, platform: str, instance: str, process: str) -> CorrectiveKey | None:
     """The key written on a corrective action's first line, trusted only when it hashes to the
     task's fingerprint (a person may edit the description)."""
-    match = _KEY.search(str(task.fields.get("description", "")))
+    match = _KEY.search(task.body)
     if match is None or match.group(1) != process:
         return None
     key = CorrectiveKey(process, match.group(2), "" if match.group(3) == "-" else match.group(3),
@@ -74,7 +78,7 @@ def group_failures(failures: Iterable[tuple[FindingRow, str]]) -> dict[Correctiv
     """(failure, period) pairs of records closed within the lookback, by corrective key."""
     grouped: dict[CorrectiveKey, list[FindingRow]] = {}
     for finding, period in failures:
-        # A group that is not a sys_id cannot be assigned: its records count as unassigned.
+        # A group that is not an id cannot be assigned: its records count as unassigned.
         group = finding.owner_id if is_reference(finding.owner_id) else ""
         key = CorrectiveKey(finding.process, finding.rule_id, group, period)
         grouped.setdefault(key, []).append(finding)
@@ -88,22 +92,22 @@ def plan_corrective(
     cohorts: Mapping[tuple[str, str, str], Sequence[int]],
     rules: Mapping[str, Rule], config: WriteBackSettings, platform: str, instance: str,
     now: datetime, *, complete: bool, blinded: Iterable[str] = (),
+    list_url: ListUrl = lambda _process, _ids: "",
 ) -> Plan:
     """`existing`: tasks (open or closed) by fingerprint for the keys in `grouped`; `watched`:
     the open corrective actions seen before the scan; `cohorts`: (rule, group, period) ->
-    [evaluated, passed] over records closed within the lookback."""
+    [evaluated, passed] over records closed within the lookback; `list_url`: the platform's
+    link to a list of records."""
     plan = Plan()
     every = [t for ts in existing.values() for t in ts]
     every += [t for _, ts in watched.values() for t in ts]
     kept, extra = duplicates(every)
-    plan.heal.extend(Close(t, close_fields(t, config, now, neutralise(
-        f"duplicate of {clip(keeper.number, 40)}, which stays open for the same corrective "
-        "action.", 200))) for t, keeper in extra)
+    plan.heal.extend(duplicate_close(t, keeper, now, "corrective action") for t, keeper in extra)
     for key, findings in sorted(grouped.items(), key=lambda kv: (kv[0].rule_id, kv[0].group, kv[0].period)):
         fp = fingerprint_of(key, platform, instance)
         rule = rules[key.rule_id]
         tally = cohorts.get((key.rule_id, key.group, key.period))
-        fields = corrective_fields(key, fp, findings, tally, rule, config, instance, now)
+        draft = corrective_draft(key, fp, findings, tally, rule, config, now, list_url)
         subject = TaskSubject("corrective", findings[0].owner, rule.id, rule.clause,
                               f"{key.period} ({len(findings)} records)")
         task = kept.get(fp)
@@ -111,22 +115,21 @@ def plan_corrective(
             # Closed by its owner or by a later period: never reopened. A later period that
             # passes already shows the cause addressed: nothing to ask for.
             if not existing.get(fp) and passing_period(key, cohorts) is None:
-                plan.create.append(Create(config.targets[key.process].table, fp, subject, fields))
+                plan.create.append(Create(draft, subject))
             continue
-        changed = {k: fields[k] for k in COMPARED if task.fields.get(k) != fields[k]}
-        if changed:
-            plan.update.append(Update(task, subject, changed))
+        if not in_line(task, draft):
+            plan.update.append(Update(task, subject, draft))
         else:
             plan.known.append((task, subject))
     if not complete:
         return plan
     blind = set(blinded)
-    healed = {(c.task.table, c.task.id) for c in plan.heal}
+    healed = {(c.task.where, c.task.id) for c in plan.heal}
     for key, tasks in watched.values():
         later = passing_period(key, cohorts) if key.rule_id not in blind else None
         for task in tasks:
-            if later is not None and (task.table, task.id) not in healed:
-                plan.close.append(Close(task, close_fields(task, config, now, neutralise(
+            if later is not None and (task.where, task.id) not in healed:
+                plan.close.append(Close(task, close_note(now, neutralise(
                     f"every record of this group closed in {later} passes the rule.", 300))))
     return plan
 
@@ -140,16 +143,18 @@ def passing_period(key: CorrectiveKey, cohorts: Mapping[tuple[str, str, str], Se
     return None
 
 
-def corrective_fields(
+def corrective_draft(
     key: CorrectiveKey, fp: str, findings: Sequence[FindingRow], tally: Sequence[int] | None,
-    rule: Rule, config: WriteBackSettings, instance: str, now: datetime,
-) -> dict[str, str]:
+    rule: Rule, config: WriteBackSettings, now: datetime, list_url: ListUrl,
+) -> TaskDraft:
     group_name = clip(findings[0].owner, 100) if key.group else "no assignment group"
     whose = f"of {group_name}" if key.group else "without an assignment group"
     count = len(findings)
-    examples = sorted(findings, key=lambda f: f.number)[:EXAMPLES]
+    examples, ranking = worst_first(findings)
+    examples = examples[:EXAMPLES]
     rate = (f" of {tally[0]} evaluated ({100 * count / tally[0]:.0f}%)"
             if tally and tally[0] else "")
+    link, attachment = full_list(key, findings, list_url)
     lines = [
         f"{KEY_LINE}{key.process} {key.rule_id} {key.group or '-'} {key.period}",
         f"Rule {rule.id} (ISO/IEC 20000-1 clause {rule.clause}): {rule.title}",
@@ -161,49 +166,35 @@ def corrective_fields(
         *([f"Why it matters: {rule.why.strip()}"] if rule.why.strip() else []),
         f"How to fix: {rule.remediation.strip()}",
         "",
-        f"Examples ({len(examples)} of {count}, by number):",
+        f"Examples ({len(examples)} of {count}, worst first: {ranking}):",
         *(f"  {clip(f.number, 40)}: {clip(f.message, MESSAGE_CAP // 4)}"
           + (f" ({t})" if (t := target_text(rule, f.observed, now)) else "") for f in examples),
         "",
-        f"Full list: {list_url(instance, findings, key)}",
+        f"Full list: {link}",
         "This task closes itself once the group's records closed in a later period pass the rule;"
         " closed, it is not reopened for this period.",
         *dispute_lines(config.dispute_text),
     ]
-    due = now + timedelta(days=config.due_days.get(rule.severity.value, 14))
-    refs: dict[str, str] = {}
-    if is_reference(key.group):
-        refs["assignment_group"] = key.group
-    elif config.owner_groups.get(key.process):
-        refs["assignment_group"] = config.owner_groups[key.process]
-    return {
-        "short_description": neutralise(
+    owner = key.group if is_reference(key.group) else config.owner_groups.get(key.process, "")
+    severity = rule.severity.value
+    return TaskDraft(
+        fingerprint=fp, process=key.process, kind="corrective",
+        title=neutralise(
             f"[ISO 20000-1 {rule.clause}] Corrective action: {rule.title} ({group_name}, "
             f"{key.period})", SHORT_CAP),
-        "description": neutralise("\n".join(lines), DESCRIPTION_CAP,
-                                  "\n[cut to the field's length]"),
-        "priority": str(config.priority.get(rule.severity.value, 3)),
-        "due_date": due.strftime("%Y-%m-%d %H:%M:%S"),
-        "correlation_id": fp,
-        "correlation_display": CORRELATION_DISPLAY,
-        **refs,
-    }
+        body=neutralise("\n".join(lines), DESCRIPTION_CAP, BODY_CUT),
+        priority=config.priority_of(severity), due=config.due(severity, now), owner_id=owner,
+        attachment=attachment,
+    )
 
 
-def list_url(instance: str, findings: Sequence[FindingRow], key: CorrectiveKey) -> str:
-    """The instance's list of exactly these records where the URL fits, else the list of the
-    group's records closed in the period (these are among them)."""
-    table = findings[0].table
-    base = f"{instance.rstrip('/')}/{table}_list.do?sysparm_query="
-    ids = [f.record_id for f in findings if is_reference(f.record_id)]
-    exact = base + quote("sys_idIN" + ",".join(ids), safe="=,")
-    if len(ids) == len(findings) and len(exact) <= MAX_LIST_URL:
-        return exact
-    start = period_start(key.period)
-    months = 3 if "Q" in key.period else 1
-    end = start.replace(year=start.year + (start.month + months - 1) // 12,
-                        month=(start.month + months - 1) % 12 + 1)
-    group = f"assignment_group={key.group}^" if is_reference(key.group) else "assignment_groupISEMPTY^"
-    query = f"{group}closed_at>={start:%Y-%m-%d %H:%M:%S}^closed_at<{end:%Y-%m-%d %H:%M:%S}"
-    return (base + quote(query, safe="=^") + f" (every record of the group closed in {key.period};"
-            f" the {len(findings)} failing ones are among them)")
+def full_list(key: CorrectiveKey, findings: Sequence[FindingRow],
+              list_url: ListUrl) -> tuple[str, tuple[str, bytes] | None]:
+    """The platform's list of exactly these records where its link fits in MAX_LIST_URL
+    characters; else a CSV of them, attached to the task."""
+    ids = [f.record_id for f in findings]
+    url = list_url(key.process, ids) if all(is_reference(i) for i in ids) else ""
+    if url and len(url) <= MAX_LIST_URL:
+        return url, None
+    name = f"{key.rule_id}_{key.group or 'no-group'}_{key.period}_{len(findings)}-records.csv"
+    return f"attached as {name} ({len(findings)} records)", (name, full_list_csv(findings))

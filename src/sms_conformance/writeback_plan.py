@@ -1,4 +1,8 @@
-"""Plans write-back: which remediation tasks to create, update and close. Pure, no I/O."""
+"""Plans write-back: which remediation tasks to create, update and close. Pure, no I/O.
+
+The plan speaks no platform: it emits TaskDrafts (title, body, priority, due, owner, parent)
+and closing notes, which each connector renders into its own fields.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
-from sms_conformance.connectors.base import TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
@@ -21,34 +25,16 @@ from sms_conformance.writeback_guard import (
     SHORT_CAP,
     check_owner_groups,
     check_policy,
-    check_targets,
     clip,
     is_reference,
     neutralise,
 )
 
-CORRELATION_DISPLAY = "sms-conformance"
-# Fields kept in line with the finding; a person may reassign a task, so the group is not one.
-COMPARED = ("short_description", "description", "priority")
-
-
 ProcessName = Annotated[str, Field(pattern=r"^(incident|problem|change)$")]
+PROCESSES = ("incident", "problem", "change")
 SeverityName = Annotated[str, Field(pattern=r"^(critical|high|medium|low|info)$")]
-# Table and field names go into API paths and queries: platform identifiers only.
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=80)]
 MAX_NEW_TASKS = 100_000
-
-
-class Target(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    table: Identifier
-    parent_field: Identifier
-
-
-class TaskStates(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    closed: str = Field(min_length=1, max_length=40)
-
+BODY_CUT = "\n[cut to the field's length]"
 
 StateName = Annotated[str, Field(pattern=r"^[a-z_]+$", max_length=40)]
 
@@ -68,13 +54,13 @@ class Policy(BaseModel):
 
 
 class WriteBackSettings(BaseModel):
+    """The platform-free part of `write_back` in settings.yaml: the policy, the cap, and what
+    each severity means for a task. Where tasks go is the connector's part of the block."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     max_new_tasks: int = Field(200, ge=0, le=MAX_NEW_TASKS)
-    targets: dict[ProcessName, Target]
-    # Tables besides incident_task, problem_task and change_task that targets may name; each
-    # must extend task (`sms-conformance doctor` checks).
-    custom_task_tables: Annotated[tuple[Identifier, ...], Strict(False)] = ()  # YAML gives a list
+    # Owner group (a platform id) for tasks on records that have none (or no valid one).
     owner_groups: dict[ProcessName, Annotated[str, Field(max_length=64)]] = {}
     # Owner of tasks whose record has no group and whose process has no owner_groups entry: a
     # group sys_id or name (see fallback_owner.py); "" leaves them unassigned.
@@ -83,19 +69,20 @@ class WriteBackSettings(BaseModel):
     dispute_text: str = Field(DEFAULT_DISPUTE_TEXT, max_length=1000)
     priority: dict[SeverityName, Annotated[int, Field(ge=1, le=5)]]
     due_days: dict[SeverityName, Annotated[int, Field(ge=0, le=3650)]]
-    states: dict[Identifier, TaskStates]
     policy: dict[ProcessName, Policy] = {}
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> WriteBackSettings:
-        """Settings from load_settings are already valid; this guards hand-built ones."""
+        """Settings from load_settings are already valid; this guards hand-built ones. Keys of
+        the block that belong to a connector are left to it."""
+        block = settings.get("write_back", {})
+        mine = {k: v for k, v in block.items() if k in cls.model_fields}
         try:
-            config = cls.model_validate(settings.get("write_back", {}))
+            config = cls.model_validate(mine)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(step) for step in ("write_back", *err["loc"]))
             raise ConfigError(f"settings {where}: {err['msg']}") from None
-        check_targets(config.target_fields(), config.custom_task_tables)
         check_owner_groups(config.owner_groups)
         check_policy(config.policy)
         return config
@@ -103,27 +90,37 @@ class WriteBackSettings(BaseModel):
     def policy_of(self, process: str) -> Policy:
         return self.policy.get(process, Policy())
 
-    def target_fields(self) -> dict[str, tuple[str, str]]:
-        """process -> (task table, field naming the record)."""
-        return {p: (t.table, t.parent_field) for p, t in self.targets.items()}
+    def priority_of(self, severity: str) -> int:
+        return self.priority.get(severity, 3)
 
-    def closed_state(self, table: str) -> str:
-        return self.states[table].closed if table in self.states else "3"
+    def due(self, severity: str, now: datetime) -> datetime:
+        return now + timedelta(days=self.due_days.get(severity, 14))
 
 
 @dataclass(frozen=True)
 class Create:
-    table: str
-    fingerprint: str
+    draft: TaskDraft
     subject: TaskSubject
-    fields: dict[str, str]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.draft.fingerprint
 
 
 @dataclass(frozen=True)
 class Update:
+    """An open task brought in line with its draft; `note` (if any) says what changed."""
+
     task: TaskRef
     subject: TaskSubject
-    fields: dict[str, str]
+    draft: TaskDraft
+    note: str = ""
+
+    def changed(self) -> list[str]:
+        """Which of what the plan keeps in line differ: title, body, priority."""
+        return [name for name, mine, theirs in (
+            ("title", self.draft.title, self.task.title), ("body", self.draft.body, self.task.body),
+            ("priority", self.draft.priority, self.task.priority)) if mine != theirs]
 
 
 @dataclass(frozen=True)
@@ -133,13 +130,14 @@ class Replace:
 
     task: TaskRef
     fingerprint: str
+    process: str
     what: str = "which lists every finding on this record"
 
 
 @dataclass(frozen=True)
 class Close:
     task: TaskRef
-    fields: dict[str, str]
+    note: str
 
 
 @dataclass
@@ -151,11 +149,11 @@ class Plan:
     replace: list[Replace] = field(default_factory=list)
     # open tasks left as they are, recorded in the history store for `tasks list`
     known: list[tuple[TaskRef, TaskSubject]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     def extend(self, other: Plan) -> None:
         for name in ("create", "update", "close", "heal", "replace", "known", "notices"):
             getattr(self, name).extend(getattr(other, name))
-    notices: list[str] = field(default_factory=list)
 
 
 def subject_of(finding: FindingRow, rule: Rule) -> TaskSubject:
@@ -167,6 +165,12 @@ def seniority(task: TaskRef) -> tuple[str, int, str, str]:
     return task.created, len(task.number), task.number, task.id
 
 
+def in_line(task: TaskRef, draft: TaskDraft) -> bool:
+    """The task reads back as the draft would write it (a person may reassign it: the owner is
+    not compared)."""
+    return (task.title, task.body, task.priority) == (draft.title, draft.body, draft.priority)
+
+
 def duplicates(tasks: Iterable[TaskRef]) -> tuple[dict[str, TaskRef], list[tuple[TaskRef, TaskRef]]]:
     """The task kept per fingerprint (the oldest open one) and (duplicate, kept) pairs.
 
@@ -176,7 +180,7 @@ def duplicates(tasks: Iterable[TaskRef]) -> tuple[dict[str, TaskRef], list[tuple
     groups: dict[str, dict[tuple[str, str], TaskRef]] = {}
     for task in tasks:
         if task.open and task.fingerprint:
-            groups.setdefault(task.fingerprint, {})[(task.table, task.id)] = task
+            groups.setdefault(task.fingerprint, {})[(task.where, task.id)] = task
     kept: dict[str, TaskRef] = {}
     extra: list[tuple[TaskRef, TaskRef]] = []
     for fp, group in groups.items():
@@ -186,20 +190,19 @@ def duplicates(tasks: Iterable[TaskRef]) -> tuple[dict[str, TaskRef], list[tuple
     return kept, extra
 
 
-def task_fields(
+def task_draft(
     finding: FindingRow, rule: Rule, config: WriteBackSettings, now: datetime,
     previous: TaskRef | None = None,
-) -> dict[str, str]:
+) -> TaskDraft:
     """What a process owner reads: which record, which clause, what is wrong, how to fix it.
 
-    Record values are untrusted: references must be sys_ids, text is capped and HTML-escaped.
+    Record values are untrusted: ids must look like ids, text is capped and HTML-escaped.
     """
-    target = config.targets[finding.process]
     number = clip(finding.number, 40)
     observed = "\n".join(f"  {k}: {clip(v, OBSERVED_CAP) if v else '(empty)'}"
                          for k, v in finding.observed.items())
-    refs, notes = references(finding, target.parent_field, config)
-    link = clip(finding.url, 300) if target.parent_field in refs else "(no link, see below)"
+    parent, owner, notes = references(finding, config)
+    link = clip(finding.url, 300) if parent else "(no link, see below)"
     lines = [
         f"Rule {rule.id} (ISO/IEC 20000-1 clause {rule.clause}): {rule.title}",
         "",
@@ -217,52 +220,39 @@ def task_fields(
     if previous is not None:
         lines.append(f"This finding came back after task {clip(previous.number, 40)} was closed.")
     lines += dispute_lines(config.dispute_text)
-    due = now + timedelta(days=config.due_days.get(finding.severity, 14))
-    return {
-        "short_description": neutralise(f"[ISO 20000-1 {rule.clause}] {number}: {rule.title}",
-                                        SHORT_CAP),
-        "description": neutralise("\n".join(lines), DESCRIPTION_CAP,
-                                  "\n[cut to the field's length]"),
-        "priority": str(config.priority.get(finding.severity, 3)),
-        "due_date": due.strftime("%Y-%m-%d %H:%M:%S"),
-        "correlation_id": finding.fingerprint,
-        "correlation_display": CORRELATION_DISPLAY,
-        **refs,
-    }
+    return TaskDraft(
+        fingerprint=finding.fingerprint, process=finding.process, kind="finding",
+        title=neutralise(f"[ISO 20000-1 {rule.clause}] {number}: {rule.title}", SHORT_CAP),
+        body=neutralise("\n".join(lines), DESCRIPTION_CAP, BODY_CUT),
+        priority=config.priority_of(finding.severity), due=config.due(finding.severity, now),
+        owner_id=owner, parent_id=parent,
+    )
 
 
-def references(
-    finding: FindingRow, parent_field: str, config: WriteBackSettings
-) -> tuple[dict[str, str], list[str]]:
-    """Reference fields copied from the record, only where they hold a sys_id; notes otherwise."""
-    refs: dict[str, str] = {}
+def references(finding: FindingRow, config: WriteBackSettings) -> tuple[str, str, list[str]]:
+    """(parent id, owner id, notes): ids copied from the record only where they look like ids;
+    a note for each that does not."""
     notes: list[str] = []
-    if is_reference(finding.record_id):
-        refs[parent_field] = finding.record_id
-    else:
-        notes.append(f"Note: the record's sys_id is not a valid reference, so {parent_field} "
-                     "was left empty: find the record by its number.")
+    parent = finding.record_id if is_reference(finding.record_id) else ""
+    if not parent:
+        notes.append("Note: the record's id is not a valid reference, so this task was left "
+                     "unlinked from it: find the record by its number.")
     fallback = config.owner_groups.get(finding.process, "")
-    if is_reference(finding.owner_id):
-        refs["assignment_group"] = finding.owner_id
-    elif finding.owner_id:
+    owner = finding.owner_id if is_reference(finding.owner_id) else ""
+    if finding.owner_id and not owner:
         notes.append("Note: the record's assignment group is not a valid reference, so this task "
                      + ("went to the process owner group." if fallback else "is unassigned."))
-    if "assignment_group" not in refs and fallback:
-        refs["assignment_group"] = fallback
-    return refs, notes
+    return parent, owner or fallback, notes
 
 
-def close_fields(task: TaskRef, config: WriteBackSettings, now: datetime, why: str) -> dict[str, str]:
-    note = f"Closed by sms-conformance on {now:%Y-%m-%d %H:%M} UTC: {why}"
-    return {"state": config.closed_state(task.table), "work_notes": note, "close_notes": note}
+def close_note(now: datetime, why: str) -> str:
+    return f"Closed by sms-conformance on {now:%Y-%m-%d %H:%M} UTC: {why}"
 
 
-def duplicate_fields(kept: TaskRef, config: WriteBackSettings, now: datetime,
-                     task: TaskRef) -> dict[str, str]:
-    """Closes `task` as a duplicate of `kept` (two runs created a task for one finding)."""
-    return close_fields(task, config, now, neutralise(
-        f"duplicate of {clip(kept.number, 40)}, which stays open for the same finding.", 200))
+def duplicate_close(task: TaskRef, kept: TaskRef, now: datetime, what: str = "finding") -> Close:
+    """Closes `task` as a duplicate of `kept` (two runs created a task for one {what})."""
+    return Close(task, close_note(now, neutralise(
+        f"duplicate of {clip(kept.number, 40)}, which stays open for the same {what}.", 200)))
 
 
 def plan_write_back(
@@ -285,9 +275,8 @@ def plan_write_back(
     """
     conforming = list(conforming)
     kept, extra = duplicates([*(t for ts in existing.values() for t in ts), *conforming, *watched])
-    plan = Plan(heal=[Close(task, duplicate_fields(keeper, config, now, task))
-                      for task, keeper in extra])
-    healed = {(c.task.table, c.task.id) for c in plan.heal}
+    plan = Plan(heal=[duplicate_close(task, keeper, now) for task, keeper in extra])
+    healed = {(c.task.where, c.task.id) for c in plan.heal}
     failing: set[str] = set()
     for finding in failures:
         failing.add(finding.fingerprint)
@@ -299,20 +288,17 @@ def plan_write_back(
                   and (open_task is None or seniority(t) < seniority(open_task))]
         previous = max(closed, key=seniority, default=None)
         rule = rules[finding.rule_id]
-        wanted = task_fields(finding, rule, config, now, previous)
+        draft = task_draft(finding, rule, config, now, previous)
         if open_task is None:
-            table = config.targets[finding.process].table
-            plan.create.append(Create(table, finding.fingerprint, subject_of(finding, rule), wanted))
-            continue
-        changed = {k: wanted[k] for k in COMPARED if k in wanted and open_task.fields.get(k) != wanted[k]}
-        if changed:
-            plan.update.append(Update(open_task, subject_of(finding, rule), changed))
+            plan.create.append(Create(draft, subject_of(finding, rule)))
+        elif not in_line(open_task, draft):
+            plan.update.append(Update(open_task, subject_of(finding, rule), draft))
         else:
             plan.known.append((open_task, subject_of(finding, rule)))
     if not complete:
         plan.notices.append("the scan is incomplete: no task is closed")
         return plan
     for task in conforming:
-        if task.fingerprint not in failing and (task.table, task.id) not in healed:
-            plan.close.append(Close(task, close_fields(task, config, now, "the record now conforms.")))
+        if task.fingerprint not in failing and (task.where, task.id) not in healed:
+            plan.close.append(Close(task, close_note(now, "the record now conforms.")))
     return plan

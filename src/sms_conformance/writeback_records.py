@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sms_conformance.connectors.base import TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
 from sms_conformance.task_text import dispute_lines, target_lines
@@ -25,16 +25,17 @@ from sms_conformance.writeback_guard import (
     neutralise,
 )
 from sms_conformance.writeback_plan import (
-    COMPARED,
-    CORRELATION_DISPLAY,
+    BODY_CUT,
     Close,
     Create,
     Plan,
     Replace,
     Update,
     WriteBackSettings,
-    close_fields,
+    close_note,
+    duplicate_close,
     duplicates,
+    in_line,
     references,
     seniority,
 )
@@ -46,7 +47,7 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 def listed_rules(task: TaskRef, known: Container[str]) -> tuple[str, ...]:
     """The rules a record task lists (its first line), only ids of rules loaded now."""
-    match = _RULES.search(str(task.fields.get("description", "")))
+    match = _RULES.search(task.body)
     if match is None:
         return ()
     return tuple(r for r in match.group(1).split(", ") if r in known)
@@ -81,7 +82,7 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
               rules: Mapping[str, Rule], config: WriteBackSettings, now: datetime,
               complete: bool) -> None:
     kept, extra = duplicates([*record.open_tasks, *record.history])
-    plan.heal.extend(Close(t, _duplicate(keeper, config, now, t)) for t, keeper in extra)
+    plan.heal.extend(duplicate_close(t, keeper, now, "record") for t, keeper in extra)
     task = kept.get(record.fingerprint)
     listed = (listed_rules(task, rules) if task is not None
               else tuple(sorted({rule for rule, _ in record.legacy if rule in rules})))
@@ -94,11 +95,11 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
             why = ("the record is closed: its remaining findings count toward the corrective "
                    "actions of its group." if record.closed and wanted_rules
                    else "the record now conforms to every rule it was listed for.")
-            plan.close.append(Close(task, close_fields(task, config, now, why)))
+            plan.close.append(Close(task, close_note(now, why)))
         for rule_id, legacy in record.legacy:
             if complete and (record.closed or (record.record_id, rule_id) in fixed):
-                plan.close.append(Close(legacy, close_fields(
-                    legacy, config, now, "the record is closed or now conforms to this rule.")))
+                plan.close.append(Close(legacy, close_note(
+                    now, "the record is closed or now conforms to this rule.")))
         return
     if not record.failures:  # only findings not re-evaluated: leave the task as it is
         return
@@ -107,45 +108,37 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
     previous = max((t for t in record.history if not t.open
                     and (task is None or seniority(t) < seniority(task))),
                    key=seniority, default=None)
-    fields = record_task_fields(record.fingerprint, record.failures, still, rules, config, now,
-                                previous)
+    draft = record_task_draft(record.fingerprint, record.failures, still, rules, config, now,
+                              previous)
     subject = TaskSubject("record", record.failures[0].owner, ", ".join(wanted_rules),
                           rules[record.failures[0].rule_id].clause, record.failures[0].number)
     if task is None:
-        table = config.targets[record.process].table
-        plan.create.append(Create(table, record.fingerprint, subject, fields))
+        plan.create.append(Create(draft, subject))
     else:
-        changed = {k: fields[k] for k in COMPARED if task.fields.get(k) != fields[k]}
         added = sorted(set(wanted_rules) - set(listed))
         gone = sorted(set(listed) - set(wanted_rules))
+        note = ""
         if added or gone:
-            changed["work_notes"] = neutralise(
+            note = neutralise(
                 f"sms-conformance on {now:%Y-%m-%d %H:%M} UTC: "
                 + "; ".join([*(["new findings: " + ", ".join(added)] if added else []),
                              *(["fixed: " + ", ".join(gone)] if gone else [])]) + ".", 1000)
-        if changed:
-            plan.update.append(Update(task, subject, changed))
+        if note or not in_line(task, draft):
+            plan.update.append(Update(task, subject, draft, note))
         else:
             plan.known.append((task, subject))
-    plan.replace.extend(Replace(t, record.fingerprint) for _, t in record.legacy)
+    plan.replace.extend(Replace(t, record.fingerprint, record.process) for _, t in record.legacy)
 
 
-def _duplicate(kept: TaskRef, config: WriteBackSettings, now: datetime,
-               task: TaskRef) -> dict[str, str]:
-    return close_fields(task, config, now, neutralise(
-        f"duplicate of {clip(kept.number, 40)}, which stays open for the same record.", 200))
-
-
-def record_task_fields(
+def record_task_draft(
     fingerprint: str, failures: Sequence[FindingRow], still: Sequence[str], rules: Mapping[str, Rule],
     config: WriteBackSettings, now: datetime, previous: TaskRef | None = None,
-) -> dict[str, str]:
+) -> TaskDraft:
     """One record, every rule it fails: what was observed and how to fix each."""
     first = failures[0]
-    target = config.targets[first.process]
     number = clip(first.number, 40)
-    refs, notes = references(first, target.parent_field, config)
-    link = clip(first.url, 300) if target.parent_field in refs else "(no link, see below)"
+    parent, owner, notes = references(first, config)
+    link = clip(first.url, 300) if parent else "(no link, see below)"
     ordered = sorted(failures, key=lambda f: (SEVERITY_ORDER.index(f.severity), f.rule_id))
     all_rules = sorted({*(f.rule_id for f in failures), *still})
     lines = [
@@ -172,18 +165,14 @@ def record_task_fields(
     if previous is not None:
         lines.append(f"Findings came back after task {clip(previous.number, 40)} was closed.")
     worst = ordered[0].severity
-    due = now + timedelta(days=config.due_days.get(worst, 14))
     clauses = ", ".join(sorted({rules[f.rule_id].clause for f in failures}))
     count = len(all_rules)
-    return {
-        "short_description": neutralise(
+    return TaskDraft(
+        fingerprint=fingerprint, process=first.process, kind="record",
+        title=neutralise(
             f"[ISO 20000-1 {clauses}] {number}: {count} nonconformit{'ies' if count != 1 else 'y'}"
             " to fix", SHORT_CAP),
-        "description": neutralise("\n".join(lines).rstrip(), DESCRIPTION_CAP,
-                                  "\n[cut to the field's length]"),
-        "priority": str(config.priority.get(worst, 3)),
-        "due_date": due.strftime("%Y-%m-%d %H:%M:%S"),
-        "correlation_id": fingerprint,
-        "correlation_display": CORRELATION_DISPLAY,
-        **refs,
-    }
+        body=neutralise("\n".join(lines).rstrip(), DESCRIPTION_CAP, BODY_CUT),
+        priority=config.priority_of(worst), due=config.due(worst, now),
+        owner_id=owner, parent_id=parent,
+    )

@@ -7,13 +7,14 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 
+from sms_conformance.canonical import Process
 from sms_conformance.cli.sources import open_source
 from sms_conformance.config import ConfigDir, default_history_path
-from sms_conformance.connectors.base import TaskPort
+from sms_conformance.connectors.capabilities import writes_tasks
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History, iso
 from sms_conformance.task_list import (
@@ -26,7 +27,6 @@ from sms_conformance.task_list import (
     stored_row,
 )
 from sms_conformance.writeback import KINDS
-from sms_conformance.writeback_plan import WriteBackSettings
 
 
 def render_tasks(history: History, now: datetime, per_owner: int | None = None) -> list[str]:
@@ -52,13 +52,14 @@ def read_live(history: History, config: ConfigDir, instance: str | None, profile
               state: str) -> tuple[list[TaskRow], str, int]:
     """Rows in their live state, the instance, and how many tasks the history store has as open
     that are closed in the platform."""
-    settings = WriteBackSettings.from_settings(config.settings())
     with open_source("servicenow", instance=instance, fieldmap=config.fieldmap(), records=1,
                      seed=0, profile=config.profile(profile)) as conn:
-        configure = getattr(conn, "configure_tasks", None)
-        if configure is None:
+        writer = writes_tasks(conn)
+        if writer is None:
             raise ConfigError("tasks list reads a live platform: give --instance or --profile")
-        configure({t.table: t.parent_field for t in settings.targets.values()})
+        port = writer.task_port(config.settings())
+        processes = [p.value for p in Process]
+        process_of = {port.where(p): p for p in processes}
         # Tasks recorded as open are looked up whatever --state says: one closed in the
         # platform since the last run is closed, not open.
         mine = [r for r in stored_rows(history, "open" if state == "open" else "all")
@@ -66,13 +67,13 @@ def read_live(history: History, config: ConfigDir, instance: str | None, profile
         stored = {(r["tbl"], r["task_id"]): r for r in mine}
         known: dict[str, list[str]] = {}
         for row in mine:
-            known.setdefault(row["tbl"], []).append(row["fingerprint"])
-        tasks = live_tasks(cast(TaskPort, conn), sorted({t.table for t in settings.targets.values()}),
-                           known)
+            if row["tbl"] in process_of:
+                known.setdefault(process_of[row["tbl"]], []).append(row["fingerprint"])
+        tasks = live_tasks(port, processes, known)
         groups = group_names(history)
-        rows = [live_row(t, stored.get((t.table, t.id)), groups) for t in tasks]
+        rows = [live_row(t, stored.get((t.where, t.id)), groups) for t in tasks]
         gone = sum(1 for t in tasks if not t.open
-                   and (stored.get((t.table, t.id)) or {}).get("state") == "open")
+                   and (stored.get((t.where, t.id)) or {}).get("state") == "open")
         return rows, conn.instance, gone
 
 

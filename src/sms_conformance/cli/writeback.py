@@ -14,7 +14,7 @@ import click
 
 from sms_conformance.canonical import SCHEMA, PlatformMap
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
-from sms_conformance.connectors.capabilities import Reads, doctor_of, writes_tasks
+from sms_conformance.connectors.capabilities import Reads, writes_tasks
 from sms_conformance.errors import ConfigError
 from sms_conformance.fallback_owner import resolve_fallback, with_fallback
 from sms_conformance.history import FindingRow, History
@@ -53,13 +53,13 @@ from sms_conformance.writeback_corrective import (
     group_failures,
     plan_corrective,
 )
-from sms_conformance.writeback_guard import check_scanned_tables
 from sms_conformance.writeback_plan import (
+    PROCESSES,
     Close,
     Plan,
     Replace,
     WriteBackSettings,
-    close_fields,
+    close_note,
     plan_write_back,
 )
 from sms_conformance.writeback_records import LiveRecord, plan_record_tasks
@@ -84,16 +84,14 @@ class WriteBack:
     def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
                 fieldmap: PlatformMap, *, dry_run: bool, cap: int | None,
                 plan_path: Path | None = None) -> WriteBack:
-        port = writes_tasks(connector)
-        if port is None:
+        writer = writes_tasks(connector)
+        if writer is None:
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
-        check_scanned_tables(config.target_fields(), {p.value: fieldmap.where(p) for p in Process})
-        refuse_non_task_tables(connector, config)
-        port.configure_tasks({t.table: t.parent_field for t in config.targets.values()})
+        port = writer.task_port(settings)
         wb = cls(connector, port, config, rules, dry_run,
                  cap if cap is not None else config.max_new_tasks, plan_path=plan_path)
-        wb.watched = watch_open_tasks(port, rules, config, connector.platform, connector.instance)
+        wb.watched = watch_open_tasks(port, rules, connector.platform, connector.instance)
         return wb
 
     def watch(self, options: ScanOptions) -> None:
@@ -130,8 +128,8 @@ class WriteBack:
             plan.notices.append(fallback.notice)
         tasks = planned_tasks(plan, PlanContext(
             self.config, fallback, groups, self.numbers,
-            {(t.table, t.id): w.rule_id for w in self.watched.findings.values() for t in w.tasks},
-            self.records_of))
+            {(t.where, t.id): w.rule_id for w in self.watched.findings.values() for t in w.tasks},
+            self.records_of, {p.value: self.port.where(p.value) for p in Process}))
         for line in describe_plan(plan, tasks, fallback):
             click.echo(line, err=True)
         if self.plan_path is not None:
@@ -144,7 +142,7 @@ class WriteBack:
                 click.secho(warning, err=True, fg="yellow", bold=True)
             return plan
         check_cap(plan, self.cap)
-        apply_plan(plan, self.port, history, self.config, instance, now,
+        apply_plan(plan, self.port, history, instance, now,
                    progress=lambda msg: click.echo(f"  {msg}", err=True))
         return plan
 
@@ -166,12 +164,11 @@ class WriteBack:
     def plan(self, failures: Sequence[FindingRow], fixed: set[tuple[str, str]],
              outcome: ScanOutcome, rules: Mapping[str, Rule], instance: str,
              now: datetime) -> Plan:
-        per_finding = {p for p in self.config.targets
-                       if self.config.policy_of(p).granularity == "finding"}
+        per_finding = {p for p in PROCESSES if self.config.policy_of(p).granularity == "finding"}
         legacy = self.watched.findings
         mine = [f for f in failures if f.process in per_finding]
         plan = plan_write_back(
-            mine, existing_tasks(self.port, mine, self.config),
+            mine, existing_tasks(self.port, mine),
             [t for k in fixed if k in legacy and rules[k[1]].process.value in per_finding
              for t in legacy[k].tasks],
             rules, self.config, now, complete=outcome.complete,
@@ -179,9 +176,8 @@ class WriteBack:
                      and rules[k[1]].process.value in per_finding for t in w.tasks],
         )
         if outcome.complete:  # back to per-finding tasks: the record tasks they replace close
-            plan.close.extend(Close(t, close_fields(
-                t, self.config, now, "replaced by one task per finding (write_back.policy "
-                "granularity: finding)."))
+            plan.close.extend(Close(t, close_note(
+                now, "replaced by one task per finding (write_back.policy granularity: finding)."))
                 for (process, _), tasks in self.watched.records.items() if process in per_finding
                 for t in tasks)
         grouped = GroupedFailures.split(
@@ -190,13 +186,12 @@ class WriteBack:
                            for k, fs in grouped.corrective.items()}
         plan.extend(self.plan_records(grouped, fixed, outcome, rules, now, per_finding))
         existing = find_fingerprints(self.port, (
-            (self.config.targets[k.process].table, fingerprint_of(k, self.platform, instance))
-            for k in grouped.corrective))
+            (k.process, fingerprint_of(k, self.platform, instance)) for k in grouped.corrective))
         plan.extend(plan_corrective(
             grouped.corrective, existing,
             {fp: w for fp, w in self.watched.corrective.items() if w[0].process not in per_finding},
             outcome.cohorts, rules, self.config, self.platform, instance, now,
-            complete=outcome.complete, blinded=outcome.blinded,
+            complete=outcome.complete, blinded=outcome.blinded, list_url=self.port.list_url,
         ))
         if grouped.old:
             plan.notices.append(
@@ -231,15 +226,14 @@ class WriteBack:
                 legacy[(process, record_id)].extend((rule_id, t) for t in watched.tasks)
             elif closed.period:  # its finding now counts toward a corrective action
                 fp = fingerprint_of(closed, self.platform, instance)
-                plan.replace.extend(Replace(t, fp, "the corrective action for this rule, group "
-                                            "and period") for t in watched.tasks)
+                plan.replace.extend(Replace(t, fp, process, "the corrective action for this "
+                                            "rule, group and period") for t in watched.tasks)
             else:
-                plan.close.extend(Close(t, close_fields(
-                    t, self.config, now, "the record was closed before the lookback of "
-                    "corrective actions: reported, no longer tasked.")) for t in watched.tasks)
+                plan.close.extend(Close(t, close_note(
+                    now, "the record was closed before the lookback of corrective actions: "
+                    "reported, no longer tasked.")) for t in watched.tasks)
         fingerprints = {k: record_fingerprint(self.platform, instance, *k) for k in keys}
-        existing = find_fingerprints(self.port, (
-            (self.config.targets[k[0]].table, fingerprints[k]) for k in grouped.live))
+        existing = find_fingerprints(self.port, ((k[0], fingerprints[k]) for k in grouped.live))
         records = [LiveRecord(
             process=k[0], record_id=k[1], fingerprint=fingerprints[k],
             failures=grouped.live.get(k, ()), open_tasks=self.watched.records.get(k, ()),
@@ -307,16 +301,3 @@ def write_plan(path: Path, document: Mapping[str, Any]) -> None:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write the plan: {exc.strerror}") from None
     click.echo(f"wrote the plan ({len(document['tasks'])} tasks) to {path}", err=True)
-
-
-def refuse_non_task_tables(connector: Reads, config: WriteBackSettings) -> None:
-    """A declared custom target must extend task where the source lets us check (doctor says
-    the same); the built-in ones do by definition."""
-    doctor = doctor_of(connector)
-    custom = {t.table for t in config.targets.values()} & set(config.custom_task_tables)
-    if custom and doctor is not None:
-        for finding in doctor.check_task_targets(custom):
-            if finding.level == "fail":
-                raise ConfigError(f"{finding.message}: {finding.fix}")
-            if finding.level == "warn":
-                click.echo(f"warning: {finding.message}", err=True)

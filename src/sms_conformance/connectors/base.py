@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Set
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -38,17 +38,38 @@ class FetchRequest:
 
 
 @dataclass(frozen=True)
+class TaskDraft:
+    """A remediation task as the plan wants it, in no platform's terms: each connector renders
+    it (ServiceNow: a row of the process's task table; Jira: an issue linked to the record)."""
+
+    fingerprint: str  # 40 hex characters: names the task across runs
+    process: str  # incident | problem | change: which of the platform's targets applies
+    kind: str  # record | corrective | finding
+    title: str  # one line, already capped and neutralised
+    body: str  # plain text, lines joined by "\n", capped and neutralised
+    priority: int  # 1 (highest) .. 5
+    due: datetime  # aware, UTC
+    owner_id: str = ""  # platform id of the owner group, "" = none
+    parent_id: str = ""  # platform id of the record it is about, "" for a corrective action
+    attachment: tuple[str, bytes] | None = None  # (file name, content): the full list, CSV
+
+
+@dataclass(frozen=True)
 class TaskRef:
-    """A remediation task as found on the platform."""
+    """A remediation task as found on the platform, read back in the terms of a TaskDraft."""
 
     fingerprint: str
-    table: str
-    id: str
-    number: str
+    where: str  # ServiceNow task table, Jira project key
+    id: str  # the platform's id of the task
+    number: str  # what people call it: ServiceNow number, Jira key
     open: bool
-    parent: str = ""
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    created: str = ""  # sys_created_on, "YYYY-MM-DD hh:mm:ss" UTC: orders duplicates
+    parent: str = ""  # platform id of the record it is about
+    title: str = ""
+    body: str = ""
+    priority: int = 0  # 0 when the platform gave none that reads as 1..5
+    created: str = ""  # "YYYY-MM-DD hh:mm:ss" UTC: orders duplicates
+    owner: str = ""  # platform id of the group it is assigned to
+    due: str = ""  # "YYYY-MM-DD hh:mm:ss" UTC, "" when the task has none
 
 
 class Connector(Protocol):
@@ -75,18 +96,35 @@ class Connector(Protocol):
 
 
 class TaskPort(Protocol):
-    """Writing remediation tasks: only to task tables, never to the scanned records."""
+    """Writing remediation tasks, keyed by process: the connector knows where each goes and
+    never writes anything but its tasks."""
 
-    def find_tasks(self, table: str, fingerprints: Iterable[str]) -> list[TaskRef]:
-        """Every task (open or closed) whose correlation id is one of `fingerprints`."""
+    def where(self, process: str) -> str:
+        """Where tasks about `process` records go (a ServiceNow task table, a Jira project)."""
         ...
 
-    def open_tasks(self, table: str) -> list[TaskRef]:
-        """Every open task this tool created in `table`."""
+    def find_tasks(self, process: str, fingerprints: Iterable[str]) -> list[TaskRef]:
+        """Every task, open or closed, carrying one of the fingerprints."""
         ...
 
-    def create_tasks(self, table: str, rows: list[dict[str, str]]) -> list[TaskRef]:
-        """Create tasks (concurrently where the platform allows); results in input order."""
+    def open_tasks(self, process: str) -> list[TaskRef]:
+        """Every open task this tool created for that process."""
         ...
 
-    def update_task(self, table: str, sys_id: str, fields: Mapping[str, str]) -> TaskRef: ...
+    def create_tasks(self, drafts: Sequence[TaskDraft]) -> list[TaskRef]:
+        """Creates every draft (with its attachment); results in input order. Raises
+        SourceError after trying all when any failed (a rerun finds the others)."""
+        ...
+
+    def update_task(self, task: TaskRef, draft: TaskDraft, note: str) -> TaskRef:
+        """Title, body and priority become the draft's (its attachment is there after); a
+        non-empty `note` is added as an internal note."""
+        ...
+
+    def close_task(self, task: TaskRef, note: str) -> None:
+        """Closes the task, saying why in `note`."""
+        ...
+
+    def list_url(self, process: str, ids: Sequence[str]) -> str:
+        """A link to the list of exactly these records, "" when the platform cannot give one."""
+        ...

@@ -19,11 +19,12 @@ class Reads(Connector, Protocol):
     capabilities: ClassVar[frozenset[type]]
 
 
-class WritesTasks(TaskPort, Protocol):
-    """Writes remediation tasks, never the scanned records."""
+class WritesTasks(Protocol):
+    """Writes remediation tasks, never the scanned records, through a port for the run."""
 
-    def configure_tasks(self, parents: Mapping[str, str]) -> None:
-        """Write-back targets from settings: where tasks go -> what names their record."""
+    def task_port(self, settings: Mapping[str, Any]) -> TaskPort:
+        """The port for this run, from the whole settings (its own write-back part checked:
+        a ConfigError when wrong)."""
         ...
 
 

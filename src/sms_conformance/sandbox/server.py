@@ -3,8 +3,11 @@
 Endpoints: ``/api/now/[v1/|v2/]table/{table}[/{sys_id}]`` (GET, POST, PUT, PATCH, DELETE),
 ``POST /oauth_token.do`` (password, client_credentials and refresh_token grants) and the
 non-ServiceNow helpers ``GET /sandbox/stats`` (``DELETE`` resets), ``GET /sandbox/planted``,
-``GET /sandbox/journal/{table}/{sys_id}`` (all need auth). Shapes, headers and error envelopes
-follow the real captures in shared/reference/servicenow/samples.
+``GET /sandbox/journal/{table}/{sys_id}`` (all need auth), and the Attachment API's
+``POST /api/now/attachment/file``, ``GET /api/now/attachment`` and
+``GET /api/now/attachment/{sys_id}/file`` (faulted as table ``sys_attachment``). Shapes,
+headers and error envelopes follow the real captures in shared/reference/servicenow/samples
+(the Attachment API's follow its documentation: no capture of it there).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from sms_conformance.sandbox.attachments import Attachments
 from sms_conformance.sandbox.faults import (
     HIBERNATING_PAGE,
     RATE_LIMIT_BODY,
@@ -37,6 +41,8 @@ from sms_conformance.sandbox.store import DEFAULT_LIMIT, Store
 
 JSON_TYPE = "application/json;charset=UTF-8"
 TABLE_PATH = re.compile(r"^/api/now/(?:(v1|v2)/)?table/([^/]+)(?:/([^/]+))?/?$")
+ATTACHMENT_PATH = re.compile(r"^/api/now/(?:v1/)?attachment(?:/(file|[0-9a-f]{32}/file))?/?$")
+ATTACHMENT_TABLE = "sys_attachment"
 BASE_HEADERS = (
     ("Server-Timing", "sem_wait;dur=0, sesh_wait;dur=0"),
     ("X-Content-Type-Options", "nosniff"),
@@ -132,6 +138,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.faults = faults or FaultSpec()
         self.planted = planted if planted is not None else store.dataset.planted
         self.stats = Stats()
+        self.attachments = Attachments()
         self._tokens: dict[str, float] = {}
         self._refresh: dict[str, float] = {}
         self._token_lock = threading.Lock()
@@ -230,6 +237,16 @@ class Handler(BaseHTTPRequestHandler):
             self._logged_in = True
             if url.path.startswith("/sandbox/"):
                 self._sandbox(method, url.path)
+                return
+            attachment = ATTACHMENT_PATH.match(url.path)
+            if attachment is not None:
+                self._table = ATTACHMENT_TABLE
+                fault = self.server.faults.pick(ATTACHMENT_TABLE)
+                if fault is not None:
+                    self._fault = fault
+                    if self._inject(fault):
+                        return
+                self._attachment_api(method, attachment.group(1), body)
                 return
             match = TABLE_PATH.match(url.path)
             if match is None:
@@ -398,6 +415,39 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(400, error_body("Requested URI does not represent any resource",
                                             None))
+
+    # -- Attachment API -------------------------------------------------------------------
+    def _attachment_api(self, method: str, rest: str | None, body: bytes) -> None:
+        params = dict(parse_qsl(self._url.query, keep_blank_values=True))
+        store, attachments = self.server.store, self.server.attachments
+        base = self._base_url()
+        if method == "POST" and rest == "file":
+            table, record = params.get("table_name", ""), params.get("table_sys_id", "")
+            name = params.get("file_name", "")
+            if not (table and record and name):
+                self._send_json(400, error_body(
+                    "Missing parameters", "table_name, table_sys_id and file_name are required"))
+            elif store.table(table) is None or store.get(table, record) is None:
+                self._send_json(404, NOT_FOUND)
+            else:
+                item = attachments.add(table, record, name,
+                                       self.headers.get("Content-Type", "application/octet-stream"),
+                                       body)
+                self._send_json(201, {"result": item.meta(base)},
+                                [("Location", f"{base}/api/now/attachment/{item.sys_id}")])
+        elif method == "GET" and rest is None:
+            found = attachments.query(params.get("sysparm_query", ""))
+            self._rows = len(found)
+            self._send_json(200, {"result": [a.meta(base) for a in found]})
+        elif method == "GET" and rest is not None and rest != "file":
+            stored = attachments.get(rest.split("/")[0])
+            if stored is None:
+                self._send_json(404, NOT_FOUND)
+            else:
+                self._send(200, stored.content, content_type=stored.content_type)
+        else:
+            self._send_json(405, error_body("Method not Supported",
+                                            f"{method} method not supported for API"))
 
     # -- Table API ------------------------------------------------------------------------
     def _table_api(self, method: str, version: str | None, table: str, sys_id: str | None,

@@ -36,6 +36,7 @@ from sms_conformance.limits import MIB
 log = logging.getLogger(__name__)
 
 API = "/api/now/table"
+ATTACHMENT_API = "/api/now/attachment"
 USER_AGENT = f"sms-conformance/{__version__}"
 # A POST rejected with these was not processed, so sending it again cannot duplicate a record.
 _SAFE_WRITE_RETRY = frozenset({429, 503})
@@ -162,6 +163,32 @@ class TableClient:
             raise SourceError(f"PATCH {self._path(table, sys_id)}: record not found (404)")
         return self._record(body, table)
 
+    # -- Attachment API ---------------------------------------------------------------------
+
+    def attachments(self, table: str, sys_id: str) -> tuple[Json, ...]:
+        """Metadata (sys_id, file_name, size_bytes) of the files attached to one record."""
+        query = f"table_name={table}^table_sys_id={sys_id}"
+        _, body = self._call("GET", ATTACHMENT_API, params={
+            "sysparm_query": query, "sysparm_fields": "sys_id,file_name,size_bytes",
+            "sysparm_limit": "1000"})
+        rows = [] if body is None else body.get("result")
+        if not isinstance(rows, list):
+            raise SourceError(f"GET {ATTACHMENT_API}: expected a list in 'result'")
+        return tuple(row for row in rows if isinstance(row, dict))
+
+    def attach(self, table: str, sys_id: str, file_name: str, content: bytes,
+               content_type: str) -> Json:
+        """POST one file to a record (201 with its metadata). Raises AmbiguousWriteError when
+        the outcome is unknown."""
+        self._writable(table)
+        path = f"{ATTACHMENT_API}/file"
+        _, body = self._call("POST", path, params={
+            "table_name": table, "table_sys_id": sys_id, "file_name": file_name},
+            content=(content, content_type), write=True)
+        if body is None:
+            raise SourceError(f"POST {path}: record {table} {sys_id} not found (404)")
+        return self._record(body, "attachment")
+
     # -- transport --------------------------------------------------------------------------
 
     def _writable(self, table: str) -> None:
@@ -184,6 +211,7 @@ class TableClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Json | None = None,
+        content: tuple[bytes, str] | None = None,
         write: bool = False,
     ) -> tuple[requests.Response, Json | None]:
         """One logical call with retries; body None means 404."""
@@ -202,7 +230,7 @@ class TableClient:
         def attempt() -> tuple[requests.Response, Json | None]:
             nonlocal quota_cancels
             try:
-                response = self._authorized(method, url, params, json)
+                response = self._authorized(method, url, params, json, content)
                 return response, decode(method, url, response)
             except HTTPAuthError as exc:
                 raise self._refused(exc) from None
@@ -269,11 +297,13 @@ class TableClient:
         )
 
     def _authorized(
-        self, method: str, url: str, params: Mapping[str, str] | None, json: Json | None
+        self, method: str, url: str, params: Mapping[str, str] | None, json: Json | None,
+        content: tuple[bytes, str] | None = None,
     ) -> requests.Response:
-        response = self._send(method, url, params=params, json=json, auth=True)
+        response = self._send(method, url, params=params, json=json, content=content, auth=True)
         if response.status_code == 401 and self.auth.invalidate():
-            response = self._send(method, url, params=params, json=json, auth=True)
+            response = self._send(method, url, params=params, json=json, content=content,
+                                  auth=True)
         return response
 
     def send_form(self, method: str, url: str, data: Mapping[str, str]) -> requests.Response:
@@ -288,6 +318,7 @@ class TableClient:
         params: Mapping[str, str] | None = None,
         json: Json | None = None,
         data: Mapping[str, str] | None = None,
+        content: tuple[bytes, str] | None = None,
         auth: bool,
     ) -> requests.Response:
         now = self._clock()
@@ -303,6 +334,8 @@ class TableClient:
         if json is not None:
             body = orjson.dumps(json)
             headers["Content-Type"] = "application/json"
+        elif content is not None:
+            body, headers["Content-Type"] = content
         with self._count_lock:
             self._count += 1
         started = self._clock()

@@ -11,7 +11,7 @@ from itertools import chain
 from typing import Any, ClassVar
 
 from sms_conformance.canonical import process_of_kind
-from sms_conformance.connectors.base import FetchRequest, NotRead, TaskRef
+from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
@@ -33,8 +33,15 @@ from sms_conformance.connectors.servicenow.streams import Gate, GatedClient, int
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
     SOURCE_TABLES,
+    SnTask,
     TaskTables,
     batched,
+)
+from sms_conformance.connectors.servicenow.writeback import (
+    ServiceNowTaskPort,
+    ServiceNowTaskSettings,
+    check_scanned_tables,
+    refuse_non_task_tables,
 )
 from sms_conformance.errors import SourceError
 from sms_conformance.records import Process, Record, Ref
@@ -96,12 +103,28 @@ class ServiceNowConnector:
         self.gate = Gate(streams)
         client.on_throttled = self.gate.lower
 
-    def configure_tasks(self, parents: Mapping[str, str]) -> None:
+    def configure_tasks(self, parents: Mapping[str, str],
+                        closed_states: Mapping[str, str] | None = None) -> None:
         """Write-back targets from settings: task table -> field naming the source record."""
         self.tasks = TaskTables(
             self.client, frozenset(parents), batch=self.ref_batch, page_size=self.page_size,
-            protected=self.tasks_protected, parents=parents,
+            protected=self.tasks_protected, parents=parents, closed_states=closed_states,
         )
+
+    def task_port(self, settings: Mapping[str, Any]) -> ServiceNowTaskPort:
+        """Write-back to the task tables `write_back.targets` names, checked first: allowed
+        tables, parent fields that reference the scanned tables, custom tables that extend task."""
+        from sms_conformance.connectors.servicenow.doctor import task_tables
+
+        config = ServiceNowTaskSettings.from_settings(settings)
+        scanned = {p.value: m.table for p, m in self.fieldmap.processes.items()}
+        check_scanned_tables(config.target_fields(), scanned)
+        custom = {t.table for t in config.targets.values()} & set(config.custom_task_tables)
+        if custom:
+            refuse_non_task_tables(custom, lambda tables: task_tables(self, tables))
+        self.configure_tasks({t.table: t.parent_field for t in config.targets.values()},
+                             {table: s.closed for table, s in config.states.items()})
+        return ServiceNowTaskPort(self.tasks, config, self.instance, scanned)
 
     def __repr__(self) -> str:
         return f"ServiceNowConnector({self.instance!r})"
@@ -312,32 +335,32 @@ class ServiceNowConnector:
 
     # -- write-back -------------------------------------------------------------------------
 
-    def find_tasks(self, table: str, fingerprints: Iterable[str]) -> list[TaskRef]:
+    def find_tasks(self, table: str, fingerprints: Iterable[str]) -> list[SnTask]:
         """Every task, open or closed, carrying one of `fingerprints` (batched lookups)."""
         return self.tasks.find(table, fingerprints)
 
-    def open_tasks(self, table: str) -> list[TaskRef]:
+    def open_tasks(self, table: str) -> list[SnTask]:
         """Every open task this tool created in `table` (marked in correlation_display)."""
         return self.tasks.open(table)
 
-    def create_task(self, table: str, fields: Mapping[str, str]) -> TaskRef:
+    def create_task(self, table: str, fields: Mapping[str, str]) -> SnTask:
         return self.tasks.create(table, fields)
 
-    def update_task(self, table: str, sys_id: str, fields: Mapping[str, str]) -> TaskRef:
+    def update_task(self, table: str, sys_id: str, fields: Mapping[str, str]) -> SnTask:
         return self.tasks.update(table, sys_id, fields)
 
-    def close_task(self, table: str, sys_id: str, note: str) -> TaskRef:
+    def close_task(self, table: str, sys_id: str, note: str) -> SnTask:
         return self.tasks.close(table, sys_id, note)
 
     def create_tasks(
         self, table: str, rows: Sequence[Mapping[str, str]], max_workers: int = 8
-    ) -> list[TaskRef]:
+    ) -> list[SnTask]:
         """Create concurrently, results in input order; SourceError if any creation failed."""
         return self.tasks.create_all(table, rows, max_workers)
 
     def create_tasks_concurrently(
         self, table: str, items: Sequence[Mapping[str, str]], max_workers: int = 8
-    ) -> list[TaskRef | SourceError]:
+    ) -> list[SnTask | SourceError]:
         """Create concurrently, results in input order, a failed creation as its SourceError."""
         return self.tasks.create_many(table, items, max_workers)
 

@@ -27,7 +27,7 @@ def check(connector: ServiceNowConnector, rules: Sequence[Rule],
           settings: Mapping[str, Any]) -> list[Finding]:
     """The Doctor capability: the tables and fields the rules read, then (once reached and
     authenticated) that every write-back table extends task."""
-    from sms_conformance.writeback_plan import WriteBackSettings
+    from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
 
     needed: dict[str, set[str]] = {}
     for process in Process:
@@ -38,7 +38,7 @@ def check(connector: ServiceNowConnector, rules: Sequence[Rule],
             needed[pmap.table] = set(pmap.platform_fields(fields))
     findings = diagnose(connector, needed)
     if findings[0].level == "ok":  # reached and authenticated
-        targets = WriteBackSettings.from_settings(settings).targets.values()
+        targets = ServiceNowTaskSettings.from_settings(settings).targets.values()
         findings += task_tables(connector, [t.table for t in targets])
     return findings
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
-from sms_conformance.connectors.base import TaskRef
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.paging import KeysetScan, text
 from sms_conformance.connectors.servicenow.query import Filter, check_field, condition
@@ -34,6 +35,26 @@ CLOSED_STATE = {"incident_task": "3", "problem_task": "157", "change_task": "3"}
 TOOL_MARKER = "sms-conformance"  # correlation_display of the tasks this tool creates
 
 
+@dataclass(frozen=True)
+class SnTask:
+    """A row of a task table as read: its fields as text."""
+
+    fingerprint: str  # correlation_id
+    table: str
+    id: str
+    number: str
+    open: bool
+    parent: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    created: str = ""  # sys_created_on, "YYYY-MM-DD hh:mm:ss" UTC: orders duplicates
+
+
+def _checked(sys_id: str) -> str:
+    if not _SYS_ID.fullmatch(sys_id):
+        raise ConfigError(f"invalid sys_id {sys_id!r}")
+    return sys_id
+
+
 def batched(items: Iterable[str], size: int) -> Iterable[list[str]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -53,6 +74,7 @@ class TaskTables:
         protected: frozenset[str] = SOURCE_TABLES,
         parents: Mapping[str, str] | None = None,
         marker: str = TOOL_MARKER,
+        closed_states: Mapping[str, str] | None = None,
     ) -> None:
         forbidden = write_tables & protected
         if forbidden:
@@ -65,6 +87,7 @@ class TaskTables:
         self.page_size = page_size
         self.parents = {**DEFAULT_PARENTS, **(parents or {})}
         self.marker = marker
+        self.closed_states = {**CLOSED_STATE, **(closed_states or {})}
 
     def allowed(self, table: str) -> str:
         if table not in self.write_tables:
@@ -74,11 +97,12 @@ class TaskTables:
             )
         return table
 
-    def ref(self, table: str, row: Mapping[str, object]) -> TaskRef:
+    def ref(self, table: str, row: Mapping[str, object]) -> SnTask:
         fields = {key: text(value) for key, value in row.items()}
         active = fields.get("active", "").lower()
-        is_open = active == "true" if active else fields.get("state") != CLOSED_STATE.get(table)
-        return TaskRef(
+        is_open = (active == "true" if active
+                   else fields.get("state") != self.closed_states.get(table))
+        return SnTask(
             fingerprint=fields.get("correlation_id", ""),
             table=table,
             id=fields.get("sys_id", ""),
@@ -89,28 +113,28 @@ class TaskTables:
             created=fields.get("sys_created_on", ""),
         )
 
-    def _scan(self, table: str, filter_: Filter) -> list[TaskRef]:
+    def _scan(self, table: str, filter_: Filter) -> list[SnTask]:
         fields = (*TASK_FIELDS, self.parents.get(table, "parent"))
         scan = KeysetScan(self.client, table, filter_, fields, self.page_size)
         return [self.ref(table, row) for row in scan.rows()]
 
-    def find(self, table: str, fingerprints: Iterable[str]) -> list[TaskRef]:
+    def find(self, table: str, fingerprints: Iterable[str]) -> list[SnTask]:
         """Every task, open or closed, carrying one of `fingerprints` (duplicates included)."""
         self.allowed(table)
         wanted = sorted({f for f in fingerprints if f})
-        found: list[TaskRef] = []
+        found: list[SnTask] = []
         for chunk in batched(wanted, self.batch):
             tasks = self._scan(table, ((condition("correlation_id", chunk),),))
             found.extend(t for t in tasks if t.fingerprint in chunk)  # never trust the filter
         return found
 
-    def open(self, table: str) -> list[TaskRef]:
+    def open(self, table: str) -> list[SnTask]:
         """Every open task this tool created in `table`."""
         self.allowed(table)
         filter_ = ((condition("correlation_display", [self.marker]), "active=true"),)
         return [t for t in self._scan(table, filter_) if t.open]
 
-    def create(self, table: str, fields: Mapping[str, str]) -> TaskRef:
+    def create(self, table: str, fields: Mapping[str, str]) -> SnTask:
         """POST a task; if the outcome is unknown, look for it by fingerprint before resending."""
         self.allowed(table)
         try:
@@ -124,26 +148,41 @@ class TaskTables:
                 return existing[0]
             return self.ref(table, self.client.create(table, fields))
 
-    def update(self, table: str, sys_id: str, fields: Mapping[str, str]) -> TaskRef:
+    def update(self, table: str, sys_id: str, fields: Mapping[str, str]) -> SnTask:
         self.allowed(table)
-        if not _SYS_ID.fullmatch(sys_id):
-            raise ConfigError(f"invalid sys_id {sys_id!r}")
-        return self.ref(table, self.client.update(table, sys_id, fields))
+        return self.ref(table, self.client.update(table, _checked(sys_id), fields))
 
-    def close(self, table: str, sys_id: str, note: str, state: str | None = None) -> TaskRef:
+    def attached(self, table: str, sys_id: str) -> set[str]:
+        """The names of the files attached to a task."""
+        self.allowed(table)
+        return {text(row.get("file_name")) for row in self.client.attachments(table, _checked(sys_id))}
+
+    def attach(self, table: str, sys_id: str, file_name: str, content: bytes,
+               content_type: str = "text/csv") -> None:
+        """Attaches a file to a task unless one of that name is there; an upload whose outcome
+        is unknown is looked for before it is sent again."""
+        if file_name in self.attached(table, sys_id):
+            return
+        try:
+            self.client.attach(table, sys_id, file_name, content, content_type)
+        except AmbiguousWriteError:
+            if file_name not in self.attached(table, sys_id):
+                self.client.attach(table, sys_id, file_name, content, content_type)
+
+    def close(self, table: str, sys_id: str, note: str, state: str | None = None) -> SnTask:
         """Close a task with a work note (state: the table's closed value unless given)."""
-        closed = state or CLOSED_STATE.get(table)
+        closed = state or self.closed_states.get(table)
         if closed is None:
             raise ConfigError(f"{table}: no closed state known; configure one")
         return self.update(table, sys_id, {"state": closed, "work_notes": note})
 
     def create_many(
         self, table: str, items: Sequence[Mapping[str, str]], max_workers: int = 8
-    ) -> list[TaskRef | SourceError]:
+    ) -> list[SnTask | SourceError]:
         """Create tasks concurrently; results in input order, a failure as its SourceError."""
         self.allowed(table)
 
-        def one(fields: Mapping[str, str]) -> TaskRef | SourceError:
+        def one(fields: Mapping[str, str]) -> SnTask | SourceError:
             try:
                 return self.create(table, fields)
             except SourceError as exc:
@@ -154,7 +193,7 @@ class TaskTables:
 
     def create_all(
         self, table: str, items: Sequence[Mapping[str, str]], max_workers: int = 8
-    ) -> list[TaskRef]:
+    ) -> list[SnTask]:
         """Like create_many, but raises after all attempts if any creation failed."""
         results = self.create_many(table, items, max_workers)
         failed = [r for r in results if isinstance(r, SourceError)]
@@ -163,4 +202,4 @@ class TaskTables:
                 f"{table}: {len(failed)} of {len(items)} tasks could not be created "
                 f"(the others were; a rerun finds them by fingerprint): {failed[0]}"
             )
-        return [r for r in results if isinstance(r, TaskRef)]
+        return [r for r in results if isinstance(r, SnTask)]
