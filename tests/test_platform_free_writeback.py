@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.connectors.base import TaskDraft, TaskPort, TaskRef
+from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.errors import SourceError
 from sms_conformance.history import FindingRow, History
 from sms_conformance.task_policy import record_fingerprint
