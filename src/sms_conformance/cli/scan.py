@@ -15,6 +15,7 @@ from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.history import History
 from sms_conformance.limits import Limits
+from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.rules.model import Severity
 from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions
@@ -58,6 +59,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         since=parse_since(since, now), source=profile or source,
         incremental=incremental and not source.startswith("file:"),
         progress=progress_printer(sys.stderr),
+        metrics=MetricSettings.from_settings(config.settings()),
     )
     connection = config.profile(profile)
     limits = Limits.from_settings(config.settings())
