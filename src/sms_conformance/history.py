@@ -270,8 +270,8 @@ class History:
         return data
 
     def scans(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        """Every scan started at or after `since`, oldest first."""
-        cur = self.db.execute("SELECT id FROM scans WHERE started_at >= ? ORDER BY id",
+        """Every scan of records as of `since` or later (all when None), oldest first."""
+        cur = self.db.execute("SELECT id FROM scans WHERE as_of >= ? ORDER BY id",
                               (iso(since) if since else "",))
         return [scan for (scan_id,) in cur.fetchall() if (scan := self.scan(scan_id))]
 
