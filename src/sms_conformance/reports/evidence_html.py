@@ -187,7 +187,11 @@ def _metrics(ev: Evidence) -> str:
     for process, render_one in (("incident", _incident), ("problem", _problem),
                                 ("change", _change)):
         if process in ev.metrics:
-            out.append(render_one(ev.metrics[process]))
+            try:
+                out.append(render_one(ev.metrics[process]))
+            except (KeyError, TypeError):  # stored by another version of the tool
+                out.append(f"<p>The {process} metrics of this scan are in a form this version "
+                           "does not read.</p>")
     return "\n".join(out)
 
 
