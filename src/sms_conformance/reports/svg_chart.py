@@ -61,9 +61,14 @@ def line_chart(points: Sequence[LinePoint], title: str, *, top: float | None = N
     for i, (x, y, p) in enumerate(coords):
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLOR}">'
                     f'<title>{escape(p.tooltip or f"{p.label}: {fmt(p.value)}")}</title></circle>')
-        if i % every == 0 or i == len(coords) - 1:
-            body.append(f'<text x="{x:.1f}" y="{height - lower + 16}" text-anchor="middle" '
+        last = i == len(coords) - 1
+        if (i % every == 0 and len(coords) - 1 - i >= every / 2) or last:
+            anchor = "end" if last and len(coords) > 1 else "middle"
+            body.append(f'<text x="{x:.1f}" y="{height - lower + 16}" text-anchor="{anchor}" '
                         f'fill="#475569">{escape(p.label)}</text>')
+    x, y, p = coords[-1]  # the latest value, written out
+    body.append(f'<text x="{x - 4:.1f}" y="{y - 8:.1f}" text-anchor="end" fill="{COLOR}" '
+                f'font-weight="bold">{escape(fmt(p.value))}</text>')
     return _svg(WIDTH, height, title, body)
 
 
