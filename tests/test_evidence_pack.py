@@ -155,5 +155,24 @@ def test_clause_filter_keeps_only_that_clause(store: Path, tmp_path: Path) -> No
 def test_unknown_scan_is_one_error_line(store: Path, tmp_path: Path) -> None:
     code, output, _ = render(store, tmp_path, "--scan", "77")
     assert code == 2 and output.strip() == f"error: {store}: no scan 77 in this history store"
+    for spec in ("first", "0"):
+        code, output, _ = render(store, tmp_path, "--scan", spec)
+        assert code == 2 and "expected a scan id or 'latest'" in output
     code, output, _ = render(store, tmp_path, "--scan", "first")
     assert code == 2 and "expected a scan id or 'latest'" in output
+
+
+def test_report_metrics_table_and_json(store: Path) -> None:
+    runner = CliRunner()
+    table = runner.invoke(cli, ["report", "metrics", "--history", str(store)])
+    assert table.exit_code == 0, table.output
+    assert "incident: 1 records read (all records)" in table.output
+    assert "time to restore P2: median 3.0h" in table.output
+    assert "within 8.0h: 100.0% (1 of 1)" in table.output
+    assert "corrective actions at" in table.output and "3 open (1 overdue), 1 closed" in table.output
+    data = json.loads(runner.invoke(cli, ["report", "metrics", "--history", str(store),
+                                          "--format", "json"]).output)
+    assert data["scan"]["complete"] is True
+    assert data["metrics"]["incident"]["reopen"] == {"reopened": 0, "base": 1, "rate": 0.0,
+                                                     "unknown": 0, "missing": 0}
+    assert data["corrective_actions"]["total"]["open"] == 3

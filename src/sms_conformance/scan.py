@@ -290,9 +290,9 @@ class Scanner:
 def _population(request: FetchRequest) -> str:
     """What the records read of a table cover, as the process metrics say it."""
     if request.since is not None:
-        return f"records updated since {request.since:%Y-%m-%d %H:%M} UTC (not the whole table)"
+        return f"records updated since {request.since:%Y-%m-%d %H:%M} UTC, not the whole table"
     if request.scopes:
-        return "records in the rules' scopes (not the whole table)"
+        return "records in the rules' scopes, not the whole table"
     return "all records"
 
 

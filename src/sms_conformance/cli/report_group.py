@@ -32,7 +32,7 @@ def open_history(path: Path | None) -> History:
 
 def pick_scan(history: History, spec: str) -> dict[str, Any]:
     """`latest` or a scan id."""
-    if spec != "latest" and not spec.isdigit():
+    if spec != "latest" and not (spec.isdigit() and int(spec) > 0):
         raise ConfigError(f"--scan {spec!r}: expected a scan id or 'latest'")
     scan = history.scan(None if spec == "latest" else int(spec))
     if scan is None:
@@ -42,10 +42,11 @@ def pick_scan(history: History, spec: str) -> dict[str, Any]:
 
 def _register() -> None:
     from sms_conformance.cli.evidence import evidence
+    from sms_conformance.cli.metrics import metrics
     from sms_conformance.cli.trend import trend
 
-    report.add_command(trend)
-    report.add_command(evidence)
+    for command in (trend, metrics, evidence):
+        report.add_command(command)
 
 
 _register()

@@ -64,7 +64,7 @@ def task_status(history: History, instance: str, at: datetime, severities: Mappi
     for row in rows:
         if row["instance"] != instance or parse_iso(row["created_at"]) > at:
             continue
-        name = row["owner"] or "(no owner)"
+        name = row["owner"] or "(unassigned)"
         status = owners.setdefault(name, OwnerStatus(name))
         created = parse_iso(row["created_at"])
         if row["closed_at"] and parse_iso(row["closed_at"]) <= at:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sms_conformance.history import History
-from sms_conformance.reports.summary import CLAUSE_TITLES, _clause_key
+from sms_conformance.reports.summary import CLAUSE_TITLES
 
 COUNTS = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
 
@@ -127,8 +127,13 @@ def trend(history: History, query: TrendQuery) -> tuple[str | None, list[Series]
     for one in series.values():
         most = max(p.rules for p in one.points)
         one.points = [_with_all(p, most) for p in one.points]
-    ordered = sorted(series.values(), key=lambda s: (_clause_key(s.key), s.key))
+    ordered = sorted(series.values(), key=lambda s: (_numbers(s.key), s.key))
     return instance, ordered
+
+
+def _numbers(key: str) -> tuple[int, ...]:
+    """8.5.1 before 8.6.1 before 10.1 (clause keys; other keys sort by name)."""
+    return tuple(int(p) for p in key.split(".") if p.isdigit())
 
 
 def _key(row: Mapping[str, Any], query: TrendQuery) -> str | None:
