@@ -123,13 +123,15 @@ def test_problems_age_and_known_errors_without_workaround(metrics: ProcessMetric
     metrics.observe(problem(3, state="closed", known_error=True, workaround=Unknown("acl")))
     metrics.observe(problem(4, state="new", known_error=Unknown("not exported"),
                             opened_at=FROZEN_NOW - timedelta(days=2)))
-    metrics.observe(problem(5, state="new", known_error=False))
+    metrics.observe(problem(5, state="new", known_error=False, opened_at=None))
+    metrics.observe(problem(6, state="assess", known_error=False))  # opened_at not carried at all
     data = metrics.result()["problem"]
     known = data["known_errors"]
     assert (known["count"], known["open"], known["without_workaround"]) == (3, 1, 1)
     assert (known["workaround_unknown"], known["unknown"]) == (1, 1)
     assert data["open_age"]["age_seconds"]["count"] == 2
     assert data["open_age"]["missing"] == 1  # problem 5 has no opening date
+    assert data["open_age"]["unknown"] == 1  # problem 6's source did not give one: unknown
 
 
 def test_change_success_rate_and_emergency_share(metrics: ProcessMetrics) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sms_conformance.records import Record, Ref, Unknown, Value, is_absent
+from sms_conformance.records import Record, Ref, Unknown, Value, is_absent, not_returned
 from sms_conformance.rules.parse import parse_duration
 
 SAMPLE_SIZE = 4096
@@ -92,6 +92,11 @@ def _quantile(ordered: list[float], q: float) -> float | None:
         return None
     rank = max(1, -(-len(ordered) * q // 1))  # ceil(n * q), at least 1
     return ordered[int(rank) - 1]
+
+
+def _get(fields: Mapping[str, Value], name: str) -> Value:
+    """A field the record does not carry at all (not mapped for this platform) is unknown."""
+    return fields[name] if name in fields else not_returned(name)
 
 
 def _state(value: Value) -> str | None:
@@ -220,7 +225,7 @@ class ProcessMetrics:
         process = record.process
         self.records[process] = self.records.get(process, 0) + 1
         fields = record.fields
-        raw_state = fields.get("state")
+        raw_state = _get(fields, "state")
         state = _state(raw_state)
         counts = self.states.setdefault(process, {})
         key = state or ("(unknown)" if isinstance(raw_state, Unknown) else "(missing)")
@@ -234,13 +239,13 @@ class ProcessMetrics:
 
     # incidents -------------------------------------------------------------------------
     def _incident(self, fields: Mapping[str, Value], state: str | None) -> None:
-        self._service(fields.get("service"))
-        reopens = fields.get("reopen_count")
+        self._service(_get(fields, "service"))
+        reopens = _get(fields, "reopen_count")
         count = reopens if isinstance(reopens, int) and not isinstance(reopens, bool) else None
         if state is None:
             return
         if state in _INCIDENT_OPEN:
-            self.backlog.add(fields.get("opened_at"), self.now)
+            self.backlog.add(_get(fields, "opened_at"), self.now)
         # Reopen rate: of the incidents resolved at least once (resolved or closed now, or
         # reopened since), the share reopened.
         if state in _INCIDENT_DONE or (count or 0) > 0:
@@ -253,7 +258,7 @@ class ProcessMetrics:
             self._restored(fields)
 
     def _restored(self, fields: Mapping[str, Value]) -> None:
-        priority = fields.get("priority")
+        priority = _get(fields, "priority")
         gap = _gap(priority)
         if gap is not None or not isinstance(priority, int):
             self.restore_gaps.note(gap or "unknown")
@@ -262,7 +267,7 @@ class ProcessMetrics:
         if line is None:
             line = self.restore[str(priority)] = _Restore(
                 self.settings.restore_targets.get(priority))
-        opened, resolved = fields.get("opened_at"), fields.get("resolved_at")
+        opened, resolved = _get(fields, "opened_at"), _get(fields, "resolved_at")
         gap = _gap(opened) or _gap(resolved)
         if gap is not None or not isinstance(opened, datetime) or not isinstance(resolved, datetime):
             line.gaps.note(gap or "unknown")
@@ -290,8 +295,8 @@ class ProcessMetrics:
     # problems --------------------------------------------------------------------------
     def _problem(self, fields: Mapping[str, Value], state: str | None) -> None:
         if state is not None and state not in _PROBLEM_DONE:
-            self.problem_ages.add(fields.get("opened_at"), self.now)
-        known = fields.get("known_error")
+            self.problem_ages.add(_get(fields, "opened_at"), self.now)
+        known = _get(fields, "known_error")
         if not isinstance(known, bool):
             self.known_error_gaps.note(_gap(known) or "unknown")
             return
@@ -299,7 +304,7 @@ class ProcessMetrics:
             return
         self.known_errors += 1
         self.known_open += state is not None and state not in _PROBLEM_DONE
-        workaround = fields.get("workaround")
+        workaround = _get(fields, "workaround")
         if isinstance(workaround, Unknown):
             self.workaround_gaps.note("unknown")
         elif is_absent(workaround):
@@ -307,7 +312,7 @@ class ProcessMetrics:
 
     # changes ---------------------------------------------------------------------------
     def _change(self, fields: Mapping[str, Value], state: str | None) -> None:
-        kind = fields.get("type")
+        kind = _get(fields, "type")
         gap = _gap(kind)
         if gap is not None:
             self.type_gaps.note(gap)
@@ -315,7 +320,7 @@ class ProcessMetrics:
             self.types[str(kind)] = self.types.get(str(kind), 0) + 1
         if state != "closed":
             return
-        code = fields.get("resolution_code")
+        code = _get(fields, "resolution_code")
         gap = _gap(code)
         if gap is not None:
             self.code_gaps.note(gap)
