@@ -176,3 +176,15 @@ def test_report_metrics_table_and_json(store: Path) -> None:
     assert data["metrics"]["incident"]["reopen"] == {"reopened": 0, "base": 1, "rate": 0.0,
                                                      "unknown": 0, "missing": 0}
     assert data["corrective_actions"]["total"]["open"] == 3
+
+
+def test_svg_charts_escape_labels_and_say_when_there_is_nothing_to_draw() -> None:
+    from sms_conformance.reports.svg_chart import LinePoint, bar_chart, line_chart
+
+    bars = bar_chart([(HOSTILE, 3.0), ("ok", 1.0)], "services <b>")
+    assert "<script" not in bars and "<img" not in bars and "services &lt;b&gt;" in bars
+    assert bars.count("<rect") == 2
+    empty = line_chart([], "rate")
+    assert "no complete full scan in the window" in empty and "<polyline" not in empty
+    two = line_chart([LinePoint("2026-11-01", 0.1), LinePoint("2026-11-08", 0.2)], "rate")
+    assert "<polyline" in two and two.count("<circle") == 2 and "20.0%" in two
