@@ -334,7 +334,9 @@ class ProcessMetrics:
         for process, count in self.records.items():
             base = {"records": count, "population": self.population.get(process, ""),
                     "states": dict(sorted(self.states.get(process, {}).items()))}
-            out[process] = {**base, **getattr(self, f"_{process}_result")()}
+            details = {"incident": self._incident_result, "problem": self._problem_result,
+                       "change": self._change_result}.get(process)
+            out[process] = {**base, **(details() if details else {})}
         return out
 
     def _incident_result(self) -> dict[str, Any]:

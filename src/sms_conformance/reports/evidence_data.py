@@ -46,7 +46,8 @@ def load_evidence(history: History, scan: Mapping[str, Any], *, clause: str | No
                   waivers: Sequence[Waiver], due_days: Mapping[str, int], since: datetime | None,
                   now: datetime, cap: int = FINDINGS_PER_RULE) -> Evidence:
     scan_id = int(scan["id"])
-    lines = [x for x in rule_lines(history.counts(scan_id)) if clause in (None, x.clause)]
+    every = rule_lines(history.counts(scan_id))
+    lines = [x for x in every if clause in (None, x.clause)]
     wanted = {x.rule_id for x in lines}
     processes = {x.process for x in lines}
     findings: dict[str, list[FindingRow]] = {}
@@ -55,7 +56,7 @@ def load_evidence(history: History, scan: Mapping[str, Any], *, clause: str | No
             shown = findings.setdefault(row.rule_id, [])
             if len(shown) < cap:
                 shown.append(row)
-    severities = {x.rule_id: x.severity for x in rule_lines(history.counts(scan_id))}
+    severities = {x.rule_id: x.severity for x in every}
     return Evidence(
         scan=scan, clause=clause, lines=lines, findings=findings, cap=cap,
         unavailable=[g for g in history.unavailable(scan_id) if g["process"] in processes],
