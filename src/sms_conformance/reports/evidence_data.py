@@ -31,6 +31,8 @@ class Evidence:
     cap: int
     unavailable: list[dict[str, Any]]
     metrics: dict[str, dict[str, Any]]  # per process read
+    # (as of, metrics) of the complete full scans in the window up to this one, oldest first
+    metric_history: list[tuple[str, dict[str, dict[str, Any]]]]
     trends: list[Series]  # per clause shown
     since: datetime | None
     tasks: TaskStatus
@@ -61,6 +63,9 @@ def load_evidence(history: History, scan: Mapping[str, Any], *, clause: str | No
         scan=scan, clause=clause, lines=lines, findings=findings, cap=cap,
         unavailable=[g for g in history.unavailable(scan_id) if g["process"] in processes],
         metrics={p: m for p, m in history.metrics(scan_id).items() if p in processes},
+        metric_history=[(s["as_of"], history.metrics(s["id"])) for s in history.scans(since)
+                        if s["instance"] == scan["instance"] and s["id"] <= scan_id
+                        and s["complete"] and not s["incremental"]],
         trends=trend(history, TrendQuery(since=since, clause=clause, instance=scan["instance"],
                                          until=scan_id))[1],
         since=since,

@@ -4,7 +4,7 @@ untrusted, and the Content-Security-Policy forbids scripts and remote loads besi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -188,14 +188,37 @@ def _metrics(ev: Evidence) -> str:
                                 ("change", _change)):
         if process in ev.metrics:
             try:
-                out.append(render_one(ev.metrics[process]))
+                out.append(render_one(ev.metrics[process], ev))
             except (KeyError, TypeError):  # stored by another version of the tool
                 out.append(f"<p>The {process} metrics of this scan are in a form this version "
                            "does not read.</p>")
     return "\n".join(out)
 
 
-def _incident(m: Mapping[str, Any]) -> str:
+def _metric_trend(ev: Evidence, process: str, value: Callable[[Mapping[str, Any]], float | None],
+                  title: str) -> str:
+    """A metric over the complete full scans of the window (scans without it are left out)."""
+    points = []
+    for as_of, stored in ev.metric_history:
+        try:
+            found = value(stored[process]) if process in stored else None
+        except (KeyError, TypeError, ZeroDivisionError):
+            found = None
+        if found is not None:
+            points.append(LinePoint(as_of[:10], found))
+    if len(points) < 2:
+        return ""
+    top = min(1.0, max(p.value for p in points) * 1.15) or 1.0
+    return f'<p class="muted">{e(title)}</p>' + line_chart(points, title, top=top)
+
+
+def _within(m: Mapping[str, Any]) -> float | None:
+    lines = [x for x in m["time_to_restore"].values() if x["target_seconds"] is not None]
+    measured = sum(x["time_to_restore_seconds"]["count"] for x in lines)
+    return sum(x["within_target"] for x in lines) / measured if measured else None
+
+
+def _incident(m: Mapping[str, Any], ev: Evidence) -> str:
     rows, bars = [], []
     for priority, line in m["time_to_restore"].items():
         ttr = line["time_to_restore_seconds"]
@@ -216,10 +239,14 @@ def _incident(m: Mapping[str, Any]) -> str:
         _table(["Priority", "Target", "Measured", "Median", "p90", "Within target",
                 "Not measured"], rows, {2, 3, 4}),
         bar_chart(bars, "Share restored within target, by priority", fmt=percent, top=1.0),
+        _metric_trend(ev, "incident", _within, "Share restored within target, all priorities, "
+                      "over the complete full scans"),
         f"<p class=\"muted\">Priority not known on {_gaps(m['time_to_restore_priority_gaps'])} "
         "resolved incidents.</p>",
         f"<p><b>Reopen rate:</b> {_share(reopen['reopened'], reopen['base'])} of the incidents "
         f"resolved at least once ({_gaps(reopen)} reopen counts).</p>",
+        _metric_trend(ev, "incident", lambda x: x["reopen"]["rate"],
+                      "Reopen rate over the complete full scans"),
         f"<p><b>Backlog:</b> {backlog['age_seconds']['count']:,} open incidents, median age "
         f"{e(age_text(backlog['age_seconds']['median']))}, p90 "
         f"{e(age_text(backlog['age_seconds']['p90']))}; "
@@ -234,7 +261,7 @@ def _incident(m: Mapping[str, Any]) -> str:
     ])
 
 
-def _problem(m: Mapping[str, Any]) -> str:
+def _problem(m: Mapping[str, Any], ev: Evidence) -> str:
     ages, known = m["open_age"], m["known_errors"]
     return "\n".join([
         f"<h3>Problems (8.6.3): {m['records']:,} read</h3>",
@@ -249,7 +276,7 @@ def _problem(m: Mapping[str, Any]) -> str:
     ])
 
 
-def _change(m: Mapping[str, Any]) -> str:
+def _change(m: Mapping[str, Any], ev: Evidence) -> str:
     success, emergency = m["success"], m["emergency"]
     codes = ", ".join(f"{e(k)} {v:,}" for k, v in success["by_code"].items()) or "none"
     return "\n".join([
@@ -257,6 +284,8 @@ def _change(m: Mapping[str, Any]) -> str:
         f"<p><b>Success rate:</b> {_share(success['successful'], success['closed_with_code'])} "
         f"of the closed changes with a close code (by code: {codes}; close code "
         f"{_gaps(success)}).</p>",
+        _metric_trend(ev, "change", lambda x: x["success"]["rate"],
+                      "Change success rate over the complete full scans"),
         f"<p><b>Emergency changes:</b> {_share(emergency['emergency'], emergency['typed'])} of "
         f"the changes with a type ({_gaps(emergency)} types).</p>",
         f'<p class="muted">Records read: {e(m.get("population", ""))}.</p>',
