@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS tasks (
   PRIMARY KEY (tbl, task_id)
 );
 CREATE INDEX IF NOT EXISTS tasks_fingerprint ON tasks (fingerprint);
+CREATE TABLE IF NOT EXISTS process_metrics (
+  scan_id INTEGER NOT NULL, process TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (scan_id, process)
+);
 """
 
 FINDING_COLUMNS = (
@@ -296,6 +300,12 @@ class History:
     def scan_ids(self) -> list[int]:
         return [row[0] for row in self.db.execute("SELECT id FROM scans ORDER BY id")]
 
+    def scans(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Every scan of records as of `since` or later (all when None), oldest first."""
+        cur = self.db.execute("SELECT id FROM scans WHERE as_of >= ? ORDER BY id",
+                              (iso(since) if since else "",))
+        return [scan for (scan_id,) in cur.fetchall() if (scan := self.scan(scan_id))]
+
     # results -----------------------------------------------------------------------------
     def add_findings(self, scan_id: int, rows: Iterable[tuple[Any, ...]], seen_at: datetime) -> None:
         rows = list(rows)
@@ -331,6 +341,19 @@ class History:
             [(detail, scan_id, rule_id) for rule_id in rule_ids],
         )
         self.db.commit()
+
+    def save_metrics(self, scan_id: int, metrics: dict[str, dict[str, Any]]) -> None:
+        """Process metrics of a scan (process_metrics.py), one JSON document per process."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO process_metrics VALUES (?, ?, ?)",
+            [(scan_id, process, json.dumps(data)) for process, data in metrics.items()],
+        )
+        self.db.commit()
+
+    def metrics(self, scan_id: int) -> dict[str, dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT process, data FROM process_metrics WHERE scan_id=? ORDER BY process", (scan_id,))
+        return {process: json.loads(data) for process, data in cur}
 
     # what the source provided -----------------------------------------------------------
     def save_presence(self, scan_id: int, nonempty: dict[str, set[str]]) -> None:

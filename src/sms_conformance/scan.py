@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from sms_conformance.availability import Gap, Presence, Unavailable, hidden_fields
@@ -16,6 +16,7 @@ from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
+from sms_conformance.process_metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
 from sms_conformance.readahead import ReadAhead
 from sms_conformance.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue
@@ -91,6 +92,7 @@ class ScanOptions:
     phase: Callable[[Record], str] | None = None  # live, closed:<period> or old (task_policy)
     # (group, period) or None, from the record and its phase
     cohort: Callable[[Record, str], tuple[str, str] | None] | None = None
+    metrics: MetricSettings | None = None  # targets of the process metrics; None: shipped ones
 
 
 def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
@@ -155,7 +157,8 @@ class Scanner:
         # One resolver for the whole scan: look-ups fill whole batches across tables.
         links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,),
                              local=self.local_join)
-        sink = _Sink(self.history, outcome, options, links, self.rules)
+        metrics = ProcessMetrics(options.metrics or shipped_metrics(), options.now)
+        sink = _Sink(self.history, outcome, options, links, self.rules, metrics)
         presence = sink.presence
         waiting: list[Record] = []
         readers: dict[Process, tuple[str, FetchRequest, ReadAhead[Record]]] = {}
@@ -190,6 +193,7 @@ class Scanner:
             nonempty.setdefault(name, set()).update(fields)
         self.history.save_presence(scan_id, nonempty)
         self.history.save_unavailable(scan_id, outcome.unavailable.sorted())
+        self.history.save_metrics(scan_id, metrics.result())
         self.history.save_counts(scan_id, (
             (r.id, r.clause, r.process.value, r.severity.value, r.title, c.evaluated, c.passed,
              c.failed, c.errors, c.waived, c.unknown)
@@ -227,15 +231,17 @@ class Scanner:
         outcome.conforming = {k for k in outcome.conforming if k[1] not in outcome.blinded}
         return hidden
 
-    def _request(self, process: Process, table: str, options: ScanOptions) -> FetchRequest:
-        rules = [r for r in self.rules if r.process == process]
+    def _rule_fields(self, process: Process) -> frozenset[str]:
         # updated_at: a link missing from an index pass is looked up when its record changed
         # after the pass began (the target may be newer than the pass).
-        fields = frozenset(set().union(*(rule_fields(r) for r in rules))
-                           | {OWNER_FIELD, "updated_at"})
-        scopes = tuple(r.scope for r in rules)
+        return frozenset(set().union(*(rule_fields(r) for r in self.rules if r.process == process))
+                         | {OWNER_FIELD, "updated_at"})
+
+    def _request(self, process: Process, table: str, options: ScanOptions) -> FetchRequest:
+        scopes = tuple(r.scope for r in self.rules if r.process == process)
         if any(not s for s in scopes):
             scopes = ()
+        fields = self._rule_fields(process) | METRIC_FIELDS.get(process.value, frozenset())
         return FetchRequest(process, scopes, fields, self._since(process, table, options))
 
     def _scan_process(
@@ -244,7 +250,10 @@ class Scanner:
     ) -> list[Record]:
         """Evaluates one table's records; returns the records still waiting for look-ups."""
         process = request.process
-        sink.presence.start(process.value, request.fields)
+        # Fields only the process metrics read are not tracked: no rule is blinded by them.
+        sink.presence.start(process.value, self._rule_fields(process))
+        metrics = sink.metrics
+        metrics.start(process.value, _population(request))
         links = sink.links
         total = getattr(self.connector, "expected_total", lambda p: None)
         # Read whole: the referrers of other tables' records can be counted from these pages.
@@ -253,6 +262,7 @@ class Scanner:
         try:
             for record in records:
                 seen += 1
+                metrics.observe(record)
                 if seen == 1:
                     links.expect(process.value, total(process))
                 if whole:
@@ -277,6 +287,23 @@ class Scanner:
         return waiting
 
 
+def _population(request: FetchRequest) -> str:
+    """What the records read of a table cover, as the process metrics say it."""
+    if request.since is not None:
+        return f"records updated since {request.since:%Y-%m-%d %H:%M} UTC, not the whole table"
+    if request.scopes:
+        return "records in the rules' scopes, not the whole table"
+    return "all records"
+
+
+@lru_cache(maxsize=1)
+def shipped_metrics() -> MetricSettings:
+    """Metric targets of the shipped settings, for scans not given the organisation's."""
+    from sms_conformance.settings import load_settings
+
+    return MetricSettings.from_settings(load_settings())
+
+
 def _half_read(reader: ReadAhead[Record], process: Process, connector: Connector) -> bool:
     """The next table's pages may come once half of this one's has come (a failing read stops
     the scan before the next table is asked for anything)."""
@@ -288,8 +315,9 @@ class _Sink:
     """Evaluates records and writes findings to the history store in chunks."""
 
     def __init__(self, history: History, outcome: ScanOutcome, options: ScanOptions,
-                 links: LinkResolver, rules: Sequence[Rule]) -> None:
+                 links: LinkResolver, rules: Sequence[Rule], metrics: ProcessMetrics) -> None:
         self.history, self.outcome, self.options = history, outcome, options
+        self.metrics = metrics
         self.links, self.ctx = links, Context(options.now, links)
         # Rules of a process grouped by identical scope: each scope is tested once per record.
         self.groups: dict[str, list[tuple[CompiledRule, list[tuple[CompiledRule, RuleCounts]]]]] = {}

@@ -45,7 +45,7 @@ def cli(verbose: bool) -> None:
 def _register() -> None:
     from sms_conformance.cli.demo import demo
     from sms_conformance.cli.doctor import doctor
-    from sms_conformance.cli.reports import report
+    from sms_conformance.cli.report_group import report
     from sms_conformance.cli.rules import rules
     from sms_conformance.cli.sandbox import sandbox_group
     from sms_conformance.cli.scan import scan

@@ -13,12 +13,7 @@ from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import FORMATS, render
 
 
-@click.group()
-def report() -> None:
-    """Reports rendered from the history store."""
-
-
-@report.command("show")
+@click.command("show")
 @click.option("--scan", "scan", default="latest", show_default=True, metavar="ID|latest",
               help="Which stored scan.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)

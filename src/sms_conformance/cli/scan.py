@@ -16,6 +16,7 @@ from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
 from sms_conformance.limits import Limits
+from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.reports.render import FORMATS, check_writable
 from sms_conformance.rules.model import Severity
@@ -66,6 +67,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         since=parse_since(since, now), source=profile or source,
         incremental=incremental and not source.startswith("file:"),
         progress=progress_printer(sys.stderr),
+        metrics=MetricSettings.from_settings(config.settings()),
     )
     connection = config.profile(profile)
     limits = Limits.from_settings(config.settings())

@@ -1,0 +1,61 @@
+"""Process metrics of a stored scan as console lines (the evidence pack shows them as HTML)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sms_conformance.process_metrics import age_text
+from sms_conformance.reports.corrective_status import TaskStatus
+
+
+def _share(part: int | None, whole: int | None) -> str:
+    if part is None or not whole:
+        return "no evidence"
+    return f"{100 * part / whole:.1f}% ({part:,} of {whole:,})"
+
+
+def _gaps(data: Mapping[str, Any]) -> str:
+    return f"{data.get('unknown', 0):,} unknown, {data.get('missing', 0):,} empty"
+
+
+def _ages(data: Mapping[str, Any]) -> str:
+    ages = data["age_seconds"]
+    return (f"{ages['count']:,} open, median {age_text(ages['median'])}, "
+            f"p90 {age_text(ages['p90'])}")
+
+
+def render_metrics(metrics: Mapping[str, Mapping[str, Any]], tasks: TaskStatus) -> list[str]:
+    out = []
+    for process, m in sorted(metrics.items()):
+        out.append(f"{process}: {m['records']:,} records read ({m['population']})")
+        if process == "incident":
+            for priority, line in m["time_to_restore"].items():
+                ttr = line["time_to_restore_seconds"]
+                out.append(
+                    f"  time to restore P{priority}: median {age_text(ttr['median'])}, p90 "
+                    f"{age_text(ttr['p90'])}, within {age_text(line['target_seconds'])}: "
+                    f"{_share(line['within_target'], ttr['count'])}; {_gaps(line)}")
+            reopen, backlog = m["reopen"], m["backlog"]
+            out.append(f"  reopen rate: {_share(reopen['reopened'], reopen['base'])}; "
+                       f"{_gaps(reopen)}")
+            out.append(f"  backlog: {_ages(backlog)}, {backlog['over_limit']:,} older than "
+                       f"{age_text(backlog['limit_seconds'])}; {_gaps(backlog)}")
+            services = m["volume_by_service"]["services"]
+            top = ", ".join(f"{s['service']} {s['count']:,}" for s in services[:5])
+            out.append(f"  volume by service: {len(services):,} services; top: {top}")
+        elif process == "problem":
+            known = m["known_errors"]
+            out.append(f"  open problems: {_ages(m['open_age'])}; {_gaps(m['open_age'])}")
+            out.append(f"  known errors without workaround: "
+                       f"{_share(known['without_workaround'], known['count'])}; {_gaps(known)}")
+        elif process == "change":
+            success, emergency = m["success"], m["emergency"]
+            out.append(f"  success rate: {_share(success['successful'], success['closed_with_code'])}"
+                       f" of closed changes with a close code; {_gaps(success)}")
+            out.append(f"  emergency share: {_share(emergency['emergency'], emergency['typed'])}; "
+                       f"{_gaps(emergency)}")
+    total = tasks.total
+    out.append(f"corrective actions at {tasks.at:%Y-%m-%d %H:%M} UTC: {total.open:,} open "
+               f"({total.overdue:,} overdue), {total.closed:,} closed, {len(tasks.owners)} owners")
+    return out
