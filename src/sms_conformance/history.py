@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS tasks (
   PRIMARY KEY (tbl, sys_id)
 );
 CREATE INDEX IF NOT EXISTS tasks_fingerprint ON tasks (fingerprint);
+CREATE TABLE IF NOT EXISTS scanned (
+  scan_id INTEGER NOT NULL, process TEXT NOT NULL, record_id TEXT NOT NULL, number TEXT,
+  priority INTEGER, service TEXT, updated INTEGER,
+  PRIMARY KEY (scan_id, process, record_id)
+) WITHOUT ROWID;
 """
 
 FINDING_COLUMNS = (
@@ -279,6 +284,23 @@ class History:
             "ON CONFLICT(fingerprint) DO UPDATE SET last_seen=excluded.last_seen",
             [(row[0], when, when) for row in rows],
         )
+
+    def add_scanned(self, scan_id: int, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Records a scan evaluated: (process, record id, number, priority, service id, updated
+        as epoch seconds), so that records that passed can be sampled too."""
+        self.db.executemany("INSERT OR REPLACE INTO scanned VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [(scan_id, *row) for row in rows])
+
+    def scanned(self, scan_id: int) -> Iterator[tuple[Any, ...]]:
+        """(process, record id, number, priority, service, updated) of a scan's records."""
+        yield from self.db.execute(
+            "SELECT process, record_id, number, priority, service, updated FROM scanned "
+            "WHERE scan_id=?", (scan_id,))
+
+    def latest_scanned(self) -> int | None:
+        """The latest scan that stored its scanned records."""
+        row = self.db.execute("SELECT MAX(scan_id) FROM scanned").fetchone()
+        return row[0] if row else None
 
     def commit(self) -> None:
         self.db.commit()

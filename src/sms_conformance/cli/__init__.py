@@ -45,12 +45,14 @@ def cli(verbose: bool) -> None:
 def _register() -> None:
     from sms_conformance.cli.demo import demo
     from sms_conformance.cli.doctor import doctor
+    from sms_conformance.cli.history import history_group
     from sms_conformance.cli.rules import rules
+    from sms_conformance.cli.sample import sample
     from sms_conformance.cli.sandbox import sandbox_group
     from sms_conformance.cli.scan import scan
     from sms_conformance.cli.tasks import tasks
 
-    for command in (scan, rules, demo, doctor, sandbox_group, tasks):
+    for command in (scan, rules, demo, doctor, sandbox_group, tasks, history_group, sample):
         cli.add_command(command)
 
 
