@@ -1,9 +1,11 @@
 """A reproducible stratified sample of the records of a stored scan, as auditors draw one.
 
 Method: records are grouped into strata by the chosen fields (priority, service, process); a
-sample of N is allocated to the strata in proportion to their sizes by the largest-remainder
-method, after giving every non-empty stratum one record first when N is at least the number
-of strata (so a rare priority is never left out); no stratum gets more than it holds. Within a
+sample of N is allocated to the strata in proportion to their sizes (each stratum's share
+N * size / population, rounded by the largest-remainder method); when N is at least the number
+of strata, a stratum whose share rounds to 0 still gets one record, taken from the stratum most
+above its share, so a rare priority is never left out. When N is below the number of strata,
+the largest strata get one each. No stratum gets more than it holds. Within a
 stratum, records are ordered by (process, number) and drawn with `random.Random` seeded by
 "<seed>:<stratum>", so the same seed and the same scan give the same records on any machine,
 whatever order the store returns them in, and a stratum's draw does not depend on the others.
@@ -55,30 +57,28 @@ def parse_by(text: str) -> tuple[str, ...]:
 
 
 def allocate(sizes: dict[tuple[str, ...], int], n: int) -> dict[tuple[str, ...], int]:
-    """Records to draw per stratum: one each first where n allows, the rest in proportion to
-    size by largest remainder (ties: larger stratum, then key), capped at each stratum's size."""
+    """Records to draw per stratum: shares n * size / total rounded by largest remainder (ties:
+    larger stratum, then key); a stratum left at 0 gets 1, taken from the stratum most above its
+    share; below one per stratum, the n largest get one. Never more than a stratum holds."""
     strata = sorted(k for k, size in sizes.items() if size > 0)
     total = sum(sizes[k] for k in strata)
     n = min(n, total)
-    base = dict.fromkeys(strata, 1 if n >= len(strata) else 0)
-    left = n - sum(base.values())
-    while left > 0:
-        room = {k: sizes[k] - base[k] for k in strata if sizes[k] > base[k]}
-        weight = sum(room.values())
-        quotas = {k: left * r / weight for k, r in room.items()}
-        given = {k: min(int(q), room[k]) for k, q in quotas.items()}
-        spare = left - sum(given.values())
-        order = sorted(room, key=lambda k: (-(quotas[k] - int(quotas[k])), -sizes[k], k))
-        for k in order:
-            if spare <= 0:
-                break
-            if given[k] < room[k]:
-                given[k] += 1
-                spare -= 1
-        for k, extra in given.items():
-            base[k] += extra
-        left = n - sum(base.values())
-    return {k: v for k, v in base.items() if v}
+    if n <= 0:
+        return {}
+    if n < len(strata):  # not one for each: one for each of the largest
+        return dict.fromkeys(sorted(strata, key=lambda k: (-sizes[k], k))[:n], 1)
+    quota = {k: n * sizes[k] / total for k in strata}
+    given = {k: int(quota[k]) for k in strata}
+    spare = n - sum(given.values())
+    for k in sorted(strata, key=lambda k: (given[k] - quota[k], -sizes[k], k))[:spare]:
+        given[k] += 1
+    for k in strata:
+        if given[k] == 0:
+            donor = max((d for d in strata if given[d] > 1),
+                        key=lambda d: (given[d] - quota[d], sizes[d], d))
+            given[donor] -= 1
+            given[k] = 1
+    return {k: v for k, v in given.items() if v}
 
 
 def draw(records: Iterable[Scanned], by: Sequence[str], size: int,

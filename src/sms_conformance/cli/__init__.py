@@ -51,8 +51,10 @@ def _register() -> None:
     from sms_conformance.cli.sandbox import sandbox_group
     from sms_conformance.cli.scan import scan
     from sms_conformance.cli.tasks import tasks
+    from sms_conformance.cli.trace import trace
 
-    for command in (scan, rules, demo, doctor, sandbox_group, tasks, history_group, sample):
+    for command in (scan, rules, demo, doctor, sandbox_group, tasks, history_group, sample,
+                    trace):
         cli.add_command(command)
 
 
