@@ -187,3 +187,21 @@ def test_sample_without_a_history_store_is_one_line_exit_2(tmp_path: Path) -> No
     [line] = result.stderr.splitlines()
     assert line == f"error: {missing}: no history store there: run a scan first, or pass --history PATH"
     assert not missing.exists()
+
+
+def test_scanned_records_round_trip_whatever_their_ids(tmp_path: Path) -> None:
+    """sys_ids are stored as 16 bytes, other ids (a file export's numbers, Jira ids) as text:
+    both read back as written."""
+    from datetime import datetime, timezone
+
+    history = History(tmp_path / "h.sqlite")
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    scan_id = history.start_scan(platform="servicenow", instance="i", source="s", as_of=now,
+                                 started=now, incremental=False)
+    rows = [("incident", "0123456789abcdef0123456789abcdef", "INC1", 1, "fedcba98" * 4, 5),
+            ("incident", "0123456789ABCDEF0123456789ABCDEF", "INC2", None, None, None),
+            ("problem", "PRB0040001", "PRB0040001", 3, "Email", 7)]
+    history.add_scanned(scan_id, rows[:2])
+    history.add_scanned(scan_id, rows[2:])
+    history.commit()
+    assert sorted(history.scanned(scan_id)) == sorted(rows)

@@ -56,9 +56,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_fingerprint ON tasks (fingerprint);
 CREATE TABLE IF NOT EXISTS scanned (
-  scan_id INTEGER NOT NULL, process TEXT NOT NULL, record_id TEXT NOT NULL, number TEXT,
-  priority INTEGER, service TEXT, updated INTEGER,
-  PRIMARY KEY (scan_id, process, record_id)
+  scan_id INTEGER NOT NULL, seq INTEGER NOT NULL, process TEXT NOT NULL, record_id TEXT NOT NULL,
+  number TEXT, priority INTEGER, service TEXT, updated INTEGER,
+  PRIMARY KEY (scan_id, seq)
 ) WITHOUT ROWID;
 """
 
@@ -66,6 +66,21 @@ FINDING_COLUMNS = (
     "fingerprint", "rule_id", "clause", "severity", "process", "tbl", "sys_id", "number",
     "url", "message", "status", "detail", "observed", "owner", "owner_id",
 )
+
+
+def _pack_id(value: str | None) -> str | bytes | None:
+    """A sys_id (32 lowercase hex digits) as its 16 bytes; any other id as it is."""
+    if value is None or len(value) != 32:
+        return value
+    try:
+        packed = bytes.fromhex(value)
+    except ValueError:
+        return value
+    return packed if packed.hex() == value else value
+
+
+def _unpack_id(value: str | bytes | None) -> str | None:
+    return value.hex() if isinstance(value, bytes) else value
 
 
 def iso(moment: datetime) -> str:
@@ -236,6 +251,7 @@ class History:
             raise
         self.db = db
         self.path = path
+        self._scanned_seq: dict[int, int] = {}  # scan id -> next sequence number of `scanned`
 
     def close(self) -> None:
         self.db.close()
@@ -287,15 +303,23 @@ class History:
 
     def add_scanned(self, scan_id: int, rows: Iterable[tuple[Any, ...]]) -> None:
         """Records a scan evaluated: (process, record id, number, priority, service id, updated
-        as epoch seconds), so that records that passed can be sampled too."""
-        self.db.executemany("INSERT OR REPLACE INTO scanned VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [(scan_id, *row) for row in rows])
+        as epoch seconds), so that records that passed can be sampled too. Ids of 32 hex
+        digits (sys_ids) are kept as 16 bytes: about 70 bytes a record in all. Keyed by the
+        order of evaluation, so rows are appended, never inserted into the middle of the tree."""
+        rows = list(rows)
+        first = self._scanned_seq.get(scan_id, 0)
+        self._scanned_seq[scan_id] = first + len(rows)
+        self.db.executemany(
+            "INSERT INTO scanned VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(scan_id, first + n, p, _pack_id(i), num, prio, _pack_id(svc), upd)
+             for n, (p, i, num, prio, svc, upd) in enumerate(rows)])
 
     def scanned(self, scan_id: int) -> Iterator[tuple[Any, ...]]:
         """(process, record id, number, priority, service, updated) of a scan's records."""
-        yield from self.db.execute(
-            "SELECT process, record_id, number, priority, service, updated FROM scanned "
-            "WHERE scan_id=?", (scan_id,))
+        for p, i, n, prio, svc, upd in self.db.execute(
+                "SELECT process, record_id, number, priority, service, updated FROM scanned "
+                "WHERE scan_id=?", (scan_id,)):
+            yield p, _unpack_id(i), n, prio, _unpack_id(svc), upd
 
     def latest_scanned(self) -> int | None:
         """The latest scan that stored its scanned records."""
