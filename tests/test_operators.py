@@ -45,6 +45,13 @@ def test_quiet_clean_run_prints_nothing_at_all(exports: Path, tmp_path: Path) ->
     assert result.stdout == "" and result.stderr == ""
 
 
+def test_quiet_wins_over_json_log_on_a_clean_run(exports: Path, tmp_path: Path) -> None:
+    result = invoke("--log-format", "json", "scan", "--source", f"file:{exports}", "--as-of",
+                    AS_OF, "--history", str(tmp_path / "h.sqlite"), "--quiet")
+    assert result.exit_code == 0
+    assert result.output == ""
+
+
 def test_quiet_with_findings_at_fail_on_prints_one_summary_line(exports: Path,
                                                                 tmp_path: Path) -> None:
     result = scan(exports, tmp_path / "h.sqlite", "--quiet", "--fail-on", "high")
@@ -53,6 +60,19 @@ def test_quiet_with_findings_at_fail_on_prints_one_summary_line(exports: Path,
     [line] = result.stderr.splitlines()
     assert line.startswith("scan 1 of file:") and line.endswith("at or above high: exit 1")
     assert " critical" in line or " high" in line
+
+
+def test_quiet_write_back_prints_nothing_when_clean_and_one_line_on_findings(
+        sandbox: Any, tmp_path: Path) -> None:
+    args = ["scan", "--source", "servicenow", "--instance", sandbox.url, "--history",
+            str(tmp_path / "h.sqlite"), "--write-back", "--max-new-tasks", "5000", "--quiet"]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    assert first.output == ""
+    again = invoke(*args, "--fail-on", "low")
+    assert again.exit_code == 1
+    [line] = again.stderr.splitlines()
+    assert line.endswith("at or above low: exit 1") and again.stdout == ""
 
 
 def test_quiet_still_writes_the_report_to_output(exports: Path, tmp_path: Path) -> None:

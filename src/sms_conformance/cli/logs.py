@@ -160,14 +160,18 @@ class _Silent(io.TextIOBase):
 
 @contextmanager
 def quiet_stderr(quiet: bool) -> Iterator[TextIO]:
-    """Within the block, with --quiet, stderr keeps only `error:` lines; yields the stream the
-    summary line goes to."""
+    """Within the block, with --quiet, stderr keeps only `error:` lines and logging only
+    warnings and errors; yields the stream the summary line goes to."""
     original = sys.stderr
     if not quiet:
         yield original
         return
+    root = logging.getLogger()
+    level = root.level
     sys.stderr = _Silent(original)
+    root.setLevel(max(level, logging.WARNING))  # no events or retry notes either
     try:
         yield original
     finally:
         sys.stderr = original
+        root.setLevel(level)
