@@ -240,3 +240,14 @@ def test_prune_without_a_history_store_is_one_line_exit_2(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1 and "no history store there" in result.stderr
     assert not missing.exists()
+
+
+def test_sample_latest_is_the_last_complete_full_scan(exports: Path, tmp_path: Path) -> None:
+    """An incremental scan holds only the records that changed: `--scan latest` skips it."""
+    history = tmp_path / "h.sqlite"
+    assert scan(exports, history).exit_code == 0
+    assert scan(exports, history, "--since", "30d").exit_code == 0
+    result = invoke("sample", "--history", str(history), "--size", "3", "--seed", "1",
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scan"]["id"] == 1

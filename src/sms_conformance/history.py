@@ -322,8 +322,11 @@ class History:
             yield p, _unpack_id(i), n, prio, _unpack_id(svc), upd
 
     def latest_scanned(self) -> int | None:
-        """The latest scan that stored its scanned records."""
-        row = self.db.execute("SELECT MAX(scan_id) FROM scanned").fetchone()
+        """The latest complete, full scan that stored its scanned records (an incremental one
+        holds only the records that changed)."""
+        row = self.db.execute(
+            "SELECT MAX(s.id) FROM scans s WHERE s.complete=1 AND s.incremental=0 AND EXISTS "
+            "(SELECT 1 FROM scanned WHERE scan_id=s.id)").fetchone()
         return row[0] if row else None
 
     def commit(self) -> None:

@@ -92,11 +92,6 @@ class JsonLines(io.TextIOBase):
     def flush(self) -> None:
         self.target.flush()
 
-    def close_line(self) -> None:
-        if self.pending:
-            self._emit(self.pending)
-            self.pending = ""
-
     def _emit(self, line: str) -> None:
         line = _ANSI.sub("", line).replace("\r", "").strip()
         if not line:

@@ -22,8 +22,9 @@ def pick_scan(history: History, scan: str) -> dict[str, Any]:
     if scan == "latest":
         scan_id = history.latest_scanned()
         if scan_id is None:
-            raise ConfigError(f"{history.path}: no scan with its scanned records stored yet: "
-                              "run a scan with this version first")
+            raise ConfigError(f"{history.path}: no complete full scan with its scanned records "
+                              "stored yet: run a full scan with this version first, or pass "
+                              "--scan ID")
     elif scan.isdigit():
         scan_id = int(scan)
     else:
@@ -39,7 +40,8 @@ def pick_scan(history: History, scan: str) -> dict[str, Any]:
 @click.option("--by", "by_text", default="priority", show_default=True,
               metavar="priority[,service][,process]", help="Strata: the fields to group by.")
 @click.option("--seed", type=int, required=True, help="The same seed draws the same records.")
-@click.option("--scan", "scan_ref", default="latest", show_default=True, metavar="ID|latest")
+@click.option("--scan", "scan_ref", default="latest", show_default=True, metavar="ID|latest",
+              help="The stored scan; latest: the last complete, full (not incremental) one.")
 @click.option("--process", type=click.Choice(["incident", "problem", "change"]),
               help="Only records of this process (default: all scanned).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
