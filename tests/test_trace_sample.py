@@ -167,7 +167,7 @@ def test_draw_does_not_depend_on_the_order_records_come_in() -> None:
     (("--size", "0", "--seed", "1"), "--size 0: draw at least 1 record"),
     (("--size", "5", "--seed", "1", "--by", "priority,colour"), "--by 'priority,colour'"),
     (("--size", "5", "--seed", "1", "--scan", "9999"), "--scan 9999: no such scan"),
-])
+], ids=["size 0", "unknown --by field", "unknown scan"])
 def test_sample_bad_input_is_one_line_exit_2(store: Path, args: tuple[str, ...],
                                              expected: str) -> None:
     """bad input: sample with a size of 0, an unknown --by field or scan; outcome: one error
