@@ -61,12 +61,32 @@ CREATE TABLE IF NOT EXISTS process_metrics (
   scan_id INTEGER NOT NULL, process TEXT NOT NULL, data TEXT NOT NULL,
   PRIMARY KEY (scan_id, process)
 );
+CREATE TABLE IF NOT EXISTS scanned (
+  scan_id INTEGER NOT NULL, seq INTEGER NOT NULL, process TEXT NOT NULL, record_id TEXT NOT NULL,
+  number TEXT, priority INTEGER, service TEXT, updated INTEGER,
+  PRIMARY KEY (scan_id, seq)
+) WITHOUT ROWID;
 """
 
 FINDING_COLUMNS = (
     "fingerprint", "rule_id", "clause", "severity", "process", "tbl", "record_id", "number",
     "url", "message", "status", "detail", "observed", "owner", "owner_id",
 )
+
+
+def _pack_id(value: str | None) -> str | bytes | None:
+    """A sys_id (32 lowercase hex digits) as its 16 bytes; any other id as it is."""
+    if value is None or len(value) != 32:
+        return value
+    try:
+        packed = bytes.fromhex(value)
+    except ValueError:
+        return value
+    return packed if packed.hex() == value else value
+
+
+def _unpack_id(value: str | bytes | None) -> str | None:
+    return value.hex() if isinstance(value, bytes) else value
 
 
 def iso(moment: datetime) -> str:
@@ -252,6 +272,7 @@ class History:
             raise
         self.db = db
         self.path = path
+        self._scanned_seq: dict[int, int] = {}  # scan id -> next sequence number of `scanned`
 
     def close(self) -> None:
         self.db.close()
@@ -320,6 +341,34 @@ class History:
             "ON CONFLICT(fingerprint) DO UPDATE SET last_seen=excluded.last_seen",
             [(row[0], when, when) for row in rows],
         )
+
+    def add_scanned(self, scan_id: int, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Records a scan evaluated: (process, record id, number, priority, service id, updated
+        as epoch seconds), so that records that passed can be sampled too. Ids of 32 hex
+        digits (sys_ids) are kept as 16 bytes: about 70 bytes a record in all. Keyed by the
+        order of evaluation, so rows are appended, never inserted into the middle of the tree."""
+        rows = list(rows)
+        first = self._scanned_seq.get(scan_id, 0)
+        self._scanned_seq[scan_id] = first + len(rows)
+        self.db.executemany(
+            "INSERT INTO scanned VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(scan_id, first + n, p, _pack_id(i), num, prio, _pack_id(svc), upd)
+             for n, (p, i, num, prio, svc, upd) in enumerate(rows)])
+
+    def scanned(self, scan_id: int) -> Iterator[tuple[Any, ...]]:
+        """(process, record id, number, priority, service, updated) of a scan's records."""
+        for p, i, n, prio, svc, upd in self.db.execute(
+                "SELECT process, record_id, number, priority, service, updated FROM scanned "
+                "WHERE scan_id=?", (scan_id,)):
+            yield p, _unpack_id(i), n, prio, _unpack_id(svc), upd
+
+    def latest_scanned(self) -> int | None:
+        """The latest complete, full scan that stored its scanned records (an incremental one
+        holds only the records that changed)."""
+        row = self.db.execute(
+            "SELECT MAX(s.id) FROM scans s WHERE s.complete=1 AND s.incremental=0 AND EXISTS "
+            "(SELECT 1 FROM scanned WHERE scan_id=s.id)").fetchone()
+        return row[0] if row else None
 
     def commit(self) -> None:
         self.db.commit()

@@ -31,6 +31,9 @@ MAX_WAITING = 2000  # records held back waiting for a batch of look-ups
 # this many per rule are stored, so a column missing from a large export stays cheap.
 UNKNOWN_EXAMPLES = 50
 OWNER_FIELD = "assignment_group"
+# Read for the per-scan list of scanned records (strata of `sample`), whether rules read them
+# or not; not watched for fields gone blank unless a rule reads them.
+STRATA_FIELDS = frozenset({"priority", "service"})
 # A record updated while a scan runs may sit behind the keyset cursor: the next
 # incremental scan starts this much before this scan started.
 WATERMARK_OVERLAP = timedelta(minutes=10)
@@ -112,6 +115,17 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
         result.fingerprint, rule.id, rule.clause, rule.severity.value, record.process,
         record.table, record.id, record.number, record.url, message, result.status.value,
         result.detail, json.dumps(result.observed), owner or owner_id, owner_id,
+    )
+
+
+def _scanned_row(record: Record) -> tuple[Any, ...]:
+    """(process, id, number, priority, service id, updated epoch): what `sample` draws from."""
+    priority, service, updated = (record.fields.get(n) for n in ("priority", "service", "updated_at"))
+    return (
+        record.process, record.id, record.number,
+        priority if isinstance(priority, int) and not isinstance(priority, bool) else None,
+        service.id if isinstance(service, Ref) and service.id else None,
+        int(updated.timestamp()) if isinstance(updated, datetime) else None,
     )
 
 
@@ -241,7 +255,9 @@ class Scanner:
         scopes = tuple(r.scope for r in self.rules if r.process == process)
         if any(not s for s in scopes):
             scopes = ()
-        fields = self._rule_fields(process) | METRIC_FIELDS.get(process.value, frozenset())
+        # Fields only the process metrics and the sample's strata read: no rule is blinded by them.
+        fields = (self._rule_fields(process) | METRIC_FIELDS.get(process.value, frozenset())
+                  | STRATA_FIELDS)
         return FetchRequest(process, scopes, fields, self._since(process, table, options))
 
     def _scan_process(
@@ -330,6 +346,7 @@ class _Sink:
                 self.groups.setdefault(rule.process.value, []).append((one, by_scope[key]))
             by_scope[key].append((one, outcome.counts[rule.id]))
         self.rows: list[tuple[Any, ...]] = []
+        self.scanned: list[tuple[Any, ...]] = []
         self.presence = Presence()
         self.phase: str | None = None  # of the record being evaluated
         self.counts_of: dict[str, list[tuple[str, RuleCounts]]] = {}
@@ -339,6 +356,7 @@ class _Sink:
 
     def evaluate(self, record: Record) -> None:
         options = self.options
+        self.scanned.append(_scanned_row(record))
         # Write-back's placing of the record, once: _store keeps it for records with a result.
         self.phase = options.phase(record) if options.phase is not None else None
         cohort = (options.cohort(record, self.phase)
@@ -403,7 +421,7 @@ class _Sink:
                     if watch and (record.id, rule.rule.id) in watch:
                         outcome.conforming.add((record.id, rule.rule.id))
         self.links.done(record)
-        if len(self.rows) >= BATCH:
+        if len(self.rows) >= BATCH or len(self.scanned) >= 10 * BATCH:
             self.write()
 
     def _store(self, result: RuleResult, counts: RuleCounts) -> None:
@@ -427,5 +445,6 @@ class _Sink:
 
     def write(self) -> None:
         self.history.add_findings(self.outcome.scan_id, self.rows, self.options.now)
+        self.history.add_scanned(self.outcome.scan_id, self.scanned)
         self.history.commit()
-        self.rows = []
+        self.rows, self.scanned = [], []

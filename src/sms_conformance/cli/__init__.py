@@ -34,24 +34,30 @@ class Cli(click.Group):
 @click.group(cls=Cli)
 @click.version_option(__version__, prog_name="sms-conformance")
 @click.option("-v", "--verbose", is_flag=True, help="Log HTTP requests and show tracebacks.")
-def cli(verbose: bool) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="json: every stderr line is a JSON object (ts, level, event, fields).")
+def cli(verbose: bool, log_format: str) -> None:
     """ISO/IEC 20000-1 conformance monitor for ServiceNow records."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from sms_conformance.cli.logs import setup
+
+    setup(log_format, verbose)
 
 
 def _register() -> None:
     from sms_conformance.cli.demo import demo
     from sms_conformance.cli.doctor import doctor
+    from sms_conformance.cli.history import history_group
     from sms_conformance.cli.report_group import report
     from sms_conformance.cli.rules import rules
+    from sms_conformance.cli.sample import sample
     from sms_conformance.cli.sandbox import sandbox_group
     from sms_conformance.cli.scan import scan
     from sms_conformance.cli.tasks import tasks
+    from sms_conformance.cli.trace import trace
 
-    for command in (scan, rules, demo, doctor, sandbox_group, tasks, report):
+    for command in (scan, rules, demo, doctor, sandbox_group, tasks, report, history_group,
+                    sample, trace):
         cli.add_command(command)
 
 

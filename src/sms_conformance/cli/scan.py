@@ -7,9 +7,12 @@ from pathlib import Path
 
 import click
 
+from sms_conformance.cli import EXIT_FINDINGS, EXIT_OK
+from sms_conformance.cli.logs import event, quiet_stderr
 from sms_conformance.cli.options import config_options, parse_since, parse_wait, source_options
-from sms_conformance.cli.progress import progress_printer
+from sms_conformance.cli.progress import ProgressLine, progress_printer
 from sms_conformance.cli.report import exit_code, print_report, report_incomplete
+from sms_conformance.cli.runsummary import scan_fields, summary_line
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
@@ -46,16 +49,20 @@ from sms_conformance.waivers import load_waivers
                    "otherwise exit 4 at once.")
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (SQLite); default $SMS_CONFORMANCE_HISTORY or ~/.local/state.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="For cron: no report (unless --output), no progress or notes; one summary "
+                   "line, left out when the run is clean and stderr is not a terminal.")
 @click.pass_context
 def scan(ctx: click.Context, source: str, instance: str | None, profile: str | None,
          records: int, seed: int,
          config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
          since: str | None, incremental: bool, as_of: str | None, fmt: str, output: Path | None,
          fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
-         plan_path: Path | None, wait: str, history_path: Path | None) -> None:
+         plan_path: Path | None, wait: str, history_path: Path | None, quiet: bool) -> None:
     """Scan incidents, problems and changes against the conformance rules."""
     if plan_path is not None and not (write_back or dry_run):
         raise ConfigError("--plan needs --write-back or --dry-run")
+    stderr = ctx.with_resource(quiet_stderr(quiet))  # restored when the command ends
     config = ConfigDir.find(config_dir)
     platform = source_platform(source, profile)
     rules = config.rules(rules_path, only, platform=platform)
@@ -66,7 +73,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
         since=parse_since(since, now), source=profile or source,
         incremental=incremental and not source.startswith("file:"),
-        progress=progress_printer(sys.stderr),
+        progress=progress_printer(sys.stderr, quiet),
         metrics=MetricSettings.from_settings(config.settings()),
     )
     connection = config.profile(profile)
@@ -74,7 +81,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     check_writable(output)
     history = History(history_path or default_history_path())  # after all config: a bad file writes nothing
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
-                     profile=connection, limits=limits) as conn, writer_lock(
+                     profile=connection, limits=limits, quiet=quiet) as conn, writer_lock(
         # One writer per instance and history store, from before the scan to the last write:
         # every scan writes findings and may move watermarks, not only write-back.
         history.path, conn.instance, wait_seconds, waiting=lambda note: click.echo(note, err=True),
@@ -85,18 +92,29 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
                                    cap=max_new_tasks, plan_path=plan_path)
             wb.watch(options)
         scanner = Scanner(conn, rules, history)
+        event("scan.started", instance=conn.instance, source=options.source,
+              incremental=options.incremental, write_back=write_back, dry_run=dry_run)
         outcome = scanner.run(options, fieldmap.where)
+        if isinstance(options.progress, ProgressLine):
+            options.progress.clear()
         history.save_provenance(outcome.scan_id, Provenance(
             filters={"only": list(only), "rules": str(rules_path) if rules_path else None,
                      "since": since, "incremental": options.incremental, "as_of": as_of},
             rules_digest=rules_digest(rules),
             config_digest=config_digest(config.settings(), fieldmap, options.waivers),
         ))
-        print_report(history, outcome.scan_id, fmt, output)
+        if not quiet or output is not None:
+            print_report(history, outcome.scan_id, fmt, output)
         report_incomplete(outcome)
         if wb is not None:
             wb.run(history, outcome, conn.instance, now)
         # Only a scan of every rule whose findings were acted on moves the watermark.
         if not (only or rules_path or since or dry_run):
             scanner.advance_watermarks(outcome)
-    ctx.exit(exit_code(history, outcome, fail_on))
+        code = exit_code(history, outcome, fail_on)
+    event("scan.finished", **scan_fields(history, outcome, fail_on, code))
+    # --quiet: one line for findings at or above --fail-on (an incomplete scan has its error
+    # line), and none at all for a clean run when nobody watches (cron).
+    if quiet and (code == EXIT_FINDINGS or (code == EXIT_OK and stderr.isatty())):
+        click.echo(summary_line(history, outcome, fail_on, code, conn.instance), file=stderr)
+    ctx.exit(code)

@@ -1,0 +1,49 @@
+"""`sms-conformance history prune`: keep the history store to a bounded size."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from sms_conformance.config import default_history_path
+from sms_conformance.errors import ConfigError
+from sms_conformance.history import History
+from sms_conformance.prune import parse_keep, prune
+
+HISTORY_OPTION = click.option(
+    "--history", "history_path", type=click.Path(path_type=Path),
+    help="History store (SQLite); default $SMS_CONFORMANCE_HISTORY or ~/.local/state.")
+
+
+def existing_history(path: Path | None) -> History:
+    """The history store at `path` (or the default one), which must exist: commands that only
+    read it never create an empty one."""
+    path = path or default_history_path()
+    if not path.is_file():
+        raise ConfigError(f"{path}: no history store there: run a scan first, or pass --history "
+                          "PATH")
+    return History(path)
+
+
+@click.group("history")
+def history_group() -> None:
+    """The history store of scans, findings and tasks."""
+
+
+@history_group.command("prune")
+@click.option("--keep", required=True, metavar="90d|12w",
+              help="Remove scans started longer ago than this.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@HISTORY_OPTION
+def prune_command(keep: str, dry_run: bool, history_path: Path | None) -> None:
+    """Remove old scans with their counts, findings and records; never the latest complete scan
+    of an instance, watermarks or open tasks. VACUUMs the store afterwards."""
+    window = parse_keep(keep)
+    history = existing_history(history_path)
+    try:
+        removed = prune(history, window, datetime.now(timezone.utc), dry_run)
+    finally:
+        history.close()
+    click.echo("\n".join(removed.lines(dry_run)))

@@ -1,0 +1,116 @@
+"""`sms-conformance sample`: a reproducible stratified sample of a stored scan's records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sms_conformance.cli.history import HISTORY_OPTION, existing_history
+from sms_conformance.errors import ConfigError
+from sms_conformance.history import FindingRow, History
+from sms_conformance.sampling import Scanned, draw, parse_by
+
+# A record's verdict from its stored results, worst first; none stored: it passed every rule
+# that applied (unknown results past 50 per rule are counted, not stored: see scan.py).
+VERDICTS = ("fail", "error", "unknown", "waived")
+
+
+def pick_scan(history: History, scan: str) -> dict[str, Any]:
+    if scan == "latest":
+        scan_id = history.latest_scanned()
+        if scan_id is None:
+            raise ConfigError(f"{history.path}: no complete full scan with its scanned records "
+                              "stored yet: run a full scan with this version first, or pass "
+                              "--scan ID")
+    elif scan.isdigit():
+        scan_id = int(scan)
+    else:
+        raise ConfigError(f"--scan {scan!r}: expected a scan id or 'latest'")
+    found = history.scan(scan_id)
+    if found is None:
+        raise ConfigError(f"--scan {scan}: no such scan in {history.path}")
+    return found
+
+
+@click.command()
+@click.option("--size", type=int, required=True, help="Records to draw (at least 1).")
+@click.option("--by", "by_text", default="priority", show_default=True,
+              metavar="priority[,service][,process]", help="Strata: the fields to group by.")
+@click.option("--seed", type=int, required=True, help="The same seed draws the same records.")
+@click.option("--scan", "scan_ref", default="latest", show_default=True, metavar="ID|latest",
+              help="The stored scan; latest: the last complete, full (not incremental) one.")
+@click.option("--process", type=click.Choice(["incident", "problem", "change"]),
+              help="Only records of this process (default: all scanned).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@HISTORY_OPTION
+def sample(size: int, by_text: str, seed: int, scan_ref: str, process: str | None, fmt: str,
+           history_path: Path | None) -> None:
+    """Draw a stratified random sample of the records a stored scan evaluated, with their
+    results, the way an auditor samples tickets (proportional allocation, at least one per
+    stratum where the size allows; see sampling.py)."""
+    if size < 1:
+        raise ConfigError(f"--size {size}: draw at least 1 record")
+    by = parse_by(by_text)
+    history = existing_history(history_path)
+    scan = pick_scan(history, scan_ref)
+    population = [Scanned(*row) for row in history.scanned(scan["id"])
+                  if process is None or row[0] == process]
+    if not population:
+        raise ConfigError(f"scan {scan['id']} stored no scanned records"
+                          + (f" of process {process}" if process else ""))
+    drawn, strata = draw(population, by, size, seed)
+    wanted = {r.record_id for r in drawn}
+    results: dict[str, list[FindingRow]] = {}
+    for finding in history.findings(scan["id"]):
+        if finding.record_id in wanted:
+            results.setdefault(finding.record_id, []).append(finding)
+    report = _report(scan, by, size, seed, len(population), strata, drawn, results)
+    click.echo(json.dumps(report, indent=2) if fmt == "json" else "\n".join(_table(report)))
+
+
+def _verdict(findings: list[FindingRow]) -> str:
+    statuses = {f.status for f in findings}
+    return next((v for v in VERDICTS if v in statuses), "pass")
+
+
+def _report(scan: dict[str, Any], by: tuple[str, ...], size: int, seed: int, population: int,
+            strata: dict[tuple[str, ...], tuple[int, int]], drawn: list[Scanned],
+            results: dict[str, list[FindingRow]]) -> dict[str, Any]:
+    return {
+        "scan": {k: scan[k] for k in ("id", "instance", "started_at", "as_of", "complete")},
+        "method": "stratified random, proportional allocation (largest remainder), at least one "
+                  "per non-empty stratum when the size allows; seeded per stratum",
+        "by": list(by), "seed": seed, "size": size, "population": population,
+        "strata": [{"key": dict(zip(by, key, strict=True)), "population": n, "drawn": d}
+                   for key, (n, d) in strata.items()],
+        "records": [{
+            "process": r.process, "record_id": r.record_id, "number": r.number,
+            "priority": r.priority, "service": r.service, "updated": r.updated_at,
+            "result": _verdict(results.get(r.record_id, [])),
+            "findings": [{"rule_id": f.rule_id, "clause": f.clause, "severity": f.severity,
+                          "status": f.status, "message": f.message, "url": f.url}
+                         for f in results.get(r.record_id, [])],
+        } for r in drawn],
+    }
+
+
+def _table(report: dict[str, Any]) -> list[str]:
+    scan, by = report["scan"], report["by"]
+    state = "complete" if scan["complete"] else "INCOMPLETE"
+    out = [f"Sample of {len(report['records'])} of {report['population']:,} records scanned in "
+           f"scan {scan['id']} ({scan['started_at']}, {state}), by {', '.join(by)}, "
+           f"seed {report['seed']}", "", f"{' / '.join(by):<40} {'population':>10} {'drawn':>6}"]
+    for stratum in report["strata"]:
+        label = " / ".join(v or "(none)" for v in stratum["key"].values())
+        out.append(f"{label:<40} {stratum['population']:>10,} {stratum['drawn']:>6}")
+    out += ["", f"{'number':<12} {'process':<9} {'prio':>4} {'service':<32} {'updated':<20} result"]
+    for r in report["records"]:
+        out.append(f"{r['number']:<12} {r['process']:<9} {r['priority'] or '':>4} "
+                   f"{r['service'] or '':<32} {r['updated']:<20} {r['result']}")
+        for f in r["findings"]:
+            out.append(f"    {f['status']:<8} {f['clause']:<6} {f['rule_id']}: {f['message']}")
+    return out

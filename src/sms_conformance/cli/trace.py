@@ -1,0 +1,87 @@
+"""`sms-conformance trace NUMBER`: one record's chain, read live, with each record's results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sms_conformance.cli.options import config_options, source_options
+from sms_conformance.cli.sources import open_source
+from sms_conformance.config import ConfigDir, parse_as_of
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap
+from sms_conformance.errors import ConfigError
+from sms_conformance.limits import Limits
+from sms_conformance.trace import Node, Tracer, result_message
+from sms_conformance.waivers import load_waivers
+
+
+@click.command()
+@click.argument("number")
+@source_options
+@config_options
+@click.option("--as-of", "as_of", metavar="DATETIME", help="Evaluate ages and waivers as of this time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def trace(number: str, source: str, instance: str | None, profile: str | None, records: int,
+          seed: int, config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
+          as_of: str | None, fmt: str) -> None:
+    """Follow a record's links (incident -> problem -> change -> configuration item, and a
+    problem's incidents), reading them live, with every record's rule results."""
+    config = ConfigDir.find(config_dir)
+    rules = config.rules(rules_path, only)
+    now = parse_as_of(as_of)
+    fieldmap = config.fieldmap()
+    if not isinstance(fieldmap, FieldMap):
+        raise ConfigError("trace follows ServiceNow records (numbers with a prefix per process); "
+                          "other platforms are not supported yet")
+    waivers = load_waivers(config.file("waivers.yaml"), now)
+    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
+                     profile=config.profile(profile), quiet=fmt == "json",
+                     limits=Limits.from_settings(config.settings())) as conn:
+        root = Tracer(conn, fieldmap, rules, now, waivers).trace(number)
+    if fmt == "json":
+        click.echo(json.dumps(_json(root), indent=2))
+    else:
+        click.echo("\n".join(_table(root)))
+
+
+def _json(node: Node) -> dict[str, Any]:
+    return {
+        "kind": node.kind, "relation": node.relation, "number": node.number, "id": node.id,
+        "url": node.url, "state": node.state, "note": node.note,
+        "results": [{"rule_id": r.rule.id, "clause": r.rule.clause,
+                     "severity": r.rule.severity.value, "status": r.status.value,
+                     "message": result_message(r), "detail": r.detail, "observed": r.observed}
+                    for r in node.results],
+        "not_applicable": node.not_applicable,
+        "linked": [_json(child) for child in node.children],
+    }
+
+
+def _table(root: Node) -> list[str]:
+    out: list[str] = []
+    for depth, node in root.walk():
+        pad = "  " * depth
+        name = node.number or node.id or "?"
+        head = f"{pad}{node.kind} {name}"
+        if depth:
+            head += f"  ({node.relation})"
+        if node.state:
+            head += f"  state {node.state}"
+        if node.note:
+            head += f"  -- {node.note}"
+        out.append(head)
+        if node.url:
+            out.append(f"{pad}  {node.url}")
+        for result in node.results:
+            line = f"{pad}  {result.status.value:<8} {result.rule.clause:<6} {result.rule.id}: "
+            line += result_message(result)
+            if result.detail and result.status.value != "pass":
+                line += f" [{result.detail}]"
+            out.append(line)
+        if node.not_applicable:
+            out.append(f"{pad}  ({node.not_applicable} rules not applicable)")
+    return out
