@@ -3,6 +3,8 @@ logical records as the ServiceNow sandbox for the same records and seed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +13,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from click.testing import CliRunner
 
+from sms_conformance.cli.sandbox import sandbox_group
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.store import flatten
 from sms_conformance.sandbox.logical import LogicalView
@@ -385,3 +389,34 @@ def test_writes_are_confined_to_tasks_in_itsm(writable: JiraSandbox) -> None:
         "project": {"key": "ITSM"}, "issuetype": {"name": "Task"}, "summary": "x",
         "labels": ["has space"]}})
     assert spaced.status_code == 400 and "labels" in spaced.json()["errors"]
+
+
+# -- command line -----------------------------------------------------------------------------
+def test_cli_serves_the_jira_site_with_the_token_as_password() -> None:
+    code = "from sms_conformance.cli.sandbox import sandbox_group; sandbox_group()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--platform", "jira", "--port", "0",
+         "--records", "30", "--seed", "3", "--password", "cli-token"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines: dict[str, str] = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            key, _, value = line.partition(":")
+            lines[key.strip()] = value.strip()
+            if key == "project":
+                break
+        assert lines["user"] == "admin@example.com" and lines["project"] == "ITSM"
+        count = requests.post(f"{lines['url']}/rest/api/3/search/approximate-count",
+                              auth=("admin@example.com", "cli-token"),
+                              json={"jql": "project = ITSM"}, timeout=10)
+        assert count.json() == {"count": len(JiraSandbox(30, 3).store.issues)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_refuses_servicenow_only_options_for_jira() -> None:
+    result = CliRunner().invoke(sandbox_group, ["serve", "--platform", "jira",
+                                                "--hidden-fields", "incident.state"])
+    assert result.exit_code == 2 and "ServiceNow sandbox only" in result.output

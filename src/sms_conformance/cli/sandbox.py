@@ -65,6 +65,9 @@ def serve(platform: str, port: int, records: int, seed: int, password: str | Non
     started = time.perf_counter()
     click.echo(f"generating {records} incidents (seed {seed}) ...", err=True)
     if platform == "jira":
+        if acl_hidden_rate or hidden_fields:
+            raise click.UsageError("--acl-hidden-rate and --hidden-fields apply to the "
+                                   "ServiceNow sandbox only")
         _serve_jira(port, records, seed, password, faults, defect_rate, started)
         return
 

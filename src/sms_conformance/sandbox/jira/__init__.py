@@ -8,6 +8,7 @@ the same records and seed, as issues in project ITSM (site model: interfaces.md 
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 from collections.abc import Callable
@@ -38,6 +39,9 @@ class JiraSandbox:
             records, seed, defect_rate=defect_rate)
         self.view: LogicalView = logical_view(self.dataset)
         self.store = JiraStore(self.view, time_zone)
+        # Many long-lived objects: keep the cyclic collector from walking them on every request.
+        gc.collect()
+        gc.freeze()
         self._faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
         self.server: JiraServer | None = None
         self._thread: threading.Thread | None = None

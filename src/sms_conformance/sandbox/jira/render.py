@@ -14,7 +14,6 @@ from sms_conformance.sandbox.jira.site import (
     CUSTOM_IDS,
     LINK_TYPES,
     NAVIGABLE_EXCLUDED,
-    PLACEMENTS,
     PRIORITIES,
     PROJECT_ID,
     PROJECT_KEY,
@@ -26,9 +25,18 @@ from sms_conformance.sandbox.jira.site import (
     Placement,
     Status,
 )
-from sms_conformance.sandbox.jira.store import Issue, JiraStore, Stub, adf, flatten, jira_time
+from sms_conformance.sandbox.jira.store import (
+    PLACED_BY_ID,
+    Issue,
+    JiraStore,
+    Stub,
+    adf,
+    flatten,
+    jira_time,
+)
 
 ALL_FIELDS = tuple(f for f in SYSTEM_FIELDS if f != "issuekey") + tuple(CUSTOM_BY_ID)
+ASSIGNMENT_GROUP = CUSTOM_IDS["Assignment group"]  # the one custom field tasks carry
 EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 USER_ZONE_DEFAULT = "UTC"
 
@@ -147,10 +155,18 @@ class Renderer:
         out: dict[str, Any] = {"expand": EXPAND, "id": str(issue.id),
                                "self": f"{self.api}/issue/{issue.id}", "key": issue.key}
         shown: dict[str, Any] = {}
+        record = issue.record
+        placed = PLACED_BY_ID[issue.process] if record is not None else {}
+        values = record.values if record is not None else {}
         for field_id in fields:
-            if field_id in CUSTOM_BY_ID and not self._has_custom(issue, field_id):
-                continue  # not in this issue type's field context
-            shown[field_id] = self.field(issue, field_id)
+            found = placed.get(field_id)
+            if found is not None:
+                shown[field_id] = self._placed(issue, found[1], values.get(found[0]))
+            elif field_id not in CUSTOM_BY_ID:
+                shown[field_id] = self._system(issue, field_id)
+            elif record is None and field_id == ASSIGNMENT_GROUP:
+                shown[field_id] = self._group(issue.group)
+            # other custom fields are not in this issue type's field context: left out
         out["fields"] = shown
         if "names" in expand:
             out["names"] = {f: _field_name(f) for f in shown}
@@ -158,25 +174,13 @@ class Renderer:
             out["schema"] = {f: _field_schema(f) for f in shown}
         return out
 
-    def _has_custom(self, issue: Issue, field_id: str) -> bool:
-        if issue.record is None:
-            return field_id == CUSTOM_IDS["Assignment group"]
-        return self.store.placement(issue, field_id) is not None
-
     def field(self, issue: Issue, field_id: str) -> Any:
-        record = issue.record
+        """One field of an issue (None where the issue type has no such field)."""
+        found = self.store.placement(issue, field_id)
+        if found is not None and issue.record is not None:
+            return self._placed(issue, found[1], issue.record.values.get(found[0]))
         if field_id in CUSTOM_BY_ID:
-            if record is None:
-                return self._group(issue.group)
-            found = self.store.placement(issue, field_id)
-            if found is None:
-                return None
-            canonical, place = found
-            return self._placed(issue, place, record.values.get(canonical))
-        if record is not None:
-            for canonical, place in PLACEMENTS[issue.process].items():
-                if place.target == field_id:
-                    return self._placed(issue, place, record.values.get(canonical))
+            return self._group(issue.group) if field_id == ASSIGNMENT_GROUP else None
         return self._system(issue, field_id)
 
     def _placed(self, issue: Issue, place: Placement, value: Any) -> Any:

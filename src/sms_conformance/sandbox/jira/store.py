@@ -45,6 +45,9 @@ ZONES = (timezone(timedelta(hours=-8)), timezone(timedelta(hours=1)),
 LINK_TARGET = {"problem": "problem", "fixed_by_change": "change", "caused_by_change": "change",
                "parent": "incident"}
 TYPES_BY_ID = {t.id: t for t in ISSUE_TYPES}
+# process -> issue field id -> (canonical field, placement)
+PLACED_BY_ID = {process: {place.field_id: (canonical, place) for canonical, place in fields.items()}
+                for process, fields in PLACEMENTS.items()}
 NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 
 
@@ -441,12 +444,10 @@ class JiraStore:
         return record.values.get(canonical) if record is not None else None
 
     def placement(self, issue: Issue, field_id: str) -> tuple[str, Placement] | None:
+        """The canonical field an issue field carries, with its placement (None: not on it)."""
         if issue.record is None:
             return None
-        for canonical, place in PLACEMENTS[issue.process].items():
-            if place.field_id == field_id:
-                return canonical, place
-        return None
+        return PLACED_BY_ID[issue.process].get(field_id)
 
     def touch(self) -> None:
         """A write happened: cached search results are stale."""

@@ -116,8 +116,9 @@ def _apply(store: JiraStore, issue: Issue, fields: dict[str, Any], version: int)
     if "description" in fields:
         text = fields["description"]
         if text is not None and not (is_adf(text) if version == 3 else isinstance(text, str)):
-            raise error(400, description="Operation value must be an Atlassian Document"
-                        if version == 3 else "Operation value must be a string")
+            raise error(400, description="Operation value must be an Atlassian Document (see "
+                        "the Atlassian Document Format)" if version == 3
+                        else "Operation value must be a string")
         issue.description = text
     if "priority" in fields:
         issue.priority = _priority(fields["priority"])
