@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "~", "!~", "in", "not in", "is", "is not")
 _RESERVED = """
 a an abort access add after alias all alter and any are as asc audit avg before begin between
 boolean break by byte catch cf char character check checkpoint collate collation column commit
@@ -41,9 +40,6 @@ class Token:
     kind: str  # word | string | op | ( | ) | , | and | or | not | end
     text: str
     pos: int  # 1-based character
-
-    def shown(self) -> str:
-        return self.text
 
 
 @dataclass(frozen=True)
@@ -187,13 +183,13 @@ class _Parser:
             self.take()
             if not self.is_word("by"):
                 raise JqlError(f"Error in the JQL Query: Expecting 'by' but got "
-                               f"'{self.tok.shown()}'. {_where(self.tok.pos)}")
+                               f"'{self.tok.text}'. {_where(self.tok.pos)}")
             self.take()
             while True:
                 tok = self.take()
                 if tok.kind not in ("word", "string"):
                     raise JqlError("Error in the JQL Query: Expecting a field name but got "
-                                   f"'{tok.shown()}'. {_where(tok.pos)}")
+                                   f"'{tok.text}'. {_where(tok.pos)}")
                 ascending = True
                 if self.is_word("asc", "desc"):
                     ascending = self.take().text.casefold() == "asc"
@@ -205,7 +201,7 @@ class _Parser:
                 raise JqlError(f"The ORDER BY clause may hold at most {MAX_ORDER_FIELDS} fields.")
         if self.tok.kind != "end":
             raise JqlError(f"Error in the JQL Query: Expecting either 'OR' or 'AND' but got "
-                           f"'{self.tok.shown()}'. {_where(self.tok.pos)}")
+                           f"'{self.tok.text}'. {_where(self.tok.pos)}")
         return Query(where, tuple(order))
 
     def or_expr(self) -> Node:
@@ -232,7 +228,7 @@ class _Parser:
             inner = self.or_expr()
             if self.tok.kind != ")":
                 raise JqlError(f"Error in the JQL Query: Expecting ')' but got "
-                               f"'{self.tok.shown()}'. {_where(self.tok.pos)}")
+                               f"'{self.tok.text}'. {_where(self.tok.pos)}")
             self.take()
             return inner
         return self.clause()
@@ -244,7 +240,7 @@ class _Parser:
                            "the query.")
         if tok.kind not in ("word", "string"):
             raise JqlError(f"Error in the JQL Query: Expecting a field name but got "
-                           f"'{tok.shown()}'. {_where(tok.pos)}")
+                           f"'{tok.text}'. {_where(tok.pos)}")
         if tok.kind == "word" and tok.text.casefold() in RESERVED_WORDS:
             raise _reserved(tok)
         op = self.operator()
@@ -252,7 +248,7 @@ class _Parser:
             value = self.take()
             if value.kind != "word" or value.text.casefold() not in ("empty", "null"):
                 raise JqlError("Error in the JQL Query: Expecting 'EMPTY' or 'NULL' but got "
-                               f"'{value.shown()}'. {_where(value.pos)}")
+                               f"'{value.text}'. {_where(value.pos)}")
             return Clause(tok.text, tok.pos, op, ())
         if self.tok.kind == "(":
             self.take()
@@ -262,12 +258,12 @@ class _Parser:
                 values.append(self.value())
             if self.tok.kind != ")":
                 raise JqlError(f"Error in the JQL Query: Expecting ')' but got "
-                               f"'{self.tok.shown()}'. {_where(self.tok.pos)}")
+                               f"'{self.tok.text}'. {_where(self.tok.pos)}")
             self.take()
             return Clause(tok.text, tok.pos, op, tuple(values), is_list=True)
         if op in ("in", "not in"):
             raise JqlError("Error in the JQL Query: Expecting '(' but got "
-                           f"'{self.tok.shown()}'. {_where(self.tok.pos)}")
+                           f"'{self.tok.text}'. {_where(self.tok.pos)}")
         return Clause(tok.text, tok.pos, op, (self.value(),))
 
     def operator(self) -> str:
@@ -283,7 +279,7 @@ class _Parser:
         if tok.kind == "not" and self.is_word("in"):
             self.take()
             return "not in"
-        shown = tok.shown() if tok.kind != "end" else "end of query"
+        shown = tok.text if tok.kind != "end" else "end of query"
         raise JqlError(f"Error in the JQL Query: Expecting operator but got '{shown}'. The valid "
                        "operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', "
                        f"'IS' and 'IS NOT'. {_where(tok.pos)}")
@@ -304,7 +300,7 @@ class _Parser:
         if tok.kind in ("and", "or", "not"):
             raise _reserved(tok)
         raise JqlError(f"Error in the JQL Query: Expecting either a value, list or function but "
-                       f"got '{tok.shown()}'. You must surround '{tok.shown()}' in quotation "
+                       f"got '{tok.text}'. You must surround '{tok.text}' in quotation "
                        f"marks to use it as a value. {_where(tok.pos)}")
 
 

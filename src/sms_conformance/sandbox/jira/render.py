@@ -38,7 +38,6 @@ from sms_conformance.sandbox.jira.store import (
 ALL_FIELDS = tuple(f for f in SYSTEM_FIELDS if f != "issuekey") + tuple(CUSTOM_BY_ID)
 ASSIGNMENT_GROUP = CUSTOM_IDS["Assignment group"]  # the one custom field tasks carry
 EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
-USER_ZONE_DEFAULT = "UTC"
 
 
 def select_fields(requested: list[str] | None) -> list[str] | None:

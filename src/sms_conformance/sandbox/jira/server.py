@@ -28,6 +28,7 @@ from sms_conformance.sandbox.faults import FaultSpec
 from sms_conformance.sandbox.jira import writes
 from sms_conformance.sandbox.jira.jql import JqlError
 from sms_conformance.sandbox.jira.render import Renderer, field_list, select_fields
+from sms_conformance.sandbox.jira.search import Search
 from sms_conformance.sandbox.jira.site import (
     ADMIN_ACCOUNT_ID,
     ADMIN_EMAIL,
@@ -71,6 +72,7 @@ class JiraServer(ThreadingHTTPServer):
                  faults: FaultSpec | None = None) -> None:
         super().__init__(address, JiraHandler)
         self.store = store
+        self.search = Search(store)
         self.auth = auth
         self.faults = faults or FaultSpec()
         self.stats = Stats()
@@ -264,7 +266,7 @@ class JiraHandler(BaseHTTPRequestHandler):
                 self._legacy_search(render, method, body)
         elif rest == "search/approximate-count" and method == "POST":
             request = self._json(body)
-            found = store.search(str(request.get("jql") or ""), bounded=True)
+            found = self.server.search(str(request.get("jql") or ""), bounded=True)
             self._send_json(200, {"count": len(found)})
         elif rest == "issue/bulkfetch" and method == "POST":
             self._bulkfetch(render, body)
@@ -341,7 +343,7 @@ class JiraHandler(BaseHTTPRequestHandler):
         fields = select_fields(list(raw_fields) if isinstance(raw_fields, list) else None)
         limit = min(_count(max_results, "maxResults"), page_cap(
             [str(f) for f in raw_fields] if isinstance(raw_fields, list) else None))
-        found = self.server.store.search(text, bounded=True)
+        found = self.server.search(text, bounded=True)
         start = _token_offset(token, text)
         page = found[start:start + limit]
         self._rows = len(page)
@@ -368,7 +370,7 @@ class JiraHandler(BaseHTTPRequestHandler):
             fields = select_fields(given.split(",") if given else ["*navigable"])
         start = _count(start_at, "startAt")
         limit = min(_count(max_results, "maxResults"), LEGACY_MAX)
-        found = self.server.store.search(text, bounded=False)
+        found = self.server.search(text, bounded=False)
         page = found[start:start + limit]
         self._rows = len(page)
         self._send_json(200, {"expand": "schema,names", "startAt": start, "maxResults": limit,

@@ -274,7 +274,7 @@ def link(store: JiraStore, body: Any) -> None:
         # "inwardIssue" is the subject of the outward phrase: it holds an outward entry
         if any(t == name and d == "outward" and o is outward for _, t, d, o in inward.links):
             return
-        store._link(name, outward, "inward", inward)
+        store.link(name, outward, "inward", inward)
         now = _now()
         for issue in (inward, outward):
             if issue.is_task:
