@@ -420,3 +420,21 @@ def test_cli_refuses_servicenow_only_options_for_jira() -> None:
     result = CliRunner().invoke(sandbox_group, ["serve", "--platform", "jira",
                                                 "--hidden-fields", "incident.state"])
     assert result.exit_code == 2 and "ServiceNow sandbox only" in result.output
+
+
+def test_incident_sla_is_time_to_resolution_against_the_restore_target(
+        jira: JiraSandbox) -> None:
+    s = session(jira)
+    resolved = next(i for i in jira.store.issues.values() if i.process == "incident"
+                    and i.record is not None and i.record.values.get("resolved_at")
+                    and i.record.values.get("priority"))
+    page = s.get(f"{jira.url}/rest/servicedeskapi/request/{resolved.key}/sla").json()
+    assert page["isLastPage"] is True and page["size"] == 1
+    cycle = page["values"][0]["completedCycles"][0]
+    assert resolved.record is not None
+    elapsed = resolved.record.values["resolved_at"] - resolved.record.opened_at
+    assert cycle["elapsedTime"]["millis"] == int(elapsed.total_seconds() * 1000)
+    assert cycle["breached"] == (cycle["remainingTime"]["millis"] < 0)
+    change = next(i for i in jira.store.issues.values() if i.process == "change")
+    assert s.get(f"{jira.url}/rest/servicedeskapi/request/{change.key}/sla").json()[
+        "values"] == []

@@ -2,8 +2,8 @@
 the reference's sandbox checklist (reference README §8), on 127.0.0.1.
 
 Auth: basic `admin@example.com` + the API token (the sandbox password), or `Bearer <token>` as
-a Data Center personal access token. Helpers (auth needed): GET /sandbox/stats, GET
-/sandbox/planted (issue key -> planted rule ids).
+a Data Center personal access token. Also GET /rest/servicedeskapi/request/{key}/sla.
+Helpers (auth needed): GET /sandbox/stats, GET /sandbox/planted (issue key -> planted rules).
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ from sms_conformance.sandbox.jira.site import (
     PROJECT_KEY,
     STATUSES,
 )
+from sms_conformance.sandbox.jira.sla import sla_page
 from sms_conformance.sandbox.jira.store import ApiError, Issue, JiraStore, error
 from sms_conformance.sandbox.server import Stats
 
 JSON_TYPE = "application/json;charset=UTF-8"
 API = re.compile(r"^/rest/api/(2|3)/(.+?)/?$")
+SLA_PATH = re.compile(r"^/rest/servicedeskapi/request/([^/]+)/sla/?$")
 UNAUTHENTICATED = {"message": "Client must be authenticated to access this resource.",
                    "status-code": 401}
 GONE = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
@@ -135,6 +137,14 @@ class JiraHandler(BaseHTTPRequestHandler):
                 return
             if url.path.startswith("/sandbox/"):
                 self._sandbox(url.path)
+                return
+            sla = SLA_PATH.match(url.path)
+            if sla is not None and method == "GET":
+                self._resource = "servicedeskapi"
+                issue = self.server.store.get(sla.group(1))
+                self._send_json(200, sla_page(issue, self._base(),
+                                              _count(self._param("start", "0"), "start"),
+                                              _count(self._param("limit", "50"), "limit")))
                 return
             match = API.match(url.path)
             if match is None:
