@@ -438,3 +438,19 @@ def test_incident_sla_is_time_to_resolution_against_the_restore_target(
     change = next(i for i in jira.store.issues.values() if i.process == "change")
     assert s.get(f"{jira.url}/rest/servicedeskapi/request/{change.key}/sla").json()[
         "values"] == []
+
+
+def test_hidden_and_absent_fields() -> None:
+    with JiraSandbox(records=30, seed=3, password=TOKEN, hidden_fields=["Root cause"],
+                     absent_fields=["Change risk"]) as sb:
+        s = session(sb)
+        ids = {f["name"]: f["id"] for f in s.get(f"{sb.url}/rest/api/3/field").json()}
+        assert "Root cause" in ids and "Change risk" not in ids
+        problems = search(sb, 'project = ITSM AND issuetype = "[System] Problem"',
+                          fields=["*all"]).json()["issues"]
+        assert problems and all(ids["Workaround"] in i["fields"] for i in problems)
+        assert all(ids["Root cause"] not in i["fields"] for i in problems)
+        refused = search(sb, 'project = ITSM AND "Change risk" = High')
+        assert refused.status_code == 400
+    with pytest.raises(ValueError, match="no field"):
+        JiraSandbox(records=0, hidden_fields=["Nope"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from sms_conformance.sandbox.dataset import Dataset, generate
@@ -31,14 +31,18 @@ class JiraSandbox:
     def __init__(self, records: int = 2000, seed: int = 7, password: str | None = None,
                  faults: FaultSpec | str | None = None, defect_rate: float = 0.2,
                  port: int = 0, host: str = "127.0.0.1", time_zone: str = "UTC",
+                 hidden_fields: Iterable[str] = (), absent_fields: Iterable[str] = (),
                  dataset: Dataset | None = None) -> None:
+        """`time_zone`: the user's profile zone (JQL dates, /myself); `hidden_fields`: fields
+        (custom names or ids) GET /field lists but issues never carry; `absent_fields`: fields
+        the site does not have."""
         self.user = ADMIN_EMAIL
         self.password = password or secrets.token_urlsafe(16)
         self.host, self.port = host, port
         self.dataset = dataset if dataset is not None else generate(
             records, seed, defect_rate=defect_rate)
         self.view: LogicalView = logical_view(self.dataset)
-        self.store = JiraStore(self.view, time_zone)
+        self.store = JiraStore(self.view, time_zone, hidden_fields, absent_fields)
         # Many long-lived objects: keep the cyclic collector from walking them on every request.
         gc.collect()
         gc.freeze()

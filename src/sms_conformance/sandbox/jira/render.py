@@ -157,7 +157,10 @@ class Renderer:
         record = issue.record
         placed = PLACED_BY_ID[issue.process] if record is not None else {}
         values = record.values if record is not None else {}
+        unseen = self.store.unseen
         for field_id in fields:
+            if field_id in unseen:
+                continue
             found = placed.get(field_id)
             if found is not None:
                 shown[field_id] = self._placed(issue, found[1], values.get(found[0]))
@@ -295,10 +298,13 @@ def _field_schema(field_id: str) -> dict[str, Any]:
     return SYSTEM_FIELDS[field_id][1]
 
 
-def field_list() -> list[dict[str, Any]]:
-    """GET /rest/api/3/field: system fields, then the custom fields (reference §4)."""
+def field_list(absent: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """GET /rest/api/3/field: system fields, then the custom fields (reference §4), less those
+    the site does not have."""
     out: list[dict[str, Any]] = []
     for field_id, (name, schema) in SYSTEM_FIELDS.items():
+        if field_id in absent:
+            continue
         clause = ["issuekey", "key", "id"] if field_id == "issuekey" else [field_id]
         entry: dict[str, Any] = {"id": field_id, "key": field_id, "name": name, "custom": False,
                                  "orderable": True, "navigable": True, "searchable": True,
@@ -307,6 +313,8 @@ def field_list() -> list[dict[str, Any]]:
             entry["schema"] = schema
         out.append(entry)
     for field_id, custom in CUSTOM_BY_ID.items():
+        if field_id in absent:
+            continue
         number = field_id.rsplit("_", 1)[1]
         out.append({"id": field_id, "key": field_id, "name": custom.name,
                     "untranslatedName": custom.name, "custom": True, "orderable": True,

@@ -89,6 +89,8 @@ class Search:
         name = clause.field.casefold()
         kind, read = _FIELDS.get(name, (None, None))
         custom = _custom_of(clause.field) if kind is None else None
+        if custom in self.store.unseen:
+            custom = None
         if custom is not None:
             kind, read = _custom_reader(custom, self.store)
         if kind is None or read is None:

@@ -317,7 +317,7 @@ class JiraHandler(BaseHTTPRequestHandler):
             writes.link(store, self._json(body))
             self._send(201, b"", content_type=None)
         elif rest == "field" and method == "GET":
-            self._send_json(200, field_list())
+            self._send_json(200, field_list(self.server.store.absent))
         elif rest == "issueLinkType" and method == "GET":
             self._send_json(200, {"issueLinkTypes": [render.link_type(n) for n in LINK_TYPES]})
         elif rest == "myself" and method == "GET":

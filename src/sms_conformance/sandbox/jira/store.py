@@ -5,6 +5,7 @@ helpers shared by rendering and writes."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -13,13 +14,16 @@ from zoneinfo import ZoneInfo
 from sms_conformance.records import Value
 from sms_conformance.sandbox.jira.site import (
     CANONICAL_LINKS,
+    CUSTOM_BY_ID,
     CUSTOM_FIELDS,
+    CUSTOM_IDS,
     FIRST_ISSUE_ID,
     ISSUE_TYPES,
     MISSING_PROJECT,
     PLACEMENTS,
     PROJECT_KEY,
     STATUS_OF_STATE,
+    SYSTEM_FIELDS,
     TASK_TYPES,
     TYPE_OF_PROCESS,
     IssueType,
@@ -154,8 +158,13 @@ class Options:
 class JiraStore:
     """Issues of the JSM site by id and key; `version` counts writes (search caches by it)."""
 
-    def __init__(self, view: LogicalView, time_zone: str = "UTC") -> None:
+    def __init__(self, view: LogicalView, time_zone: str = "UTC",
+                 hidden_fields: Iterable[str] = (), absent_fields: Iterable[str] = ()) -> None:
         self.view = view
+        # hidden: listed by GET /field, never returned on issues (field configuration hides
+        # it); absent: not on this site at all. Both given as custom field names or field ids.
+        self.absent = frozenset(_field_ids(absent_fields))
+        self.unseen = self.absent | frozenset(_field_ids(hidden_fields))
         self.time_zone = time_zone
         self.user_zone = ZoneInfo(time_zone)
         self.lock = threading.RLock()
@@ -254,6 +263,16 @@ class JiraStore:
     def touch(self) -> None:
         """A write happened: cached search results are stale."""
         self.version += 1
+
+
+def _field_ids(names: Iterable[str]) -> list[str]:
+    out = []
+    for name in names:
+        field_id = CUSTOM_IDS.get(name, name)
+        if field_id not in CUSTOM_BY_ID and field_id not in SYSTEM_FIELDS:
+            raise ValueError(f"no field {name!r} on the sandbox's site")
+        out.append(field_id)
+    return out
 
 
 __all__ = ["ApiError", "Issue", "JiraStore", "Stub", "adf",
