@@ -36,29 +36,28 @@ class Search:
         self.issues = store.issues
         self.by_key = store.by_key
         self.user_zone = store.user_zone
-        self._cache: dict[str, tuple[int, list[Issue]]] = {}
+        # query -> (store version, where clause given, issues in order)
+        self._cache: dict[str, tuple[int, bool, list[Issue]]] = {}
 
     def __call__(self, text: str, bounded: bool) -> list[Issue]:
-        """The issues a JQL query selects, in its order (cached until the next write)."""
+        """The issues a JQL query selects, in its order (cached until the next write).
+        `bounded`: refuse a query without a restriction, as enhanced search does."""
         store = self.store
         with store.lock:
             cached = self._cache.get(text)
-            if cached is not None and cached[0] == store.version:
-                if bounded and not _has_where(text):
-                    raise _unbounded()
-                return cached[1]
-            query = jql.parse(text)
-            if bounded and query.where is None:
-                raise _unbounded()
-            match = self._predicate(query.where) if query.where is not None else None
-            found = [i for i in store.issues.values() if match is None or match(i)]
-            found.sort(key=lambda i: i.id)
-            for name, ascending in reversed(query.order):
-                found.sort(key=self._sort_key(name), reverse=not ascending)
-            if len(self._cache) > 64:
-                self._cache.clear()
-            self._cache[text] = (store.version, found)
-            return found
+            if cached is None or cached[0] != store.version:
+                query = jql.parse(text)
+                match = self._predicate(query.where) if query.where is not None else None
+                found = [i for i in store.issues.values() if match is None or match(i)]
+                found.sort(key=lambda i: i.id)
+                for name, ascending in reversed(query.order):
+                    found.sort(key=self._sort_key(name), reverse=not ascending)
+                if len(self._cache) > 64:
+                    self._cache.clear()
+                cached = self._cache[text] = (store.version, query.where is not None, found)
+        if bounded and not cached[1]:
+            raise _unbounded()
+        return cached[2]
 
     def _sort_key(self, name: str) -> Callable[[Issue], Any]:
         folded = name.casefold()
@@ -224,10 +223,6 @@ class Search:
         raise error(400, f"Date value '{value.text}' for field '{shown}' is invalid. Valid "
                          "formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', "
                          "'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'.")
-
-
-def _has_where(text: str) -> bool:
-    return jql.parse(text).where is not None
 
 
 def _unbounded() -> ApiError:
