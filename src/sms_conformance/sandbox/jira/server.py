@@ -165,6 +165,9 @@ class JiraHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"errorMessages": [str(exc)], "errors": {}})
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as exc:  # noqa: BLE001 - answer like the site, keep serving
+            self._send_json(500, {"errorMessages": [f"Internal server error: {exc}"],
+                                  "errors": {}})
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
