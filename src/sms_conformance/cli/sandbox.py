@@ -36,6 +36,9 @@ def _fault_spec(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 @sandbox_group.command("serve")
+@click.option("--platform", type=click.Choice(("servicenow", "jira")), default="servicenow",
+              show_default=True, help="jira: a Jira Service Management site (project ITSM, "
+              "user admin@example.com, the password as API token) with the same records.")
 @click.option("--port", default=8080, show_default=True, help="Port on 127.0.0.1 (0 = free).")
 @click.option("--records", default=2000, show_default=True,
               help="Incidents (problems 15 %, changes 25 % of this).")
@@ -54,13 +57,19 @@ def _fault_spec(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--cache-dir", default=None, envvar="SMS_SANDBOX_CACHE_DIR",
               type=click.Path(file_okay=False),
               help="Keep generated datasets here; restarts with the same options load them.")
-def serve(port: int, records: int, seed: int, password: str | None, faults: str | None,
+def serve(platform: str, port: int, records: int, seed: int, password: str | None, faults: str | None,
           defect_rate: float, acl_hidden_rate: float, hidden_fields: str, client_id: str,
           client_secret: str, cache_dir: str | None) -> None:
     """Serve the sandbox until Ctrl-C."""
     password = password or os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(16)
     started = time.perf_counter()
     click.echo(f"generating {records} incidents (seed {seed}) ...", err=True)
+    if platform == "jira":
+        if acl_hidden_rate or hidden_fields:
+            raise click.UsageError("--acl-hidden-rate and --hidden-fields apply to the "
+                                   "ServiceNow sandbox only")
+        _serve_jira(port, records, seed, password, faults, defect_rate, started)
+        return
 
     def ready(sandbox: Sandbox) -> None:
         click.echo(f"sandbox ready in {time.perf_counter() - started:.1f}s")
@@ -78,6 +87,25 @@ def serve(port: int, records: int, seed: int, password: str | None, faults: str 
                    defect_rate=defect_rate, acl_hidden_rate=acl_hidden_rate,
                    hidden_fields=fields, client_id=client_id, client_secret=client_secret,
                    cache_dir=cache_dir, on_ready=ready)
+    click.echo("stopped.", err=True)
+
+
+def _serve_jira(port: int, records: int, seed: int, password: str, faults: str | None,
+                defect_rate: float, started: float) -> None:
+    from sms_conformance.sandbox.jira import JiraSandbox, serve_jira_forever
+
+    def ready(sandbox: JiraSandbox) -> None:
+        click.echo(f"jira sandbox ready in {time.perf_counter() - started:.1f}s")
+        click.echo(f"url:      {sandbox.url}")
+        click.echo(f"user:     {sandbox.user}")
+        click.echo(f"token:    {sandbox.password}")
+        click.echo("project:  ITSM")
+        if faults:
+            click.echo(f"faults:   {faults}")
+        click.echo("Ctrl-C to stop.")
+
+    serve_jira_forever(port=port, records=records, seed=seed, password=password, faults=faults,
+                       defect_rate=defect_rate, on_ready=ready)
     click.echo("stopped.", err=True)
 
 

@@ -1,0 +1,140 @@
+"""A local Jira Service Management site: the same logical records as the ServiceNow sandbox for
+the same records and seed, as issues in project ITSM (site model: interfaces.md C).
+
+    with JiraSandbox(records=2000, seed=7) as sb:
+        requests.post(f"{sb.url}/rest/api/3/search/jql", auth=sb.auth,
+                      json={"jql": "project = ITSM", "fields": ["summary"]})
+"""
+
+from __future__ import annotations
+
+import gc
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+
+from sms_conformance.sandbox.dataset import Dataset, generate
+from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.jira.server import JiraAuth, JiraServer, planted_keys
+from sms_conformance.sandbox.jira.site import ADMIN_EMAIL, PROJECT_KEY
+from sms_conformance.sandbox.jira.store import Issue, JiraStore
+from sms_conformance.sandbox.logical import LogicalView, logical_view
+from sms_conformance.sandbox.server import Stats
+
+__all__ = ["ADMIN_EMAIL", "PROJECT_KEY", "JiraSandbox", "serve_jira_forever"]
+
+
+class JiraSandbox:
+    """A JSM sandbox on 127.0.0.1 (free port by default), served from a daemon thread."""
+
+    def __init__(self, records: int = 2000, seed: int = 7, password: str | None = None,
+                 faults: FaultSpec | str | None = None, defect_rate: float = 0.2,
+                 port: int = 0, host: str = "127.0.0.1", time_zone: str = "UTC",
+                 hidden_fields: Iterable[str] = (), absent_fields: Iterable[str] = (),
+                 dataset: Dataset | None = None) -> None:
+        """`time_zone`: the user's profile zone (JQL dates, /myself); `hidden_fields`: fields
+        (custom names or ids) GET /field lists but issues never carry; `absent_fields`: fields
+        the site does not have."""
+        self.user = ADMIN_EMAIL
+        self.password = password or secrets.token_urlsafe(16)
+        self.host, self.port = host, port
+        self.dataset = dataset if dataset is not None else generate(
+            records, seed, defect_rate=defect_rate)
+        self.view: LogicalView = logical_view(self.dataset)
+        self.store = JiraStore(self.view, time_zone, hidden_fields, absent_fields)
+        # Many long-lived objects: keep the cyclic collector from walking them on every request.
+        gc.collect()
+        gc.freeze()
+        self._faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
+        self.server: JiraServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self.server is None:
+            raise RuntimeError("sandbox not started")
+        return f"http://{self.host}:{self.server.server_port}"
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """(email, API token) for HTTP basic auth."""
+        return self.user, self.password
+
+    @property
+    def stats(self) -> Stats:
+        if self.server is None:
+            raise RuntimeError("sandbox not started")
+        return self.server.stats
+
+    @property
+    def planted(self) -> dict[str, list[str]]:
+        """Issue key -> planted rule ids."""
+        return planted_keys(self.store)
+
+    @property
+    def faults(self) -> FaultSpec:
+        return self.server.faults if self.server is not None else self._faults
+
+    @faults.setter
+    def faults(self, value: FaultSpec | str | None) -> None:
+        self._faults = value if isinstance(value, FaultSpec) else FaultSpec.parse(value)
+        if self.server is not None:
+            self.server.faults = self._faults
+
+    def issue_of(self, process: str, record_id: str) -> Issue:
+        """The issue rendering one logical record."""
+        for issue in self.store.issues.values():
+            if issue.record is not None and (issue.record.process, issue.record.id) == (
+                    process, record_id):
+                return issue
+        raise KeyError((process, record_id))
+
+    def make_server(self) -> JiraServer:
+        return JiraServer((self.host, self.port), self.store,
+                          JiraAuth(self.user, self.password), self._faults)
+
+    def start(self) -> str:
+        if self.server is None:
+            self.server = self.make_server()
+            self._thread = threading.Thread(target=self.server.serve_forever,
+                                            kwargs={"poll_interval": 0.1},
+                                            name="sms-jira-sandbox", daemon=True)
+            self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> JiraSandbox:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def serve_jira_forever(port: int = 8080, records: int = 2000, seed: int = 7,
+                       password: str | None = None, faults: FaultSpec | str | None = None,
+                       defect_rate: float = 0.2, host: str = "127.0.0.1",
+                       on_ready: Callable[[JiraSandbox], None] | None = None) -> None:
+    """Run a Jira sandbox in the calling thread until interrupted (KeyboardInterrupt)."""
+    sandbox = JiraSandbox(records=records, seed=seed, password=password, faults=faults,
+                          defect_rate=defect_rate, port=port, host=host)
+    server = sandbox.server = sandbox.make_server()
+    if on_ready is not None:
+        on_ready(sandbox)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sandbox.server = None

@@ -1,0 +1,143 @@
+"""One logical data set: the generated records as canonical values, whatever platform serves them.
+
+The generator (dataset.py) builds ServiceNow rows, compact lists that keep 1,000,000 incidents in
+memory; those rows stay the source of truth, so the ServiceNow sandbox serves exactly what it
+always did. This module reads them through the shipped ServiceNow field map
+(defaults/servicenow_fieldmap.yaml) into the logical view: per record its canonical process, id,
+number, canonical field values and links to other process records, plus the planted defects by
+rule id. Another platform's sandbox (sandbox/jira) renders this view, so both platforms carry
+the same logical records for the same --records and --seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sms_conformance.fieldmap import FieldSpec, ProcessMap, load_field_map
+from sms_conformance.records import Ref, Value
+from sms_conformance.sandbox.dataset import Dataset
+from sms_conformance.sandbox.schema import SCHEMAS
+
+PROCESS_TABLES = {"incident": "incident", "problem": "problem", "change": "change_request"}
+PROCESSES = tuple(PROCESS_TABLES)
+# Canonical references between process records: links on platforms that link records (Jira
+# issue links), not field values.
+LINK_FIELDS = frozenset({"problem", "fixed_by_change", "caused_by_change", "parent"})
+# Canonical fields the ServiceNow default map leaves unmapped (a stock instance lacks them) but
+# the sandbox's rows carry: kept in the view so a site that maps them reads the same values.
+EXTRA_FIELDS: dict[str, dict[str, FieldSpec]] = {
+    "incident": {"vendor_reference": FieldSpec(field="u_vendor_reference")},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LogicalRecord:
+    """One process record in canonical terms. `values` hold canonical values (references to
+    users, groups, services and CIs as the target's id); `links` the ids of linked process
+    records by canonical field (a planted defect may name a record that does not exist)."""
+
+    process: str
+    id: str
+    number: str
+    values: Mapping[str, Value]
+    links: Mapping[str, str]
+
+    @property
+    def opened_at(self) -> datetime:
+        value = self.values.get("opened_at")
+        assert isinstance(value, datetime), f"{self.number} has no opening time"
+        return value
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    login: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class LogicalView:
+    """The logical data set: process records (in the dataset's row order), reference data by
+    id, and the planted defects by rule id -> [(process, record id)]."""
+
+    records: dict[str, list[LogicalRecord]]
+    users: dict[str, Person]
+    groups: dict[str, str]
+    services: dict[str, str]
+    configuration_items: dict[str, str]
+    planted: dict[str, list[tuple[str, str]]]
+
+    def all_records(self) -> list[LogicalRecord]:
+        return [r for process in PROCESSES for r in self.records[process]]
+
+
+def logical_view(dataset: Dataset) -> LogicalView:
+    """The logical view of a generated dataset (read through the shipped ServiceNow map)."""
+    field_map = load_field_map()
+    records: dict[str, list[LogicalRecord]] = {}
+    by_number: dict[str, tuple[str, str]] = {}
+    for process, table in PROCESS_TABLES.items():
+        pmap = field_map.for_process(process)
+        rows = _records(process, table, pmap, dataset)
+        records[process] = rows
+        by_number.update((r.number, (process, r.id)) for r in rows)
+    planted: dict[str, list[tuple[str, str]]] = {}
+    for number, rules in dataset.planted.items():
+        for rule in rules:
+            planted.setdefault(rule, []).append(by_number[number])
+    for keys in planted.values():
+        keys.sort()
+    return LogicalView(records=records, users=_users(dataset),
+                       groups=_names(dataset, "sys_user_group"),
+                       services=_names(dataset, "cmdb_ci_service"),
+                       configuration_items=_names(dataset, "cmdb_ci"), planted=planted)
+
+
+def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset) -> list[LogicalRecord]:
+    schema = SCHEMAS[table]
+    extra = EXTRA_FIELDS.get(process, {})
+    specs = {**pmap.fields, **extra}
+    wanted = frozenset(pmap.fields)
+    platform = sorted({spec.field for spec in specs.values()} | {"sys_id", "number"})
+    getters = [(name, schema.getter(name)) for name in platform]
+    extra_readers = [(name, spec.field, spec.reader(lambda text: text))
+                     for name, spec in extra.items()]
+    out: list[LogicalRecord] = []
+    for row in dataset.tables[table]:
+        raw = {name: get(row) if get is not None else "" for name, get in getters}
+        canonical = pmap.to_canonical(raw, wanted)
+        for name, field, read in extra_readers:
+            canonical[name] = read(raw[field])
+        values: dict[str, Value] = {}
+        links: dict[str, str] = {}
+        for name, value in canonical.items():
+            if isinstance(value, Ref):
+                if name in LINK_FIELDS:
+                    links[name] = value.id
+                else:
+                    values[name] = value.id
+            elif name not in LINK_FIELDS:
+                values[name] = value
+        values.pop("number", None)
+        out.append(LogicalRecord(process, raw["sys_id"], raw["number"], values, links))
+    return out
+
+
+def _users(dataset: Dataset) -> dict[str, Person]:
+    schema = SCHEMAS["sys_user"]
+    cols = [schema.col(c) for c in ("sys_id", "user_name", "name", "email")]
+    return {row[cols[0]]: Person(*(row[c] for c in cols)) for row in dataset.tables["sys_user"]}
+
+
+def _names(dataset: Dataset, table: str) -> dict[str, str]:
+    schema = SCHEMAS[table]
+    sid, name = schema.col("sys_id"), schema.col("name")
+    return {row[sid]: row[name] for row in dataset.tables[table]}
+
+
+__all__ = ["LINK_FIELDS", "PROCESSES", "PROCESS_TABLES", "LogicalRecord", "LogicalView",
+           "Person", "logical_view"]

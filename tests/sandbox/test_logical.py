@@ -1,0 +1,78 @@
+"""The logical data set: the ServiceNow rows stay exactly as they were, and their canonical view
+carries process, id, number, values, links and the planted defects by rule."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import orjson
+import pytest
+
+from sms_conformance.sandbox.dataset import Dataset, generate
+from sms_conformance.sandbox.logical import PROCESS_TABLES, logical_view
+from sms_conformance.sandbox.schema import SCHEMAS
+
+
+def digest(data: Dataset) -> str:
+    h = hashlib.sha256()
+    for name in sorted(data.tables):
+        h.update(name.encode())
+        for row in data.tables[name]:
+            h.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+    h.update(orjson.dumps(data.planted, option=orjson.OPT_SORT_KEYS))
+    return h.hexdigest()
+
+
+# Digests of the generator's rows taken before the logical view existed (commit 8746452): the
+# ServiceNow sandbox must keep serving exactly this data for the same records and seed.
+@pytest.mark.parametrize(("records", "seed", "expected"), [
+    (0, 7, "f3d7e90a10b9abb9091e82b785b37650242e28b3c9ce91faf20f9ab1eac0a17c"),
+    (60, 1, "9bb1480d40ae302c5ecc9a71a65bd2611879e3918c12243da66e410bf6f25adb"),
+    (400, 7, "c3c2bf9b22840a2cb1246709f58b400de95d1f29e637e99db8f31853f99bfdad"),
+    (2500, 11, "b9ca0af8d5ece8922eaeb0349b8a717811407002c8c23512b89f926b28c70592"),
+])
+def test_servicenow_rows_are_unchanged(records: int, seed: int, expected: str) -> None:
+    data = generate(records, seed)
+    logical_view(data)  # building the view reads the rows, never changes them
+    assert digest(data) == expected
+
+
+@pytest.fixture(scope="module")
+def data() -> Dataset:
+    return generate(400, 5)
+
+
+def test_view_holds_every_process_record_with_canonical_values(data: Dataset) -> None:
+    view = logical_view(data)
+    for process, table in PROCESS_TABLES.items():
+        schema = SCHEMAS[table]
+        rows = data.tables[table]
+        records = view.records[process]
+        assert [(r.id, r.number) for r in records] == [
+            (row[schema.col("sys_id")], row[schema.col("number")]) for row in rows]
+        assert all(isinstance(r.values["opened_at"], datetime) for r in records)
+        assert {r.values["state"] for r in records} <= {
+            "new", "in_progress", "on_hold", "resolved", "closed", "canceled", "assess",
+            "root_cause_analysis", "fix_in_progress", "authorize", "scheduled", "implement",
+            "review"}
+    incident = view.records["incident"][0]
+    row = data.tables["incident"][0]
+    assert incident.values["impact"] == int(row[SCHEMAS["incident"].col("impact")])
+
+
+def test_links_name_process_records_and_planted_is_keyed_by_rule(data: Dataset) -> None:
+    view = logical_view(data)
+    schema = SCHEMAS["incident"]
+    linked = {row[schema.col("sys_id")]: row[schema.col("problem_id")]
+              for row in data.tables["incident"] if row[schema.col("problem_id")]}
+    assert linked
+    for record in view.records["incident"]:
+        assert record.links.get("problem") == linked.get(record.id)
+        assert "problem" not in record.values
+    numbers = {r.id: r.number for r in view.all_records()}
+    rebuilt: dict[str, list[str]] = {}
+    for rule, keys in view.planted.items():
+        for _, record_id in keys:
+            rebuilt.setdefault(numbers[record_id], []).append(rule)
+    assert {k: sorted(v) for k, v in rebuilt.items()} == data.planted
