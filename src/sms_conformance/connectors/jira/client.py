@@ -113,8 +113,13 @@ class JiraClient:
         """PUT JSON (idempotent: retried like a read)."""
         return self.call("PUT", path, body=body)
 
+    def upload(self, path: str, name: str, content: bytes) -> Any:
+        """POST one file as multipart form data (attachments); never resent blindly."""
+        return self.call("POST", path, files={"file": (name, content)}, write=True)
+
     def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-             body: Any = None, write: bool = False) -> Any:
+             body: Any = None, write: bool = False,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Any:
         """One logical call with retries; None means 404."""
         url = self.base + path
         out_of_time = False
@@ -128,7 +133,7 @@ class JiraClient:
 
         def attempt() -> Any:
             try:
-                return decode(method, url, self._send(method, url, params, body))
+                return decode(method, url, self._send(method, url, params, body, files))
             except HTTPAuthError as exc:
                 raise self._refused(exc) from None
             except RetryableError as exc:
@@ -174,8 +179,8 @@ class JiraClient:
         return SourceError(f"{method} {url}: no complete answer within "
                            f"{self.request_timeout:g} s (source.request_timeout)")
 
-    def _send(self, method: str, url: str, params: Mapping[str, str] | None, body: Any
-              ) -> requests.Response:
+    def _send(self, method: str, url: str, params: Mapping[str, str] | None, body: Any,
+              files: Mapping[str, tuple[str, bytes]] | None = None) -> requests.Response:
         now = self._clock()
         if now >= self.deadline:
             raise self._overdue(method, url)
@@ -189,6 +194,8 @@ class JiraClient:
         if body is not None:
             data = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
+        if files is not None:
+            headers["X-Atlassian-Token"] = "no-check"  # Jira's XSRF check on uploads
         with self._lock:
             self._count += 1
         started = self._clock()
@@ -196,7 +203,7 @@ class JiraClient:
         wait = max(until - started, 0.001)
         try:
             response = self.session.request(
-                method, url, params=params, data=data, headers=headers,
+                method, url, params=params, data=data, files=files, headers=headers,
                 timeout=(min(CONNECT_TIMEOUT, wait), min(self.timeout, wait)),
                 verify=self.verify, allow_redirects=False, stream=True,
             )
