@@ -145,21 +145,10 @@ class JiraTasks:
         if subtask:
             fields["issuetype"] = {"name": self.subtask_type}
             fields["parent"] = {"id": jql.issue_id(draft.parent_id)}
-        try:
-            created = self.client.post(f"/rest/api/{self.api}/issue", {"fields": fields},
-                                       write=True)
-        except AmbiguousWriteError:
-            existing = self.find_tasks(draft.process, [draft.fingerprint])
-            if existing:
-                return existing[0]
-            created = self.client.post(f"/rest/api/{self.api}/issue", {"fields": fields},
-                                       write=True)
-        if not isinstance(created, dict) or not isinstance(created.get("id"), str):
-            raise SourceError(f"POST /rest/api/{self.api}/issue: no issue id in the answer")
-        task_id = created["id"]
+        task_id = self._post_issue(draft, fields)
         if draft.parent_id and not subtask:
             # Naming is inverted: the inwardIssue is the subject of the outward phrase, so
-            # this reads "<task> relates to <record>".
+            # this reads "<task> relates to <record>". Posting a link again is harmless.
             self.client.post(f"/rest/api/{self.api}/issueLink", {
                 "type": {"name": self.link_type},
                 "inwardIssue": {"id": task_id},
@@ -172,6 +161,22 @@ class JiraTasks:
         with self._lock:
             self.created[draft.fingerprint] = task
         return task
+
+    def _post_issue(self, draft: TaskDraft, fields: Json) -> str:
+        """The new issue's id. When the answer to a create is lost, the task is looked up by
+        fingerprint before the create is sent again (the plan creates only fingerprints it
+        did not find, so one found now is the one this call created)."""
+        path = f"/rest/api/{self.api}/issue"
+        try:
+            created = self.client.post(path, {"fields": fields}, write=True)
+        except AmbiguousWriteError:
+            existing = self.find_tasks(draft.process, [draft.fingerprint])
+            if existing:
+                return existing[0].id
+            created = self.client.post(path, {"fields": fields}, write=True)
+        if not isinstance(created, dict) or not isinstance(created.get("id"), str):
+            raise SourceError(f"POST {path}: no issue id in the answer")
+        return str(created["id"])
 
     def update_task(self, task: TaskRef, draft: TaskDraft, note: str) -> TaskRef:
         """Title, body, priority and due date become the draft's; `note` added as a comment."""
