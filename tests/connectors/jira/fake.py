@@ -141,6 +141,13 @@ class FakeJira:
             return Resp(200, {"issueLinkTypes": [
                 {"id": str(i), "name": n, "outward": o, "inward": w}
                 for i, (n, (o, w)) in enumerate(LINK_TYPES.items())]})
+        if route == "project/ITSM":
+            return Resp(200, {"id": "10000", "key": "ITSM", "name": "IT service management",
+                              "issueTypes": [{"id": i, "name": n} for i, n in TYPES.items()]})
+        if route == "project/ITSM/statuses":
+            return Resp(200, [{"id": i, "name": n, "statuses": [
+                status(s) for s in (("To Do", "In Progress", "Done") if i in ("10004", "10005")
+                                    else ("Open", "Closed"))]} for i, n in TYPES.items()])
         if route == "search/jql" and req.method == "POST":
             return self._enhanced(req.json())
         if route == "search" and req.method == "POST":
