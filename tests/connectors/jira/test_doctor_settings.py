@@ -51,8 +51,8 @@ def test_missing_custom_fields_are_listed(site: Site, make_jira: Callable[..., J
                                           tmp_path: Path) -> None:
     _, server, _ = site
     override = tmp_path / "map.yaml"
-    override.write_text("incident:\n  fields:\n    impact: {name: Impakt, type: int}\n"
-                        "    category: {name: Kategorie}\n")
+    override.write_text("processes:\n  incident:\n    fields:\n"
+                        "      impact: {name: Impakt, type: int}\n      category: {name: Kategorie}\n")
     connector = make_jira(server.url, fieldmap=load_jira_field_map(FIELDMAP, override))
     [failed] = [f for f in diagnose(connector, RULE_FIELDS) if f.level == "fail"]
     assert "incident.impact: no field named 'Impakt'" in failed.message

@@ -111,7 +111,8 @@ def test_an_unknown_custom_field_name_is_a_config_error(
     naming the field, before any issue is read."""
     _, server, _ = site
     override = tmp_path / "jira_fieldmap.yaml"
-    override.write_text("incident:\n  fields:\n    impact: {name: Impactt, type: int}\n")
+    override.write_text("processes:\n  incident:\n    fields:\n"
+                        "      impact: {name: Impactt, type: int}\n")
     fieldmap = load_jira_field_map(FIELDMAP, override)
     with pytest.raises(ConfigError, match=r"incident.impact: no field named 'Impactt'"):
         read(make_jira(server.url, fieldmap=fieldmap))
@@ -122,7 +123,8 @@ def test_a_pinned_field_id_needs_no_name(site: Site, make_jira: Callable[..., Ji
                                          tmp_path: Path) -> None:
     _, server, _ = site
     override = tmp_path / "jira_fieldmap.yaml"
-    override.write_text("incident:\n  fields:\n    impact: {id: customfield_10101, values: {Critical: 1}}\n")
+    override.write_text("processes:\n  incident:\n    fields:\n"
+                        "      impact: {id: customfield_10101, values: {Critical: 1}}\n")
     fieldmap = load_jira_field_map(FIELDMAP, override)
     spec = fieldmap.for_process("incident").fields["impact"]
     assert (spec.id, spec.name, spec.type) == ("customfield_10101", None, "int")
@@ -169,7 +171,8 @@ def test_a_config_value_cannot_widen_the_query(
     fake, server, _ = site
     hostile = 'X" OR project is not EMPTY OR "'
     override = tmp_path / "jira_fieldmap.yaml"
-    override.write_text(orjson.dumps({"incident": {"states": {hostile: "canceled"}}}).decode())
+    states = {"processes": {"incident": {"states": {hostile: "canceled"}}}}
+    override.write_text(orjson.dumps(states).decode())
     connector = make_jira(server.url, fieldmap=load_jira_field_map(FIELDMAP, override))
     records = list(connector.fetch(FetchRequest(
         Process.INCIDENT, ({"state": ("canceled",)},), frozenset({"state"}))))

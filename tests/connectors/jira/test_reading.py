@@ -18,7 +18,8 @@ from tests.connectors.snow_fakes import Resp, StubServer
 
 Site = tuple[FakeJira, StubServer, dict[str, dict[str, Any]]]
 EVERY = frozenset({
-    "state", "short_description", "description", "opened_at", "resolved_at", "closed_at",
+    "number", "hold_reason", "state", "short_description", "description", "opened_at",
+    "resolved_at", "closed_at",
     "impact", "urgency", "priority", "assignment_group", "service", "resolution_code",
     "resolution_notes", "problem", "fixed_by_change", "caused_by_change", "parent",
 })
@@ -53,6 +54,9 @@ def test_an_incident_reads_as_canonical_values(site: Site, make_jira: Callable[.
     assert fields["resolved_at"] == moment and fields["closed_at"] == moment
     assert fields["resolution_code"] == "Done"
     assert mail.raw["summary"] == "mail down"
+    assert fields["number"] == mail.number  # number: {field: key}, a top-level member
+    # a field the rules read that this map does not fill is unknown, never empty
+    assert isinstance(fields["hold_reason"], Unknown) and "not mapped" in str(fields["hold_reason"])
 
 
 def test_values_not_listed_and_statuses_not_mapped_are_unknown(

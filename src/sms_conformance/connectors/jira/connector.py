@@ -220,7 +220,8 @@ class JiraConnector:
         return Record(
             platform=self.platform, instance=self.instance, process=binding.process.value,
             table=binding.process.value, id=str(issue["id"]), number=key,
-            url=f"{self.instance}/browse/{key}", fields=binding.to_canonical(fields, wanted),
+            url=f"{self.instance}/browse/{key}",
+            fields=binding.to_canonical(fields, wanted, issue),
             raw=fields,
         )
 

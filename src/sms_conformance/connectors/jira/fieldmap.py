@@ -48,6 +48,8 @@ REF_KINDS: dict[str, str] = {
 }
 # Always read: what tells an issue's process and its last update (incremental scans).
 BASE_FIELDS = ("issuetype", "updated")
+# Top-level members of an issue, not in its `fields` (number: {field: key}).
+TOP_LEVEL = frozenset({"key", "id"})
 
 
 class JiraFieldSpec(BaseModel):
@@ -63,6 +65,13 @@ class JiraFieldSpec(BaseModel):
     type: FieldType = "str"
     # platform text -> canonical value; a text not listed reads as unknown
     values: dict[Text, str | int | bool] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _links_are_refs(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "link" in data and "type" not in data:
+            return {**data, "type": "ref"}
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> JiraFieldSpec:
@@ -207,20 +216,28 @@ class ProcessBinding:
     def platform_fields(self, wanted: AbstractSet[str] | None) -> list[str]:
         """Issue fields to ask for: those of the wanted canonical fields and the base ones."""
         names = set(self.mapped() if wanted is None else wanted)
-        ids = {self.field_ids[n] for n in names if n in self.field_ids}
+        ids = {self.field_ids[n] for n in names if n in self.field_ids} - TOP_LEVEL
         if "state" in names:
             ids.add("status")
         if any(n in self.links for n in names):
             ids.add("issuelinks")
         return sorted({*ids, *BASE_FIELDS})
 
-    def to_canonical(self, fields: Mapping[str, Any], wanted: AbstractSet[str] | None
-                     ) -> dict[str, Value]:
-        """Canonical values of one issue's `fields`; a field not returned is unknown."""
-        names = self.mapped() if wanted is None else set(wanted) & self.mapped()
+    def to_canonical(self, fields: Mapping[str, Any], wanted: AbstractSet[str] | None,
+                     issue: Mapping[str, Any] | None = None) -> dict[str, Value]:
+        """Canonical values of one issue's `fields` (`key` and `id` from the `issue`); a field
+        not returned is unknown, and so is one the map does not fill (never empty)."""
+        names = self.mapped() if wanted is None else set(wanted)
         out: dict[str, Value] = {}
         for name in names:
-            if name == "state":
+            if name not in self.mapped():
+                if name != "number" and "." not in name:  # number: Record.number; raw.X: raw
+                    out[name] = Unknown(f"{self.process.value}.{name} is not mapped in the "
+                                        "Jira field map")
+            elif self.field_ids.get(name) in TOP_LEVEL:
+                value = (issue or {}).get(self.field_ids[name])
+                out[name] = None if value is None else str(value)
+            elif name == "state":
                 out[name] = self.state_of(fields)
             elif name in self.links:
                 out[name] = self._linked(fields, self.links[name])
@@ -309,15 +326,21 @@ def linked_issues(links: Any, type_name: str, side: str) -> list[Mapping[str, An
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """An override file: `projects` replaces; per process, keys replace except `fields`, whose
-    entries update the default entry (an entry giving id, name, field or link replaces the
-    default's source, so `{id: customfield_10042}` pins a field found by name otherwise)."""
-    merged = dict(base)
-    for key, body in override.items():
-        if key == "projects" or not isinstance(body, Mapping):
-            merged[key] = body
+    """An override file, same shape: `projects` replaces; per process, keys replace except
+    `fields`, whose entries update the default entry (an entry giving id, name, field or link
+    replaces the default's source, so `{id: customfield_10042}` pins a field found by name)."""
+    merged = {**base, **{k: v for k, v in override.items() if k != "processes"}}
+    processes = dict(base.get("processes") or {})
+    extra = override.get("processes") or {}
+    if not isinstance(extra, Mapping):
+        merged["processes"] = extra  # refused by validation, with its line
+        return merged
+    merged["processes"] = processes
+    for key, body in extra.items():
+        if not isinstance(body, Mapping):
+            processes[key] = body
             continue
-        current = dict(merged.get(key) or {})
+        current = dict(processes.get(key) or {})
         fields = dict(current.get("fields") or {})
         for name, entry in (body.get("fields") or {}).items():
             old = fields.get(name)
@@ -329,7 +352,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
             fields[name] = entry
         current.update({k: v for k, v in body.items() if k != "fields"})
         current["fields"] = fields
-        merged[key] = current
+        processes[key] = current
     return merged
 
 
@@ -340,9 +363,8 @@ def load_jira_field_map(path: Path | None = None, override: Path | None = None) 
     if override is not None and override.exists():
         extra = load_yaml(override)
         if extra.data is not None and not isinstance(extra.data, Mapping):
-            raise ConfigFileError("expected a mapping (projects, incident, problem, change)",
+            raise ConfigFileError("expected a mapping (projects, processes)",
                                   path=override, line=extra.line(()))
         data = _merge(data, dict(extra.data or {}))
         doc = extra
-    projects = data.pop("projects", None)
-    return validate(JiraFieldMap, {"projects": projects, "processes": data}, doc)
+    return validate(JiraFieldMap, data, doc)
