@@ -32,6 +32,10 @@ LINK_TYPES = {"Problem/Incident": ("causes", "is caused by"), "Fixes": ("fixes",
               "Parent/Child": ("is parent of", "is child of")}
 CATEGORY = {"new": ("2", "To Do"), "indeterminate": ("4", "In Progress"), "done": ("3", "Done")}
 DONE_STATUSES = {"Completed", "Closed", "Canceled", "Done"}
+SITE_STATUSES = ("Open", "Work in progress", "Pending", "Completed", "Closed", "Canceled",
+                 "Under review", "Under investigation", "Fix in progress", "Planning",
+                 "Peer review", "Awaiting CAB approval", "Awaiting implementation",
+                 "Implementing", "Review", "To Do", "In Progress", "Done", "Awaiting triage")
 OFFSETS = ("-0800", "+0100")
 
 
@@ -63,6 +67,7 @@ class FakeJira:
     searches: list[str] = field(default_factory=list)
     next_id: int = 20000
     lock: threading.Lock = field(default_factory=threading.Lock)
+    status_names: set[str] = field(default_factory=lambda: set(SITE_STATUSES))
 
     # -- building the site ----------------------------------------------------------------------
 
@@ -144,6 +149,8 @@ class FakeJira:
         if route == "project/ITSM":
             return Resp(200, {"id": "10000", "key": "ITSM", "name": "IT service management",
                               "issueTypes": [{"id": i, "name": n} for i, n in TYPES.items()]})
+        if route == "status":
+            return Resp(200, [status(n) for n in sorted(self.status_names)])
         if route == "project/ITSM/statuses":
             return Resp(200, [{"id": i, "name": n, "statuses": [
                 status(s) for s in (("To Do", "In Progress", "Done") if i in ("10004", "10005")

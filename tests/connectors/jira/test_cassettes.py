@@ -118,8 +118,10 @@ def test_scoped_scan_and_links_replayed(target: tuple[str, str, str], jira_map: 
     counts = connector.count_referrers(Process.INCIDENT, "problem", [p.id for p in problems])
     assert list(counts.values()) == [2]
     paths = [(r.method, r.path) for r in vcr.requests]
-    assert paths == [("GET", "/rest/api/3/myself"), ("GET", "/rest/api/3/field")] + [
-        ("POST", "/rest/api/3/search/jql")] * 2 + [("POST", "/rest/api/3/issue/bulkfetch")] * 2
+    assert paths == [
+        ("GET", "/rest/api/3/myself"), ("GET", "/rest/api/3/field"),
+        ("GET", "/rest/api/3/status"), ("GET", "/rest/api/3/project/ITSM"),
+    ] + [("POST", "/rest/api/3/search/jql")] * 2 + [("POST", "/rest/api/3/issue/bulkfetch")] * 2
     assert record_mode != "none" or vcr.all_played
 
 

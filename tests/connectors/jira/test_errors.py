@@ -166,18 +166,18 @@ def test_retries_end_within_the_budget(site: Site, make_jira: Callable[..., Jira
 def test_a_config_value_cannot_widen_the_query(
     site: Site, make_jira: Callable[..., JiraConnector], tmp_path: Path
 ) -> None:
-    """bad input: a status name in config crafted to close the quote and OR everything in;
+    """bad input: an option text in config crafted to close the quote and OR everything in;
     outcome: it stays one quoted value and selects nothing more."""
     fake, server, _ = site
     hostile = 'X" OR project is not EMPTY OR "'
     override = tmp_path / "jira_fieldmap.yaml"
-    states = {"processes": {"incident": {"states": {hostile: "canceled"}}}}
-    override.write_text(orjson.dumps(states).decode())
+    values = {"processes": {"incident": {"fields": {"impact": {"values": {hostile: 9}}}}}}
+    override.write_text(orjson.dumps(values).decode())
     connector = make_jira(server.url, fieldmap=load_jira_field_map(FIELDMAP, override))
     records = list(connector.fetch(FetchRequest(
-        Process.INCIDENT, ({"state": ("canceled",)},), frozenset({"state"}))))
+        Process.INCIDENT, ({"impact": (9,)},), frozenset({"state"}))))
     assert records == []
-    assert r'status in ("X\" OR project is not EMPTY OR \"")' in fake.searches[-1]
+    assert r'cf[10100] in ("X\" OR project is not EMPTY OR \"")' in fake.searches[-1]
 
 
 def test_project_keys_are_validated(tmp_path: Path) -> None:

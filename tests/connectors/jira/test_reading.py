@@ -144,14 +144,14 @@ def test_scopes_are_pushed_down_as_quoted_jql(
     records = incidents(connector, frozenset({"state"}),
                         scopes=({"state": ("resolved", "closed")}, {"impact": (3,)}))
     assert fake.searches[-1] == (
-        'project in (ITSM) AND issuetype in ("Incident", "[System] Incident") AND '
+        'project in (ITSM) AND issuetype in ("[System] Incident") AND '
         '((status in ("Closed", "Completed")) OR '
         '(cf[10100] in ("Minor / Localized", "Moderate / Limited"))) ORDER BY key ASC')
     assert sorted(records) == sorted(issues[k]["key"] for k in ("i1", "i2", "i5"))
     # a scope field JQL cannot say exactly (free text) is left to the engine: nothing is lost
     incidents(connector, frozenset({"state"}), scopes=({"short_description": ("x",)},))
     assert fake.searches[-1].count(" AND ") == 1
-    # a scope allowing no value matches nothing: no request
+    # a scope allowing no value (or none the site has) matches nothing: no request
     before = len(fake.searches)
     assert incidents(connector, frozenset({"state"}), scopes=({"state": ()},)) == {}
     assert len(fake.searches) == before
@@ -253,3 +253,33 @@ def test_no_enhanced_search_falls_back_to_legacy_search(
     fake.faults.append(("/rest/api/3/search/jql", Resp(404, {"errorMessages": ["nope"]})))
     with pytest.raises(Exception, match="410 Gone"):
         incidents(make_jira(server.url), frozenset({"state"}))
+
+
+def test_only_the_sites_issue_types_and_statuses_go_into_jql(
+    site: Site, make_jira: Callable[..., JiraConnector]
+) -> None:
+    """The map lists alternatives ("[System] Incident", "Incident"); naming a type or status
+    the site does not have would be refused (400), so only the site's go into the query."""
+    fake, server, _ = site
+    fake.status_names -= {"Completed"}
+    incidents(make_jira(server.url), frozenset({"state"}),
+              scopes=({"state": ("resolved", "closed")}, {"state": ("resolved",)}))
+    assert fake.searches[-1] == ('project in (ITSM) AND issuetype in ("[System] Incident") AND '
+                                 'status in ("Closed") ORDER BY key ASC')
+
+
+def test_a_refused_scope_is_read_without_it(site: Site, make_jira: Callable[..., JiraConnector]
+                                            ) -> None:
+    """fault: the site refuses the scoped query (400: an option value it does not have);
+    outcome: the process is read without the scope filter, with a notice; the engine tests
+    each record's scope."""
+    fake, server, _ = site
+    refused = Resp(400, {"errorMessages": ["The option 'Moderate / Limited' does not exist"],
+                         "errors": {}})
+    fake.faults.append(("/rest/api/3/search/jql", refused))
+    connector = make_jira(server.url)
+    records = incidents(connector, frozenset({"state"}), scopes=({"impact": (3,)},))
+    assert len(records) == 6 and "cf[" not in fake.searches[-1]
+    [notice] = connector.notices
+    assert "'Moderate / Limited' does not exist" in notice
+    assert notice.endswith("read without the scope filter")

@@ -82,6 +82,8 @@ class JiraConnector:
         self.myself: Json = {}
         self._bindings: dict[Process, ProcessBinding] | None = None
         self._catalog: FieldCatalog | None = None
+        self._issue_types: dict[str, str] | None = None  # casefolded -> the site's name
+        self._statuses: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"JiraConnector({self.instance!r})"
@@ -120,6 +122,36 @@ class JiraConnector:
             self._catalog = FieldCatalog.from_fields(self.instance, fields)
         return self._catalog
 
+    def issue_types(self) -> dict[str, str]:
+        """The issue types of the configured projects (casefolded name -> name): JQL naming a
+        type the site does not have is refused, and a map lists alternatives."""
+        if self._issue_types is None:
+            self.who()
+            names: dict[str, str] = {}
+            for key in self.fieldmap.projects:
+                project = self.client.get(f"/rest/api/{self.api}/project/{jql.project_key(key)}")
+                if not isinstance(project, dict):
+                    raise ConfigError(f"Jira project {key} not found at {self.instance}, or the "
+                                      "user may not browse it (projects: in the Jira field map)")
+                for item in project.get("issueTypes") or []:
+                    if isinstance(item, dict) and isinstance(item.get("name"), str):
+                        names[item["name"].casefold()] = item["name"]
+            self._issue_types = names
+        return self._issue_types
+
+    def statuses(self) -> frozenset[str] | None:
+        """The site's status names, casefolded (None when it does not list them)."""
+        if self._statuses is None:
+            try:
+                listed = self.client.get(f"/rest/api/{self.api}/status")
+            except JiraRequestError:
+                listed = None
+            if not isinstance(listed, list):
+                return None
+            self._statuses = frozenset(str(s.get("name", "")).casefold() for s in listed
+                                       if isinstance(s, dict))
+        return self._statuses
+
     def bindings(self) -> dict[Process, ProcessBinding]:
         if self._bindings is None:
             self._bindings = self.fieldmap.bind(self.catalog())
@@ -144,7 +176,7 @@ class JiraConnector:
         stats = self.scans[binding.process.value] = SearchStats()
         seen: set[str] = set()
         try:
-            for index, issue in enumerate(self.search(query, fields, stats)):
+            for index, issue in enumerate(self._scoped(binding, request, query, fields, stats)):
                 issue_id, issue_fields = _checked(binding.process.value, index, issue)
                 if not binding.pmap.is_type(_type_name(issue_fields)):
                     raise SourceError(
@@ -159,6 +191,23 @@ class JiraConnector:
         finally:
             self.notices.extend(stats.notices)
 
+    def _scoped(self, binding: ProcessBinding, request: FetchRequest, query: str,
+                fields: Sequence[str], stats: SearchStats) -> Iterator[Json]:
+        """The scoped search; when the site refuses it (a value of a pushed-down scope it
+        does not have, such as an option name), the search without scopes: the engine tests
+        each record's scope itself, so nothing in scope is lost."""
+        whole = self.query(binding, (), request.since)
+        if query == whole or whole is None:
+            yield from self.search(query, fields, stats)
+            return
+        try:
+            yield from self.search(query, fields, stats)
+        except ConfigError as exc:
+            if stats.issues:
+                raise
+            self.notices.append(f"{binding.process.value}: {exc}; read without the scope filter")
+            yield from self.search(whole, fields, stats)
+
     def expected_total(self, process: Process | str) -> int | None:
         """The legacy search's total of the last fetch; None with enhanced search."""
         stats = self.scans.get(Process(process).value)
@@ -172,17 +221,29 @@ class JiraConnector:
         for scope in scopes:
             if any(not tuple(values) for values in scope.values()):
                 continue  # a field allowing no value: this scope matches nothing
-            conditions = [c for name in sorted(scope)
-                          if (c := binding.scope_clause(name, tuple(scope[name]))) is not None]
+            statuses = self.statuses()
+            clauses = {name: binding.scope_clause(name, tuple(scope[name]), statuses)
+                       for name in sorted(scope)}
+            if any(c == "" for c in clauses.values()):
+                continue  # allowed values the site cannot hold: this scope matches nothing
+            conditions = [c for c in clauses.values() if c]
             if not conditions:
                 everything = True
                 break
             groups.append(jql.all_of(conditions))
         if not everything and not groups:
             return None
+        site_types = self.issue_types()
+        types = [site_types[t.casefold()] for t in binding.pmap.issue_types
+                 if t.casefold() in site_types]
+        if not types:
+            raise ConfigError(
+                f"no {binding.process.value} issue type ({', '.join(binding.pmap.issue_types)}) "
+                f"in project(s) {', '.join(self.fieldmap.projects)} at {self.instance}: name "
+                "the site's type under issue_types: in the Jira field map")
         parts = [
             f"project in ({', '.join(jql.project_key(k) for k in self.fieldmap.projects)})",
-            jql.one_of("issuetype", list(binding.pmap.issue_types)),
+            jql.one_of("issuetype", types),
         ]
         if not everything:
             parts.append(jql.any_of(groups))

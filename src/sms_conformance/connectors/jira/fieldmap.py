@@ -281,14 +281,17 @@ class ProcessBinding:
             return True
         return target.is_type(issuetype.get("name"))
 
-    def scope_clause(self, canonical: str, allowed: Sequence[Any]) -> str | None:
+    def scope_clause(self, canonical: str, allowed: Sequence[Any],
+                     statuses: AbstractSet[str] | None = None) -> str | None:
         """JQL selecting the allowed canonical values of one field, when it can be said exactly
         (states, and fields whose platform texts are listed under values:); None otherwise: the
-        scan then reads more and the engine tests the scope on each record."""
+        scan then reads more and the engine tests the scope on each record. "" when no status
+        of the site (`statuses`, casefolded, when known) holds an allowed state."""
         wanted = set(allowed)
         if canonical == "state":
-            names = [n for n, s in self.pmap.states.items() if s in wanted]
-            return jql.one_of("status", names) if names else None
+            names = [n for n, s in self.pmap.states.items() if s in wanted
+                     and (statuses is None or n.casefold() in statuses)]
+            return jql.one_of("status", names) if names else ""
         spec = self.pmap.fields.get(canonical)
         if spec is None or canonical not in self.field_ids or not spec.values:
             return None
