@@ -283,3 +283,17 @@ def test_a_refused_scope_is_read_without_it(site: Site, make_jira: Callable[...,
     [notice] = connector.notices
     assert "'Moderate / Limited' does not exist" in notice
     assert notice.endswith("read without the scope filter")
+
+
+def test_a_data_center_page_cap_below_the_page_size_is_followed(
+    dc_site: Site, make_jira: Callable[..., JiraConnector], dc_auth: Any
+) -> None:
+    """The site caps pages at 2 though 1000 were asked: the bounds count in its page size."""
+    fake, server, _ = dc_site
+    fake.max_page = 2
+    for _ in range(30):
+        fake.add("10001", "Open")
+    connector = make_jira(server.url, dc_auth, max_pages=40)
+    assert len(incidents(connector, frozenset({"state"}))) == 36
+    pages = [r.json() for r in server.requests if r.path == "/rest/api/2/search"]
+    assert len(pages) == 18 and pages[0]["maxResults"] == 1000

@@ -41,6 +41,9 @@ Deployment = Literal["auto", "cloud", "datacenter"]
 Json = dict[str, Any]
 _ID = re.compile(r"[0-9]+")
 _KEY = re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+")
+# Issues asked per search page. The site may send fewer (Cloud lowers it when many fields are
+# asked for, Data Center caps it at jira.search.views.default.max): paging never relies on it.
+PAGE_SIZE = 1000
 
 
 def ref_kind(ref: Ref) -> str:
@@ -64,7 +67,7 @@ class JiraConnector:
         fieldmap: JiraFieldMap,
         *,
         deployment: Deployment = "auto",
-        page_size: int = 100,
+        page_size: int = PAGE_SIZE,
         ref_batch: int = 100,
         max_pages: int = MAX_PAGES,
     ) -> None:

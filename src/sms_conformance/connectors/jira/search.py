@@ -98,11 +98,15 @@ def legacy(client: Poster, api: str, jql: str, fields: Sequence[str], *, page_si
             raise SourceError(f"POST {path}: the page has no total, so the scan cannot be bounded")
         if stats.total is None:
             stats.total = total
-            if math.ceil(total / page_size) > max_pages:
+            # The site may cap the page below what was asked (jira.search.views.default.max):
+            # its echoed maxResults is the page size the bounds are counted in.
+            echoed = page.get("maxResults")
+            size = echoed if isinstance(echoed, int) and 0 < echoed < page_size else page_size
+            if math.ceil(total / size) > max_pages:
                 raise SourceError(f"search: a total of {total} would take more than {max_pages} "
-                                  f"pages of {page_size} (source.max_pages)")
+                                  f"pages of {size} (source.max_pages)")
             allowed = total + max(1000, total // 10)
-            bound = min(max_pages, 2 * math.ceil(allowed / page_size) + _SPARE_PAGES)
+            bound = min(max_pages, 2 * math.ceil(allowed / size) + _SPARE_PAGES)
         stats.issues += len(issues)
         if stats.issues > allowed:
             raise SourceError(f"search: Jira returned more issues than its total of "

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from sms_conformance.connectors.jira.auth import CloudAuth, JiraAuth, TokenAuth
 from sms_conformance.connectors.jira.client import JiraClient, site_url
-from sms_conformance.connectors.jira.connector import Deployment, JiraConnector
+from sms_conformance.connectors.jira.connector import PAGE_SIZE, Deployment, JiraConnector
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.errors import ConfigError
@@ -45,7 +45,7 @@ def connector_from_env(
     limits: Limits | None = None,
     *,
     verify: bool | str = True,
-    page_size: int = 100,
+    page_size: int = PAGE_SIZE,
 ) -> JiraConnector:
     """The connector for `site` (else $JIRA_SITE); no request is made until it is used, and
     its scan_timeout starts now."""
