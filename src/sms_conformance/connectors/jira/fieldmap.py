@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -95,7 +96,16 @@ class JiraProcessMap(BaseModel):
     unmapped: Annotated[tuple[str, ...], Strict(False)] = ()
 
     def is_type(self, name: object) -> bool:
-        return isinstance(name, str) and name.casefold() in {t.casefold() for t in self.issue_types}
+        return isinstance(name, str) and name.casefold() in self._types
+
+    @property
+    def _types(self) -> frozenset[str]:
+        return _folded(self.issue_types)
+
+
+@lru_cache(maxsize=64)
+def _folded(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(n.casefold() for n in names)
 
 
 class JiraFieldMap(BaseModel):
@@ -201,6 +211,7 @@ class ProcessBinding:
         self.links: dict[str, LinkSpec] = {}
         self.readers: dict[str, Reader] = {}
         self.states = {name.casefold(): state for name, state in pmap.states.items()}
+        self._plans: dict[frozenset[str] | None, list[Step]] = {}
         for canonical, spec in pmap.fields.items():
             kind = REF_KINDS.get(canonical, "")
             if spec.link is not None:
@@ -209,9 +220,10 @@ class ProcessBinding:
             field_id = spec.field or spec.id or catalog.id_of(spec.name or "")
             self.field_ids[canonical] = field_id
             self.readers[canonical] = reader(spec.type, field_id, spec.values, _refs_to(kind))
+        self._mapped = frozenset({"state", *self.field_ids, *self.links})
 
-    def mapped(self) -> set[str]:
-        return {"state", *self.field_ids, *self.links}
+    def mapped(self) -> frozenset[str]:
+        return self._mapped
 
     def platform_fields(self, wanted: AbstractSet[str] | None) -> list[str]:
         """Issue fields to ask for: those of the wanted canonical fields and the base ones."""
@@ -227,27 +239,47 @@ class ProcessBinding:
                      issue: Mapping[str, Any] | None = None) -> dict[str, Value]:
         """Canonical values of one issue's `fields` (`key` and `id` from the `issue`); a field
         not returned is unknown, and so is one the map does not fill (never empty)."""
-        names = self.mapped() if wanted is None else set(wanted)
         out: dict[str, Value] = {}
-        for name in names:
-            if name not in self.mapped():
-                if name != "number" and "." not in name:  # number: Record.number; raw.X: raw
-                    out[name] = Unknown(f"{self.process.value}.{name} is not mapped in the "
-                                        "Jira field map")
-            elif self.field_ids.get(name) in TOP_LEVEL:
-                value = (issue or {}).get(self.field_ids[name])
-                out[name] = None if value is None else str(value)
-            elif name == "state":
+        for name, how, field_id, read, missing in self._plan(wanted):
+            if how == "field":
+                value = fields.get(field_id, _MISSING)
+                out[name] = missing if value is _MISSING else read(value)
+            elif how == "state":
                 out[name] = self.state_of(fields)
-            elif name in self.links:
+            elif how == "link":
                 out[name] = self._linked(fields, self.links[name])
+            elif how == "top":
+                value = (issue or {}).get(field_id)
+                out[name] = None if value is None else str(value)
             else:
-                field_id = self.field_ids[name]
-                if field_id not in fields:
-                    out[name] = not_returned(field_id)
-                else:
-                    out[name] = self.readers[name](fields[field_id])
+                out[name] = missing
         return out
+
+    def _plan(self, wanted: AbstractSet[str] | None) -> list[Step]:
+        """How to read each wanted field, worked out once per set of wanted fields (this runs
+        for every issue)."""
+        key = None if wanted is None else frozenset(wanted)
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        plan = []
+        for name in sorted(self.mapped() if key is None else key):
+            field_id = self.field_ids.get(name, "")
+            if name not in self.mapped():
+                if name == "number" or "." in name:  # Record.number; raw.X reads the raw issue
+                    continue
+                plan.append((name, "unmapped", "", _no_reader, Unknown(
+                    f"{self.process.value}.{name} is not mapped in the Jira field map")))
+            elif field_id in TOP_LEVEL:
+                plan.append((name, "top", field_id, _no_reader, None))
+            elif name == "state" or name in self.links:
+                how = "state" if name == "state" else "link"
+                plan.append((name, how, "", _no_reader, None))
+            else:
+                plan.append((name, "field", field_id, self.readers[name],
+                             not_returned(field_id)))
+        self._plans[key] = plan
+        return plan
 
     def state_of(self, fields: Mapping[str, Any]) -> Value:
         if "status" not in fields:
@@ -302,6 +334,15 @@ class ProcessBinding:
         if covered != wanted:  # a value no listed text maps to: cannot be said in JQL
             return None
         return jql.one_of(self.field_ids[canonical], texts)
+
+
+_MISSING: Any = object()
+# One wanted field: (canonical name, how it is read, field id, reader, value when missing)
+Step = tuple[str, str, str, Reader, Value]
+
+
+def _no_reader(raw: Any) -> Value:
+    return None
 
 
 def _refs_to(kind: str) -> Callable[[str], Value]:
