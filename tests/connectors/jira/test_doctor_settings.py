@@ -111,3 +111,11 @@ def test_bad_settings_are_config_errors(jira_map: JiraFieldMap, site: str | None
     with pytest.raises(ConfigError, match=problem) as caught:
         connector_from_env(site, jira_map, env)
     assert caught.value.exit_code == 2 and TOKEN not in str(caught.value)
+
+
+def test_the_map_says_what_it_fills(jira_map: JiraFieldMap) -> None:
+    assert jira_map.platform == "jira"
+    assert jira_map.maps("incident", "impact") and jira_map.maps("incident", "state")
+    assert not jira_map.maps("incident", "vendor_reference")
+    assert "vendor_reference not mapped for incident" in jira_map.off_reason(
+        "incident", ["vendor_reference"])

@@ -14,7 +14,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
@@ -109,7 +109,10 @@ def _folded(names: tuple[str, ...]) -> frozenset[str]:
 
 
 class JiraFieldMap(BaseModel):
+    """The whole map; also what the core asks of a platform's map (canonical.PlatformMap)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    platform: ClassVar[str] = "jira"
 
     projects: Annotated[tuple[ProjectKey, ...], Strict(False), Field(min_length=1)]
     processes: dict[ProcessKey, JiraProcessMap]
@@ -126,6 +129,16 @@ class JiraFieldMap(BaseModel):
                 if spec.type == "ref" and name not in REF_KINDS:
                     raise ValueError(f"{process.value}.{name}: not a reference field")
         return self
+
+    def maps(self, process: Process | str, field: str) -> bool:
+        """Whether this map fills the canonical `field` of `process` (state always)."""
+        pmap = self.processes.get(Process(process))
+        return pmap is not None and (field in ("state", "number") or field in pmap.fields)
+
+    def off_reason(self, process: Process | str, fields: Sequence[str]) -> str:
+        """Why a rule reading these unmapped fields is off, and how to turn it on."""
+        return (f"{', '.join(fields)} not mapped for {Process(process).value} in the Jira field "
+                "map: map it (e.g. {name: <custom field name>}) in config to turn the rule on")
 
     def for_process(self, process: Process | str) -> JiraProcessMap:
         try:

@@ -125,6 +125,8 @@ class JiraTasks:
             except SourceError as exc:
                 return exc
 
+        self.connector.who()  # once, before the threads
+
         with ThreadPoolExecutor(max_workers=max(1, self.max_workers)) as pool:
             results = list(pool.map(one, drafts))
         failed = [r for r in results if isinstance(r, SourceError)]
