@@ -1,10 +1,10 @@
 """The Jira connector against recorded answers (vcrpy cassettes in tests/cassettes/jira/).
 
-Recorded from this directory's fake site (the jsm-sandbox was not ready): re-record with
-`pytest tests/connectors/jira/test_cassettes.py --record-mode=rewrite`; against a real or
-sandbox site, also set JIRA_SITE, JIRA_EMAIL and JIRA_API_TOKEN (the assertions on counts then
-need that site's data). Authorization headers, e-mail addresses and the host are scrubbed
-before anything is written.
+Two are recorded from this directory's fake site, one from the JSM sandbox
+(sms_conformance.sandbox.jira, records=60, seed=42). Re-record with
+`pytest tests/connectors/jira/test_cassettes.py --record-mode=rewrite`; against a real site, set
+JIRA_SITE, JIRA_EMAIL and JIRA_API_TOKEN (the assertions on counts then need that site's data).
+Authorization headers, e-mail addresses and the host are scrubbed before anything is written.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sms_conformance.connectors.jira.drafts import TaskDraft
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.connectors.jira.tasks import JiraTasks
 from sms_conformance.connectors.servicenow.retry import RetryPolicy
-from sms_conformance.records import Process, Ref
+from sms_conformance.records import Process, Ref, Unknown
 from tests.connectors.jira.conftest import populate
 from tests.connectors.jira.fake import EMAIL, TOKEN, FakeJira
 from tests.connectors.snow_fakes import StubServer
@@ -150,6 +150,38 @@ def test_task_write_back_replayed(target: tuple[str, str, str], jira_map: JiraFi
         ("POST", "/rest/api/3/issue/N/comment"), ("POST", "/rest/api/3/issue/N/transitions"),
         ("POST", "/rest/api/3/search/jql"),
     ]
+
+
+@pytest.fixture
+def sandbox_target(record_mode: str) -> Iterator[tuple[str, str, str]]:
+    if record_mode == "none":
+        yield REPLAY_URL, EMAIL, "replayed"
+        return
+    from sms_conformance.sandbox.jira import JiraSandbox  # type: ignore[import-not-found]
+
+    with JiraSandbox(records=60, seed=42) as sandbox:
+        yield sandbox.url, sandbox.user, sandbox.password
+
+
+@pytest.mark.vcr
+def test_jsm_sandbox_scan_replayed(sandbox_target: tuple[str, str, str],
+                                   jira_map: JiraFieldMap, vcr: Any, record_mode: str) -> None:
+    """The JSM sandbox's records read through the test map: every state and impact known,
+    links to problems found, referrers counted."""
+    connector = connector_for(sandbox_target, jira_map)
+    wanted = frozenset({"state", "impact", "priority", "opened_at", "problem", "description"})
+    records = list(connector.fetch(FetchRequest(Process.INCIDENT, (), wanted)))
+    assert len(records) == 60 and len({r.id for r in records}) == 60
+    assert not [r for r in records for k in ("state", "impact", "priority", "opened_at")
+                if isinstance(r.fields[k], Unknown)]
+    assert all(r.fields["opened_at"].tzinfo is timezone.utc for r in records)  # type: ignore
+    problems = {v for r in records if isinstance(v := r.fields["problem"], Ref)}
+    found = connector.resolve(problems, {"state"})
+    assert found and set(found) <= problems
+    counts = connector.count_referrers(Process.INCIDENT, "problem", [r.id for r in found])
+    linked = sum(1 for r in records if r.fields["problem"] in found)
+    assert sum(counts.values()) >= linked > 0
+    assert record_mode != "none" or vcr.all_played
 
 
 def test_cassettes_hold_no_credentials() -> None:
