@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sms_conformance.fieldmap import FieldSpec, ProcessMap, load_field_map
+from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, load_field_map
 from sms_conformance.records import Ref, Value
 from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.schema import SCHEMAS

@@ -1,0 +1,400 @@
+"""JiraConnector: the Connector protocol over the Jira REST API (Cloud v3, Data Center v2).
+
+Start-up (on first use): GET myself (who is calling, in which time zone; a 404 on v3 means
+Data Center, read through v2), then GET field once per run to bind the field map's custom
+field names to the site's ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import islice
+from typing import Any, Literal
+
+from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.jira import jql
+from sms_conformance.connectors.jira.client import JiraClient
+from sms_conformance.connectors.jira.fieldmap import (
+    FieldCatalog,
+    JiraFieldMap,
+    ProcessBinding,
+    linked_issues,
+)
+from sms_conformance.connectors.jira.responses import JiraRequestError
+from sms_conformance.connectors.jira.search import (
+    MAX_PAGES,
+    SearchNotFound,
+    SearchStats,
+    enhanced,
+    legacy,
+)
+from sms_conformance.connectors.jira.values import parse_timestamp
+from sms_conformance.connectors.servicenow.responses import HTTPAuthError
+from sms_conformance.errors import AuthError, ConfigError, SourceError
+from sms_conformance.records import Process, Record, Ref
+
+Deployment = Literal["auto", "cloud", "datacenter"]
+Json = dict[str, Any]
+_ID = re.compile(r"[0-9]+")
+_KEY = re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+")
+# Issues asked per search page. The site may send fewer (Cloud lowers it when many fields are
+# asked for, Data Center caps it at jira.search.views.default.max): paging never relies on it.
+PAGE_SIZE = 1000
+
+
+def ref_kind(ref: Ref) -> str:
+    """The canonical kind a Ref points at (its first field: `kind`, formerly `table`)."""
+    return str(getattr(ref, "kind", None) or getattr(ref, "table", ""))
+
+
+def batched(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class JiraConnector:
+    platform = "jira"
+
+    def __init__(
+        self,
+        site: str,
+        client: JiraClient,
+        fieldmap: JiraFieldMap,
+        *,
+        deployment: Deployment = "auto",
+        page_size: int = PAGE_SIZE,
+        ref_batch: int = 100,
+        max_pages: int = MAX_PAGES,
+    ) -> None:
+        self.instance = client.base
+        self.client = client
+        self.fieldmap = fieldmap
+        self.deployment = deployment
+        self.page_size = page_size
+        self.ref_batch = min(ref_batch, 100)  # bulkfetch takes at most 100 issues
+        self.max_pages = max_pages
+        self.notices: list[str] = []
+        self.scans: dict[str, SearchStats] = {}
+        self.api = "2" if deployment == "datacenter" else "3"
+        self.legacy_search = deployment == "datacenter"
+        self.myself: Json = {}
+        self._bindings: dict[Process, ProcessBinding] | None = None
+        self._catalog: FieldCatalog | None = None
+        self._issue_types: dict[str, str] | None = None  # casefolded -> the site's name
+        self._statuses: frozenset[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"JiraConnector({self.instance!r})"
+
+    @property
+    def request_count(self) -> int:
+        return self.client.request_count
+
+    # -- start-up -----------------------------------------------------------------------------
+
+    def who(self) -> Json:
+        """GET myself once: proves the credentials (a site may serve bad ones as anonymous)
+        and tells the API version (Data Center has no v3)."""
+        if self.myself:
+            return self.myself
+        body = self.client.get(f"/rest/api/{self.api}/myself")
+        if body is None and self.deployment == "auto" and self.api == "3":
+            self.api, self.legacy_search = "2", True
+            body = self.client.get("/rest/api/2/myself")
+        if body is None:
+            raise SourceError(f"{self.instance} has no Jira REST API (GET myself: 404): check "
+                              "the site URL")
+        if not isinstance(body, dict) or not any(body.get(k) for k in ("accountId", "key", "name")):
+            raise AuthError(f"{self.instance} answered GET myself without a user: the "
+                            "credentials were not accepted (served as anonymous)")
+        self.myself = body
+        return body
+
+    def catalog(self) -> FieldCatalog:
+        """The site's fields (GET field), read once per run."""
+        if self._catalog is None:
+            self.who()
+            fields = self.client.get(f"/rest/api/{self.api}/field")
+            if not isinstance(fields, list):
+                raise SourceError(f"GET /rest/api/{self.api}/field: expected a list of fields")
+            self._catalog = FieldCatalog.from_fields(self.instance, fields)
+        return self._catalog
+
+    def issue_types(self) -> dict[str, str]:
+        """The issue types of the configured projects (casefolded name -> name): JQL naming a
+        type the site does not have is refused, and a map lists alternatives."""
+        if self._issue_types is None:
+            self.who()
+            names: dict[str, str] = {}
+            for key in self.fieldmap.projects:
+                project = self.client.get(f"/rest/api/{self.api}/project/{jql.project_key(key)}")
+                if not isinstance(project, dict):
+                    raise ConfigError(f"Jira project {key} not found at {self.instance}, or the "
+                                      "user may not browse it (projects: in the Jira field map)")
+                for item in project.get("issueTypes") or []:
+                    if isinstance(item, dict) and isinstance(item.get("name"), str):
+                        names[item["name"].casefold()] = item["name"]
+            self._issue_types = names
+        return self._issue_types
+
+    def statuses(self) -> frozenset[str] | None:
+        """The site's status names, casefolded (None when it does not list them)."""
+        if self._statuses is None:
+            try:
+                listed = self.client.get(f"/rest/api/{self.api}/status")
+            except JiraRequestError:
+                listed = None
+            if not isinstance(listed, list):
+                return None
+            self._statuses = frozenset(str(s.get("name", "")).casefold() for s in listed
+                                       if isinstance(s, dict))
+        return self._statuses
+
+    def bindings(self) -> dict[Process, ProcessBinding]:
+        if self._bindings is None:
+            self._bindings = self.fieldmap.bind(self.catalog())
+        return self._bindings
+
+    def binding(self, process: Process | str) -> ProcessBinding:
+        process = Process(process)
+        found = self.bindings().get(process)
+        if found is None:
+            raise ConfigError(f"the Jira field map has no {process.value}")
+        return found
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def fetch(self, request: FetchRequest) -> Iterator[Record]:
+        """Issues of the process's types in the configured projects, in key order, each once."""
+        binding = self.binding(request.process)
+        query = self.query(binding, request.scopes, request.since)
+        if query is None:
+            return
+        fields = binding.platform_fields(request.fields)
+        stats = self.scans[binding.process.value] = SearchStats()
+        seen: set[str] = set()
+        try:
+            for index, issue in enumerate(self._scoped(binding, request, query, fields, stats)):
+                issue_id, issue_fields = _checked(binding.process.value, index, issue)
+                if not binding.pmap.is_type(_type_name(issue_fields)):
+                    raise SourceError(
+                        f"search returned {issue.get('key')} of type "
+                        f"{_type_name(issue_fields)!r}, outside the query's issue types; stopping")
+                if request.since is not None and _updated_before(issue_fields, request.since):
+                    continue  # the JQL window is wider than `since` (minute precision, zones)
+                if issue_id in seen:
+                    continue  # changed while paging and came round again: read once
+                seen.add(issue_id)
+                yield self._record(binding, issue, issue_fields, request.fields)
+        finally:
+            self.notices.extend(stats.notices)
+
+    def _scoped(self, binding: ProcessBinding, request: FetchRequest, query: str,
+                fields: Sequence[str], stats: SearchStats) -> Iterator[Json]:
+        """The scoped search; when the site refuses it (a value of a pushed-down scope it
+        does not have, such as an option name), the search without scopes: the engine tests
+        each record's scope itself, so nothing in scope is lost."""
+        whole = self.query(binding, (), request.since)
+        if query == whole or whole is None:
+            yield from self.search(query, fields, stats)
+            return
+        try:
+            yield from self.search(query, fields, stats)
+        except ConfigError as exc:
+            if stats.issues:
+                raise
+            self.notices.append(f"{binding.process.value}: {exc}; read without the scope filter")
+            yield from self.search(whole, fields, stats)
+
+    def expected_total(self, process: Process | str) -> int | None:
+        """The legacy search's total of the last fetch; None with enhanced search."""
+        stats = self.scans.get(Process(process).value)
+        return stats.total if stats else None
+
+    def query(self, binding: ProcessBinding, scopes: Sequence[Mapping[str, tuple[Any, ...]]],
+              since: datetime | None) -> str | None:
+        """The JQL of a fetch; None when no scope can match anything."""
+        groups: list[str] = []
+        everything = not scopes
+        for scope in scopes:
+            if any(not tuple(values) for values in scope.values()):
+                continue  # a field allowing no value: this scope matches nothing
+            statuses = self.statuses()
+            clauses = {name: binding.scope_clause(name, tuple(scope[name]), statuses)
+                       for name in sorted(scope)}
+            if any(c == "" for c in clauses.values()):
+                continue  # allowed values the site cannot hold: this scope matches nothing
+            conditions = [c for c in clauses.values() if c]
+            if not conditions:
+                everything = True
+                break
+            groups.append(jql.all_of(conditions))
+        if not everything and not groups:
+            return None
+        site_types = self.issue_types()
+        types = [site_types[t.casefold()] for t in binding.pmap.issue_types
+                 if t.casefold() in site_types]
+        if not types:
+            raise ConfigError(
+                f"no {binding.process.value} issue type ({', '.join(binding.pmap.issue_types)}) "
+                f"in project(s) {', '.join(self.fieldmap.projects)} at {self.instance}: name "
+                "the site's type under issue_types: in the Jira field map")
+        parts = [
+            f"project in ({', '.join(jql.project_key(k) for k in self.fieldmap.projects)})",
+            jql.one_of("issuetype", types),
+        ]
+        if not everything:
+            parts.append(jql.any_of(groups))
+        if since is not None:
+            zone = self.who().get("timeZone")
+            parts.append(f"updated >= {jql.since_literal(since, zone if isinstance(zone, str) else None)}")
+        return f"{jql.all_of(parts)} ORDER BY key ASC"
+
+    def search(self, query: str, fields: Sequence[str], stats: SearchStats) -> Iterator[Json]:
+        """Every issue the JQL matches: enhanced search, or legacy search on Data Center (and
+        after a 404 on the enhanced one). A 400 names Jira's reason (exit 2)."""
+        try:
+            if not self.legacy_search:
+                try:
+                    yield from enhanced(self.client, query, fields, page_size=self.page_size,
+                                        max_pages=self.max_pages, stats=stats)
+                    return
+                except SearchNotFound:
+                    if stats.issues or self.deployment == "cloud":
+                        raise
+                    self.legacy_search = True
+                    self.notices.append(f"{self.instance}: no enhanced JQL search (404): "
+                                        "read with the legacy search (Data Center)")
+            yield from legacy(self.client, self.api, query, fields, page_size=self.page_size,
+                              max_pages=self.max_pages, stats=stats)
+        except JiraRequestError as exc:
+            if exc.status != 400:
+                raise
+            raise ConfigError(f"Jira refused the JQL query: {exc.detail} (query: {query}); "
+                              "check the field map's names and the rule scopes") from None
+
+    def _record(self, binding: ProcessBinding, issue: Json, fields: Json,
+                wanted: AbstractSet[str] | None) -> Record:
+        key = str(issue["key"])
+        return Record(
+            platform=self.platform, instance=self.instance, process=binding.process.value,
+            table=binding.process.value, id=str(issue["id"]), number=key,
+            url=f"{self.instance}/browse/{key}",
+            fields=binding.to_canonical(fields, wanted, issue),
+            raw=fields,
+        )
+
+    # -- links --------------------------------------------------------------------------------
+
+    def resolve(self, refs: Iterable[Ref], fields: AbstractSet[str] | None = None
+                ) -> dict[Ref, Record]:
+        """The linked issues that exist (bulk fetch, 100 a request), as records of the kind
+        asked for; an issue of another process is not one."""
+        by_kind: dict[str, set[str]] = {}
+        for ref in refs:
+            by_kind.setdefault(ref_kind(ref), set()).add(ref.id)
+        found: dict[Ref, Record] = {}
+        for kind in sorted(by_kind):
+            process = _process(kind)
+            if process is None:
+                raise NotRead(kind, f"Jira {kind} records are not looked up by this connector")
+            binding = self.binding(process)
+            wanted = None if fields is None else frozenset(fields) & binding.mapped()
+            ids = sorted(i for i in by_kind[kind] if _ID.fullmatch(i))
+            with _not_read_on_403(kind):
+                for issue in self.bulk(ids, binding.platform_fields(wanted)):
+                    issue_id, issue_fields = _checked(kind, 0, issue)
+                    if binding.pmap.is_type(_type_name(issue_fields)):
+                        found[Ref(kind, issue_id)] = self._record(binding, issue, issue_fields,
+                                                                  wanted)
+        return found
+
+    def count_referrers(self, process: Process | str, field: str, ids: Iterable[str]
+                        ) -> dict[str, int]:
+        """How many `process` issues link each id through the canonical link `field`, read
+        from the linked issues' own links (the other end of the same link type)."""
+        binding = self.binding(process)
+        counts = dict.fromkeys(ids, 0)
+        link = binding.links.get(field)
+        if link is None:
+            raise NotRead(binding.process.value, f"{field} is not an issue link in the Jira "
+                          "field map: its referrers cannot be counted")
+        other_side = "outwardIssue" if link.side == "inwardIssue" else "inwardIssue"
+        wanted = sorted(i for i in counts if _ID.fullmatch(i))
+        with _not_read_on_403(binding.process.value):
+            for issue in self.bulk(wanted, ["issuelinks", "issuetype"]):
+                issue_id, issue_fields = _checked(link.kind, 0, issue)
+                if issue_id not in counts or "issuelinks" not in issue_fields:
+                    continue
+                referrers = {str(other["id"]) for other in linked_issues(
+                    issue_fields["issuelinks"], link.type_name, other_side)
+                    if binding.pmap.is_type(_type_name(other.get("fields") or {}))
+                    or not _type_name(other.get("fields") or {})}
+                counts[issue_id] = len(referrers)
+        return counts
+
+    def bulk(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[Json]:
+        """Issues by id, 100 a request: bulkfetch on Cloud, an `id in (...)` search on Data
+        Center (ids are digits only). Missing or hidden issues are simply absent."""
+        self.who()
+        for chunk in batched(ids, self.ref_batch):
+            if self.api == "3":
+                body = self.client.post("/rest/api/3/issue/bulkfetch",
+                                        {"issueIdsOrKeys": chunk, "fields": list(fields)})
+                if body is not None:
+                    if not isinstance(body, dict) or not isinstance(body.get("issues"), list):
+                        raise SourceError("POST /rest/api/3/issue/bulkfetch: expected issues")
+                    yield from body["issues"]
+                    continue
+            query = f"id in ({', '.join(jql.issue_id(i) for i in chunk)}) ORDER BY key ASC"
+            yield from self.search(query, fields, SearchStats())
+
+
+def _process(kind: str) -> Process | None:
+    try:
+        return Process(kind)
+    except ValueError:
+        return None
+
+
+@contextmanager
+def _not_read_on_403(kind: str) -> Iterator[None]:
+    """Issues the user may not browse: links into them are unknown (NotRead), not missing."""
+    try:
+        yield
+    except HTTPAuthError as exc:
+        if exc.status != 403:
+            raise
+        raise NotRead(kind, f"no permission ({exc})") from None
+
+
+def _type_name(fields: Mapping[str, Any]) -> str:
+    issuetype = fields.get("issuetype")
+    name = issuetype.get("name") if isinstance(issuetype, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def _updated_before(fields: Mapping[str, Any], since: datetime) -> bool:
+    updated = fields.get("updated")
+    moment = parse_timestamp(updated) if isinstance(updated, str) else None
+    return isinstance(moment, datetime) and moment < since
+
+
+def _checked(what: str, index: int, issue: object) -> tuple[str, Json]:
+    """A well-formed issue's id and fields; a malformed one stops the scan (exit 3)."""
+    where = f"{what}: issue {index} of the answer"
+    if not isinstance(issue, dict):
+        raise SourceError(f"{where} is {type(issue).__name__}, not an issue")
+    issue_id, key, fields = issue.get("id"), issue.get("key"), issue.get("fields")
+    if not isinstance(issue_id, str) or not _ID.fullmatch(issue_id):
+        raise SourceError(f"{where} has no issue id")
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise SourceError(f"{where} ({issue_id}) has no issue key")
+    if not isinstance(fields, dict):
+        raise SourceError(f"{where} ({key}) has no fields")
+    return issue_id, fields

@@ -1,0 +1,168 @@
+"""Checks that a Jira site can serve a scan and write-back: auth, project access, issue types,
+custom fields found by name, fields hidden from the user, link types, a done status for tasks.
+Pure diagnosis: returns findings (the ServiceNow doctor's type), prints nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sms_conformance.connectors.jira import jql
+from sms_conformance.connectors.jira.connector import JiraConnector
+from sms_conformance.connectors.jira.search import SearchStats
+from sms_conformance.connectors.servicenow.doctor import Finding
+from sms_conformance.connectors.servicenow.responses import HTTPAuthError
+from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.records import Process
+
+CHECKED = (ConfigError, SourceError)
+
+
+def diagnose(
+    connector: JiraConnector,
+    process_fields: Mapping[str, Iterable[str]],
+    *,
+    task_types: tuple[str, ...] = ("Task", "Sub-task"),
+    task_link: str = "Relates",
+    sample: int = 20,
+) -> list[Finding]:
+    """Findings in order; stops after auth fails (nothing else can be known).
+    `process_fields`: process -> canonical fields the rules read."""
+    try:
+        me = connector.who()
+    except HTTPAuthError as exc:
+        return [Finding("fail", f"authentication refused: {exc}", "check JIRA_EMAIL and "
+                        "JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)")]
+    except SourceError as exc:
+        return [Finding("fail", f"cannot read {connector.instance}: {exc}",
+                        "check the site URL and the network path")]
+    name = me.get("emailAddress") or me.get("displayName") or me.get("name") or "?"
+    where = "Data Center, REST v2" if connector.api == "2" else "Cloud, REST v3"
+    findings = [Finding("ok", f"authenticated at {connector.instance} as {name} ({where})")]
+    wanted_types = {p.value: m.issue_types for p, m in connector.fieldmap.processes.items()}
+    for key in connector.fieldmap.projects:
+        findings.extend(_project(connector, key, wanted_types, task_types))
+    findings.extend(_custom_fields(connector))
+    if not any(f.level == "fail" and "custom field" in f.message for f in findings):
+        for process, fields in process_fields.items():
+            findings.extend(_hidden(connector, Process(process), set(fields), sample))
+    findings.extend(_link_types(connector, task_link))
+    return findings
+
+
+def _project(connector: JiraConnector, key: str, wanted_types: Mapping[str, tuple[str, ...]],
+             task_types: tuple[str, ...]) -> list[Finding]:
+    api = connector.api
+    try:
+        project = connector.client.get(f"/rest/api/{api}/project/{jql.project_key(key)}")
+    except CHECKED as exc:
+        return [Finding("fail", f"project {key}: cannot be read ({exc})",
+                        "grant the user Browse projects on it")]
+    if not isinstance(project, dict):
+        return [Finding("fail", f"project {key} not found, or the user may not browse it",
+                        "fix projects: in the Jira field map, or grant Browse projects")]
+    types = {str(t.get("name", "")).casefold(): t for t in project.get("issueTypes") or []
+             if isinstance(t, dict)}
+    findings = [Finding("ok", f"project {key} ({project.get('name', '')}) readable")]
+    for process, names in wanted_types.items():
+        found = [t for t in names if t.casefold() in types]
+        if found:
+            findings.append(Finding("ok", f"project {key}: {process} issue type {found[0]}"))
+        else:
+            findings.append(Finding(
+                "fail", f"project {key}: no {process} issue type ({', '.join(names)})",
+                "name the site's issue types under issue_types: in the Jira field map"))
+    absent_tasks = [t for t in task_types if t.casefold() not in types]
+    if absent_tasks:
+        findings.append(Finding("warn", f"project {key}: no {', '.join(absent_tasks)} issue type "
+                                "for remediation tasks", "add it to the project's scheme"))
+    findings.extend(_done_status(connector, key, task_types))
+    return findings
+
+
+def _done_status(connector: JiraConnector, key: str, task_types: tuple[str, ...]
+                 ) -> list[Finding]:
+    """Whether the task types' workflow reaches a status in the done category."""
+    try:
+        statuses = connector.client.get(f"/rest/api/{connector.api}/project/{key}/statuses")
+    except CHECKED as exc:
+        return [Finding("warn", f"project {key}: statuses cannot be read ({exc})")]
+    findings: list[Finding] = []
+    for item in statuses if isinstance(statuses, list) else []:
+        if not isinstance(item, dict) or str(item.get("name", "")).casefold() not in {
+                t.casefold() for t in task_types}:
+            continue
+        done = [s.get("name") for s in item.get("statuses") or [] if isinstance(s, dict)
+                and isinstance(s.get("statusCategory"), dict)
+                and s["statusCategory"].get("key") == "done"]
+        if done:
+            findings.append(Finding("ok", f"{key} {item['name']}: done status {done[0]} for "
+                                    "closing tasks"))
+        else:
+            findings.append(Finding("fail", f"{key} {item['name']}: no status in the done "
+                                    "category: tasks cannot be closed",
+                                    "add a Done status to the task workflow"))
+    return findings
+
+
+def _custom_fields(connector: JiraConnector) -> list[Finding]:
+    try:
+        catalog = connector.catalog()
+    except CHECKED as exc:
+        return [Finding("fail", f"fields cannot be listed ({exc})")]
+    names = connector.fieldmap.custom_names()
+    problems = [f"{p.value}.{c}: {catalog.problem(n)}" for p, c, n in names if catalog.problem(n)]
+    if problems:
+        return [Finding("fail", f"custom field(s) not found by name: {'; '.join(problems)}",
+                        "fix the names in the Jira field map, or pin them by id "
+                        "(id: customfield_NNNNN)")]
+    return [Finding("ok", f"{len({n for _, _, n in names})} custom fields found by name")]
+
+
+def _hidden(connector: JiraConnector, process: Process, fields: set[str], sample: int
+            ) -> list[Finding]:
+    """Fields asked for and never returned on sampled issues: hidden from the user (field
+    security, a field not on the issue type's screens); rules reading them are unknown."""
+    try:
+        binding = connector.binding(process)
+        query = connector.query(binding, (), None)
+        asked = binding.platform_fields(fields & binding.mapped())
+        issues = []
+        stats = SearchStats()
+        for issue in connector.search(query or "", asked, stats):
+            issues.append(issue)
+            if len(issues) >= sample:
+                break
+    except CHECKED as exc:
+        return [Finding("fail", f"{process.value}: issues cannot be searched ({exc})")]
+    if not issues:
+        return [Finding("warn", f"{process.value}: no issues to sample; hidden fields not checked")]
+    returned = {k for issue in issues if isinstance(issue.get("fields"), dict)
+                for k in issue["fields"]}
+    hidden = sorted(set(asked) - returned)
+    if hidden:
+        names = [c for c, f in binding.field_ids.items() if f in hidden]
+        return [Finding(
+            "fail", f"{process.value}: field(s) {', '.join(hidden)} ({', '.join(sorted(names))}) "
+            f"never returned on {len(issues)} sampled issues: hidden from the user or not on the "
+            "issue type's screens; rules reading them give unknown results",
+            "grant the user access to the fields, or add them to the screens")]
+    return [Finding("ok", f"{process.value}: all {len(asked)} fields returned on "
+                    f"{len(issues)} sampled issues")]
+
+
+def _link_types(connector: JiraConnector, task_link: str) -> list[Finding]:
+    try:
+        body: Any = connector.client.get(f"/rest/api/{connector.api}/issueLinkType")
+    except CHECKED as exc:
+        return [Finding("fail", f"link types cannot be listed ({exc})")]
+    present = {str(t.get("name", "")).casefold() for t in (body or {}).get("issueLinkTypes") or []
+               if isinstance(t, dict)}
+    wanted = sorted({s.link for p in connector.fieldmap.processes.values()
+                     for s in p.fields.values() if s.link} | {task_link})
+    missing = [n for n in wanted if n.casefold() not in present]
+    if missing:
+        return [Finding("fail", f"link type(s) {', '.join(missing)} not on the site",
+                        "create them (Settings -> Issues -> Issue linking) or map the links "
+                        "to the site's names")]
+    return [Finding("ok", f"link types {', '.join(wanted)} present")]

@@ -1,0 +1,140 @@
+"""Reading Jira field values by their JSON shape into canonical values.
+
+A string is text (or, for a datetime, a timestamp with an offset, read as UTC); an ADF document
+is flattened to plain text; an option `{"value"}` reads as its value, a named object (priority,
+resolution, status, group) as its name, and for a reference the id (`accountId`, `groupId`,
+`id`, DC's user `key`); a list reads as its first element; null and [] are empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from sms_conformance.connectors.jira.adf import flatten
+from sms_conformance.records import Unknown, Value
+
+# 2025-02-17T09:05:31.290-0800 (Jira), also +01:00, Z, no fraction, and a bare date.
+_TIMESTAMP = re.compile(
+    r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?)?"
+)
+_REF_KEYS = ("accountId", "groupId", "id", "key", "name")
+_TEXT_KEYS = ("value", "name", "label", "displayName")
+
+Reader = Callable[[Any], Value]
+
+
+def parse_timestamp(text: str) -> datetime | Unknown:
+    """A Jira timestamp as an aware UTC datetime; a bare date is midnight UTC. A time without
+    an offset is unknown: its zone cannot be told."""
+    if len(text) == 28 and text[10] == "T" and text[23] in "+-":  # Jira's own form, fast
+        try:
+            return datetime.fromisoformat(f"{text[:26]}:{text[26:]}").astimezone(timezone.utc)
+        except ValueError:
+            pass
+    match = _TIMESTAMP.fullmatch(text.strip())
+    if match is None:
+        return Unknown(f"unreadable timestamp {text!r}")
+    day, clock, fraction, offset = match.groups()
+    if clock is None:
+        return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    if offset is None:
+        return Unknown(f"timestamp {text!r} has no UTC offset")
+    if offset == "Z":
+        offset = "+00:00"
+    elif ":" not in offset:
+        offset = f"{offset[:3]}:{offset[3:]}"
+    micros = (fraction or ".0")[1:7].ljust(6, "0")
+    seconds = clock if clock.count(":") == 2 else f"{clock}:00"
+    try:
+        moment = datetime.fromisoformat(f"{day}T{seconds}.{micros}{offset}")
+    except ValueError:
+        return Unknown(f"unreadable timestamp {text!r}")
+    return moment.astimezone(timezone.utc)
+
+
+def element(raw: Any) -> Any:
+    """The first element of a list (multi-value fields read as their first value)."""
+    if type(raw) is list:
+        return raw[0] if raw else None
+    return raw
+
+
+def text_of(raw: Any) -> str | None:
+    """A value's text: strings as they are, ADF flattened, objects by value or name."""
+    kind = type(raw)
+    if kind is str:
+        return raw  # type: ignore[no-any-return]
+    if kind is list:
+        raw = raw[0] if raw else None
+        kind = type(raw)
+    if raw is None:
+        return None
+    if kind is dict:
+        if raw.get("type") == "doc":
+            return flatten(raw)
+        for key in _TEXT_KEYS:
+            value = raw.get(key)
+            if type(value) in (str, int):
+                return str(value)
+        return None
+    if kind is str:
+        return raw  # type: ignore[no-any-return]
+    if kind is bool:
+        return "true" if raw else "false"
+    if kind in (int, float):
+        return str(int(raw)) if float(raw).is_integer() else str(raw)
+    return None
+
+
+def ref_id(raw: Any) -> str | None:
+    """The platform id a reference value carries (user, group, service, CI ...)."""
+    raw = element(raw)
+    if raw is None or raw == "":
+        return None
+    if type(raw) is dict:
+        for key in _REF_KEYS:
+            value = raw.get(key)
+            if type(value) in (str, int) and value != "":
+                return str(value)
+        return None
+    return str(raw) if type(raw) in (str, int) else None
+
+
+def reader(kind: str, field_id: str, values: Mapping[str, Any], make_ref: Callable[[str], Value]
+           ) -> Reader:
+    """The reader of one mapped field: shape -> text -> the canonical type (through `values`
+    when given: a text it does not list is unknown, as a strict choice on ServiceNow)."""
+    if kind == "ref":
+        def read_ref(raw: Any) -> Value:
+            found = ref_id(raw)
+            return None if found is None else make_ref(found)
+        return read_ref
+    by_text = {str(k).casefold(): v for k, v in values.items()}
+
+    def read(raw: Any) -> Value:
+        text = text_of(raw)
+        if not text:
+            return None
+        if by_text:
+            found = by_text.get(text.strip().casefold(), _MISSING)
+            if found is _MISSING:
+                return Unknown(f"{field_id} {text!r} is not listed under values: in the Jira "
+                               "field map")
+            return found  # type: ignore[no-any-return]
+        if kind == "datetime":
+            return parse_timestamp(text)
+        if kind == "int":
+            return int(text) if text.lstrip("-").isdigit() else Unknown(
+                f"{field_id} {text!r} is not a number")
+        if kind == "bool":
+            return _BOOLEANS.get(text.casefold(), Unknown(f"{field_id} {text!r} is not yes/no"))
+        return text
+
+    return read
+
+
+_MISSING: Any = object()
+_BOOLEANS: dict[str, Value] = {"true": True, "false": False, "yes": True, "no": False}
