@@ -66,8 +66,14 @@ def test_no_cap_warning_when_the_real_run_would_go_ahead(sandbox, tmp_path: Path
 
 def test_a_fallback_owner_named_in_settings_gets_the_tasks_without_one(
         sandbox, tmp_path: Path) -> None:
+    """The default fallback owner (Service Desk) takes the tasks without one; with it set to
+    "" they stay unassigned and the plan counts them."""
     plan_path = tmp_path / "before.json"
-    assert scan(sandbox, tmp_path / "dry.sqlite", "--dry-run", "--plan", str(plan_path)).exit_code == 0
+    unset = tmp_path / "unset"
+    unset.mkdir()
+    (unset / "settings.yaml").write_text('write_back:\n  fallback_owner: ""\n')
+    assert scan(sandbox, tmp_path / "dry.sqlite", "--config", str(unset), "--dry-run", "--plan",
+                str(plan_path)).exit_code == 0
     before = json.loads(plan_path.read_text())
     unassigned = before["new"]["unassigned"]
     assert unassigned > 0
