@@ -62,7 +62,8 @@ def test_builtin_task_table_keeps_its_own_parent_field(sandbox, tmp_path: Path) 
 
 
 def test_hostile_record_values_are_checked_before_they_reach_a_task(sandbox, tmp_path: Path) -> None:
-    """fault: script as a record's group, 100 kB HTML notes; outcome: group empty, notes capped+escaped"""
+    """fault: script as a record's group, 100 kB HTML notes; outcome: the task goes to the
+    fallback owner (never the script), notes capped+escaped"""
     incident = next(r for r in get(sandbox, "incident", sysparm_query="state=6")  # resolved: live
                     if r["close_notes"] and "confirm" not in r["close_notes"].lower())
     html = "<script>alert(1)</script><b>fixed</b> & done. " * 2200
@@ -74,8 +75,10 @@ def test_hostile_record_values_are_checked_before_they_reach_a_task(sandbox, tmp
     task = next(t for t in get(sandbox, "incident_task")
                 if incident["number"] in t["short_description"]
                 and "incident.closure.validated" in t["description"])
-    assert task["assignment_group"] == ""
-    assert "assignment group is not a valid reference, so this task is unassigned" in task["description"]
+    desk = get(sandbox, "sys_user_group", sysparm_query="name=Service Desk")[0]["sys_id"]
+    assert task["assignment_group"]["value"] == desk  # the default fallback owner
+    assert "assignment group is not a valid reference, so this task went to the process owner " \
+        "group" in task["description"]
     assert len(html) > 100_000 and len(task["description"]) <= 4000
     assert "<" not in task["description"] and "&lt;script&gt;alert(1)&lt;/script&gt;" in task["description"]
     assert "more characters cut]" in task["description"]
