@@ -13,6 +13,8 @@ from sms_conformance.cli.tasks import render_tasks
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir
 from sms_conformance.history import History
+from sms_conformance.process_metrics import MetricSettings
+from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR as ANCHOR
 from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
@@ -35,10 +37,14 @@ def demo(ctx: click.Context, records: int, seed: int) -> None:
         # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
         write_back = WriteBack.prepare(connector, rules, config.settings(), fieldmap,
                                        dry_run=False, cap=1_000_000)
-        options = ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), source="sandbox")
+        options = ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), source="sandbox",
+                              metrics=MetricSettings.from_settings(config.settings()))
         write_back.watch(options)
-        outcome = Scanner(connector, rules, history).run(
-            options, fieldmap.where)
+        outcome = Scanner(connector, rules, history).run(options, fieldmap.where)
+        history.save_provenance(outcome.scan_id, Provenance(
+            filters={"as_of": ANCHOR.isoformat(), "records": records, "seed": seed},
+            rules_digest=rules_digest(rules),
+            config_digest=config_digest(config.settings(), fieldmap, options.waivers)))
         print_report(history, outcome.scan_id, "table", None)
         click.echo("")
         write_back.run(history, outcome, connector.instance, ANCHOR)
