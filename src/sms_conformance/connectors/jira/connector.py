@@ -109,10 +109,24 @@ class JiraConnector:
         from sms_conformance.connectors.jira.tasks import JiraTasks
 
         config = JiraTaskSettings.from_settings(settings)
+        self._check_task_target(config.link_type, config.owner_field)
         return JiraTasks(self, project=config.project, as_subtask=config.issue_type == "Sub-task",
                          link_type=config.link_type,
                          done_transition=config.done_transition or None,
                          owner_field=config.owner_field or None)
+
+    def _check_task_target(self, link_type: str, owner_field: str) -> None:
+        """Before the first write, what no query of the tasks proves: the link type and the
+        owner field exist (a project the user cannot see makes the first task query a 400)."""
+        types = self.client.get(f"/rest/api/{self.api}/issueLinkType")
+        names = {str(t.get("name", "")).casefold()
+                 for t in (types or {}).get("issueLinkTypes") or [] if isinstance(t, dict)}
+        if link_type.casefold() not in names:
+            raise ConfigError(f"settings write_back.jira.link_type: no link type {link_type!r} "
+                              f"at {self.instance}")
+        if owner_field and owner_field not in self.catalog().all_ids:
+            raise ConfigError(f"settings write_back.jira.owner_field: no field {owner_field} at "
+                              f"{self.instance}")
 
     def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
         from sms_conformance.connectors.jira.doctor import check
@@ -121,6 +135,7 @@ class JiraConnector:
 
     def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:
         """Tasks go to projects: each must be readable (doctor checks its task types)."""
+        self.who()
         findings = []
         for key in targets:
             try:

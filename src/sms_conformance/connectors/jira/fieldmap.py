@@ -167,6 +167,10 @@ class JiraFieldMap(BaseModel):
         problems = [f"{process.value}.{canonical}: {catalog.problem(name)}"
                     for process, canonical, name in self.custom_names()
                     if catalog.problem(name)]
+        problems += [f"{process.value}.{canonical}: no field {spec.id}"
+                     for process, pmap in self.processes.items()
+                     for canonical, spec in pmap.fields.items()
+                     if spec.id is not None and spec.id not in catalog.all_ids]
         if problems:
             raise ConfigError(
                 f"Jira field map: {'; '.join(problems)} (GET /rest/api/3/field at "
