@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
 from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.jira.site import CUSTOM_FIELDS
 from sms_conformance.sandbox.jira.store import Issue, flatten
 
 AS_OF = "2026-11-01"
@@ -111,8 +112,9 @@ def test_write_back_to_jsm_twice_creates_each_task_once(jsm: JiraSandbox, tmp_pa
     history = tmp_path / "h.sqlite"
     first = write_back(jsm, history, "--format", "json", "--output", str(tmp_path / "r.json"))
     created = tasks(jsm)
-    assert created and f"created {len(created)}" not in first.output  # per process lines
+    assert created and f"create {len(created)}," in first.output
     assert all({"sms-conformance"} <= set(t.labels) and t.type.name == "Task" for t in created)
+    assert all(t.duedate and t.priority in range(1, 6) for t in created)  # due, Highest..Lowest
 
     failing_live = {f["record_id"] for f in json.loads((tmp_path / "r.json").read_text())[
         "findings"] if f["status"] == "fail" and _live(jsm, f["record_id"])}
@@ -186,6 +188,30 @@ def test_a_record_task_follows_its_three_findings_then_closes(jsm: JiraSandbox,
     assert "create 0, update 0, close 1" in write_back(jsm, history).output
     assert target.status == "Done"
     assert "create 0, update 0, close 0" in write_back(jsm, history).output
+
+
+def test_sub_tasks_of_their_records_with_the_owner_group(jsm: JiraSandbox,
+                                                        tmp_path: Path) -> None:
+    """write_back.jira issue_type Sub-task: a record's task is its sub-task (a corrective
+    action, about no one record, a Task); owner_field gets the owner group; a rerun creates
+    and updates nothing."""
+    fields = {f.name: f"customfield_{10100 + i}" for i, f in enumerate(CUSTOM_FIELDS)}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text(yaml.safe_dump({"write_back": {"jira": {
+        "issue_type": "Sub-task", "owner_field": fields["Assignment group"]}}}))
+    history = tmp_path / "h.sqlite"
+    write_back(jsm, history, "--config", str(config))
+    created = tasks(jsm)
+    subtasks = [t for t in created if t.type.name == "Sub-task"]
+    assert subtasks and all(t.parent is not None and t.parent.record is not None
+                            and t.parent.key in text(t) for t in subtasks)
+    assert all(t.type.name == "Task" and t.parent is None and text(t).startswith("Corrective")
+               for t in created if t not in subtasks)
+    assert all(t.group == jsm.store.value(t.parent, "assignment_group")  # type: ignore[arg-type]
+               for t in subtasks if jsm.store.value(t.parent, "assignment_group"))  # type: ignore[arg-type]
+    again = write_back(jsm, history, "--config", str(config))
+    assert "write-back plan: create 0, update 0, close 0" in again.output
 
 
 def test_tasks_list_reads_the_jira_tasks_live(jsm: JiraSandbox, tmp_path: Path) -> None:
