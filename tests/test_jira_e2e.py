@@ -340,9 +340,8 @@ def test_a_bad_token(jsm: JiraSandbox, tmp_path: Path) -> None:
         "jql-refused-for-the-task-project", "unknown-link-type", "bad-task-issue-type"])
 def test_jira_config_refused_before_anything_is_written(
         jsm: JiraSandbox, tmp_path: Path, files: dict[str, Any], says: str) -> None:
-    """bad input: a Jira field map or write_back.jira setting the site cannot serve (unknown
-    custom field, unknown project, a task project the site refuses in JQL with a 400, unknown
-    link type, a task type that is not Task or Sub-task)"""
+    """bad input: a Jira field map or write_back.jira setting the site cannot serve; outcome:
+    one line naming it, exit 2, no scan stored, no task written."""
     config = tmp_path / "config"
     config.mkdir()
     for name, content in files.items():
