@@ -36,6 +36,10 @@ class WriteBackBlock(WriteBackSettings, ServiceNowTaskSettings):  # type: ignore
     targets beside it, flat, as earlier versions read it. Only its fields are used here (each
     part is read by its own from_settings, hence the ignore)."""
 
+    # Jira's part, checked by its connector when a run writes there (JiraTaskSettings): a
+    # platform's package is imported only by a run that uses it.
+    jira: dict[str, Any] = {}
+
 
 class Settings(BaseModel):
     """The shape of settings.yaml (after merging over the shipped defaults)."""

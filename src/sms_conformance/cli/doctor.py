@@ -34,7 +34,8 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
         if rule.off_reason:
             click.echo(f"{MARKS['warn']}  rule {rule.id} is {rule.off_reason}")
     with open_source(source, instance=instance, fieldmap=config.fieldmap(platform),
-                     records=records, seed=seed, profile=config.profile(profile)) as conn:
+                     records=records, seed=seed, profile=config.profile(profile),
+                     preflight=False) as conn:
         doctor = doctor_of(conn)
         if doctor is None:  # a source that only reads (exports): what it provides
             ctx.exit(EXIT_CONFIG if _coverage_doctor(conn, rules) else 0)

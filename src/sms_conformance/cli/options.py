@@ -39,8 +39,9 @@ def source_options(func: F) -> F:
         click.option("--source", default="servicenow", show_default=True,
                      metavar="servicenow|sandbox|file:DIR|jira",
                      help="Where records come from (connectors/registry.py)."),
-        click.option("--instance", metavar="URL",
-                     help="ServiceNow instance URL (default: profile's, or SERVICENOW_INSTANCE)."),
+        click.option("--instance", "--site", "instance", metavar="URL",
+                     help="ServiceNow instance URL (default: profile's, or SERVICENOW_INSTANCE); "
+                          "--site: the Jira site URL with --source jira (default: JIRA_SITE)."),
         click.option("--profile", metavar="NAME",
                      help="Profile in config/profiles.yaml (implies --source servicenow)."),
         click.option("--records", type=click.IntRange(1), default=2000, show_default=True,

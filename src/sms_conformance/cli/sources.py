@@ -24,11 +24,13 @@ def source_platform(source: str, profile: str | None = None) -> str:
 def open_source(
     source: str, *, instance: str | None, fieldmap: PlatformMap, records: int, seed: int,
     quiet: bool = False, profile: Mapping[str, Any] | None = None, limits: Limits | None = None,
+    preflight: bool = True,
 ) -> Iterator[Reads]:
     """Yields a connector; a sandbox source runs a sandbox on a free loopback port meanwhile.
     `fieldmap` is the map of the source's platform (source_platform)."""
     entry, argument = source_entry(PROFILE_SOURCE if profile is not None else source)
     options = SourceOptions(argument=argument, instance=instance, profile=profile,
-                            records=records, seed=seed, quiet=quiet, limits=limits)
+                            records=records, seed=seed, quiet=quiet, limits=limits,
+                            preflight=preflight)
     with opener(entry)(options, fieldmap) as connector:
         yield connector

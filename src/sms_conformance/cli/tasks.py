@@ -12,9 +12,10 @@ from typing import Any
 import click
 
 from sms_conformance.canonical import Process
-from sms_conformance.cli.sources import open_source
+from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.config import ConfigDir, default_history_path
 from sms_conformance.connectors.capabilities import writes_tasks
+from sms_conformance.connectors.registry import platform_entry
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History, iso
 from sms_conformance.task_list import (
@@ -48,18 +49,21 @@ def group_names(history: History) -> dict[str, str]:
             if f.owner_id and f.owner != f.owner_id}
 
 
-def read_live(history: History, config: ConfigDir, instance: str | None, profile: str | None,
-              state: str) -> tuple[list[TaskRow], str, int]:
+def read_live(history: History, config: ConfigDir, source: str, instance: str | None,
+              profile: str | None, state: str) -> tuple[list[TaskRow], str, int]:
     """Rows in their live state, the instance, and how many tasks the history store has as open
     that are closed in the platform."""
-    with open_source("servicenow", instance=instance, fieldmap=config.fieldmap(), records=1,
+    platform = source_platform(source, profile)
+    with open_source(source, instance=instance, fieldmap=config.fieldmap(platform), records=1,
                      seed=0, profile=config.profile(profile)) as conn:
         writer = writes_tasks(conn)
         if writer is None:
             raise ConfigError("tasks list reads a live platform: give --instance or --profile")
         port = writer.task_port(config.settings())
         processes = [p.value for p in Process]
-        process_of = {port.where(p): p for p in processes}
+        process_of: dict[str, str] = {}  # where -> a process (Jira: one project for all)
+        for process in processes:
+            process_of.setdefault(port.where(process), process)
         # Tasks recorded as open are looked up whatever --state says: one closed in the
         # platform since the last run is closed, not open.
         mine = [r for r in stored_rows(history, "open" if state == "open" else "all")
@@ -92,8 +96,11 @@ def tasks() -> None:
 @click.option("--state", type=click.Choice(STATES), default="open", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-@click.option("--instance", metavar="URL", help="Read the tasks' live state from this instance "
-              "(default: the profile's, or SERVICENOW_INSTANCE).")
+@click.option("--source", type=click.Choice(["servicenow", "jira"]), default="servicenow",
+              show_default=True, help="The platform the tasks were written to.")
+@click.option("--instance", "--site", "instance", metavar="URL", help="Read the tasks' live "
+              "state from this instance or Jira site (default: the profile's, or "
+              "SERVICENOW_INSTANCE / JIRA_SITE).")
 @click.option("--profile", metavar="NAME", help="Profile in config/profiles.yaml.")
 @click.option("--stored", is_flag=True, help="Only the history store, not the platform (tasks "
               "closed there since the last run show as open).")
@@ -102,20 +109,21 @@ def tasks() -> None:
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (default $SMS_CONFORMANCE_HISTORY or ~/.local/state).")
 def list_tasks(owner: str | None, rule: str | None, overdue: bool, kind: str | None, state: str,
-               fmt: str, instance: str | None, profile: str | None, stored: bool,
+               fmt: str, source: str, instance: str | None, profile: str | None, stored: bool,
                config_dir: Path | None, history_path: Path | None) -> None:
     """Remediation tasks by owner with their age in days: live from the platform when one is
     given (--instance, --profile or SERVICENOW_INSTANCE), else as the history store has them."""
     now = datetime.now(timezone.utc)
     filters = Filters(owner, rule, overdue, kind, state)
-    live = not stored and bool(instance or profile or os.environ.get("SERVICENOW_INSTANCE"))
+    site_env = platform_entry(source_platform(source, profile)).site_env
+    live = not stored and bool(instance or profile or os.environ.get(site_env))
     if overdue and not live:
         raise ConfigError("--overdue needs the tasks' live state: give --instance or --profile "
                           "(the history store keeps no due dates)")
     config = ConfigDir.find(config_dir)
     history = History(history_path or default_history_path())
     if live:
-        rows, where, gone = read_live(history, config, instance, profile, state)
+        rows, where, gone = read_live(history, config, source, instance, profile, state)
     else:
         rows, where, gone = [stored_row(r) for r in stored_rows(history, state)], "", 0
     rows = [r for r in rows if filters.keep(r, now)]

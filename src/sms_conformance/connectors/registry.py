@@ -35,6 +35,9 @@ class SourceOptions:
     seed: int = 7
     quiet: bool = False
     limits: Limits | None = None
+    # Whether the opener checks that the source can serve before yielding (a failure then
+    # writes nothing); `doctor` turns it off to report every problem itself.
+    preflight: bool = True
 
 
 Opener = Callable[[SourceOptions, PlatformMap], AbstractContextManager[Reads]]
@@ -46,6 +49,7 @@ class PlatformEntry:
     title: str  # as people call it
     package: str  # the connector package; its `fieldmap` module has load_field_map
     override_file: str  # the organisation's field map in the config directory
+    site_env: str = ""  # the environment variable naming its instance or site, if any
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,9 @@ class SourceEntry:
 
 PLATFORMS: dict[str, PlatformEntry] = {p.name: p for p in (
     PlatformEntry("servicenow", "ServiceNow", "sms_conformance.connectors.servicenow",
-                  "fieldmap.yaml"),
+                  "fieldmap.yaml", "SERVICENOW_INSTANCE"),
     PlatformEntry("jira", "Jira Service Management", "sms_conformance.connectors.jira",
-                  "jira_fieldmap.yaml"),
+                  "jira_fieldmap.yaml", "JIRA_SITE"),
 )}
 _SN = "sms_conformance.connectors.servicenow.source"
 SOURCES: dict[str, SourceEntry] = {s.name: s for s in (

@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.base import FetchRequest, TaskDraft
 from sms_conformance.connectors.jira.auth import CloudAuth
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.connector import JiraConnector
-from sms_conformance.connectors.jira.drafts import TaskDraft
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.connectors.jira.tasks import JiraTasks
 from sms_conformance.connectors.servicenow.retry import RetryPolicy

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.connectors.jira.connector import JiraConnector
-from sms_conformance.connectors.jira.drafts import TaskDraft, TaskRef
 from sms_conformance.connectors.jira.tasks import JiraTasks
 from sms_conformance.errors import ConfigError, SourceError
 from tests.connectors.jira.fake import FakeJira

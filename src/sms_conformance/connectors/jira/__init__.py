@@ -7,9 +7,9 @@
 Modules: auth (Cloud basic, DC bearer), client (HTTP, retries, bounds), responses (error
 shapes), jql (quoting, scopes, date windows), search (token and offset paging), adf (rich
 text), values (JSON shapes -> canonical values), fieldmap (the Jira field map, bound to a
-site's custom field ids), connector (the Connector protocol), tasks (the TaskPort), settings
-(environment), doctor (site checks), drafts (the write-back seam's types, until the core has
-them).
+site's custom field ids), connector (the Connector protocol), tasks (the TaskPort),
+task_settings (write_back.jira), settings (environment), doctor (site checks), source (the
+registry's opener of `--source jira`).
 """
 
 from sms_conformance.connectors.jira.connector import JiraConnector

@@ -13,9 +13,10 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.fieldmap import (
@@ -36,6 +37,10 @@ from sms_conformance.connectors.jira.values import parse_timestamp
 from sms_conformance.connectors.servicenow.responses import HTTPAuthError
 from sms_conformance.errors import AuthError, ConfigError, SourceError
 from sms_conformance.records import Process, Record, Ref
+
+if TYPE_CHECKING:
+    from sms_conformance.connectors.jira.tasks import JiraTasks
+    from sms_conformance.rules.model import Rule
 
 Deployment = Literal["auto", "cloud", "datacenter"]
 Json = dict[str, Any]
@@ -59,6 +64,7 @@ def batched(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 class JiraConnector:
     platform = "jira"
+    capabilities: ClassVar[frozenset[type]] = frozenset({Reads, WritesTasks, Doctor})
 
     def __init__(
         self,
@@ -94,6 +100,55 @@ class JiraConnector:
     @property
     def request_count(self) -> int:
         return self.client.request_count
+
+    # -- capabilities ---------------------------------------------------------------------------
+
+    def task_port(self, settings: Mapping[str, Any]) -> JiraTasks:
+        """Write-back as `write_back.jira` says (checked: a ConfigError when wrong)."""
+        from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
+        from sms_conformance.connectors.jira.tasks import JiraTasks
+
+        config = JiraTaskSettings.from_settings(settings)
+        self._check_task_target(config.link_type, config.owner_field)
+        return JiraTasks(self, project=config.project, as_subtask=config.issue_type == "Sub-task",
+                         link_type=config.link_type,
+                         done_transition=config.done_transition or None,
+                         owner_field=config.owner_field or None)
+
+    def _check_task_target(self, link_type: str, owner_field: str) -> None:
+        """Before the first write, what no query of the tasks proves: the link type and the
+        owner field exist (a project the user cannot see makes the first task query a 400)."""
+        types = self.client.get(f"/rest/api/{self.api}/issueLinkType")
+        names = {str(t.get("name", "")).casefold()
+                 for t in (types or {}).get("issueLinkTypes") or [] if isinstance(t, dict)}
+        if link_type.casefold() not in names:
+            raise ConfigError(f"settings write_back.jira.link_type: no link type {link_type!r} "
+                              f"at {self.instance}")
+        if owner_field and owner_field not in self.catalog().all_ids:
+            raise ConfigError(f"settings write_back.jira.owner_field: no field {owner_field} at "
+                              f"{self.instance}")
+
+    def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
+        from sms_conformance.connectors.jira.doctor import check
+
+        return check(self, rules, settings)
+
+    def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:
+        """Tasks go to projects: each must be readable (doctor checks its task types)."""
+        self.who()
+        findings = []
+        for key in targets:
+            try:
+                project = self.client.get(f"/rest/api/{self.api}/project/{jql.project_key(key)}")
+            except (ConfigError, SourceError) as exc:
+                findings.append(Finding("fail", f"project {key}: cannot be read ({exc})"))
+                continue
+            if isinstance(project, dict):
+                findings.append(Finding("ok", f"project {key} may receive tasks"))
+            else:
+                findings.append(Finding("fail", f"project {key} not found, or the user may not "
+                                        "browse it", "set write_back.jira.project"))
+        return findings
 
     # -- start-up -----------------------------------------------------------------------------
 

@@ -4,18 +4,30 @@ Pure diagnosis: returns findings (the ServiceNow doctor's type), prints nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sms_conformance.connectors.capabilities import Finding
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.search import SearchStats
-from sms_conformance.connectors.servicenow.doctor import Finding
+from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
 from sms_conformance.connectors.servicenow.responses import HTTPAuthError
 from sms_conformance.errors import ConfigError, SourceError
 from sms_conformance.records import Process
+from sms_conformance.rules.fields import rule_fields
+from sms_conformance.rules.model import Rule
 
 CHECKED = (ConfigError, SourceError)
+
+
+def check(connector: JiraConnector, rules: Sequence[Rule],
+          settings: Mapping[str, Any]) -> list[Finding]:
+    """The Doctor capability: the site as the rules and `write_back.jira` need it."""
+    tasks = JiraTaskSettings.from_settings(settings)
+    fields = {p.value: set().union(*(rule_fields(r) for r in rules if r.process == p))
+              for p in Process if any(r.process == p for r in rules)}
+    return diagnose(connector, fields, task_types=(tasks.issue_type,), task_link=tasks.link_type)
 
 
 def diagnose(

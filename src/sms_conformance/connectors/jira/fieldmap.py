@@ -140,6 +140,10 @@ class JiraFieldMap(BaseModel):
         return (f"{', '.join(fields)} not mapped for {Process(process).value} in the Jira field "
                 "map: map it (e.g. {name: <custom field name>}) in config to turn the rule on")
 
+    def where(self, process: Process | str) -> str:
+        """Where records of `process` live (incremental scans keep their watermark per this)."""
+        return f"{'+'.join(self.projects)}:{Process(process).value}"
+
     def for_process(self, process: Process | str) -> JiraProcessMap:
         try:
             return self.processes[Process(process)]
@@ -163,6 +167,10 @@ class JiraFieldMap(BaseModel):
         problems = [f"{process.value}.{canonical}: {catalog.problem(name)}"
                     for process, canonical, name in self.custom_names()
                     if catalog.problem(name)]
+        problems += [f"{process.value}.{canonical}: no field {spec.id}"
+                     for process, pmap in self.processes.items()
+                     for canonical, spec in pmap.fields.items()
+                     if spec.id is not None and spec.id not in catalog.all_ids]
         if problems:
             raise ConfigError(
                 f"Jira field map: {'; '.join(problems)} (GET /rest/api/3/field at "
@@ -425,3 +433,8 @@ def load_jira_field_map(path: Path | None = None, override: Path | None = None) 
         data = _merge(data, dict(extra.data or {}))
         doc = extra
     return validate(JiraFieldMap, data, doc)
+
+
+def load_field_map(override: Path | None = None) -> JiraFieldMap:
+    """The registry's loader: the shipped map with config/jira_fieldmap.yaml merged in."""
+    return load_jira_field_map(override=override)

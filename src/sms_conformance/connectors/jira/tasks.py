@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.connectors.jira import adf, jql
 from sms_conformance.connectors.jira.connector import JiraConnector, batched
-from sms_conformance.connectors.jira.drafts import TaskDraft, TaskRef
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.values import parse_timestamp, ref_id, text_of
 from sms_conformance.connectors.servicenow.retry import AmbiguousWriteError
@@ -28,8 +29,9 @@ TOOL_LABEL = "sms-conformance"
 FINGERPRINT = re.compile(r"^[0-9a-f]{40}$")
 PRIORITY_NAMES = {1: "Highest", 2: "High", 3: "Medium", 4: "Low", 5: "Lowest"}
 LABELS_PER_QUERY = 50
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TASK_FIELDS = ("summary", "description", "priority", "labels", "status", "created", "issuelinks",
-               "parent", "issuetype", "project")
+               "parent", "issuetype", "project", "duedate")
 Json = dict[str, Any]
 
 
@@ -80,6 +82,18 @@ class JiraTasks:
     def api(self) -> str:
         self.connector.who()
         return self.connector.api
+
+    def where(self, process: str) -> str:
+        """Every process's tasks go to the one project."""
+        process_label(process)
+        return self.project
+
+    def list_url(self, process: str, ids: Sequence[str]) -> str:
+        """The site's issue search listing exactly these records ("" unless all are issue ids)."""
+        if not ids or not all(re.fullmatch(r"[0-9]+", i) for i in ids):
+            return ""
+        query = quote(f"id in ({', '.join(ids)}) ORDER BY key ASC", safe="")
+        return f"{self.connector.instance}/issues/?jql={query}"
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -261,6 +275,7 @@ class JiraTasks:
         by_name = {name.casefold(): number for number, name in self.priorities.items()}
         created = fields.get("created")
         moment = parse_timestamp(created) if isinstance(created, str) else None
+        due = fields.get("duedate")
         return TaskRef(
             fingerprint=prints[0], where=self.project, id=str(issue.get("id", "")),
             number=str(issue.get("key", "")), open=not done, parent=self._parent(fields),
@@ -269,6 +284,7 @@ class JiraTasks:
             priority=by_name.get((text_of(fields.get("priority")) or "").casefold(), 0),
             created=moment.strftime("%Y-%m-%d %H:%M:%S") if isinstance(moment, datetime) else "",
             owner=(ref_id(fields.get(self.owner_field)) or "") if self.owner_field else "",
+            due=f"{due} 00:00:00" if isinstance(due, str) and _DATE.fullmatch(due) else "",
         )
 
     def _parent(self, fields: Json) -> str:

@@ -1,0 +1,31 @@
+"""The Jira source of the registry: `--source jira --site URL` (or $JIRA_SITE), credentials from
+JIRA_EMAIL + JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sms_conformance.canonical import PlatformMap
+from sms_conformance.connectors.capabilities import Reads
+from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
+from sms_conformance.connectors.jira.settings import connector_from_env
+from sms_conformance.connectors.registry import SourceOptions
+
+
+@contextmanager
+def open_site(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Reads]:
+    """`--source jira`: the site of --site (SourceOptions.instance), else $JIRA_SITE.
+
+    With `preflight`, checked before anything is read or written: the site answers as Jira and
+    takes the credentials (exit 3), the field map's custom fields and projects exist there
+    (exit 2).
+    """
+    if not isinstance(platform_map, JiraFieldMap):  # the registry pairs each source with its map
+        raise TypeError(f"a Jira source needs the Jira field map, not {platform_map!r}")
+    connector = connector_from_env(options.instance, platform_map, limits=options.limits)
+    if options.preflight:
+        connector.who()
+        connector.bindings()
+        connector.issue_types()
+    yield connector
