@@ -308,7 +308,32 @@ class JiraConnector:
         if since is not None:
             zone = self.who().get("timeZone")
             parts.append(f"updated >= {jql.since_literal(since, zone if isinstance(zone, str) else None)}")
+        # last: an unterminated quote in it can swallow only the ORDER BY, never a clause
+        parts.append(jql.restricted(binding.pmap.jql))
         return f"{jql.all_of(parts)} ORDER BY key ASC"
+
+    def check_restrictions(self) -> None:
+        """Each process's `jql:` restriction, asked of the site once (no issue read): Jira's
+        refusal becomes a ConfigError naming the process (exit 2)."""
+        for process, binding in self.bindings().items():
+            if binding.pmap.jql is None:
+                continue
+            query = self.query(binding, (), None)  # no scopes: never None
+            try:
+                self._count_only(query or "")
+            except JiraRequestError as exc:
+                if exc.status != 400:
+                    raise
+                raise ConfigError(f"Jira field map: {process.value}.jql: Jira refused the "
+                                  f"restriction: {exc.detail} (jql: {binding.pmap.jql})"
+                                  ) from None
+
+    def _count_only(self, query: str) -> None:
+        body = {"jql": query, "fields": ["id"], "maxResults": 0}
+        if not self.legacy_search and self.client.post("/rest/api/3/search/jql", body) is not None:
+            return
+        if self.client.post(f"/rest/api/{self.api}/search", body) is None:
+            raise SourceError(f"{self.instance}: no JQL search endpoint (404)")
 
     def search(self, query: str, fields: Sequence[str], stats: SearchStats) -> Iterator[Json]:
         """Every issue the JQL matches: enhanced search, or legacy search on Data Center (and

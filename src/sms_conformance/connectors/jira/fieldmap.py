@@ -3,7 +3,8 @@
 Per process: the issue types it is (names, case-insensitive), status name -> canonical
 lifecycle state, and per canonical field where Jira keeps it: a system field (`field:`), a
 custom field found by name through GET /rest/api/3/field (`name:`) or pinned by id (`id:`), or
-an issue link of a type and direction (`link:`, `direction:`). Custom field ids differ per site,
+an issue link of a type and direction (`link:`, `direction:`); optionally `jql:`, a restriction
+ANDed onto every search for the process (jql.restriction). Custom field ids differ per site,
 so a map is bound to a site's field list (`bind`) before records are read.
 """
 
@@ -16,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.values import Reader, reader
@@ -38,6 +39,9 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 ProjectKey = Annotated[str, Field(pattern=jql.PROJECT_KEY.pattern, max_length=20)]
 SystemField = Annotated[str, Field(pattern=r"^[a-z][A-Za-z]*$", max_length=60)]
 CustomFieldId = Annotated[str, Field(pattern=r"^customfield_[0-9]+$", max_length=40)]
+# Operator-written JQL that narrows a process's searches (checked: it cannot widen them).
+Restriction = Annotated[str, Field(min_length=1, max_length=jql.MAX_RESTRICTION),
+                        AfterValidator(jql.check_restriction)]
 Canonical = Value | str
 
 # The kind of record each canonical reference field points at (interfaces A; the core's
@@ -94,6 +98,7 @@ class JiraProcessMap(BaseModel):
     states: dict[Text, str]
     fields: dict[str, JiraFieldSpec] = {}
     unmapped: Annotated[tuple[str, ...], Strict(False)] = ()
+    jql: Restriction | None = None
 
     def is_type(self, name: object) -> bool:
         return isinstance(name, str) and name.casefold() in self._types

@@ -16,6 +16,8 @@ _SYSTEM_FIELD = re.compile(r"^[a-z][A-Za-z]*$")
 _CUSTOM_FIELD = re.compile(r"^customfield_([0-9]+)$")
 _ISSUE_ID = re.compile(r"^[0-9]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+MAX_RESTRICTION = 2000
 # Jira's widest UTC offsets: a user zone that cannot be told may be anywhere between them.
 _WIDEST_OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
 
@@ -62,6 +64,46 @@ def one_of(field_id: str, values: Sequence[str | None]) -> str:
     if not parts:
         raise ValueError(f"no values for {field_id}")
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def check_restriction(text: str) -> str:
+    """An operator's JQL restriction (field map `jql:`), refused when it could do more than
+    narrow once wrapped in parentheses: a `)` closing them (then `OR ...` would widen the
+    query), or an ORDER BY (the connector orders). Quoted strings are skipped; whether the rest
+    is valid JQL only the site can say (the preflight asks it)."""
+    depth = 0
+    outside: list[str] = []
+    quote_char = ""
+    escaped = False
+    for ch in text:
+        if quote_char:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote_char:
+                quote_char = ""
+            continue
+        if ch in "\"'":
+            quote_char = ch
+            outside.append(" ")
+            continue
+        outside.append(ch)
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            raise ValueError("a ')' without its '(': the restriction must stay inside its "
+                             "parentheses")
+    if depth and not quote_char:
+        raise ValueError("a '(' without its ')'")
+    if _ORDER_BY.search("".join(outside)):
+        raise ValueError("ORDER BY is not allowed: the connector orders the search")
+    return text
+
+
+def restricted(restriction: str | None) -> str:
+    """The restriction as a clause to AND on: always in parentheses, so an OR inside binds
+    inside."""
+    return "" if restriction is None else f"({restriction})"
 
 
 def all_of(conditions: Iterable[str]) -> str:

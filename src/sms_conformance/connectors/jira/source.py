@@ -18,8 +18,8 @@ def open_site(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Rea
     """`--source jira`: the site of --site (SourceOptions.instance), else $JIRA_SITE.
 
     With `preflight`, checked before anything is read or written: the site answers as Jira and
-    takes the credentials (exit 3), the field map's custom fields and projects exist there
-    (exit 2).
+    takes the credentials (exit 3), the field map's custom fields and projects exist there and
+    its `jql:` restrictions are valid JQL (exit 2).
     """
     if not isinstance(platform_map, JiraFieldMap):  # the registry pairs each source with its map
         raise TypeError(f"a Jira source needs the Jira field map, not {platform_map!r}")
@@ -28,4 +28,5 @@ def open_site(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Rea
         connector.who()
         connector.bindings()
         connector.issue_types()
+        connector.check_restrictions()
     yield connector
