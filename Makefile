@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench reliability stress clean
+.PHONY: demo test lint bench bench-jira reliability stress clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ stress: $(VENV)/.dev  ## kill -9 and concurrent write-back tests, STRESS_RUNS ti
 
 bench: $(VENV)/.bench  ## benchmark figures for BENCHMARKS.md
 	$(BIN)/python bench/run.py
+
+bench-jira: $(VENV)/.dev  ## the JSM sandbox benchmark (issue 10), 50,000 incidents, loopback
+	$(BIN)/python bench/jira.py --records 50000
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
