@@ -93,6 +93,7 @@ class JiraConnector:
         self._catalog: FieldCatalog | None = None
         self._issue_types: dict[str, str] | None = None  # casefolded -> the site's name
         self._statuses: frozenset[str] | None = None
+        self._statuses_asked = False  # a site that does not list them is asked once
 
     def __repr__(self) -> str:
         return f"JiraConnector({self.instance!r})"
@@ -199,15 +200,15 @@ class JiraConnector:
 
     def statuses(self) -> frozenset[str] | None:
         """The site's status names, casefolded (None when it does not list them)."""
-        if self._statuses is None:
+        if not self._statuses_asked:
+            self._statuses_asked = True
             try:
                 listed = self.client.get(f"/rest/api/{self.api}/status")
             except JiraRequestError:
                 listed = None
-            if not isinstance(listed, list):
-                return None
-            self._statuses = frozenset(str(s.get("name", "")).casefold() for s in listed
-                                       if isinstance(s, dict))
+            if isinstance(listed, list):
+                self._statuses = frozenset(str(s.get("name", "")).casefold() for s in listed
+                                           if isinstance(s, dict))
         return self._statuses
 
     def bindings(self) -> dict[Process, ProcessBinding]:

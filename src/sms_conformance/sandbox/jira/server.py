@@ -323,6 +323,8 @@ class JiraHandler(BaseHTTPRequestHandler):
             self._send_json(200, field_list(self.server.store.absent))
         elif rest == "issueLinkType" and method == "GET":
             self._send_json(200, {"issueLinkTypes": [render.link_type(n) for n in LINK_TYPES]})
+        elif rest == "status" and method == "GET":  # every status of the site's workflows
+            self._send_json(200, [render.status(st) for st in STATUSES.values()])
         elif rest == "myself" and method == "GET":
             me = render.user(ADMIN_ACCOUNT_ID) or {}
             self._send_json(200, {**me, "emailAddress": ADMIN_EMAIL, "locale": "en_US"})
