@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
@@ -37,6 +37,20 @@ MAX_NEW_TASKS = 100_000
 BODY_CUT = "\n[cut to the field's length]"
 
 StateName = Annotated[str, Field(pattern=r"^[a-z_]+$", max_length=40)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def write_back_part(model: type[M], block: Mapping[str, Any]) -> M:
+    """The keys of the write_back block that `model` declares, validated; the others belong to
+    another part. A ConfigError names the first fault."""
+    mine = {k: v for k, v in block.items() if k in model.model_fields}
+    try:
+        return model.model_validate(mine)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(step) for step in ("write_back", *err["loc"]))
+        raise ConfigError(f"settings {where}: {err['msg']}") from None
 
 
 class Policy(BaseModel):
@@ -75,14 +89,7 @@ class WriteBackSettings(BaseModel):
     def from_settings(cls, settings: Mapping[str, Any]) -> WriteBackSettings:
         """Settings from load_settings are already valid; this guards hand-built ones. Keys of
         the block that belong to a connector are left to it."""
-        block = settings.get("write_back", {})
-        mine = {k: v for k, v in block.items() if k in cls.model_fields}
-        try:
-            config = cls.model_validate(mine)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(step) for step in ("write_back", *err["loc"]))
-            raise ConfigError(f"settings {where}: {err['msg']}") from None
+        config = write_back_part(cls, settings.get("write_back", {}))
         check_owner_groups(config.owner_groups)
         check_policy(config.policy)
         return config

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -11,25 +10,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
-from urllib3.exceptions import HTTPError
 
-from sms_conformance import __version__
 from sms_conformance.connectors.servicenow.auth import Auth
-from sms_conformance.connectors.servicenow.responses import (
-    HTTPAuthError,
-    Json,
-    decode,
-    network_error,
-)
-from sms_conformance.connectors.servicenow.retry import (
-    AmbiguousWriteError,
-    NotSentError,
-    QuotaError,
-    RetryableError,
-    RetryPolicy,
-)
+from sms_conformance.connectors.servicenow.http import HttpClient
+from sms_conformance.connectors.servicenow.responses import HTTPAuthError, Json, decode
+from sms_conformance.connectors.servicenow.retry import QuotaError, RetryableError, RetryPolicy
 from sms_conformance.errors import ConfigError, SourceError
 from sms_conformance.limits import MIB
 
@@ -37,13 +22,8 @@ log = logging.getLogger(__name__)
 
 API = "/api/now/table"
 ATTACHMENT_API = "/api/now/attachment"
-USER_AGENT = f"sms-conformance/{__version__}"
-# A POST rejected with these was not processed, so sending it again cannot duplicate a record.
-_SAFE_WRITE_RETRY = frozenset({429, 503})
 # Source records are read, never written, whoever holds the client.
 PROTECTED_TABLES = frozenset({"incident", "problem", "change_request", "task"})
-CONNECT_TIMEOUT = 10.0
-_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,7 +43,7 @@ def base_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-class TableClient:
+class TableClient(HttpClient):
     """One instance's Table API over a requests.Session; thread-safe for concurrent writes.
 
     Retries 429 (honouring Retry-After), 502/503/504, connections lost mid-way, read timeouts
@@ -75,6 +55,8 @@ class TableClient:
     `max_body` bytes per body, and `scan_timeout` for everything this client does: past it, no
     request starts and none is waited for.
     """
+
+    _log = log
 
     def __init__(
         self,
@@ -92,37 +74,18 @@ class TableClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base = base_url(instance_url)
+        super().__init__(
+            base_url(instance_url), timeout=timeout, request_timeout=request_timeout,
+            scan_timeout=scan_timeout, max_body=max_body, policy=policy, session=session,
+            verify=verify, pool_size=pool_size, sleep=sleep, clock=clock,
+        )
         self.auth = auth
-        self.timeout = timeout
-        self.request_timeout = request_timeout
-        self.scan_timeout = scan_timeout
-        self.max_body = max_body
-        self.policy = policy or RetryPolicy()
-        self.verify = verify
-        self._sleep = sleep
-        self._clock = clock
-        self.deadline = clock() + scan_timeout if scan_timeout is not None else float("inf")
-        self._count = 0
-        self._count_lock = threading.Lock()
-        # A 429's Retry-After pauses every thread of this client, not only the one that got it.
-        self._paused_until = 0.0
         # Told of every 429 and 503: parallel reads lower their concurrency (see streams.py).
         self.on_throttled: Callable[[], None] | None = None
         self.protected = set(PROTECTED_TABLES)
-        self.session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
 
     def __repr__(self) -> str:
         return f"TableClient({self.base!r}, auth={self.auth!r})"
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests sent so far (retries and token requests included)."""
-        return self._count
 
     # -- Table API --------------------------------------------------------------------------
 
@@ -217,15 +180,6 @@ class TableClient:
         """One logical call with retries; body None means 404."""
         url = self.base + path
         quota_cancels = 0
-        out_of_time = False
-
-        def stop(state: RetryCallState) -> bool:
-            """No retry past the retry budget, nor one whose wait would end past the deadline."""
-            nonlocal out_of_time
-            if self.policy.stop(state):
-                return True
-            out_of_time = self._clock() + (state.upcoming_sleep or 0.0) >= self.deadline
-            return out_of_time
 
         def attempt() -> tuple[requests.Response, Json | None]:
             nonlocal quota_cancels
@@ -237,10 +191,6 @@ class TableClient:
             except RetryableError as exc:
                 if exc.status in (429, 503) and self.on_throttled is not None:
                     self.on_throttled()
-                if exc.status == 429 and exc.retry_after:
-                    with self._count_lock:
-                        until = self._clock() + exc.retry_after
-                        self._paused_until = max(self._paused_until, until)
                 if exc.status == 500:
                     quota_cancels += 1
                     if quota_cancels > 1:
@@ -248,35 +198,10 @@ class TableClient:
                             f"{exc}, twice: a transaction quota may be cancelling the query "
                             "(try a smaller page size)"
                         ) from None
-                unsent = isinstance(exc, NotSentError) or exc.status in _SAFE_WRITE_RETRY
-                if write and not unsent:
-                    raise AmbiguousWriteError(str(exc)) from None
+                self._before_retry(exc, write=write)
                 raise
 
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
-            wait=self.policy.wait,
-            stop=stop,
-            sleep=self._sleep,
-            before_sleep=lambda state: log.info(
-                "%s; retrying in %.1f s",
-                state.outcome.exception() if state.outcome else method, state.upcoming_sleep,
-            ),
-        )
-        try:
-            return retrying(attempt)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            state = exc.last_attempt
-            if out_of_time:
-                raise SourceError(
-                    f"{last}; no time left to retry within the run's limit of "
-                    f"{self.scan_timeout:g} s (source.scan_timeout)"
-                ) from None
-            raise SourceError(
-                f"{method} {url}: gave up after {state.attempt_number} attempts "
-                f"(retry budget {self.policy.budget:.0f} s): {last}"
-            ) from None
+        return self._retried(method, url, attempt)
 
     def _refused(self, exc: HTTPAuthError) -> HTTPAuthError:
         """The instance's 401 or 403, naming who was refused where."""
@@ -284,17 +209,6 @@ class TableClient:
         if exc.status == 401:
             return HTTPAuthError(f"authentication failed for {who}: {exc}", exc.status)
         return HTTPAuthError(f"access denied to {who}: {exc}", exc.status)
-
-    def _overdue(self, method: str, url: str) -> SourceError:
-        if self._clock() >= self.deadline:
-            return SourceError(
-                f"{method} {url}: the run took longer than its limit of "
-                f"{self.scan_timeout:g} s (source.scan_timeout); stopped"
-            )
-        return SourceError(
-            f"{method} {url}: no complete answer within {self.request_timeout:g} s "
-            "(source.request_timeout)"
-        )
 
     def _authorized(
         self, method: str, url: str, params: Mapping[str, str] | None, json: Json | None,
@@ -321,14 +235,7 @@ class TableClient:
         content: tuple[bytes, str] | None = None,
         auth: bool,
     ) -> requests.Response:
-        now = self._clock()
-        if now >= self.deadline:
-            raise self._overdue(method, url)
-        pause = min(self._paused_until, self.deadline) - now
-        if pause > 0:
-            self._sleep(pause)
-            if self._clock() >= self.deadline:
-                raise self._overdue(method, url)
+        self._wait_turn(method, url)
         headers = self.auth.headers(self.send_form) if auth else {}
         body: bytes | None = None
         if json is not None:
@@ -336,56 +243,5 @@ class TableClient:
             headers["Content-Type"] = "application/json"
         elif content is not None:
             body, headers["Content-Type"] = content
-        with self._count_lock:
-            self._count += 1
-        started = self._clock()
-        until = min(started + self.request_timeout, self.deadline)
-        # requests' timeouts apply per socket operation: the deadline is checked between reads.
-        wait = max(until - started, 0.001)
-        try:
-            response = self.session.request(
-                method, url, params=params, data=body if body is not None else data,
-                headers=headers, timeout=(min(CONNECT_TIMEOUT, wait), min(self.timeout, wait)),
-                verify=self.verify, allow_redirects=False, stream=True,
-            )
-        except requests.exceptions.RequestException as exc:
-            raise self._failed(method, url, exc, until) from None
-        try:
-            response._content = self._read(method, url, response, until)
-        except (requests.exceptions.RequestException, HTTPError) as exc:
-            raise self._failed(method, url, exc, until) from None
-        finally:
-            response.close()  # the connection goes back to the pool only if read to its end
-        return response
-
-    def _read(self, method: str, url: str, response: requests.Response, until: float) -> bytes:
-        """The whole body, read as it arrives, within the deadline and the size cap."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            raise self._too_large(method, url)
-        raw = response.raw
-        raw.decode_content = True  # gzip etc. undone as read, so the cap bounds memory
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            if self._clock() >= until:
-                raise self._overdue(method, url)
-            # read1: whatever has arrived (a read(n) would wait for n bytes, however slowly sent)
-            chunk: bytes = raw.read1(_CHUNK)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > self.max_body:
-                raise self._too_large(method, url)
-            chunks.append(chunk)
-
-    def _too_large(self, method: str, url: str) -> SourceError:
-        return SourceError(
-            f"{method} {url}: response larger than {self.max_body / MIB:g} MiB "
-            "(source.max_response_mb): lower the page size or raise the limit"
-        )
-
-    def _failed(self, method: str, url: str, exc: Exception, until: float) -> SourceError:
-        return self._overdue(method, url) if self._clock() >= until else network_error(
-            method, url, exc
-        )
+        return self._exchange(method, url, headers, params=params,
+                              data=body if body is not None else data)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import click
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.connectors.servicenow.tasks import (
@@ -28,6 +28,7 @@ from sms_conformance.connectors.servicenow.tasks import (
     TaskTables,
 )
 from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.writeback_plan import write_back_part
 
 # Child task table -> the field naming its record; each such field references the table of its
 # own name (incident_task.incident -> incident).
@@ -81,13 +82,7 @@ class ServiceNowTaskSettings(BaseModel):
     def from_settings(cls, settings: Mapping[str, Any]) -> ServiceNowTaskSettings:
         """This part of the block, checked: targets allowed, owner groups sys_ids."""
         block = settings.get("write_back", {})
-        mine = {k: v for k, v in block.items() if k in cls.model_fields}
-        try:
-            config = cls.model_validate(mine)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(step) for step in ("write_back", *err["loc"]))
-            raise ConfigError(f"settings {where}: {err['msg']}") from None
+        config = write_back_part(cls, block)
         check_targets(config.target_fields(), config.custom_task_tables)
         check_owner_groups(block.get("owner_groups", {}))
         return config

@@ -1,0 +1,229 @@
+"""HttpClient: the transport the platform clients share; error bodies and messages stay theirs.
+
+A requests.Session with its own connection pool and no urllib3 retries; every request bounded by
+`timeout` between two bytes, `request_timeout` for the whole answer (body included), `max_body`
+bytes per body and `scan_timeout` for everything the client does (past it, no request starts and
+none is waited for); retries within `policy.budget`, a 429's Retry-After pausing every thread of
+the client; and a count of the requests sent.
+
+It lives beside retry.py and responses.py, which the Jira client shares too; in the connectors
+package itself it would import this package while this package's client imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import ClassVar, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
+from urllib3.exceptions import HTTPError
+
+from sms_conformance import __version__
+from sms_conformance.connectors.servicenow.responses import network_error
+from sms_conformance.connectors.servicenow.retry import (
+    AmbiguousWriteError,
+    NotSentError,
+    RetryableError,
+    RetryPolicy,
+)
+from sms_conformance.errors import SourceError
+from sms_conformance.limits import MIB
+
+USER_AGENT = f"sms-conformance/{__version__}"
+CONNECT_TIMEOUT = 10.0
+# A POST answered with these was not processed: sending it again cannot duplicate a record.
+SAFE_WRITE_RETRY = frozenset({429, 503})
+_CHUNK = 256 * 1024
+
+T = TypeVar("T")
+
+
+class HttpClient:
+    """Bounded, retried HTTP to one base URL; thread-safe. Subclasses send and decode."""
+
+    _log: ClassVar[logging.Logger]  # the subclass's module logger: retries are logged there
+
+    def __init__(
+        self,
+        base: str,
+        *,
+        timeout: float,
+        request_timeout: float,
+        scan_timeout: float | None,
+        max_body: int,
+        policy: RetryPolicy | None,
+        session: requests.Session | None,
+        verify: bool | str,
+        pool_size: int,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base = base
+        self.timeout = timeout
+        self.request_timeout = request_timeout
+        self.scan_timeout = scan_timeout
+        self.max_body = max_body
+        self.policy = policy or RetryPolicy()
+        self.verify = verify
+        self._sleep = sleep
+        self._clock = clock
+        self.deadline = clock() + scan_timeout if scan_timeout is not None else float("inf")
+        self._count = 0
+        self._lock = threading.Lock()
+        # A 429's Retry-After pauses every thread of this client, not only the one that got it.
+        self._paused_until = 0.0
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far, retries (and a platform's token requests) included."""
+        return self._count
+
+    # -- retries ------------------------------------------------------------------------------
+
+    def _retried(self, method: str, url: str, attempt: Callable[[], T]) -> T:
+        """`attempt` until it returns, retrying RetryableError within the budget and deadline."""
+        out_of_time = False
+
+        def stop(state: RetryCallState) -> bool:
+            """No retry past the retry budget, nor one whose wait would end past the deadline."""
+            nonlocal out_of_time
+            if self.policy.stop(state):
+                return True
+            out_of_time = self._clock() + (state.upcoming_sleep or 0.0) >= self.deadline
+            return out_of_time
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            wait=self.policy.wait,
+            stop=stop,
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log.info(
+                "%s; retrying in %.1f s",
+                state.outcome.exception() if state.outcome else method, state.upcoming_sleep,
+            ),
+        )
+        try:
+            return retrying(attempt)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            if out_of_time:
+                raise SourceError(
+                    f"{last}; no time left to retry within the run's limit of "
+                    f"{self.scan_timeout:g} s (source.scan_timeout)"
+                ) from None
+            raise SourceError(
+                f"{method} {url}: gave up after {exc.last_attempt.attempt_number} attempts "
+                f"(retry budget {self.policy.budget:.0f} s): {last}"
+            ) from None
+
+    def _before_retry(self, exc: RetryableError, *, write: bool) -> None:
+        """Called while `exc` is handled, before it is raised again for a retry: a 429's
+        Retry-After holds every thread; a write the site may have processed is not resent."""
+        if exc.status == 429 and exc.retry_after:
+            with self._lock:
+                until = self._clock() + exc.retry_after
+                self._paused_until = max(self._paused_until, until)
+        unsent = isinstance(exc, NotSentError) or exc.status in SAFE_WRITE_RETRY
+        if write and not unsent:
+            raise AmbiguousWriteError(str(exc)) from None
+
+    # -- one request --------------------------------------------------------------------------
+
+    def _wait_turn(self, method: str, url: str) -> None:
+        """Refuse to start past the deadline; wait out a Retry-After pause first."""
+        now = self._clock()
+        if now >= self.deadline:
+            raise self._overdue(method, url)
+        pause = min(self._paused_until, self.deadline) - now
+        if pause > 0:
+            self._sleep(pause)
+            if self._clock() >= self.deadline:
+                raise self._overdue(method, url)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        params: Mapping[str, str] | None = None,
+        data: bytes | Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
+    ) -> requests.Response:
+        """Send one request, counted, and read its whole body within the bounds."""
+        with self._lock:
+            self._count += 1
+        started = self._clock()
+        until = min(started + self.request_timeout, self.deadline)
+        # requests' timeouts apply per socket operation: the deadline is checked between reads.
+        wait = max(until - started, 0.001)
+        try:
+            response = self.session.request(
+                method, url, params=params, data=data, files=files, headers=headers,
+                timeout=(min(CONNECT_TIMEOUT, wait), min(self.timeout, wait)),
+                verify=self.verify, allow_redirects=False, stream=True,
+            )
+        except requests.exceptions.RequestException as exc:
+            raise self._failed(method, url, exc, until) from None
+        try:
+            response._content = self._read(method, url, response, until)
+        except (requests.exceptions.RequestException, HTTPError) as exc:
+            raise self._failed(method, url, exc, until) from None
+        finally:
+            response.close()  # the connection goes back to the pool only if read to its end
+        return response
+
+    def _read(self, method: str, url: str, response: requests.Response, until: float) -> bytes:
+        """The whole body, read as it arrives, within the deadline and the size cap."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise self._too_large(method, url)
+        raw = response.raw
+        raw.decode_content = True  # gzip etc. undone as read, so the cap bounds memory
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if self._clock() >= until:
+                raise self._overdue(method, url)
+            # read1: whatever has arrived (a read(n) would wait for n bytes, however slowly sent)
+            chunk: bytes = raw.read1(_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_body:
+                raise self._too_large(method, url)
+            chunks.append(chunk)
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def _overdue(self, method: str, url: str) -> SourceError:
+        if self._clock() >= self.deadline:
+            return SourceError(
+                f"{method} {url}: the run took longer than its limit of "
+                f"{self.scan_timeout:g} s (source.scan_timeout); stopped"
+            )
+        return SourceError(
+            f"{method} {url}: no complete answer within {self.request_timeout:g} s "
+            "(source.request_timeout)"
+        )
+
+    def _too_large(self, method: str, url: str) -> SourceError:
+        return SourceError(
+            f"{method} {url}: response larger than {self.max_body / MIB:g} MiB "
+            "(source.max_response_mb): lower the page size or raise the limit"
+        )
+
+    def _failed(self, method: str, url: str, exc: Exception, until: float) -> SourceError:
+        return self._overdue(method, url) if self._clock() >= until else network_error(
+            method, url, exc
+        )
