@@ -64,9 +64,9 @@ class JsonFormatter(logging.Formatter):
         return json_line(record.levelname.lower(), event, fields)
 
 
-class JsonLines(io.TextIOBase):
-    """A stderr that writes each complete line as a JSON object (event `message`; level from
-    an `error:` or `warning:` prefix). Never a terminal: no progress line, no colours."""
+class _LineStream(io.TextIOBase):
+    """A stand-in for stderr that hands each complete line to `_emit`; never a terminal, so
+    no progress line and no colours are written to it."""
 
     encoding = "utf-8"
     errors = "strict"
@@ -91,6 +91,14 @@ class JsonLines(io.TextIOBase):
 
     def flush(self) -> None:
         self.target.flush()
+
+    def _emit(self, line: str) -> None:
+        raise NotImplementedError
+
+
+class JsonLines(_LineStream):
+    """A stderr that writes each complete line as a JSON object (event `message`; level from
+    an `error:` or `warning:` prefix)."""
 
     def _emit(self, line: str) -> None:
         line = _ANSI.sub("", line).replace("\r", "").strip()
@@ -127,30 +135,12 @@ def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
     EVENTS.log(level, name, extra={"event": name, "fields": fields})
 
 
-class _Silent(io.TextIOBase):
+class _Silent(_LineStream):
     """A stderr that passes on error lines only (the one line a failed run owes its reader)."""
 
-    def __init__(self, target: TextIO) -> None:
-        super().__init__()
-        self.target = target
-        self.pending = ""
-
-    def isatty(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            if _ANSI.sub("", line).startswith("error:"):
-                self.target.write(line + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        self.target.flush()
+    def _emit(self, line: str) -> None:
+        if _ANSI.sub("", line).startswith("error:"):
+            self.target.write(line + "\n")
 
 
 @contextmanager
