@@ -17,7 +17,7 @@ from sms_conformance.reports.render import RENDERERS, Renderer, render
 from tests.reports.conftest import show
 
 
-def one_error_line(result, *parts: str) -> str:
+def assert_one_error_line(result, *parts: str) -> str:
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
@@ -29,7 +29,7 @@ def one_error_line(result, *parts: str) -> str:
 def test_no_history_store(tmp_path: Path) -> None:
     """bad input: report show on a history path where no store exists; outcome: exit 2, none created."""
     path = tmp_path / "nowhere" / "history.sqlite"
-    one_error_line(show(path), str(path), "no history store", "scan")
+    assert_one_error_line(show(path), str(path), "no history store", "scan")
     assert not path.parent.exists()
 
 
@@ -37,13 +37,13 @@ def test_empty_history_store(tmp_path: Path) -> None:
     """bad input: a history store holding no scan; outcome: exit 2 saying to scan first."""
     path = tmp_path / "history.sqlite"
     History(path).close()
-    one_error_line(show(path), "holds no scan yet", "sms-conformance scan")
+    assert_one_error_line(show(path), "holds no scan yet", "sms-conformance scan")
 
 
 @pytest.mark.parametrize("scan", ["99", "abc", "0"])
 def test_unknown_scan_id(stored: Path, scan: str) -> None:
     """bad input: --scan naming no stored scan; outcome: exit 2 naming it."""
-    line = one_error_line(show(stored, "--scan", scan, "--format", "json"), f"--scan {scan}")
+    line = assert_one_error_line(show(stored, "--scan", scan, "--format", "json"), f"--scan {scan}")
     if scan == "99":
         assert "no such scan" in line and "scans 1 to 1" in line
 
@@ -51,13 +51,14 @@ def test_unknown_scan_id(stored: Path, scan: str) -> None:
 def test_unwritable_output(stored: Path, tmp_path: Path) -> None:
     """bad input: --output in a directory that does not exist; outcome: exit 2, nothing written."""
     target = tmp_path / "missing" / "report.csv"
-    one_error_line(show(stored, "--format", "csv", "--output", str(target)), str(target), "cannot write")
+    assert_one_error_line(show(stored, "--format", "csv", "--output", str(target)), str(target),
+                          "cannot write")
     assert not target.parent.exists()
 
 
 def test_output_that_is_a_directory(stored: Path, tmp_path: Path) -> None:
     """bad input: --output naming a directory; outcome: exit 2, no temporary file left beside it."""
-    one_error_line(show(stored, "--format", "junit", "--output", str(tmp_path)), "cannot write")
+    assert_one_error_line(show(stored, "--format", "junit", "--output", str(tmp_path)), "cannot write")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -72,7 +73,7 @@ def test_a_file_is_replaced_whole_or_not_at_all(stored: Path, tmp_path: Path, mo
         raise OSError(28, os.strerror(28))
 
     monkeypatch.setitem(RENDERERS, "json", Renderer("json", "", half_then_full))
-    one_error_line(show(stored, "--format", "json", "--output", str(target)), "No space left")
+    assert_one_error_line(show(stored, "--format", "json", "--output", str(target)), "No space left")
     assert target.read_text() == "the previous report\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
@@ -107,5 +108,5 @@ def test_scan_refuses_an_unwritable_output_before_reading(tmp_path: Path) -> Non
     target = tmp_path / "missing" / "report.sarif"
     result = run("scan", "--source", "sandbox", "--records", "20", "--history", str(history),
                  "--format", "sarif", "--output", str(target))
-    one_error_line(result, str(target), "cannot write")
+    assert_one_error_line(result, str(target), "cannot write")
     assert not history.parent.exists() and not target.parent.exists()
