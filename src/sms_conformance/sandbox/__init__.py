@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import gc
 import secrets
-import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from types import TracebackType
 
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.served import Served
 from sms_conformance.sandbox.server import AuthConfig, SandboxServer, Stats
 from sms_conformance.sandbox.store import Store
 
@@ -32,7 +31,7 @@ def _faults(faults: FaultSpec | str | None) -> FaultSpec:
     return FaultSpec.parse(faults)
 
 
-class Sandbox:
+class Sandbox(Served[SandboxServer]):
     """A sandbox instance on 127.0.0.1 (free port by default), served from a daemon thread."""
 
     def __init__(self, records: int = 2000, seed: int = 7, password: str | None = None,
@@ -46,7 +45,7 @@ class Sandbox:
         self.password = password or secrets.token_urlsafe(16)
         self.client_id = client_id
         self.client_secret = client_secret
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.dataset = dataset if dataset is not None else generate(
             records, seed, defect_rate=defect_rate, anchor=anchor, cache_dir=cache_dir)
         self.store = Store(self.dataset, acl_hidden_rate=acl_hidden_rate,
@@ -57,14 +56,6 @@ class Sandbox:
         gc.freeze()
         self._faults = _faults(faults)
         self._auth = AuthConfig(self.user, self.password, client_id, client_secret, token_ttl)
-        self.server: SandboxServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        if self.server is None:
-            raise RuntimeError("sandbox not started")
-        return f"http://{self.host}:{self.server.server_port}"
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -94,33 +85,6 @@ class Sandbox:
     def make_server(self) -> SandboxServer:
         return SandboxServer((self.host, self.port), self.store, self._auth, self._faults,
                              self.dataset.planted)
-
-    def start(self) -> str:
-        """Bind, serve in a background thread, return the base URL."""
-        if self.server is None:
-            self.server = self.make_server()
-            self._thread = threading.Thread(target=self.server.serve_forever,
-                                            kwargs={"poll_interval": 0.1},
-                                            name="sms-sandbox", daemon=True)
-            self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Sandbox:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
 
 def serve_forever(port: int = 8080, records: int = 2000, seed: int = 7,

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gc
 import secrets
-import threading
 from collections.abc import Callable, Iterable
-from types import TracebackType
 
 from sms_conformance.sandbox.dataset import Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
@@ -20,13 +18,16 @@ from sms_conformance.sandbox.jira.server import JiraAuth, JiraServer, planted_ke
 from sms_conformance.sandbox.jira.site import ADMIN_EMAIL, PROJECT_KEY
 from sms_conformance.sandbox.jira.store import Issue, JiraStore
 from sms_conformance.sandbox.logical import LogicalView, logical_view
+from sms_conformance.sandbox.served import Served
 from sms_conformance.sandbox.server import Stats
 
 __all__ = ["ADMIN_EMAIL", "PROJECT_KEY", "JiraSandbox", "serve_jira_forever"]
 
 
-class JiraSandbox:
+class JiraSandbox(Served[JiraServer]):
     """A JSM sandbox on 127.0.0.1 (free port by default), served from a daemon thread."""
+
+    thread_name = "sms-jira-sandbox"
 
     def __init__(self, records: int = 2000, seed: int = 7, password: str | None = None,
                  faults: FaultSpec | str | None = None, defect_rate: float = 0.2,
@@ -38,7 +39,7 @@ class JiraSandbox:
         the site does not have."""
         self.user = ADMIN_EMAIL
         self.password = password or secrets.token_urlsafe(16)
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.dataset = dataset if dataset is not None else generate(
             records, seed, defect_rate=defect_rate)
         self.view: LogicalView = logical_view(self.dataset)
@@ -47,14 +48,6 @@ class JiraSandbox:
         gc.collect()
         gc.freeze()
         self._faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
-        self.server: JiraServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        if self.server is None:
-            raise RuntimeError("sandbox not started")
-        return f"http://{self.host}:{self.server.server_port}"
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -93,32 +86,6 @@ class JiraSandbox:
     def make_server(self) -> JiraServer:
         return JiraServer((self.host, self.port), self.store,
                           JiraAuth(self.user, self.password), self._faults)
-
-    def start(self) -> str:
-        if self.server is None:
-            self.server = self.make_server()
-            self._thread = threading.Thread(target=self.server.serve_forever,
-                                            kwargs={"poll_interval": 0.1},
-                                            name="sms-jira-sandbox", daemon=True)
-            self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> JiraSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
 
 def serve_jira_forever(port: int = 8080, records: int = 2000, seed: int = 7,
