@@ -59,10 +59,6 @@ class Watched:
                   for task in tasks for rule in listed_rules(task, rules)}
         return frozenset({*self.findings, *listed})
 
-    def all_tasks(self) -> list[TaskRef]:
-        return [*(t for w in self.findings.values() for t in w.tasks),
-                *(t for ts in self.records.values() for t in ts),
-                *(t for _, ts in self.corrective.values() for t in ts)]
 
 
 def watch_open_tasks(

@@ -155,12 +155,6 @@ class JiraFieldMap(BaseModel):
         except KeyError:
             raise ConfigError(f"the Jira field map has no {Process(process).value}") from None
 
-    def process_of_type(self, issue_type: object) -> Process | None:
-        for process, pmap in self.processes.items():
-            if pmap.is_type(issue_type):
-                return process
-        return None
-
     def custom_names(self) -> list[tuple[Process, str, str]]:
         """(process, canonical field, custom field name) of every field found by name."""
         return [(process, canonical, spec.name) for process, pmap in self.processes.items()

@@ -16,7 +16,7 @@ from sms_conformance.sandbox.dataset import Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
 from sms_conformance.sandbox.jira.server import JiraAuth, JiraServer, planted_keys
 from sms_conformance.sandbox.jira.site import ADMIN_EMAIL, PROJECT_KEY
-from sms_conformance.sandbox.jira.store import Issue, JiraStore
+from sms_conformance.sandbox.jira.store import JiraStore
 from sms_conformance.sandbox.logical import LogicalView, logical_view
 from sms_conformance.sandbox.served import Served
 from sms_conformance.sandbox.server import Stats
@@ -74,14 +74,6 @@ class JiraSandbox(Served[JiraServer]):
         self._faults = value if isinstance(value, FaultSpec) else FaultSpec.parse(value)
         if self.server is not None:
             self.server.faults = self._faults
-
-    def issue_of(self, process: str, record_id: str) -> Issue:
-        """The issue rendering one logical record."""
-        for issue in self.store.issues.values():
-            if issue.record is not None and (issue.record.process, issue.record.id) == (
-                    process, record_id):
-                return issue
-        raise KeyError((process, record_id))
 
     def make_server(self) -> JiraServer:
         return JiraServer((self.host, self.port), self.store,
