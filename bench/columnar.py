@@ -31,6 +31,7 @@ import orjson
 import polars as pl
 import requests
 from columnar_rules import (
+    STATUSES,
     CompiledRule,
     Compiler,
     Converter,
@@ -55,7 +56,6 @@ from sms_conformance.waivers import Waivers
 
 HERE = Path(__file__).parent
 PROJECTED_PAGE = 10_000  # the scan's local join pages (connector.py PROJECTED_PAGE)
-STATUSES = ("pass", "fail", "error", "unknown")
 GROUP_TABLE = "sys_user_group"
 
 
@@ -177,7 +177,8 @@ class Evaluator:
                     self.skipped[rule.id] = str(exc)
             self.plans.append(ProcessPlan(process, pmap.table, filter_, fields, converter, compiled))
         self.counts: dict[str, dict[str, int]] = {
-            r.rule.id: dict.fromkeys(("evaluated", *STATUSES), 0) for p in self.plans for r in p.rules}
+            r.rule.id: dict.fromkeys(("evaluated", *STATUSES[:-1]), 0)
+            for p in self.plans for r in p.rules}
         self.findings: list[tuple[Any, ...]] = []
         self.records = 0
         self.links: dict[str, pl.DataFrame] = {}  # rule id:i -> (id, outcome)
@@ -251,10 +252,11 @@ class Evaluator:
         long = (frame.select(*(r.status for r in rules)).with_row_index("row")
                 .unpivot(index="row", variable_name="rule", value_name="status"))
         for rule_id, status, n in long.group_by("rule", "status").len().rows():
-            if status != "out":
-                self.counts[rule_id][status] += n
+            if STATUSES[status] != "out":
+                self.counts[rule_id][STATUSES[status]] += n
                 self.counts[rule_id]["evaluated"] += n
-        failing = long.filter(pl.col("status").is_in(["fail", "error"]))
+        failing = long.filter(pl.col("status").is_in([STATUSES.index("fail"),
+                                                      STATUSES.index("error")]))
         if failing.height:
             self.findings += self.failing(plan, failing, frame)
 
@@ -287,7 +289,7 @@ class Evaluator:
         at = {name: i for i, name in enumerate(("row", "rule", "status", "sys_id", "number",
                                                  *shown, "owner"))}
         observed = plan.observed_of
-        return [(rule, row[3], row[4], row[2],
+        return [(rule, row[3], row[4], STATUSES[row[2]],
                  orjson.dumps({n: row[at[n]] or "" for n in observed[rule]}).decode(),
                  row[5], row[-1])
                 for row in rows for rule in (row[1],)]

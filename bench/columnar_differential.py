@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 from columnar import Evaluator, Timer
-from columnar_rules import Converter
+from columnar_rules import STATUSES, Converter
 from contenders import NOW
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec
@@ -151,7 +151,7 @@ def main() -> None:
         frame = plan.converter.columns(frame_of(rows[plan.process], plan.converter.platform_fields))
         statuses = evaluator.statuses(plan, frame)
         for rule in plan.rules:
-            ours = statuses[rule.rule.id].cast(pl.String).to_list()
+            ours = [STATUSES[code] for code in statuses[rule.rule.id].to_list()]
             for record, mine, row in zip(records[plan.process], ours, rows[plan.process],
                                          strict=True):
                 theirs = evaluate_one(rule.rule, record, ctx).status.value

@@ -38,7 +38,9 @@ DTYPES = {"str": pl.String, "ref": pl.String, "int": pl.Int64, "bool": pl.Boolea
 KIND_OF_TYPE = {"str": "text", "ref": "text", "int": "number", "bool": "bool", "datetime": "datetime"}
 STORED_DATE = "%Y-%m-%d %H:%M:%S"
 
-Status = pl.Enum(["pass", "fail", "error", "unknown", "out"])
+# A rule's status per row, as a small int (cheaper than text on every page).
+STATUSES = ("pass", "fail", "error", "unknown", "out")
+CODE = {name: pl.lit(i, pl.UInt8) for i, name in enumerate(STATUSES)}
 
 
 def _kind(value: Any) -> str:
@@ -458,7 +460,7 @@ def where_outcome(compiler: Compiler, where: tuple[m.Condition, ...]) -> pl.Expr
 @dataclass(frozen=True)
 class CompiledRule:
     rule: m.Rule
-    status: pl.Expr  # Status per row
+    status: pl.Expr  # index in STATUSES, per row
     linked: tuple[m.Linked, ...]
     referenced: tuple[m.ReferencedBy, ...]
     observed: tuple[str, ...]  # fields shown for a failure (engine.py `_observed`, all checks)
@@ -492,14 +494,14 @@ def compile_rule(rule: m.Rule, types: dict[str, str], now: datetime,
         if test is False:
             continue
         if test is True:
-            status = pl.lit(name) if status is None else status.otherwise(pl.lit(name))
+            status = CODE[name] if status is None else status.otherwise(CODE[name])
             break
         status = pl.when(test) if status is None else status.when(test)
-        status = status.then(pl.lit(name))
+        status = status.then(CODE[name])
     else:
-        status = pl.lit("pass") if status is None else status.otherwise(pl.lit("pass"))
+        status = CODE["pass"] if status is None else status.otherwise(CODE["pass"])
     observed = tuple(sorted(set().union(*(condition_fields(c) for c in rule.check))))
-    return CompiledRule(rule, status.cast(Status).alias(rule.id), tuple(compiler.linked),
+    return CompiledRule(rule, status.alias(rule.id), tuple(compiler.linked),
                         tuple(compiler.referenced), observed)
 
 
