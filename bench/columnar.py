@@ -370,7 +370,8 @@ CONTENDERS = {
     "floor (requests + orjson, same pages)": ("contenders.py", "floor"),
     "columnar page-wise (orjson + from_dicts)": ("columnar.py", "run", "--decode", "dicts"),
     "columnar page-wise (read_json)": ("columnar.py", "run", "--decode", "read_json"),
-    "columnar, 10 pages at once (orjson + from_dicts)": ("columnar.py", "run", "--batch", "10"),
+    "columnar, 10 pages at once (read_json)": ("columnar.py", "run", "--decode", "read_json",
+                                               "--batch", "10"),
     "scan, one stream": ("contenders.py", "scan-one-stream"),
 }
 

@@ -31,7 +31,7 @@ from sms_conformance.canonical import field_of
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap
 from sms_conformance.records import Process
 from sms_conformance.rules import model as m
-from sms_conformance.rules.fields import condition_fields
+from sms_conformance.rules.fields import condition_fields, walk
 
 DTYPES = {"str": pl.String, "ref": pl.String, "int": pl.Int64, "bool": pl.Boolean,
           "datetime": pl.Datetime("us", "UTC")}
@@ -203,15 +203,18 @@ def any_(*items: B) -> B:
     return out
 
 
+_NEGATED: dict[int, tuple[pl.Expr, pl.Expr]] = {}  # id(~x) -> (~x, x): ~~x folds to x
+
+
 def not_(x: B) -> B:
-    return (not x) if isinstance(x, bool) else ~x
-
-
-def is_(x: B, value: bool) -> B:
-    """x is known and equals value (null: False)."""
     if isinstance(x, bool):
-        return x == value
-    return (x if value else ~x).fill_null(False)
+        return not x
+    found = _NEGATED.get(id(x))
+    if found is not None and found[0] is x:
+        return found[1]
+    negated = ~x
+    _NEGATED[id(negated)] = (negated, x)
+    return negated
 
 
 def unknown_or(unknown: B, value: B) -> B:
@@ -243,6 +246,9 @@ class Compiler:
                  ) -> None:
         self.types, self.now, self.tag = types, now, tag
         self.maybe_unknown, self.maybe_typed = unknown, typed
+        # Values can be null (unknown) only where a field is unknown or a linked record's
+        # `where` is (compile_rule sets this for the latter).
+        self.nullable = bool(unknown)
         self.linked: list[m.Linked] = []  # in order: column link:<tag>:<i> of the page
         self.referenced: list[m.ReferencedBy] = []  # column refs:<tag>:<i>
 
@@ -294,8 +300,14 @@ class Compiler:
             return body
         return self.conditional(self.condition(c.when), body)
 
-    @staticmethod
-    def junction(items: list[Tri], decisive: bool) -> Tri:
+    def is_(self, x: B, value: bool) -> B:
+        """x is known and equals value."""
+        if isinstance(x, bool):
+            return x == value
+        x = x if value else not_(x)  # type: ignore[assignment]
+        return x.fill_null(False) if self.nullable else x  # type: ignore[union-attr]
+
+    def junction(self, items: list[Tri], decisive: bool) -> Tri:
         """Kleene all/any; an error counts where no earlier item decided (items run in order)."""
         values = [i.value for i in items]
         value = any_(*values) if decisive else all_(*values)
@@ -303,15 +315,14 @@ class Compiler:
         undecided: B = True
         for item in items:
             errors.append(all_(undecided, item.error))
-            undecided = all_(undecided, not_(is_(item.value, decisive)))
+            undecided = all_(undecided, not_(self.is_(item.value, decisive)))
         return Tri(value, any_(*errors))
 
-    @staticmethod
-    def conditional(when: Tri, body: Tri) -> Tri:
+    def conditional(self, when: Tri, body: Tri) -> Tri:
         """`when` false: holds; true: the body; unknown: holds only if the body holds. An error
         of `when`, or of the body where `when` is not false, is an error."""
         return Tri(any_(not_(when.value), body.value),
-                   any_(when.error, all_(not_(is_(when.value, False)), body.error)))
+                   any_(when.error, all_(not_(self.is_(when.value, False)), body.error)))
 
     def field_check(self, c: m.FieldCheck) -> Tri:
         if c.field.startswith("raw.") or c.field == "number":
@@ -470,6 +481,8 @@ def compile_rule(rule: m.Rule, types: dict[str, str], now: datetime,
                  unknown: frozenset[str] = frozenset(), typed: frozenset[str] = frozenset()
                  ) -> CompiledRule:
     compiler = Compiler(types, now, rule.id, unknown, typed)
+    compiler.nullable |= any(isinstance(c, m.Linked) and c.where
+                             for top in rule.check for c in walk(top))
     # engine.py in_scope: out if a known value is not allowed, else unknown if one is unknown.
     out: list[B] = []
     unknown_scope: list[B] = []
@@ -483,10 +496,10 @@ def compile_rule(rule: m.Rule, types: dict[str, str], now: datetime,
     error: list[B] = []
     unknown_check: list[B] = []
     for tri in (compiler.condition(c) for c in rule.check):
-        failed.append(all_(not_(tri.error), is_(tri.value, False)))
+        failed.append(all_(not_(tri.error), compiler.is_(tri.value, False)))
         error.append(tri.error)
-        unknown_check.append(all_(not_(tri.error), lit(tri.value).is_null()
-                                  if not isinstance(tri.value, bool) else False))
+        if compiler.nullable and not isinstance(tri.value, bool):
+            unknown_check.append(all_(not_(tri.error), tri.value.is_null()))
     chain = [(any_(*out), "out"), (any_(*unknown_scope), "unknown"), (any_(*failed), "fail"),
              (any_(*error), "error"), (any_(*unknown_check), "unknown")]
     status: Any = None
