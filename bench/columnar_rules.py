@@ -11,11 +11,11 @@ Two jobs, both compiled once from the typed models (rule data is never executed)
 
 A condition compiles to a pair (value, error): value is a nullable Boolean whose null is
 "unknown" (polars' Kleene `&`, `|`, `~` are checks.py's three-valued all / any / not); error
-is a Boolean that is true where the Python evaluator raises EvaluationError (or None when the
-condition cannot raise). Where error is true, value is meaningless.
+is a Boolean that is true where the Python evaluator raises EvaluationError (the constant False
+when the condition cannot raise). Where error is true, value is meaningless.
 
-Linked conditions read `link:<index>` columns and referenced_by conditions `refs:<index>`
-columns that the caller joins onto the page (see `Links`).
+Linked conditions read `link:<rule>:<i>` columns and referenced_by conditions `refs:<rule>:<i>`
+columns, which bench/columnar.py joins onto the page.
 """
 
 from __future__ import annotations
