@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.source import sandbox_connector
+from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import Scanner, ScanOptions
@@ -56,3 +58,28 @@ def test_scan_through_429s_and_503s_finds_the_same_as_a_clean_scan(tmp_path: Pat
     assert clean.complete and faulty.complete
     assert faulty_findings == clean_findings and clean_findings
     assert faulty_requests > clean_requests  # the faults were really injected, and retried
+
+
+def test_a_scan_stopped_by_a_config_error_is_closed_as_incomplete_naming_it(tmp_path: Path) -> None:
+    """fault: a configuration error surfaces in the middle of a scan (after records were read);
+    outcome: the error propagates, and the scan row is finished, incomplete, with that error"""
+    config = ConfigDir(None)
+    fieldmap = config.fieldmap()
+    history = History(tmp_path / "h.sqlite")
+    with Sandbox(records=50, seed=3) as box:
+        connector = sandbox_connector(box.url, box.password, fieldmap)
+        fetch = connector.fetch
+
+        def failing(request):  # the second table read hits the error
+            if request.process.value != "incident":
+                raise ConfigError("problem.fields.state: no such column on this instance")
+            yield from fetch(request)
+
+        connector.fetch = failing  # type: ignore[method-assign]
+        with pytest.raises(ConfigError, match="no such column"):
+            Scanner(connector, config.rules(), history).run(
+                ScanOptions(now=FROZEN_NOW, waivers=Waivers([], FROZEN_NOW.date())),
+                lambda p: fieldmap.for_process(p).table)
+    scan = history.scan()
+    assert scan is not None and scan["finished_at"] and not scan["complete"]
+    assert scan["error"] == "stopped: problem.fields.state: no such column on this instance"

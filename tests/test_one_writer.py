@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,35 @@ def test_wait_gives_up_after_its_duration_naming_the_holder(tmp_path: Path) -> N
         holder.communicate("", timeout=30)
     with writer_lock(history, "https://x.test", 0):  # released with its process
         pass
+
+
+
+@contextmanager
+def held_elsewhere(history: Path, instance: str) -> Iterator[subprocess.Popen[str]]:
+    """The write-back lock of `instance`, held by another process until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; from sms_conformance.runlock import writer_lock\n"
+         f"with writer_lock(Path({str(history)!r}), {instance!r}, 0):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def test_one_instance_spelled_differently_shares_one_lock(tmp_path: Path) -> None:
+    """fault: two cron entries name one instance differently (case, default port, trailing
+    slash); outcome: the second is refused the lock instead of writing the same tasks"""
+    history = tmp_path / "h.sqlite"
+    with held_elsewhere(history, "https://x.test"):
+        for spelling in ("https://X.test", "https://x.test/", "HTTPS://x.test:443",
+                         "https://x.test//"):
+            with pytest.raises(LockHeld), writer_lock(history, spelling, 0):
+                pass
+        for other in ("https://x.test:8443", "http://x.test", "https://x.test/sub",
+                      "https://y.test"):  # another port, scheme, path or host: its own lock
+            with writer_lock(history, other, 0):
+                pass

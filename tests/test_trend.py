@@ -63,7 +63,7 @@ def test_clause_rates_use_decided_as_denominator_and_mark_partial_scans(store: P
     assert [p.scan_id for p in points] == [2, 3, 4, 5, 6]
     first = points[0]
     assert (first.evaluated, first.unknown, first.decided, first.failed) == (150, 10, 140, 15)
-    assert first.rate == pytest.approx(15 / 140)
+    assert first.failure_rate == pytest.approx(15 / 140)
     assert first.population and not first.note
     assert [p.population for p in points] == [True, False, False, False, True]
     assert "incremental" in points[1].note and "not the whole population" in points[1].note
@@ -75,7 +75,7 @@ def test_no_decided_record_is_no_evidence_not_a_zero_rate(store: Path) -> None:
     _, series = trend(History(store), TrendQuery(since=NOW - timedelta(days=90), rule="change.z",
                                                  instance=A))
     last = series[0].points[-1]
-    assert (last.evaluated, last.decided, last.rate) == (40, 0, None)
+    assert (last.evaluated, last.decided, last.failure_rate) == (40, 0, None)
     assert last.as_dict()["failure_rate"] is None
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
@@ -24,9 +25,28 @@ from sms_conformance.errors import ConfigError, LockHeld
 POLL_SECONDS = 0.25
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def instance_identity(instance: str) -> str:
+    """One spelling per instance: scheme and host lower-cased, the default port and trailing
+    slashes dropped. Two cron entries naming one instance differently (`https://ACME.service-now.com/`,
+    `https://acme.service-now.com:443`) must share one lock, or both write the same tasks."""
+    parts = urlsplit(instance.strip())
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return instance  # a file source's `file:` path and the like: already one spelling
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a port: leave the text as it is
+        return instance
+    netloc = parts.hostname if port in (None, _DEFAULT_PORTS[scheme]) else f"{parts.hostname}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
 def lock_path(history: Path, instance: str) -> Path:
     """`history.sqlite.<instance hash>.lock`, beside the history store."""
-    digest = hashlib.sha256(instance.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(instance_identity(instance).encode()).hexdigest()[:12]
     return history.with_name(f"{history.name}.{digest}.lock")
 
 

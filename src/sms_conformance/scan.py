@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
@@ -191,6 +192,9 @@ class Scanner:
         except SourceError as exc:
             outcome.complete = False
             outcome.error = str(exc)
+        except BaseException as exc:  # a config error met mid-scan, an interrupt: said, not left open
+            self._stopped(scan_id, exc)
+            raise
         else:
             sink.evaluate_ready(waiting)
         finally:
@@ -218,6 +222,15 @@ class Scanner:
             notices=outcome.notices, error=outcome.error,
         )
         return outcome
+
+    def _stopped(self, scan_id: int, exc: BaseException) -> None:
+        """The scan row of a scan stopped by anything but a source error says so, finished and
+        incomplete, instead of staying open with no counts for `report show latest` to show."""
+        with suppress(Exception):  # the store may be what failed: the original error is the news
+            self.history.finish_scan(
+                scan_id, finished=datetime.now(timezone.utc), complete=False,
+                notices=list(self.connector.notices),
+                error=f"stopped: {str(exc) or type(exc).__name__}")
 
     def _blind_hidden(self, outcome: ScanOutcome, presence: Presence) -> dict[str, set[str]]:
         """A field non-empty in the last complete scan and empty on every record now is taken

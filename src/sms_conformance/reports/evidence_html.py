@@ -158,9 +158,9 @@ def _clauses(ev: Evidence) -> str:
 
 
 def _trend(series: Series, ev: Evidence) -> str:
-    drawn = [p for p in series.points if p.population and p.rate is not None]
+    drawn = [p for p in series.points if p.population and p.failure_rate is not None]
     left_out = [p for p in series.points if not p.population]
-    points = [LinePoint(p.as_of[:10], p.rate or 0.0,
+    points = [LinePoint(p.as_of[:10], p.failure_rate or 0.0,
                         f"scan {p.scan_id} as of {p.as_of}: {rate_text(p.failed, p.decided)}")
               for p in drawn]
     window = f"since {ev.since:%Y-%m-%d}" if ev.since else "all scans"

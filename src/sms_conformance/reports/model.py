@@ -15,7 +15,7 @@ from typing import Any
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow, History
 from sms_conformance.provenance import Provenance
-from sms_conformance.reports.summary import CLAUSE_TITLES, RuleLine, by_clause, rule_lines
+from sms_conformance.reports.summary import CLAUSE_TITLES, Decided, RuleLine, by_clause, rule_lines
 from sms_conformance.rules.model import Severity
 
 
@@ -35,7 +35,7 @@ class ScanMeta:
 
 
 @dataclass(frozen=True)
-class Rate:
+class Rate(Decided):
     """Counts summed over a group of rules (a clause, a process), with their denominators."""
 
     key: str  # the clause ("8.6.1") or the process ("incident")
@@ -47,15 +47,6 @@ class Rate:
     waived: int
     unknown: int
     rules: tuple[str, ...]
-
-    @property
-    def decided(self) -> int:
-        return self.evaluated - self.unknown
-
-    @property
-    def failure_rate(self) -> float | None:
-        """failed / decided; None when nothing could be decided (no evidence either way)."""
-        return self.failed / self.decided if self.decided else None
 
     @classmethod
     def of(cls, key: str, title: str, lines: Iterable[RuleLine]) -> Rate:

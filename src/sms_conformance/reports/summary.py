@@ -15,8 +15,28 @@ CLAUSE_TITLES = {
 }
 
 
+class Decided:
+    """What a line of counts (one rule, a clause, a scan of a trend) says once unknowns are set
+    aside: mixed into the dataclasses that carry `evaluated`, `unknown` and `failed`."""
+
+    evaluated: int
+    failed: int
+    unknown: int
+
+    @property
+    def decided(self) -> int:
+        """Evaluated records that could be decided (unknown ones could not)."""
+        return self.evaluated - self.unknown
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Share of the decided records that failed; None when no record was in scope or none
+        could be decided: no evidence either way, never "100% conformant"."""
+        return self.failed / self.decided if self.decided else None
+
+
 @dataclass(frozen=True)
-class RuleLine:
+class RuleLine(Decided):
     rule_id: str
     clause: str
     process: str
@@ -32,17 +52,6 @@ class RuleLine:
     @property
     def in_scope(self) -> bool:
         return self.evaluated > 0
-
-    @property
-    def decided(self) -> int:
-        """Evaluated records the rule could decide (unknown ones could not)."""
-        return self.evaluated - self.unknown
-
-    @property
-    def failure_rate(self) -> float | None:
-        """Share of the decided records that failed; None when no record was in scope or none
-        could be decided: no evidence either way, never "100% conformant"."""
-        return self.failed / self.decided if self.decided else None
 
     def as_dict(self) -> dict[str, Any]:
         rate = self.failure_rate

@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from sms_conformance.history import History
-from sms_conformance.reports.summary import CLAUSE_TITLES
+from sms_conformance.reports.summary import CLAUSE_TITLES, Decided
 
 COUNTS = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
 
 
 @dataclass(frozen=True)
-class Point:
+class Point(Decided):
     """The counts of one series in one scan."""
 
     scan_id: int
@@ -36,15 +36,6 @@ class Point:
     waived: int
     unknown: int
     all_rules: int = 0  # most rules of the series any scan in the window evaluated
-
-    @property
-    def decided(self) -> int:
-        return self.evaluated - self.unknown
-
-    @property
-    def rate(self) -> float | None:
-        """failed / decided; None when nothing could be decided (no evidence either way)."""
-        return self.failed / self.decided if self.decided else None
 
     @property
     def population(self) -> bool:
@@ -65,7 +56,7 @@ class Point:
         return "; ".join(notes)
 
     def as_dict(self) -> dict[str, Any]:
-        rate = self.rate
+        rate = self.failure_rate
         return {
             "scan_id": self.scan_id, "as_of": self.as_of, "complete": self.complete,
             "incremental": self.incremental, "rules": self.rules,

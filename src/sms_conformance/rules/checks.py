@@ -329,13 +329,13 @@ def _junction(items: tuple[Compiled, ...], decisive: bool) -> Compiled:
     """`all` (decisive False) or `any` (decisive True), three-valued: an item with the decisive
     outcome decides; otherwise an unknown item makes the whole unknown."""
     def check(r: Record, x: Context) -> bool:
-        unknown = []
+        unknown: list[UnknownValue] | None = None
         for item in items:
-            outcome = _decided(item, r, x)
-            if outcome is decisive:
-                return decisive
-            if isinstance(outcome, UnknownValue):
-                unknown.append(outcome)
+            try:
+                if bool(item(r, x)) is decisive:
+                    return decisive
+            except UnknownValue as exc:
+                unknown = [exc] if unknown is None else [*unknown, exc]
         if unknown:
             raise _combined(unknown)
         return not decisive
@@ -345,14 +345,14 @@ def _junction(items: tuple[Compiled, ...], decisive: bool) -> Compiled:
 def _conditional(when: Compiled, body: Compiled) -> Compiled:
     """`when` false: holds vacuously. `when` unknown: holds only if the body holds anyway."""
     def check(r: Record, x: Context) -> bool:
-        condition = _decided(when, r, x)
-        if condition is False:
-            return True
-        if condition is True:
-            return body(r, x)
-        if _decided(body, r, x) is True:
-            return True
-        raise condition
+        try:
+            if not when(r, x):
+                return True
+        except UnknownValue:
+            if _decided(body, r, x) is True:
+                return True
+            raise
+        return body(r, x)
     return check
 
 

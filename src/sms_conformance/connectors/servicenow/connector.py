@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from functools import partial
 from itertools import chain
@@ -44,7 +44,7 @@ from sms_conformance.connectors.servicenow.writeback import (
     refuse_non_task_tables,
 )
 from sms_conformance.errors import SourceError
-from sms_conformance.records import Process, Record, Ref
+from sms_conformance.records import Process, Record, Ref, Value
 from sms_conformance.rules.model import Rule
 
 _ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -144,6 +144,7 @@ class ServiceNowConnector:
         pmap = self.fieldmap.for_process(process)
         filter_ = compile_scopes(request.scopes, pmap)
         since_field = pmap.fields["updated_at"].field if "updated_at" in pmap.fields else None
+        convert = pmap.canonical_reader(request.fields)
         source = self.pages
         stats: list[ScanStats] = []  # one per stream, each with every guard of a scan
         self.scans[process.value] = stats
@@ -167,7 +168,7 @@ class ServiceNowConnector:
                                       f"{previous}, outside the key range asked for "
                                       f"[{start or ''}, {below or ''}); stopping")
                 number += 1
-                yield self._record(process, pmap, row, request.fields)
+                yield self._record(process, pmap, row, convert)
 
         first = scan()
         rows = first.rows()
@@ -240,7 +241,8 @@ class ServiceNowConnector:
         every = chain(() if first is None else (first,), rows)
         if process is None or pmap is None:
             return (self._bare(table, row) for row in every)
-        return (self._record(process, pmap, row, canonical) for row in every)
+        convert = pmap.canonical_reader(canonical)
+        return (self._record(process, pmap, row, convert) for row in every)
 
     def count_referrers(
         self, process: Process | str, field: str, ids: Iterable[str]
@@ -267,6 +269,7 @@ class ServiceNowConnector:
         pmap = self.fieldmap.for_process(process) if process is not None else None
         canonical = frozenset(pmap.fields if wanted is None else wanted) if pmap else frozenset()
         fields = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
+        convert = pmap.canonical_reader(canonical) if pmap is not None else None
         found: dict[Ref, Record] = {}
         for chunk in batched(ids, self.ref_batch):
             # The query matches at most len(chunk) rows, so one page holds them all.
@@ -280,15 +283,17 @@ class ServiceNowConnector:
             })
             for row in page.rows:
                 ref = Ref(kind, text(row.get("sys_id")))
-                if process is not None and pmap is not None:
-                    found[ref] = self._record(process, pmap, row, canonical)
+                if process is not None and pmap is not None and convert is not None:
+                    found[ref] = self._record(process, pmap, row, convert)
                 else:
                     found[ref] = self._bare(table, row)
         return found
 
     def _record(
-        self, process: Process, pmap: ProcessMap, row: Json, wanted: Set[str] | None
+        self, process: Process, pmap: ProcessMap, row: Json,
+        convert: Callable[[Json], dict[str, Value]],
     ) -> Record:
+        """One row as a Record; `convert` is the process map's `canonical_reader`."""
         sys_id = text(row.get("sys_id"))
         if not sys_id:
             raise SourceError(f"{pmap.table}: a row came back without sys_id")
@@ -300,7 +305,7 @@ class ServiceNowConnector:
             id=sys_id,
             number=text(row.get("number")),
             url=self.url(pmap.table, sys_id),
-            fields=pmap.to_canonical(row, wanted),
+            fields=convert(row),
             raw=row,
         )
 
@@ -372,14 +377,15 @@ class ServiceNowConnector:
 def _checked_id(table: str, index: int, row: object, previous: str) -> str:
     """The sys_id of a well-formed row, above the previous one (rows come in sys_id order): a
     malformed or repeated row stops the scan (exit 3) rather than count a record twice."""
-    where = f"{table}: row {index} of the scan"
     if not isinstance(row, dict):
-        raise SourceError(f"{where} is {'null' if row is None else type(row).__name__}, "
-                          "not a record")
+        raise SourceError(f"{table}: row {index} of the scan is "
+                          f"{'null' if row is None else type(row).__name__}, not a record")
     sys_id, number = text(row.get("sys_id")), text(row.get("number"))
     if not sys_id or not number:
-        raise SourceError(f"{where} has no {'sys_id' if not sys_id else 'number'}")
+        raise SourceError(f"{table}: row {index} of the scan has no "
+                          f"{'sys_id' if not sys_id else 'number'}")
     if sys_id <= previous:
+        where = f"{table}: row {index} of the scan"
         raise SourceError(f"{where} repeats sys_id {sys_id}" if sys_id == previous else
                           f"{where}: sys_id {sys_id} after {previous}, not in sys_id order")
     return sys_id

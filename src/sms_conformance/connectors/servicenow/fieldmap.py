@@ -85,13 +85,18 @@ class FieldSpec(BaseModel):
         convert = self._converter(dates, display)
 
         def read(raw: Any) -> Value:
+            if type(raw) is str:  # the common case first: one type test
+                return convert(raw) if raw else None
             if type(raw) is dict:  # display_value=all: the stored value; =true: the label
                 raw = raw.get("value", raw.get("display_value"))
             if raw is None or raw == "":
                 return None
             return convert(raw if type(raw) is str else str(raw))
 
-        return read
+        def read_text(raw: Any) -> Value:  # plain text: the value itself, no conversion
+            return (raw or None) if type(raw) is str else read(raw)
+
+        return read_text if convert is str else read
 
     def _converter(self, dates: Callable[[str], Value], display: bool) -> Callable[[str], Value]:
         final = {"int": _integer, "bool": _boolean, "datetime": dates}.get(self.type, str)
@@ -222,6 +227,13 @@ class ProcessMap(BaseModel):
     ) -> dict[str, Value]:
         """Canonical fields of one platform row (only `wanted` ones, if given). `display`: the
         row may hold display values (labels, names, dates as the exporting user sees them)."""
+        return self.canonical_reader(wanted, display)(raw)
+
+    def canonical_reader(
+        self, wanted: AbstractSet[str] | None = None, display: bool = False,
+    ) -> Callable[[Mapping[str, Any]], dict[str, Value]]:
+        """`to_canonical` for many rows: the conversion plan is looked up once, not per row (a
+        pydantic private attribute costs a slow attribute look-up on every access)."""
         if wanted is not None and not isinstance(wanted, frozenset):
             wanted = frozenset(wanted)  # pass a frozenset: its hash is computed once
         key = (wanted, display)
@@ -232,10 +244,15 @@ class ProcessMap(BaseModel):
             plan = [(n, spec.field, spec.reader(dates, display, self.kind_of(n)),
                      not_returned(spec.field)) for n in names for spec in [self.fields[n]]]
             self._plans[key] = plan
+        steps = tuple(plan)
+
         # A field missing from the row was not returned (not exported, not on the table): it
         # is unknown, not empty.
-        return {name: missing if (value := raw.get(field, _MISSING)) is _MISSING
-                else read(value) for name, field, read, missing in plan}
+        def read(raw: Mapping[str, Any]) -> dict[str, Value]:
+            return {name: missing if (value := raw.get(field, _MISSING)) is _MISSING
+                    else convert(value) for name, field, convert, missing in steps}
+
+        return read
 
 
 _MISSING: Any = object()

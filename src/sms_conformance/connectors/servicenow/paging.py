@@ -49,6 +49,8 @@ class ScanStats:
 
 def text(value: object) -> str:
     """A stored value as text (a reference left as an object reads as its sys_id)."""
+    if type(value) is str:  # the common case: one test
+        return value
     if isinstance(value, dict):
         value = value.get("value", "")
     return "" if value is None else str(value)
