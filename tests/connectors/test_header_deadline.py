@@ -5,15 +5,17 @@ Both platform clients share HttpClient; each case runs against a loopback server
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from pydantic import SecretStr
 
 from sms_conformance.connectors.jira.auth import TokenAuth
@@ -29,49 +31,85 @@ BOUND = 6.0  # seconds: generous against request_timeout=2, and far short of "fo
 OK = Resp(200, {"result": [{"sys_id": "a"}]})
 
 
-class TrickleServer:
-    """To every request: a status line, then one byte of an endless header every 0.2 s."""
+Serve = Callable[[socket.socket], None]
 
-    def __init__(self) -> None:
+
+class TrickleServer:
+    """Accepts connections on 127.0.0.1 and serves each with `serve` in a thread."""
+
+    def __init__(self, serve: Serve, scheme: str = "http") -> None:
+        self.serve = serve
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.stop = threading.Event()
+        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
 
     def __enter__(self) -> TrickleServer:
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
+        STOP.set()
         self.listener.close()
 
     def _accept(self) -> None:
-        while not self.stop.is_set():
+        while not STOP.is_set():
             try:
                 conn, _ = self.listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    def _trickle(self, conn: socket.socket) -> None:
-        with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                request += chunk
-            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
-            for byte in itertools.repeat(b"a"):
-                if self.stop.wait(0.2):
-                    return
-                try:
-                    conn.sendall(byte)
-                except OSError:
-                    return  # the client gave up
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):  # OSError: the client gave up
+            self.serve(conn)
+
+
+STOP = threading.Event()
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers() -> Iterator[None]:
+    STOP.clear()
+    yield
+    STOP.set()
+
+
+def trickle(conn: socket.socket, head: bytes) -> None:
+    """`head`, then one byte every 0.2 s until the test ends."""
+    conn.sendall(head)
+    while not STOP.wait(0.2):
+        conn.sendall(b"a")
+
+
+def trickling_headers(conn: socket.socket) -> None:
+    """To a request: a status line, then one byte of an endless header every 0.2 s."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        request += chunk
+    trickle(conn, b"HTTP/1.1 200 OK\r\nX-Trickle: ")
+
+
+def over_tls(context: ssl.SSLContext, serve: Serve) -> Serve:
+    def tls(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as wrapped:
+            serve(wrapped)
+
+    return tls
+
+
+def trickling_handshake(conn: socket.socket) -> None:
+    """A TLS record header announcing 16 KiB of handshake, then its bytes one every 0.2 s."""
+    trickle(conn, b"\x16\x03\x03\x40\x00")
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
 
 
 def servicenow(url: str, **kwargs: Any) -> Callable[[], object]:
@@ -101,23 +139,49 @@ def error_within(seconds: float, call: Callable[[], object]) -> BaseException | 
     return raised[0] if raised else None
 
 
-@pytest.mark.parametrize("make", [servicenow, jira], ids=["servicenow", "jira"])
-def test_trickling_headers_end_at_the_request_timeout(make: Callable[..., Callable[[], object]]
-                                                      ) -> None:
-    """fault: response headers trickling a byte every 0.2 s (timeout 1 s); outcome: SourceError
-    naming source.request_timeout within 6 s"""
-    with TrickleServer() as server:
-        started = time.monotonic()
-        error = error_within(BOUND, make(server.url, timeout=1, request_timeout=2))
+def assert_overdue(error: BaseException | None, started: float) -> None:
     assert isinstance(error, SourceError)
     assert "no complete answer within 2 s (source.request_timeout)" in str(error)
     assert time.monotonic() - started >= 2  # the deadline ended it, nothing earlier
 
 
+@pytest.mark.parametrize("make", [servicenow, jira], ids=["servicenow", "jira"])
+def test_trickling_headers_end_at_the_request_timeout(make: Callable[..., Callable[[], object]]
+                                                      ) -> None:
+    """fault: response headers trickling a byte every 0.2 s (timeout 1 s); outcome: SourceError
+    naming source.request_timeout within 6 s"""
+    with TrickleServer(trickling_headers) as server:
+        started = time.monotonic()
+        assert_overdue(error_within(BOUND, make(server.url, timeout=1, request_timeout=2)), started)
+
+
+def test_trickling_headers_over_tls_end_at_the_request_timeout(ca: trustme.CA,
+                                                               tmp_path: Path) -> None:
+    """fault: response headers trickling in over TLS; outcome: SourceError naming
+    source.request_timeout within 6 s"""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    with TrickleServer(over_tls(context, trickling_headers), "https") as server:
+        started = time.monotonic()
+        call = servicenow(server.url, timeout=1, request_timeout=2, verify=str(tmp_path / "ca.pem"))
+        assert_overdue(error_within(BOUND, call), started)
+
+
+def test_a_trickling_tls_handshake_ends_at_the_request_timeout() -> None:
+    """fault: a TLS handshake trickling a byte every 0.2 s; outcome: SourceError naming
+    source.request_timeout within 6 s"""
+    # CPython already bounds a whole handshake by the connect timeout (min(10 s, time left)).
+    with TrickleServer(trickling_handshake, "https") as server:
+        started = time.monotonic()
+        assert_overdue(error_within(BOUND, servicenow(server.url, timeout=1, request_timeout=2)),
+                       started)
+
+
 def test_trickling_headers_end_at_the_run_deadline() -> None:
     """fault: response headers trickling in when the run's scan_timeout comes first; outcome:
     SourceError naming source.scan_timeout within 6 s"""
-    with TrickleServer() as server:
+    with TrickleServer(trickling_headers) as server:
         error = error_within(BOUND, servicenow(server.url, timeout=1, request_timeout=60,
                                                scan_timeout=2))
     assert isinstance(error, SourceError)
@@ -158,7 +222,7 @@ def test_a_passed_deadline_never_cuts_a_later_request_on_the_same_connection() -
         assert connections(client, server.url) == 1
 
 
-@contextmanager
+@contextlib.contextmanager
 def socket_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     ours, theirs = socket.socketpair()
     with ours, theirs:
