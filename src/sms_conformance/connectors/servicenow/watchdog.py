@@ -42,7 +42,7 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.at = time.monotonic() + seconds
-        self.expired = False  # it passed while the request was still under watch
+        self.expired = False  # it passed before the request ended
         self.ended = False
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None  # a duplicate of the watched socket's descriptor
