@@ -1,6 +1,6 @@
 """How long and how much a run may take from an instance: the `source:` settings.
 
-A hostile or broken instance (endless pages, a trickling body, an absurd count) must end a scan
+A hostile or broken instance (endless pages, a trickling answer, an absurd count) must end a scan
 as incomplete within these bounds instead of running forever.
 """
 
@@ -20,7 +20,7 @@ MIB = 1024 * 1024
 class Limits(BaseModel):
     """Seconds for the time limits (settings may say `2m`, `4h`), MiB and pages for the rest.
 
-    request_timeout: one HTTP request, body included (not only between bytes);
+    request_timeout: one HTTP request, headers and body included (not only between bytes);
     scan_timeout: everything a run asks of the instance, from the connector's creation;
     retry_budget: time within which a failed request is retried (429, 5xx, resets, timeouts);
     max_response_mb: one response body; max_pages: pages of one table scan, whatever the count;

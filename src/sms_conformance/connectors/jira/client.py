@@ -1,9 +1,10 @@
 """JiraClient: HTTP to a Jira site with auth, retries, bounds and error mapping; no paging.
 
 The same bounds as the ServiceNow client (source: settings): `request_timeout` for a whole
-answer, body included; `scan_timeout` for everything the run asks of the site; `max_body` per
-body; retries of 429 (Retry-After, a minimum wait when it is 0 or absent), 5xx, lost connections
-and truncated bodies within `policy.budget`. A site that cannot be reached is not retried.
+answer, headers and body included; `scan_timeout` for everything the run asks of the site;
+`max_body` per body; retries of 429 (Retry-After, a minimum wait when it is 0 or absent), 5xx,
+lost connections and truncated bodies within `policy.budget`. A site that cannot be reached is
+not retried.
 """
 
 from __future__ import annotations

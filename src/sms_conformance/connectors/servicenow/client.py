@@ -51,9 +51,9 @@ class TableClient(HttpClient):
     once only: on ServiceNow it usually means a transaction quota cancelled the query, which a
     repeat of the same request will hit again. An instance that cannot be reached is not retried.
 
-    Bounds: `timeout` between two bytes, `request_timeout` for a whole answer (body included),
-    `max_body` bytes per body, and `scan_timeout` for everything this client does: past it, no
-    request starts and none is waited for.
+    Bounds: `timeout` between two bytes, `request_timeout` for a whole answer (headers and body
+    included), `max_body` bytes per body, and `scan_timeout` for everything this client does: past
+    it, no request starts and none is waited for.
     """
 
     _log = log

@@ -1,10 +1,14 @@
 """HttpClient: the transport the platform clients share; error bodies and messages stay theirs.
 
-A requests.Session with its own connection pool and no urllib3 retries; every request bounded by
-`timeout` between two bytes, `request_timeout` for the whole answer (body included), `max_body`
-bytes per body and `scan_timeout` for everything the client does (past it, no request starts and
-none is waited for); retries within `policy.budget`, a 429's Retry-After pausing every thread of
-the client; and a count of the requests sent.
+A requests.Session with its own connection pool and no urllib3 retries; retries within
+`policy.budget`, a 429's Retry-After pausing every thread of the client; and a count of the
+requests sent.
+
+Bounds: `timeout` between two bytes; `request_timeout` for the whole exchange, TLS handshake,
+status line, headers and body included (a Deadline from watchdog.py shuts the socket down if the
+headers are still arriving then; the body is read here, the deadline checked between reads); so
+every request ends within `request_timeout` plus one `timeout`. `max_body` bytes per body, and
+`scan_timeout` for everything the client does: past it, no request starts and none is waited for.
 
 It lives beside retry.py and responses.py, which the Jira client shares too; in the connectors
 package itself it would import this package while this package's client imports it.
@@ -19,7 +23,6 @@ from collections.abc import Callable, Mapping
 from typing import ClassVar, TypeVar
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
 from urllib3.exceptions import HTTPError
 
@@ -31,6 +34,7 @@ from sms_conformance.connectors.servicenow.retry import (
     RetryableError,
     RetryPolicy,
 )
+from sms_conformance.connectors.servicenow.watchdog import Deadline, WatchedAdapter
 from sms_conformance.errors import SourceError
 from sms_conformance.limits import MIB
 
@@ -78,7 +82,7 @@ class HttpClient:
         # A 429's Retry-After pauses every thread of this client, not only the one that got it.
         self._paused_until = 0.0
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        adapter = WatchedAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
@@ -165,17 +169,21 @@ class HttpClient:
             self._count += 1
         started = self._clock()
         until = min(started + self.request_timeout, self.deadline)
-        # requests' timeouts apply per socket operation: the deadline is checked between reads.
+        # requests' timeouts apply per socket operation: until `until`, the Deadline watches what
+        # urllib3 reads itself (up to the headers); the body's reads are checked against it here.
         wait = max(until - started, 0.001)
+        with Deadline(wait) as deadline:
+            try:
+                response = self.session.request(
+                    method, url, params=params, data=data, files=files, headers=headers,
+                    timeout=(min(CONNECT_TIMEOUT, wait), min(self.timeout, wait)),
+                    verify=self.verify, allow_redirects=False, stream=True,
+                )
+            except requests.exceptions.RequestException as exc:
+                raise self._failed(method, url, exc, until, deadline.expired) from None
         try:
-            response = self.session.request(
-                method, url, params=params, data=data, files=files, headers=headers,
-                timeout=(min(CONNECT_TIMEOUT, wait), min(self.timeout, wait)),
-                verify=self.verify, allow_redirects=False, stream=True,
-            )
-        except requests.exceptions.RequestException as exc:
-            raise self._failed(method, url, exc, until) from None
-        try:
+            if deadline.expired:  # headers cut off by the deadline can parse as a whole answer
+                raise self._overdue(method, url)
             response._content = self._read(method, url, response, until)
         except (requests.exceptions.RequestException, HTTPError) as exc:
             raise self._failed(method, url, exc, until) from None
@@ -223,7 +231,10 @@ class HttpClient:
             "(source.max_response_mb): lower the page size or raise the limit"
         )
 
-    def _failed(self, method: str, url: str, exc: Exception, until: float) -> SourceError:
-        return self._overdue(method, url) if self._clock() >= until else network_error(
-            method, url, exc
-        )
+    def _failed(
+        self, method: str, url: str, exc: Exception, until: float, expired: bool = False
+    ) -> SourceError:
+        """The overdue error if the deadline passed (`expired`: its Deadline cut the exchange)."""
+        if expired or self._clock() >= until:
+            return self._overdue(method, url)
+        return network_error(method, url, exc)
