@@ -304,3 +304,16 @@ def test_back_to_per_finding_tasks_closes_the_record_tasks(sandbox, tmp_path: Pa
     per_finding = [t for t in after.values() if t["state"] not in ("3", "157")
                    and t["description"].startswith("Rule ")]
     assert len(per_finding) == failing(sandbox, tmp_path / "h2.sqlite", tmp_path)
+
+
+def test_a_scan_of_fewer_rules_closes_no_task_of_the_others(sandbox, tmp_path: Path) -> None:
+    """fault: a write-back run with --only, after a full one; outcome: tasks listing only rules
+    it did not evaluate stay open, nothing is said fixed that was not read"""
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    before = {t["sys_id"]: t["description"] for t in tasks(sandbox)}
+    assert any(not d.startswith("Rules: incident.logging.category\n") for d in before.values())
+    code, out = scan(sandbox, history, "--full", "--only", "incident.logging.category")
+    assert code == 0, out
+    assert "close 0," in out, out
+    assert not [t for t in tasks(sandbox) if t["state"] in ("3", "157")]
