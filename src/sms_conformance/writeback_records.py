@@ -47,10 +47,12 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 def listed_rules(task: TaskRef, known: Container[str]) -> tuple[str, ...]:
     """The rules a record task lists (its first line), only ids of rules loaded now."""
+    return tuple(r for r in _listed_ids(task) if r in known)
+
+
+def _listed_ids(task: TaskRef) -> tuple[str, ...]:
     match = _RULES.search(task.body)
-    if match is None:
-        return ()
-    return tuple(r for r in match.group(1).split(", ") if r in known)
+    return tuple(match.group(1).split(", ")) if match is not None else ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
     kept, extra = duplicates([*record.open_tasks, *record.history])
     plan.heal.extend(duplicate_close(t, keeper, now, "record") for t, keeper in extra)
     task = kept.get(record.fingerprint)
-    listed = (listed_rules(task, rules) if task is not None
+    # Every rule the task lists: one this run did not load (--only, disabled_rules) was not
+    # evaluated, so it is not known fixed and stays listed.
+    listed = (_listed_ids(task) if task is not None
               else tuple(sorted({rule for rule, _ in record.legacy if rule in rules})))
     failing = {f.rule_id: f for f in record.failures}
     known_fixed = {r for r in listed if complete and (record.record_id, r) in fixed}
