@@ -45,14 +45,18 @@ _RULES = re.compile(r"^Rules: (.*)$", re.MULTILINE)
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
-def listed_rules(task: TaskRef, known: Container[str]) -> tuple[str, ...]:
-    """The rules a record task lists (its first line), only ids of rules loaded now."""
-    return tuple(r for r in _listed_ids(task) if r in known)
+def listed_rules(task: TaskRef, rules: Mapping[str, Rule]) -> tuple[str, ...]:
+    """The rules a record task lists (its first line) that are loaded now."""
+    return tuple(r for r in _listed_ids(task, rules) if r in rules)
 
 
-def _listed_ids(task: TaskRef) -> tuple[str, ...]:
+def _listed_ids(task: TaskRef, rules: Mapping[str, Rule]) -> tuple[str, ...]:
+    """Every rule a record task lists, loaded now or not; a renamed rule by its current id."""
     match = _RULES.search(task.body)
-    return tuple(match.group(1).split(", ")) if match is not None else ()
+    if match is None:
+        return ()
+    renamed = {old: rule.id for rule in rules.values() for old in rule.aliases}
+    return tuple(dict.fromkeys(renamed.get(r, r) for r in match.group(1).split(", ")))
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
     task = kept.get(record.fingerprint)
     # Every rule the task lists: one this run did not load (--only, disabled_rules) was not
     # evaluated, so it is not known fixed and stays listed.
-    listed = (_listed_ids(task) if task is not None
+    listed = (_listed_ids(task, rules) if task is not None
               else tuple(sorted({rule for rule, _ in record.legacy if rule in rules})))
     failing = {f.rule_id: f for f in record.failures}
     known_fixed = {r for r in listed if complete and (record.record_id, r) in fixed}
