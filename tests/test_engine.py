@@ -10,7 +10,7 @@ import pytest
 from sms_conformance.engine import evaluate, evaluate_one
 from sms_conformance.errors import ConfigError
 from sms_conformance.findings import Status, fingerprint
-from sms_conformance.records import Ref
+from sms_conformance.records import NamedRef, Ref, not_returned
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import ExampleLinks
 from sms_conformance.rules.loader import load_rule, render_message
@@ -97,6 +97,24 @@ def test_waiver_by_scope(rule) -> None:
     waivers = Waivers([waiver], FROZEN_NOW.date())
     assert evaluate_one(rule, in_group, ctx(), waivers).status is Status.WAIVED
     assert evaluate_one(rule, other, ctx(), waivers).status is Status.FAIL
+
+
+def test_waiver_whose_scope_field_is_unknown_leaves_the_result_unknown(rule) -> None:
+    """bad input: a scoped waiver, on a record whose scope field the source did not provide
+    (not exported, or a reference exported as a name); outcome: unknown naming the field, never
+    a failure that a waiver may cover"""
+    waiver = Waiver(rule="incident.test.notes", scope={"assignment_group": "g1"},
+                    reason="legacy queue", approver="J. Doe", expires=date(2027, 1, 1))
+    waivers = Waivers([waiver], FROZEN_NOW.date())
+    for group in (not_returned("assignment_group"), NamedRef("group", "Service Desk")):
+        record = make_record("incident", state="closed", resolution_notes="", priority=1,
+                             assignment_group=group)
+        result = evaluate_one(rule, record, ctx(), waivers)
+        assert result.status is Status.UNKNOWN, group
+        assert "assignment_group" in result.detail and "waiver" in result.detail
+    named = make_record("incident", state="closed", resolution_notes="", priority=1,
+                        assignment_group=NamedRef("group", "g1"))
+    assert evaluate_one(rule, named, ctx(), waivers).status is Status.WAIVED
 
 
 def test_waiver_file_errors_name_the_waiver(tmp_path: Path) -> None:

@@ -120,6 +120,16 @@ def wrong_password(handler: BaseHTTPRequestHandler, query: dict[str, str]) -> No
                         "status": "failure"}, {"WWW-Authenticate": 'Basic realm="Service-now"'})
 
 
+def not_found_page(handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
+    """A web server that is not the Table API (wrong URL, a proxy): 404 with an HTML page."""
+    page = b"<html><body><h1>404 Not Found</h1></body></html>"
+    handler.send_response(404)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(page)))
+    handler.end_headers()
+    handler.wfile.write(page)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -288,3 +298,11 @@ def test_unknown_host_fails_fast(tmp_path: Path) -> None:
     """fault: the host name does not resolve; outcome: exit 3 at once, host not found on stderr"""
     result = scan(tmp_path, "http://nonexistent.invalid", bound=30, settings="")
     assert_incomplete(result, "host not found", 30)
+
+
+def test_html_404_is_not_an_empty_table(tmp_path: Path) -> None:
+    """fault: 404 with an HTML page on every table (not the Table API: wrong URL, a proxy);
+    outcome: exit 3, the page named on stderr, never "No findings." on empty tables"""
+    with hostile(not_found_page) as server:
+        result = scan(tmp_path, server.url, bound=20)
+    assert_incomplete(result, "answered 404 with an HTML page", 20)

@@ -306,3 +306,21 @@ def test_a_group_that_is_not_an_id_counts_as_unassigned() -> None:
     hostile = replace(finding(RULES[0]), owner_id="javascript:gs.getUserID()")
     (key,) = group_failures([(hostile, "2026-10")])
     assert key.group == ""
+
+
+def test_a_rule_not_loaded_stays_listed_and_a_renamed_one_goes_by_its_new_id(rules, config) -> None:
+    task = created_task(plan_record_tasks([live([finding(r) for r in RULES[:2]])], set(), rules,
+                                          config, NOW, complete=True))
+    # RULES[1] not loaded (--only, disabled_rules): not evaluated, so not known fixed.
+    loaded = {k: v for k, v in rules.items() if k != RULES[1]}
+    plan = plan_record_tasks([live((), [task])], {(REC, RULES[0])}, loaded, config, NOW,
+                             complete=True)
+    assert not plan.close
+    # RULES[0] renamed, its old id an alias: the record conforming to it closes the task.
+    renamed = replace(rules[RULES[0]], id="incident.logging.category_set", aliases=(RULES[0],))
+    loaded = {**{k: v for k, v in rules.items() if k not in RULES[:2]}, renamed.id: renamed,
+              RULES[1]: rules[RULES[1]]}
+    plan = plan_record_tasks([live((), [task])], {(REC, renamed.id), (REC, RULES[1])}, loaded,
+                             config, NOW, complete=True)
+    assert [c.task for c in plan.close] == [task]
+    assert listed_rules(task, loaded) == (renamed.id, RULES[1])

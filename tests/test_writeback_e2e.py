@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
@@ -304,3 +305,41 @@ def test_back_to_per_finding_tasks_closes_the_record_tasks(sandbox, tmp_path: Pa
     per_finding = [t for t in after.values() if t["state"] not in ("3", "157")
                    and t["description"].startswith("Rule ")]
     assert len(per_finding) == failing(sandbox, tmp_path / "h2.sqlite", tmp_path)
+
+
+def test_a_scan_of_fewer_rules_closes_no_task_of_the_others(sandbox, tmp_path: Path) -> None:
+    """fault: a write-back run with --only, after a full one; outcome: tasks listing only rules
+    it did not evaluate stay open, nothing is said fixed that was not read"""
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    before = {t["sys_id"]: t["description"] for t in tasks(sandbox)}
+    assert any(not d.startswith("Rules: incident.logging.category\n") for d in before.values())
+    code, out = scan(sandbox, history, "--full", "--only", "incident.logging.category")
+    assert code == 0, out
+    assert "close 0," in out, out
+    assert not [t for t in tasks(sandbox) if t["state"] in ("3", "157")]
+
+
+def test_a_window_scan_closes_no_corrective_action_on_the_few_records_it_read(
+        sandbox, tmp_path: Path) -> None:
+    """fault: a --since scan reads one passing record of a group's later period, whose other
+    records fail; outcome: the group's corrective action stays open"""
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--full")[0] == 0
+    rule = "incident.logging.service_or_ci"
+    action = next(t for t in tasks(sandbox)
+                  if t["description"].startswith(f"Corrective action: incident {rule} "))
+    group = action["description"].split("\n")[0].split()[4]
+    failing_one, passing_one = [i["sys_id"] for i in get(sandbox, "incident")
+                                if parent(i, "assignment_group") == group][:2]
+    closed = {"state": "7", "resolved_at": "2026-10-15 09:00:00", "closed_at": "2026-10-15 10:00:00"}
+    patch(sandbox, "incident", failing_one, business_service="", cmdb_ci="", **closed)
+    patch(sandbox, "incident", passing_one, business_service=_any_service(sandbox), **closed)
+    assert scan(sandbox, history, "--full")[0] == 0  # October fails: the action stays open
+    assert next(t for t in tasks(sandbox) if t["sys_id"] == action["sys_id"])["state"] == "1"
+    since = datetime.now(timezone.utc).isoformat()
+    time.sleep(1.1)  # sys_updated_on has whole seconds
+    patch(sandbox, "incident", passing_one, work_notes="touched")
+    code, out = scan(sandbox, history, "--since", since)
+    assert code == 0, out
+    assert next(t for t in tasks(sandbox) if t["sys_id"] == action["sys_id"])["state"] == "1"

@@ -153,6 +153,13 @@ def conclude(rule: Rule, record: Record, outcome: Outcome, waivers: Waivers | No
     if waiver is not None:
         detail = f"waived until {waiver.expires} by {waiver.approver}: {waiver.reason}"
         return RuleResult(rule, record, Status.WAIVED, detail, observed)
+    # A waiver whose scope reads a value the source did not provide may cover it: not a failure.
+    fields = waivers.open_fields(rule, record) if waivers is not None else []
+    if fields:
+        reason = "not provided by the source, and a waiver's scope reads it"
+        return RuleResult(rule, record, Status.UNKNOWN,
+                          f"could not tell whether a waiver covers it: {', '.join(fields)} {reason}",
+                          unknown=tuple((f, reason) for f in fields))
     return RuleResult(rule, record, status, detail, observed)
 
 

@@ -203,12 +203,18 @@ class Scanner:
         sink.write()
         outcome.lookups = links.lookups
         outcome.notices = [*self.connector.notices, *options.waivers.notices()]
-        hidden = self._blind_hidden(outcome, presence)
+        previous = self.history.nonempty_fields(self.connector.instance, before=scan_id)
+        hidden = self._blind_hidden(outcome, presence, previous)
         # A field taken for hidden stays the baseline: the next run blinds it again until the
         # field is read non-empty (a lasting ACL must not pass unnoticed on the second run).
+        # So does one this scan did not read (--only, or no record): nothing says it went blank.
         nonempty = presence.nonempty()
         for name, fields in hidden.items():
             nonempty.setdefault(name, set()).update(fields)
+        for name, fields in previous.items():
+            if name in nonempty:
+                read = presence.tracked[name] if outcome.records.get(name) else frozenset()
+                nonempty[name].update(fields - read)
         self.history.save_presence(scan_id, nonempty)
         self.history.save_unavailable(scan_id, outcome.unavailable.sorted())
         self.history.save_metrics(scan_id, metrics.result())
@@ -232,11 +238,11 @@ class Scanner:
                 notices=list(self.connector.notices),
                 error=f"stopped: {str(exc) or type(exc).__name__}")
 
-    def _blind_hidden(self, outcome: ScanOutcome, presence: Presence) -> dict[str, set[str]]:
-        """A field non-empty in the last complete scan and empty on every record now is taken
-        for hidden (a read ACL answers ""): every rule reading it becomes unknown this run, so
-        no task is created or closed on what could not be read."""
-        previous = self.history.nonempty_fields(self.connector.instance, before=outcome.scan_id)
+    def _blind_hidden(self, outcome: ScanOutcome, presence: Presence,
+                      previous: dict[str, set[str]]) -> dict[str, set[str]]:
+        """A field non-empty in the last complete scan (`previous`) and empty on every record
+        now is taken for hidden (a read ACL answers ""): every rule reading it becomes unknown
+        this run, so no task is created or closed on what could not be read."""
         hidden = hidden_fields(previous, presence, outcome.records)
         for process, names in sorted(hidden.items()):
             rules = [r for r in self.rules if r.process.value == process and rule_fields(r) & names]

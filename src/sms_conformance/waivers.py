@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from sms_conformance.records import Record, Ref
+from sms_conformance.records import NamedRef, Record, Ref, Unknown
 from sms_conformance.rules.model import Rule
 from sms_conformance.yamlsource import load_yaml, validate
 
@@ -33,11 +33,30 @@ class Waiver(BaseModel):
         return self
 
     def covers(self, rule: Rule, record: Record) -> bool:
-        if not any(fnmatch.fnmatch(name, self.rule) for name in (rule.id, *rule.aliases)):
+        if not self._names(rule):
             return False
         if self.record is not None:
             return record.number == self.record
         return all(_matches(record.get(k), v) for k, v in (self.scope or {}).items())
+
+    def open_fields(self, rule: Rule, record: Record) -> list[str]:
+        """Scope fields the source did not provide (unknown, or a reference exported as a name
+        that is not the one asked for) when the rest of the scope matches: whether the waiver
+        covers the record cannot be told."""
+        if self.scope is None or not self._names(rule):
+            return []
+        fields = []
+        for name, wanted in self.scope.items():
+            value = record.get(name)
+            if _matches(value, wanted):
+                continue
+            if not isinstance(value, (Unknown, NamedRef)):
+                return []
+            fields.append(name)
+        return fields
+
+    def _names(self, rule: Rule) -> bool:
+        return any(fnmatch.fnmatch(name, self.rule) for name in (rule.id, *rule.aliases))
 
     def expired(self, today: date) -> bool:
         return self.expires < today
@@ -65,6 +84,11 @@ class Waivers:
                 continue
             return waiver
         return None
+
+    def open_fields(self, rule: Rule, record: Record) -> list[str]:
+        """Fields that leave open whether a live waiver covers the result (Waiver.open_fields)."""
+        return sorted({f for w in self.waivers if not w.expired(self.today)
+                       for f in w.open_fields(rule, record)})
 
     def notices(self) -> list[str]:
         return [

@@ -45,12 +45,18 @@ _RULES = re.compile(r"^Rules: (.*)$", re.MULTILINE)
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
-def listed_rules(task: TaskRef, known: Container[str]) -> tuple[str, ...]:
-    """The rules a record task lists (its first line), only ids of rules loaded now."""
+def listed_rules(task: TaskRef, rules: Mapping[str, Rule]) -> tuple[str, ...]:
+    """The rules a record task lists (its first line) that are loaded now."""
+    return tuple(r for r in _listed_ids(task, rules) if r in rules)
+
+
+def _listed_ids(task: TaskRef, rules: Mapping[str, Rule]) -> tuple[str, ...]:
+    """Every rule a record task lists, loaded now or not; a renamed rule by its current id."""
     match = _RULES.search(task.body)
     if match is None:
         return ()
-    return tuple(r for r in match.group(1).split(", ") if r in known)
+    renamed = {old: rule.id for rule in rules.values() for old in rule.aliases}
+    return tuple(dict.fromkeys(renamed.get(r, r) for r in match.group(1).split(", ")))
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,9 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
     kept, extra = duplicates([*record.open_tasks, *record.history])
     plan.heal.extend(duplicate_close(t, keeper, now, "record") for t, keeper in extra)
     task = kept.get(record.fingerprint)
-    listed = (listed_rules(task, rules) if task is not None
+    # Every rule the task lists: one this run did not load (--only, disabled_rules) was not
+    # evaluated, so it is not known fixed and stays listed.
+    listed = (_listed_ids(task, rules) if task is not None
               else tuple(sorted({rule for rule, _ in record.legacy if rule in rules})))
     failing = {f.rule_id: f for f in record.failures}
     known_fixed = {r for r in listed if complete and (record.record_id, r) in fixed}

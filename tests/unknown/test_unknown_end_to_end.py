@@ -123,3 +123,24 @@ def test_a_field_hidden_between_runs_creates_and_closes_nothing(hidden, tmp_path
         code, out = scan(box, history)  # readable again: business as usual, nothing to change
         assert code == 0, out
         assert task_states(box) == before
+
+
+def test_a_scan_of_fewer_rules_between_runs_keeps_the_hidden_field_baseline(tmp_path, monkeypatch) -> None:
+    """fault: a read ACL hides a field, then a scan with --only that does not read it runs
+    before the next full one; outcome: the full run still takes the field for hidden, zero tasks
+    created or closed."""
+    with Sandbox(records=200, seed=4) as box:
+        monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
+        monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
+        history = tmp_path / "h.sqlite"
+        assert scan(box, history)[0] == 0
+        before = task_states(box)
+        box.store.hidden_fields = {"incident": frozenset({"close_notes"})}
+        narrow = CliRunner().invoke(cli, [
+            "scan", "--source", "servicenow", "--instance", box.url, "--history", str(history),
+            "--as-of", "2026-11-01", "--full", "--only", "incident.logging.category"])
+        assert narrow.exit_code == 0, narrow.output
+        code, out = scan(box, history)
+        assert code == 0, out
+        assert "incident.resolution_notes is empty on every record" in out
+        assert task_states(box) == before

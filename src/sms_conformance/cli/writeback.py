@@ -79,6 +79,7 @@ class WriteBack:
     plan_path: Path | None = None  # --plan: the whole plan as JSON
     numbers: dict[str, str] = field(default_factory=dict)  # record id -> number, as scanned
     records_of: dict[str, list[str]] = field(default_factory=dict)  # corrective fp -> numbers
+    window: bool = False  # the scan reads only records updated since a moment (--since, --incremental)
 
     @classmethod
     def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
@@ -97,6 +98,7 @@ class WriteBack:
     def watch(self, options: ScanOptions) -> None:
         """What the scan must tell write-back: the findings open tasks list, where records stand."""
         options.watch = self.watched.keys({r.id: r for r in self.rules})
+        self.window = options.since is not None or options.incremental
         phases = Phases(self.config.policy, options.now)
         linked = linked_processes(self.rules)
 
@@ -190,8 +192,11 @@ class WriteBack:
         plan.extend(plan_corrective(
             grouped.corrective, existing,
             {fp: w for fp, w in self.watched.corrective.items() if w[0].process not in per_finding},
+            # A period's cohort counts the records read: only a scan of whole tables has all of
+            # a group's records, so only it may find a later period passing.
             outcome.cohorts, rules, self.config, self.platform, instance, now,
-            complete=outcome.complete, blinded=outcome.blinded, list_url=self.port.list_url,
+            complete=outcome.complete and not self.window, blinded=outcome.blinded,
+            list_url=self.port.list_url,
         ))
         if grouped.old:
             plan.notices.append(

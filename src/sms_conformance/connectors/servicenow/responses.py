@@ -48,7 +48,13 @@ def decode(method: str, url: str, response: requests.Response) -> Json | None:
     if status in (401, 403):
         raise HTTPAuthError(f"{_answer(response)} {where}", status)
     if status == 404:
-        return None
+        if _is_json(response):  # the Table API's "No Record found"
+            return None
+        # Not the Table API (a wrong URL, a proxy's page): not an empty table.
+        shown = ("an HTML page" if "html" in response.headers.get("Content-Type", "").lower()
+                 else repr(response.headers.get("Content-Type")))
+        raise SourceError(f"the instance answered 404 with {shown}, not the Table API's JSON "
+                          f"{where}: check the instance URL")
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
         raise SourceError(
