@@ -23,6 +23,9 @@ be read stays unknown.
 from __future__ import annotations
 
 import math
+import re
+from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,10 +42,13 @@ from sms_conformance.rules.fields import condition_fields, linked_conditions, re
 
 Count = tuple[str, str]  # (process, canonical field) of a referrer count
 INDEX_CAP = 1_000_000  # records of one table held in a local index; a larger one is looked up
+DICT_RECORDS = 10_000  # of an index, kept in a plain dict (fast); the rest compact
 # Clock skew allowed between this machine and the instance when telling a record changed after
 # an index pass began (such a record's links are looked up, not taken from the index).
 RECENT_MARGIN = timedelta(minutes=10)
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
+_LOW = (1 << 64) - 1
 
 
 class KnownRecords:
@@ -93,22 +99,72 @@ class KnownRecords:
 
 class TableIndex:
     """Every record of one kind, read whole in this scan: id -> its kept values, packed as
-    KnownRecords packs them, in a plain dict without eviction (about 130 bytes a record, some
-    125 MiB per million; INDEX_CAP bounds it). An id not in it does not exist."""
+    KnownRecords packs them, without eviction (INDEX_CAP bounds it). An id not in it does not
+    exist. The first DICT_RECORDS records go to a dict (small tables, such as assignment groups,
+    are found at dict speed); past them, ids of 32 lowercase hexadecimal digits (ServiceNow's)
+    coming in ascending order, as a keyset pass reads them, are kept as two sorted 64-bit halves
+    beside the number of their values and found by bisection: about 20 bytes a record against
+    some 130 in the dict. Any other id, or one out of order, goes to the dict, which wins."""
 
     def __init__(self, kind: str, layout: KnownRecords, started: datetime) -> None:
         self.kind, self.layout = kind, layout
-        self.items: dict[str, tuple[Any, ...]] = {}
+        self.high, self.low, self.slot = array("Q"), array("Q"), array("I")
+        self.values: list[tuple[Any, ...]] = []  # distinct packed values, by slot
+        self.slots: dict[tuple[Any, ...], int] = {}
+        self.others: dict[str, tuple[Any, ...]] = {}
+        self.last = -1  # the largest hexadecimal id put so far
         # A record changed since then may link one the pass did not see (created meanwhile):
         # such a link is looked up before it is called missing.
         self.started = started - RECENT_MARGIN
 
+    def __contains__(self, record_id: str) -> bool:
+        return self._values(record_id) is not None
+
     def put(self, record: Record) -> None:
-        self.items[record.id] = self.layout.pack(record)
+        values = self.layout.pack(record)
+        key = _hex_key(record.id)
+        if key is None or key <= self.last or len(self.others) < DICT_RECORDS:
+            self.others[record.id] = values
+            if key is not None:
+                self.last = max(self.last, key)
+            return
+        slot = self.slots.get(values)
+        if slot is None:
+            slot = self.slots[values] = len(self.values)
+            self.values.append(values)
+        self.high.append(key >> 64)
+        self.low.append(key & _LOW)
+        self.slot.append(slot)
+        self.last = key
 
     def get(self, ref: Ref) -> Record | None:
-        values = self.items.get(ref.id)
+        values = self._values(ref.id)
         return None if values is None else self.layout.unpack(ref, values)
+
+    def _values(self, record_id: str) -> tuple[Any, ...] | None:
+        if self.others and (values := self.others.get(record_id)) is not None:
+            return values
+        key = _hex_key(record_id)
+        if key is None:
+            return None
+        high, low = key >> 64, key & _LOW
+        at, end = bisect_left(self.high, high), len(self.high)
+        while at < end and self.high[at] == high:  # equal high halves: next to each other
+            if self.low[at] == low:
+                return self.values[self.slot[at]]
+            at += 1
+        return None
+
+
+def _hex_key(record_id: str) -> int | None:
+    """The id as a 128-bit number if it is 32 lowercase hexadecimal digits, else None."""
+    return int(record_id, 16) if _HEX_ID.fullmatch(record_id) else None
+
+
+def _tally_key(record_id: str) -> int | str:
+    """A referenced id as a tally keeps it: a 128-bit number takes 48 bytes, its text 88."""
+    key = _hex_key(record_id)
+    return record_id if key is None else key
 
 
 class LinkResolver:
@@ -145,7 +201,9 @@ class LinkResolver:
         self.expected = 0  # records of the table being read: what look-ups would be needed for
         self.tallied: set[Count] = set()
         self.untallied: set[Count] = set()
-        self.tallies: dict[tuple[str, str, str], int] = {}  # of the table being read
+        # Per need, referrers per referenced id (as _tally_key keys it), of the table being
+        # read and, once it was read whole, kept until the referenced records are evaluated.
+        self.tallies: dict[Count, dict[int | str, int]] = {}
         self.tally_needs: dict[str, list[Count]] = {}
         for process_needs in self.count_needs.values():
             for need in process_needs:
@@ -174,6 +232,10 @@ class LinkResolver:
             self._count((key[0], field), [record_id])
         if key[:2] in self.unread_counts:
             raise UnknownValue(f"{key[0]}.{field}", self.unread_counts[key[:2]])
+        if key[:2] in self.tallied:
+            tallied = self.tallies[key[:2]].get(_tally_key(record_id))
+            if tallied is not None:
+                return tallied
         return self.counts.get(key, 0)
 
     def _waits_for(self, ref: object, updated: object = None) -> bool:
@@ -187,7 +249,7 @@ class LinkResolver:
             return ref.kind not in self.unread  # NotRead on the pass
         # Missing from the index, linked by a record changed since the pass began (or whose
         # change time is not known): the target may be newer than the pass, so look it up.
-        return ref.id not in index.items and not (
+        return ref.id not in index and not (
             isinstance(updated, datetime) and updated < index.started)
 
     # local join --------------------------------------------------------------------------
@@ -231,8 +293,9 @@ class LinkResolver:
         for need in self.tally_needs.get(record.process, ()):
             ref = record.get(need[1])
             if ref.__class__ is Ref and not is_absent(ref):
-                key = (*need, ref.id)
-                self.tallies[key] = self.tallies.get(key, 0) + 1
+                tallies = self.tallies.setdefault(need, {})
+                key = _tally_key(ref.id)
+                tallies[key] = tallies.get(key, 0) + 1
             elif not is_absent(ref):  # a name or an unknown value: the source must count
                 self.untallied.add(need)
 
@@ -240,8 +303,7 @@ class LinkResolver:
         """The referring table `process` was read whole: its counts are complete."""
         complete = {n for n in self.tally_needs.get(process, ()) if n not in self.untallied}
         self.tallied |= complete
-        self.counts.update((k, v) for k, v in self.tallies.items() if k[:2] in complete)
-        self.tallies = {}
+        self.tallies = {n: self.tallies.get(n, {}) for n in self.tallied}
 
     # batching ----------------------------------------------------------------------------
     def register(self, record: Record) -> bool:
@@ -293,6 +355,8 @@ class LinkResolver:
         """Referrer counts are read once per record: drop them after evaluation."""
         for need in self.count_needs.get(record.process, ()):
             self.counts.pop((*need, record.id), None)
+            if need in self.tallied:
+                self.tallies[need].pop(_tally_key(record.id), None)
 
     def _resolve(self, refs: Iterable[Ref]) -> None:
         by_kind: dict[str, list[Ref]] = {}

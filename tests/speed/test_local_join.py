@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sms_conformance import links as links_module
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import NotRead
 from sms_conformance.connectors.servicenow.source import sandbox_connector
@@ -37,7 +38,11 @@ def scan(box: Sandbox, history: History, *, local_join: bool) -> tuple[Any, ...]
     return outcome, findings, counts, connector.request_count
 
 
-def test_local_join_finds_what_look_ups_find_with_fewer_requests(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dict_records", [10_000, 0], ids=["dict", "compact"])
+def test_local_join_finds_what_look_ups_find_with_fewer_requests(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dict_records: int) -> None:
+    # compact: every index past its first record held in sorted arrays, not in a dict
+    monkeypatch.setattr(links_module, "DICT_RECORDS", dict_records)
     with Sandbox(records=1500, seed=7) as box:
         looked, looked_findings, looked_counts, looked_requests = scan(
             box, History(tmp_path / "a.sqlite"), local_join=False)
