@@ -182,8 +182,8 @@ def _metrics(ev: Evidence) -> str:
     out = ["<h2>Process metrics</h2>",
            '<p class="muted">Computed from the records read, not from the findings. '
            "<i>unknown</i>: the source did not provide the value; <i>empty</i>: the record has "
-           "none. Neither is counted as zero, as a success or as a miss. Quantiles are exact up "
-           "to 4,096 values per line and estimated from a fixed-seed sample beyond.</p>"]
+           "none. Neither is counted as zero, as a success or as a miss. Quantiles are exact "
+           "(nearest rank over every duration).</p>"]
     for process, render_one in (("incident", _incident), ("problem", _problem),
                                 ("change", _change)):
         if process in ev.metrics:
