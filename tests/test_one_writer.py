@@ -151,33 +151,6 @@ def test_fixed_record_closes_its_duplicates_too(box, tmp_path: Path) -> None:
     assert states[target["sys_id"]] in CLOSED and states[copy["sys_id"]] in CLOSED
 
 
-def test_wait_gives_up_after_its_duration_naming_the_holder(tmp_path: Path) -> None:
-    """fault: the lock is held longer than --wait; outcome: exit 4 after waiting, naming the pid"""
-    history = tmp_path / "h.sqlite"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from sms_conformance.runlock import writer_lock\n"
-         f"with writer_lock(Path({str(history)!r}), 'https://x.test', 0):\n"
-         "    print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        notes: list[str] = []
-        started = time.monotonic()
-        with pytest.raises(LockHeld, match=f"pid {holder.pid} on host "), \
-                writer_lock(history, "https://x.test", 0.6, notes.append):
-            pass
-        assert time.monotonic() - started >= 0.6
-        assert notes and f"pid {holder.pid}" in notes[0]
-        with writer_lock(history, "https://other.test", 0):  # another instance: its own lock
-            pass
-    finally:
-        holder.communicate("", timeout=30)
-    with writer_lock(history, "https://x.test", 0):  # released with its process
-        pass
-
-
-
 @contextmanager
 def held_elsewhere(history: Path, instance: str) -> Iterator[subprocess.Popen[str]]:
     """The write-back lock of `instance`, held by another process until the block ends."""
@@ -192,6 +165,23 @@ def held_elsewhere(history: Path, instance: str) -> Iterator[subprocess.Popen[st
         yield holder
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_wait_gives_up_after_its_duration_naming_the_holder(tmp_path: Path) -> None:
+    """fault: the lock is held longer than --wait; outcome: exit 4 after waiting, naming the pid"""
+    history = tmp_path / "h.sqlite"
+    with held_elsewhere(history, "https://x.test") as holder:
+        notes: list[str] = []
+        started = time.monotonic()
+        with pytest.raises(LockHeld, match=f"pid {holder.pid} on host "), \
+                writer_lock(history, "https://x.test", 0.6, notes.append):
+            pass
+        assert time.monotonic() - started >= 0.6
+        assert notes and f"pid {holder.pid}" in notes[0]
+        with writer_lock(history, "https://other.test", 0):  # another instance: its own lock
+            pass
+    with writer_lock(history, "https://x.test", 0):  # released with its process
+        pass
 
 
 def test_one_instance_spelled_differently_shares_one_lock(tmp_path: Path) -> None:
