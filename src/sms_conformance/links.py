@@ -18,6 +18,11 @@ fails as a look-up would), so an id missing from it does not exist; a record cre
 pass and linked before its referrer is read is the one case a look-up would have found (the window
 is the scan's own duration, as for a look-up made before the creation). A table that could not
 be read stays unknown.
+
+Withheld records (read ACLs): when the source counted more records than it returned (a pass, a
+look-up batch, the referring table's pages), a record not returned is unknown, not missing, and
+a referrer count below a rule's minimum is unknown, not a failure. When the count does not show
+them (an instance counting after ACLs), nothing tells them apart from missing records.
 """
 
 from __future__ import annotations
@@ -34,10 +39,17 @@ from types import MappingProxyType
 from typing import Any
 
 from sms_conformance.canonical import target
-from sms_conformance.connectors.base import Connector, NotRead
+from sms_conformance.connectors.base import (
+    Connector,
+    NotRead,
+    Partial,
+    TableRows,
+    referrers_withheld,
+    withheld_reason,
+)
 from sms_conformance.records import NamedRef, Process, Record, Ref, is_absent
 from sms_conformance.rules import model as m
-from sms_conformance.rules.checks import UnknownValue
+from sms_conformance.rules.checks import PartialCount, UnknownValue
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs
 
 Count = tuple[str, str]  # (process, canonical field) of a referrer count
@@ -60,7 +72,8 @@ class KnownRecords:
         self.capacity = capacity
         self.kept = tuple(sorted(kept - {"name"}))
         self.platform, self.instance = platform, instance
-        self.items: OrderedDict[str, tuple[str, tuple[Any, ...] | None]] = OrderedDict()
+        # None: the record does not exist; a str: why whether it exists is unknown.
+        self.items: OrderedDict[str, tuple[str, tuple[Any, ...] | str | None]] = OrderedDict()
         self.shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def __len__(self) -> int:
@@ -72,8 +85,10 @@ class KnownRecords:
         item = self.items.get(ref.id)
         return item is not None and item[0] == ref.kind
 
-    def put(self, ref: Ref, record: Record | None) -> None:
-        self.items[ref.id] = (ref.kind, None if record is None else self.pack(record))
+    def put(self, ref: Ref, record: Record | None | str) -> None:
+        """A record, None (it does not exist) or why its existence is unknown."""
+        self.items[ref.id] = (ref.kind, record if record is None or isinstance(record, str)
+                              else self.pack(record))
         while len(self.items) > self.capacity:
             self.items.popitem(last=False)
 
@@ -81,6 +96,8 @@ class KnownRecords:
         item = self.items.get(ref.id)
         if item is None or item[0] != ref.kind or item[1] is None:
             return None
+        if isinstance(item[1], str):
+            raise UnknownValue(ref.kind, item[1])
         return self.unpack(ref, item[1])
 
     def pack(self, record: Record) -> tuple[Any, ...]:
@@ -104,7 +121,9 @@ class TableIndex:
     are found at dict speed); past them, ids of 32 lowercase hexadecimal digits (ServiceNow's)
     coming in ascending order, as a keyset pass reads them, are kept as two sorted 64-bit halves
     beside the number of their values and found by bisection: about 20 bytes a record against
-    some 130 in the dict. Any other id, or one out of order, goes to the dict, which wins."""
+    some 130 in the dict. Any other id, or one out of order, goes to the dict, which wins.
+    When the pass showed `withheld` records (counted, not returned), whether an id not in it
+    exists is unknown."""
 
     def __init__(self, kind: str, layout: KnownRecords, started: datetime) -> None:
         self.kind, self.layout = kind, layout
@@ -113,6 +132,7 @@ class TableIndex:
         self.slots: dict[tuple[Any, ...], int] = {}
         self.others: dict[str, tuple[Any, ...]] = {}
         self.last = -1  # the largest hexadecimal id put so far
+        self.withheld = 0
         # A record changed since then may link one the pass did not see (created meanwhile):
         # such a link is looked up before it is called missing.
         self.started = started - RECENT_MARGIN
@@ -139,7 +159,11 @@ class TableIndex:
 
     def get(self, ref: Ref) -> Record | None:
         values = self._values(ref.id)
-        return None if values is None else self.layout.unpack(ref, values)
+        if values is not None:
+            return self.layout.unpack(ref, values)
+        if self.withheld:
+            raise UnknownValue(ref.kind, withheld_reason(ref.kind, ref.id, self.withheld))
+        return None
 
     def _values(self, record_id: str) -> tuple[Any, ...] | None:
         if self.others and (values := self.others.get(record_id)) is not None:
@@ -191,6 +215,9 @@ class LinkResolver:
         # What the source could not read: links into these are unknown, never "missing".
         self.unread: dict[str, str] = {}  # kind -> reason
         self.unread_counts: dict[Count, str] = {}
+        # Referrer counts that may be short (the source withheld referring records): why.
+        self.short_counts: dict[tuple[str, str, str], str] = {}
+        self.short_tallies: dict[Count, str] = {}
         self.pending_refs: dict[str, dict[Ref, None]] = {}
         self.pending_ids: dict[Count, dict[str, None]] = {}
         self.lookups = 0  # distinct references resolved plus ids whose referrers were counted
@@ -216,9 +243,9 @@ class LinkResolver:
             raise UnknownValue(ref.kind, f"{ref.id!r} is the display value of a {ref.kind} "
                                "record, not its id: that record cannot be looked up")
         index = self.indexes.get(ref.kind)
-        if index is not None:
-            found = index.get(ref)
-            return found if found is not None or ref not in self.known else self.known.get(ref)
+        if index is not None:  # a record missing from it may have been looked up since
+            return self.known.get(ref) if ref.id not in index and ref in self.known \
+                else index.get(ref)
         if ref not in self.known and ref.kind not in self.unread:
             self._resolve([ref])
         if ref.kind in self.unread:
@@ -232,11 +259,14 @@ class LinkResolver:
             self._count((key[0], field), [record_id])
         if key[:2] in self.unread_counts:
             raise UnknownValue(f"{key[0]}.{field}", self.unread_counts[key[:2]])
+        count = self.counts.get(key, 0)
         if key[:2] in self.tallied:
             tallied = self.tallies[key[:2]].get(_tally_key(record_id))
-            if tallied is not None:
-                return tallied
-        return self.counts.get(key, 0)
+            count = count if tallied is None else tallied
+        short = self.short_tallies.get(key[:2]) or self.short_counts.get(key)
+        if short:
+            raise PartialCount(f"{key[0]}.{field}", short, count)
+        return count
 
     def _waits_for(self, ref: object, updated: object = None) -> bool:
         if not (isinstance(ref, Ref) and ref.__class__ is not NamedRef and not is_absent(ref)
@@ -285,6 +315,7 @@ class LinkResolver:
         index = TableIndex(kind, self.known, started)
         for record in records:
             index.put(record)
+        index.withheld = records.withheld if isinstance(records, TableRows) else 0
         self.indexes[kind] = index
         return index
 
@@ -300,10 +331,15 @@ class LinkResolver:
                 self.untallied.add(need)
 
     def tallied_all(self, process: str) -> None:
-        """The referring table `process` was read whole: its counts are complete."""
+        """The referring table `process` was read whole: its counts are complete, or at least
+        as high as counted when the source withheld some of its records."""
         complete = {n for n in self.tally_needs.get(process, ()) if n not in self.untallied}
         self.tallied |= complete
         self.tallies = {n: self.tallies.get(n, {}) for n in self.tallied}
+        # An optional capability of reading connectors, as `expected_total`.
+        withheld = getattr(self.connector, "withheld", lambda p: 0)(process)
+        if withheld:
+            self.short_tallies.update(dict.fromkeys(complete, referrers_withheld(process, withheld)))
 
     # batching ----------------------------------------------------------------------------
     def register(self, record: Record) -> bool:
@@ -357,13 +393,14 @@ class LinkResolver:
             self.counts.pop((*need, record.id), None)
             if need in self.tallied:
                 self.tallies[need].pop(_tally_key(record.id), None)
+            self.short_counts.pop((*need, record.id), None)
 
     def _resolve(self, refs: Iterable[Ref]) -> None:
         by_kind: dict[str, list[Ref]] = {}
         for ref in refs:
             if self._waits_for(ref):
                 by_kind.setdefault(ref.kind, []).append(ref)
-        wanted: list[Ref] = []
+        targets: list[Record] = []
         for kind, kind_refs in by_kind.items():
             try:
                 found = self.connector.resolve(kind_refs, self.kept_fields)
@@ -371,12 +408,12 @@ class LinkResolver:
                 self.unread[kind] = exc.reason
                 continue
             self.lookups += len(kind_refs)
-            wanted += kind_refs
+            unknown = found.withheld if isinstance(found, Partial) else {}
             for ref in kind_refs:
-                self.known.put(ref, found.get(ref))
+                self.known.put(ref, unknown.get(ref) or found.get(ref))
+            targets += [r for ref in kind_refs if (r := found.get(ref)) is not None]
         nested = [c for w in self.where for c in linked_conditions((w,))]
         if nested:
-            targets = [r for ref in wanted if (r := self.known.get(ref)) is not None]
             self._resolve(x for t in targets for c in nested if isinstance(x := t.get(c.field), Ref))
 
     def _count(self, need: Count, ids: Sequence[str]) -> None:
@@ -387,5 +424,8 @@ class LinkResolver:
             self.unread_counts[need] = exc.reason
             return
         self.lookups += len(ids)
+        short = counts.withheld if isinstance(counts, Partial) else {}
         for record_id in ids:
             self.counts[(process, field, record_id)] = counts.get(record_id, 0)
+            if record_id in short:
+                self.short_counts[(process, field, record_id)] = short[record_id]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sms_conformance.records import Process, Record, Ref
 
@@ -21,6 +21,47 @@ class NotRead(Exception):
         super().__init__(f"{table}: {reason}")
         self.table = table
         self.reason = reason
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Partial(dict[K, V]):
+    """A connector's answer (`resolve`, `count_referrers`) plus the keys it cannot vouch for:
+    the source withheld records of their batch (read ACLs?), so a ref not found may exist and
+    a count may be short. Those are unknown, neither missing nor complete."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.withheld: dict[K, str] = {}  # key -> why its answer is unknown
+
+
+class TableRows:
+    """The records of a pass over a whole kind (a connector's optional `read_table`); once they
+    are exhausted, `withheld` is how many more the source counted but did not return."""
+
+    def __init__(self, records: Iterable[Record], withheld: Callable[[], int]) -> None:
+        self.records, self._withheld = records, withheld
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    @property
+    def withheld(self) -> int:
+        return self._withheld()
+
+
+def withheld_reason(kind: str, record_id: str, count: int) -> str:
+    """Why a record not returned is unknown when the source counted `count` it did not return."""
+    return (f"{kind} {record_id} was not returned: the instance withheld {count} {kind} "
+            "record(s) from this user (read ACLs?)")
+
+
+def referrers_withheld(table: str, count: int) -> str:
+    """Why a referrer count may be short when the source withheld `count` referring records."""
+    return (f"the instance withheld {count} {table} record(s) from this user (read ACLs?): "
+            "some may refer to it")
 
 
 @dataclass(frozen=True)
@@ -84,14 +125,14 @@ class Connector(Protocol):
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         """Referenced records that exist (missing ones are absent from the result), with at
         least the canonical `fields` (all mapped fields when None). Raises NotRead when the
-        table of the refs cannot be read at all."""
+        table of the refs cannot be read at all; a `Partial` names refs that are unknown."""
         ...
 
     def count_referrers(
         self, process: Process, field: str, ids: Iterable[str]
     ) -> dict[str, int]:
         """How many `process` records reference each id through canonical `field`; NotRead
-        when that table or field cannot be read."""
+        when that table or field cannot be read; a `Partial` names counts that may be short."""
         ...
 
 

@@ -34,6 +34,15 @@ class UnknownValue(Exception):
         self.pairs = tuple(dict.fromkeys(((field, reason), *more)))  # every (field, reason)
 
 
+class PartialCount(UnknownValue):
+    """A referrer count the source may have left short (it withheld records of the referring
+    table): `at_least` referrers were seen, so only a check needing more is unknown."""
+
+    def __init__(self, field: str, reason: str, at_least: int) -> None:
+        super().__init__(field, reason)
+        self.at_least = at_least
+
+
 def _combined(unknown: list[UnknownValue]) -> UnknownValue:
     pairs = [p for u in unknown for p in u.pairs]
     return UnknownValue(*pairs[0], more=tuple(pairs[1:]))
@@ -48,7 +57,8 @@ def known(name: str, value: Value) -> Value:
 
 class LinkView(Protocol):
     """What the engine may know about other records: resolved references and referrer counts.
-    Both raise UnknownValue when the table they need was not read (not exported, no access)."""
+    Both raise UnknownValue when the table they need was not read (not exported, no access);
+    `referrers` raises PartialCount when the source withheld records that may refer."""
 
     def get(self, ref: Ref) -> Record | None: ...
 
@@ -278,7 +288,12 @@ def _linked(c: m.Linked, record: Record, ctx: Context) -> bool:
 
 
 def _referenced_by(c: m.ReferencedBy, record: Record, ctx: Context) -> bool:
-    return ctx.links.referrers(c.process, c.field, record.id) >= c.min
+    try:
+        return ctx.links.referrers(c.process, c.field, record.id) >= c.min
+    except PartialCount as exc:  # referrers were withheld: enough seen still passes
+        if exc.at_least >= c.min:
+            return True
+        raise
 
 
 # Conditions on one or more fields; field checks and all/any/not are compiled directly below.

@@ -11,7 +11,14 @@ from itertools import chain
 from typing import Any, ClassVar
 
 from sms_conformance.canonical import process_of_kind
-from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.base import (
+    FetchRequest,
+    NotRead,
+    Partial,
+    TableRows,
+    referrers_withheld,
+    withheld_reason,
+)
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
@@ -198,19 +205,27 @@ class ServiceNowConnector:
         stats = self.scans.get(Process(process).value)
         return stats[0].total if stats else None
 
-    def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
+    def withheld(self, process: Process | str) -> int:
+        """Records the last fetch of `process` counted but did not return (read ACLs?); 0 when
+        the count does not show any, as when the instance counts after ACLs."""
+        return _withheld(self.scans.get(Process(process).value, []))
+
+    def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> Partial[Ref, Record]:
         """Existing records among `refs`, looked up in the table the field map names for their
-        kind. No cache here: the scan's LinkResolver keeps what the rules need of them, so
-        memory does not grow with every linked record."""
+        kind; those of a batch whose count shows withheld records are unknown (`withheld`).
+        No cache here: the scan's LinkResolver keeps what the rules need of them, so memory
+        does not grow with every linked record."""
         todo: dict[str, set[str]] = {}
         for ref in refs:
             if ref.kind and _ID.fullmatch(ref.id):
                 todo.setdefault(ref.kind, set()).add(ref.id)
-        found: dict[Ref, Record] = {}
+        found: Partial[Ref, Record] = Partial()
         for kind in sorted(todo):  # sorted: the same refs always make the same requests
             table = self._table_of(kind)
             with not_read_on_403(table):
-                found.update(self._load(kind, table, sorted(todo[kind]), fields))
+                loaded = self._load(kind, table, sorted(todo[kind]), fields)
+            found.update(loaded)
+            found.withheld.update(loaded.withheld)
         return found
 
     def _table_of(self, kind: str) -> str:
@@ -221,10 +236,11 @@ class ServiceNowConnector:
 
     def read_table(
         self, kind: str, fields: Set[str], max_requests: int
-    ) -> Iterator[Record] | None:
+    ) -> TableRows | None:
         """Every record of a canonical `kind` (in its table) with only the canonical `fields`,
         in one projected keyset pass of large pages; None (after the first page) when the pass
-        would take more than `max_requests` requests. NotRead when the table cannot be read."""
+        would take more than `max_requests` requests. NotRead when the table cannot be read.
+        Its `withheld`: rows X-Total-Count counted beyond those read (hidden by read ACLs?)."""
         table = self._table_of(kind)
         process = process_of_kind(kind)
         pmap = self.fieldmap.for_process(process) if process is not None else None
@@ -239,17 +255,19 @@ class ServiceNowConnector:
         if math.ceil(total / PROJECTED_PAGE) + 1 > max_requests:
             return None
         every = chain(() if first is None else (first,), rows)
+        withheld = partial(_withheld, [scan.stats])
         if process is None or pmap is None:
-            return (self._bare(table, row) for row in every)
+            return TableRows((self._bare(table, row) for row in every), withheld)
         convert = pmap.canonical_reader(canonical)
-        return (self._record(process, pmap, row, convert) for row in every)
+        return TableRows((self._record(process, pmap, row, convert) for row in every), withheld)
 
     def count_referrers(
         self, process: Process | str, field: str, ids: Iterable[str]
-    ) -> dict[str, int]:
+    ) -> Partial[str, int]:
         pmap = self.fieldmap.for_process(process)
         platform_field = pmap.spec(field).field
-        counts = dict.fromkeys(ids, 0)
+        counts: Partial[str, int] = Partial()
+        counts.update(dict.fromkeys(ids, 0))
         wanted = [i for i in counts if _ID.fullmatch(i)]
         with not_read_on_403(pmap.table):
             for chunk in batched(wanted, self.ref_batch):
@@ -261,25 +279,28 @@ class ServiceNowConnector:
                     value = text(row.get(platform_field))
                     if value in counts:
                         counts[value] += 1
+                if withheld := _withheld([scan.stats]):  # any of the chunk's may be short
+                    counts.withheld.update(dict.fromkeys(
+                        chunk, referrers_withheld(pmap.table, withheld)))
         return counts
 
     def _load(self, kind: str, table: str, ids: Sequence[str],
-              wanted: Set[str] | None) -> dict[Ref, Record]:
+              wanted: Set[str] | None) -> Partial[Ref, Record]:
         process = process_of_kind(kind)
         pmap = self.fieldmap.for_process(process) if process is not None else None
         canonical = frozenset(pmap.fields if wanted is None else wanted) if pmap else frozenset()
         fields = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
         convert = pmap.canonical_reader(canonical) if pmap is not None else None
-        found: dict[Ref, Record] = {}
+        found: Partial[Ref, Record] = Partial()
         for chunk in batched(ids, self.ref_batch):
-            # The query matches at most len(chunk) rows, so one page holds them all.
+            # The query matches at most len(chunk) rows, so one page holds them all. Counted: a
+            # count above the rows returned means some of the chunk exist but were withheld.
             page = self.pages.list(check_field(table), {
                 "sysparm_query": condition("sys_id", chunk),
                 "sysparm_fields": ",".join(fields),
                 "sysparm_limit": str(len(chunk)),
                 "sysparm_exclude_reference_link": "true",
                 "sysparm_display_value": "false",
-                "sysparm_no_count": "true",
             })
             for row in page.rows:
                 ref = Ref(kind, text(row.get("sys_id")))
@@ -287,6 +308,11 @@ class ServiceNowConnector:
                     found[ref] = self._record(process, pmap, row, convert)
                 else:
                     found[ref] = self._bare(table, row)
+            withheld = (page.total or 0) - len(page.rows)
+            if withheld > 0:
+                for record_id in chunk:
+                    if (ref := Ref(kind, record_id)) not in found:
+                        found.withheld[ref] = withheld_reason(kind, record_id, withheld)
         return found
 
     def _record(
@@ -372,6 +398,14 @@ class ServiceNowConnector:
     @property
     def request_count(self) -> int:
         return self.client.request_count
+
+
+def _withheld(stats: Sequence[ScanStats]) -> int:
+    """Rows the first page's X-Total-Count counted beyond those every stream read (the first
+    stream's count covers the whole query; records created meanwhile may make it negative)."""
+    if not stats or stats[0].total is None:
+        return 0
+    return max(0, stats[0].total - sum(one.rows for one in stats))
 
 
 def _checked_id(table: str, index: int, row: object, previous: str) -> str:
