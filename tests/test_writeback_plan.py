@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sms_conformance.connectors.base import TaskDraft, TaskRef
+from sms_conformance.connectors.base import NotRead, TaskDraft, TaskRef
 from sms_conformance.history import FindingRow
-from sms_conformance.writeback import TooManyNewTasks, check_cap
+from sms_conformance.writeback import TooManyNewTasks, check_cap, recheck_unseen
 from sms_conformance.writeback_plan import WriteBackSettings, plan_write_back, task_draft
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
@@ -176,3 +176,22 @@ def test_huge_html_value_is_capped_and_escaped(rules, config) -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in description
     assert f"[{len(html) - 500} more characters cut]" in description
     assert "How to fix:" in description  # the rest of the task survives the cut
+
+
+class _NoAccess:
+    """A connector whose look-ups meet a table it may not read (HTTP 403)."""
+
+    def resolve(self, refs: object) -> dict[object, object]:
+        raise NotRead("change_request", "HTTP 403: no read access")
+
+
+def test_recheck_of_an_unreadable_table_closes_nothing_and_says_so(rules) -> None:
+    """fault: re-reading records that left every rule's filter meets a table the user may not
+    read (403); outcome: no task closes, a notice names the table, no traceback"""
+    rule = next(r for r in rules.values() if r.process.value == "change")
+    conforming, notices = recheck_unseen(
+        _NoAccess(), [(REC, rule.id)], rules,  # type: ignore[arg-type]
+        datetime(2026, 11, 1, tzinfo=timezone.utc))
+    assert conforming == set()
+    assert len(notices) == 1 and "change_request: HTTP 403" in notices[0]
+    assert "stay open" in notices[0]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
+from sms_conformance.connectors.base import Connector, NotRead, TaskPort, TaskRef
 from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import ConfigError
 from sms_conformance.findings import Status, fingerprint
@@ -117,7 +117,12 @@ def recheck_unseen(
     }
     if not refs:
         return set(), []
-    found = connector.resolve(set(refs.values()))
+    try:
+        found = connector.resolve(set(refs.values()))
+    except NotRead as exc:  # no read access to a table (403): nothing learnt, nothing closed
+        kinds = ", ".join(sorted({r.kind for r in refs.values()}))
+        return set(), [f"{len(refs)} {kinds} record(s) left every rule's filter and could not be "
+                       f"read again ({exc}): their tasks stay open"]
     ctx = Context(now, LinkResolver(connector, list(rules.values())))
     conforming: set[tuple[str, str]] = set()
     notices: list[str] = []
