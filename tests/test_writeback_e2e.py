@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
@@ -343,3 +343,30 @@ def test_a_window_scan_closes_no_corrective_action_on_the_few_records_it_read(
     code, out = scan(sandbox, history, "--since", since)
     assert code == 0, out
     assert next(t for t in tasks(sandbox) if t["sys_id"] == action["sys_id"])["state"] == "1"
+
+
+def test_an_ad_hoc_incremental_report_does_not_move_where_write_back_starts(
+        sandbox, tmp_path: Path, monkeypatch) -> None:
+    """fault: between two incremental write-back runs, someone runs an incremental scan without
+    --write-back; outcome: the next write-back run still reads what changed since the last
+    write-back run, so a record broken in between gets its task"""
+    monkeypatch.setattr("sms_conformance.scan.WATERMARK_OVERLAP", timedelta(0))
+    history = tmp_path / "h.sqlite"
+    assert scan(sandbox, history, "--incremental")[0] == 0  # no watermark yet: reads everything
+    with_task = {parent(t, "incident") for t in get(sandbox, "incident_task")}
+    victim = next(i for i in get(sandbox, "incident", sysparm_query="stateIN1,2,3^categoryISNOTEMPTY")
+                  if i["sys_id"] not in with_task)
+    patch(sandbox, "incident", victim["sys_id"], category="")
+    # Another change with a category: a field empty on every record read would be taken for
+    # hidden by a read ACL, and nothing acted on.
+    other = next(i for i in get(sandbox, "incident", sysparm_query="categoryISNOTEMPTY")
+                 if i["sys_id"] != victim["sys_id"])
+    patch(sandbox, "incident", other["sys_id"], category="network")
+    time.sleep(1.1)  # the report's watermark lands after the change (timestamps are in seconds)
+    report = CliRunner().invoke(cli, [
+        "scan", "--source", "servicenow", "--instance", sandbox.url, "--history", str(history),
+        "--as-of", "2026-11-01", "--incremental"])
+    assert report.exit_code == 0, report.output
+    code, out = scan(sandbox, history, "--incremental")
+    assert code == 0, out
+    assert victim["sys_id"] in {parent(t, "incident") for t in get(sandbox, "incident_task")}

@@ -134,11 +134,18 @@ class Scanner:
     """Runs rules over every process they cover and stores what it finds."""
 
     def __init__(self, connector: Connector, rules: Sequence[Rule], history: History, *,
-                 local_join: bool = True) -> None:
+                 local_join: bool = True, watermarks: str = "") -> None:
         self.connector = connector
         self.rules = list(rules)
         self.history = history
         self.local_join = local_join  # off: every link is looked up (the behaviour it replaced)
+        # Whose incremental starting points these are: runs that write back keep their own
+        # ("write-back"), so an ad hoc incremental report in between cannot make the next
+        # write-back run skip what changed before it.
+        self.watermarks = watermarks
+
+    def _mark(self, table: str) -> str:
+        return f"{table}@{self.watermarks}" if self.watermarks else table
 
     def advance_watermarks(self, outcome: ScanOutcome) -> None:
         """Next incremental scans start here. Call only once everything the scan found has been
@@ -147,7 +154,7 @@ class Scanner:
             return
         for table in outcome.tables:
             self.history.set_watermark(
-                self.connector.instance, table, outcome.started - WATERMARK_OVERLAP
+                self.connector.instance, self._mark(table), outcome.started - WATERMARK_OVERLAP
             )
 
     def processes(self) -> list[Process]:
@@ -158,7 +165,7 @@ class Scanner:
             return options.since
         if not options.incremental:
             return None
-        return self.history.watermark(self.connector.instance, table)
+        return self.history.watermark(self.connector.instance, self._mark(table))
 
     def run(self, options: ScanOptions, tables: Callable[[Process], str]) -> ScanOutcome:
         started = datetime.now(timezone.utc)

@@ -91,7 +91,8 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
                                    cap=max_new_tasks, plan_path=plan_path)
             wb.watch(options)
-        scanner = Scanner(conn, rules, history)
+        scanner = Scanner(conn, rules, history,
+                          watermarks="write-back" if write_back or dry_run else "")
         event("scan.started", instance=conn.instance, source=options.source,
               incremental=options.incremental, write_back=write_back, dry_run=dry_run)
         outcome = scanner.run(options, fieldmap.where)
