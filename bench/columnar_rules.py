@@ -20,7 +20,9 @@ columns, which bench/columnar.py joins onto the page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -171,36 +173,23 @@ def lit(x: B) -> pl.Expr:
     return pl.lit(x) if isinstance(x, bool) else x
 
 
-def all_(*items: B) -> B:
-    """Kleene and, folded."""
+def _fold(items: tuple[B, ...], decisive: bool, combine: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> B:
+    """Kleene and (decisive False) or or (decisive True), constants folded away."""
     exprs: list[pl.Expr] = []
     for x in items:
-        if x is False:
-            return False
-        if x is not True:
-            exprs.append(x)  # type: ignore[arg-type]
-    if not exprs:
-        return True
-    out = exprs[0]
-    for x in exprs[1:]:
-        out = out & x
-    return out
+        if x is decisive:
+            return decisive
+        if not isinstance(x, bool):
+            exprs.append(x)
+    return functools.reduce(combine, exprs) if exprs else not decisive
+
+
+def all_(*items: B) -> B:
+    return _fold(items, False, operator.and_)
 
 
 def any_(*items: B) -> B:
-    """Kleene or, folded."""
-    exprs: list[pl.Expr] = []
-    for x in items:
-        if x is True:
-            return True
-        if x is not False:
-            exprs.append(x)  # type: ignore[arg-type]
-    if not exprs:
-        return False
-    out = exprs[0]
-    for x in exprs[1:]:
-        out = out | x
-    return out
+    return _fold(items, True, operator.or_)
 
 
 _NEGATED: dict[int, tuple[pl.Expr, pl.Expr]] = {}  # id(~x) -> (~x, x): ~~x folds to x
