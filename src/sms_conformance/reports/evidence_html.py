@@ -13,6 +13,7 @@ from sms_conformance import __version__
 from sms_conformance.history import FindingRow
 from sms_conformance.process_metrics import age_text
 from sms_conformance.reports.evidence_data import Evidence
+from sms_conformance.reports.metrics_text import gaps_text, share_text
 from sms_conformance.reports.summary import CLAUSE_TITLES, by_clause
 from sms_conformance.reports.svg_chart import LinePoint, bar_chart, line_chart, percent
 from sms_conformance.reports.trend import Series, rate_text
@@ -61,16 +62,6 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[str]], numeric: Set[int]
 
 def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-def _share(part: int | None, whole: int | None) -> str:
-    if part is None or not whole:
-        return "no evidence"
-    return f"{100 * part / whole:.1f}% ({part:,} of {whole:,})"
-
-
-def _gaps(data: Mapping[str, Any]) -> str:
-    return f"{data.get('unknown', 0):,} unknown, {data.get('missing', 0):,} empty"
 
 
 def render(ev: Evidence) -> str:
@@ -224,8 +215,8 @@ def _incident(m: Mapping[str, Any], ev: Evidence) -> str:
         ttr = line["time_to_restore_seconds"]
         rows.append([f"P{e(priority)}", e(age_text(line["target_seconds"])), _n(ttr["count"]),
                      e(age_text(ttr["median"])), e(age_text(ttr["p90"])),
-                     _share(line["within_target"], ttr["count"]),
-                     e(f"{_gaps(line)}, {line['resolved_before_opened']} resolved before opened")])
+                     share_text(line["within_target"], ttr["count"]),
+                     e(f"{gaps_text(line)}, {line['resolved_before_opened']} resolved before opened")])
         if line["within_target_share"] is not None:
             bars.append((f"P{priority} within {age_text(line['target_seconds'])}",
                          line["within_target_share"]))
@@ -241,22 +232,22 @@ def _incident(m: Mapping[str, Any], ev: Evidence) -> str:
         bar_chart(bars, "Share restored within target, by priority", fmt=percent, top=1.0),
         _metric_trend(ev, "incident", _within, "Share restored within target, all priorities, "
                       "over the complete full scans"),
-        f"<p class=\"muted\">Priority not known on {_gaps(m['time_to_restore_priority_gaps'])} "
+        f"<p class=\"muted\">Priority not known on {gaps_text(m['time_to_restore_priority_gaps'])} "
         "resolved incidents.</p>",
-        f"<p><b>Reopen rate:</b> {_share(reopen['reopened'], reopen['base'])} of the incidents "
-        f"resolved at least once ({_gaps(reopen)} reopen counts).</p>",
+        f"<p><b>Reopen rate:</b> {share_text(reopen['reopened'], reopen['base'])} of the incidents "
+        f"resolved at least once ({gaps_text(reopen)} reopen counts).</p>",
         _metric_trend(ev, "incident", lambda x: x["reopen"]["rate"],
                       "Reopen rate over the complete full scans"),
         f"<p><b>Backlog:</b> {backlog['age_seconds']['count']:,} open incidents, median age "
         f"{e(age_text(backlog['age_seconds']['median']))}, p90 "
         f"{e(age_text(backlog['age_seconds']['p90']))}; "
         f"{backlog.get('over_limit', 0):,} older than {e(age_text(backlog.get('limit_seconds')))} "
-        f"({_gaps(backlog)} opening dates).</p>",
+        f"({gaps_text(backlog)} opening dates).</p>",
         bar_chart([(b["label"], b["count"]) for b in backlog["buckets"]],
                   "Open incidents by age"),
         "<p><b>Volume by service</b> (incidents read"
         + (f"; {more} more services not shown" if more > 0 else "")
-        + f"; {_gaps(volume)} services)</p>",
+        + f"; {gaps_text(volume)} services)</p>",
         bar_chart([(s["service"], s["count"]) for s in services], "Incidents by service"),
     ])
 
@@ -267,11 +258,11 @@ def _problem(m: Mapping[str, Any], ev: Evidence) -> str:
         f"<h3>Problems (8.6.3): {m['records']:,} read</h3>",
         f"<p><b>Open problems:</b> {ages['age_seconds']['count']:,}, median age "
         f"{e(age_text(ages['age_seconds']['median']))}, p90 "
-        f"{e(age_text(ages['age_seconds']['p90']))} ({_gaps(ages)} opening dates).</p>",
+        f"{e(age_text(ages['age_seconds']['p90']))} ({gaps_text(ages)} opening dates).</p>",
         bar_chart([(b["label"], b["count"]) for b in ages["buckets"]], "Open problems by age"),
         f"<p><b>Known errors without a workaround:</b> "
-        f"{_share(known['without_workaround'], known['count'])} of the known errors "
-        f"({known['open']:,} of them open; known-error flag {_gaps(known)}; workaround unknown "
+        f"{share_text(known['without_workaround'], known['count'])} of the known errors "
+        f"({known['open']:,} of them open; known-error flag {gaps_text(known)}; workaround unknown "
         f"on {known['workaround_unknown']:,}).</p>",
     ])
 
@@ -281,13 +272,13 @@ def _change(m: Mapping[str, Any], ev: Evidence) -> str:
     codes = ", ".join(f"{e(k)} {v:,}" for k, v in success["by_code"].items()) or "none"
     return "\n".join([
         f"<h3>Changes (8.5.1): {m['records']:,} read</h3>",
-        f"<p><b>Success rate:</b> {_share(success['successful'], success['closed_with_code'])} "
+        f"<p><b>Success rate:</b> {share_text(success['successful'], success['closed_with_code'])} "
         f"of the closed changes with a close code (by code: {codes}; close code "
-        f"{_gaps(success)}).</p>",
+        f"{gaps_text(success)}).</p>",
         _metric_trend(ev, "change", lambda x: x["success"]["rate"],
                       "Change success rate over the complete full scans"),
-        f"<p><b>Emergency changes:</b> {_share(emergency['emergency'], emergency['typed'])} of "
-        f"the changes with a type ({_gaps(emergency)} types).</p>",
+        f"<p><b>Emergency changes:</b> {share_text(emergency['emergency'], emergency['typed'])} of "
+        f"the changes with a type ({gaps_text(emergency)} types).</p>",
         f'<p class="muted">Records read: {e(m.get("population", ""))}.</p>',
     ])
 

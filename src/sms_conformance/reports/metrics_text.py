@@ -9,13 +9,15 @@ from sms_conformance.process_metrics import age_text
 from sms_conformance.reports.corrective_status import TaskStatus
 
 
-def _share(part: int | None, whole: int | None) -> str:
+def share_text(part: int | None, whole: int | None) -> str:
+    """`12.5% (1 of 8)`, or "no evidence" when there is no denominator."""
     if part is None or not whole:
         return "no evidence"
     return f"{100 * part / whole:.1f}% ({part:,} of {whole:,})"
 
 
-def _gaps(data: Mapping[str, Any]) -> str:
+def gaps_text(data: Mapping[str, Any]) -> str:
+    """What a metric could not place: unknown and empty records."""
     return f"{data.get('unknown', 0):,} unknown, {data.get('missing', 0):,} empty"
 
 
@@ -35,26 +37,26 @@ def render_metrics(metrics: Mapping[str, Mapping[str, Any]], tasks: TaskStatus) 
                 out.append(
                     f"  time to restore P{priority}: median {age_text(ttr['median'])}, p90 "
                     f"{age_text(ttr['p90'])}, within {age_text(line['target_seconds'])}: "
-                    f"{_share(line['within_target'], ttr['count'])}; {_gaps(line)}")
+                    f"{share_text(line['within_target'], ttr['count'])}; {gaps_text(line)}")
             reopen, backlog = m["reopen"], m["backlog"]
-            out.append(f"  reopen rate: {_share(reopen['reopened'], reopen['base'])}; "
-                       f"{_gaps(reopen)}")
+            out.append(f"  reopen rate: {share_text(reopen['reopened'], reopen['base'])}; "
+                       f"{gaps_text(reopen)}")
             out.append(f"  backlog: {_ages(backlog)}, {backlog['over_limit']:,} older than "
-                       f"{age_text(backlog['limit_seconds'])}; {_gaps(backlog)}")
+                       f"{age_text(backlog['limit_seconds'])}; {gaps_text(backlog)}")
             services = m["volume_by_service"]["services"]
             top = ", ".join(f"{s['service']} {s['count']:,}" for s in services[:5])
             out.append(f"  volume by service: {len(services):,} services; top: {top}")
         elif process == "problem":
             known = m["known_errors"]
-            out.append(f"  open problems: {_ages(m['open_age'])}; {_gaps(m['open_age'])}")
+            out.append(f"  open problems: {_ages(m['open_age'])}; {gaps_text(m['open_age'])}")
             out.append(f"  known errors without workaround: "
-                       f"{_share(known['without_workaround'], known['count'])}; {_gaps(known)}")
+                       f"{share_text(known['without_workaround'], known['count'])}; {gaps_text(known)}")
         elif process == "change":
             success, emergency = m["success"], m["emergency"]
-            out.append(f"  success rate: {_share(success['successful'], success['closed_with_code'])}"
-                       f" of closed changes with a close code; {_gaps(success)}")
-            out.append(f"  emergency share: {_share(emergency['emergency'], emergency['typed'])}; "
-                       f"{_gaps(emergency)}")
+            out.append(f"  success rate: {share_text(success['successful'], success['closed_with_code'])}"
+                       f" of closed changes with a close code; {gaps_text(success)}")
+            out.append(f"  emergency share: {share_text(emergency['emergency'], emergency['typed'])}; "
+                       f"{gaps_text(emergency)}")
     total = tasks.total
     out.append(f"corrective actions at {tasks.at:%Y-%m-%d %H:%M} UTC: {total.open:,} open "
                f"({total.overdue:,} overdue), {total.closed:,} closed, {len(tasks.owners)} owners")
