@@ -244,8 +244,10 @@ class LinkResolver:
                                "record, not its id: that record cannot be looked up")
         index = self.indexes.get(ref.kind)
         if index is not None:  # a record missing from it may have been looked up since
-            return self.known.get(ref) if ref.id not in index and ref in self.known \
-                else index.get(ref)
+            # `ref in self.known` first: it is a dict look-up, the index one a bisection.
+            if ref in self.known and ref.id not in index:
+                return self.known.get(ref)
+            return index.get(ref)
         if ref not in self.known and ref.kind not in self.unread:
             self._resolve([ref])
         if ref.kind in self.unread:
