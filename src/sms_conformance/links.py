@@ -64,41 +64,39 @@ _LOW = (1 << 64) - 1
 
 
 class KnownRecords:
-    """Looked-up records in a bounded FIFO, kept small: per record id, its kind and the
-    values of the few fields rules read on linked records (None: the record does not exist).
-    No Record objects are held, so memory stays flat however many records a scan follows."""
+    """Looked-up records in a bounded FIFO, kept small: per (kind, record id), the values of
+    the few fields rules read on linked records (None: the record does not exist). Keyed by
+    kind too: one id may be a missing problem and a missing change at once. No Record objects
+    are held, so memory stays flat however many records a scan follows."""
 
     def __init__(self, capacity: int, kept: set[str], platform: str, instance: str) -> None:
         self.capacity = capacity
         self.kept = tuple(sorted(kept - {"name"}))
         self.platform, self.instance = platform, instance
         # None: the record does not exist; a str: why whether it exists is unknown.
-        self.items: OrderedDict[str, tuple[str, tuple[Any, ...] | str | None]] = OrderedDict()
+        self.items: OrderedDict[tuple[str, str], tuple[Any, ...] | str | None] = OrderedDict()
         self.shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __contains__(self, ref: object) -> bool:
-        if not isinstance(ref, Ref):
-            return False
-        item = self.items.get(ref.id)
-        return item is not None and item[0] == ref.kind
+        return isinstance(ref, Ref) and (ref.kind, ref.id) in self.items
 
     def put(self, ref: Ref, record: Record | None | str) -> None:
         """A record, None (it does not exist) or why its existence is unknown."""
-        self.items[ref.id] = (ref.kind, record if record is None or isinstance(record, str)
-                              else self.pack(record))
+        self.items[(ref.kind, ref.id)] = (record if record is None or isinstance(record, str)
+                                          else self.pack(record))
         while len(self.items) > self.capacity:
             self.items.popitem(last=False)
 
     def get(self, ref: Ref) -> Record | None:
-        item = self.items.get(ref.id)
-        if item is None or item[0] != ref.kind or item[1] is None:
+        item = self.items.get((ref.kind, ref.id))
+        if item is None:
             return None
-        if isinstance(item[1], str):
-            raise UnknownValue(ref.kind, item[1])
-        return self.unpack(ref, item[1])
+        if isinstance(item, str):
+            raise UnknownValue(ref.kind, item)
+        return self.unpack(ref, item)
 
     def pack(self, record: Record) -> tuple[Any, ...]:
         """The kept values of an existing record: the shared empty tuple when there are none,

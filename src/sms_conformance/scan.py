@@ -203,7 +203,14 @@ class Scanner:
             self._stopped(scan_id, exc)
             raise
         else:
-            sink.evaluate_ready(waiting)
+            stranded = sink.evaluate_ready(waiting)
+            if stranded:  # a defect, never silent: their findings would vanish from the store
+                outcome.complete = False
+                outcome.error = (
+                    f"{len(stranded)} record(s) were read but never evaluated (still waiting for "
+                    f"look-ups at the end of the scan): "
+                    f"{', '.join(r.number or r.id for r in stranded[:5])}"
+                    f"{' ...' if len(stranded) > 5 else ''}")
         finally:
             for *_, reader in readers.values():
                 reader.close()

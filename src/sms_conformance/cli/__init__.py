@@ -2,24 +2,27 @@
 
 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error,
 3 source or API failure (scan incomplete), 4 another run holds the write-back lock
-(nothing was read or written).
+(nothing was read or written), 5 internal error (a defect of the tool: never read as findings).
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import click
 
 from sms_conformance import __version__
 from sms_conformance.errors import ConformanceError
+from sms_conformance.printable import one_line
 
-EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 
 
 class Cli(click.Group):
-    """Turns our errors into one line on stderr and the matching exit code."""
+    """Turns our errors into one line on stderr and the matching exit code; anything else
+    (a defect) into one line and EXIT_INTERNAL, so cron never reads a crash as findings (1)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -27,8 +30,21 @@ class Cli(click.Group):
         except ConformanceError as exc:
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 logging.getLogger(__name__).exception("failed")
-            click.secho(f"error: {exc}", err=True, fg="red")
+            # Messages quote what sites and records said: printed without escape sequences.
+            click.secho(f"error: {one_line(str(exc))}", err=True, fg="red")
             ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+            if verbose:
+                logging.getLogger(__name__).exception("internal error")
+            where = traceback.extract_tb(exc.__traceback__)[-1:]
+            at = f" at {where[0].filename}:{where[0].lineno}" if where else ""
+            click.secho(f"internal error: {type(exc).__name__}: {one_line(str(exc))[:300]}{at}"
+                        + ("" if verbose else " (rerun with -v for the traceback)"),
+                        err=True, fg="red")
+            ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=Cli)
