@@ -33,9 +33,13 @@ class NamedRef(Ref):
 @dataclass(frozen=True, slots=True)
 class Unknown:
     """A value the source did not provide (a column not exported, a field not returned, a date
-    that does not parse): a check that needs it cannot be decided. Unknown is not empty."""
+    that does not parse): a check that needs it cannot be decided. Unknown is not empty.
+
+    `unreadable`: the source sent the value, but it cannot be read (rich text nested too deep,
+    too large): a check that needs it is an error for that record, not unknown."""
 
     reason: str
+    unreadable: bool = False
 
     def __str__(self) -> str:
         return f"unknown: {self.reason}"

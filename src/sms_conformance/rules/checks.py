@@ -49,10 +49,18 @@ def _combined(unknown: list[UnknownValue]) -> UnknownValue:
 
 
 def known(name: str, value: Value) -> Value:
-    """The value itself, or UnknownValue when the source did not provide it."""
+    """The value itself, or UnknownValue when the source did not provide it (EvaluationError
+    when it sent one that cannot be read)."""
     if isinstance(value, Unknown):
-        raise UnknownValue(name, value.reason)
+        raise unknown_value(name, value)
     return value
+
+
+def unknown_value(name: str, value: Unknown) -> Exception:
+    """What a check raises for an unknown value: unknown, or an error for an unreadable one."""
+    if value.unreadable:
+        return EvaluationError(f"{name}: {value.reason}")
+    return UnknownValue(name, value.reason)
 
 
 class LinkView(Protocol):
@@ -327,7 +335,7 @@ def _compile_field(c: m.FieldCheck) -> Compiled:
         def present_check(r: Record, x: Context) -> bool:
             value = r.fields.get(name)
             if value.__class__ is Unknown:
-                raise UnknownValue(name, value.reason)
+                raise unknown_value(name, value)
             return bool(is_absent(value) != arg)
         return present_check
     return lambda r, x: bool(test(known(name, r.fields.get(name)), arg))

@@ -21,6 +21,7 @@ from sms_conformance.errors import SourceError
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After of 0 (seen on Data Center) or a few milliseconds still waits this long.
 MIN_RETRY_AFTER = 1.0
+JSON_DEPTH = 1024  # orjson's nesting limit
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
@@ -65,7 +66,10 @@ def decode(method: str, url: str, response: requests.Response) -> Any:
                           f"JSON {where}: is the site URL a Jira site?")
     try:
         return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # complete, but deeper than any parser here takes
+            raise SourceError(f"Jira answered with JSON nested deeper than {JSON_DEPTH} levels "
+                              f"{where} (rich text of an issue?): not read, not retried") from None
         raise RetryableError(f"truncated or undecodable JSON body {where}") from None
 
 

@@ -280,7 +280,7 @@ class JiraTasks:
             fingerprint=prints[0], where=self.project, id=str(issue.get("id", "")),
             number=str(issue.get("key", "")), open=not done, parent=self._parent(fields),
             title=text_of(fields.get("summary")) or "",
-            body=text_of(fields.get("description")) or "",
+            body=_body(fields.get("description")),
             priority=by_name.get((text_of(fields.get("priority")) or "").casefold(), 0),
             created=moment.strftime("%Y-%m-%d %H:%M:%S") if isinstance(moment, datetime) else "",
             owner=(ref_id(fields.get(self.owner_field)) or "") if self.owner_field else "",
@@ -314,6 +314,14 @@ def _done_transition(body: Any, name: str | None) -> str | None:
         elif isinstance(category, dict) and category.get("key") == "done":
             return item["id"]  # type: ignore[no-any-return]
     return None
+
+
+def _body(raw: Any) -> str:
+    """A task's description as text; "" when a user made it unreadable (too deep, too large)."""
+    try:
+        return text_of(raw) or ""
+    except adf.AdfError:
+        return ""
 
 
 def _dict(value: Any) -> Json:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sms_conformance.connectors.jira.adf import flatten
+from sms_conformance.connectors.jira.adf import AdfError, flatten
 from sms_conformance.records import Unknown, Value
 
 # 2025-02-17T09:05:31.290-0800 (Jira), also +01:00, Z, no fraction, and a bare date.
@@ -63,7 +63,8 @@ def element(raw: Any) -> Any:
 
 
 def text_of(raw: Any) -> str | None:
-    """A value's text: strings as they are, ADF flattened, objects by value or name."""
+    """A value's text: strings as they are, ADF flattened, objects by value or name (AdfError
+    for a document too deep or too large to read)."""
     kind = type(raw)
     if kind is str:
         return raw  # type: ignore[no-any-return]
@@ -115,7 +116,10 @@ def reader(kind: str, field_id: str, values: Mapping[str, Any], make_ref: Callab
     by_text = {str(k).casefold(): v for k, v in values.items()}
 
     def read(raw: Any) -> Value:
-        text = text_of(raw)
+        try:
+            text = text_of(raw)
+        except AdfError as exc:  # sent, but not readable: an error for the rules reading it
+            return Unknown(f"{field_id}: {exc}", unreadable=True)
         if not text:
             return None
         if by_text:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from sms_conformance.sandbox.dataset import Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.jira.hostile import Hostile
 from sms_conformance.sandbox.jira.server import JiraAuth, JiraServer, planted_keys
 from sms_conformance.sandbox.jira.site import ADMIN_EMAIL, PROJECT_KEY
 from sms_conformance.sandbox.jira.store import JiraStore
@@ -33,10 +34,11 @@ class JiraSandbox(Served[JiraServer]):
                  faults: FaultSpec | str | None = None, defect_rate: float = 0.2,
                  port: int = 0, host: str = "127.0.0.1", time_zone: str = "UTC",
                  hidden_fields: Iterable[str] = (), absent_fields: Iterable[str] = (),
-                 dataset: Dataset | None = None) -> None:
+                 dataset: Dataset | None = None,
+                 hostile: Hostile | str | None = None) -> None:
         """`time_zone`: the user's profile zone (JQL dates, /myself); `hidden_fields`: fields
         (custom names or ids) GET /field lists but issues never carry; `absent_fields`: fields
-        the site does not have."""
+        the site does not have; `hostile`: misbehaviour modes (sandbox.jira.hostile)."""
         self.user = ADMIN_EMAIL
         self.password = password or secrets.token_urlsafe(16)
         super().__init__(host, port)
@@ -48,6 +50,19 @@ class JiraSandbox(Served[JiraServer]):
         gc.collect()
         gc.freeze()
         self._faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
+        self._hostile = hostile if isinstance(hostile, Hostile) else Hostile.parse(hostile)
+        self._hostile.group_names(self.view.groups)
+
+    @property
+    def hostile(self) -> Hostile:
+        return self.server.hostile if self.server is not None else self._hostile
+
+    @hostile.setter
+    def hostile(self, value: Hostile | str | None) -> None:
+        """Modes take effect from the next request (group names only at construction)."""
+        self._hostile = value if isinstance(value, Hostile) else Hostile.parse(value)
+        if self.server is not None:
+            self.server.hostile = self._hostile
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -77,7 +92,7 @@ class JiraSandbox(Served[JiraServer]):
 
     def make_server(self) -> JiraServer:
         return JiraServer((self.host, self.port), self.store,
-                          JiraAuth(self.user, self.password), self._faults)
+                          JiraAuth(self.user, self.password), self._faults, self._hostile)
 
 
 def serve_jira_forever(port: int = 8080, records: int = 2000, seed: int = 7,

@@ -26,6 +26,7 @@ import orjson
 
 from sms_conformance.sandbox.faults import FaultSpec
 from sms_conformance.sandbox.jira import writes
+from sms_conformance.sandbox.jira.hostile import Hostile
 from sms_conformance.sandbox.jira.jql import JqlError
 from sms_conformance.sandbox.jira.render import Renderer, field_list, select_fields
 from sms_conformance.sandbox.jira.search import Search
@@ -71,12 +72,13 @@ class JiraServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], store: JiraStore, auth: JiraAuth,
-                 faults: FaultSpec | None = None) -> None:
+                 faults: FaultSpec | None = None, hostile: Hostile | None = None) -> None:
         super().__init__(address, JiraHandler)
         self.store = store
         self.search = Search(store)
         self.auth = auth
         self.faults = faults or FaultSpec()
+        self.hostile = hostile or Hostile()
         self.stats = Stats()
         self.rate_limited = 0
 
@@ -214,6 +216,8 @@ class JiraHandler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: Any,
                    headers: list[tuple[str, str]] | None = None) -> None:
+        if status >= 400:
+            payload = self.server.hostile.error(payload)
         self._send(status, orjson.dumps(payload), headers)
 
     def _json(self, body: bytes) -> Any:
@@ -306,6 +310,11 @@ class JiraHandler(BaseHTTPRequestHandler):
                      "isAvailable": True, "isConditional": False, "isLooped": False}
                     for t in available]})
             elif method == "POST":
+                refused = self.server.hostile.transition()
+                if refused is not None:
+                    writes.editable(store, parts[1])  # a 404 stays a 404
+                    self._send_json(*refused)
+                    return
                 writes.transition(store, parts[1], self._json(body), version)
                 self._send(204, b"")
             else:
@@ -368,7 +377,7 @@ class JiraHandler(BaseHTTPRequestHandler):
         if end < len(found):
             out["nextPageToken"] = _token(end, text)
         out["isLast"] = end >= len(found)
-        self._send_json(200, out)
+        self._send(200, self.server.hostile.search(text, out))
 
     def _legacy_search(self, render: Renderer, method: str, body: bytes) -> None:
         if method == "POST":
@@ -388,9 +397,9 @@ class JiraHandler(BaseHTTPRequestHandler):
         found = self.server.search(text, bounded=False)
         page = found[start:start + limit]
         self._rows = len(page)
-        self._send_json(200, {"expand": "schema,names", "startAt": start, "maxResults": limit,
-                              "total": len(found),
-                              "issues": [render.issue(i, fields) for i in page]})
+        self._send(200, self.server.hostile.search(text, {
+            "expand": "schema,names", "startAt": start, "maxResults": limit,
+            "total": len(found), "issues": [render.issue(i, fields) for i in page]}))
 
     def _bulkfetch(self, render: Renderer, body: bytes) -> None:
         request = self._json(body)

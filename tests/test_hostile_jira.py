@@ -1,0 +1,84 @@
+"""Issue 25 against the JSM sandbox, one hostile mode (sandbox.jira.hostile) per case: rich text
+that crashes, escapes on the terminal, searches that answer nothing, writes that fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sms_conformance.cli import cli
+from sms_conformance.history import History
+from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.jira.store import Issue
+
+AS_OF = "2026-11-01"
+PASSWORD = "jira-hostile-token"
+ENV = {"JIRA_EMAIL": "admin@example.com", "JIRA_API_TOKEN": PASSWORD}
+
+
+@pytest.fixture
+def jsm() -> Iterator[JiraSandbox]:
+    with JiraSandbox(records=120, seed=4, password=PASSWORD) as box:
+        yield box
+
+
+def run(*args: str) -> Result:
+    return CliRunner(env=ENV).invoke(cli, list(args))
+
+
+def scan(box: JiraSandbox, history: Path, *extra: str) -> Result:
+    return run("scan", "--source", "jira", "--site", box.url, "--history", str(history),
+               "--as-of", AS_OF, "--full", *extra)
+
+
+def write_back(box: JiraSandbox, history: Path, *extra: str) -> Result:
+    return scan(box, history, "--write-back", "--max-new-tasks", "5000", *extra)
+
+
+def tasks(box: JiraSandbox) -> list[Issue]:
+    return [i for i in box.store.issues.values() if i.is_task]
+
+
+def open_tasks(box: JiraSandbox) -> list[Issue]:
+    return [t for t in tasks(box) if t.status != "Done"]
+
+
+def latest_findings(history: Path) -> list[tuple[str, str, str, str]]:
+    store = History(history)
+    scan_id = store.scan_ids()[-1]
+    return [(f.number, f.rule_id, f.status, f.detail) for f in store.findings(scan_id)]
+
+
+# -- rich text -----------------------------------------------------------------------------
+
+def test_rich_text_500_deep_is_an_error_result_for_that_record(jsm: JiraSandbox,
+                                                              tmp_path: Path) -> None:
+    """fault: the first issue of every record search carries ADF nested 500 deep (mode
+    deep-adf); outcome: no traceback, exit 0 or 1, an `error` result naming the depth for the
+    rules reading that field of that record; every other record evaluated as before."""
+    clean = scan(jsm, tmp_path / "clean.sqlite", "--format", "json")
+    assert clean.exit_code == 0, clean.output
+    jsm.hostile = "deep-adf"
+    history = tmp_path / "h.sqlite"
+    result = scan(jsm, history, "--format", "json")
+    assert result.exit_code in (0, 1), result.output
+    assert "Traceback" not in result.output and "RecursionError" not in result.output
+    errors = [f for f in latest_findings(history) if f[2] == "error"]
+    assert errors and all("nested deeper than 100 levels" in f[3] for f in errors)
+    assert len({f[0] for f in errors}) <= 3  # one issue per process: the first of its search
+
+
+def test_json_deeper_than_the_parser_allows_is_not_retried(jsm: JiraSandbox,
+                                                          tmp_path: Path) -> None:
+    """fault: a record search page nests rich text 1,100 levels deep, 2,200 of JSON (mode
+    too-deep-json), deeper than the parser allows; outcome: exit 3 at once naming the depth,
+    never called "truncated" and retried for the whole retry budget."""
+    jsm.hostile = "too-deep-json"
+    result = scan(jsm, tmp_path / "h.sqlite")
+    assert result.exit_code == 3, result.output
+    assert "nested deeper than 1024 levels" in result.output
+    assert "truncated" not in result.output
+    assert jsm.stats.count("POST", "search") <= 3  # one page per process, none asked again
