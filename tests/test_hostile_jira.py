@@ -82,3 +82,49 @@ def test_json_deeper_than_the_parser_allows_is_not_retried(jsm: JiraSandbox,
     assert "nested deeper than 1024 levels" in result.output
     assert "truncated" not in result.output
     assert jsm.stats.count("POST", "search") <= 3  # one page per process, none asked again
+
+
+# -- searches that answer nothing ----------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["empty-task-search", "empty-task-search-errors"])
+def test_an_empty_task_search_after_a_healthy_run_creates_nothing(
+    mode: str, jsm: JiraSandbox, tmp_path: Path,
+) -> None:
+    """fault: after a healthy write-back, the search for this tool's tasks answers 200
+    {"issues": []} (`mode`: with or without errorMessages); outcome: 0 tasks created, exit 3
+    with the reason, the tasks of the first run still open and single."""
+    history = tmp_path / "h.sqlite"
+    first = write_back(jsm, history)
+    assert first.exit_code == 0, first.output
+    made = len(tasks(jsm))
+    assert made > 5
+    jsm.hostile = mode
+    second = write_back(jsm, history)
+    assert second.exit_code == 3, second.output
+    assert len(tasks(jsm)) == made  # nothing created
+    assert "search did not answer fully" in second.output
+    assert f"holds {made} open" in second.output
+    jsm.hostile = ""
+    third = write_back(jsm, history)  # the search works again: nothing to add
+    assert third.exit_code == 0, third.output
+    assert len(tasks(jsm)) == made
+
+
+def test_tasks_gone_from_the_search_because_closed_are_marked_closed(
+    jsm: JiraSandbox, tmp_path: Path,
+) -> None:
+    """fault: tasks the history store holds open were closed by hand (the search rightly leaves
+    them out); outcome: read again by id, found closed, marked closed in the store, write-back
+    goes on (a notice says how many)."""
+    history = tmp_path / "h.sqlite"
+    assert write_back(jsm, history).exit_code == 0
+    closed = open_tasks(jsm)[:2]
+    with jsm.store.lock:
+        for task in closed:
+            task.status = "Done"
+        jsm.store.touch()
+    again = write_back(jsm, history)
+    assert again.exit_code == 0, again.output
+    assert "2 task(s) the history store held open were closed or deleted" in again.output
+    stored = {t["number"] for t in History(history).tasks("closed")}
+    assert {t.key for t in closed} <= stored

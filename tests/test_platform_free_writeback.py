@@ -100,6 +100,9 @@ class MemoryPort:
     def open_tasks(self, process: str) -> list[TaskRef]:
         return [t for t in self.tasks.values() if t.open]
 
+    def read_task(self, task: TaskRef) -> TaskRef | None:
+        return self.tasks.get(task.id)
+
     def create_tasks(self, drafts: Sequence[TaskDraft]) -> list[TaskRef]:
         made = []
         for draft in drafts:

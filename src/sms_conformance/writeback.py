@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sms_conformance.connectors.base import Connector, NotRead, TaskPort, TaskRef
 from sms_conformance.engine import evaluate_one
-from sms_conformance.errors import ConfigError
+from sms_conformance.errors import ConfigError, SourceError
 from sms_conformance.findings import Status, fingerprint
 from sms_conformance.history import FindingRow, History
 from sms_conformance.links import LinkResolver
@@ -52,6 +52,7 @@ class Watched:
     findings: dict[tuple[str, str], WatchedTask] = field(default_factory=dict)  # (record, rule)
     records: dict[tuple[str, str], list[TaskRef]] = field(default_factory=dict)  # (process, record)
     corrective: dict[str, tuple[CorrectiveKey, list[TaskRef]]] = field(default_factory=dict)
+    returned: set[tuple[str, str]] = field(default_factory=set)  # (where, id): what the search gave
 
     def keys(self, rules: Mapping[str, Rule]) -> frozenset[tuple[str, str]]:
         """(record id, rule id) the scan watches: every finding an open task lists."""
@@ -68,6 +69,7 @@ def watch_open_tasks(
     for process in PROCESSES:
         candidates = [r for r in rules if r.process.value == process]
         for task in port.open_tasks(process):
+            watched.returned.add((task.where, task.id))
             if record_fingerprint(platform, instance, process, task.parent) == task.fingerprint:
                 watched.records.setdefault((process, task.parent), []).append(task)
                 continue
@@ -82,6 +84,48 @@ def watch_open_tasks(
                     watched.findings[found] = WatchedTask((*before, task), rule.id)
                     break
     return watched
+
+
+class SearchMissedTasks(SourceError):
+    """The task search left out open tasks of this tool: planning on it would duplicate them."""
+
+
+def check_task_search(port: TaskPort, history: History, watched: Watched, instance: str,
+                      now: datetime) -> list[str]:
+    """A search that answers nothing is not "no tasks": every task the history store holds
+    open must be among those the search returned, or be closed or gone when read again by id.
+
+    Raises SearchMissedTasks at the first one still open (nothing may be created: it would be a
+    duplicate); marks closed in the store those closed or deleted on the platform, and returns
+    a notice saying how many."""
+    places = set()
+    for process in PROCESSES:
+        try:
+            places.add(port.where(process))
+        except ConfigError:  # no target for this process: none of its tasks is watched
+            continue
+    held = [row for row in history.tasks("open") if row.get("instance") == instance
+            and row["tbl"] in places and (row["tbl"], row["task_id"]) not in watched.returned]
+    gone = 0
+    for row in held:
+        stored = TaskRef(fingerprint=row["fingerprint"], where=row["tbl"], id=row["task_id"],
+                         number=row["number"] or row["task_id"], open=True)
+        found = port.read_task(stored)
+        if found is not None and found.open:
+            stored_open = sum(1 for r in history.tasks("open") if r.get("instance") == instance)
+            raise SearchMissedTasks(
+                f"the search for this tool's open tasks returned {len(watched.returned)}, but "
+                f"the history store holds {stored_open} open and {found.number} (one it left "
+                "out) is open when read by its id: the search did not answer fully (an error "
+                "page, a lagging index, a proxy?). Write-back stopped before writing anything, "
+                "so that no task is created twice; the findings are stored. Rerun when the "
+                "search works again.")
+        history.close_task(stored, now)
+        gone += 1
+    if not gone:
+        return []
+    return [f"{gone} task(s) the history store held open were closed or deleted on the platform "
+            "(read by id): marked closed in the store"]
 
 
 def existing_tasks(port: TaskPort, failures: Sequence[FindingRow]) -> dict[str, list[TaskRef]]:

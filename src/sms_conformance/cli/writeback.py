@@ -42,6 +42,7 @@ from sms_conformance.writeback import (
     Watched,
     apply_plan,
     check_cap,
+    check_task_search,
     existing_tasks,
     find_fingerprints,
     recheck_unseen,
@@ -112,6 +113,7 @@ class WriteBack:
         options.cohort = phases.cohort
 
     def run(self, history: History, outcome: ScanOutcome, instance: str, now: datetime) -> Plan:
+        searched = check_task_search(self.port, history, self.watched, instance, now)
         failures, groups = self.failures(history, outcome.scan_id)
         fallback = resolve_fallback(self.config.fallback_owner, groups)
         self.config = with_fallback(self.config, fallback)
@@ -125,7 +127,7 @@ class WriteBack:
             rechecked, notices = recheck_unseen(self.connector, unseen, by_id, now)
             fixed |= rechecked
         plan = self.plan(failures, fixed, outcome, by_id, instance, now)
-        plan.notices.extend(notices)
+        plan.notices.extend([*searched, *notices])
         if fallback.notice:
             plan.notices.append(fallback.notice)
         tasks = planned_tasks(plan, PlanContext(

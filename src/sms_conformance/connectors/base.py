@@ -152,6 +152,11 @@ class TaskPort(Protocol):
         """Every open task this tool created for that process."""
         ...
 
+    def read_task(self, task: TaskRef) -> TaskRef | None:
+        """The task read again by its id, not through a search; None when it is gone (deleted,
+        or no longer a task of this tool)."""
+        ...
+
     def create_tasks(self, drafts: Sequence[TaskDraft]) -> list[TaskRef]:
         """Creates every draft (with its attachment); results in input order. Raises
         SourceError after trying all when any failed (a rerun finds the others)."""

@@ -118,6 +118,15 @@ class JiraTasks:
                             "statusCategory != Done"])
         return [t for t in self._search(query) if t.open]
 
+    def read_task(self, task: TaskRef) -> TaskRef | None:
+        """The issue read by id (GET, no search); None when deleted or no longer ours."""
+        if not re.fullmatch(r"[0-9]+", task.id):
+            return None
+        issue = self.client.get(f"/rest/api/{self.api}/issue/{task.id}",
+                                {"fields": ",".join(TASK_FIELDS)})
+        found = self._task(issue) if isinstance(issue, dict) else None
+        return found if found is not None and found.fingerprint == task.fingerprint else None
+
     def _ours(self) -> str:
         return f"project = {self.project} AND labels = {jql.quote(TOOL_LABEL)}"
 

@@ -134,6 +134,17 @@ class TaskTables:
         filter_ = ((condition("correlation_display", [self.marker]), "active=true"),)
         return [t for t in self._scan(table, filter_) if t.open]
 
+    def read(self, table: str, sys_id: str) -> SnTask | None:
+        """One task by its sys_id (a GET of the record, not a query); None when it is gone or
+        not a task of this tool."""
+        self.allowed(table)
+        fields = ",".join((*TASK_FIELDS, self.parents.get(table, "parent")))
+        row = self.client.get(table, _checked(sys_id), {"sysparm_fields": fields})
+        if not row:
+            return None
+        task = self.ref(table, row)
+        return task if task.fields.get("correlation_display") == self.marker else None
+
     def create(self, table: str, fields: Mapping[str, str]) -> SnTask:
         """POST a task; if the outcome is unknown, look for it by fingerprint before resending."""
         self.allowed(table)

@@ -204,6 +204,10 @@ class ServiceNowTaskPort:
             return []
         return [self.task_ref(t) for t in self.tables.open(self.where(process))]
 
+    def read_task(self, task: TaskRef) -> TaskRef | None:
+        found = self.tables.read(task.where, task.id)
+        return None if found is None else self.task_ref(found)
+
     def create_tasks(self, drafts: Sequence[TaskDraft]) -> list[TaskRef]:
         """Creates concurrently per table, then attaches each list and completes its
         description; raises SourceError after trying all if any step failed (a rerun finds
