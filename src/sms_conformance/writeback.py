@@ -6,8 +6,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sms_conformance.connectors.base import Connector, NotRead, TaskPort, TaskRef
+from sms_conformance.connectors.base import (
+    Connector,
+    NotRead,
+    TaskNotWritten,
+    TaskPort,
+    TaskRef,
+)
 from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import ConfigError, SourceError
 from sms_conformance.findings import Status, fingerprint
@@ -31,6 +38,7 @@ from sms_conformance.writeback_plan import (
 from sms_conformance.writeback_records import listed_rules
 
 CHUNK = 50
+T = TypeVar("T")
 
 
 class TooManyNewTasks(ConfigError):
@@ -189,17 +197,52 @@ def check_cap(plan: Plan, cap: int) -> None:
         )
 
 
+class WriteBackIncomplete(SourceError):
+    """Some tasks could not be written; the rest of the plan was."""
+
+
+@dataclass
+class Skipped:
+    """Tasks one write could not go through for (TaskNotWritten): each reported, none stops
+    the others. `failed` writes make the run fail (exit 3); tasks `left` alone because a person
+    changed them (retyped, moved, relabelled) are only reported."""
+
+    failed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    progress: Callable[[str], None] = lambda _: None
+
+    def attempt(self, write: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
+        """(True, what `write(*args)` returned), or (False, None) when the task was skipped."""
+        try:
+            return True, write(*args)
+        except TaskNotWritten as exc:
+            (self.left if exc.left_alone else self.failed).append(str(exc))
+            self.progress(f"not written: {exc}")
+            return False, None
+
+    def check(self) -> None:
+        if self.failed:
+            more = f" (and {len(self.failed) - 3} more)" if len(self.failed) > 3 else ""
+            raise WriteBackIncomplete(
+                f"write-back: {len(self.failed)} task write(s) did not go through, the rest of "
+                f"the plan was written; tried again on the next run: "
+                f"{'; '.join(self.failed[:3])}{more}")
+
+
 def apply_plan(
     plan: Plan, port: TaskPort, history: History, instance: str, now: datetime,
     progress: Callable[[str], None] = lambda _: None,
-) -> None:
+) -> list[str]:
     """Writes in small chunks, recording each task as it is made, so a crash loses nothing;
-    then reads back what it created and closes what another run created at the same time."""
+    then reads back what it created and closes what another run created at the same time.
+    A task that cannot be written is reported and skipped (Skipped); returns the notes about
+    tasks left alone, raises WriteBackIncomplete at the end if a write failed."""
+    skipped = Skipped(progress=progress)
     for task, subject in plan.known:  # made by an earlier run that did not live to record them
         history.record_task(task, subject, instance, now)
     for heal in plan.heal:
-        port.close_task(heal.task, heal.note)
-        history.close_task(heal.task, now)
+        if skipped.attempt(port.close_task, heal.task, heal.note)[0]:
+            history.close_task(heal.task, now)
     by_process: dict[str, list[Create]] = defaultdict(list)
     for item in plan.create:
         by_process[item.draft.process].append(item)
@@ -210,21 +253,24 @@ def apply_plan(
             for item, task in zip(chunk, made, strict=False):
                 history.record_task(task, item.subject, instance, now)
             progress(f"created {start + len(chunk)}/{len(items)} {process} tasks")
-    healed = heal_created(plan.create, port, history, instance, now)
+    healed = heal_created(plan.create, port, history, instance, now, skipped)
     if healed:
         progress(f"closed {healed} duplicates: another run created tasks for the same findings "
                  "at the same time")
     for update in plan.update:
-        task = port.update_task(update.task, update.draft, update.note)
-        history.record_task(task, update.subject, instance, now)
+        _, updated = skipped.attempt(port.update_task, update.task, update.draft, update.note)
+        if updated is not None:
+            history.record_task(updated, update.subject, instance, now)
     for close in plan.close:
-        port.close_task(close.task, close.note)
-        history.close_task(close.task, now)
-    replace_legacy(plan.replace, port, history, now)
+        if skipped.attempt(port.close_task, close.task, close.note)[0]:
+            history.close_task(close.task, now)
+    replace_legacy(plan.replace, port, history, now, skipped)
+    skipped.check()
+    return skipped.left
 
 
 def replace_legacy(replace: Sequence[Replace], port: TaskPort, history: History,
-                   now: datetime) -> None:
+                   now: datetime, skipped: Skipped | None = None) -> None:
     """Closes each per-(record, rule) task of an earlier version once, naming the task that
     replaces it (read back from the platform: it may have been created by this run)."""
     holders = duplicates(t for ts in find_fingerprints(
@@ -233,12 +279,14 @@ def replace_legacy(replace: Sequence[Replace], port: TaskPort, history: History,
         holder = holders.get(item.fingerprint)
         why = (f"replaced by task {clip(holder.number, 40)}, {item.what}." if holder is not None
                else f"replaced by a task {item.what}.")
-        port.close_task(item.task, close_note(now, neutralise(why, 300)))
-        history.close_task(item.task, now)
+        note = close_note(now, neutralise(why, 300))
+        if (skipped or Skipped()).attempt(port.close_task, item.task, note)[0]:
+            history.close_task(item.task, now)
 
 
 def heal_created(
     created: Sequence[Create], port: TaskPort, history: History, instance: str, now: datetime,
+    skipped: Skipped | None = None,
 ) -> int:
     """Across hosts the platform is the source of truth: re-read the fingerprints just written
     and, where a concurrent run created one too, keep the oldest task and close the others.
@@ -251,7 +299,8 @@ def heal_created(
         port, [(c.draft.process, c.fingerprint) for c in created]).values() for t in ts)[1]
     for task, kept in extra:
         heal = duplicate_close(task, kept, now, "finding")
-        port.close_task(heal.task, heal.note)
+        if not (skipped or Skipped()).attempt(port.close_task, heal.task, heal.note)[0]:
+            continue
         history.close_task(task, now)
         history.record_task(kept, subjects[task.fingerprint], instance, now)
     return len(extra)

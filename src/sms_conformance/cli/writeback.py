@@ -146,8 +146,10 @@ class WriteBack:
                 click.secho(warning, err=True, fg="yellow", bold=True)
             return plan
         check_cap(plan, self.cap)
-        apply_plan(plan, self.port, history, instance, now,
-                   progress=lambda msg: click.echo(f"  {msg}", err=True))
+        left = apply_plan(plan, self.port, history, instance, now,
+                          progress=lambda msg: click.echo(f"  {msg}", err=True))
+        for note in left:  # changed by a person: reported, not a failure of the run
+            click.secho(f"warning: {note}", err=True, fg="yellow")
         return plan
 
     def failures(self, history: History, scan_id: int) -> tuple[list[FindingRow], dict[str, str]]:

@@ -7,10 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from sms_conformance.errors import SourceError
 from sms_conformance.records import Process, Record, Ref
 
 # One rule scope: canonical field -> allowed canonical values (ANDed fields, ORed values).
 Scope = Mapping[str, tuple[Any, ...]]
+
+
+class TaskNotWritten(SourceError):
+    """One task could not be written (a transition refused or failing, a task a person retyped
+    or moved): that task is reported and left for the next run, the rest of the plan goes on.
+    `left_alone`: a person changed the task so that it is no longer this tool's to write (not
+    a failure of the run)."""
+
+    def __init__(self, message: str, *, left_alone: bool = False) -> None:
+        super().__init__(message)
+        self.left_alone = left_alone
 
 
 class NotRead(Exception):

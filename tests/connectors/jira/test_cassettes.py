@@ -146,7 +146,8 @@ def test_task_write_back_replayed(target: tuple[str, str, str], jira_map: JiraFi
         ("POST", "/rest/api/3/issue"), ("GET", "/rest/api/3/issue/N"),
         ("POST", "/rest/api/3/search/jql"),
         ("GET", "/rest/api/3/issue/N"), ("GET", "/rest/api/3/issue/N/transitions"),
-        ("POST", "/rest/api/3/issue/N/comment"), ("POST", "/rest/api/3/issue/N/transitions"),
+        # the comment after the transition went through: one comment per close
+        ("POST", "/rest/api/3/issue/N/transitions"), ("POST", "/rest/api/3/issue/N/comment"),
         ("POST", "/rest/api/3/search/jql"),
     ]
 

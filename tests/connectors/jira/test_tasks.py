@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sms_conformance.connectors.base import TaskDraft, TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskNotWritten, TaskRef
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.tasks import JiraTasks
 from sms_conformance.errors import ConfigError, SourceError
@@ -132,9 +132,9 @@ def test_a_record_is_never_edited_as_a_task(
         tasks.close_task(forged, "note")
     writes = [r for r in server.requests[before:] if r.method != "GET"]
     assert writes == [] and record["fields"]["status"]["name"] == "Closed"
-    # a real task of this tool, but named with another fingerprint: refused too
+    # a real task of this tool, but named with another fingerprint: left alone, reported
     [task] = tasks.create_tasks([draft("real")])
-    with pytest.raises(ConfigError):
+    with pytest.raises(TaskNotWritten, match="no longer carries the labels"):
         tasks.close_task(TaskRef(fp("other"), "ITSM", task.id, task.number, True), "note")
 
 
@@ -185,3 +185,77 @@ def test_data_center_writes_plain_text(dc_site: Site, make_jira: Callable[..., J
     [task] = tasks.create_tasks([draft("dc")])
     assert fake.issues[task.id]["fields"]["description"] == draft("dc").body
     assert task.body == draft("dc").body
+
+
+def _transitions(server: StubServer, task_id: str) -> list[str]:
+    return [r.method for r in server.requests if r.path.endswith(f"/{task_id}/transitions")]
+
+
+def test_a_close_comments_once_after_the_transition(
+    site: Site, make_jira: Callable[..., JiraConnector]
+) -> None:
+    """fault: the transition of a close answers 500, twice; outcome: TaskNotWritten after two
+    tries (no long retry), no comment; the next close goes through with exactly one comment."""
+    fake, server, _ = site
+    tasks = JiraTasks(make_jira(server.url))
+    [task] = tasks.create_tasks([draft("c")])
+    path = f"/rest/api/3/issue/{task.id}/transitions"
+    fake.faults += [(path, Resp(200, {"transitions": [
+        {"id": "31", "name": "Done", "to": {"statusCategory": {"key": "done"}}}]})),
+        (path, Resp(500, {"errorMessages": ["boom"]})), (path, Resp(500, {"errorMessages": ["boom"]}))]
+    with pytest.raises(TaskNotWritten, match="did not go through"):
+        tasks.close_task(task, "Conforms now.")
+    assert _transitions(server, task.id).count("POST") == 2
+    assert "comments" not in fake.issues[task.id]
+    tasks.close_task(task, "Conforms now.")
+    assert fake.issues[task.id]["fields"]["status"]["statusCategory"]["key"] == "done"
+    assert len(fake.issues[task.id]["comments"]) == 1
+
+
+def test_closing_a_task_another_run_closed_is_success(
+    site: Site, make_jira: Callable[..., JiraConnector]
+) -> None:
+    """fault: two hosts overlap; the other closed the duplicate between this run's search and
+    its close; outcome: the close succeeds without a transition or a comment."""
+    fake, server, _ = site
+    tasks = JiraTasks(make_jira(server.url))
+    [task] = tasks.create_tasks([draft("d")])
+    tasks.close_task(task, "closed by the other host")
+    comments = len(fake.issues[task.id]["comments"])
+    tasks.close_task(task, "closed by this host")  # `task` still says open
+    assert len(fake.issues[task.id]["comments"]) == comments
+    assert _transitions(server, task.id).count("POST") == 1
+
+
+def test_a_refused_transition_is_tried_once(
+    site: Site, make_jira: Callable[..., JiraConnector]
+) -> None:
+    """fault: the workflow refuses the transition (400); outcome: TaskNotWritten after one
+    try, no comment."""
+    fake, server, _ = site
+    tasks = JiraTasks(make_jira(server.url))
+    [task] = tasks.create_tasks([draft("r")])
+    path = f"/rest/api/3/issue/{task.id}/transitions"
+    fake.faults += [(path, Resp(200, {"transitions": [
+        {"id": "31", "name": "Done", "to": {"statusCategory": {"key": "done"}}}]})),
+        (path, Resp(400, {"errorMessages": ["condition not met"]}))]
+    with pytest.raises(TaskNotWritten, match="condition not met"):
+        tasks.close_task(task, "note")
+    assert _transitions(server, task.id).count("POST") == 1
+    assert "comments" not in fake.issues[task.id]
+
+
+def test_a_retyped_task_is_left_alone_not_a_configuration_error(
+    site: Site, make_jira: Callable[..., JiraConnector]
+) -> None:
+    """fault: a person changed a task's issue type to Incident; outcome: TaskNotWritten marked
+    left alone (reported), not ConfigError (exit 2 every night); nothing written."""
+    fake, server, _ = site
+    tasks = JiraTasks(make_jira(server.url))
+    [task] = tasks.create_tasks([draft("t2")])
+    fake.issues[task.id]["fields"]["issuetype"] = {"id": "10001", "name": "Incident"}
+    before = len(server.requests)
+    with pytest.raises(TaskNotWritten, match="retyped") as caught:
+        tasks.close_task(task, "note")
+    assert caught.value.left_alone
+    assert [r for r in server.requests[before:] if r.method != "GET"] == []

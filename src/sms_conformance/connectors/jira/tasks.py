@@ -2,9 +2,9 @@
 
 A task is a Task in the configured project (or a Sub-task of the record), linked to the record
 with "Relates", labelled `sms-conformance`, `smsc-p-<process>` and `smsc-fp-<fingerprint>`: one
-JQL query finds the tasks of many fingerprints. It is closed through a transition whose target
-status is in the done category, after a comment. Only issues that carry this tool's labels in
-the configured project and of its task types are ever edited: a record never is.
+JQL query finds the tasks of many fingerprints. Only issues that carry this tool's labels in
+the configured project and of its task types are ever edited: a record never is. It is closed
+through a transition whose target status is in the done category, then commented.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from sms_conformance.connectors.base import TaskDraft, TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskNotWritten, TaskRef
 from sms_conformance.connectors.jira import adf, jql
 from sms_conformance.connectors.jira.connector import JiraConnector, batched
+from sms_conformance.connectors.jira.responses import JiraRequestError
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.values import parse_timestamp, ref_id, text_of
 from sms_conformance.connectors.servicenow.retry import AmbiguousWriteError
@@ -29,6 +30,7 @@ TOOL_LABEL = "sms-conformance"
 FINGERPRINT = re.compile(r"^[0-9a-f]{40}$")
 PRIORITY_NAMES = {1: "Highest", 2: "High", 3: "Medium", 4: "Low", 5: "Lowest"}
 LABELS_PER_QUERY = 50
+CLOSE_ATTEMPTS = 2  # tries of a failing transition (each re-reads the status before the next)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TASK_FIELDS = ("summary", "description", "priority", "labels", "status", "created", "issuelinks",
                "parent", "issuetype", "project", "duedate")
@@ -205,23 +207,41 @@ class JiraTasks:
 
     def update_task(self, task: TaskRef, draft: TaskDraft, note: str) -> TaskRef:
         """Title, body, priority and due date become the draft's; `note` added as a comment."""
-        self._confined(task)
+        self._confined(task)  # a done task is updated too: a person may reopen it
         self.client.put(f"/rest/api/{self.api}/issue/{task.id}", {"fields": self._fields(draft)})
         self._comment(task.id, note)
         return self._read(task.id)
 
     def close_task(self, task: TaskRef, note: str) -> None:
-        """A comment, then the transition to a done status (the comment first: a transition
-        without a screen refuses fields)."""
-        self._confined(task)
-        transitions = self.client.get(f"/rest/api/{self.api}/issue/{task.id}/transitions")
-        chosen = _done_transition(transitions, self.done_transition)
+        """The transition to a done status, then `note` as a comment once it went through (one
+        comment per close, however often a failing close is tried). A task already done
+        (closed by a person, or by another run at the same time) is closed: nothing is written.
+        A transition refused (400) or failing (5xx) raises TaskNotWritten after at most
+        CLOSE_ATTEMPTS tries, never a long retry: the rest of the plan goes on."""
+        if self._confined(task):
+            return
+        path = f"/rest/api/{self.api}/issue/{task.id}/transitions"
+        chosen = _done_transition(self.client.get(path), self.done_transition)
         if chosen is None:
-            raise SourceError(f"{task.number}: no transition to a done status is available "
-                              f"(workflow of {self.task_type}); close it by hand")
+            raise TaskNotWritten(f"{task.number}: no transition to a done status is available "
+                                 f"(workflow of {self.task_type}); close it by hand")
+        for attempt in range(1, CLOSE_ATTEMPTS + 1):
+            try:
+                self.client.post(path, {"transition": {"id": chosen}}, write=True)
+                break
+            except (AmbiguousWriteError, JiraRequestError) as exc:
+                if self._is_done(task.id):  # it went through, or another run closed it
+                    return
+                if isinstance(exc, JiraRequestError) or attempt == CLOSE_ATTEMPTS:
+                    raise TaskNotWritten(f"{task.number}: the transition to done did not go "
+                                         f"through ({exc}); left open, tried again next run"
+                                         ) from None
         self._comment(task.id, note)
-        self.client.post(f"/rest/api/{self.api}/issue/{task.id}/transitions",
-                         {"transition": {"id": chosen}})
+
+    def _is_done(self, issue_id: str) -> bool:
+        issue = self.client.get(f"/rest/api/{self.api}/issue/{issue_id}", {"fields": "status"})
+        fields = _dict(_dict(issue).get("fields"))
+        return _dict(_dict(fields.get("status")).get("statusCategory")).get("key") == "done"
 
     def _fields(self, draft: TaskDraft) -> Json:
         fingerprint_label(draft.fingerprint)
@@ -244,23 +264,39 @@ class JiraTasks:
             self.client.post(f"/rest/api/{self.api}/issue/{issue_id}/comment",
                              {"body": self._text(note)})
 
-    def _confined(self, task: TaskRef) -> None:
-        """Refuse to edit an issue that is not a task of this tool, whatever the caller says."""
+    def _confined(self, task: TaskRef) -> bool:
+        """Refuse to edit an issue that is not a task of this tool, whatever the caller says;
+        True when the task is done already. A task a person moved, retyped or relabelled is
+        reported (TaskNotWritten) and left alone."""
         if not re.fullmatch(r"[0-9]+", task.id):
             raise ConfigError(f"refusing to edit {task.number or task.id!r}: not an issue id")
         issue = self.client.get(f"/rest/api/{self.api}/issue/{task.id}",
-                                {"fields": "labels,project,issuetype"})
+                                {"fields": "labels,project,issuetype,status"})
         fields = issue.get("fields") if isinstance(issue, dict) else None
         if not isinstance(fields, dict):
-            raise SourceError(f"{task.number}: the task no longer exists (404)")
+            raise TaskNotWritten(f"{task.number}: the task no longer exists (404)")
         labels = _list(fields.get("labels"))
         project = _dict(fields.get("project"))
         kind = text_of(fields.get("issuetype")) or ""
-        if (TOOL_LABEL not in labels or fingerprint_label(task.fingerprint) not in labels
-                or project.get("key") != self.project
-                or kind.casefold() not in {self.task_type.casefold(), self.subtask_type.casefold()}):
-            raise ConfigError(f"refusing to edit {_dict(issue).get('key', task.id)}: not a "
-                              f"remediation task of this tool in {self.project}")
+        key = _dict(issue).get("key", task.id)
+        labelled = TOOL_LABEL in labels and fingerprint_label(task.fingerprint) in labels
+        typed = kind.casefold() in {self.task_type.casefold(), self.subtask_type.casefold()}
+        if not (labelled or typed):  # a record, another tool's issue: never ours
+            raise ConfigError(f"refusing to edit {key}: not a remediation task of this tool "
+                              f"in {self.project}")
+        if project.get("key") != self.project:
+            raise TaskNotWritten(f"{key} was moved out of {self.project}: left alone",
+                                 left_alone=True)
+        if not typed:
+            raise TaskNotWritten(f"{key} is now a {kind or 'different'} issue, not a "
+                                 f"{self.task_type}: left alone (retyped by a person?)",
+                                 left_alone=True)
+        if not labelled:
+            raise TaskNotWritten(f"{key} no longer carries the labels {TOOL_LABEL} and "
+                                 f"{fingerprint_label(task.fingerprint)}: left alone",
+                                 left_alone=True)
+        category = _dict(_dict(fields.get("status")).get("statusCategory"))
+        return category.get("key") == "done"
 
     def _read(self, issue_id: str) -> TaskRef:
         issue = self.client.get(f"/rest/api/{self.api}/issue/{issue_id}",
