@@ -127,6 +127,10 @@ class PlatformMap(Protocol):
         and work type): incremental scans keep their watermark per this."""
         ...
 
+    def processes_for_number(self, number: str) -> list[Process]:
+        """The processes a record with this number may be of, the likeliest first (`trace`)."""
+        ...
+
 
 def unmapped_fields(platform_map: PlatformMap, process: Process, fields: Iterable[str]) -> list[str]:
     """The canonical ones among `fields` that `platform_map` does not fill, sorted: rules

@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from sms_conformance.canonical import process_of_kind
-from sms_conformance.connectors.base import Connector, FetchRequest, NotRead
-from sms_conformance.connectors.servicenow.fieldmap import FieldMap
+from sms_conformance.canonical import SCHEMA, PlatformMap, process_of_kind
+from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.capabilities import Reads, tracer_of
 from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import ConfigError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.links import LinkResolver
 from sms_conformance.records import NamedRef, Process, Record, Ref, Unknown
 from sms_conformance.rules.checks import Context
+from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message
 from sms_conformance.rules.model import Rule
 from sms_conformance.waivers import Waivers
@@ -65,27 +66,39 @@ def result_message(result: RuleResult) -> str:
 
 
 class Tracer:
-    def __init__(self, connector: Connector, fieldmap: FieldMap, rules: Sequence[Rule],
+    def __init__(self, connector: Reads, fieldmap: PlatformMap, rules: Sequence[Rule],
                  now: datetime, waivers: Waivers | None = None) -> None:
         self.connector, self.fieldmap, self.rules, self.waivers = connector, fieldmap, rules, waivers
+        self.direct = tracer_of(connector)
         # Links are looked up one by one: a trace reads a handful of records, never a table.
         self.ctx = Context(now, LinkResolver(connector, rules, local=False))
+
+    def fields(self, process: Process) -> frozenset[str]:
+        """What is read of each record: every canonical field the platform maps (a trace shows
+        the whole record) and whatever the rules read."""
+        mapped = {n for n in SCHEMA[process] if self.fieldmap.maps(process, n)}
+        return frozenset(mapped.union(*(rule_fields(r) for r in self.rules
+                                        if r.process == process)))
 
     def find(self, number: str) -> Record:
         """The record with this number, read live; ConfigError when there is none."""
         number = number.strip()
-        by_prefix = [p for p, m in self.fieldmap.processes.items()
-                     if m.number_prefix and number.upper().startswith(m.number_prefix.upper())]
-        for process in by_prefix or list(self.fieldmap.processes):
-            with closing(self._fetch(process, {"number": (number,)})) as records:
-                found = next(records, None)
-            if found is not None:
-                return found
-        raise ConfigError(f"{number}: no incident, problem or change with this number at "
-                          f"{self.connector.instance}")
+        found: Record | None = None
+        if self.direct is not None:
+            found = self.direct.record_by_number(number, self.fields)
+        else:
+            for process in self.fieldmap.processes_for_number(number):
+                with closing(self._fetch(process, {"number": (number,)})) as records:
+                    found = next(records, None)
+                if found is not None:
+                    break
+        if found is None:
+            raise ConfigError(f"{number}: no incident, problem or change with this number at "
+                              f"{self.connector.instance}")
+        return found
 
     def _fetch(self, process: Process, scope: dict[str, tuple[str, ...]]) -> Generator[Record]:
-        fields = frozenset(self.fieldmap.for_process(process).fields) | set(scope)
+        fields = self.fields(process) | set(scope)
         yield from self.connector.fetch(FetchRequest(process, (scope,), fields))
 
     def trace(self, number: str) -> Node:
@@ -178,8 +191,7 @@ class Tracer:
                       seen: set[tuple[str, str]]) -> Iterator[tuple[Node, Record | None]]:
         relation = f"incident of {problem.number}"
         try:
-            with closing(self._fetch(Process.INCIDENT, {"problem": (problem.id,)})) as incidents:
-                listed = list(islice(incidents, MAX_REFERRERS + 1))
+            listed = self._referrers(problem)
         except NotRead as exc:
             yield Node(Process.INCIDENT.value, relation, note=f"could not be read: {exc.reason}"), None
             return
@@ -192,6 +204,15 @@ class Tracer:
             yield Node(Process.INCIDENT.value, relation,
                        note=f"more than {MAX_REFERRERS} incidents reference {problem.number}: "
                             "the first are shown"), None
+
+    def _referrers(self, problem: Record) -> list[Record]:
+        """Up to MAX_REFERRERS + 1 incidents whose `problem` is this one."""
+        if self.direct is None:
+            with closing(self._fetch(Process.INCIDENT, {"problem": (problem.id,)})) as incidents:
+                return list(islice(incidents, MAX_REFERRERS + 1))
+        refs = self.direct.referrers(Process.INCIDENT, "problem", problem.id)[:MAX_REFERRERS + 1]
+        found = self.connector.resolve(refs, self.fields(Process.INCIDENT)) if refs else {}
+        return [found[ref] for ref in refs if ref in found]
 
 
 def _show(value: object) -> str:

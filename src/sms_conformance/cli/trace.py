@@ -9,10 +9,8 @@ from typing import Any
 import click
 
 from sms_conformance.cli.options import config_options, source_options
-from sms_conformance.cli.sources import open_source
+from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.config import ConfigDir, parse_as_of
-from sms_conformance.connectors.servicenow.fieldmap import FieldMap
-from sms_conformance.errors import ConfigError
 from sms_conformance.limits import Limits
 from sms_conformance.trace import Node, Tracer, result_message
 from sms_conformance.waivers import load_waivers
@@ -29,14 +27,13 @@ def trace(number: str, source: str, instance: str | None, profile: str | None, r
           seed: int, config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
           as_of: str | None, fmt: str) -> None:
     """Follow a record's links (incident -> problem -> change -> configuration item, and a
-    problem's incidents), reading them live, with every record's rule results."""
+    problem's incidents), reading them live, with every record's rule results. NUMBER is a
+    ServiceNow number (INC0010001) or a Jira issue key (ITSM-42)."""
     config = ConfigDir.find(config_dir)
-    rules = config.rules(rules_path, only)
+    platform = source_platform(source, profile)
+    rules = config.rules(rules_path, only, platform=platform)
     now = parse_as_of(as_of)
-    fieldmap = config.fieldmap()
-    if not isinstance(fieldmap, FieldMap):
-        raise ConfigError("trace follows ServiceNow records (numbers with a prefix per process); "
-                          "other platforms are not supported yet")
+    fieldmap = config.fieldmap(platform)
     waivers = load_waivers(config.file("waivers.yaml"), now)
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
                      profile=config.profile(profile), quiet=fmt == "json",

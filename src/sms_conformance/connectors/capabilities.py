@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol, cast
 
 from sms_conformance.connectors.base import Connector, TaskPort
+from sms_conformance.records import Process, Record, Ref
 from sms_conformance.rules.model import Rule
 
 Level = Literal["ok", "warn", "fail"]
@@ -49,6 +51,21 @@ class Doctor(Protocol):
         ...
 
 
+class Traces(Protocol):
+    """Finds a record by its number and a record's referrers where the generic reading
+    (`fetch` with a scope on `number` or on the link) cannot say them exactly (Jira: issue
+    keys of every process share one prefix, and links are not searchable fields)."""
+
+    def record_by_number(self, number: str,
+                         fields: Callable[[Process], AbstractSet[str]]) -> Record | None:
+        """The record with this number, read with `fields(its process)`; None if none."""
+        ...
+
+    def referrers(self, process: Process, field: str, record_id: str) -> list[Ref]:
+        """The `process` records whose canonical reference `field` points at `record_id`."""
+        ...
+
+
 # Protocol classes cannot be passed where a type[T] is expected (mypy: type-abstract): one
 # accessor per capability.
 def writes_tasks(connector: Reads) -> WritesTasks | None:
@@ -59,3 +76,8 @@ def writes_tasks(connector: Reads) -> WritesTasks | None:
 def doctor_of(connector: Reads) -> Doctor | None:
     """`connector` as a doctor when its class declares it, else None."""
     return cast(Doctor, connector) if Doctor in connector.capabilities else None
+
+
+def tracer_of(connector: Reads) -> Traces | None:
+    """`connector` as Traces when its class declares it, else None."""
+    return cast(Traces, connector) if Traces in connector.capabilities else None

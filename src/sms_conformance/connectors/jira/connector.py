@@ -8,7 +8,7 @@ field names to the site's ids.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,7 +16,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from sms_conformance.connectors.base import FetchRequest, NotRead
-from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
+from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.fieldmap import (
@@ -64,7 +64,7 @@ def batched(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 class JiraConnector:
     platform = "jira"
-    capabilities: ClassVar[frozenset[type]] = frozenset({Reads, WritesTasks, Doctor})
+    capabilities: ClassVar[frozenset[type]] = frozenset({Reads, WritesTasks, Doctor, Traces})
 
     def __init__(
         self,
@@ -399,25 +399,56 @@ class JiraConnector:
                         ) -> dict[str, int]:
         """How many `process` issues link each id through the canonical link `field`, read
         from the linked issues' own links (the other end of the same link type)."""
-        binding = self.binding(process)
         counts = dict.fromkeys(ids, 0)
+        counts.update({i: len(found) for i, found in self._referrers(process, field, counts).items()})
+        return counts
+
+    def referrers(self, process: Process, field: str, record_id: str) -> list[Ref]:
+        """The `process` issues that link the issue `record_id` through the canonical link
+        `field` (a problem's incidents), read from that issue's own links."""
+        found = self._referrers(process, field, [record_id]).get(record_id, set())
+        return [Ref(process.value, i) for i in sorted(found, key=int)]
+
+    def _referrers(self, process: Process | str, field: str, ids: Iterable[str]
+                   ) -> dict[str, set[str]]:
+        binding = self.binding(process)
         link = binding.links.get(field)
         if link is None:
             raise NotRead(binding.process.value, f"{field} is not an issue link in the Jira "
                           "field map: its referrers cannot be counted")
         other_side = "outwardIssue" if link.side == "inwardIssue" else "inwardIssue"
-        wanted = sorted(i for i in counts if _ID.fullmatch(i))
+        wanted = {i for i in ids if _ID.fullmatch(i)}
+        found: dict[str, set[str]] = {}
         with _not_read_on_403(binding.process.value):
-            for issue in self.bulk(wanted, ["issuelinks", "issuetype"]):
+            for issue in self.bulk(sorted(wanted), ["issuelinks", "issuetype"]):
                 issue_id, issue_fields = _checked(link.kind, 0, issue)
-                if issue_id not in counts or "issuelinks" not in issue_fields:
+                if issue_id not in wanted or "issuelinks" not in issue_fields:
                     continue
-                referrers = {str(other["id"]) for other in linked_issues(
+                found[issue_id] = {str(other["id"]) for other in linked_issues(
                     issue_fields["issuelinks"], link.type_name, other_side)
                     if binding.pmap.is_type(_type_name(other.get("fields") or {}))
                     or not _type_name(other.get("fields") or {})}
-                counts[issue_id] = len(referrers)
-        return counts
+        return found
+
+    def record_by_number(self, number: str,
+                         fields: Callable[[Process], AbstractSet[str]]) -> Record | None:
+        """The issue with this key (one GET), as a record of the process its type is, with the
+        canonical `fields` of that process; None when there is none or its type is of no
+        process of the field map."""
+        key = number.strip().upper()
+        if not _KEY.fullmatch(key):
+            return None
+        bindings = self.bindings()
+        wanted = {p: frozenset(fields(p)) & b.mapped() for p, b in bindings.items()}
+        asked = sorted({f for p, b in bindings.items() for f in b.platform_fields(wanted[p])})
+        issue = self.client.get(f"/rest/api/{self.api}/issue/{key}", {"fields": ",".join(asked)})
+        if issue is None:
+            return None
+        _, issue_fields = _checked("issue", 0, issue)
+        for process, binding in bindings.items():
+            if binding.pmap.is_type(_type_name(issue_fields)):
+                return self._record(binding, issue, issue_fields, wanted[process])
+        return None
 
     def bulk(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[Json]:
         """Issues by id, 100 a request: bulkfetch on Cloud, an `id in (...)` search on Data

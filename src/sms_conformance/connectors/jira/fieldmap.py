@@ -149,6 +149,10 @@ class JiraFieldMap(BaseModel):
         """Where records of `process` live (incremental scans keep their watermark per this)."""
         return f"{'+'.join(self.projects)}:{Process(process).value}"
 
+    def processes_for_number(self, number: str) -> list[Process]:
+        """Every process: issue keys of all processes share their project's prefix."""
+        return list(self.processes)
+
     def for_process(self, process: Process | str) -> JiraProcessMap:
         try:
             return self.processes[Process(process)]

@@ -321,6 +321,13 @@ class FieldMap(BaseModel):
     def where(self, process: Process) -> str:
         return self.for_process(process).table
 
+    def processes_for_number(self, number: str) -> list[Process]:
+        """Those whose number prefix starts `number`; every process when none does."""
+        text = number.strip().upper()
+        by_prefix = [p for p, m in self.processes.items()
+                     if m.number_prefix and text.startswith(m.number_prefix.upper())]
+        return by_prefix or list(self.processes)
+
     def off_reason(self, process: Process, fields: Sequence[str]) -> str:
         pmap = self.for_process(process)
         stock = all(pmap.is_unmapped(f) for f in fields)
