@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +67,20 @@ class PlannedTask:
     priority: str = ""
     due: str = ""
     note: str = ""  # why a task is closed
+
+
+def name_owners(plan: Plan, ctx: PlanContext) -> None:
+    """Each task's subject names the owner the task is written to (the record's group, the
+    process owner group or the fallback owner), so the history store, and the task lists, demo
+    summary and evidence pack read from it, count a task under the owner that holds it."""
+    def named(subject: TaskSubject, owner_id: str) -> TaskSubject:
+        name = ctx.owner(owner_id, subject.owner)
+        return replace(subject, owner="" if name == UNASSIGNED else name)
+
+    plan.create = [replace(c, subject=named(c.subject, c.draft.owner_id)) for c in plan.create]
+    plan.update = [replace(u, subject=named(u.subject, u.task.owner or u.draft.owner_id))
+                   for u in plan.update]
+    plan.known = [(task, named(subject, task.owner)) for task, subject in plan.known]
 
 
 def planned_tasks(plan: Plan, ctx: PlanContext) -> list[PlannedTask]:

@@ -22,6 +22,7 @@ from sms_conformance.plan_report import (
     PlanContext,
     cap_warning,
     describe_plan,
+    name_owners,
     plan_document,
     planned_tasks,
 )
@@ -130,10 +131,12 @@ class WriteBack:
         plan.notices.extend([*searched, *notices])
         if fallback.notice:
             plan.notices.append(fallback.notice)
-        tasks = planned_tasks(plan, PlanContext(
+        context = PlanContext(
             self.config, fallback, groups, self.numbers,
             {(t.where, t.id): w.rule_id for w in self.watched.findings.values() for t in w.tasks},
-            self.records_of, {p.value: self.port.where(p.value) for p in Process}))
+            self.records_of, {p.value: self.port.where(p.value) for p in Process})
+        name_owners(plan, context)
+        tasks = planned_tasks(plan, context)
         for line in describe_plan(plan, tasks, fallback):
             click.echo(line, err=True)
         if self.plan_path is not None:
