@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from tests.connectors.snow_fakes import PASSWORD, FakeInstance, StubServer
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "servicenow"

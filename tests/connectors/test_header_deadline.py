@@ -18,12 +18,12 @@ import pytest
 import trustme
 from pydantic import SecretStr
 
+from sms_conformance.connectors.http.transport import HttpClient
+from sms_conformance.connectors.http.watchdog import Deadline
 from sms_conformance.connectors.jira.auth import TokenAuth
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.servicenow.auth import BasicAuth
 from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.connectors.servicenow.http import HttpClient
-from sms_conformance.connectors.servicenow.watchdog import Deadline
 from sms_conformance.errors import SourceError
 from tests.connectors.snow_fakes import PASSWORD, Req, Resp, StubServer
 

@@ -17,11 +17,11 @@ import pytest
 from pydantic import SecretStr
 
 from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.records import Process, Ref
 
 REPLAY_URL = "http://127.0.0.1:9"  # nothing listens: every answer comes from the cassette

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 
 from sms_conformance import __version__
-from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.connectors.servicenow.retry import (
+from sms_conformance.connectors.http.retry import (
     AmbiguousWriteError,
     RetryPolicy,
     parse_retry_after,
 )
+from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.errors import AuthError, ConfigError, SourceError
 from sms_conformance.limits import MIB
 from tests.connectors.conftest import FakeTime
@@ -271,7 +271,7 @@ def test_unreachable_instance_is_not_retried(make_client: Make, sleeps: list[flo
     with StubServer(scripted(OK)) as server:
         url = server.url
     client = make_client(url)
-    with pytest.raises(SourceError, match="cannot reach the instance: connection refused"):
+    with pytest.raises(SourceError, match="cannot reach the server: connection refused"):
         client.list("incident", {})
     assert client.request_count == 1 and sleeps == []
 

@@ -11,12 +11,12 @@ import pytest
 from pydantic import SecretStr
 
 from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.doctor import diagnose
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.errors import SourceError
 from sms_conformance.records import Process, Record, Ref
 

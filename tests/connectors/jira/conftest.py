@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.jira.adf import document
 from sms_conformance.connectors.jira.auth import CloudAuth, JiraAuth, TokenAuth
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap, load_jira_field_map
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from tests.connectors.conftest import FakeTime
 from tests.connectors.jira.fake import CF, EMAIL, PAT, TOKEN, FakeJira, stamp
 from tests.connectors.snow_fakes import StubServer

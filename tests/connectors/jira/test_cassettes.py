@@ -21,12 +21,12 @@ import pytest
 from pydantic import SecretStr
 
 from sms_conformance.connectors.base import FetchRequest, TaskDraft
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.jira.auth import CloudAuth
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.connectors.jira.tasks import JiraTasks
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.records import Process, Ref, Unknown
 from tests.connectors.jira.conftest import populate
 from tests.connectors.jira.fake import EMAIL, TOKEN, FakeJira

@@ -12,10 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.jira.auth import CloudAuth, TokenAuth
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.errors import AuthError, ConfigError, SourceError
 from sms_conformance.records import Process
 from tests.connectors.jira.conftest import FIELDMAP, SAMPLES

@@ -4,7 +4,7 @@
     for record in connector.fetch(FetchRequest(Process.INCIDENT, scopes, fields)): ...
     tasks = JiraTasks(connector, project="ITSM")                  # the write-back port
 
-Modules: auth (Cloud basic, DC bearer), client (HTTP, retries, bounds), responses (error
+Modules: auth (Cloud basic, DC bearer), client (the Jira client on the shared transport), responses (error
 shapes), jql (quoting, scopes, date windows), search (token and offset paging), adf (rich
 text), values (JSON shapes -> canonical values), fieldmap (the Jira field map, bound to a
 site's custom field ids), connector (the Connector protocol), tasks (the TaskPort),

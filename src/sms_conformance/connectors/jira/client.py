@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
+from sms_conformance.connectors.http.errors import HTTPAuthError
+from sms_conformance.connectors.http.retry import RetryableError, RetryPolicy
+from sms_conformance.connectors.http.transport import HttpClient
 from sms_conformance.connectors.jira.auth import JiraAuth
 from sms_conformance.connectors.jira.responses import decode
-from sms_conformance.connectors.servicenow.http import HttpClient
-from sms_conformance.connectors.servicenow.responses import HTTPAuthError
-from sms_conformance.connectors.servicenow.retry import RetryableError, RetryPolicy
 from sms_conformance.errors import ConfigError
 from sms_conformance.limits import MIB
 

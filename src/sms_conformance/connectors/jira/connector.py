@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
+from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.fieldmap import (
@@ -34,7 +35,6 @@ from sms_conformance.connectors.jira.search import (
     legacy,
 )
 from sms_conformance.connectors.jira.values import parse_timestamp
-from sms_conformance.connectors.servicenow.responses import HTTPAuthError
 from sms_conformance.errors import AuthError, ConfigError, SourceError
 from sms_conformance.records import Process, Record, Ref
 

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sms_conformance.connectors.capabilities import Finding
+from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
-from sms_conformance.connectors.servicenow.responses import HTTPAuthError
 from sms_conformance.errors import ConfigError, SourceError
 from sms_conformance.records import Process
 from sms_conformance.rules.fields import rule_fields

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import requests
 
-from sms_conformance.connectors.servicenow.responses import HTTPAuthError
-from sms_conformance.connectors.servicenow.retry import RetryableError, parse_retry_after
+from sms_conformance.connectors.http.errors import HTTPAuthError
+from sms_conformance.connectors.http.retry import RetryableError, parse_retry_after
 from sms_conformance.errors import SourceError
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -9,11 +9,11 @@ from typing import cast, get_args
 
 from pydantic import SecretStr
 
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.jira.auth import CloudAuth, JiraAuth, TokenAuth
 from sms_conformance.connectors.jira.client import JiraClient, site_url
 from sms_conformance.connectors.jira.connector import PAGE_SIZE, Deployment, JiraConnector
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.errors import ConfigError
 from sms_conformance.limits import Limits
 

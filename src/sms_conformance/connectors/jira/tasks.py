@@ -18,12 +18,12 @@ from typing import Any
 from urllib.parse import quote
 
 from sms_conformance.connectors.base import TaskDraft, TaskNotWritten, TaskRef
+from sms_conformance.connectors.http.retry import AmbiguousWriteError
 from sms_conformance.connectors.jira import adf, jql
 from sms_conformance.connectors.jira.connector import JiraConnector, batched
 from sms_conformance.connectors.jira.responses import JiraRequestError
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.values import parse_timestamp, ref_id, text_of
-from sms_conformance.connectors.servicenow.retry import AmbiguousWriteError
 from sms_conformance.errors import ConfigError, SourceError
 
 TOOL_LABEL = "sms-conformance"

@@ -15,7 +15,7 @@ import orjson
 import requests
 from pydantic import SecretStr
 
-from sms_conformance.connectors.servicenow.retry import NotSentError, RetryableError
+from sms_conformance.connectors.http.retry import NotSentError, RetryableError
 from sms_conformance.errors import AuthError, SourceError
 
 # (method, url, form data) -> response; the client's raw, counted, un-retried sender.

@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
+from sms_conformance.connectors.http.errors import HTTPAuthError
+from sms_conformance.connectors.http.retry import QuotaError, RetryableError, RetryPolicy
+from sms_conformance.connectors.http.transport import HttpClient
 from sms_conformance.connectors.servicenow.auth import Auth
-from sms_conformance.connectors.servicenow.http import HttpClient
-from sms_conformance.connectors.servicenow.responses import HTTPAuthError, Json, decode
-from sms_conformance.connectors.servicenow.retry import QuotaError, RetryableError, RetryPolicy
+from sms_conformance.connectors.servicenow.responses import Json, decode
 from sms_conformance.errors import ConfigError, SourceError
 from sms_conformance.limits import MIB
 

@@ -20,6 +20,7 @@ from sms_conformance.connectors.base import (
     withheld_reason,
 )
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
+from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
 from sms_conformance.connectors.servicenow.paging import (
@@ -35,7 +36,7 @@ from sms_conformance.connectors.servicenow.query import (
     compile_scopes,
     condition,
 )
-from sms_conformance.connectors.servicenow.responses import HTTPAuthError, Json
+from sms_conformance.connectors.servicenow.responses import Json
 from sms_conformance.connectors.servicenow.streams import Gate, GatedClient, interleaved, split_after
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,

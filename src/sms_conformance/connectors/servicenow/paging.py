@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from sms_conformance.connectors.http.retry import QuotaError
 from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.query import Filter, page_query
 from sms_conformance.connectors.servicenow.responses import Json
-from sms_conformance.connectors.servicenow.retry import QuotaError
 from sms_conformance.errors import SourceError
 
 _KEY = re.compile(r"[A-Za-z0-9_-]+")

@@ -1,4 +1,4 @@
-"""Turn Table API answers and network failures into JSON bodies or typed errors."""
+"""Turn Table API answers into JSON bodies or typed errors (network failures: http/errors.py)."""
 
 from __future__ import annotations
 
@@ -6,36 +6,14 @@ from typing import Any
 
 import orjson
 import requests
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    MaxRetryError,
-    NameResolutionError,
-    NewConnectionError,
-)
 
-from sms_conformance.connectors.servicenow.retry import RetryableError, parse_retry_after
-from sms_conformance.errors import AuthError, SourceError
+from sms_conformance.connectors.http.errors import HTTPAuthError
+from sms_conformance.connectors.http.retry import RetryableError, parse_retry_after
+from sms_conformance.errors import SourceError
 
 Json = dict[str, Any]
 # 500 is retried too, but only once (see TableClient).
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-# Connection lost, read timeout, truncated or undecodable body (urllib3's while reading a body).
-_TRANSIENT = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    HTTPError,
-)
-
-
-class HTTPAuthError(AuthError):
-    """401 or 403 from the instance; `status` tells which."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def decode(method: str, url: str, response: requests.Response) -> Json | None:
@@ -87,34 +65,6 @@ def decode(method: str, url: str, response: requests.Response) -> Json | None:
     return body
 
 
-def network_error(method: str, url: str, exc: Exception) -> SourceError:
-    """The error for a failed request or body read (requests' or urllib3's exceptions).
-
-    An instance that cannot be reached at all (unknown host, refused, connect timeout) fails at
-    once: retrying would only delay the report. A connection lost mid-way, a read timeout or a
-    truncated body is transient and retried.
-    """
-    if isinstance(exc, requests.exceptions.SSLError):
-        return SourceError(f"{method} {url}: TLS verification failed")
-    cause = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
-    if isinstance(cause, ConnectTimeoutError):  # also refused and unresolved (subclasses)
-        return SourceError(f"{method} {url}: cannot reach the instance: {_unreachable(cause)}")
-    if isinstance(exc, _TRANSIENT):
-        return RetryableError(f"{method} {url}: {_reason(exc)}")
-    return SourceError(f"{method} {url}: {type(exc).__name__}")
-
-
-def _unreachable(cause: ConnectTimeoutError) -> str:
-    if isinstance(cause, NameResolutionError):
-        return "host not found"
-    if isinstance(cause, NewConnectionError):
-        error = cause.__cause__
-        if isinstance(error, ConnectionRefusedError):
-            return "connection refused"
-        return f"cannot connect ({error.strerror if isinstance(error, OSError) else cause})"
-    return "connection timed out"
-
-
 def _is_json(response: requests.Response) -> bool:
     return "json" in response.headers.get("Content-Type", "").lower()
 
@@ -137,21 +87,3 @@ def _answer(response: requests.Response) -> str:
         except orjson.JSONDecodeError:
             message = ""
     return f"ServiceNow answered {response.status_code} {message or response.reason or ''}".strip()
-
-
-def _reason(exc: BaseException) -> str:
-    """A short cause for a network failure, without URLs, headers or credentials."""
-    text = repr(exc).lower()
-    for needle, reason in (
-        ("refused", "connection refused"),
-        ("reset", "connection reset"),
-        ("timed out", "timed out"),
-        ("incompleteread", "response truncated"),
-        ("remotedisconnected", "connection closed by the server"),
-        ("name or service not known", "host not found"),
-        ("nodename nor servname", "host not found"),
-        ("failed to resolve", "host not found"),
-    ):
-        if needle in text:
-            return reason
-    return f"network error ({type(exc).__name__})"

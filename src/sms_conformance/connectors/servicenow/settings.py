@@ -12,11 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient, base_url
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
-from sms_conformance.connectors.servicenow.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
 from sms_conformance.errors import ConfigError
 from sms_conformance.limits import Limits

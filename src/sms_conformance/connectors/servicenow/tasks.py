@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from sms_conformance.connectors.http.retry import AmbiguousWriteError
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.paging import KeysetScan, text
 from sms_conformance.connectors.servicenow.query import Filter, check_field, condition
-from sms_conformance.connectors.servicenow.retry import AmbiguousWriteError
 from sms_conformance.errors import ConfigError, SourceError
 
 _SYS_ID = re.compile(r"[A-Za-z0-9_-]+")

@@ -10,8 +10,7 @@ headers are still arriving then; the body is read here, the deadline checked bet
 every request ends within `request_timeout` plus one `timeout`. `max_body` bytes per body, and
 `scan_timeout` for everything the client does: past it, no request starts and none is waited for.
 
-It lives beside retry.py and responses.py, which the Jira client shares too; in the connectors
-package itself it would import this package while this package's client imports it.
+Platform-free: each platform's client subclasses it and decodes its own answers.
 """
 
 from __future__ import annotations
@@ -27,14 +26,14 @@ from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_ty
 from urllib3.exceptions import HTTPError
 
 from sms_conformance import __version__
-from sms_conformance.connectors.servicenow.responses import network_error
-from sms_conformance.connectors.servicenow.retry import (
+from sms_conformance.connectors.http.errors import network_error
+from sms_conformance.connectors.http.retry import (
     AmbiguousWriteError,
     NotSentError,
     RetryableError,
     RetryPolicy,
 )
-from sms_conformance.connectors.servicenow.watchdog import Deadline, WatchedAdapter
+from sms_conformance.connectors.http.watchdog import Deadline, WatchedAdapter
 from sms_conformance.errors import SourceError
 from sms_conformance.limits import MIB
 

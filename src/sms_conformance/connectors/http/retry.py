@@ -1,4 +1,4 @@
-"""Retry policy for Table API calls: what is transient, how long to wait, when to give up."""
+"""Retry policy for HTTP calls: what is transient, how long to wait, when to give up."""
 
 from __future__ import annotations
 
