@@ -211,6 +211,27 @@ def test_waiver_with_an_impossible_date(exports: Path, tmp_path: Path) -> None:
                    "day is out of range for month")
 
 
+def test_waiver_naming_a_misspelled_rule(exports: Path, tmp_path: Path) -> None:
+    """bad input: a waiver for `change.aproval.before_implementation` (no such rule); outcome:
+    exit 2 at its rule line."""
+    body = ("waivers:\n  - rule: incident.closure.validated\n    record: INC0000001\n"
+            "    reason: Legacy ticket\n    approver: J. Doe\n    expires: 2027-03-01\n"
+            "  - rule: change.aproval.before_implementation\n    record: CHG0000001\n"
+            "    reason: Legacy ticket\n    approver: J. Doe\n    expires: 2027-03-01\n")
+    assert_refusal(exports, tmp_path, {"waivers.yaml": body}, "waivers.yaml", 7,
+                   "waivers.1.rule: no rule has the id or alias 'change.aproval.before_implementation'")
+
+
+def test_waiver_scoped_on_a_field_the_rule_cannot_read(exports: Path, tmp_path: Path) -> None:
+    """bad input: a waiver scoped on `asignment_group` (no such incident field); outcome: exit 2
+    at that scope line."""
+    body = ("waivers:\n  - rule: incident.closure.validated\n    scope:\n"
+            "      asignment_group: g1\n    reason: Legacy ticket\n    approver: J. Doe\n"
+            "    expires: 2027-03-01\n")
+    assert_refusal(exports, tmp_path, {"waivers.yaml": body}, "waivers.yaml", 4,
+                   "waivers.0.scope.asignment_group: 'asignment_group' is not a field")
+
+
 def test_waivers_file_as_a_list(exports: Path, tmp_path: Path) -> None:
     """bad input: waivers.yaml holding a bare list instead of `waivers:`; outcome: exit 2 at line 1."""
     assert_refusal(exports, tmp_path, {"waivers.yaml": "- rule: x\n"}, "waivers.yaml", 1,

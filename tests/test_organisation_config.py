@@ -100,3 +100,7 @@ waivers:
     assert numbers(report, "incident.closure.validated", "waived") == {live}
     assert expired in numbers(report, "incident.closure.validated", "fail")
     assert any("expired 2026-10-01" in n for n in report["scan"]["notices"])
+    # Stale at load: a notice naming the file and the line of its expiry, not a refusal.
+    assert any(n.endswith("waiver for incident.closure.validated expired 2026-10-01: it waives "
+                          "nothing; renew or remove it") and "waivers.yaml:11:" in n
+               for n in report["scan"]["notices"])

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
+from sms_conformance.canonical import PlatformMap, field_of
+from sms_conformance.errors import ConfigFileError
 from sms_conformance.records import NamedRef, Record, Ref, Unknown
 from sms_conformance.rules.model import Rule
-from sms_conformance.yamlsource import load_yaml, validate
+from sms_conformance.yamlsource import SourceDoc, load_yaml, validate
 
 Scalar = str | int | bool
 
@@ -33,7 +36,7 @@ class Waiver(BaseModel):
         return self
 
     def covers(self, rule: Rule, record: Record) -> bool:
-        if not self._names(rule):
+        if not self.names(rule):
             return False
         if self.record is not None:
             return record.number == self.record
@@ -43,7 +46,7 @@ class Waiver(BaseModel):
         """Scope fields the source did not provide (unknown, or a reference exported as a name
         that is not the one asked for) when the rest of the scope matches: whether the waiver
         covers the record cannot be told."""
-        if self.scope is None or not self._names(rule):
+        if self.scope is None or not self.names(rule):
             return []
         fields = []
         for name, wanted in self.scope.items():
@@ -55,7 +58,7 @@ class Waiver(BaseModel):
             fields.append(name)
         return fields
 
-    def _names(self, rule: Rule) -> bool:
+    def names(self, rule: Rule) -> bool:
         return any(fnmatch.fnmatch(name, self.rule) for name in (rule.id, *rule.aliases))
 
     def expired(self, today: date) -> bool:
@@ -70,10 +73,11 @@ def _matches(value: Any, wanted: Any) -> bool:
 class Waivers:
     """Finds the waiver for a result; remembers which expired waivers were hit."""
 
-    def __init__(self, waivers: list[Waiver], today: date) -> None:
+    def __init__(self, waivers: list[Waiver], today: date, stale: list[str] | None = None) -> None:
         self.waivers = waivers
         self.today = today
         self.expired_hits: dict[int, Waiver] = {}
+        self.stale = stale or []  # waivers already expired when the file was loaded
 
     def find(self, rule: Rule, record: Record) -> Waiver | None:
         for index, waiver in enumerate(self.waivers):
@@ -91,11 +95,11 @@ class Waivers:
                        for f in w.open_fields(rule, record)})
 
     def notices(self) -> list[str]:
-        return [
+        return [*self.stale, *(
             f"waiver for {w.rule} on {w.record or w.scope} expired {w.expires} "
             f"(approved by {w.approver}): its records are findings again"
             for w in self.expired_hits.values()
-        ]
+        )]
 
 
 class WaiversFile(BaseModel):
@@ -104,10 +108,46 @@ class WaiversFile(BaseModel):
     waivers: list[Waiver] = []
 
 
-def load_waivers(path: Path | None, now: datetime) -> Waivers:
-    """config/waivers.yaml: `waivers:` and a list of waivers."""
+def load_waivers(path: Path | None, now: datetime, rules: Sequence[Rule] = (),
+                 fieldmap: PlatformMap | None = None) -> Waivers:
+    """config/waivers.yaml: `waivers:` and a list of waivers. With `rules` (every rule of the
+    platform, not only those a run selects) each waiver is checked as settings are: one that
+    names no rule, or scopes on a field its rules cannot read, never applies (ConfigFileError);
+    one already expired is only stale (a notice naming its line)."""
     if path is None or not path.exists():
         return Waivers([], now.date())
     doc = load_yaml(path)
     parsed = validate(WaiversFile, {} if doc.data is None else doc.data, doc)
-    return Waivers(parsed.waivers, now.date())
+    stale = []
+    for index, waiver in enumerate(parsed.waivers):
+        if rules:
+            check_waiver(waiver, rules, fieldmap, doc, index)
+        if waiver.expired(now.date()):
+            stale.append(f"{path}:{doc.line(['waivers', index, 'expires'])}: waiver for "
+                         f"{waiver.rule} expired {waiver.expires}: it waives nothing; renew or "
+                         "remove it")
+    return Waivers(parsed.waivers, now.date(), stale)
+
+
+def check_waiver(waiver: Waiver, rules: Sequence[Rule], fieldmap: PlatformMap | None,
+                 doc: SourceDoc, index: int) -> None:
+    named = [r for r in rules if waiver.names(r)]
+    if not named:
+        raise ConfigFileError(
+            f"no rule has the id or alias {waiver.rule!r}: the waiver would never apply "
+            "(`sms-conformance rules list` shows the ids)",
+            path=doc.path, line=doc.line(["waivers", index, "rule"]), key=f"waivers.{index}.rule")
+    for name in waiver.scope or {}:
+        if not any(_readable(rule, name, fieldmap) for rule in named):
+            processes = ", ".join(sorted({r.process.value for r in named}))
+            raise ConfigFileError(
+                f"{name!r} is not a field {waiver.rule} can read on {processes} records (not a "
+                "canonical field, or one the field map does not fill): the waiver would never "
+                "apply", path=doc.path, line=doc.line(["waivers", index, "scope", name]),
+                key=f"waivers.{index}.scope.{name}")
+
+
+def _readable(rule: Rule, name: str, fieldmap: PlatformMap | None) -> bool:
+    if field_of(rule.process, name) is None:
+        return False
+    return fieldmap is None or fieldmap.maps(rule.process, name)

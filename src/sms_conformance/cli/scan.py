@@ -70,7 +70,9 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     fieldmap = config.fieldmap(platform)
     wait_seconds = parse_wait(wait)
     options = ScanOptions(
-        now=now, waivers=load_waivers(config.file("waivers.yaml"), now),
+        now=now, waivers=load_waivers(config.file("waivers.yaml"), now,
+                                      config.rules(rules_path, platform=platform,
+                                                   include_off=True), fieldmap),
         since=parse_since(since, now), source=profile or source,
         incremental=incremental and not source.startswith("file:"),
         progress=progress_printer(sys.stderr, quiet),

@@ -34,7 +34,8 @@ def trace(number: str, source: str, instance: str | None, profile: str | None, r
     rules = config.rules(rules_path, only, platform=platform)
     now = parse_as_of(as_of)
     fieldmap = config.fieldmap(platform)
-    waivers = load_waivers(config.file("waivers.yaml"), now)
+    waivers = load_waivers(config.file("waivers.yaml"), now,
+                           config.rules(rules_path, include_off=True, platform=platform), fieldmap)
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
                      profile=config.profile(profile), quiet=fmt == "json",
                      limits=Limits.from_settings(config.settings())) as conn:
