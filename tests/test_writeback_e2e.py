@@ -188,9 +188,28 @@ def test_no_write_ever_reaches_the_scanned_tables(sandbox, tmp_path: Path) -> No
 
 def test_cap_aborts_before_the_first_write(sandbox, tmp_path: Path) -> None:
     code, out = scan(sandbox, tmp_path / "h.sqlite", "--full", "--max-new-tasks", "3")
-    assert code == 2
-    assert "more than the cap of 3" in out
+    assert code == 6  # its own exit code, not a configuration error
+    assert re.search(r"stopped at the cap: \d+ to create, cap 3; nothing written", out)
     assert tasks(sandbox) == []
+
+
+def test_rollout_creates_the_most_severe_up_to_the_cap(sandbox, tmp_path: Path) -> None:
+    """A first night (--rollout): the cap's worth of the most severe tasks, the rest reported,
+    and the next run creates them."""
+    history = tmp_path / "h.sqlite"
+    code, out = scan(sandbox, history, "--full", "--max-new-tasks", "3", "--rollout")
+    assert code in (0, 1), out
+    made = tasks(sandbox)
+    assert len(made) == 3
+    left = int(re.search(r"created the 3 most severe of (\d+) new tasks", out).group(1)) - 3
+    assert left > 0 and f"{left} left for the next runs" in out
+    code, out = scan(sandbox, history, "--full")
+    assert code in (0, 1), out
+    everything = tasks(sandbox)
+    assert len(everything) == 3 + left
+    first = {t["sys_id"] for t in made}
+    rest = [int(t["priority"]) for t in everything if t["sys_id"] not in first]
+    assert max(int(t["priority"]) for t in made) <= min(rest)
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(sandbox, tmp_path: Path) -> None:

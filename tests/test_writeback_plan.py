@@ -110,7 +110,7 @@ def test_cap_aborts_before_writing(rules, config) -> None:
     many = [finding(fp=f"f{i}", number=f"INC{i}") for i in range(3)]
     plan = plan_write_back(many, {}, [], rules, config, NOW, complete=True)
     check_cap(plan, 3)
-    with pytest.raises(TooManyNewTasks, match="create 3 new tasks, more than the cap of 2"):
+    with pytest.raises(TooManyNewTasks, match="stopped at the cap: 3 to create, cap 2; nothing written"):
         check_cap(plan, 2)
 
 

@@ -1,4 +1,5 @@
-"""The error family the CLI turns into exit codes: configuration (2), source (3), lock (4)."""
+"""The error family the CLI turns into exit codes: configuration (2), source (3), lock (4),
+new-task cap (6)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,9 @@ class LockHeld(ConformanceError):
     """Another run holds the write-back lock of this instance and history store."""
 
     exit_code = 4
+
+
+class CapReached(ConformanceError):
+    """Write-back would create more new tasks than the cap allows: nothing was written."""
+
+    exit_code = 6

@@ -193,10 +193,11 @@ def cap_warning(new: int, cap: int) -> str:
     """"" when the real run may go ahead, else what stops it and how to let it through."""
     if new <= cap:
         return ""
-    return (f"warning: the real run would stop here: it would create {new} new tasks, more than "
-            f"the cap of {cap}, and write nothing. If the plan is right, rerun with "
+    return (f"warning: the real run would stop here (exit 6): it would create {new} new tasks, "
+            f"more than the cap of {cap}, and write nothing. If the plan is right, rerun with "
             f"--max-new-tasks {new} or set write_back.max_new_tasks: {new} in "
-            "config/settings.yaml.")
+            f"config/settings.yaml; or, for a first night, with --rollout: the {cap} most "
+            "severe now, the rest on later runs.")
 
 
 def plan_document(plan: Plan, tasks: Sequence[PlannedTask], *, instance: str, as_of: datetime,

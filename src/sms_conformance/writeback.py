@@ -16,7 +16,7 @@ from sms_conformance.connectors.base import (
     TaskRef,
 )
 from sms_conformance.engine import evaluate_one
-from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.errors import CapReached, ConfigError, SourceError
 from sms_conformance.findings import Status, fingerprint
 from sms_conformance.history import FindingRow, History
 from sms_conformance.links import LinkResolver
@@ -41,8 +41,8 @@ CHUNK = 50
 T = TypeVar("T")
 
 
-class TooManyNewTasks(ConfigError):
-    """The per-run cap on new tasks would be exceeded: nothing was written."""
+class TooManyNewTasks(CapReached):
+    """The per-run cap on new tasks would be exceeded: nothing was written (exit 6)."""
 
 
 @dataclass(frozen=True)
@@ -190,10 +190,11 @@ def recheck_unseen(
 def check_cap(plan: Plan, cap: int) -> None:
     if len(plan.create) > cap:
         raise TooManyNewTasks(
-            f"write-back would create {len(plan.create)} new tasks, more than the cap of {cap}; "
-            "nothing was written. Check the plan with --dry-run, then rerun with "
+            f"stopped at the cap: {len(plan.create)} to create, cap {cap}; nothing written. "
+            "Check the plan with --dry-run, then rerun with "
             f"--max-new-tasks {len(plan.create)} (or raise write_back.max_new_tasks in "
-            "config/settings.yaml) if it is right."
+            "config/settings.yaml) if it is right, or with --rollout to create the "
+            f"{cap} most severe now and the rest on later runs."
         )
 
 
@@ -227,6 +228,20 @@ class Skipped:
                 f"write-back: {len(self.failed)} task write(s) did not go through, the rest of "
                 f"the plan was written; tried again on the next run: "
                 f"{'; '.join(self.failed[:3])}{more}")
+def roll_out(plan: Plan, cap: int) -> int:
+    """--rollout (a first night): keep the `cap` most severe creates of the plan (highest task
+    priority, then earliest due), leave the rest to later runs; returns how many were left."""
+    if len(plan.create) <= cap:
+        return 0
+    ranked = sorted(plan.create, key=lambda c: (c.draft.priority, c.draft.due, c.fingerprint))
+    kept = {id(c) for c in ranked[:cap]}
+    left = len(plan.create) - cap
+    plan.create = [c for c in plan.create if id(c) in kept]
+    plan.notices.append(
+        f"rollout: created the {cap} most severe of {cap + left} new tasks (the cap); {left} "
+        "left for the next runs (an incremental run keeps its watermark, so the next one reads "
+        "their records again)")
+    return left
 
 
 def apply_plan(

@@ -2,7 +2,8 @@
 
 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error,
 3 source or API failure (scan incomplete), 4 another run holds the write-back lock
-(nothing was read or written), 5 internal error (a defect of the tool: never read as findings).
+(nothing was read or written), 5 internal error (a defect of the tool: never read as findings),
+6 write-back stopped at the new-task cap (nothing written).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sms_conformance import __version__
 from sms_conformance.errors import ConformanceError
 from sms_conformance.printable import one_line
 
-EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED, EXIT_INTERNAL, EXIT_CAP = 0, 1, 2, 3, 4, 5, 6
 
 
 class Cli(click.Group):

@@ -41,7 +41,11 @@ from sms_conformance.waivers import load_waivers
               help="Exit 1 when a finding has this severity or higher.")
 @click.option("--write-back", is_flag=True, help="Create, update and close remediation tasks.")
 @click.option("--dry-run", is_flag=True, help="With --write-back: print the plan, write nothing.")
-@click.option("--max-new-tasks", type=click.IntRange(0), help="Abort write-back above this many new tasks.")
+@click.option("--max-new-tasks", type=click.IntRange(0),
+              help="Stop write-back (exit 6, nothing written) above this many new tasks.")
+@click.option("--rollout", is_flag=True,
+              help="With --write-back, above the cap: create the most severe up to the cap, "
+                   "report the rest (a first night).")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), metavar="PATH",
               help="With --write-back or --dry-run: write the whole plan here as JSON.")
 @click.option("--wait", "wait", default="0", show_default=True, metavar="DURATION",
@@ -58,10 +62,13 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
          config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
          since: str | None, incremental: bool, as_of: str | None, fmt: str, output: Path | None,
          fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
+         rollout: bool,
          plan_path: Path | None, wait: str, history_path: Path | None, quiet: bool) -> None:
     """Scan incidents, problems and changes against the conformance rules."""
     if plan_path is not None and not (write_back or dry_run):
         raise ConfigError("--plan needs --write-back or --dry-run")
+    if rollout and not (write_back or dry_run):
+        raise ConfigError("--rollout needs --write-back or --dry-run")
     stderr = ctx.with_resource(quiet_stderr(quiet))  # restored when the command ends
     config = ConfigDir.find(config_dir)
     platform = source_platform(source, profile)
@@ -91,7 +98,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
-                                   cap=max_new_tasks, plan_path=plan_path)
+                                   cap=max_new_tasks, plan_path=plan_path, rollout=rollout)
             wb.watch(options)
         scanner = Scanner(conn, rules, history,
                           watermarks="write-back" if write_back or dry_run else "")
@@ -111,8 +118,9 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         report_incomplete(outcome)
         if wb is not None:
             wb.run(history, outcome, conn.instance, now)
-        # Only a scan of every rule whose findings were acted on moves the watermark.
-        if not (only or rules_path or since or dry_run):
+        # Only a scan of every rule whose findings were acted on moves the watermark; one that
+        # left new tasks to later runs (--rollout) keeps it, so the next run reads them again.
+        if not (only or rules_path or since or dry_run or (wb is not None and wb.left)):
             scanner.advance_watermarks(outcome)
         code = exit_code(history, outcome, fail_on)
     event("scan.finished", **scan_fields(history, outcome, fail_on, code))

@@ -47,6 +47,7 @@ from sms_conformance.writeback import (
     existing_tasks,
     find_fingerprints,
     recheck_unseen,
+    roll_out,
     watch_open_tasks,
 )
 from sms_conformance.writeback_corrective import (
@@ -82,18 +83,21 @@ class WriteBack:
     numbers: dict[str, str] = field(default_factory=dict)  # record id -> number, as scanned
     records_of: dict[str, list[str]] = field(default_factory=dict)  # corrective fp -> numbers
     window: bool = False  # the scan reads only records updated since a moment (--since, --incremental)
+    rollout: bool = False  # --rollout: above the cap, create the `cap` most severe, not nothing
+    left: int = 0  # new tasks --rollout left for later runs
 
     @classmethod
     def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
                 fieldmap: PlatformMap, *, dry_run: bool, cap: int | None,
-                plan_path: Path | None = None) -> WriteBack:
+                plan_path: Path | None = None, rollout: bool = False) -> WriteBack:
         writer = writes_tasks(connector)
         if writer is None:
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
         config = WriteBackSettings.from_settings(settings)
         port = writer.task_port(settings)
         wb = cls(connector, port, config, rules, dry_run,
-                 cap if cap is not None else config.max_new_tasks, plan_path=plan_path)
+                 cap if cap is not None else config.max_new_tasks, plan_path=plan_path,
+                 rollout=rollout)
         wb.watched = watch_open_tasks(port, rules, connector.platform, connector.instance)
         return wb
 
@@ -129,6 +133,8 @@ class WriteBack:
             fixed |= rechecked
         plan = self.plan(failures, fixed, outcome, by_id, instance, now)
         plan.notices.extend([*searched, *notices])
+        if self.rollout:
+            self.left = roll_out(plan, self.cap)
         if fallback.notice:
             plan.notices.append(fallback.notice)
         context = PlanContext(
