@@ -8,9 +8,15 @@ Syntax: comma-separated items, each either a fault ``KIND:RATE[@TABLE]`` or an o
 KIND: ``429`` (Retry-After header + the documented rate-limit envelope), ``500``, ``502``,
 ``503``, ``504`` (JSON error envelope), ``reset`` (connection closed without a response),
 ``truncate`` (200 with half of the JSON body), ``html`` (200 with the hibernating-instance HTML
-page, ``Content-Type: text/html``). RATE is a probability in [0, 1]; TABLE limits the fault to
-one table. Options: ``latency=20ms`` (also ``0.5s`` or plain milliseconds; added to every Table
-API request), ``retry-after=N`` (seconds, default 1), ``seed=N`` (default 0).
+page, ``Content-Type: text/html``); the Jira sandbox also takes ``errors`` (200 with
+``errorMessages`` and no issues), ``bad400`` (a 400 naming nothing of the request),
+``stale-token`` (a 400 "invalid or expired" on a search page with a token), ``flood`` (a page
+of more issues than ``maxResults``), ``stall`` (an empty page with a fresh token), ``repeat``
+(the previous page again, with a fresh token) and ``total50`` / ``total1`` / ``total0`` /
+``total-1`` (the legacy search's ``total`` reported as that number). RATE is a probability in
+[0, 1]; TABLE limits the fault to one table (the Jira sandbox: a REST resource, ``search``).
+Options: ``latency=20ms`` (also ``0.5s`` or plain milliseconds; added to every Table API
+request), ``retry-after=N`` (seconds, default 1), ``seed=N`` (default 0).
 
 Decisions are deterministic given the seed: one draw from ``random.Random(seed)`` per Table API
 request, in arrival order. Auth endpoints and ``/sandbox/*`` are never faulted.
@@ -22,7 +28,11 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-KINDS = ("429", "500", "502", "503", "504", "reset", "truncate", "html")
+# The Jira sandbox's own: a hostile or broken site's search answers (sandbox/jira/server.py).
+JIRA_KINDS = ("errors", "bad400", "stale-token", "flood", "stall", "repeat",
+              "total50", "total1", "total0", "total-1")
+
+KINDS = ("429", "500", "502", "503", "504", "reset", "truncate", "html", *JIRA_KINDS)
 
 
 @dataclass(frozen=True)

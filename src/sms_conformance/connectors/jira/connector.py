@@ -46,6 +46,7 @@ Deployment = Literal["auto", "cloud", "datacenter"]
 Json = dict[str, Any]
 _ID = re.compile(r"[0-9]+")
 _KEY = re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+")
+_QUOTED = re.compile(r"'([^']{1,200})'")
 # Issues asked per search page. The site may send fewer (Cloud lowers it when many fields are
 # asked for, Data Center caps it at jira.search.views.default.max): paging never relies on it.
 PAGE_SIZE = 1000
@@ -226,14 +227,14 @@ class JiraConnector:
     # -- reading ------------------------------------------------------------------------------
 
     def fetch(self, request: FetchRequest) -> Iterator[Record]:
-        """Issues of the process's types in the configured projects, in key order, each once."""
+        """Issues of the process's types in the configured projects, in key order, each once
+        (a search returns an issue once, however often its pages repeat it)."""
         binding = self.binding(request.process)
         query = self.query(binding, request.scopes, request.since)
         if query is None:
             return
         fields = binding.platform_fields(request.fields)
         stats = self.scans[binding.process.value] = SearchStats()
-        seen: set[str] = set()
         try:
             for index, issue in enumerate(self._scoped(binding, request, query, fields, stats)):
                 issue_id, issue_fields = _checked(binding.process.value, index, issue)
@@ -243,9 +244,6 @@ class JiraConnector:
                         f"{_type_name(issue_fields)!r}, outside the query's issue types; stopping")
                 if request.since is not None and _updated_before(issue_fields, request.since):
                     continue  # the JQL window is wider than `since` (minute precision, zones)
-                if issue_id in seen:
-                    continue  # changed while paging and came round again: read once
-                seen.add(issue_id)
                 yield self._record(binding, issue, issue_fields, request.fields)
         finally:
             self.notices.extend(stats.notices)
@@ -356,6 +354,9 @@ class JiraConnector:
         except JiraRequestError as exc:
             if exc.status != 400:
                 raise
+            if not names_part_of(exc.detail, query):
+                raise SourceError(f"Jira refused the search (400) with an answer that names "
+                                  f"nothing of the query: {exc.detail}; stopping") from None
             raise ConfigError(f"Jira refused the JQL query: {exc.detail} (query: {query}); "
                               "check the field map's names and the rule scopes") from None
 
@@ -465,6 +466,16 @@ class JiraConnector:
                     continue
             query = f"id in ({', '.join(jql.issue_id(i) for i in chunk)}) ORDER BY key ASC"
             yield from self.search(query, fields, SearchStats())
+
+
+def names_part_of(detail: str, query: str) -> bool:
+    """Whether Jira's 400 is about the query: its JQL parser's error, or a field, value or
+    operator of the query named (in quotes, as Jira's errors do): a problem of the field map or
+    the scopes. Any other 400 (a proxy's, a hostile site's) is no reason to blame the
+    configuration."""
+    folded = query.casefold()
+    return detail.startswith("Error in the JQL Query") or any(name.strip().casefold() in folded
+               for name in _QUOTED.findall(detail) if name.strip())
 
 
 def _process(kind: str) -> Process | None:

@@ -65,12 +65,29 @@ def decode(method: str, url: str, response: requests.Response) -> Any:
         raise SourceError(f"Jira answered with {response.headers.get('Content-Type')!r}, not "
                           f"JSON {where}: is the site URL a Jira site?")
     try:
-        return orjson.loads(response.content)
+        body = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         if "depth limit" in str(exc):  # complete, but deeper than any parser here takes
             raise SourceError(f"Jira answered with JSON nested deeper than {JSON_DEPTH} levels "
                               f"{where} (rich text of an issue?): not read, not retried") from None
         raise RetryableError(f"truncated or undecodable JSON body {where}") from None
+    if failed := _error_envelope(body):
+        raise SourceError(f"Jira answered {status} with an error in the body: {failed} {where}; "
+                          "the answer is not used")
+    return body
+
+
+def _error_envelope(body: object) -> str:
+    """The words of a 2xx body that reports a failure (`errorMessages`, `errors`,
+    `warningMessages`, or a `status-code` of 400 or more): such a page is not an answer,
+    whatever else it holds (an empty `issues` list is not "no issues")."""
+    if not isinstance(body, dict):
+        return ""
+    status = body.get("status-code")
+    failed = any(body.get(k) for k in ("errorMessages", "warningMessages")) or (
+        isinstance(body.get("errors"), dict) and bool(body["errors"])) or (
+        isinstance(status, int) and status >= 400)
+    return (_json_message(body) or "an error envelope") if failed else ""
 
 
 def said(status: int, text: str) -> str:

@@ -256,8 +256,14 @@ class JiraHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "errors":  # a broken site or proxy: an error, but a 200
+            body: dict[str, Any] = {"errorMessages": ["Something went wrong. Please try again."],
+                                    "errors": {}}
+            self._send_json(200, {**body, "issues": []} if self._resource == "search" else body)
+        elif fault == "bad400":
+            self._send_json(400, {"errorMessages": ["Request rejected."], "errors": {}})
         else:
-            return False  # truncate: applied to the normal answer
+            return False  # truncate and the search faults: applied to the normal answer
         return True
 
     # -- helpers --------------------------------------------------------------------------
@@ -368,15 +374,20 @@ class JiraHandler(BaseHTTPRequestHandler):
         limit = min(_count(max_results, "maxResults"), page_cap(
             [str(f) for f in raw_fields] if isinstance(raw_fields, list) else None))
         found = self.server.search(text, bounded=True)
+        fault = self._fault
+        if fault == "stale-token" and token not in (None, ""):
+            raise error(400, "The provided next page token is invalid or expired.")
         start = _token_offset(token, text)
-        page = found[start:start + limit]
+        if fault == "flood":
+            limit = 2 * _count(max_results, "maxResults") + 1
+        page = [] if fault == "stall" else found[start:start + limit]
         self._rows = len(page)
         out: dict[str, Any] = {"issues": [render.issue(i, fields, frozenset(expand.split(",")))
                                           for i in page]}
-        end = start + len(page)
-        if end < len(found):
-            out["nextPageToken"] = _token(end, text)
-        out["isLast"] = end >= len(found)
+        end = start if fault in ("stall", "repeat") else start + len(page)
+        if end < len(found) or fault in ("stall", "repeat"):
+            out["nextPageToken"] = _token(end, text, fresh=fault is not None)
+        out["isLast"] = "nextPageToken" not in out
         self._send(200, self.server.hostile.search(text, out))
 
     def _legacy_search(self, render: Renderer, method: str, body: bytes) -> None:
@@ -397,9 +408,11 @@ class JiraHandler(BaseHTTPRequestHandler):
         found = self.server.search(text, bounded=False)
         page = found[start:start + limit]
         self._rows = len(page)
+        fault = self._fault or ""
+        total = int(fault[5:]) if fault.startswith("total") else len(found)
         self._send(200, self.server.hostile.search(text, {
             "expand": "schema,names", "startAt": start, "maxResults": limit,
-            "total": len(found), "issues": [render.issue(i, fields) for i in page]}))
+            "total": total, "issues": [render.issue(i, fields) for i in page]}))
 
     def _bulkfetch(self, render: Renderer, body: bytes) -> None:
         request = self._json(body)
@@ -430,10 +443,12 @@ def _count(value: Any, name: str) -> int:
     return number
 
 
-def _token(offset: int, jql_text: str) -> str:
-    """An opaque page token: the next offset, bound to the query it came from."""
+def _token(offset: int, jql_text: str, fresh: bool = False) -> str:
+    """An opaque page token: the next offset, bound to the query it came from (`fresh`: never
+    the same twice, as a hostile site's tokens for one page)."""
     digest = f"{zlib.crc32(jql_text.encode()):08x}"
-    return base64.urlsafe_b64encode(f"{offset}:{digest}".encode()).decode().rstrip("=")
+    nonce = f":{time.time_ns():x}" if fresh else ""
+    return base64.urlsafe_b64encode(f"{offset}:{digest}{nonce}".encode()).decode().rstrip("=")
 
 
 def _token_offset(token: Any, jql_text: str) -> int:
@@ -442,7 +457,7 @@ def _token_offset(token: Any, jql_text: str) -> int:
     try:
         text = base64.urlsafe_b64decode(str(token) + "=" * (-len(str(token)) % 4)).decode()
         offset, _, digest = text.partition(":")
-        if digest == f"{zlib.crc32(jql_text.encode()):08x}" and offset.isdigit():
+        if digest.split(":")[0] == f"{zlib.crc32(jql_text.encode()):08x}" and offset.isdigit():
             return int(offset)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
