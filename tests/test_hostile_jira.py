@@ -127,8 +127,11 @@ def test_an_empty_task_search_after_a_healthy_run_creates_nothing(
     second = write_back(jsm, history)
     assert second.exit_code == 3, second.output
     assert len(tasks(jsm)) == made  # nothing created
-    assert "search did not answer fully" in second.output
-    assert f"holds {made} open" in second.output
+    if mode == "empty-task-search-errors":  # a failed answer on any endpoint, before counting
+        assert "with an error in the body: The search index is being rebuilt" in second.output
+    else:
+        assert "search did not answer fully" in second.output
+        assert f"holds {made} open" in second.output
     jsm.hostile = ""
     third = write_back(jsm, history)  # the search works again: nothing to add
     assert third.exit_code == 0, third.output
