@@ -332,7 +332,13 @@ class LinkResolver:
 
     def tallied_all(self, process: str) -> None:
         """The referring table `process` was read whole: its counts are complete, or at least
-        as high as counted when the source withheld some of its records."""
+        as high as counted when the source withheld some of its records. A table the source
+        did not read at all (not exported: an optional `not_read` of connectors) counted
+        nothing: its counts are unknown, not zero."""
+        reason = getattr(self.connector, "not_read", lambda p: None)(Process(process))
+        if reason:
+            self.unread_counts.update(dict.fromkeys(self.tally_needs.get(process, ()), reason))
+            return
         complete = {n for n in self.tally_needs.get(process, ()) if n not in self.untallied}
         self.tallied |= complete
         self.tallies = {n: self.tallies.get(n, {}) for n in self.tallied}

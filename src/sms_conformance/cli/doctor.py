@@ -52,7 +52,8 @@ def _coverage_doctor(conn: Connector, rules: list[Rule]) -> bool:
     the rules is there."""
     tables = coverage(conn, rules)
     for notice in conn.notices:
-        click.echo(f"{MARKS['warn']}  {notice}: its rules have no evidence, links into it are unknown")
+        click.echo(f"{MARKS['warn']}  {notice}: its rules have no evidence, links into it "
+                   "and counts of its records (referrers) are unknown")
     for cov in tables:
         if not cov.records:
             continue

@@ -107,6 +107,16 @@ class FileConnector:
                 yield record
         self.notices.extend(audit.notices())
 
+    def not_read(self, process: Process) -> str | None:
+        """Why the records of `process` were not read (its table was not exported), else None:
+        counts of its records (referrers) are then unknown, not zero."""
+        pmap = self.fieldmap.processes.get(process)
+        if pmap is None:
+            return "this source holds no such table"
+        if self._export(pmap.table) is None:
+            return f"{pmap.table}.json was not exported to {self.directory}"
+        return None
+
     def _check_states(self, process: Process, export: Export) -> None:
         """Records whose state maps to no lifecycle state: a notice naming them, or, when they
         are most records, an error (exit 2) instead of a scan that sees almost nothing."""
