@@ -97,7 +97,8 @@ class ConfigDir:
 
 
 def parse_as_of(text: str | None) -> datetime:
-    if not text:
+    """The evaluation moment: an ISO date or datetime, or today ("now", or not given)."""
+    if not text or text.strip().lower() == "now":
         return datetime.now(timezone.utc)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))

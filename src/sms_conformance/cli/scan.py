@@ -16,6 +16,7 @@ from sms_conformance.cli.runsummary import scan_fields, summary_line
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
+from sms_conformance.connectors.base import Connector
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
 from sms_conformance.limits import Limits
@@ -34,7 +35,9 @@ from sms_conformance.waivers import load_waivers
 @click.option("--since", metavar="7d|DATE", help="Only records updated since then.")
 @click.option("--incremental/--full", default=False, show_default=True,
               help="Read only records updated since the last complete scan (for cron), or all.")
-@click.option("--as-of", "as_of", metavar="DATETIME", help="Evaluate ages and waivers as of this time.")
+@click.option("--as-of", "as_of", metavar="DATETIME|now",
+              help="Evaluate ages and waivers as of this time (default: now; for an export "
+                   "directory, when the export was taken).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here (default: stdout).")
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]),
@@ -95,6 +98,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         # every scan writes findings and may move watermarks, not only write-back.
         history.path, conn.instance, wait_seconds, waiting=lambda note: click.echo(note, err=True),
     ):
+        moved = _export_moment(conn, options, as_of, since, config)
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
@@ -109,7 +113,8 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
             options.progress.clear()
         history.save_provenance(outcome.scan_id, Provenance(
             filters={"only": list(only), "rules": str(rules_path) if rules_path else None,
-                     "since": since, "incremental": options.incremental, "as_of": as_of},
+                     "since": since, "incremental": options.incremental,
+                     "as_of": as_of if moved is None else f"export: {moved}"},
             rules_digest=rules_digest(rules),
             config_digest=config_digest(config.settings(), fieldmap, options.waivers),
         ))
@@ -117,7 +122,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
             print_report(history, outcome.scan_id, fmt, output)
         report_incomplete(outcome)
         if wb is not None:
-            wb.run(history, outcome, conn.instance, now)
+            wb.run(history, outcome, conn.instance, options.now)
         # Only a scan of every rule whose findings were acted on moves the watermark; one that
         # left new tasks to later runs (--rollout) keeps it, so the next run reads them again.
         if not (only or rules_path or since or dry_run or (wb is not None and wb.left)):
@@ -129,3 +134,22 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     if quiet and (code == EXIT_FINDINGS or (code == EXIT_OK and stderr.isatty())):
         click.echo(summary_line(history, outcome, fail_on, code, conn.instance), file=stderr)
     ctx.exit(code)
+
+
+def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, since: str | None,
+                   config: ConfigDir) -> str | None:
+    """Without --as-of, an export directory is evaluated as of when it was taken (an old export
+    aged against today fails every open record), said in a notice. Returns how the moment was
+    found, None when it stays the given one or today."""
+    moment = getattr(conn, "export_moment", None)
+    found = moment() if as_of is None and moment is not None else None
+    if found is None:
+        return None
+    now, how = found
+    options.now = now
+    options.waivers = load_waivers(config.file("waivers.yaml"), now)
+    options.since = parse_since(since, now)
+    conn.notices.append(
+        f"evaluated as of {now:%Y-%m-%d %H:%M:%S} UTC, {how}: ages and waivers are the "
+        "export's; --as-of now evaluates as of today")
+    return f"{now:%Y-%m-%dT%H:%M:%SZ} ({how})"

@@ -8,7 +8,7 @@ map cannot read (an unlisted label, a date in another format), a reference given
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Set
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -106,6 +106,31 @@ class FileConnector:
             if not request.scopes or any(matches_scope(record.fields, s) for s in request.scopes):
                 yield record
         self.notices.extend(audit.notices())
+
+    def export_moment(self) -> tuple[datetime, str] | None:
+        """When the exports were taken, and how that is known: the newest update time of their
+        records, else the newest file's own time (None: no export is there). Ages are measured
+        from it unless the user asks for another moment."""
+        newest: tuple[datetime, str] | None = None
+        paths = []
+        for pmap in self.fieldmap.processes.values():
+            export = self._export(pmap.table)
+            if export is None:
+                continue
+            paths.append(export.path)
+            spec = pmap.fields.get("updated_at")
+            if spec is None:
+                continue
+            read = pmap.canonical_reader(frozenset({"updated_at"}), export.display)
+            for row in export.rows:
+                value = read(row)["updated_at"]
+                if isinstance(value, datetime) and (newest is None or value > newest[0]):
+                    newest = (value, f"the newest {spec.field} in {export.path.name}")
+        if newest is not None or not paths:
+            return newest
+        path = max(paths, key=lambda p: p.stat().st_mtime)
+        return (datetime.fromtimestamp(path.stat().st_mtime, timezone.utc),
+                f"the time of {path.name} (its records carry no update time)")
 
     def not_read(self, process: Process) -> str | None:
         """Why the records of `process` were not read (its table was not exported), else None:
