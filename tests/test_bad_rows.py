@@ -67,7 +67,7 @@ def test_a_bad_row_in_a_json_export_exits_2_naming_file_and_row(
     (f"sys_id,number,state\n{ID_A},INC1,1\n{ID_A},INC2,1\n", f"line 3 repeats sys_id {ID_A} of line 2"),
     ("Number,State\nINC1,New\n", "no 'number' column; export with field names"),
     ("", "empty; expected a header row"),
-    (b"number,state\nINC1,\xff\n", "not UTF-8"),
+    (b"number,state\nINC1,\x81\n", "not UTF-8 text (invalid start byte at byte 18 of the file, line 2"),
 ])
 def test_a_bad_row_in_a_csv_export_exits_2_naming_file_and_line(
     tmp_path: Path, content: str | bytes, message: str

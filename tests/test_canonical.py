@@ -68,7 +68,8 @@ def test_a_rule_reading_a_field_outside_the_schema_is_refused(tmp_path: Path) ->
 
 @pytest.mark.parametrize(("entry", "problem"), [
     ("u_custom: {field: u_custom}", "not a canonical field of incident"),
-    ("impact: {field: u_impact}", "type str, but the canonical field is int"),
+    ("impact: {field: u_impact, type: str}", "type str, but the canonical field is int"),
+    ("vendor_ticket: {field: u_vendor_ticket}", "not a canonical field of incident"),
 ])
 def test_a_field_map_entry_outside_the_schema_is_refused_at_its_line(
         tmp_path: Path, entry: str, problem: str) -> None:

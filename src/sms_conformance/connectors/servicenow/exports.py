@@ -16,8 +16,10 @@ Every row must be a record with a number, and a sys_id when the file carries sys
 
 from __future__ import annotations
 
+import codecs
 import csv
-from collections.abc import Callable, Iterable
+import io
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ class Export:
     rows: list[dict[str, Any]]
     display: bool  # holds display values: labels, reference names, dates in the user's format
     ids: bool  # rows carry sys_ids (otherwise records are identified by number)
+    notice: str | None = None  # how the file was read, when the user should know (its encoding)
 
 
 def export_path(directory: Path, table: str) -> Path | None:
@@ -46,15 +49,69 @@ def export_path(directory: Path, table: str) -> Path | None:
     return found[0] if found else None
 
 
-def read_export(path: Path, pmap: ProcessMap) -> Export:
+def read_export(path: Path, pmap: ProcessMap, missing: Collection[str] = (),
+                encoding: str | None = None) -> Export:
+    """`missing`: cells meaning "no value" (read as ""); `encoding`: the file's text encoding,
+    detected when None."""
+    content, notice = decode(path, encoding)
     if path.suffix == ".csv":
-        rows, where, display_default = _csv_rows(path), _csv_line, True
+        rows, where, display_default = _csv_rows(path, content), _csv_line, True
     else:
-        key, rows = _json_rows(path)
+        key, rows = _json_rows(path, content)
         where = lambda i: f"{key}[{i}]"  # noqa: E731
         display_default = False
+    if missing:
+        _blank(rows, frozenset(missing))
     ids = _check_identity(path, rows, where)
-    return Export(path, rows, _displayed(rows, pmap, display_default), ids)
+    return Export(path, rows, _displayed(rows, pmap, display_default), ids, notice)
+
+
+def decode(path: Path, encoding: str | None) -> tuple[str, str | None]:
+    """The text of a file, and a notice when its encoding was not UTF-8 but guessed: the one
+    given, else UTF-8 (BOM or not) or UTF-16 by its BOM, else Windows-1252 where UTF-8 fails
+    and every byte is one of cp1252's. Refused with the first bad byte's offset and line."""
+    data = path.read_bytes()
+    if encoding is None:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        else:
+            try:
+                return data.decode("utf-8-sig"), None
+            except UnicodeDecodeError as exc:
+                bad = exc
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                raise _undecodable(path, data, bad, "UTF-8") from None
+            return text, (f"{path.name} is not UTF-8 ({_position(data, bad.start)}): read as "
+                          "Windows-1252 (cp1252), Excel's default; set encoding: in "
+                          "config/fieldmap.yaml if it is another")
+    try:
+        return data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8"
+                           else encoding), None
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, data, exc, encoding) from None
+
+
+def _position(data: bytes, offset: int) -> str:
+    line = data.count(b"\n", 0, offset) + 1
+    return f"byte {offset:,} of the file, line {line:,}"
+
+
+def _undecodable(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: not {encoding} text ({exc.reason} at {_position(data, exc.start)}, "
+        f"{data[exc.start:exc.start + 1]!r}); set the file's encoding as encoding: (e.g. cp1252, "
+        "utf-16) in config/fieldmap.yaml, or save it as UTF-8")
+
+
+def _blank(rows: list[dict[str, Any]], missing: frozenset[str]) -> None:
+    """Cells holding a missing-value marker become empty, as an empty cell reads."""
+    for row in rows:
+        for key, cell in row.items():
+            value = cell.get("value", cell.get("display_value")) if type(cell) is dict else cell
+            if type(value) is str and value.strip() in missing:
+                row[key] = ""
 
 
 def text(cell: Any) -> str:
@@ -65,10 +122,10 @@ def text(cell: Any) -> str:
     return "" if cell is None else str(cell)
 
 
-def _json_rows(path: Path) -> tuple[str, list[dict[str, Any]]]:
+def _json_rows(path: Path, content: str) -> tuple[str, list[dict[str, Any]]]:
     """The rows and the key holding them: `result` (Table API) or `records` (list view)."""
     try:
-        body = orjson.loads(path.read_bytes())
+        body = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
     for key in ("result", "records"):
@@ -87,9 +144,9 @@ def _csv_line(i: int) -> str:
     return f"line {i + 2}"  # the header is line 1; a quoted line break shifts this
 
 
-def _csv_rows(path: Path) -> list[dict[str, Any]]:
+def _csv_rows(path: Path, content: str) -> list[dict[str, Any]]:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with io.StringIO(content, newline="") as handle:
             reader = csv.DictReader(handle)
             header = reader.fieldnames
             if not header:
@@ -108,8 +165,6 @@ def _csv_rows(path: Path) -> list[dict[str, Any]]:
                                       "header has columns")
                 rows.append(row)
             return rows
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise ConfigError(f"{path}: not a readable CSV file: {exc}") from None
 

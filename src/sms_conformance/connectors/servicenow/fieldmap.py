@@ -8,6 +8,7 @@ over it.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -265,6 +266,11 @@ class FieldMap(BaseModel):
     # Display-value exports show dates in the exporting user's format and time zone.
     date_format: Annotated[str, Field(max_length=60)] | None = None  # e.g. dd/MM/yyyy HH:mm:ss
     time_zone: Annotated[str, Field(max_length=60)] | None = None  # IANA name; UTC when not given
+    # Export cells meaning "no value" (the UCI event log's "?"): read as empty.
+    missing_values: Annotated[tuple[Annotated[str, Field(max_length=40)], ...],
+                              Strict(False), Field(max_length=20)] = ()
+    # The text encoding of CSV / JSON exports; None: detected (UTF-8, UTF-16, Windows-1252).
+    encoding: Annotated[str, Field(max_length=40)] | None = None
 
     platform: ClassVar[str] = "servicenow"
     _tables: dict[str, str] = PrivateAttr(default_factory=dict)  # canonical kind -> table
@@ -291,6 +297,16 @@ class FieldMap(BaseModel):
                     raise ValueError(
                         f"{process.value}.fields.{name}: {kind} references point at both "
                         f"{self._tables[kind]} and {spec.table}; name one table per kind")
+        return self
+
+    @model_validator(mode="after")
+    def _known_encoding(self) -> FieldMap:
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"encoding {self.encoding!r}: not a text encoding Python "
+                                 "knows (e.g. utf-8, cp1252, utf-16)") from None
         return self
 
     def model_post_init(self, context: Any) -> None:
@@ -340,12 +356,15 @@ def format_datetime(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-SOURCE_KEYS = ("date_format", "time_zone")  # top-level keys of a field map file, not processes
+# Top-level keys of a field map file, not processes: how the source's files are read.
+SOURCE_KEYS = ("date_format", "time_zone", "missing_values", "encoding")
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Override entries per process; a field entry with `field` replaces the default one, an
-    entry without it (`state: {labels: {...}}`) adds to it, labels merged."""
+    """Override entries per process, merged into the default entry: a field entry with `field`
+    reads another platform field, keeping the default's type, table, choices and labels unless
+    it gives its own; labels add to the default's (`state: {labels: {...}}`), unless the entry
+    gives its own choices."""
     merged = dict(base)
     for process, body in override.items():
         if process in SOURCE_KEYS or not isinstance(body, dict):
@@ -355,9 +374,11 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         fields = dict(current.get("fields", {}))
         for name, entry in (body.get("fields") or {}).items():
             old = fields.get(name)
-            if isinstance(entry, dict) and "field" not in entry and isinstance(old, dict):
-                entry = {**old, **entry,
-                         "labels": {**old.get("labels", {}), **(entry.get("labels") or {})}}
+            if isinstance(entry, dict) and isinstance(old, dict):
+                # Labels add to the default's, unless the entry gives choices of its own (the
+                # default's labels name the default's stored values).
+                kept = {} if "choices" in entry else old.get("labels", {})
+                entry = {**old, **entry, "labels": {**kept, **(entry.get("labels") or {})}}
             fields[name] = entry
         current.update({k: v for k, v in body.items() if k != "fields"})
         current["fields"] = fields
@@ -366,8 +387,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 class _FieldOverride(BaseModel):
-    """A field entry in config/fieldmap.yaml: with `field` it replaces the default entry,
-    without it it adds to it (more labels)."""
+    """A field entry in config/fieldmap.yaml: with `field` it reads another platform field
+    (what it does not give is the default entry's), without it it adds to it (more labels)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -397,11 +418,16 @@ class _Override(BaseModel):
     change: _ProcessOverride | None = None
     date_format: Annotated[str, Field(max_length=60)] | None = None
     time_zone: Annotated[str, Field(max_length=60)] | None = None
+    missing_values: Annotated[tuple[Annotated[str, Field(max_length=40)], ...],
+                              Strict(False), Field(max_length=20)] | None = None
+    encoding: Annotated[str, Field(max_length=40)] | None = None
 
 
-def _check_canonical(override: Mapping[str, Any], doc: SourceDoc) -> None:
+def _check_canonical(override: Mapping[str, Any], doc: SourceDoc,
+                     base: Mapping[str, Any]) -> None:
     """Each field entry of config/fieldmap.yaml names a canonical field, and an entry that
-    replaces the default (`field:` given) has its type: refused at the entry's line."""
+    maps a field the default does not (`field:` given) has its type: refused at the entry's
+    line."""
     for process, body in override.items():
         if process in SOURCE_KEYS or not isinstance(body, Mapping):
             continue
@@ -413,7 +439,9 @@ def _check_canonical(override: Mapping[str, Any], doc: SourceDoc) -> None:
                     f"not a canonical field of {process} (rules read platform fields as "
                     "raw.FIELD)", path=doc.path, line=doc.line(where),
                     key=f"{process}.fields.{name}")
-            given = entry.get("type", "str" if "field" in entry else canonical.type)
+            default = ((base.get(process) or {}).get("fields") or {}).get(name)
+            given = entry.get("type", "str" if "field" in entry and default is None
+                              else canonical.type)
             if given != canonical.type:
                 raise ConfigFileError(
                     f"type {given}, but the canonical field is {canonical.type}",
@@ -431,7 +459,7 @@ def load_field_map(override: Path | None = None) -> FieldMap:
             raise ConfigFileError("expected a mapping of process names to field maps",
                                   path=override, line=doc.line(()))
         validate(_Override, extra, doc)
-        _check_canonical(extra, doc)
+        _check_canonical(extra, doc, data)
         data = _merge(data, dict(extra))
     source = {key: data.pop(key) for key in SOURCE_KEYS if key in data}
     return validate(FieldMap, {"processes": data, **source}, doc)

@@ -16,8 +16,15 @@ from typing import Any, ClassVar
 from sms_conformance.canonical import process_of_kind
 from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.capabilities import Reads
-from sms_conformance.connectors.servicenow.exports import Export, examples, export_path, read_export, text
-from sms_conformance.connectors.servicenow.fieldmap import FieldMap
+from sms_conformance.connectors.servicenow.exports import (
+    SAMPLE,
+    Export,
+    examples,
+    export_path,
+    read_export,
+    text,
+)
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, FieldSpec
 from sms_conformance.errors import ConfigError
 from sms_conformance.records import (
     LIFECYCLE_STATES,
@@ -68,7 +75,11 @@ class FileConnector:
             if path is None or process is None:
                 self._exports[table] = None
             else:
-                self._exports[table] = read_export(path, self.fieldmap.for_process(process))
+                export = read_export(path, self.fieldmap.for_process(process),
+                                     self.fieldmap.missing_values, self.fieldmap.encoding)
+                if export.notice:
+                    self.notices.append(export.notice)
+                self._exports[table] = export
         return self._exports[table]
 
     def _record(self, process: Process, export: Export, row: Mapping[str, Any],
@@ -165,6 +176,13 @@ class FileConnector:
         where = (f"{export.path}: the {spec.field} of {len(unread)} of {len(export.rows)} "
                  f"{process.value} records maps to no {process.value} state ({'; '.join(parts)})")
         if len(unread) > MAX_UNREADABLE_STATES * len(export.rows):
+            column = _state_column(export, spec) if len(values) < len(unread) else None
+            if column is not None:  # the states are there, under another name
+                raise ConfigError(
+                    f"{where}; the {column} column holds {process.value} states (e.g. "
+                    f"{examples(text(row.get(column)) for row in export.rows)}): map it with "
+                    f"{process.value}: {{fields: {{state: {{field: {column}}}}}}} in "
+                    "config/fieldmap.yaml (its labels stay the default's)")
             raise ConfigError(f"{where}; most records cannot be scoped: map the values under "
                               f"{process.value}.fields.state.labels in config/fieldmap.yaml, or "
                               f"export the {spec.field} column")
@@ -235,6 +253,16 @@ class FileConnector:
                     counts[value.id] = counts.get(value.id, 0) + 1
             self._referrer_counts[key] = counts
         return {i: self._referrer_counts[key].get(i, 0) for i in ids}
+
+
+def _state_column(export: Export, spec: FieldSpec) -> str | None:
+    """The column of an export whose values are mostly the state field's stored values or
+    labels (the state exported under another name, such as incident_state), if one is."""
+    rows = export.rows[:SAMPLE]
+    columns = [c for c in (rows[0] if rows else {}) if c != spec.field]
+    counts = {c: sum(1 for row in rows if spec.shows(text(row.get(c)))) for c in columns}
+    best = max(counts, key=lambda c: counts[c], default=None)
+    return best if best is not None and counts[best] > len(rows) / 2 else None
 
 
 class _Audit:

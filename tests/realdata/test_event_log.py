@@ -1,0 +1,132 @@
+"""The UCI incident event log as people would export its final states, and CSV encodings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sms_conformance.cli import cli
+
+HERE = Path(__file__).parent
+EVENT_LOG = HERE / "uci_event_log" / "incident.csv"
+LIST_CSV = HERE / "list_export_csv_priyaroy" / "incident.csv"
+# The event log's own names and formats (SOURCES.md): day-first dates without seconds, the
+# state in incident_state with its own labels, the close code in closed_code.
+UCI_MAP = """\
+date_format: d/M/yyyy HH:mm
+incident:
+  fields:
+    state:
+      field: incident_state
+      labels: {Active: "2", Awaiting User Info: "3"}
+    updated_at: {field: sys_updated_at}
+    resolution_code: {field: closed_code}
+"""
+
+
+def final_states(directory: Path) -> Path:
+    """One row per incident, its last update: the event log's lines kept byte for byte."""
+    lines = EVENT_LOG.read_text(encoding="utf-8").splitlines(keepends=True)
+    last = {line.split(",", 1)[0]: line for line in lines[1:]}
+    directory.mkdir(parents=True)
+    (directory / "incident.csv").write_text(lines[0] + "".join(last.values()), encoding="utf-8")
+    return directory
+
+
+def run(directory: Path, tmp_path: Path, fieldmap: str | None, name: str) -> tuple[int, str, dict]:
+    args = ["scan", "--source", f"file:{directory}", "--history", str(tmp_path / f"{name}.sqlite"),
+            "--format", "json", "--output", str(tmp_path / f"{name}.json")]
+    if fieldmap is not None:
+        config = tmp_path / f"{name}-config"
+        config.mkdir()
+        (config / "fieldmap.yaml").write_text(fieldmap, encoding="utf-8")
+        args += ["--config", str(config)]
+    result = CliRunner().invoke(cli, args)
+    report = tmp_path / f"{name}.json"
+    return result.exit_code, result.output, json.loads(report.read_text()) if report.exists() else {}
+
+
+def counts(report: dict) -> dict[str, tuple[int, int, int]]:
+    return {r["rule_id"]: (r["passed"], r["failed"], r["unknown"]) for r in report["summary"]["rules"]}
+
+
+def test_a_state_column_under_another_name_is_named_with_the_fix(tmp_path: Path) -> None:
+    """bad input: the event log's final states, the state in incident_state; outcome: exit 2
+    naming the column and the field-map entry that maps it, not "add labels"."""
+    code, output, _ = run(final_states(tmp_path / "export"), tmp_path, None, "plain")
+    assert code == 2, output
+    assert "the incident_state column holds incident states (e.g. 'Closed', 'Active')" in output
+    assert "incident: {fields: {state: {field: incident_state}}}" in output
+    assert "labels" not in output.split("holds")[1].split("(its")[0]
+
+
+def test_a_field_override_keeps_the_default_labels(tmp_path: Path) -> None:
+    """`state: {field: incident_state}` with two labels of its own still reads the default
+    labels ('Closed' is 31 of the 32 final states)."""
+    code, output, report = run(final_states(tmp_path / "export"), tmp_path, UCI_MAP, "mapped")
+    assert code == 0, output
+    assert counts(report)["incident.closure.closed_at"] == (31, 0, 0)
+
+
+def test_missing_value_markers_read_as_empty(tmp_path: Path) -> None:
+    """The event log writes "?" for a missing value. Read as a value, a '?' CI passes
+    service_or_ci and a '?' resolved_at is an unreadable date; with missing_values: ["?"] the
+    CI is empty (unknown: the export has no business_service column) and the incident closed
+    without a resolution time fails."""
+    export = final_states(tmp_path / "export")
+    _, _, plain = run(export, tmp_path, UCI_MAP, "plain")
+    code, output, marked = run(export, tmp_path, UCI_MAP + 'missing_values: ["?"]\n', "marked")
+    assert code == 0, output
+    before, after = counts(plain), counts(marked)
+    assert before["incident.logging.service_or_ci"] == (32, 0, 0)
+    assert after["incident.logging.service_or_ci"] == (0, 0, 32)
+    assert before["incident.resolution.resolved_at"] == (30, 0, 1)
+    assert after["incident.resolution.resolved_at"] == (30, 1, 0)
+    # '?' as a problem reference was a name that could not be followed; now no problem is set.
+    assert before["incident.links.problem_exists"] == (0, 0, 32)
+    assert after["incident.links.problem_exists"] == (23, 0, 9)
+
+
+def copy_in(directory: Path, data: bytes) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "incident.csv").write_bytes(data)
+    return directory
+
+
+# The real list export with accented and typographic characters in one short description,
+# as an Excel user's file would hold them.
+ACCENTED = LIST_CSV.read_text(encoding="utf-8").replace(
+    '"ATF : Test1"', '"Réseau – café à l’étage"', 1)
+
+
+@pytest.mark.parametrize(("encoding", "declared"), [
+    ("utf-8-sig", None), ("utf-16", None), ("cp1252", None), ("cp1252", "cp1252")])
+def test_an_encoded_copy_gives_the_same_findings_as_utf8(tmp_path: Path, encoding: str,
+                                                        declared: str | None) -> None:
+    assert "Réseau" in ACCENTED
+    _, _, utf8 = run(copy_in(tmp_path / "utf8", ACCENTED.encode()), tmp_path, None, "utf8")
+    fieldmap = f"encoding: {declared}\n" if declared else None
+    code, output, other = run(copy_in(tmp_path / "other", ACCENTED.encode(encoding)), tmp_path,
+                              fieldmap, "other")
+    assert code == 0, output
+    assert counts(other) == counts(utf8)
+    fails = [(f["rule_id"], f["number"], f["status"]) for f in other["findings"]]
+    assert fails == [(f["rule_id"], f["number"], f["status"]) for f in utf8["findings"]]
+    guessed = [n for n in other["scan"]["notices"] if "read as Windows-1252" in n]
+    assert len(guessed) == (encoding == "cp1252" and declared is None)
+
+
+def test_an_undecodable_csv_is_refused_with_the_true_offset_and_line(tmp_path: Path) -> None:
+    """bad input: the list export with byte 0x81 (neither UTF-8 nor Windows-1252) deep in
+    line 40; outcome: exit 2 naming that byte's offset and line and the encoding option."""
+    data = LIST_CSV.read_bytes()
+    lines = data.split(b"\n")
+    offset = sum(len(line) + 1 for line in lines[:39]) + 2
+    bad = data[:offset] + b"\x81" + data[offset + 1:]
+    code, output, _ = run(copy_in(tmp_path / "bad", bad), tmp_path, None, "bad")
+    assert code == 2, output
+    assert f"at byte {offset:,} of the file, line 40" in output
+    assert "encoding:" in output and "cp1252" in output
