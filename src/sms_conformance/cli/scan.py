@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -26,7 +28,7 @@ from sms_conformance.reports.render import FORMATS, check_writable
 from sms_conformance.rules.model import Severity
 from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions
-from sms_conformance.waivers import load_waivers
+from sms_conformance.waivers import Waivers, load_waivers
 
 
 @click.command()
@@ -79,10 +81,13 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
     now = parse_as_of(as_of)
     fieldmap = config.fieldmap(platform)
     wait_seconds = parse_wait(wait)
+    every_rule = config.rules(rules_path, platform=platform, include_off=True)
+
+    def waivers_at(moment: datetime) -> Waivers:
+        return load_waivers(config.file("waivers.yaml"), moment, every_rule, fieldmap)
+
     options = ScanOptions(
-        now=now, waivers=load_waivers(config.file("waivers.yaml"), now,
-                                      config.rules(rules_path, platform=platform,
-                                                   include_off=True), fieldmap),
+        now=now, waivers=waivers_at(now),
         since=parse_since(since, now), source=profile or source,
         incremental=incremental and not source.startswith("file:"),
         progress=progress_printer(sys.stderr, quiet),
@@ -98,7 +103,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
         # every scan writes findings and may move watermarks, not only write-back.
         history.path, conn.instance, wait_seconds, waiting=lambda note: click.echo(note, err=True),
     ):
-        moved = _export_moment(conn, options, as_of, since, config)
+        moved = _export_moment(conn, options, as_of, since, waivers_at)
         wb = None
         if write_back or dry_run:
             wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
@@ -137,7 +142,7 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
 
 
 def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, since: str | None,
-                   config: ConfigDir) -> str | None:
+                   waivers_at: Callable[[datetime], Waivers]) -> str | None:
     """Without --as-of, an export directory is evaluated as of when it was taken (an old export
     aged against today fails every open record), said in a notice. Returns how the moment was
     found, None when it stays the given one or today."""
@@ -147,7 +152,7 @@ def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, sin
         return None
     now, how = found
     options.now = now
-    options.waivers = load_waivers(config.file("waivers.yaml"), now)
+    options.waivers = waivers_at(now)
     options.since = parse_since(since, now)
     conn.notices.append(
         f"evaluated as of {now:%Y-%m-%d %H:%M:%S} UTC, {how}: ages and waivers are the "
