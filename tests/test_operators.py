@@ -45,11 +45,16 @@ def test_quiet_clean_run_prints_nothing_at_all(exports: Path, tmp_path: Path) ->
     assert result.stdout == "" and result.stderr == ""
 
 
-def test_quiet_wins_over_json_log_on_a_clean_run(exports: Path, tmp_path: Path) -> None:
+def test_quiet_json_log_of_a_clean_run_is_its_two_events(exports: Path, tmp_path: Path) -> None:
+    """--quiet silences the human text only: a JSON log still has the run's start and end."""
     result = invoke("--log-format", "json", "scan", "--source", f"file:{exports}", "--as-of",
                     AS_OF, "--history", str(tmp_path / "h.sqlite"), "--quiet")
     assert result.exit_code == 0
-    assert result.output == ""
+    assert result.stdout == ""
+    started, finished = json_lines(result.stderr)
+    assert (started["event"], finished["event"]) == ("scan.started", "scan.finished")
+    assert finished["fields"]["exit_code"] == 0 and finished["fields"]["complete"] is True
+    assert finished["fields"]["duration_s"] >= 0
 
 
 def test_quiet_with_findings_at_fail_on_prints_one_summary_line(exports: Path,

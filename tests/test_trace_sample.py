@@ -73,8 +73,8 @@ def test_trace_follows_incident_problem_change_ci_and_the_problems_incidents(
     assert others == referrers - {incident}
     # Each record's results are those of a scan as of the same moment.
     history = History(store)
-    scan_id = history.latest_scanned()
-    assert scan_id is not None
+    scan_id = history.scan_ids()[-1]
+    assert history.has_scanned(scan_id)
     stored: dict[str, set[tuple[str, str]]] = {}
     for f in history.findings(scan_id):
         stored.setdefault(f.number, set()).add((f.rule_id, f.status))

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS scans (
   id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, platform TEXT,
   instance TEXT, source TEXT, as_of TEXT, complete INTEGER NOT NULL DEFAULT 0,
   incremental INTEGER NOT NULL DEFAULT 0, notices TEXT NOT NULL DEFAULT '[]', error TEXT,
-  tool_version TEXT, filters TEXT NOT NULL DEFAULT '{}', rules_digest TEXT, config_digest TEXT
+  tool_version TEXT, filters TEXT NOT NULL DEFAULT '{}', rules_digest TEXT, config_digest TEXT,
+  failed_start INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS rule_counts (
   scan_id INTEGER NOT NULL, rule_id TEXT NOT NULL, clause TEXT, process TEXT, severity TEXT,
@@ -136,7 +137,9 @@ _ADDED = {("rule_counts", "unknown"): "INTEGER NOT NULL DEFAULT 0",
           ("scans", "tool_version"): "TEXT",
           ("scans", "filters"): "TEXT NOT NULL DEFAULT '{}'",
           ("scans", "rules_digest"): "TEXT",
-          ("scans", "config_digest"): "TEXT"}
+          ("scans", "config_digest"): "TEXT",
+          # 1: the run read no record (login refused, instance unreachable): no evidence
+          ("scans", "failed_start"): "INTEGER NOT NULL DEFAULT 0"}
 
 # Columns renamed since 0.1 (old name -> new name): platform-neutral names for record and task ids.
 _RENAMED = {("findings", "sys_id"): "record_id", ("tasks", "sys_id"): "task_id"}
@@ -290,12 +293,25 @@ class History:
         return cur.lastrowid
 
     def finish_scan(self, scan_id: int, *, finished: datetime, complete: bool,
-                    notices: list[str], error: str | None) -> None:
+                    notices: list[str], error: str | None, failed_start: bool = False) -> None:
         self.db.execute(
-            "UPDATE scans SET finished_at=?, complete=?, notices=?, error=? WHERE id=?",
-            (iso(finished), int(complete), json.dumps(notices), error, scan_id),
+            "UPDATE scans SET finished_at=?, complete=?, notices=?, error=?, failed_start=? "
+            "WHERE id=?",
+            (iso(finished), int(complete), json.dumps(notices), error, int(failed_start),
+             scan_id),
         )
         self.db.commit()
+
+    def record_failed_start(self, *, platform: str, instance: str, source: str, as_of: datetime,
+                            error: str) -> int:
+        """A run refused before it read anything (a preflight, the task tables): stored as a
+        failed start, with its error and no counts."""
+        now = datetime.now(timezone.utc)
+        scan_id = self.start_scan(platform=platform, instance=instance, source=source,
+                                  as_of=as_of, started=now, incremental=False)
+        self.finish_scan(scan_id, finished=now, complete=False, notices=[], error=error,
+                         failed_start=True)
+        return scan_id
 
     def save_provenance(self, scan_id: int, provenance: Provenance) -> None:
         """What produced the scan (tool version, filters, rule pack and config digests), so
@@ -321,11 +337,23 @@ class History:
     def scan_ids(self) -> list[int]:
         return [row[0] for row in self.db.execute("SELECT id FROM scans ORDER BY id")]
 
-    def scans(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        """Every scan of records as of `since` or later (all when None), oldest first."""
-        cur = self.db.execute("SELECT id FROM scans WHERE as_of >= ? ORDER BY id",
+    def scans(self, since: datetime | None = None, *,
+              failed_starts: bool = True) -> list[dict[str, Any]]:
+        """Every scan of records as of `since` or later (all when None), oldest first; without
+        the runs that read nothing when `failed_starts` is False."""
+        cur = self.db.execute("SELECT id FROM scans WHERE as_of >= ?"
+                              + ("" if failed_starts else " AND failed_start=0") + " ORDER BY id",
                               (iso(since) if since else "",))
         return [scan for (scan_id,) in cur.fetchall() if (scan := self.scan(scan_id))]
+
+    def totals(self, scan_id: int) -> dict[str, int]:
+        """The scan's results summed over its rules: evaluated, passed, failed, errors,
+        waived, unknown."""
+        names = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
+        row = self.db.execute(
+            f"SELECT {', '.join(f'COALESCE(SUM({n}), 0)' for n in names)} FROM rule_counts "
+            "WHERE scan_id=?", (scan_id,)).fetchone()
+        return dict(zip(names, (int(v) for v in row), strict=True))
 
     # results -----------------------------------------------------------------------------
     def add_findings(self, scan_id: int, rows: Iterable[tuple[Any, ...]], seen_at: datetime) -> None:
@@ -362,13 +390,10 @@ class History:
                 "WHERE scan_id=?", (scan_id,)):
             yield p, _unpack_id(i), n, prio, _unpack_id(svc), upd
 
-    def latest_scanned(self) -> int | None:
-        """The latest complete, full scan that stored its scanned records (an incremental one
-        holds only the records that changed)."""
-        row = self.db.execute(
-            "SELECT MAX(s.id) FROM scans s WHERE s.complete=1 AND s.incremental=0 AND EXISTS "
-            "(SELECT 1 FROM scanned WHERE scan_id=s.id)").fetchone()
-        return row[0] if row else None
+    def has_scanned(self, scan_id: int) -> bool:
+        """Whether the scan stored the records it evaluated (`sample` draws from them)."""
+        return self.db.execute("SELECT 1 FROM scanned WHERE scan_id=? LIMIT 1",
+                               (scan_id,)).fetchone() is not None
 
     def commit(self) -> None:
         self.db.commit()
@@ -491,6 +516,15 @@ class History:
             (iso(now), iso(now), task.where, task.id),
         )
         self.db.commit()
+
+    def forget_open_tasks(self, instance: str, now: datetime) -> int:
+        """Marks the open tasks of `instance` closed: for a sandbox started afresh, which holds
+        none of them. Returns how many."""
+        cur = self.db.execute(
+            "UPDATE tasks SET state='closed', closed_at=?, updated_at=? WHERE state='open' "
+            "AND instance=?", (iso(now), iso(now), instance))
+        self.db.commit()
+        return cur.rowcount
 
     def tasks(self, state: str = "open") -> list[dict[str, Any]]:
         cur = self.db.execute(

@@ -83,6 +83,12 @@ class ScanOutcome:
     phases: dict[str, str] = field(default_factory=dict)
     cohorts: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
 
+    @property
+    def failed_start(self) -> bool:
+        """The source failed before it gave a single record (login refused, unreachable):
+        the run holds no evidence, only its error."""
+        return not self.complete and not any(self.records.values())
+
 
 @dataclass
 class ScanOptions:
@@ -239,7 +245,7 @@ class Scanner:
         ))
         self.history.finish_scan(
             scan_id, finished=datetime.now(timezone.utc), complete=outcome.complete,
-            notices=outcome.notices, error=outcome.error,
+            notices=outcome.notices, error=outcome.error, failed_start=outcome.failed_start,
         )
         return outcome
 

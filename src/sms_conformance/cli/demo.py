@@ -1,8 +1,15 @@
-"""`sms-conformance demo`: sandbox + scan + write-back + report, in one command."""
+"""`sms-conformance demo`: sandbox + scan + write-back + report, in one command.
+
+The history store stays (`.demo/history.sqlite` by default) and the sandbox listens on a fixed
+port, so the same seed is the same instance run after run: every demo adds a point to its trend.
+"""
 
 from __future__ import annotations
 
-import tempfile
+import os
+import shlex
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -15,39 +22,79 @@ from sms_conformance.config import ConfigDir
 from sms_conformance.history import History
 from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
-from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR as ANCHOR
 from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
+
+DEMO_HISTORY = Path(".demo") / "history.sqlite"
+DEMO_PORT = 8642  # fixed: the sandbox's URL is the instance its scans are filed under
 
 
 @click.command()
 @click.option("--records", type=click.IntRange(1), default=2000, show_default=True,
               help="Incidents to seed the sandbox with (problems and changes scale along).")
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--history", "history_path", type=click.Path(path_type=Path), default=DEMO_HISTORY,
+              show_default=True, help="History store the demo keeps its scans and tasks in.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEMO_PORT, show_default=True,
+              help="Loopback port of the sandbox (0: a free one, a new instance each run).")
 @click.pass_context
-def demo(ctx: click.Context, records: int, seed: int) -> None:
-    """Start a seeded sandbox, scan it over HTTP, write remediation tasks back, report."""
+def demo(ctx: click.Context, records: int, seed: int, history_path: Path, port: int) -> None:
+    """Start a seeded sandbox dated up to today, scan it over HTTP, write remediation tasks
+    back, report; the scans stay in the history store for `report` and `history`."""
     config = ConfigDir(None)
     fieldmap, rules = config.fieldmap(), config.rules()
-    with tempfile.TemporaryDirectory() as tmp, open_source(
-        "sandbox", instance=None, fieldmap=fieldmap, records=records, seed=seed
-    ) as connector:
-        history = History(Path(tmp) / "history.sqlite")
-        click.echo(f"scanning with {len(rules)} built-in rules as of {ANCHOR:%Y-%m-%d} ...", err=True)
-        # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
-        write_back = WriteBack.prepare(connector, rules, config.settings(), fieldmap,
-                                       dry_run=False, cap=1_000_000)
-        options = ScanOptions(now=ANCHOR, waivers=Waivers([], ANCHOR.date()), source="sandbox",
-                              metrics=MetricSettings.from_settings(config.settings()))
-        write_back.watch(options)
-        outcome = Scanner(connector, rules, history).run(options, fieldmap.where)
-        history.save_provenance(outcome.scan_id, Provenance(
-            filters={"as_of": ANCHOR.isoformat(), "records": records, "seed": seed},
-            rules_digest=rules_digest(rules),
-            config_digest=config_digest(config.settings(), fieldmap, options.waivers)))
-        print_report(history, outcome.scan_id, "table", None)
-        click.echo("")
-        write_back.run(history, outcome, connector.instance, ANCHOR)
-        click.echo("\n" + "\n".join(render_tasks(history, ANCHOR, per_owner=2)))
+    now = datetime.now(timezone.utc)
+    history = History(history_path)
+    try:
+        with open_source("sandbox", instance=None, fieldmap=fieldmap, records=records, seed=seed,
+                         port=port) as connector:
+            click.echo(f"scanning with {len(rules)} built-in rules as of {now:%Y-%m-%d %H:%M} "
+                       "UTC ...", err=True)
+            # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
+            write_back = WriteBack.prepare(connector, rules, config.settings(), fieldmap,
+                                           dry_run=False, cap=1_000_000)
+            options = ScanOptions(now=now, waivers=Waivers([], now.date()), source="sandbox",
+                                  metrics=MetricSettings.from_settings(config.settings()))
+            write_back.watch(options)
+            outcome = Scanner(connector, rules, history).run(options, fieldmap.where)
+            history.save_provenance(outcome.scan_id, Provenance(
+                filters={"records": records, "seed": seed},
+                rules_digest=rules_digest(rules),
+                config_digest=config_digest(config.settings(), fieldmap, options.waivers)))
+            print_report(history, outcome.scan_id, "table", None)
+            click.echo("")
+            # A new sandbox holds none of the tasks an earlier demo wrote to the last one.
+            history.forget_open_tasks(connector.instance, now)
+            write_back.run(history, outcome, connector.instance, now)
+            click.echo("\n" + "\n".join(render_tasks(history, now, per_owner=2)))
+            scans = sum(1 for s in history.scans() if s["instance"] == connector.instance)
+    finally:
         history.close()
+    click.echo("\n".join(closing_lines(history_path, scans)))
     ctx.exit(0 if outcome.complete else 3)
+
+
+def closing_lines(history_path: Path, scans: int) -> list[str]:
+    """Where the demo left its scans and the commands that read them, ready to paste."""
+    program = _program()
+    store = shlex.quote(str(history_path))
+    return [
+        "",
+        f"The history store {history_path} holds {scans} scan{'' if scans == 1 else 's'} of this "
+        "sandbox;",
+        "run the demo again for another point of its trend. Next:",
+        f"  {program} report evidence --history {store} --output .demo/evidence",
+        f"  {program} report trend --history {store}",
+        f"  {program} history scans --history {store}",
+    ]
+
+
+def _program() -> str:
+    """How to call this program again from here: the venv's script when run from it."""
+    script = Path(sys.argv[0])
+    if script.name == "sms-conformance" and script.exists():
+        try:
+            return shlex.quote(os.path.relpath(script.absolute()))
+        except ValueError:  # another drive (Windows)
+            return shlex.quote(str(script))
+    return "sms-conformance"

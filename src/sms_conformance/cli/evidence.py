@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 
 from sms_conformance.cli.options import parse_since
-from sms_conformance.cli.report_group import history_option, open_history, pick_scan
+from sms_conformance.cli.report_group import (
+    history_option,
+    instance_option,
+    open_history,
+    pick_scan,
+)
 from sms_conformance.config import ConfigDir
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import parse_iso
@@ -19,6 +24,7 @@ from sms_conformance.waivers import load_waivers
 
 @click.command("evidence")
 @click.option("--scan", "scan_spec", default="latest", show_default=True, metavar="ID|latest")
+@instance_option
 @click.option("--clause", metavar="C", help="Only this clause, e.g. 8.6.1.")
 @click.option("--output", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Directory to write index.html to (created if missing).")
@@ -29,14 +35,14 @@ from sms_conformance.waivers import load_waivers
 @click.option("--config", "config_dir", type=click.Path(path_type=Path),
               help="Organisation config directory (waivers, due days; default ./config).")
 @history_option
-def evidence(scan_spec: str, clause: str | None, output: Path, since: str,
+def evidence(scan_spec: str, instance: str | None, clause: str | None, output: Path, since: str,
              findings_per_rule: int, config_dir: Path | None, history_path: Path | None) -> None:
     """Write the evidence pack of a stored scan: one self-contained HTML file."""
     config = ConfigDir.find(config_dir)
     now = datetime.now(timezone.utc)
     history = open_history(history_path)
     try:
-        scan = pick_scan(history, scan_spec)
+        scan = pick_scan(history, scan_spec, instance)
         ev = load_evidence(
             history, scan, clause=clause,
             waivers=load_waivers(config.file("waivers.yaml"), now).waivers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sms_conformance.config import default_history_path
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
 from sms_conformance.prune import parse_keep, prune
+from sms_conformance.scan_list import render_scans, scan_list
 
 HISTORY_OPTION = click.option(
     "--history", "history_path", type=click.Path(path_type=Path),
@@ -30,6 +32,24 @@ def existing_history(path: Path | None) -> History:
 @click.group("history")
 def history_group() -> None:
     """The history store of scans, findings and tasks."""
+
+
+@history_group.command("scans")
+@click.option("--instance", metavar="URL", help="Only the scans of this instance.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@HISTORY_OPTION
+def scans_command(instance: str | None, fmt: str, history_path: Path | None) -> None:
+    """List the stored scans, oldest first: id, instance, when, complete or why not, counts."""
+    history = existing_history(history_path)
+    try:
+        listed = scan_list(history, instance)
+    finally:
+        history.close()
+    if fmt == "json":
+        click.echo(json.dumps({"scans": listed}, indent=2))
+    else:
+        click.echo("\n".join(render_scans(listed, instance)))
 
 
 @history_group.command("prune")

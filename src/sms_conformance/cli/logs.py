@@ -130,6 +130,12 @@ def setup(log_format: str, verbose: bool) -> None:
     root.addHandler(handler)
 
 
+def json_log() -> bool:
+    """Whether stderr is a JSON log (--log-format json)."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers
+               if getattr(h, "name", None) == _HANDLER)
+
+
 def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
     """A structured event: a JSON line in JSON mode, nothing among the plain lines."""
     EVENTS.log(level, name, extra={"event": name, "fields": fields})
@@ -152,11 +158,14 @@ def quiet_stderr(quiet: bool) -> Iterator[TextIO]:
         yield original
         return
     root = logging.getLogger()
-    level = root.level
+    level, events = root.level, EVENTS.level
     sys.stderr = _Silent(original)
-    root.setLevel(max(level, logging.WARNING))  # no events or retry notes either
+    root.setLevel(max(level, logging.WARNING))  # no retry notes either
+    if json_log():  # --quiet silences the human text: a JSON log keeps its events
+        EVENTS.setLevel(logging.INFO)
     try:
         yield original
     finally:
         sys.stderr = original
         root.setLevel(level)
+        EVENTS.setLevel(events)

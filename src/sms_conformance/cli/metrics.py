@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from sms_conformance.cli.report_group import history_option, open_history, pick_scan
+from sms_conformance.cli.report_group import (
+    history_option,
+    instance_option,
+    open_history,
+    pick_scan,
+)
 from sms_conformance.config import ConfigDir
 from sms_conformance.reports.corrective_status import task_status
 from sms_conformance.reports.metrics_text import render_metrics
@@ -17,17 +22,19 @@ from sms_conformance.reports.summary import rule_lines
 
 @click.command("metrics")
 @click.option("--scan", "scan_spec", default="latest", show_default=True, metavar="ID|latest")
+@instance_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--config", "config_dir", type=click.Path(path_type=Path),
               help="Organisation config directory (due days; default ./config).")
 @history_option
-def metrics(scan_spec: str, fmt: str, config_dir: Path | None, history_path: Path | None) -> None:
+def metrics(scan_spec: str, instance: str | None, fmt: str, config_dir: Path | None,
+            history_path: Path | None) -> None:
     """Process metrics of a stored scan and the corrective-action status."""
     due_days = ConfigDir.find(config_dir).settings()["write_back"]["due_days"]
     history = open_history(history_path)
     try:
-        scan = pick_scan(history, scan_spec)
+        scan = pick_scan(history, scan_spec, instance)
         stored = history.metrics(scan["id"])
         severities = {x.rule_id: x.severity for x in rule_lines(history.counts(scan["id"]))}
         tasks = task_status(history, scan["instance"], datetime.now(timezone.utc), severities,

@@ -23,7 +23,10 @@ def print_report(history: History, scan_id: int, fmt: str, output: Path | None) 
 
 def report_incomplete(outcome: ScanOutcome) -> None:
     """An incomplete scan says why on stderr, whatever --format and --output say."""
-    if not outcome.complete:
+    if outcome.failed_start:
+        click.secho(f"error: no record read: {outcome.error or 'reason unknown'}", err=True,
+                    fg="red")
+    elif not outcome.complete:
         click.secho(f"error: scan incomplete: {outcome.error or 'reason unknown'}",
                     err=True, fg="red")
 

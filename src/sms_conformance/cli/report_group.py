@@ -10,11 +10,12 @@ import click
 from sms_conformance.config import default_history_path
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
+from sms_conformance.scan_choice import choose_scan
 
 
 @click.group("report")
 def report() -> None:
-    """Render stored scans: any format, rate trends, metrics, the evidence pack."""
+    """Render stored scans: any format, rate trends, metrics, the evidence pack, diffs."""
 
 
 history_option = click.option(
@@ -30,23 +31,25 @@ def open_history(path: Path | None) -> History:
     return History(path)
 
 
-def pick_scan(history: History, spec: str) -> dict[str, Any]:
-    """`latest` or a scan id."""
-    if spec != "latest" and not (spec.isdigit() and int(spec) > 0):
-        raise ConfigError(f"--scan {spec!r}: expected a scan id or 'latest'")
-    scan = history.scan(None if spec == "latest" else int(spec))
-    if scan is None:
-        raise ConfigError(f"{history.path}: no scan {spec} in this history store")
-    return scan
+instance_option = click.option(
+    "--instance", metavar="URL",
+    help="With --scan latest: the latest scan of this instance (needed when the history store "
+         "holds scans of several).")
+
+
+def pick_scan(history: History, spec: str, instance: str | None = None) -> dict[str, Any]:
+    """`latest` (of `instance`, or of the one instance the store holds) or a scan id."""
+    return choose_scan(history, spec, instance)
 
 
 def _register() -> None:
+    from sms_conformance.cli.diff import diff
     from sms_conformance.cli.evidence import evidence
     from sms_conformance.cli.metrics import metrics
     from sms_conformance.cli.reports import show
     from sms_conformance.cli.trend import trend
 
-    for command in (show, trend, metrics, evidence):
+    for command in (show, trend, metrics, evidence, diff):
         report.add_command(command)
 
 

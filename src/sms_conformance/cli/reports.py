@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sms_conformance.cli.report_group import instance_option, pick_scan
 from sms_conformance.config import default_history_path
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
@@ -16,11 +17,12 @@ from sms_conformance.reports.render import FORMATS, render
 @click.command("show")
 @click.option("--scan", "scan", default="latest", show_default=True, metavar="ID|latest",
               help="Which stored scan.")
+@instance_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here (default: stdout).")
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (default $SMS_CONFORMANCE_HISTORY or ~/.local/state).")
-def show(scan: str, fmt: str, output: Path | None, history_path: Path | None) -> None:
+def show(scan: str, instance: str | None, fmt: str, output: Path | None, history_path: Path | None) -> None:
     """Render a stored scan (the latest by default) as table, json, csv, junit, oscal or sarif."""
     path = history_path or default_history_path()
     if not path.is_file():  # reading must not create an empty store
@@ -28,7 +30,7 @@ def show(scan: str, fmt: str, output: Path | None, history_path: Path | None) ->
                           "(or pass --history PATH)")
     history = History(path)
     try:
-        loaded = load_report(history, scan)
+        loaded = load_report(history, int(pick_scan(history, scan, instance)["id"]))
         render(loaded, fmt, output)
     finally:
         history.close()

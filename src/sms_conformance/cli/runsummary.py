@@ -23,7 +23,8 @@ def scan_fields(history: History, outcome: ScanOutcome, fail_on: str | None,
     return {
         "scan_id": outcome.scan_id, "complete": outcome.complete, "records": outcome.records,
         "findings": failures_by_severity(history, outcome.scan_id), "fail_on": fail_on,
-        "exit_code": code, **({"error": outcome.error} if outcome.error else {}),
+        "exit_code": code, "failed_start": outcome.failed_start,
+        **({"error": outcome.error} if outcome.error else {}),
     }
 
 

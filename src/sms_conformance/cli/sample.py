@@ -9,30 +9,23 @@ from typing import Any
 import click
 
 from sms_conformance.cli.history import HISTORY_OPTION, existing_history
+from sms_conformance.cli.report_group import instance_option
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow, History
 from sms_conformance.sampling import Scanned, draw, parse_by
+from sms_conformance.scan_choice import choose_scan
 
 # A record's verdict from its stored results, worst first; none stored: it passed every rule
 # that applied (unknown results past 50 per rule are counted, not stored: see scan.py).
 VERDICTS = ("fail", "error", "unknown", "waived")
 
 
-def pick_scan(history: History, scan: str) -> dict[str, Any]:
-    if scan == "latest":
-        scan_id = history.latest_scanned()
-        if scan_id is None:
-            raise ConfigError(f"{history.path}: no complete full scan with its scanned records "
-                              "stored yet: run a full scan with this version first, or pass "
-                              "--scan ID")
-    elif scan.isdigit():
-        scan_id = int(scan)
-    else:
-        raise ConfigError(f"--scan {scan!r}: expected a scan id or 'latest'")
-    found = history.scan(scan_id)
-    if found is None:
-        raise ConfigError(f"--scan {scan}: no such scan in {history.path}")
-    return found
+def pick_scan(history: History, scan: str, instance: str | None = None) -> dict[str, Any]:
+    """`latest`: the latest complete, full scan (of `instance`) that stored its scanned records
+    (an incremental one holds only the records that changed)."""
+    return choose_scan(history, scan, instance, what="complete full scan with its scanned records",
+                       usable=lambda s: bool(s["complete"]) and not s["incremental"]
+                       and history.has_scanned(s["id"]))
 
 
 @click.command()
@@ -42,13 +35,14 @@ def pick_scan(history: History, scan: str) -> dict[str, Any]:
 @click.option("--seed", type=int, required=True, help="The same seed draws the same records.")
 @click.option("--scan", "scan_ref", default="latest", show_default=True, metavar="ID|latest",
               help="The stored scan; latest: the last complete, full (not incremental) one.")
+@instance_option
 @click.option("--process", type=click.Choice(["incident", "problem", "change"]),
               help="Only records of this process (default: all scanned).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @HISTORY_OPTION
-def sample(size: int, by_text: str, seed: int, scan_ref: str, process: str | None, fmt: str,
-           history_path: Path | None) -> None:
+def sample(size: int, by_text: str, seed: int, scan_ref: str, instance: str | None,
+           process: str | None, fmt: str, history_path: Path | None) -> None:
     """Draw a stratified random sample of the records a stored scan evaluated, with their
     results, the way an auditor samples tickets (proportional allocation, at least one per
     stratum where the size allows; see sampling.py)."""
@@ -56,7 +50,7 @@ def sample(size: int, by_text: str, seed: int, scan_ref: str, process: str | Non
         raise ConfigError(f"--size {size}: draw at least 1 record")
     by = parse_by(by_text)
     history = existing_history(history_path)
-    scan = pick_scan(history, scan_ref)
+    scan = pick_scan(history, scan_ref, instance)
     population = [Scanned(*row) for row in history.scanned(scan["id"])
                   if process is None or row[0] == process]
     if not population:

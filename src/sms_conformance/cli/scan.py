@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sms_conformance.cli import EXIT_FINDINGS, EXIT_OK
-from sms_conformance.cli.logs import event, quiet_stderr
+from sms_conformance.cli.logs import event, json_log, quiet_stderr
 from sms_conformance.cli.options import config_options, parse_since, parse_wait, source_options
 from sms_conformance.cli.progress import ProgressLine, progress_printer
 from sms_conformance.cli.report import exit_code, print_report, report_incomplete
@@ -19,7 +22,7 @@ from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.connectors.base import Connector
-from sms_conformance.errors import ConfigError
+from sms_conformance.errors import ConfigError, ConformanceError, SourceError
 from sms_conformance.history import History
 from sms_conformance.limits import Limits
 from sms_conformance.process_metrics import MetricSettings
@@ -27,7 +30,7 @@ from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.reports.render import FORMATS, check_writable
 from sms_conformance.rules.model import Severity
 from sms_conformance.runlock import writer_lock
-from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.scan import Scanner, ScanOptions, ScanOutcome
 from sms_conformance.waivers import Waivers, load_waivers
 
 
@@ -37,9 +40,7 @@ from sms_conformance.waivers import Waivers, load_waivers
 @click.option("--since", metavar="7d|DATE", help="Only records updated since then.")
 @click.option("--incremental/--full", default=False, show_default=True,
               help="Read only records updated since the last complete scan (for cron), or all.")
-@click.option("--as-of", "as_of", metavar="DATETIME|now",
-              help="Evaluate ages and waivers as of this time (default: now; for an export "
-                   "directory, when the export was taken).")
+@click.option("--as-of", "as_of", metavar="DATETIME", help="Evaluate ages and waivers as of this time.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here (default: stdout).")
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]),
@@ -62,25 +63,88 @@ from sms_conformance.waivers import Waivers, load_waivers
               help="For cron: no report (unless --output), no progress or notes; one summary "
                    "line, left out when the run is clean and stderr is not a terminal.")
 @click.pass_context
-def scan(ctx: click.Context, source: str, instance: str | None, profile: str | None,
-         records: int, seed: int,
-         config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
-         since: str | None, incremental: bool, as_of: str | None, fmt: str, output: Path | None,
-         fail_on: str | None, write_back: bool, dry_run: bool, max_new_tasks: int | None,
-         rollout: bool,
-         plan_path: Path | None, wait: str, history_path: Path | None, quiet: bool) -> None:
-    """Scan incidents, problems and changes against the conformance rules."""
-    if plan_path is not None and not (write_back or dry_run):
+def scan(ctx: click.Context, /, **params: Any) -> None:
+    """Scan incidents, problems and changes against the conformance rules.
+
+    \b
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
+    error, 3 source or API failure (scan incomplete), 4 another run holds the lock."""
+    args = ScanArgs(**params)
+    clock = time.monotonic()
+    stderr = ctx.with_resource(quiet_stderr(args.quiet))  # restored when the command ends
+    # Every run logs its start and its end (JSON log lines), whatever --quiet says.
+    event("scan.started", source=args.profile or args.source, instance=args.instance,
+          as_of=args.as_of, incremental=args.incremental, write_back=args.write_back,
+          dry_run=args.dry_run)
+    run = _Run(instance=args.instance or "")
+    try:
+        code, outcome, history = _scan(run, args)
+    except ConformanceError as exc:
+        event("scan.finished", scan_id=run.scan_id, instance=run.instance or None,
+              complete=False, exit_code=exc.exit_code, error=str(exc),
+              duration_s=round(time.monotonic() - clock, 3))
+        raise
+    fail_on = args.fail_on
+    event("scan.finished", instance=run.instance, **scan_fields(history, outcome, fail_on, code),
+          duration_s=round(time.monotonic() - clock, 3))
+    # --quiet: one line for findings at or above --fail-on (an incomplete scan has its error
+    # line), and none at all for a clean run when nobody watches (cron). A JSON log has the
+    # scan.finished line instead.
+    if args.quiet and not json_log() and (
+            code == EXIT_FINDINGS or (code == EXIT_OK and stderr.isatty())):
+        click.echo(summary_line(history, outcome, fail_on, code, run.instance), file=stderr)
+    ctx.exit(code)
+
+
+@dataclass(frozen=True)
+class ScanArgs:
+    """The command line of `scan`, as click parses it."""
+
+    source: str
+    instance: str | None
+    profile: str | None
+    records: int
+    seed: int
+    config_dir: Path | None
+    rules_path: Path | None
+    only: tuple[str, ...]
+    since: str | None
+    incremental: bool
+    as_of: str | None
+    fmt: str
+    output: Path | None
+    fail_on: str | None
+    write_back: bool
+    dry_run: bool
+    max_new_tasks: int | None
+    rollout: bool
+    plan_path: Path | None
+    wait: str
+    history_path: Path | None
+    quiet: bool
+
+
+@dataclass
+class _Run:
+    """What a run knows so far: what the scan.finished line of a failed run can say."""
+
+    instance: str = ""
+    scan_id: int | None = None
+
+
+def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
+    """The scan itself: (exit code, outcome, history store)."""
+    if args.plan_path is not None and not (args.write_back or args.dry_run):
         raise ConfigError("--plan needs --write-back or --dry-run")
-    if rollout and not (write_back or dry_run):
+    if args.rollout and not (args.write_back or args.dry_run):
         raise ConfigError("--rollout needs --write-back or --dry-run")
-    stderr = ctx.with_resource(quiet_stderr(quiet))  # restored when the command ends
-    config = ConfigDir.find(config_dir)
+    source, profile, only, rules_path = args.source, args.profile, args.only, args.rules_path
+    config = ConfigDir.find(args.config_dir)
     platform = source_platform(source, profile)
     rules = config.rules(rules_path, only, platform=platform)
-    now = parse_as_of(as_of)
+    now = parse_as_of(args.as_of)
     fieldmap = config.fieldmap(platform)
-    wait_seconds = parse_wait(wait)
+    wait_seconds = parse_wait(args.wait)
     every_rule = config.rules(rules_path, platform=platform, include_off=True)
 
     def waivers_at(moment: datetime) -> Waivers:
@@ -88,57 +152,69 @@ def scan(ctx: click.Context, source: str, instance: str | None, profile: str | N
 
     options = ScanOptions(
         now=now, waivers=waivers_at(now),
-        since=parse_since(since, now), source=profile or source,
-        incremental=incremental and not source.startswith("file:"),
-        progress=progress_printer(sys.stderr, quiet),
+        since=parse_since(args.since, now), source=profile or source,
+        incremental=args.incremental and not source.startswith("file:"),
+        progress=progress_printer(sys.stderr, args.quiet),
         metrics=MetricSettings.from_settings(config.settings()),
     )
     connection = config.profile(profile)
     limits = Limits.from_settings(config.settings())
-    check_writable(output)
-    history = History(history_path or default_history_path())  # after all config: a bad file writes nothing
-    with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
-                     profile=connection, limits=limits, quiet=quiet) as conn, writer_lock(
-        # One writer per instance and history store, from before the scan to the last write:
-        # every scan writes findings and may move watermarks, not only write-back.
-        history.path, conn.instance, wait_seconds, waiting=lambda note: click.echo(note, err=True),
-    ):
-        moved = _export_moment(conn, options, as_of, since, waivers_at)
-        wb = None
-        if write_back or dry_run:
-            wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap, dry_run=dry_run,
-                                   cap=max_new_tasks, plan_path=plan_path, rollout=rollout)
-            wb.watch(options)
-        scanner = Scanner(conn, rules, history,
-                          watermarks="write-back" if write_back or dry_run else "")
-        event("scan.started", instance=conn.instance, source=options.source,
-              incremental=options.incremental, write_back=write_back, dry_run=dry_run)
-        outcome = scanner.run(options, fieldmap.where)
-        if isinstance(options.progress, ProgressLine):
-            options.progress.clear()
-        history.save_provenance(outcome.scan_id, Provenance(
-            filters={"only": list(only), "rules": str(rules_path) if rules_path else None,
-                     "since": since, "incremental": options.incremental,
-                     "as_of": as_of if moved is None else f"export: {moved}"},
-            rules_digest=rules_digest(rules),
-            config_digest=config_digest(config.settings(), fieldmap, options.waivers),
-        ))
-        if not quiet or output is not None:
-            print_report(history, outcome.scan_id, fmt, output)
-        report_incomplete(outcome)
-        if wb is not None:
-            wb.run(history, outcome, conn.instance, options.now)
-        # Only a scan of every rule whose findings were acted on moves the watermark; one that
-        # left new tasks to later runs (--rollout) keeps it, so the next run reads them again.
-        if not (only or rules_path or since or dry_run or (wb is not None and wb.left)):
-            scanner.advance_watermarks(outcome)
-        code = exit_code(history, outcome, fail_on)
-    event("scan.finished", **scan_fields(history, outcome, fail_on, code))
-    # --quiet: one line for findings at or above --fail-on (an incomplete scan has its error
-    # line), and none at all for a clean run when nobody watches (cron).
-    if quiet and (code == EXIT_FINDINGS or (code == EXIT_OK and stderr.isatty())):
-        click.echo(summary_line(history, outcome, fail_on, code, conn.instance), file=stderr)
-    ctx.exit(code)
+    check_writable(args.output)
+    # After all config: a bad file writes nothing.
+    history = History(args.history_path or default_history_path())
+    writes = args.write_back or args.dry_run
+    try:
+        with open_source(source, instance=args.instance, fieldmap=fieldmap, records=args.records,
+                         seed=args.seed, profile=connection, limits=limits, quiet=args.quiet,
+                         as_of=now if args.as_of else None) as conn, writer_lock(
+            # One writer per instance and history store, from before the scan to the last
+            # write: every scan writes findings and may move watermarks, not only write-back.
+            history.path, conn.instance, wait_seconds,
+            waiting=lambda note: click.echo(note, err=True),
+        ):
+            run.instance = conn.instance
+            moved = _export_moment(conn, options, args.as_of, args.since, waivers_at)
+            wb = None
+            if writes:
+                wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap,
+                                       dry_run=args.dry_run, cap=args.max_new_tasks,
+                                       plan_path=args.plan_path, rollout=args.rollout)
+                wb.watch(options)
+            scanner = Scanner(conn, rules, history, watermarks="write-back" if writes else "")
+            outcome = scanner.run(options, fieldmap.where)
+            run.scan_id = outcome.scan_id
+            if isinstance(options.progress, ProgressLine):
+                options.progress.clear()
+            history.save_provenance(outcome.scan_id, Provenance(
+                filters={"only": list(only), "rules": str(rules_path) if rules_path else None,
+                         "since": args.since, "incremental": options.incremental,
+                         "as_of": args.as_of if moved is None else f"export: {moved}"},
+                rules_digest=rules_digest(rules),
+                config_digest=config_digest(config.settings(), fieldmap, options.waivers),
+            ))
+            if outcome.failed_start:  # the error alone: no report of zeros, no write-back
+                report_incomplete(outcome)
+                return exit_code(history, outcome, args.fail_on), outcome, history
+            if not args.quiet or args.output is not None:
+                print_report(history, outcome.scan_id, args.fmt, args.output)
+            report_incomplete(outcome)
+            if wb is not None:  # tasks are dated by the clock, whatever --as-of says
+                wb.run(history, outcome, conn.instance, datetime.now(timezone.utc))
+            # Only a scan of every rule whose findings were acted on moves the watermark; one
+            # that left new tasks to later runs (--rollout) keeps it, so the next run reads
+            # them again.
+            if not (only or rules_path or args.since or args.dry_run
+                    or (wb is not None and wb.left)):
+                scanner.advance_watermarks(outcome)
+            return exit_code(history, outcome, args.fail_on), outcome, history
+    except SourceError as exc:
+        # Refused before the scan began (a preflight, reading the open tasks): a failed run
+        # all the same, listed by `history scans`, never a point of a trend.
+        if run.scan_id is None:
+            run.scan_id = history.record_failed_start(
+                platform=platform, instance=run.instance, source=options.source, as_of=now,
+                error=str(exc))
+        raise
 
 
 def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, since: str | None,

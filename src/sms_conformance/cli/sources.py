@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sms_conformance.canonical import PlatformMap
@@ -24,13 +25,14 @@ def source_platform(source: str, profile: str | None = None) -> str:
 def open_source(
     source: str, *, instance: str | None, fieldmap: PlatformMap, records: int, seed: int,
     quiet: bool = False, profile: Mapping[str, Any] | None = None, limits: Limits | None = None,
-    preflight: bool = True,
+    preflight: bool = True, as_of: datetime | None = None, port: int = 0,
 ) -> Iterator[Reads]:
-    """Yields a connector; a sandbox source runs a sandbox on a free loopback port meanwhile.
+    """Yields a connector; a sandbox source runs a sandbox on a loopback port (`port`, 0: a free
+    one) meanwhile, its records dated back from the day of `as_of` (None: today).
     `fieldmap` is the map of the source's platform (source_platform)."""
     entry, argument = source_entry(PROFILE_SOURCE if profile is not None else source)
     options = SourceOptions(argument=argument, instance=instance, profile=profile,
                             records=records, seed=seed, quiet=quiet, limits=limits,
-                            preflight=preflight)
+                            preflight=preflight, as_of=as_of, port=port)
     with opener(entry)(options, fieldmap) as connector:
         yield connector

@@ -38,7 +38,8 @@ def trace(number: str, source: str, instance: str | None, profile: str | None, r
                            config.rules(rules_path, include_off=True, platform=platform), fieldmap)
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
                      profile=config.profile(profile), quiet=fmt == "json",
-                     limits=Limits.from_settings(config.settings())) as conn:
+                     limits=Limits.from_settings(config.settings()),
+                     as_of=now if as_of else None) as conn:
         root = Tracer(conn, fieldmap, rules, now, waivers).trace(number)
     if fmt == "json":
         click.echo(json.dumps(_json(root), indent=2))

@@ -85,6 +85,7 @@ class WriteBack:
     window: bool = False  # the scan reads only records updated since a moment (--since, --incremental)
     rollout: bool = False  # --rollout: above the cap, create the `cap` most severe, not nothing
     left: int = 0  # new tasks --rollout left for later runs
+    as_of: datetime | None = None  # the moment the scan evaluated records at (its --as-of)
 
     @classmethod
     def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
@@ -104,6 +105,7 @@ class WriteBack:
     def watch(self, options: ScanOptions) -> None:
         """What the scan must tell write-back: the findings open tasks list, where records stand."""
         options.watch = self.watched.keys({r.id: r for r in self.rules})
+        self.as_of = options.now
         self.window = options.since is not None or options.incremental
         phases = Phases(self.config.policy, options.now)
         linked = linked_processes(self.rules)
@@ -118,6 +120,8 @@ class WriteBack:
         options.cohort = phases.cohort
 
     def run(self, history: History, outcome: ScanOutcome, instance: str, now: datetime) -> Plan:
+        """Plans and applies the tasks. `now` is the clock: due dates, close notes and the times
+        the history store records; records are rechecked as of the scan's moment."""
         searched = check_task_search(self.port, history, self.watched, instance, now)
         failures, groups = self.failures(history, outcome.scan_id)
         fallback = resolve_fallback(self.config.fallback_owner, groups)
@@ -129,7 +133,7 @@ class WriteBack:
             # Rules blinded by a field taken for hidden close nothing, even by a recheck.
             unseen = {k for k in self.watched.keys(by_id) - outcome.seen
                       if k[1] not in outcome.blinded}
-            rechecked, notices = recheck_unseen(self.connector, unseen, by_id, now)
+            rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.as_of or now)
             fixed |= rechecked
         plan = self.plan(failures, fixed, outcome, by_id, instance, now)
         plan.notices.extend([*searched, *notices])
@@ -147,7 +151,8 @@ class WriteBack:
             click.echo(line, err=True)
         if self.plan_path is not None:
             write_plan(self.plan_path, plan_document(
-                plan, tasks, instance=instance, as_of=now, dry_run=self.dry_run, cap=self.cap,
+                plan, tasks, instance=instance, as_of=self.as_of or now, dry_run=self.dry_run,
+                cap=self.cap,
                 fallback=fallback))
         if self.dry_run:
             click.echo("dry run: nothing written", err=True)

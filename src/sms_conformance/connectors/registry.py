@@ -15,6 +15,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,6 +34,9 @@ class SourceOptions:
     profile: Mapping[str, Any] | None = None
     records: int = 2000  # sandbox: incidents to seed
     seed: int = 7
+    # sandbox: its records are dated back from the day of this moment (--as-of; None: today)
+    as_of: datetime | None = None
+    port: int = 0  # sandbox: loopback port (0: a free one)
     quiet: bool = False
     limits: Limits | None = None
     # Whether the opener checks that the source can serve before yielding (a failure then

@@ -99,7 +99,9 @@ class TrendQuery:
 def trend(history: History, query: TrendQuery) -> tuple[str | None, list[Series]]:
     """The instance and its series: one per clause (or the one asked for), rule or process;
     the window (`since`) applies to the scans' as-of moment."""
-    scans = [s for s in history.scans(query.since) if query.until is None or s["id"] <= query.until]
+    # A run that read nothing (a refused login) is no point of any trend: `history scans` lists it.
+    scans = [s for s in history.scans(query.since, failed_starts=False)
+             if query.until is None or s["id"] <= query.until]
     instance = query.instance or (scans[-1]["instance"] if scans else None)
     series: dict[str, Series] = {}
     for scan in scans:

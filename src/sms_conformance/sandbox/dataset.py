@@ -35,7 +35,14 @@ from sms_conformance.sandbox.schema import (
     TableSchema,
 )
 
-DEFAULT_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)
+DEFAULT_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)  # of Sandbox() in tests and benchmarks
+
+
+def day_anchor(moment: datetime | None = None) -> datetime:
+    """Midnight UTC of the day of `moment` (today when None): what a sandbox started from the
+    command line dates its records back from, so that a scan of it today needs no --as-of."""
+    moment = (moment or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 DAY = 86400
 HOUR = 3600
 
@@ -962,4 +969,4 @@ def generate(records: int = 2000, seed: int = 7, defect_rate: float = 0.2,
     return data
 
 
-__all__ = ["DEFAULT_ANCHOR", "Dataset", "generate"]
+__all__ = ["DEFAULT_ANCHOR", "Dataset", "day_anchor", "generate"]

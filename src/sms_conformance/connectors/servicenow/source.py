@@ -15,6 +15,7 @@ from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.connectors.servicenow.settings import connector_from_env
+from sms_conformance.errors import ConfigError
 
 
 def _servicenow_map(platform_map: PlatformMap) -> FieldMap:
@@ -41,11 +42,19 @@ def open_instance(options: SourceOptions, platform_map: PlatformMap) -> Iterator
 def open_sandbox(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Reads]:
     """`--source sandbox`: a seeded sandbox on a free loopback port, for the run."""
     from sms_conformance.sandbox import Sandbox
+    from sms_conformance.sandbox.dataset import day_anchor
 
-    with Sandbox(records=options.records, seed=options.seed) as sandbox:
+    anchor = day_anchor(options.as_of)
+    sandbox = Sandbox(records=options.records, seed=options.seed, anchor=anchor, port=options.port)
+    try:
+        sandbox.start()
+    except OSError as exc:
+        raise ConfigError(f"sandbox: cannot listen on 127.0.0.1:{options.port}: "
+                          f"{exc.strerror}") from None
+    with sandbox:
         if not options.quiet:
-            click.echo(f"sandbox: {options.records} incidents (seed {options.seed}) at "
-                       f"{sandbox.url}", err=True)
+            click.echo(f"sandbox: {options.records} incidents (seed {options.seed}), dated up to "
+                       f"{anchor:%Y-%m-%d}, at {sandbox.url}", err=True)
         yield sandbox_connector(sandbox.url, sandbox.password, _servicenow_map(platform_map))
 
 

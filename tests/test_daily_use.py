@@ -1,0 +1,261 @@
+"""Living with the tool: the demo keeps its history, scans can be listed and compared, cron
+logs every run, a refused login is one error line and no trend point."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sms_conformance.cli import cli
+from sms_conformance.history import History
+from sms_conformance.sandbox.dataset import day_anchor, generate
+from sms_conformance.sandbox.export import export
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# the demo ------------------------------------------------------------------------------------
+
+def test_two_demos_leave_a_history_whose_trend_has_two_points(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    port = str(free_port())
+    for _ in range(2):
+        result = invoke("demo", "--records", "100", "--port", port)
+        assert result.exit_code == 0, result.output
+    store = tmp_path / ".demo" / "history.sqlite"
+    assert store.is_file()
+    # Its last lines say where the history is and what to run next; that command works.
+    tail = result.stdout.strip().splitlines()[-5:]
+    assert any(".demo/history.sqlite holds 2 scans" in line for line in tail)
+    [evidence] = [line.split(maxsplit=1)[1] for line in tail if " report evidence " in line]
+    assert invoke(*evidence.split()).exit_code == 0
+    assert (tmp_path / ".demo" / "evidence" / "index.html").is_file()
+    trend = json.loads(invoke("report", "trend", "--history", str(store), "--format",
+                              "json").stdout)
+    assert trend["instance"] == f"http://127.0.0.1:{port}"
+    assert all(len(s["points"]) == 2 for s in trend["series"]) and trend["series"]
+    # Tasks of the first demo's sandbox (gone) are not listed as open beside the second's.
+    history = History(store)
+    open_tasks = history.tasks("open")
+    assert open_tasks and len({t["task_id"] for t in open_tasks}) == len(open_tasks)
+    history.close()
+
+
+def test_a_sandbox_scanned_today_ages_only_the_incidents_it_plants_as_aged(tmp_path: Path) -> None:
+    """No --as-of: the sandbox's records are dated back from today, so incident.backlog.aging
+    fails on the incidents planted as aged (opened 31 to 180 days ago), not on every one."""
+    out = tmp_path / "r.json"
+    result = invoke("scan", "--source", "sandbox", "--records", "300", "--history",
+                    str(tmp_path / "h.sqlite"), "--format", "json", "--output", str(out),
+                    "--only", "incident.backlog.aging")
+    assert result.exit_code == 0, result.output
+    [aging] = json.loads(out.read_text())["summary"]["rules"]
+    planted = generate(300, 7, anchor=day_anchor()).planted
+    aged = sum("incident.backlog.aging" in rules for rules in planted.values())
+    assert 0 < aging["failed"] <= aged < aging["evaluated"] / 4
+
+
+def test_as_of_pins_the_sandbox_dates(tmp_path: Path) -> None:
+    """The same seed and --as-of give the same records, whatever the day the test runs."""
+    counts = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        result = invoke("scan", "--source", "sandbox", "--records", "100", "--as-of",
+                        "2026-11-01", "--history", str(tmp_path / f"{name}.sqlite"),
+                        "--format", "json", "--output", str(out))
+        assert result.exit_code == 0, result.output
+        counts.append(json.loads(out.read_text())["summary"]["rules"])
+    assert counts[0] == counts[1]
+    assert day_anchor(datetime(2026, 11, 1, 15, tzinfo=timezone.utc)) == datetime(
+        2026, 11, 1, tzinfo=timezone.utc)
+
+
+# cron and failed starts ----------------------------------------------------------------------
+
+def events(stderr: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stderr.splitlines()]
+
+
+def test_quiet_json_log_of_findings_has_both_events_and_no_text(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    export(generate(records=100, seed=3), exports)
+    result = invoke("--log-format", "json", "scan", "--source", f"file:{exports}", "--as-of",
+                    "2026-11-01", "--history", str(tmp_path / "h.sqlite"), "--quiet",
+                    "--fail-on", "low")
+    assert result.exit_code == 1 and result.stdout == ""
+    names = [e["event"] for e in events(result.stderr)]
+    assert names == ["scan.started", "scan.finished"]
+    finished = events(result.stderr)[-1]["fields"]
+    assert finished["exit_code"] == 1 and finished["findings"] and finished["complete"]
+
+
+def test_bad_password_is_one_error_line_exit_3_and_no_trend_point(
+        sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fault: the instance refuses the password; outcome: the error is the first and only line
+    on stderr, no report, exit 3, stored as a failed start that no trend shows"""
+    store = str(tmp_path / "h.sqlite")
+    monkeypatch.setenv("SERVICENOW_PASSWORD", "wrong")
+    result = invoke("scan", "--source", "servicenow", "--instance", sandbox.url, "--history",
+                    store)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: no record read:") and "401" in line
+    listed = json.loads(invoke("history", "scans", "--history", store, "--format",
+                               "json").stdout)["scans"]
+    assert [s["state"] for s in listed] == ["failed start"]
+    trend = invoke("report", "trend", "--history", store)
+    assert trend.exit_code == 0 and trend.stdout.startswith("No scans")
+
+
+def test_quiet_json_log_of_a_refused_login_has_both_events(
+        sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fault: the instance refuses the password under cron (--quiet --log-format json);
+    outcome: scan.started, the error, scan.finished with exit code 3, each a JSON line"""
+    monkeypatch.setenv("SERVICENOW_PASSWORD", "wrong")
+    result = invoke("--log-format", "json", "scan", "--source", "servicenow", "--instance",
+                    sandbox.url, "--history", str(tmp_path / "h.sqlite"), "--quiet")
+    assert result.exit_code == 3 and result.stdout == ""
+    logged = events(result.stderr)
+    assert [e["event"] for e in logged] == ["scan.started", "error", "scan.finished"]
+    finished = logged[-1]["fields"]
+    assert finished["exit_code"] == 3 and finished["complete"] is False
+    assert finished["failed_start"] is True and "401" in finished["error"]
+
+
+def test_a_config_error_still_logs_scan_finished(tmp_path: Path) -> None:
+    """bad input: --plan without --write-back under a JSON log; outcome: exit 2, and
+    scan.finished says so"""
+    result = invoke("--log-format", "json", "scan", "--plan", str(tmp_path / "p.json"),
+                    "--quiet")
+    assert result.exit_code == 2
+    finished = [e for e in events(result.stderr) if e["event"] == "scan.finished"]
+    assert finished and finished[0]["fields"]["exit_code"] == 2
+
+
+# history scans, latest per instance ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two_instances(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A history store with scans of two sources: A (scans 1, 3) and B (scan 2)."""
+    root = tmp_path_factory.mktemp("two")
+    a, b = root / "a", root / "b"
+    export(generate(records=60, seed=1), a)
+    export(generate(records=60, seed=2), b)
+    store = root / "h.sqlite"
+    for where in (a, b, a):
+        result = invoke("scan", "--source", f"file:{where}", "--as-of", "2026-11-01",
+                        "--history", str(store), "--quiet")
+        assert result.exit_code == 0, result.output
+    return store, a, b
+
+
+def test_history_scans_lists_every_scan_with_its_counts(two_instances: tuple[Path, ...]) -> None:
+    store, a, b = two_instances
+    listed = json.loads(invoke("history", "scans", "--history", str(store), "--format",
+                               "json").stdout)["scans"]
+    assert [s["id"] for s in listed] == [1, 2, 3]
+    assert [s["instance"] for s in listed] == [f"file:{a}", f"file:{b}", f"file:{a}"]
+    assert all(s["state"] == "complete" and s["evaluated"] > 0 for s in listed)
+    only_b = invoke("history", "scans", "--history", str(store), "--instance", f"file:{b}")
+    assert only_b.exit_code == 0
+    rows = only_b.stdout.splitlines()
+    assert rows[0].split()[:2] == ["id", "started"] and len(rows) == 2
+    assert rows[1].split()[0] == "2"
+
+
+def test_latest_across_instances_is_ambiguous_and_lists_them(
+        two_instances: tuple[Path, ...]) -> None:
+    """bad input: --scan latest over a store holding two instances; outcome: exit 2 listing
+    both with their latest scans"""
+    store, a, b = two_instances
+    result = invoke("report", "show", "--history", str(store), "--format", "json")
+    assert result.exit_code == 2
+    assert "ambiguous" in result.stderr and f"file:{a} (latest scan 3" in result.stderr
+    assert f"file:{b} (latest scan 2" in result.stderr
+    mine = invoke("report", "show", "--history", str(store), "--format", "json", "--instance",
+                  f"file:{b}")
+    assert mine.exit_code == 0 and json.loads(mine.stdout)["scan"]["id"] == 2
+    sampled = invoke("sample", "--history", str(store), "--size", "3", "--seed", "1",
+                     "--instance", f"file:{b}", "--format", "json")
+    assert json.loads(sampled.stdout)["scan"]["id"] == 2
+
+
+# report diff ---------------------------------------------------------------------------------
+
+def _finding(fp: str, rule: str, status: str = "fail", owner: str = "Network") -> tuple[Any, ...]:
+    return (fp, rule, "8.6.1", "high", "incident", "incident", f"id-{fp}", f"INC{fp}",
+            "", f"INC{fp} breaks {rule}", status, "", "{}", owner, "g1")
+
+
+def _stored_scan(history: History, findings: list[tuple[Any, ...]], rules: list[str], *,
+                 complete: bool = True) -> int:
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    scan_id = history.start_scan(platform="servicenow", instance="https://x.test", source="t",
+                                 as_of=now, started=now, incremental=False)
+    history.add_findings(scan_id, findings, now)
+    history.save_counts(scan_id, [(r, "8.6.1", "incident", "high", r, 10, 8, 2, 0, 0, 0)
+                                  for r in rules])
+    history.finish_scan(scan_id, finished=now, complete=complete, notices=[], error=None)
+    return scan_id
+
+
+def test_diff_tells_new_fixed_still_open_and_not_rechecked(tmp_path: Path) -> None:
+    store = tmp_path / "h.sqlite"
+    history = History(store)
+    _stored_scan(history, [_finding("1", "r.a"), _finding("2", "r.a"),
+                           _finding("3", "r.b", owner="Storage"), _finding("5", "r.c")],
+                 ["r.a", "r.b", "r.c"])
+    # r.c is not evaluated by the later scan (--only): its finding is not known fixed.
+    _stored_scan(history, [_finding("2", "r.a"), _finding("3", "r.b", "unknown"),
+                           _finding("4", "r.b", owner="Storage")], ["r.a", "r.b"])
+    history.close()
+    result = invoke("report", "diff", "--history", str(store), "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["from"]["id"], doc["to"]["id"]) == (1, 2)
+    assert doc["totals"] == {"new": 1, "fixed": 1, "still open": 1, "not rechecked": 2}
+    assert doc["by_rule"]["r.a"] == {"fixed": 1, "still open": 1}
+    assert doc["by_owner"]["Storage"] == {"new": 1, "not rechecked": 1}
+    table = invoke("report", "diff", "--history", str(store), "--from", "1", "--to", "2")
+    assert "1 new, 1 fixed, 1 still open, 2 not rechecked" in table.stdout
+    assert "INC4 breaks r.b" in table.stdout
+    csv_text = invoke("report", "diff", "--history", str(store), "--format", "csv").stdout
+    assert csv_text.splitlines()[0].startswith("from_scan,to_scan,change,")
+    assert sum(1 for line in csv_text.splitlines()[1:] if ",fixed," in line) == 1
+
+
+def test_diff_of_an_incomplete_later_scan_fixes_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "h.sqlite"
+    history = History(store)
+    _stored_scan(history, [_finding("1", "r.a")], ["r.a"])
+    _stored_scan(history, [], ["r.a"], complete=False)
+    history.close()
+    doc = json.loads(invoke("report", "diff", "--history", str(store), "--from", "1", "--to",
+                            "2", "--format", "json").stdout)
+    assert doc["totals"]["fixed"] == 0 and doc["totals"]["not rechecked"] == 1
+
+
+def test_diff_of_the_first_scan_says_there_is_nothing_to_compare(tmp_path: Path) -> None:
+    """bad input: report diff with one scan in the store; outcome: exit 2 saying so"""
+    store = tmp_path / "h.sqlite"
+    history = History(store)
+    _stored_scan(history, [_finding("1", "r.a")], ["r.a"])
+    history.close()
+    result = invoke("report", "diff", "--history", str(store))
+    assert result.exit_code == 2 and "nothing to compare" in result.stderr
