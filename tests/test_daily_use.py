@@ -259,3 +259,36 @@ def test_diff_of_the_first_scan_says_there_is_nothing_to_compare(tmp_path: Path)
     history.close()
     result = invoke("report", "diff", "--history", str(store))
     assert result.exit_code == 2 and "nothing to compare" in result.stderr
+
+
+# sampling ------------------------------------------------------------------------------------
+
+def test_a_size_below_the_strata_covers_every_priority_first() -> None:
+    from sms_conformance.sampling import allocate
+
+    sizes = {("1", "a"): 2, ("1", "b"): 1, ("2", "a"): 50, ("2", "b"): 40, ("3", "a"): 900,
+             ("", "a"): 30}
+    picked = allocate(sizes, 4, ("priority", "service"))
+    assert {k[0] for k in picked} == {"1", "2", "3", ""}
+    assert picked[("1", "a")] == 1, "the largest stratum of each priority"
+    assert set(allocate(sizes, 2, ("priority", "service"))) == {("1", "a"), ("2", "a")}, "P1 first"
+    assert set(allocate(sizes, 5, ("priority", "service"))) == {
+        ("1", "a"), ("2", "a"), ("3", "a"), ("", "a"), ("2", "b")}
+
+
+def test_sample_smaller_than_its_strata_says_which_it_left_out(
+        two_instances: tuple[Path, ...]) -> None:
+    store, a, _ = two_instances
+    result = invoke("sample", "--history", str(store), "--instance", f"file:{a}", "--size", "10",
+                    "--by", "priority,service", "--seed", "5", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    priorities = {s["key"]["priority"] for s in report["strata"]}
+    assert {str(r["priority"] or "") for r in report["records"]} == priorities
+    left = report["left_out"]
+    assert left and len(left) == len(report["strata"]) - 10
+    assert all(s["drawn"] == 0 for s in report["strata"] if s["key"] in [x["key"] for x in left])
+    table = invoke("sample", "--history", str(store), "--instance", f"file:{a}", "--size", "10",
+                   "--by", "priority,service", "--seed", "5").stdout
+    assert f"{len(left)} strata have no record in this sample" in table
+    assert table.count("left out") == len(left) + 1  # each one, and the note

@@ -5,7 +5,9 @@ sample of N is allocated to the strata in proportion to their sizes (each stratu
 N * size / population, rounded by the largest-remainder method); when N is at least the number
 of strata, a stratum whose share rounds to 0 still gets one record, taken from the stratum most
 above its share, so a rare priority is never left out. When N is below the number of strata,
-the largest strata get one each. No stratum gets more than it holds. Within a
+strata get one each: first one stratum of each value of the first `--by` field (its largest;
+by priority, P1 first when not even those fit), then the largest others; the strata left out
+are reported with the sample, never silently dropped. No stratum gets more than it holds. Within a
 stratum, records are ordered by (process, number) and drawn with `random.Random` seeded by
 "<seed>:<stratum>", so the same seed and the same scan give the same records on any machine,
 whatever order the store returns them in, and a stratum's draw does not depend on the others.
@@ -56,17 +58,19 @@ def parse_by(text: str) -> tuple[str, ...]:
     return names
 
 
-def allocate(sizes: dict[tuple[str, ...], int], n: int) -> dict[tuple[str, ...], int]:
+def allocate(sizes: dict[tuple[str, ...], int], n: int,
+             by: Sequence[str] = ()) -> dict[tuple[str, ...], int]:
     """Records to draw per stratum: shares n * size / total rounded by largest remainder (ties:
     larger stratum, then key); a stratum left at 0 gets 1, taken from the stratum most above its
-    share; below one per stratum, the n largest get one. Never more than a stratum holds."""
+    share; below one per stratum, one each for n strata (`first_covered`). Never more than a
+    stratum holds."""
     strata = sorted(k for k, size in sizes.items() if size > 0)
     total = sum(sizes[k] for k in strata)
     n = min(n, total)
     if n <= 0:
         return {}
-    if n < len(strata):  # not one for each: one for each of the largest
-        return dict.fromkeys(sorted(strata, key=lambda k: (-sizes[k], k))[:n], 1)
+    if n < len(strata):  # not one for each: every value of the first field, then the largest
+        return dict.fromkeys(first_covered(strata, sizes, n, by), 1)
     quota = {k: n * sizes[k] / total for k in strata}
     given = {k: int(quota[k]) for k in strata}
     spare = n - sum(given.values())
@@ -81,13 +85,28 @@ def allocate(sizes: dict[tuple[str, ...], int], n: int) -> dict[tuple[str, ...],
     return {k: v for k, v in given.items() if v}
 
 
+def first_covered(strata: Sequence[tuple[str, ...]], sizes: dict[tuple[str, ...], int], n: int,
+                  by: Sequence[str]) -> list[tuple[str, ...]]:
+    """`n` strata: the largest stratum of each value of the first field (priorities in order, P1
+    first; other fields' values by size), then the largest of the rest."""
+    largest = sorted(strata, key=lambda k: (-sizes[k], k))
+    heads: dict[str, tuple[str, ...]] = {}
+    for key in largest:
+        heads.setdefault(key[0], key)
+    chosen = list(heads.values())
+    if by and by[0] == "priority":
+        chosen.sort(key=lambda k: (not k[0].isdigit(), int(k[0]) if k[0].isdigit() else 0, k))
+    chosen = chosen[:n]
+    return chosen + [k for k in largest if k not in chosen][:n - len(chosen)]
+
+
 def draw(records: Iterable[Scanned], by: Sequence[str], size: int,
          seed: int) -> tuple[list[Scanned], dict[tuple[str, ...], tuple[int, int]]]:
     """The sample, ordered by stratum then number, and per stratum (population, drawn)."""
     strata: dict[tuple[str, ...], list[Scanned]] = {}
     for record in records:
         strata.setdefault(record.stratum(by), []).append(record)
-    counts = allocate({k: len(v) for k, v in strata.items()}, size)
+    counts = allocate({k: len(v) for k, v in strata.items()}, size, by)
     sample: list[Scanned] = []
     for key in sorted(strata):
         members = sorted(strata[key], key=lambda r: (r.process, r.number, r.record_id))

@@ -77,10 +77,14 @@ def _report(scan: dict[str, Any], by: tuple[str, ...], size: int, seed: int, pop
     return {
         "scan": {k: scan[k] for k in ("id", "instance", "started_at", "as_of", "complete")},
         "method": "stratified random, proportional allocation (largest remainder), at least one "
-                  "per non-empty stratum when the size allows; seeded per stratum",
+                  "per non-empty stratum when the size allows (else one per value of the first "
+                  "--by field first, then the largest strata); seeded per stratum",
         "by": list(by), "seed": seed, "size": size, "population": population,
         "strata": [{"key": dict(zip(by, key, strict=True)), "population": n, "drawn": d}
                    for key, (n, d) in strata.items()],
+        # Strata with records and none drawn: only when --size is below the number of strata.
+        "left_out": [{"key": dict(zip(by, key, strict=True)), "population": n}
+                     for key, (n, d) in strata.items() if n and not d],
         "records": [{
             "process": r.process, "record_id": r.record_id, "number": r.number,
             "priority": r.priority, "service": r.service, "updated": r.updated_at,
@@ -98,9 +102,17 @@ def _table(report: dict[str, Any]) -> list[str]:
     out = [f"Sample of {len(report['records'])} of {report['population']:,} records scanned in "
            f"scan {scan['id']} ({scan['started_at']}, {state}), by {', '.join(by)}, "
            f"seed {report['seed']}", "", f"{' / '.join(by):<40} {'population':>10} {'drawn':>6}"]
+    left_out = report["left_out"]
+    if left_out:
+        strata = len(report["strata"])
+        out[1:1] = ["", f"note: --size {report['size']} is smaller than the {strata} strata: "
+                    f"{len(left_out)} strata have no record in this sample (marked 'left out'; "
+                    f"--size {strata} draws from every one). Each {by[0]} with records is "
+                    "drawn from first, as far as the size allows."]
     for stratum in report["strata"]:
         label = " / ".join(v or "(none)" for v in stratum["key"].values())
-        out.append(f"{label:<40} {stratum['population']:>10,} {stratum['drawn']:>6}")
+        mark = "  left out" if stratum["population"] and not stratum["drawn"] else ""
+        out.append(f"{label:<40} {stratum['population']:>10,} {stratum['drawn']:>6}{mark}")
     out += ["", f"{'number':<12} {'process':<9} {'prio':>4} {'service':<32} {'updated':<20} result"]
     for r in report["records"]:
         out.append(f"{r['number']:<12} {r['process']:<9} {r['priority'] or '':>4} "
