@@ -292,3 +292,44 @@ def test_sample_smaller_than_its_strata_says_which_it_left_out(
                    "--by", "priority,service", "--seed", "5").stdout
     assert f"{len(left)} strata have no record in this sample" in table
     assert table.count("left out") == len(left) + 1  # each one, and the note
+
+
+# help and docs -------------------------------------------------------------------------------
+
+def test_help_is_platform_neutral_and_lists_the_exit_codes() -> None:
+    top = invoke("--help").stdout
+    assert "ServiceNow" in top and "Jira Service Management" in top
+    scan_help = " ".join(invoke("scan", "--help").stdout.split())
+    for code in ("0 clean", "1 findings at or above --fail-on", "2 usage or configuration error",
+                 "3 source or API failure", "4 another run holds the lock"):
+        assert code in " ".join(top.split()) and code in scan_help
+    assert "With --write-back: wait" not in scan_help
+
+
+def test_sandbox_only_options_given_for_another_source_are_warned_about(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    export(generate(records=30, seed=3), exports)
+    result = invoke("scan", "--source", f"file:{exports}", "--records", "500", "--as-of",
+                    "2026-11-01", "--history", str(tmp_path / "h.sqlite"), "--incremental")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("--records" in w and "ignored" in w for w in warnings)
+    assert any("--incremental is ignored" in w for w in warnings)
+    quiet = invoke("scan", "--source", "sandbox", "--records", "30", "--history",
+                   str(tmp_path / "s.sqlite"), "--quiet")
+    assert "warning" not in quiet.output
+
+
+def test_docs_cite_only_paths_inside_the_repository() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    docs = [root / "README.md", root / "config" / "README.md", *sorted((root / "docs").glob("*.md"))]
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        assert "/work/" not in text, f"{doc.name} cites a path outside the repository"
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            assert (doc.parent / target).resolve().is_relative_to(root), (doc.name, target)
+            assert (doc.parent / target).exists(), (doc.name, target)

@@ -154,7 +154,8 @@ def test_clause_filter_keeps_only_that_clause(store: Path, tmp_path: Path) -> No
 
 def test_unknown_scan_is_one_error_line(store: Path, tmp_path: Path) -> None:
     code, output, _ = render(store, tmp_path, "--scan", "77")
-    assert code == 2 and output.strip() == f"error: {store}: no scan 77 in this history store"
+    assert code == 2 and output.strip() == (
+        f"error: --scan 77: no such scan in {store} (it holds scans 1 to 1)")
     for spec in ("first", "0"):
         code, output, _ = render(store, tmp_path, "--scan", spec)
         assert code == 2 and "expected a scan id or 'latest'" in output

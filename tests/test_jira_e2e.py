@@ -276,10 +276,11 @@ def _free_port() -> int:
 
 
 def _scans(history: Path) -> int:
+    """Scans holding evidence: a refused run is stored as a failed start only."""
     if not history.exists():
         return 0
     with sqlite3.connect(history) as db:
-        return int(db.execute("SELECT count(*) FROM scans").fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM scans WHERE failed_start=0").fetchone()[0])
 
 
 def _refused(result: Result, code: int, history: Path, box: JiraSandbox | None = None) -> str:
@@ -294,8 +295,8 @@ def _refused(result: Result, code: int, history: Path, box: JiraSandbox | None =
 
 
 def test_nothing_listening_at_the_site(tmp_path: Path) -> None:
-    """fault: nothing listens at --site; outcome: one line naming the site, exit 3, no scan
-    stored."""
+    """fault: nothing listens at --site; outcome: one line naming the site, exit 3, stored as
+    a failed start only."""
     url = f"http://127.0.0.1:{_free_port()}"
     history = tmp_path / "h.sqlite"
     line = _refused(run("scan", "--source", "jira", "--site", url, "--history", str(history)),
@@ -305,7 +306,7 @@ def test_nothing_listening_at_the_site(tmp_path: Path) -> None:
 
 def test_a_site_that_is_not_jira(not_jira: str, tmp_path: Path) -> None:
     """fault: --site answers, but not as Jira (404 on the REST API); outcome: one line saying to
-    check the site URL, exit 3, no scan stored."""
+    check the site URL, exit 3, stored as a failed start only."""
     history = tmp_path / "h.sqlite"
     line = _refused(run("scan", "--source", "jira", "--site", not_jira, "--history",
                         str(history)), 3, history)
@@ -314,7 +315,7 @@ def test_a_site_that_is_not_jira(not_jira: str, tmp_path: Path) -> None:
 
 def test_a_bad_token(jsm: JiraSandbox, tmp_path: Path) -> None:
     """fault: the site refuses JIRA_API_TOKEN (Cloud's 401); outcome: one line naming the
-    credentials to check, exit 3, no scan stored, no task written."""
+    credentials to check, exit 3, stored as a failed start only, no task written."""
     history = tmp_path / "h.sqlite"
     line = _refused(run("scan", "--source", "jira", "--site", jsm.url, "--history", str(history),
                         "--write-back", JIRA_API_TOKEN="not-the-token"), 3, history, jsm)

@@ -48,14 +48,19 @@ class Cli(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
-@click.group(cls=Cli)
+EXIT_CODES_HELP = ("Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration "
+                   "error, 3 source or API failure (scan incomplete), 4 another run holds the lock.")
+
+
+@click.group(cls=Cli, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="sms-conformance")
 @click.option("-v", "--verbose", is_flag=True, help="Log HTTP requests and show tracebacks.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help="json: every stderr line is a JSON object (ts, level, event, fields).")
 def cli(verbose: bool, log_format: str) -> None:
-    """ISO/IEC 20000-1 conformance monitor for ServiceNow records."""
+    """ISO/IEC 20000-1 conformance monitor for ITSM records: ServiceNow (live instance or Table
+    API exports) and Jira Service Management."""
     from sms_conformance.cli.logs import setup
 
     setup(log_format, verbose)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from sms_conformance.errors import ConfigError
 from sms_conformance.rules.parse import MAX_DURATION
@@ -49,6 +50,24 @@ def source_options(func: F) -> F:
         click.option("--seed", type=int, default=7, show_default=True,
                      help="Sandbox only: random seed of the seeded data."),
     ])
+
+
+def warn_ignored(ctx: click.Context, source: str, profile: str | None = None) -> None:
+    """Options given on the command line that the source does not use: said, not dropped."""
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+    where = "servicenow" if profile else source
+    ignored = [] if where == "sandbox" else [f"--{n}" for n in ("records", "seed") if given(n)]
+    if ignored:
+        click.echo(f"warning: {' and '.join(ignored)} seed the sandbox only (--source sandbox): "
+                   f"ignored for --source {where}", err=True)
+    if where.startswith("file:") and given("instance"):
+        click.echo("warning: --instance is ignored for a file source: its records name the "
+                   "instance they were exported from", err=True)
+    if where.startswith("file:") and ctx.params.get("incremental"):
+        click.echo("warning: --incremental is ignored for a file source: exports are read whole",
+                   err=True)
 
 
 _SINCE = re.compile(r"^(\d{1,9})([hdw])$")

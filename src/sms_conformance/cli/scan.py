@@ -12,9 +12,15 @@ from typing import Any
 
 import click
 
-from sms_conformance.cli import EXIT_FINDINGS, EXIT_OK
+from sms_conformance.cli import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_OK
 from sms_conformance.cli.logs import event, json_log, quiet_stderr
-from sms_conformance.cli.options import config_options, parse_since, parse_wait, source_options
+from sms_conformance.cli.options import (
+    config_options,
+    parse_since,
+    parse_wait,
+    source_options,
+    warn_ignored,
+)
 from sms_conformance.cli.progress import ProgressLine, progress_printer
 from sms_conformance.cli.report import exit_code, print_report, report_incomplete
 from sms_conformance.cli.runsummary import scan_fields, summary_line
@@ -34,7 +40,7 @@ from sms_conformance.scan import Scanner, ScanOptions, ScanOutcome
 from sms_conformance.waivers import Waivers, load_waivers
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES_HELP)
 @source_options
 @config_options
 @click.option("--since", metavar="7d|DATE", help="Only records updated since then.")
@@ -55,8 +61,8 @@ from sms_conformance.waivers import Waivers, load_waivers
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), metavar="PATH",
               help="With --write-back or --dry-run: write the whole plan here as JSON.")
 @click.option("--wait", "wait", default="0", show_default=True, metavar="DURATION",
-              help="With --write-back: wait this long (30s, 10m) for another run's lock; "
-                   "otherwise exit 4 at once.")
+              help="Wait this long (30s, 10m) for another run on this instance and history "
+                   "store to finish; 0: exit 4 at once.")
 @click.option("--history", "history_path", type=click.Path(path_type=Path),
               help="History store (SQLite); default $SMS_CONFORMANCE_HISTORY or ~/.local/state.")
 @click.option("--quiet", "-q", is_flag=True,
@@ -64,14 +70,11 @@ from sms_conformance.waivers import Waivers, load_waivers
                    "line, left out when the run is clean and stderr is not a terminal.")
 @click.pass_context
 def scan(ctx: click.Context, /, **params: Any) -> None:
-    """Scan incidents, problems and changes against the conformance rules.
-
-    \b
-    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
-    error, 3 source or API failure (scan incomplete), 4 another run holds the lock."""
+    """Scan incidents, problems and changes against the conformance rules."""
     args = ScanArgs(**params)
     clock = time.monotonic()
     stderr = ctx.with_resource(quiet_stderr(args.quiet))  # restored when the command ends
+    warn_ignored(ctx, args.source, args.profile)
     # Every run logs its start and its end (JSON log lines), whatever --quiet says.
     event("scan.started", source=args.profile or args.source, instance=args.instance,
           as_of=args.as_of, incremental=args.incremental, write_back=args.write_back,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sms_conformance.cli.options import config_options, source_options
+from sms_conformance.cli.options import config_options, source_options, warn_ignored
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.config import ConfigDir, parse_as_of
 from sms_conformance.limits import Limits
@@ -23,12 +23,14 @@ from sms_conformance.waivers import load_waivers
 @click.option("--as-of", "as_of", metavar="DATETIME", help="Evaluate ages and waivers as of this time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-def trace(number: str, source: str, instance: str | None, profile: str | None, records: int,
-          seed: int, config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...],
-          as_of: str | None, fmt: str) -> None:
+@click.pass_context
+def trace(ctx: click.Context, number: str, source: str, instance: str | None,
+          profile: str | None, records: int, seed: int, config_dir: Path | None,
+          rules_path: Path | None, only: tuple[str, ...], as_of: str | None, fmt: str) -> None:
     """Follow a record's links (incident -> problem -> change -> configuration item, and a
     problem's incidents), reading them live, with every record's rule results. NUMBER is a
     ServiceNow number (INC0010001) or a Jira issue key (ITSM-42)."""
+    warn_ignored(ctx, source, profile)
     config = ConfigDir.find(config_dir)
     platform = source_platform(source, profile)
     rules = config.rules(rules_path, only, platform=platform)
