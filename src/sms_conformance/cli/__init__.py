@@ -49,7 +49,8 @@ class Cli(click.Group):
 
 
 EXIT_CODES_HELP = ("Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration "
-                   "error, 3 source or API failure (scan incomplete), 4 another run holds the lock.")
+                   "error, 3 source or API failure (scan incomplete), 4 another run holds the lock, "
+                   "5 internal error (a defect of the tool).")
 
 
 @click.group(cls=Cli, epilog=EXIT_CODES_HELP)

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from sms_conformance.cli import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_OK
+from sms_conformance.cli import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
 from sms_conformance.cli.logs import event, json_log, quiet_stderr
 from sms_conformance.cli.options import (
     config_options,
@@ -85,6 +85,12 @@ def scan(ctx: click.Context, /, **params: Any) -> None:
     except ConformanceError as exc:
         event("scan.finished", scan_id=run.scan_id, instance=run.instance or None,
               complete=False, exit_code=exc.exit_code, error=str(exc),
+              duration_s=round(time.monotonic() - clock, 3))
+        raise
+    except Exception as exc:  # a defect: the CLI prints it and exits EXIT_INTERNAL
+        event("scan.finished", scan_id=run.scan_id, instance=run.instance or None,
+              complete=False, exit_code=EXIT_INTERNAL,
+              error=f"internal error: {type(exc).__name__}",
               duration_s=round(time.monotonic() - clock, 3))
         raise
     fail_on = args.fail_on
