@@ -3,6 +3,7 @@ logs every run, a refused login is one error line and no trend point."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from datetime import datetime, timezone
@@ -333,3 +334,36 @@ def test_docs_cite_only_paths_inside_the_repository() -> None:
                 continue
             assert (doc.parent / target).resolve().is_relative_to(root), (doc.name, target)
             assert (doc.parent / target).exists(), (doc.name, target)
+
+
+# terminal output -----------------------------------------------------------------------------
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_severities_are_coloured_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sms_conformance.terminal import write_lines
+
+    lines = ["  FAIL   critical 8.5.1  CHG1  change.approval: [bold]not markup[/bold]"]
+    plain, tty = io.StringIO(), Terminal()
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    write_lines(lines, plain)
+    write_lines(lines, tty)
+    assert plain.getvalue() == lines[0] + "\n"
+    assert "\x1b[" in tty.getvalue() and "[bold]not markup[/bold]" in tty.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    no_colour = Terminal()
+    write_lines(lines, no_colour)
+    assert no_colour.getvalue() == lines[0] + "\n"
+
+
+def test_the_cli_loads_without_rich() -> None:
+    """rich is imported when a bar or colour is drawn, not to parse a command line."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from sms_conformance.cli import cli; "
+            "cli(['--help'], standalone_mode=False); sys.exit('rich' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

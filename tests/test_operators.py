@@ -145,14 +145,19 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_shows_rate_and_eta_on_a_terminal() -> None:
-    stream, ticks = Terminal(), iter([0.0, 2.0, 4.0])
-    line = ProgressLine(stream, clock=lambda: next(ticks))
+def test_progress_shows_a_bar_with_rate_and_eta_on_a_terminal() -> None:
+    stream, now = Terminal(), [0.0]
+    line = ProgressLine(stream, clock=lambda: now[0], width=120)
     line("incident", 500, 10_000)
+    now[0] = 2.0
     line("incident", 1500, 10_000)  # 1,000 records in 2 s
-    assert "1,500/10,000 records, 500/s, ETA 0:00:17" in stream.getvalue()
+    drawn = stream.getvalue()
+    assert "scanning incident" in drawn and "━" in drawn, "a bar"
+    assert "1,500/10,000 records, 500/s, ETA 0:00:17" in drawn
+    before = len(stream.getvalue())
     line.clear()
-    assert stream.getvalue().endswith("\r")
+    erased = stream.getvalue()[before:]
+    assert "\x1b[?25h" in erased and erased.endswith("\x1b[2K"), "erased, the cursor shown again"
 
 
 def test_no_progress_where_stderr_is_not_a_terminal_or_quiet() -> None:

@@ -291,8 +291,9 @@ def test_a_store_written_before_task_kinds_opens_and_lists_its_tasks(tmp_path) -
     assert "kind" not in {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(tasks)")}
     history = History(path)
     lines = render_tasks(history, NOW)
-    assert lines[0] == "1 open remediation tasks (1 finding task), by owner:"
-    assert "Service Desk (1: 1 finding task)" in lines[1]
+    assert lines[0].startswith("1 open remediation task (1 finding task), by owner; age: days")
+    assert lines[2].split() == ["task", "age", "clause", "record", "rules"]
+    assert "Service Desk (1: 1 finding task)" in lines[3]
 
 
 def test_an_incomplete_scan_leaves_tasks_of_earlier_versions_in_place(rules, config) -> None:

@@ -152,7 +152,10 @@ def render_table(rows: Sequence[TaskRow], now: datetime, state: str = "open",
     by_owner: dict[str, list[TaskRow]] = defaultdict(list)
     for row in rows:
         by_owner[row.owner].append(row)
-    out = [f"{len(rows)} {label}remediation tasks ({_split(rows)}), by owner:"]
+    noun = "task" if len(rows) == 1 else "tasks"
+    out = [f"{len(rows)} {label}remediation {noun} ({_split(rows)}), by owner; age: days since "
+           "the task was created (real time, whatever --as-of the scan had)",
+           "", f"  {'task':<14} {'age':>5}  {'clause':<6} {'record':<12} rules"]
     for owner, items in sorted(by_owner.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         out.append(f"\n{owner} ({len(items)}: {_split(items)})")
         ordered = sorted(items, key=lambda r: (list(KINDS).index(r.kind), r.created or now))

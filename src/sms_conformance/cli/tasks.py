@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from sms_conformance.task_list import (
     render_table,
     stored_row,
 )
+from sms_conformance.terminal import write_lines
 from sms_conformance.writeback import KINDS
 
 
@@ -130,7 +132,7 @@ def list_tasks(owner: str | None, rule: str | None, overdue: bool, kind: str | N
     if fmt == "json":
         click.echo(json.dumps(document(rows, filters, where, now), indent=2))
     else:
-        click.echo("\n".join(render_table(rows, now, state)))
+        write_lines(render_table(rows, now, state), sys.stdout)
     if not live:
         click.echo("note: as the history store last recorded them; give --instance or --profile "
                    "for their live state", err=True)

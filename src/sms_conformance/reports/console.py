@@ -10,6 +10,7 @@ from typing import IO, Any
 from sms_conformance.history import FindingRow
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.summary import CLAUSE_TITLES, RuleLine, by_clause
+from sms_conformance.terminal import write_lines
 
 CONSOLE_FINDINGS = 25
 
@@ -22,7 +23,7 @@ def write_table(report: ScanReport, out: IO[str]) -> None:
                             render_severity_totals(report.severity_totals)),
             *render_unavailable([g.as_dict() for g in report.unavailable]),
             *render_findings(shown, total, CONSOLE_FINDINGS, complete=report.scan.complete)]
-    out.write("\n".join(text) + "\n")
+    write_lines(text, out)
 
 
 def _rate(line: RuleLine) -> str:
