@@ -1,6 +1,6 @@
 """The evidence pack of stored sandbox scans, rendered in headless Chromium (Debian package
 `chromium`): it renders, has its SVG charts and clauses 8.6.1 and 8.5.1 with rates, and logs
-no console message at all (the pack has no script: any message is a blocked load, a CSP
+no console message at all (its one script sorts tables: any message is a blocked load, a CSP
 violation or an error).
 
 Chromium is required: these tests FAIL when /usr/bin/chromium is missing (.ci/run installs it).
@@ -149,4 +149,4 @@ def test_incremental_scan_pack_says_its_counts_are_not_population_rates(
     html = (out / "index.html").read_text()
     assert "conformance evidence: scan 5" in html
     assert "Incremental scan:" in html and "not population rates" in html
-    assert "Not drawn: 1 scans whose counts do not cover the whole population" in html
+    assert "Not drawn: 1 scan whose counts do not cover the whole population" in html

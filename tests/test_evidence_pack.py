@@ -100,9 +100,17 @@ def render(store: Path, tmp_path: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.output, page.read_text() if page.exists() else ""
 
 
+def without_sort_script(html: str) -> str:
+    from sms_conformance.reports.evidence_html import SORT_SCRIPT
+
+    assert html.count(f"<script>{SORT_SCRIPT}</script>") == 1
+    return html.replace(f"<script>{SORT_SCRIPT}</script>", "")
+
+
 def test_record_text_is_escaped_and_only_http_links_are_made(store: Path, tmp_path: Path) -> None:
     code, _, html = render(store, tmp_path)
     assert code == 0
+    html = without_sort_script(html)
     assert "<script" not in html.lower() and "<img" not in html.lower()
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html  # shown, as text
     hrefs = re.findall(r'href="([^"]*)"', html)
@@ -111,9 +119,19 @@ def test_record_text_is_escaped_and_only_http_links_are_made(store: Path, tmp_pa
     assert '<a href="https://acme.example.test/incident.do?sys_id=' in html
 
 
-def test_self_contained_no_script_no_remote_resource(store: Path, tmp_path: Path) -> None:
+def test_self_contained_no_remote_resource_and_only_the_sort_script(store: Path,
+                                                                   tmp_path: Path) -> None:
+    """The one script (sorting a table by a clicked column) runs by its digest; no other can."""
+    import base64
+    import hashlib
+
+    from sms_conformance.reports.evidence_html import SORT_SCRIPT
+
     _, _, html = render(store, tmp_path)
+    digest = base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode()
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert f"script-src 'sha256-{digest}'" in html and "script-src 'unsafe-inline'" not in html
+    html = without_sort_script(html)
     assert not re.search(r"<(script|link|iframe|object|embed)\b", html, re.I)
     assert not re.search(r'\ssrc="', html)  # no external (or any) resource to fetch
     assert "<svg" in html
@@ -189,3 +207,35 @@ def test_svg_charts_escape_labels_and_say_when_there_is_nothing_to_draw() -> Non
     assert "no complete full scan in the window" in empty and "<polyline" not in empty
     two = line_chart([LinePoint("2026-11-01", 0.1), LinePoint("2026-11-08", 0.2)], "rate")
     assert "<polyline" in two and two.count("<circle") == 2 and "20.0%" in two
+
+
+def test_the_pack_opens_with_a_summary_and_lists_findings_by_severity(store: Path,
+                                                                      tmp_path: Path) -> None:
+    _, _, html = render(store, tmp_path)
+    summary = html[html.index("<h2>Summary</h2>"):html.index("<h2>Scope</h2>")]
+    assert html.index("<h2>Summary</h2>") < html.index("<h2>Clauses and rules</h2>")
+    assert "<b>Scope:</b>" in summary and "of the decided results failed" in summary
+    assert "Most severe open findings" in summary and "<b>Corrective actions:</b>" in summary
+    assert "overdue" in summary
+    findings = html[html.index("<h2>Findings</h2>"):html.index("<h2>Waivers</h2>")]
+    order = re.findall(r'<h3 id="rule-[^"]+"[^>]*>[^<]*<span class="sev-(\w+)"', findings)
+    ranks = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    assert order and [ranks[x] for x in order] == sorted(ranks[x] for x in order)
+    metadata = html[html.index("<h2>Scan metadata</h2>"):]
+    assert "{&#x27;" not in metadata and "{'" not in metadata, "filters in words, not a dict"
+    assert "Rule pack (sha256 of the active rules)" in metadata
+    assert "table class=\"sortable\"" in html
+
+
+def test_plurals_and_trend_labels_of_scans_on_one_day() -> None:
+    from sms_conformance.reports.evidence_html import filters_text, plural, point_labels
+
+    assert (plural(1, "record"), plural(2, "record")) == ("1 record", "2 records")
+    assert plural(1, "nonconformity", "nonconformities") == "1 nonconformity"
+    assert point_labels(["2026-12-07T08:19:55Z", "2026-12-07T09:01:00Z", "2026-12-08T08:00:00Z"]
+                        ) == ["2026-12-07 08:19", "2026-12-07 09:01", "2026-12-08"]
+    assert filters_text({"only": [], "since": None, "incremental": False, "as_of": None}) == (
+        "every rule, all records, evaluated as of the scan's start")
+    assert filters_text({"only": ["incident.*"], "incremental": True, "as_of": "2026-11-01"}) == (
+        "rules matching incident.*, records changed since the previous scan (incremental), "
+        "evaluated as of 2026-11-01")

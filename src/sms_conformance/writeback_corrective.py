@@ -109,7 +109,8 @@ def plan_corrective(
         tally = cohorts.get((key.rule_id, key.group, key.period))
         draft = corrective_draft(key, fp, findings, tally, rule, config, now, list_url)
         subject = TaskSubject("corrective", findings[0].owner, rule.id, rule.clause,
-                              f"{key.period} ({len(findings)} records)")
+                              f"{key.period} ({len(findings)} record"
+                              f"{'' if len(findings) == 1 else 's'})")
         task = kept.get(fp)
         if task is None:
             # Closed by its owner or by a later period: never reopened. A later period that

@@ -1,9 +1,14 @@
-"""The evidence pack: one self-contained HTML file (inline CSS and SVG, no script, nothing
-fetched at view time). Every value from a record or the store is escaped: record text is
-untrusted, and the Content-Security-Policy forbids scripts and remote loads besides."""
+"""The evidence pack: one self-contained HTML file (inline CSS and SVG, nothing fetched at view
+time), laid out as an audit report: a summary first, then clauses and rules, process metrics,
+corrective actions, findings by severity, waivers and the scan's provenance. Every value from a
+record or the store is escaped: record text is untrusted. The Content-Security-Policy forbids
+remote loads and every script but the few lines that sort a table by a clicked column, allowed
+by their sha256 digest."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Set
 from html import escape
 from typing import Any
@@ -18,7 +23,19 @@ from sms_conformance.reports.summary import CLAUSE_TITLES, by_clause
 from sms_conformance.reports.svg_chart import LinePoint, bar_chart, line_chart, percent
 from sms_conformance.reports.trend import Series, rate_text
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# Click a column heading to sort its table (numbers as numbers), again to reverse: offline.
+SORT_SCRIPT = (
+    "document.querySelectorAll('table.sortable th').forEach(function(th){"
+    "th.addEventListener('click',function(){var t=th.closest('table'),b=t.tBodies[0],"
+    "i=Array.prototype.indexOf.call(th.parentNode.children,th),up=th.dataset.dir!=='up';"
+    "var key=function(r){var c=r.children[i],v=c?c.textContent.trim():'',"
+    "n=parseFloat(v.replace(/,/g,''));return c&&c.className==='n'&&!isNaN(n)?n:v.toLowerCase()};"
+    "Array.from(b.rows).sort(function(x,y){var a=key(x),z=key(y);"
+    "return (a<z?-1:a>z?1:0)*(up?1:-1)}).forEach(function(r){b.appendChild(r)});"
+    "th.dataset.dir=up?'up':'down'})});")
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode()
+CSP = (f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+       f"script-src 'sha256-{_SCRIPT_HASH}'")
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;color:#0f172a;margin:0;background:#f8fafc}
 main{max-width:1100px;margin:0 auto;padding:24px}
@@ -31,6 +48,9 @@ th{background:#f1f5f9;font-weight:600}td.n{text-align:right;font-variant-numeric
 background:#fef3c7;border:1px solid #f59e0b}.ok{background:#dcfce7;border-color:#22c55e}
 .sev-critical,.sev-high{color:#b91c1c;font-weight:600}.sev-medium{color:#b45309}
 .chart{background:#fff;border:1px solid #e2e8f0;display:block;margin:6px 0;max-width:100%}
+table.sortable th{cursor:pointer}table.sortable th:hover{background:#e2e8f0}
+.summary{background:#fff;border:1px solid #cbd5e1;border-radius:6px;padding:4px 16px 12px}
+.verdict{font-size:16px;font-weight:600}
 code{background:#e2e8f0;padding:1px 4px;border-radius:3px}dl{display:grid;
 grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:600}dd{margin:0}
 """
@@ -49,15 +69,16 @@ def safe_url(url: str) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
-def _table(head: Iterable[str], rows: Iterable[Iterable[str]], numeric: Set[int] = frozenset()
-           ) -> str:
-    """Cells are HTML already (callers escape values)."""
+def _table(head: Iterable[str], rows: Iterable[Iterable[str]], numeric: Set[int] = frozenset(),
+           sortable: bool = True) -> str:
+    """Cells are HTML already (callers escape values); a click on a heading sorts by it."""
     header = "".join(f"<th>{h}</th>" for h in head)
     body = "".join(
         "<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
                          for i, c in enumerate(row)) + "</tr>"
         for row in rows)
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+    kind = ' class="sortable"' if sortable else ""
+    return f"<table{kind}><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _n(value: int | None) -> str:
@@ -69,9 +90,10 @@ def render(ev: Evidence) -> str:
     title = f"ISO/IEC 20000-1 conformance evidence: scan {scan['id']}"
     parts = [
         f"<h1>{e(title)}</h1>",
-        f'<p class="muted">{e(scan["instance"])}, records as of {e(scan["as_of"])}; generated '
+        f'<p class="muted">{e(scan["instance"])}, records as of {e(_moment(scan["as_of"]))}; generated '
         f"{ev.generated_at:%Y-%m-%d %H:%M} UTC by sms-conformance {e(__version__)}</p>",
         _banner(scan),
+        _summary(ev),
         _scope(ev),
         _clauses(ev),
         _metrics(ev),
@@ -85,7 +107,7 @@ def render(ev: Evidence) -> str:
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{e(title)}</title><style>{CSS}</style></head><body><main>"
-            + "\n".join(parts) + "</main></body></html>\n")
+            + "\n".join(parts) + f"</main><script>{SORT_SCRIPT}</script></body></html>\n")
 
 
 def _banner(scan: Mapping[str, Any]) -> str:
@@ -97,6 +119,61 @@ def _banner(scan: Mapping[str, Any]) -> str:
                 "changed since the previous scan, not the whole population: its rates are not "
                 "population rates.</p>")
     return '<p class="banner ok">Complete scan of every record the rules cover.</p>'
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """`1 record`, `2 records`, `1,204 scans`."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+SUMMARY_FINDINGS = 8  # most severe open findings in the summary
+
+
+def _summary(ev: Evidence) -> str:
+    """The first screen an auditor reads: scope, overall and per-clause rates, the most severe
+    open findings, corrective actions overdue."""
+    lines = [x for x in ev.lines if x.in_scope]
+    failed = sum(x.failed for x in ev.lines)
+    decided = sum(x.decided for x in ev.lines)
+    records = sum(int(m.get("records", 0)) for m in ev.metrics.values())
+    clause = f"clause {ev.clause}" if ev.clause else "every clause"
+    scope = (f"{plural(records, 'record')} of {e(ev.scan['instance'])} read as of "
+             f"{e(_moment(ev.scan['as_of']))}; {plural(len(ev.lines), 'rule')} of {e(clause)} "
+             f"evaluated, {len(lines):,} with records in scope.")
+    verdict = ("No nonconformity found." if decided and not failed else
+               f"{plural(failed, 'nonconformity', 'nonconformities')}: "
+               f"{e(rate_text(failed, decided))} of the decided results failed.")
+    clauses = [[e(c), e(CLAUSE_TITLES.get(c, "")),
+                e(rate_text(sum(x.failed for x in g), sum(x.decided for x in g)))]
+               for c, g in by_clause(ev.lines).items()]
+    worst = sorted((f for rows in ev.findings.values() for f in rows if f.status == "fail"),
+                   key=lambda f: (-_rank(f.severity), f.rule_id, f.number))[:SUMMARY_FINDINGS]
+    shown = (_table(["Severity", "Record", "Rule", "Finding", "Owner"], (
+        [f'<span class="sev-{e(f.severity)}">{e(f.severity)}</span>', e(f.number),
+         f'<a href="#rule-{e(f.rule_id)}">{e(f.rule_id)}</a>', e(f.message), e(f.owner or "-")]
+        for f in worst)) if worst else "<p>No open finding.</p>")
+    total = ev.tasks.total
+    overdue = (f"{plural(total.overdue, 'corrective action')} overdue of "
+               f"{total.open:,} open, {total.closed:,} closed; by owner under Corrective actions."
+               if total.open or total.closed else "No remediation task recorded yet.")
+    if total.overdue:
+        late = [o for o in ev.tasks.owners if o.overdue][:3]
+        overdue += " Most overdue: " + ", ".join(f"{e(o.owner)} ({o.overdue:,})" for o in late) + "."
+    return ('<section class="summary"><h2>Summary</h2>'
+            f"<p><b>Scope:</b> {scope}</p>"
+            f'<p class="verdict">{verdict}</p>'
+            + _table(["Clause", "Title", "Failure rate"], clauses)
+            + f"<p><b>Most severe open findings</b> (of {plural(failed, 'finding')}):</p>{shown}"
+            + f"<p><b>Corrective actions:</b> {overdue}</p></section>")
+
+
+def _rank(severity: str) -> int:
+    return {"critical": 4, "high": 3, "medium": 2, "low": 1}.get(severity, 0)
+
+
+def _moment(stamp: str) -> str:
+    """`2026-12-07T08:19:55Z` -> `2026-12-07 08:19 UTC`."""
+    return f"{stamp[:16].replace('T', ' ')} UTC" if len(stamp) >= 16 else stamp
 
 
 def _scope(ev: Evidence) -> str:
@@ -151,14 +228,17 @@ def _clauses(ev: Evidence) -> str:
 def _trend(series: Series, ev: Evidence) -> str:
     drawn = [p for p in series.points if p.population and p.failure_rate is not None]
     left_out = [p for p in series.points if not p.population]
-    points = [LinePoint(p.as_of[:10], p.failure_rate or 0.0,
-                        f"scan {p.scan_id} as of {p.as_of}: {rate_text(p.failed, p.decided)}")
-              for p in drawn]
+    labels = point_labels([p.as_of for p in drawn])
+    points = [LinePoint(label, p.failure_rate or 0.0,
+                        f"scan {p.scan_id} as of {_moment(p.as_of)}: "
+                        f"{rate_text(p.failed, p.decided)}")
+              for p, label in zip(drawn, labels, strict=True)]
     window = f"since {ev.since:%Y-%m-%d}" if ev.since else "all scans"
     chart = line_chart(points, f"Failure rate of clause {series.key}, {window}",
                        top=max([p.value for p in points] + [0.05]) * 1.15)
-    note = (f"{len(drawn)} complete full scans {window}."
-            + (f" Not drawn: {len(left_out)} scans whose counts do not cover the whole population "
+    note = (f"{plural(len(drawn), 'complete full scan')} {window}, one point each."
+            + (f" Not drawn: {plural(len(left_out), 'scan')} whose counts do not cover the whole "
+               "population "
                f"(scans {', '.join(str(p.scan_id) for p in left_out[:10])}"
                f"{', ...' if len(left_out) > 10 else ''}: incremental, incomplete or fewer rules)."
                if left_out else ""))
@@ -190,13 +270,15 @@ def _metric_trend(ev: Evidence, process: str, value: Callable[[Mapping[str, Any]
                   title: str) -> str:
     """A metric over the complete full scans of the window (scans without it are left out)."""
     points = []
+    labels = dict(zip((a for a, _ in ev.metric_history),
+                      point_labels([a for a, _ in ev.metric_history]), strict=True))
     for as_of, stored in ev.metric_history:
         try:
             found = value(stored[process]) if process in stored else None
         except (KeyError, TypeError, ZeroDivisionError):
             found = None
         if found is not None:
-            points.append(LinePoint(as_of[:10], found))
+            points.append(LinePoint(labels[as_of], found))
     if len(points) < 2:
         return ""
     top = min(1.0, max(p.value for p in points) * 1.15) or 1.0
@@ -306,10 +388,11 @@ def _tasks(ev: Evidence) -> str:
 
 def _findings(ev: Evidence) -> str:
     out = ["<h2>Findings</h2>",
-           f'<p class="muted">Failed, error and waived results; at most {ev.cap} per rule here. '
+           f'<p class="muted">Failed, error and waived results, most severe rules first; at '
+           f"most {ev.cap} per rule here. "
            f"All of them: <code>sms-conformance report show --scan {e(ev.scan['id'])} --format "
            "csv</code>.</p>"]
-    for line in ev.lines:
+    for line in sorted(ev.lines, key=lambda x: (-_rank(x.severity), x.rule_id)):
         count = ev.listed(line)
         if not count:
             continue
@@ -322,6 +405,12 @@ def _findings(ev: Evidence) -> str:
         if count > len(shown):
             out.append(f"<p>... and {count - len(shown):,} more (csv format for all).</p>")
     return "\n".join(out)
+
+
+def point_labels(moments: list[str]) -> list[str]:
+    """x-axis labels of one point per scan: dates, with the time where a date repeats."""
+    days = [m[:10] for m in moments]
+    return [m[:16].replace("T", " ") if days.count(m[:10]) > 1 else m[:10] for m in moments]
 
 
 def _finding_row(f: FindingRow) -> list[str]:
@@ -362,22 +451,59 @@ def _gaps_and_notices(ev: Evidence) -> str:
     return "\n".join(out)
 
 
+def filters_text(filters: Mapping[str, Any]) -> str:
+    """The filters a scan ran with, in words: `every rule, all records, evaluated as of the
+    scan's start`."""
+    words = []
+    only = filters.get("only") or []
+    words.append(f"rules matching {', '.join(only)}" if only else "every rule")
+    if filters.get("rules"):
+        words.append(f"with the extra rules of {filters['rules']}")
+    if filters.get("since"):
+        words.append(f"records updated since {filters['since']}")
+    elif filters.get("incremental"):
+        words.append("records changed since the previous scan (incremental)")
+    else:
+        words.append("all records")
+    words.append(f"evaluated as of {filters['as_of']}" if filters.get("as_of")
+                 else "evaluated as of the scan's start")
+    words.extend(f"sandbox {key} {filters[key]}" for key in ("records", "seed")  # a sandbox's
+                 if filters.get(key) is not None)
+    return ", ".join(words)
+
+
+_FIELDS = {
+    "id": "Scan", "started_at": "Started", "finished_at": "Finished", "platform": "Platform",
+    "instance": "Instance", "source": "Source", "as_of": "Records evaluated as of",
+    "complete": "Complete", "incremental": "Incremental", "error": "Error",
+    "tool_version": "Tool version", "filters": "Filters",
+    "rules_digest": "Rule pack (sha256 of the active rules)",
+    "config_digest": "Configuration (sha256 of settings, field map and waivers)",
+    "failed_start": "Read no record",
+}
+
+
 def _plain(key: str, value: Any) -> str:
-    if key in ("complete", "incremental"):
+    if key in ("complete", "incremental", "failed_start"):
         return "yes" if value else "no"
+    if key == "filters" and isinstance(value, Mapping):
+        return filters_text(value)
+    if key in ("started_at", "finished_at", "as_of") and isinstance(value, str):
+        return _moment(value)
     return "-" if value is None else str(value)
 
 
 def _metadata(ev: Evidence) -> str:
     scan = ev.scan
-    rows = [[e(k), e(_plain(k, v))] for k, v in scan.items() if k != "notices"]
+    rows = [[e(_FIELDS.get(k, k)), e(_plain(k, v))] for k, v in scan.items()
+            if k != "notices" and not (k == "failed_start" and not v)]
     command = (f"sms-conformance scan --source {scan['source'] or 'servicenow'} --as-of "
                f"{scan['as_of']}" + (" --incremental" if scan["incremental"] else "")
                + " --format json --output scan.json")
     rules = ", ".join(x.rule_id for x in ev.lines)
     return ("<h2>Scan metadata</h2>"
-            + _table(["Field", "Value"], rows)
-            + f"<p>Rules evaluated ({len(ev.lines)}): {e(rules)}.</p>"
+            + _table(["Field", "Value"], rows, sortable=False)
+            + f"<p>Rules evaluated ({plural(len(ev.lines), 'rule')}): {e(rules)}.</p>"
             + f"<p>To reproduce with the same rule pack and configuration: <code>{e(command)}"
             f"</code>; this page again: <code>sms-conformance report evidence --scan "
             f"{e(scan['id'])}{' --clause ' + e(ev.clause) if ev.clause else ''} --output DIR"
