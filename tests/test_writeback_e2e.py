@@ -91,8 +91,9 @@ def test_two_runs_create_each_task_once(sandbox, tmp_path: Path) -> None:
     listed = CliRunner().invoke(cli, ["tasks", "list", "--history", str(tmp_path / "h.sqlite")])
     assert f"{len(first)} open remediation tasks" in listed.output
     numbers = {t["number"] for t in first}
-    assert all(line.split()[0] in numbers for line in listed.output.splitlines()
-               if line.startswith("  "))
+    rows = [line for line in listed.output.splitlines() if line.startswith("  ")]
+    assert rows[0].split() == ["task", "age", "clause", "record", "rules"], "the column headers"
+    assert all(line.split()[0] in numbers for line in rows[1:])
 
 
 def record_task(box: Sandbox, rules: str, table: str = "incident_task",
