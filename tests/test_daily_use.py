@@ -302,7 +302,8 @@ def test_help_is_platform_neutral_and_lists_the_exit_codes() -> None:
     assert "ServiceNow" in top and "Jira Service Management" in top
     scan_help = " ".join(invoke("scan", "--help").stdout.split())
     for code in ("0 clean", "1 findings at or above --fail-on", "2 usage or configuration error",
-                 "3 source or API failure", "4 another run holds the lock", "5 internal error"):
+                 "3 source or API failure", "4 another run holds the lock", "5 internal error",
+                 "6 write-back stopped at the new-task cap"):
         assert code in " ".join(top.split()) and code in scan_help
     assert "With --write-back: wait" not in scan_help
 

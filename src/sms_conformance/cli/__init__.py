@@ -50,7 +50,8 @@ class Cli(click.Group):
 
 EXIT_CODES_HELP = ("Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration "
                    "error, 3 source or API failure (scan incomplete), 4 another run holds the lock, "
-                   "5 internal error (a defect of the tool).")
+                   "5 internal error (a defect of the tool), 6 write-back stopped at the new-task "
+                   "cap (nothing written).")
 
 
 @click.group(cls=Cli, epilog=EXIT_CODES_HELP)
