@@ -6,7 +6,8 @@ Starts `sandbox serve --platform jira` with N incidents (about 1.4 N issues in a
 process, then runs each contender in its own process (so peak RSS is its own):
 
 - floor: plain requests + orjson, POST /rest/api/3/search/jql with nextPageToken, one page
-  after another, over exactly the JQL, fields and page size the connector asks for in a scan;
+  after another, over exactly the searches a scan sends (JQL, fields, page size; the process
+  searches and the local join's passes, each whole: recorded from a scan made beforehand);
 - read: the Jira connector's fetch of the three processes, nothing else;
 - scan: the core scanner over the connector with the built-in pack (every rule, links,
   findings into a history store in a temporary directory), as `scan` runs it.
@@ -106,22 +107,35 @@ def where(process: Process) -> str:
     return f"ITSM/{process.value}"
 
 
+class Recorder:
+    """The searches a connector sends, each once as a whole (not its key ranges, pages after
+    the first or the one-issue probe of the highest key)."""
+
+    def __init__(self, reads: object) -> None:
+        self.reads = reads
+        self.plan: list[dict[str, object]] = []
+
+    def post(self, path: str, body: dict[str, object], *, write: bool = False) -> object:
+        search = {k: body.get(k) for k in ("jql", "fields", "maxResults")}
+        if (path == SEARCH and "nextPageToken" not in body and "issuekey" not in str(body["jql"])
+                and int(str(body.get("maxResults"))) > 1 and search not in self.plan):
+            self.plan.append(search)
+        return self.reads.post(path, body, write=write)  # type: ignore[attr-defined]
+
+
 def searches(url: str, token: str) -> list[dict[str, object]]:
-    """Per process, the search a scan sends: its JQL, fields and page size (the scanner's own
-    fetch requests, turned into JQL by the connector). Start-up requests (myself, field,
-    project, status) are made here, outside the timed floor."""
+    """The searches a scan sends: their JQL, fields and page size, recorded from a scan made
+    beforehand (untimed): the process searches and the local join's passes, each whole."""
     with tempfile.TemporaryDirectory() as tmp:
         scan = scanner(url, token, Path(tmp) / "h.sqlite")
         conn = scan.connector
         assert isinstance(conn, JiraConnector)
-        out = []
-        for process in scan.processes():
-            request = scan._request(process, where(process), options())
-            binding = conn.binding(process)
-            out.append({"jql": conn.query(binding, request.scopes, request.since),
-                        "fields": binding.platform_fields(request.fields),
-                        "maxResults": conn.page_size})
-        return out
+        recorder = Recorder(conn.reads)
+        conn.reads = recorder
+        outcome = scan.run(options(), where)
+        if not outcome.complete:
+            raise SystemExit(f"scan incomplete: {outcome.error}")
+        return recorder.plan
 
 
 def floor(url: str, token: str, plan: list[dict[str, object]]) -> dict[str, int]:

@@ -9,8 +9,9 @@ from typing import Any
 import requests
 
 from sms_conformance.config import ConfigDir
+from sms_conformance.connectors.parallel import Gate
 from sms_conformance.connectors.servicenow.source import sandbox_connector
-from sms_conformance.connectors.servicenow.streams import Gate, split_after
+from sms_conformance.connectors.servicenow.streams import split_after
 from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import Scanner, ScanOptions

@@ -80,6 +80,8 @@ class HttpClient:
         self._lock = threading.Lock()
         # A 429's Retry-After pauses every thread of this client, not only the one that got it.
         self._paused_until = 0.0
+        # Told of every 429 and 503: parallel reads lower their concurrency (connectors.parallel).
+        self.on_throttled: Callable[[], None] | None = None
         self.session = session or requests.Session()
         adapter = WatchedAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
@@ -132,6 +134,8 @@ class HttpClient:
     def _before_retry(self, exc: RetryableError, *, write: bool) -> None:
         """Called while `exc` is handled, before it is raised again for a retry: a 429's
         Retry-After holds every thread; a write the site may have processed is not resent."""
+        if exc.status in (429, 503) and self.on_throttled is not None:
+            self.on_throttled()
         if exc.status == 429 and exc.retry_after:
             with self._lock:
                 until = self._clock() + exc.retry_after

@@ -8,17 +8,19 @@ field names to the site's ids.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import islice
+from functools import partial
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.base import FetchRequest, NotRead, TableRows
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
 from sms_conformance.connectors.http.errors import HTTPAuthError
-from sms_conformance.connectors.jira import jql
+from sms_conformance.connectors.jira import jql, ranges
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.fieldmap import (
     FieldCatalog,
@@ -29,12 +31,16 @@ from sms_conformance.connectors.jira.fieldmap import (
 from sms_conformance.connectors.jira.responses import JiraRequestError
 from sms_conformance.connectors.jira.search import (
     MAX_PAGES,
+    Chain,
+    Enhanced,
+    Poster,
     SearchNotFound,
     SearchStats,
     enhanced,
     legacy,
 )
 from sms_conformance.connectors.jira.values import parse_timestamp
+from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.errors import AuthError, ConfigError, SourceError
 from sms_conformance.records import Process, Record, Ref
 
@@ -77,6 +83,7 @@ class JiraConnector:
         page_size: int = PAGE_SIZE,
         ref_batch: int = 100,
         max_pages: int = MAX_PAGES,
+        streams: int = 1,
     ) -> None:
         self.instance = client.base
         self.client = client
@@ -95,6 +102,14 @@ class JiraConnector:
         self._issue_types: dict[str, str] | None = None  # casefolded -> the site's name
         self._statuses: frozenset[str] | None = None
         self._statuses_asked = False  # a site that does not list them is asked once
+        # Parallel key ranges per search; the gate holds every read of the run to `streams`
+        # requests at once and is lowered on 429/503 for the whole run.
+        self.streams = streams
+        self.gate = Gate(streams)
+        client.on_throttled = self.gate.lower
+        self.reads: Poster = GatedPoster(client, self.gate) if streams > 1 else client
+        self._highest: dict[str, int | None] = {}  # project key -> its highest issue number
+        self._counting = threading.Lock()
 
     def __repr__(self) -> str:
         return f"JiraConnector({self.instance!r})"
@@ -254,25 +269,34 @@ class JiraConnector:
         does not have, such as an option name), the search without scopes: the engine tests
         each record's scope itself, so nothing in scope is lost."""
         whole = self.query(binding, (), request.since)
+
+        def ranged(scopes: Sequence[Mapping[str, tuple[Any, ...]]]) -> Callable[[str], str]:
+            return lambda keys: self.query(binding, scopes, request.since, keys) or ""
+
         if query == whole or whole is None:
-            yield from self.search(query, fields, stats)
+            yield from self.search(query, fields, stats, ranged(request.scopes))
             return
         try:
-            yield from self.search(query, fields, stats)
+            yield from self.search(query, fields, stats, ranged(request.scopes))
         except ConfigError as exc:
             if stats.issues:
                 raise
             self.notices.append(f"{binding.process.value}: {exc}; read without the scope filter")
-            yield from self.search(whole, fields, stats)
+            yield from self.search(whole, fields, stats, ranged(()))
 
     def expected_total(self, process: Process | str) -> int | None:
-        """The legacy search's total of the last fetch; None with enhanced search."""
+        """The legacy search's total of the last fetch; with enhanced search (which counts
+        nothing) an estimate from the first page and the project's highest key, None when
+        there is neither."""
         stats = self.scans.get(Process(process).value)
-        return stats.total if stats else None
+        if stats is None:
+            return None
+        return stats.total if stats.total is not None else stats.estimate
 
     def query(self, binding: ProcessBinding, scopes: Sequence[Mapping[str, tuple[Any, ...]]],
-              since: datetime | None) -> str | None:
-        """The JQL of a fetch; None when no scope can match anything."""
+              since: datetime | None, keys: str = "") -> str | None:
+        """The JQL of a fetch (`keys`: a key range's clauses); None when no scope can match
+        anything."""
         groups: list[str] = []
         everything = not scopes
         for scope in scopes:
@@ -307,6 +331,8 @@ class JiraConnector:
         if since is not None:
             zone = self.who().get("timeZone")
             parts.append(f"updated >= {jql.since_literal(since, zone if isinstance(zone, str) else None)}")
+        if keys:
+            parts.append(keys)
         # last: an unterminated quote in it can swallow only the ORDER BY, never a clause
         parts.append(jql.restricted(binding.pmap.jql))
         return f"{jql.all_of(parts)} ORDER BY key ASC"
@@ -334,14 +360,20 @@ class JiraConnector:
         if self.client.post(f"/rest/api/{self.api}/search", body) is None:
             raise SourceError(f"{self.instance}: no JQL search endpoint (404)")
 
-    def search(self, query: str, fields: Sequence[str], stats: SearchStats) -> Iterator[Json]:
+    def search(self, query: str, fields: Sequence[str], stats: SearchStats,
+               ranged: Callable[[str], str] | None = None) -> Iterator[Json]:
         """Every issue the JQL matches: enhanced search, or legacy search on Data Center (and
-        after a 404 on the enhanced one). A 400 names Jira's reason (exit 2)."""
+        after a 404 on the enhanced one). A 400 naming the query is Jira's reason (exit 2).
+        `ranged`: the query of a key range (its clauses given), for parallel ranges."""
         try:
             if not self.legacy_search:
                 try:
-                    yield from enhanced(self.client, query, fields, page_size=self.page_size,
-                                        max_pages=self.max_pages, stats=stats)
+                    if ranged is not None and self.streams > 1 and len(
+                            self.fieldmap.projects) == 1:
+                        yield from self._ranged(query, fields, stats, ranged)
+                    else:
+                        yield from enhanced(self.reads, query, fields, page_size=self.page_size,
+                                            max_pages=self.max_pages, stats=stats)
                     return
                 except SearchNotFound:
                     if stats.issues or self.deployment == "cloud":
@@ -349,7 +381,7 @@ class JiraConnector:
                     self.legacy_search = True
                     self.notices.append(f"{self.instance}: no enhanced JQL search (404): "
                                         "read with the legacy search (Data Center)")
-            yield from legacy(self.client, self.api, query, fields, page_size=self.page_size,
+            yield from legacy(self.reads, self.api, query, fields, page_size=self.page_size,
                               max_pages=self.max_pages, stats=stats)
         except JiraRequestError as exc:
             if exc.status != 400:
@@ -359,6 +391,124 @@ class JiraConnector:
                                   f"nothing of the query: {exc.detail}; stopping") from None
             raise ConfigError(f"Jira refused the JQL query: {exc.detail} (query: {query}); "
                               "check the field map's names and the rule scopes") from None
+
+    def _ranged(self, query: str, fields: Sequence[str], stats: SearchStats,
+                ranged: Callable[[str], str]) -> Iterator[Json]:
+        """The search's first page, then (when `streams` > 1 and enough is left) the rest in
+        key ranges read at once (see ranges.py); issues then come in no particular order."""
+        search = Enhanced(self.reads, query, fields, page_size=self.page_size,
+                          max_pages=self.max_pages, stats=stats)
+        first = search.page()
+        if search.done:
+            stats.estimate = len(first)
+            yield from first
+            return
+        project = jql.project_key(self.fieldmap.projects[0])
+        mine = [n for i in first if (k := ranges.key_number(i.get("key"))) is not None
+                and (n := k[1]) >= 0 and k[0] == project]
+        highest = self.highest(project)
+        if highest is None or not mine or len(mine) < len(first):
+            yield from first
+            yield from search
+            return
+        low, last = min(mine), max(mine)
+        left = ranges.estimated(low, last, len(first), max(highest, last))
+        stats.estimate = len(first) + left
+        streams = min(self.gate.limit, -(-left // max(1, len(first))) // 2)
+        bounds = self._bounds(project, last, highest, streams) if streams > 1 else []
+        yield from first
+        if not bounds:
+            yield from search
+            return
+        starts = [(last, False), *((b, True) for b in bounds)]
+        ends: list[int | None] = [*bounds, None]
+        parts = [partial(self._range, project, ranged, fields, stats, start, end)
+                 for start, end in zip(starts, ends, strict=True)]
+        yield from interleaved(parts)
+
+    def _range(self, project: str, ranged: Callable[[str], str], fields: Sequence[str],
+               stats: SearchStats, start: tuple[int, bool], end: int | None) -> Iterator[Json]:
+        """One key range's issues; one outside it stops the scan."""
+        low, inclusive = start
+        clause = f"issuekey {'>=' if inclusive else '>'} {project}-{low}" + (
+            f" AND issuekey < {project}-{end}" if end is not None else "")
+        own = SearchStats()
+        try:
+            for issue in Enhanced(self.reads, ranged(clause), fields, page_size=self.page_size,
+                                  max_pages=self.max_pages, stats=own):
+                where = ranges.key_number(issue.get("key"))
+                if where is not None and (where[0] != project or not ranges.within(
+                        where[1], low, end, inclusive)):
+                    raise SourceError(f"search returned {issue.get('key')}, outside the key "
+                                      f"range asked for ({clause}); stopping")
+                yield issue
+        finally:
+            with self._counting:  # the streams' counts add up in the search's own
+                stats.pages += own.pages
+                stats.issues += own.issues
+                stats.notices.extend(own.notices)
+
+    def highest(self, project: str) -> int | None:
+        """The project's highest issue number (one search ordered by key, descending, once
+        per run); None when it has no issue."""
+        if project not in self._highest:
+            path = Enhanced.path
+            page = self.reads.post(path, {"jql": f"project = {project} ORDER BY key DESC",
+                                          "fields": ["id"], "maxResults": 1})
+            if page is None:
+                raise SearchNotFound(f"POST {path}: not found (404)")
+            top = Chain(path, 1).fresh(page)
+            found = ranges.key_number(top[0].get("key")) if top else None
+            self._highest[project] = found[1] if found and found[0] == project else None
+        return self._highest[project]
+
+    def _bounds(self, project: str, last: int, highest: int, streams: int) -> list[int]:
+        """Range bounds between `last` and `highest`, each the key of an issue that exists
+        (one bulk fetch of candidates)."""
+        tried = ranges.candidates(last, highest, streams)
+        keys = [f"{project}-{n}" for numbers in tried for n in numbers]
+        if not keys:
+            return []
+        body = self.reads.post("/rest/api/3/issue/bulkfetch",
+                               {"issueIdsOrKeys": keys, "fields": ["id"]})
+        issues = body.get("issues") if isinstance(body, dict) else None
+        if not isinstance(issues, list):
+            return []  # no bulk fetch here: one stream
+        existing = {i.get("key") for i in issues if isinstance(i, dict)}
+        return ranges.chosen(tried, lambda n: f"{project}-{n}" in existing)
+
+    def read_table(self, kind: str, fields: AbstractSet[str], max_requests: int
+                   ) -> TableRows | None:
+        """Every issue of a process `kind` with only the canonical `fields` (the links' local
+        join: problems and changes read once in this scan, not looked up 100 at a time); None
+        when that would take more than `max_requests` requests, or `kind` is no process, or
+        the search cannot be estimated (one stream, Data Center, several projects)."""
+        process = _process(kind)
+        if (process is None or self.legacy_search or self.streams < 2
+                or len(self.fieldmap.projects) != 1):
+            return None
+        binding = self.binding(process)
+        wanted = frozenset(fields) & binding.mapped()
+        platform = binding.platform_fields(wanted)
+        query = self.query(binding, (), None)
+        if query is None:
+            return None
+        stats = SearchStats()
+        with _not_read_on_403(kind):
+            issues = self._ranged(query, platform, stats, lambda keys: self.query(
+                binding, (), None, keys) or "")
+            first = next(issues, None)
+        if (stats.estimate or 0) > max_requests * self.page_size:
+            return None
+
+        def records() -> Iterator[Record]:
+            with _not_read_on_403(kind):
+                for index, issue in enumerate(chain(() if first is None else (first,), issues)):
+                    _, issue_fields = _checked(kind, index, issue)
+                    if binding.pmap.is_type(_type_name(issue_fields)):
+                        yield self._record(binding, issue, issue_fields, wanted)
+
+        return TableRows(records(), lambda: 0)
 
     def _record(self, binding: ProcessBinding, issue: Json, fields: Json,
                 wanted: AbstractSet[str] | None) -> Record:
@@ -466,6 +616,17 @@ class JiraConnector:
                     continue
             query = f"id in ({', '.join(jql.issue_id(i) for i in chunk)}) ORDER BY key ASC"
             yield from self.search(query, fields, SearchStats())
+
+
+class GatedPoster:
+    """Where the reads of parallel ranges go: each request waits for a slot of the gate."""
+
+    def __init__(self, client: Poster, gate: Gate) -> None:
+        self.client, self.gate = client, gate
+
+    def post(self, path: str, body: Any, *, write: bool = False) -> Any:
+        with self.gate.slot():
+            return self.client.post(path, body, write=write)
 
 
 def names_part_of(detail: str, query: str) -> bool:

@@ -43,6 +43,7 @@ class SearchStats:
     pages: int = 0
     issues: int = 0
     total: int | None = None  # legacy search only
+    estimate: int | None = None  # enhanced search: issues expected (it counts none)
     notices: list[str] = field(default_factory=list)
 
 
@@ -94,39 +95,61 @@ def _refused(exc: JiraRequestError, pages: int, path: str) -> SourceError:
     return exc
 
 
-def enhanced(client: Poster, jql: str, fields: Sequence[str], *, page_size: int,
-             max_pages: int = MAX_PAGES, stats: SearchStats | None = None) -> Iterator[Json]:
-    """POST /rest/api/3/search/jql, page after page."""
+class Enhanced:
+    """POST /rest/api/3/search/jql, one `nextPageToken` chain: `page()` reads the next page
+    (its issues not read before), iterating reads the rest."""
+
     path = "/rest/api/3/search/jql"
-    stats = stats if stats is not None else SearchStats()
-    token: str | None = None
-    seen: set[str] = set()
-    chain = Chain(path, page_size)
-    while True:
+
+    def __init__(self, client: Poster, jql: str, fields: Sequence[str], *, page_size: int,
+                 max_pages: int = MAX_PAGES, stats: SearchStats | None = None) -> None:
+        self.client, self.jql, self.fields = client, jql, list(fields)
+        self.page_size, self.max_pages = page_size, max_pages
+        self.stats = stats if stats is not None else SearchStats()
+        self.done = False
+        self._token: str | None = None
+        self._tokens: set[str] = set()
+        self._chain = Chain(self.path, page_size)
+
+    def page(self) -> list[Json]:
+        stats, path = self.stats, self.path
         stats.pages += 1
-        if stats.pages > max_pages:
-            raise SourceError(f"search: more than {max_pages} pages (source.max_pages); "
+        if stats.pages > self.max_pages:
+            raise SourceError(f"search: more than {self.max_pages} pages (source.max_pages); "
                               "stopping rather than paging without end")
-        body: Json = {"jql": jql, "fields": list(fields), "maxResults": page_size}
-        if token is not None:
-            body["nextPageToken"] = token
+        body: Json = {"jql": self.jql, "fields": self.fields, "maxResults": self.page_size}
+        if self._token is not None:
+            body["nextPageToken"] = self._token
         try:
-            page = client.post(path, body)
+            page = self.client.post(path, body)
         except JiraRequestError as exc:
             raise _refused(exc, stats.pages, path) from None
         if page is None:
             raise SearchNotFound(f"POST {path}: not found (404)")
-        issues = chain.fresh(page)
+        issues = self._chain.fresh(page)
         stats.issues += len(issues)
-        yield from issues
         next_token = page.get("nextPageToken")
         if page.get("isLast") is True or not next_token:
-            return
-        if not isinstance(next_token, str) or next_token in seen:
-            raise SourceError(f"search: Jira sent the same nextPageToken twice ({len(seen)} "
-                              "pages read); stopping rather than reading pages again")
-        seen.add(next_token)
-        token = next_token
+            self.done = True
+        elif not isinstance(next_token, str) or next_token in self._tokens:
+            raise SourceError(f"search: Jira sent the same nextPageToken twice "
+                              f"({len(self._tokens)} pages read); stopping rather than reading "
+                              "pages again")
+        else:
+            self._tokens.add(next_token)
+            self._token = next_token
+        return issues
+
+    def __iter__(self) -> Iterator[Json]:
+        while not self.done:
+            yield from self.page()
+
+
+def enhanced(client: Poster, jql: str, fields: Sequence[str], *, page_size: int,
+             max_pages: int = MAX_PAGES, stats: SearchStats | None = None) -> Iterator[Json]:
+    """POST /rest/api/3/search/jql, page after page."""
+    return iter(Enhanced(client, jql, fields, page_size=page_size, max_pages=max_pages,
+                         stats=stats))
 
 
 def legacy(client: Poster, api: str, jql: str, fields: Sequence[str], *, page_size: int,

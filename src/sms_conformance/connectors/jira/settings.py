@@ -66,4 +66,4 @@ def connector_from_env(
         verify=verify,
     )
     return JiraConnector(url, client, fieldmap, deployment=deployment, page_size=page_size,
-                         max_pages=limits.max_pages)
+                         max_pages=limits.max_pages, streams=limits.streams)

@@ -81,8 +81,6 @@ class TableClient(HttpClient):
             verify=verify, pool_size=pool_size, sleep=sleep, clock=clock,
         )
         self.auth = auth
-        # Told of every 429 and 503: parallel reads lower their concurrency (see streams.py).
-        self.on_throttled: Callable[[], None] | None = None
         self.protected = set(PROTECTED_TABLES)
 
     def __repr__(self) -> str:
@@ -190,8 +188,6 @@ class TableClient(HttpClient):
             except HTTPAuthError as exc:
                 raise self._refused(exc) from None
             except RetryableError as exc:
-                if exc.status in (429, 503) and self.on_throttled is not None:
-                    self.on_throttled()
                 if exc.status == 500:
                     quota_cancels += 1
                     if quota_cancels > 1:

@@ -21,6 +21,7 @@ from sms_conformance.connectors.base import (
 )
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
 from sms_conformance.connectors.http.errors import HTTPAuthError
+from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
 from sms_conformance.connectors.servicenow.paging import (
@@ -37,7 +38,7 @@ from sms_conformance.connectors.servicenow.query import (
     condition,
 )
 from sms_conformance.connectors.servicenow.responses import Json
-from sms_conformance.connectors.servicenow.streams import Gate, GatedClient, interleaved, split_after
+from sms_conformance.connectors.servicenow.streams import GatedClient, split_after
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
     SOURCE_TABLES,

@@ -4,26 +4,18 @@ sys_ids are 32 lowercase hexadecimal characters, close to uniform (checked on th
 tests/), so K equal slices of the hex space hold about as many records each; the first range has
 no lower bound and the last no upper one, so an id of any other shape is still read exactly once.
 Each range is its own KeysetScan with every guard of one (count, page bound, order, repeats).
-At most `Gate.limit` requests are in flight; a 429 or 503 lowers it by one, never below one and
-never back up within the run.
+At most `Gate.limit` requests are in flight (connectors.parallel, shared with Jira's ranges).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from itertools import islice
-from typing import TypeVar
+from collections.abc import Mapping
 
+from sms_conformance.connectors.parallel import Gate
 from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.paging import PageSource
 
-T = TypeVar("T")
 KEY_SPACE = 16**32
-_DONE = object()
 
 
 def split_after(last: str, rows: int, total: int, page_size: int, limit: int) -> list[str]:
@@ -46,33 +38,6 @@ def split_after(last: str, rows: int, total: int, page_size: int, limit: int) ->
     return [format(key + i * step, "032x") for i in range(1, streams)]
 
 
-class Gate:
-    """At most `limit` requests at once across the streams of a client."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.active = 0
-        self._cond = threading.Condition()
-
-    def lower(self) -> None:
-        """The instance pushed back (429, 503): one stream fewer from now on."""
-        with self._cond:
-            self.limit = max(1, self.limit - 1)
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        with self._cond:
-            while self.active >= self.limit:
-                self._cond.wait()
-            self.active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self.active -= 1
-                self._cond.notify_all()
-
-
 class GatedClient:
     """The page source of one stream: each request waits for a slot of the gate."""
 
@@ -82,53 +47,3 @@ class GatedClient:
     def list(self, table: str, params: Mapping[str, str]) -> Page:
         with self.gate.slot():
             return self.client.list(table, params)
-
-
-def interleaved(sources: Sequence[Callable[[], Iterator[T]]], chunk: int = 500) -> Iterator[T]:
-    """Items of every source, each source produced by its own thread, chunks in arrival order.
-
-    At most two chunks per source wait unread, so memory does not grow with a slow consumer; the
-    first exception of any source is raised here and stops the others.
-    """
-    slots: queue.Queue[object] = queue.Queue(maxsize=2 * len(sources))
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce(source: Callable[[], Iterator[T]]) -> None:
-        try:
-            items = source()
-            while not stop.is_set() and (batch := list(islice(items, chunk))):
-                if not put(batch):
-                    return
-        except BaseException as exc:  # handed to the consumer, not lost
-            put(exc)
-        else:
-            put(_DONE)
-
-    workers = [threading.Thread(target=produce, args=(s,), name=f"key-range-{i}", daemon=True)
-               for i, s in enumerate(sources)]
-    for worker in workers:
-        worker.start()
-    remaining = len(workers)
-    try:
-        while remaining:
-            item = slots.get()
-            if item is _DONE:
-                remaining -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield from item  # type: ignore[misc]
-    finally:
-        stop.set()
-        until = time.monotonic() + 5  # a worker inside a request ends with it (daemon threads)
-        for worker in workers:
-            worker.join(timeout=max(0.0, until - time.monotonic()))

@@ -86,6 +86,8 @@ class Search:
 
     def _clause(self, clause: jql.Clause) -> Callable[[Issue], bool]:
         name = clause.field.casefold()
+        if name in ("key", "issuekey", "id") and clause.op in ("<", "<=", ">", ">="):
+            return self._key_range(clause)
         kind, read = _FIELDS.get(name, (None, None))
         custom = _custom_of(clause.field) if kind is None else None
         if custom in self.store.unseen:
@@ -124,6 +126,28 @@ class Search:
             return (not hit and not _empty(value)) if negate else hit
 
         return match
+
+    def _key_range(self, clause: jql.Clause) -> Callable[[Issue], bool]:
+        """`issuekey` (alias `key`, `id`) compared with <, <=, >, >=: an id compares ids, a key
+        the issue numbers of its project (issues of other projects never match). A key no
+        issue has matches nothing: Cloud's enhanced search answers 0 issues, not a 400."""
+        text = clause.values[0].text.strip().upper()
+        checks: dict[str, Callable[[int, int], bool]] = {
+            "<": lambda v, b: v < b, "<=": lambda v, b: v <= b,
+            ">": lambda v, b: v > b, ">=": lambda v, b: v >= b}
+        check = checks[clause.op]
+        if text.isdigit():
+            bound_id = int(text)
+            return lambda i: check(i.id, bound_id)
+        prefix, _, number = text.partition("-")
+        if not (prefix and number.isdigit()):
+            raise error(400, f"The issue key '{clause.values[0].text}' for field "
+                             f"'{clause.field}' is invalid.")
+        if text not in self.by_key:
+            return lambda i: False
+        bound = int(number)
+        return lambda i: (i.key.partition("-")[0] == prefix
+                          and check(int(i.key.partition("-")[2]), bound))
 
     def _resolve(self, name: str, shown: str, value: jql.Value) -> frozenset[str]:
         """The stored forms (casefolded) a JQL value stands for; Jira's 400 for unknown ones."""
