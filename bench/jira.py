@@ -1,6 +1,7 @@
 """The JSM sandbox benchmark (issue 10): requests and wall time against a plain requests floor.
 
     python bench/jira.py [--records 50000] [--latency MS] [--markdown FILE]
+    python bench/jira.py --records 20000 --page-study   # two narrower searches or one?
 
 Starts `sandbox serve --platform jira` with N incidents (about 1.4 N issues in all) in its own
 process, then runs each contender in its own process (so peak RSS is its own):
@@ -157,6 +158,23 @@ def floor(url: str, token: str, plan: list[dict[str, object]]) -> dict[str, int]
     return {"records": issues, "requests": sent}
 
 
+def narrower(url: str, token: str, plan: list[dict[str, object]]) -> list[tuple[str, int, int]]:
+    """Per search of more than 20 fields: its pages whole, and as two searches of half the
+    fields each (issues joined by id): whether the field count's lower page size costs more
+    than a second search."""
+    out = []
+    for search in plan:
+        fields = list(search["fields"])  # type: ignore[call-overload]
+        if len(fields) <= 20:
+            continue
+        half = len(fields) // 2
+        whole = floor(url, token, [search])["requests"]
+        split = floor(url, token, [{**search, "fields": fields[:half]},
+                                   {**search, "fields": fields[half:]}])["requests"]
+        out.append((f"{str(search['jql'])[:60]}... ({len(fields)} fields)", whole, split))
+    return out
+
+
 def read(url: str, token: str, history: Path) -> dict[str, int]:
     """The connector's fetch of the three processes, one after another, as the scan asks."""
     scan = scanner(url, token, history)
@@ -234,7 +252,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--latency", type=int, default=0, help="ms added to every request")
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--page-study", action="store_true",
+                        help="only: pages of each search over 20 fields, whole and as two")
     args = parser.parse_args()
+    if args.page_study:
+        with jira_sandbox(args.records) as (url, token):
+            for name, whole, split in narrower(url, token, searches(url, token)):
+                print(f"{name}: {whole} requests whole, {split} as two narrower searches")
+        return
     rows = measure(args.records, args.latency)
     width = max(len(r[0]) for r in rows)
     for name, wall, rest in rows:

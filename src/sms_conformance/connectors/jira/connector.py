@@ -38,6 +38,7 @@ from sms_conformance.connectors.jira.search import (
     SearchStats,
     enhanced,
     legacy,
+    margin,
 )
 from sms_conformance.connectors.jira.values import parse_timestamp
 from sms_conformance.connectors.parallel import Gate, interleaved
@@ -422,13 +423,17 @@ class JiraConnector:
             return
         starts = [(last, False), *((b, True) for b in bounds)]
         ends: list[int | None] = [*bounds, None]
-        parts = [partial(self._range, project, ranged, fields, stats, start, end)
+        ceiling = highest + margin(highest)
+        parts = [partial(self._range, project, ranged, fields, stats, start, end, ceiling)
                  for start, end in zip(starts, ends, strict=True)]
         yield from interleaved(parts)
 
     def _range(self, project: str, ranged: Callable[[str], str], fields: Sequence[str],
-               stats: SearchStats, start: tuple[int, bool], end: int | None) -> Iterator[Json]:
-        """One key range's issues; one outside it stops the scan."""
+               stats: SearchStats, start: tuple[int, bool], end: int | None,
+               ceiling: int) -> Iterator[Json]:
+        """One key range's issues; one outside it, or numbered above `ceiling` (the highest
+        key and those created since), stops the scan: a range holds at most that many keys,
+        so memory is bounded whatever the site sends."""
         low, inclusive = start
         clause = f"issuekey {'>=' if inclusive else '>'} {project}-{low}" + (
             f" AND issuekey < {project}-{end}" if end is not None else "")
@@ -437,8 +442,8 @@ class JiraConnector:
             for issue in Enhanced(self.reads, ranged(clause), fields, page_size=self.page_size,
                                   max_pages=self.max_pages, stats=own):
                 where = ranges.key_number(issue.get("key"))
-                if where is not None and (where[0] != project or not ranges.within(
-                        where[1], low, end, inclusive)):
+                if where is not None and (where[0] != project or where[1] > ceiling
+                                          or not ranges.within(where[1], low, end, inclusive)):
                     raise SourceError(f"search returned {issue.get('key')}, outside the key "
                                       f"range asked for ({clause}); stopping")
                 yield issue

@@ -182,7 +182,7 @@ def legacy(client: Poster, api: str, jql: str, fields: Sequence[str], *, page_si
         if not isinstance(total, int) or isinstance(total, bool):
             raise SourceError(f"POST {path}: the page has no total, so the scan cannot be bounded")
         if total < 0 or start + returned > (total if stats.total is None or confirming
-                                            else max(total, stats.total) + _margin(total)):
+                                            else max(total, stats.total) + margin(total)):
             raise SourceError(f"POST {path}: Jira counted a total of {total} issues but returned "
                               f"{start + returned} by page {stats.pages}; the count is wrong, so "
                               "the scan cannot be bounded (stopping, incomplete)")
@@ -195,7 +195,7 @@ def legacy(client: Poster, api: str, jql: str, fields: Sequence[str], *, page_si
             if math.ceil(total / size) > max_pages:
                 raise SourceError(f"search: a total of {total} would take more than {max_pages} "
                                   f"pages of {size} (source.max_pages)")
-            allowed = total + _margin(total)
+            allowed = total + margin(total)
             bound = min(max_pages, 2 * math.ceil(allowed / size) + _SPARE_PAGES)
         stats.issues += len(issues)
         if stats.issues > allowed:
@@ -214,6 +214,6 @@ def legacy(client: Poster, api: str, jql: str, fields: Sequence[str], *, page_si
             return
 
 
-def _margin(total: int) -> int:
+def margin(total: int) -> int:
     """Issues a search may return beyond its first count: created while it pages."""
     return max(1000, total // 10)
