@@ -12,10 +12,10 @@ from typing import Any
 from sms_conformance.canonical import PlatformMap
 from sms_conformance.connectors.registry import DEFAULT_PLATFORM, load_platform_map
 from sms_conformance.errors import ConfigError
+from sms_conformance.profiles import ConnectionProfile, load_connection_profile
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
 from sms_conformance.settings import load_settings
-from sms_conformance.yamlsource import load_yaml, validate
 
 
 def default_history_path() -> Path:
@@ -43,20 +43,15 @@ class ConfigDir:
     def file(self, name: str) -> Path | None:
         return self.path / name if self.path is not None else None
 
-    def profile(self, name: str | None) -> dict[str, Any] | None:
-        """A connection profile from profiles.yaml (`profiles: {NAME: {...}}`)."""
+    def profile(self, name: str | None) -> ConnectionProfile | None:
+        """A connection profile from profiles.yaml (`profiles: {NAME: {...}}`), checked by
+        the model of the source it connects to."""
         if name is None:
             return None
         path = self.file("profiles.yaml")
         if path is None or not path.exists():
             raise ConfigError(f"--profile {name}: no profiles.yaml in the config directory")
-        from sms_conformance.connectors.servicenow.settings import ProfilesFile
-
-        doc = load_yaml(path)
-        profiles = validate(ProfilesFile, {} if doc.data is None else doc.data, doc).profiles
-        if name not in profiles:
-            raise ConfigError(f"--profile {name}: not in {path} (have: {', '.join(profiles) or 'none'})")
-        return dict(doc.data["profiles"][name] or {})
+        return load_connection_profile(path, name)
 
     def settings(self) -> dict[str, Any]:
         return self._settings

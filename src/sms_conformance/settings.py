@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
+from sms_conformance.connectors.registry import write_back_keys
 from sms_conformance.errors import ConfigFileError
 from sms_conformance.limits import Limits
 from sms_conformance.rules.checks import compile_pattern
@@ -31,14 +31,19 @@ Duration = Annotated[str | int | float, AfterValidator(_duration)]
 Priority = Annotated[int, Field(ge=0, le=1000)]
 
 
-class WriteBackBlock(WriteBackSettings, ServiceNowTaskSettings):  # type: ignore[misc]
-    """`write_back` as settings.yaml holds it: the platform-free policy with ServiceNow's
-    targets beside it, flat, as earlier versions read it. Only its fields are used here (each
-    part is read by its own from_settings, hence the ignore)."""
+def _write_back_block() -> type[WriteBackSettings]:
+    """`write_back` as settings.yaml holds it: the platform-free policy, and beside it each
+    platform's keys (the registry's `write_back_keys`, flat for ServiceNow as earlier versions
+    read them, `jira:` for Jira). A platform's keys are checked by its own package when a run
+    writes there, so loading settings imports no platform; any other key is refused here."""
+    owned: dict[str, Any] = dict.fromkeys(sorted(write_back_keys()), (Any, None))
+    return create_model("WriteBackBlock", __base__=WriteBackSettings, **owned)
 
-    # Jira's part, checked by its connector when a run writes there (JiraTaskSettings): a
-    # platform's package is imported only by a run that uses it.
-    jira: dict[str, Any] = {}
+
+if TYPE_CHECKING:
+    WriteBackBlock = WriteBackSettings
+else:
+    WriteBackBlock = _write_back_block()
 
 
 class Settings(BaseModel):

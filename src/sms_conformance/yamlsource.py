@@ -103,16 +103,17 @@ class SourceDoc:
             steps.append(step)
         return steps, line + 1
 
-    def error(self, exc: ValidationError) -> ConfigFileError:
-        """The first validation problem as `file:line: key: problem`."""
+    def error(self, exc: ValidationError, within: Location = ()) -> ConfigFileError:
+        """The first validation problem as `file:line: key: problem`; `within`: where in the
+        document the validated part lies."""
         err = exc.errors()[0]
-        return ConfigFileError(
-            describe(err), path=self.path, line=self.line(err["loc"]), key=self.key(err) or None
-        )
+        location = (*within, *err["loc"])
+        return ConfigFileError(describe(err), path=self.path, line=self.line(location),
+                               key=self.key(err, within) or None)
 
-    def key(self, err: ErrorDetails) -> str:
+    def key(self, err: ErrorDetails, within: Location = ()) -> str:
         """Dotted key of a validation error (pydantic's own location steps left out)."""
-        steps = self.resolved(err["loc"])
+        steps = self.resolved((*within, *err["loc"]))
         if err["type"] == "missing":
             steps.append(err["loc"][-1])
         return ".".join(str(step) for step in steps)
@@ -200,9 +201,10 @@ def load_shipped(name: str) -> SourceDoc:
     return parse_config(resource.read_bytes(), Path(str(resource)))
 
 
-def validate(model: type[M], data: Any, doc: SourceDoc) -> M:
-    """`data` (the document's, or built from it) as `model`; errors point into `doc`."""
+def validate(model: type[M], data: Any, doc: SourceDoc, within: Location = ()) -> M:
+    """`data` (the document's, or built from it, or its part at `within`) as `model`; errors
+    point into `doc`."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise doc.error(exc) from None
+        raise doc.error(exc, within) from None

@@ -28,13 +28,14 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
     """Check reachability, auth, table and field readability, clock skew, and that every
     write-back table extends task (export files: which fields the rules read they provide)."""
     config = ConfigDir.find(config_dir)
-    platform = source_platform(source, profile)
+    connection = config.profile(profile)
+    platform = source_platform(source, connection)
     rules = config.rules(rules_path, only, platform=platform)
     for rule in config.rules(rules_path, only, include_off=True, platform=platform):
         if rule.off_reason:
             click.echo(f"{MARKS['warn']}  rule {rule.id} is {rule.off_reason}")
     with open_source(source, instance=instance, fieldmap=config.fieldmap(platform),
-                     records=records, seed=seed, profile=config.profile(profile),
+                     records=records, seed=seed, profile=connection,
                      preflight=False) as conn:
         doctor = doctor_of(conn)
         if doctor is None:  # a source that only reads (exports): what it provides

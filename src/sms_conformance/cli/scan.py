@@ -149,7 +149,8 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
         raise ConfigError("--rollout needs --write-back or --dry-run")
     source, profile, only, rules_path = args.source, args.profile, args.only, args.rules_path
     config = ConfigDir.find(args.config_dir)
-    platform = source_platform(source, profile)
+    connection = config.profile(profile)
+    platform = source_platform(source, connection)
     rules = config.rules(rules_path, only, platform=platform)
     now = parse_as_of(args.as_of)
     fieldmap = config.fieldmap(platform)
@@ -166,7 +167,6 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
         progress=progress_printer(sys.stderr, args.quiet),
         metrics=MetricSettings.from_settings(config.settings()),
     )
-    connection = config.profile(profile)
     limits = Limits.from_settings(config.settings())
     check_writable(args.output)
     # After all config: a bad file writes nothing.

@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 from sms_conformance.canonical import PlatformMap
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.registry import SourceOptions, opener, source_entry
 from sms_conformance.limits import Limits
-
-# A connection profile (config/profiles.yaml) names a ServiceNow instance.
-PROFILE_SOURCE = "servicenow"
+from sms_conformance.profiles import ConnectionProfile
 
 
-def source_platform(source: str, profile: str | None = None) -> str:
-    """The platform `--source` reads (whose field map and rules apply); ConfigError if unknown."""
-    return source_entry(PROFILE_SOURCE if profile else source)[0].platform
+def source_platform(source: str, profile: ConnectionProfile | None = None) -> str:
+    """The platform read (whose field map and rules apply): the profile's source's, else
+    `--source`'s; ConfigError if unknown."""
+    return source_entry(profile.source if profile else source)[0].platform
 
 
 @contextmanager
 def open_source(
     source: str, *, instance: str | None, fieldmap: PlatformMap, records: int, seed: int,
-    quiet: bool = False, profile: Mapping[str, Any] | None = None, limits: Limits | None = None,
+    quiet: bool = False, profile: ConnectionProfile | None = None, limits: Limits | None = None,
     preflight: bool = True, as_of: datetime | None = None, port: int = 0,
 ) -> Iterator[Reads]:
     """Yields a connector; a sandbox source runs a sandbox on a loopback port (`port`, 0: a free
     one) meanwhile, its records dated back from the day of `as_of` (None: today).
-    `fieldmap` is the map of the source's platform (source_platform)."""
-    entry, argument = source_entry(PROFILE_SOURCE if profile is not None else source)
-    options = SourceOptions(argument=argument, instance=instance, profile=profile,
+    `fieldmap` is the map of the source's platform (source_platform); a profile connects to
+    the source it names."""
+    entry, argument = source_entry(profile.source if profile is not None else source)
+    options = SourceOptions(argument=argument, instance=instance,
+                            profile=profile.settings if profile is not None else None,
                             records=records, seed=seed, quiet=quiet, limits=limits,
                             preflight=preflight, as_of=as_of, port=port)
     with opener(entry)(options, fieldmap) as connector:

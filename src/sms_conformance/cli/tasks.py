@@ -19,6 +19,7 @@ from sms_conformance.connectors.capabilities import writes_tasks
 from sms_conformance.connectors.registry import platform_entry
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History, iso
+from sms_conformance.profiles import ConnectionProfile
 from sms_conformance.task_list import (
     STATES,
     Filters,
@@ -52,12 +53,12 @@ def group_names(history: History) -> dict[str, str]:
 
 
 def read_live(history: History, config: ConfigDir, source: str, instance: str | None,
-              profile: str | None, state: str) -> tuple[list[TaskRow], str, int]:
+              profile: ConnectionProfile | None, state: str) -> tuple[list[TaskRow], str, int]:
     """Rows in their live state, the instance, and how many tasks the history store has as open
     that are closed in the platform."""
     platform = source_platform(source, profile)
     with open_source(source, instance=instance, fieldmap=config.fieldmap(platform), records=1,
-                     seed=0, profile=config.profile(profile)) as conn:
+                     seed=0, profile=profile) as conn:
         writer = writes_tasks(conn)
         if writer is None:
             raise ConfigError("tasks list reads a live platform: give --instance or --profile")
@@ -117,15 +118,16 @@ def list_tasks(owner: str | None, rule: str | None, overdue: bool, kind: str | N
     given (--instance, --profile or SERVICENOW_INSTANCE), else as the history store has them."""
     now = datetime.now(timezone.utc)
     filters = Filters(owner, rule, overdue, kind, state)
-    site_env = platform_entry(source_platform(source, profile)).site_env
-    live = not stored and bool(instance or profile or os.environ.get(site_env))
+    config = ConfigDir.find(config_dir)
+    connection = config.profile(profile)
+    site_env = platform_entry(source_platform(source, connection)).site_env
+    live = not stored and bool(instance or connection or os.environ.get(site_env))
     if overdue and not live:
         raise ConfigError("--overdue needs the tasks' live state: give --instance or --profile "
                           "(the history store keeps no due dates)")
-    config = ConfigDir.find(config_dir)
     history = History(history_path or default_history_path())
     if live:
-        rows, where, gone = read_live(history, config, source, instance, profile, state)
+        rows, where, gone = read_live(history, config, source, instance, connection, state)
     else:
         rows, where, gone = [stored_row(r) for r in stored_rows(history, state)], "", 0
     rows = [r for r in rows if filters.keep(r, now)]

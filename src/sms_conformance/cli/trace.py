@@ -32,14 +32,15 @@ def trace(ctx: click.Context, number: str, source: str, instance: str | None,
     ServiceNow number (INC0010001) or a Jira issue key (ITSM-42)."""
     warn_ignored(ctx, source, profile)
     config = ConfigDir.find(config_dir)
-    platform = source_platform(source, profile)
+    connection = config.profile(profile)
+    platform = source_platform(source, connection)
     rules = config.rules(rules_path, only, platform=platform)
     now = parse_as_of(as_of)
     fieldmap = config.fieldmap(platform)
     waivers = load_waivers(config.file("waivers.yaml"), now,
                            config.rules(rules_path, include_off=True, platform=platform), fieldmap)
     with open_source(source, instance=instance, fieldmap=fieldmap, records=records, seed=seed,
-                     profile=config.profile(profile), quiet=fmt == "json",
+                     profile=connection, quiet=fmt == "json",
                      limits=Limits.from_settings(config.settings()),
                      as_of=now if as_of else None) as conn:
         root = Tracer(conn, fieldmap, rules, now, waivers).trace(number)

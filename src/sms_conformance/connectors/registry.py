@@ -6,7 +6,10 @@ A platform package provides (see docs/connectors.md):
 - `load_field_map(override: Path | None) -> PlatformMap`: its shipped map, with the file
   `PlatformEntry.override_file` of the config directory merged over it;
 - per source, an opener `(SourceOptions, PlatformMap) -> AbstractContextManager[Reads]`;
-- connector classes declaring their `capabilities` (Reads, WritesTasks, Doctor).
+- connector classes declaring their `capabilities` (Reads, WritesTasks, Doctor);
+- optionally, its part of settings' `write_back` (the keys `PlatformEntry.write_back_keys`,
+  checked by its task port), and per source that connects with a profile the profile's model
+  (`SourceEntry.profile`, a pydantic model of the keys a profiles.yaml entry may hold).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
+
+from pydantic import BaseModel
 
 from sms_conformance.canonical import PlatformMap
 from sms_conformance.connectors.capabilities import Reads
@@ -54,6 +59,9 @@ class PlatformEntry:
     package: str  # the connector package; its `fieldmap` module has load_field_map
     override_file: str  # the organisation's field map in the config directory
     site_env: str = ""  # the environment variable naming its instance or site, if any
+    # Keys of settings.yaml's `write_back` that are this platform's: checked by its package when
+    # a run writes there, so settings load without importing it.
+    write_back_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,21 +70,27 @@ class SourceEntry:
     platform: str
     opener: str  # "module:function"
     argument: str = ""  # what follows NAME: on the command line, e.g. "DIR"; "" takes none
+    profile: str = ""  # "module:Model" of the profiles.yaml entries it reads; "" takes none
 
 
 PLATFORMS: dict[str, PlatformEntry] = {p.name: p for p in (
     PlatformEntry("servicenow", "ServiceNow", "sms_conformance.connectors.servicenow",
-                  "fieldmap.yaml", "SERVICENOW_INSTANCE"),
+                  "fieldmap.yaml", "SERVICENOW_INSTANCE",
+                  write_back_keys=("targets", "custom_task_tables", "states")),
     PlatformEntry("jira", "Jira Service Management", "sms_conformance.connectors.jira",
-                  "jira_fieldmap.yaml", "JIRA_SITE"),
+                  "jira_fieldmap.yaml", "JIRA_SITE", write_back_keys=("jira",)),
 )}
 _SN = "sms_conformance.connectors.servicenow.source"
 SOURCES: dict[str, SourceEntry] = {s.name: s for s in (
-    SourceEntry("servicenow", "servicenow", f"{_SN}:open_instance"),
+    SourceEntry("servicenow", "servicenow", f"{_SN}:open_instance",
+                profile="sms_conformance.connectors.servicenow.settings:Profile"),
     SourceEntry("sandbox", "servicenow", f"{_SN}:open_sandbox"),
     SourceEntry("file", "servicenow", f"{_SN}:open_exports", argument="DIR"),
-    SourceEntry("jira", "jira", "sms_conformance.connectors.jira.source:open_site"),
+    SourceEntry("jira", "jira", "sms_conformance.connectors.jira.source:open_site",
+                profile="sms_conformance.connectors.jira.settings:JiraProfile"),
 )}
+# A profile that names no source connects to this one (profiles predate the other platforms).
+DEFAULT_PROFILE_SOURCE = "servicenow"
 DEFAULT_PLATFORM = "servicenow"
 
 
@@ -117,6 +131,20 @@ def load_platform_map(platform: str, config_dir: Path | None) -> PlatformMap:
 
 def opener(entry: SourceEntry) -> Opener:
     return cast(Opener, _attribute(entry.opener, entry.platform))
+
+
+def profile_model(source: str) -> type[BaseModel]:
+    """The model of a profile that connects to `source`; ConfigError if it takes none."""
+    entry = SOURCES.get(source)
+    if entry is None or not entry.profile:
+        takes = ", ".join(s.name for s in SOURCES.values() if s.profile)
+        raise ConfigError(f"a profile connects to {takes}, not {source!r}")
+    return cast(type[BaseModel], _attribute(entry.profile, entry.platform))
+
+
+def write_back_keys() -> frozenset[str]:
+    """The keys of `write_back` some platform owns (each checks its own)."""
+    return frozenset(key for p in PLATFORMS.values() for key in p.write_back_keys)
 
 
 def _attribute(path: str, platform: str) -> Any:

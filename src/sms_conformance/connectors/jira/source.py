@@ -1,5 +1,5 @@
-"""The Jira source of the registry: `--source jira --site URL` (or $JIRA_SITE), credentials from
-JIRA_EMAIL + JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)."""
+"""The Jira source of the registry: `--source jira --site URL` (or $JIRA_SITE, or a profile),
+credentials from JIRA_EMAIL + JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from sms_conformance.connectors.registry import SourceOptions
 
 @contextmanager
 def open_site(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Reads]:
-    """`--source jira`: the site of --site (SourceOptions.instance), else $JIRA_SITE.
+    """`--source jira`: the site of --site (SourceOptions.instance), else the profile's, else
+    $JIRA_SITE.
 
     With `preflight`, checked before anything is read or written: the site answers as Jira and
     takes the credentials (exit 3), the field map's custom fields and projects exist there and
@@ -23,7 +24,8 @@ def open_site(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Rea
     """
     if not isinstance(platform_map, JiraFieldMap):  # the registry pairs each source with its map
         raise TypeError(f"a Jira source needs the Jira field map, not {platform_map!r}")
-    connector = connector_from_env(options.instance, platform_map, limits=options.limits)
+    connector = connector_from_env(options.instance, platform_map, limits=options.limits,
+                                   profile=options.profile)
     if options.preflight:
         connector.who()
         connector.bindings()

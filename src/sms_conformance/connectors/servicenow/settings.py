@@ -20,11 +20,8 @@ from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
 from sms_conformance.errors import ConfigError
 from sms_conformance.limits import Limits
+from sms_conformance.profiles import refuse_secrets
 
-SECRET_KEYS = frozenset({
-    "password", "client_secret", "secret", "token", "access_token", "refresh_token", "api_key",
-    "apikey",
-})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
@@ -48,22 +45,7 @@ class Profile(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_secrets(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            secrets = sorted(SECRET_KEYS & {str(k).lower() for k in data})
-            if secrets:
-                raise ValueError(
-                    f"holds {', '.join(secrets)}: secrets come from the environment; name the "
-                    "variable instead (e.g. password_env: SERVICENOW_PASSWORD)"
-                )
-        return data
-
-
-class ProfilesFile(BaseModel):
-    """config/profiles.yaml: `profiles:` and a profile by name."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    profiles: dict[Annotated[str, Field(max_length=100)], Profile] = {}
+        return refuse_secrets(data)
 
 
 def load_profile(data: Mapping[str, Any] | None) -> Profile:
