@@ -111,3 +111,14 @@ def test_a_jira_write_back_ignores_servicenow_targets(jsm: JiraSandbox, tmp_path
                  env={"JIRA_EMAIL": "admin@example.com", "JIRA_API_TOKEN": TOKEN})
     assert result.exit_code in (0, 1), result.output
     assert "write-back plan" in result.output
+
+
+@pytest.mark.parametrize(("source", "says"), [
+    ("jira", "give --site, --profile or JIRA_SITE for their live state"),
+    ("servicenow", "give --instance, --profile or SERVICENOW_INSTANCE for their live state"),
+])
+def test_tasks_list_says_how_to_reach_its_platform(tmp_path: Path, source: str, says: str) -> None:
+    result = run("tasks", "list", "--source", source, "--history", str(tmp_path / "h.sqlite"),
+                 env={"JIRA_SITE": "", "SERVICENOW_INSTANCE": ""})
+    assert result.exit_code == 0, result.output
+    assert says in result.output

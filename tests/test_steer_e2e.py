@@ -44,7 +44,7 @@ def test_dry_run_counts_the_whole_plan_writes_it_as_json_and_warns_of_the_cap(
     assert result.exit_code == 0, result.output
     created = int(re.search(r"write-back plan: create (\d+),", result.output).group(1))
     assert created > 3
-    by_table = re.search(r"new by table: (.+)", result.output).group(1)
+    by_table = re.search(r"new by destination: (.+)", result.output).group(1)
     assert sum(int(n) for n in re.findall(r" (\d+)", " " + by_table)) == created
     assert f"would create {created} new tasks, more than the cap of 3" in result.output
     assert f"--max-new-tasks {created}" in result.output

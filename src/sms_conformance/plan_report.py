@@ -1,4 +1,4 @@
-"""A write-back plan for the people who steer it: counts by kind, table, rule and owner, the
+"""A write-back plan for the people who steer it: counts by kind, destination, rule and owner, the
 tasks without an owner by process, a loud warning when the cap would stop the real run, and the
 whole plan as one JSON document (docs/write-back-plan.md). Pure, no I/O.
 """
@@ -175,7 +175,7 @@ def describe_plan(plan: Plan, tasks: Sequence[PlannedTask], fallback: Fallback) 
         lines += [f"    {owner}: {kinds_text(kinds)}" for owner, kinds
                   in sorted(kinds_of.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))]
     if plan.create:
-        lines.append(f"  new by table: {_inline(counts.by_table)}")
+        lines.append(f"  new by destination: {_inline(counts.by_table)}")
         lines.append("  new by rule (a record task counts once for each rule it lists):")
         lines += [f"    {rule}: {n}" for rule, n in counts.by_rule.items()]
         lines.append(f"  new without an owner: {counts.unassigned}"

@@ -25,8 +25,10 @@ MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 def doctor(ctx: click.Context, source: str, instance: str | None, profile: str | None,
            records: int, seed: int,
            config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...]) -> None:
-    """Check reachability, auth, table and field readability, clock skew, and that every
-    write-back table extends task (export files: which fields the rules read they provide)."""
+    """Check reachability, auth, that every record type and field the rules read is readable,
+    clock skew, and where write-back would write (ServiceNow: every task table extends task;
+    Jira: the task project, issue type and link type); for export files, which fields the rules
+    read they provide."""
     config = ConfigDir.find(config_dir)
     connection = config.profile(profile)
     platform = source_platform(source, connection)

@@ -42,9 +42,11 @@ def source_options(func: F) -> F:
                      help="Where records come from (connectors/registry.py)."),
         click.option("--instance", "--site", "instance", metavar="URL",
                      help="ServiceNow instance URL (default: profile's, or SERVICENOW_INSTANCE); "
-                          "--site: the Jira site URL with --source jira (default: JIRA_SITE)."),
+                          "--site: the Jira site URL with --source jira (default: profile's, "
+                          "or JIRA_SITE)."),
         click.option("--profile", metavar="NAME",
-                     help="Profile in config/profiles.yaml (implies --source servicenow)."),
+                     help="Profile in config/profiles.yaml; it connects to the source it names "
+                          "(source:, default servicenow)."),
         click.option("--records", type=click.IntRange(1), default=2000, show_default=True,
                      help="Sandbox only: number of incidents to seed."),
         click.option("--seed", type=int, default=7, show_default=True,

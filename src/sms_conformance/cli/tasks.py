@@ -61,7 +61,7 @@ def read_live(history: History, config: ConfigDir, source: str, instance: str | 
                      seed=0, profile=profile) as conn:
         writer = writes_tasks(conn)
         if writer is None:
-            raise ConfigError("tasks list reads a live platform: give --instance or --profile")
+            raise ConfigError(f"tasks list reads a live platform: {give_site(platform)}")
         port = writer.task_port(config.settings())
         processes = [p.value for p in Process]
         process_of: dict[str, str] = {}  # where -> a process (Jira: one project for all)
@@ -90,7 +90,7 @@ def tasks() -> None:
 
 
 @tasks.command("list")
-@click.option("--owner", metavar="GROUP", help="Only this owner group (name or sys_id; 'none' "
+@click.option("--owner", metavar="GROUP", help="Only this owner group (name or id; 'none' "
               "for tasks without one).")
 @click.option("--rule", metavar="ID", help="Only tasks about this rule (id or glob).")
 @click.option("--overdue", is_flag=True, help="Only open tasks past their due date (live only).")
@@ -115,15 +115,17 @@ def list_tasks(owner: str | None, rule: str | None, overdue: bool, kind: str | N
                fmt: str, source: str, instance: str | None, profile: str | None, stored: bool,
                config_dir: Path | None, history_path: Path | None) -> None:
     """Remediation tasks by owner with their age in days: live from the platform when one is
-    given (--instance, --profile or SERVICENOW_INSTANCE), else as the history store has them."""
+    given (--instance or --site, --profile, or SERVICENOW_INSTANCE / JIRA_SITE), else as the
+    history store has them."""
     now = datetime.now(timezone.utc)
     filters = Filters(owner, rule, overdue, kind, state)
     config = ConfigDir.find(config_dir)
     connection = config.profile(profile)
-    site_env = platform_entry(source_platform(source, connection)).site_env
-    live = not stored and bool(instance or connection or os.environ.get(site_env))
+    platform = source_platform(source, connection)
+    live = not stored and bool(instance or connection
+                               or os.environ.get(platform_entry(platform).site_env))
     if overdue and not live:
-        raise ConfigError("--overdue needs the tasks' live state: give --instance or --profile "
+        raise ConfigError(f"--overdue needs the tasks' live state: {give_site(platform)} "
                           "(the history store keeps no due dates)")
     history = History(history_path or default_history_path())
     if live:
@@ -136,11 +138,17 @@ def list_tasks(owner: str | None, rule: str | None, overdue: bool, kind: str | N
     else:
         write_lines(render_table(rows, now, state), sys.stdout)
     if not live:
-        click.echo("note: as the history store last recorded them; give --instance or --profile "
-                   "for their live state", err=True)
+        click.echo(f"note: as the history store last recorded them; {give_site(platform)} for "
+                   "their live state", err=True)
     elif gone and state == "open":
         click.echo(f"note: {gone} tasks the history store has as open are closed in the "
                    "platform (--state closed lists them)", err=True)
+
+
+def give_site(platform: str) -> str:
+    """How to name where the platform's tasks live: "give --site, --profile or JIRA_SITE"."""
+    entry = platform_entry(platform)
+    return f"give --{entry.site_noun}, --profile or {entry.site_env}"
 
 
 def document(rows: Iterable[TaskRow], filters: Filters, instance: str,

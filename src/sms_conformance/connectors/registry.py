@@ -59,6 +59,7 @@ class PlatformEntry:
     package: str  # the connector package; its `fieldmap` module has load_field_map
     override_file: str  # the organisation's field map in the config directory
     site_env: str = ""  # the environment variable naming its instance or site, if any
+    site_noun: str = "instance"  # what its users call a deployment; also the option naming one
     # Keys of settings.yaml's `write_back` that are this platform's: checked by its package when
     # a run writes there, so settings load without importing it.
     write_back_keys: tuple[str, ...] = ()
@@ -78,7 +79,7 @@ PLATFORMS: dict[str, PlatformEntry] = {p.name: p for p in (
                   "fieldmap.yaml", "SERVICENOW_INSTANCE",
                   write_back_keys=("targets", "custom_task_tables", "states")),
     PlatformEntry("jira", "Jira Service Management", "sms_conformance.connectors.jira",
-                  "jira_fieldmap.yaml", "JIRA_SITE", write_back_keys=("jira",)),
+                  "jira_fieldmap.yaml", "JIRA_SITE", site_noun="site", write_back_keys=("jira",)),
 )}
 _SN = "sms_conformance.connectors.servicenow.source"
 SOURCES: dict[str, SourceEntry] = {s.name: s for s in (
