@@ -62,11 +62,11 @@ def steer(rules: Any, config: WriteBackSettings, fallback: Fallback) -> tuple[An
     return plan, planned_tasks(plan, PlanContext(config, fallback, GROUPS, wheres=WHERES))
 
 
-def test_the_dry_run_counts_every_task_by_table_rule_and_owner(rules, config) -> None:
+def test_the_dry_run_counts_every_task_by_destination_rule_and_owner(rules, config) -> None:
     plan, tasks = steer(rules, config, Fallback(""))
     text = "\n".join(describe_plan(plan, tasks, Fallback("")))
     assert "write-back plan: create 6," in text
-    assert "  new by table: incident_task 5, problem_task 1" in text
+    assert "  new by destination: incident_task 5, problem_task 1" in text
     assert "    incident.logging.category: 4\n" in text and "    incident.logging.priority: 2\n" in text
     assert "    Service Desk: 2 record tasks" in text and "    Network Operations: 1 record task" in text
     assert "    (unassigned): 3 record tasks" in text
