@@ -1,4 +1,5 @@
-"""The owner of tasks that have none: `write_back.fallback_owner`, a group sys_id or name.
+"""The owner of tasks that have none: `write_back.fallback_owner`, a group id or name (a
+ServiceNow sys_id, a Jira groupId).
 
 A task goes to its record's assignment group, else to the process's `owner_groups` entry, else to
 the fallback owner, else nobody. A name is matched (case-insensitively) against the assignment
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from sms_conformance.canonical import Process
 from sms_conformance.writeback_plan import WriteBackSettings
 
+# How to name a group unambiguously, per platform.
+BY_ID = {"servicenow": "give the group's sys_id instead",
+         "jira": "give the group's name exactly as Jira shows it, or its groupId"}
 GROUP_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -34,8 +38,9 @@ class Fallback:
         return "unassigned (write_back.fallback_owner is not set)"
 
 
-def resolve_fallback(setting: str, groups: Mapping[str, str]) -> Fallback:
-    """`groups`: assignment group sys_id -> name, as this scan read them."""
+def resolve_fallback(setting: str, groups: Mapping[str, str],
+                     platform: str = "servicenow") -> Fallback:
+    """`groups`: assignment group id -> name, as this scan read them."""
     setting = setting.strip()
     if not setting:
         return Fallback("")
@@ -49,7 +54,7 @@ def resolve_fallback(setting: str, groups: Mapping[str, str]) -> Fallback:
     why = "several assignment groups" if matches else "no assignment group of this scan's records"
     return Fallback(setting, notice=(
         f"write_back.fallback_owner {setting!r} names {why}: tasks without an owner stay "
-        "unassigned; give the group's sys_id instead"))
+        f"unassigned; {BY_ID.get(platform, BY_ID['servicenow'])}"))
 
 
 def with_fallback(config: WriteBackSettings, fallback: Fallback) -> WriteBackSettings:

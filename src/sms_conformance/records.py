@@ -15,10 +15,12 @@ from sms_conformance.canonical import Process as Process
 @dataclass(frozen=True, slots=True)
 class Ref:
     """A reference to another record: its canonical kind (incident, problem, change, user,
-    group, service, configuration_item; see canonical.KINDS) and its platform record id."""
+    group, service, configuration_item; see canonical.KINDS) and its platform record id; where
+    the source gave it beside the id, the target's display name (not part of its identity)."""
 
     kind: str
     id: str
+    name: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.id}"

@@ -114,6 +114,8 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
     except UnknownValue:  # the group table was not read: show the id
         owner_record = None
     owner = str(owner_record.raw.get("name", "")) if owner_record is not None else ""
+    if not owner and isinstance(group, Ref):  # the name the source gave beside the id (Jira)
+        owner = group.name
     if result.status in (Status.UNKNOWN, Status.ERROR):  # never the failure sentence
         message = f"{record.number}: {rule.title}: could not be evaluated ({result.detail})"
     else:

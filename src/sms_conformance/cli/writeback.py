@@ -124,7 +124,7 @@ class WriteBack:
         the history store records; records are rechecked as of the scan's moment."""
         searched = check_task_search(self.port, history, self.watched, instance, now)
         failures, groups = self.failures(history, outcome.scan_id)
-        fallback = resolve_fallback(self.config.fallback_owner, groups)
+        fallback = resolve_fallback(self.config.fallback_owner, groups, self.connector.platform)
         self.config = with_fallback(self.config, fallback)
         by_id = {r.id: r for r in self.rules}
         fixed = set(outcome.conforming)

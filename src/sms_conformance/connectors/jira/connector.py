@@ -127,11 +127,23 @@ class JiraConnector:
         from sms_conformance.connectors.jira.tasks import JiraTasks
 
         config = JiraTaskSettings.from_settings(settings)
-        self._check_task_target(config.link_type, config.owner_field)
+        owner_field = self._owner_field(config.owner_field)
+        self._check_task_target(config.link_type, owner_field)
         return JiraTasks(self, project=config.project, as_subtask=config.issue_type == "Sub-task",
                          link_type=config.link_type,
                          done_transition=config.done_transition or None,
-                         owner_field=config.owner_field or None)
+                         owner_field=owner_field or None)
+
+    def _owner_field(self, setting: str) -> str:
+        """The group field a task's owner goes into: the one set, else the custom field the
+        field map reads incidents' assignment groups from (found by name on this site); ""
+        for none."""
+        if setting == "none":
+            return ""
+        if setting:
+            return setting
+        found = self.binding(Process.INCIDENT).field_ids.get("assignment_group", "")
+        return found if found.startswith("customfield_") else ""
 
     def _check_task_target(self, link_type: str, owner_field: str) -> None:
         """Before the first write, what no query of the tasks proves: the link type and the

@@ -369,9 +369,9 @@ def _no_reader(raw: Any) -> Value:
     return None
 
 
-def _refs_to(kind: str) -> Callable[[str], Value]:
-    def make(found: str) -> Value:
-        return Ref(kind, found)
+def _refs_to(kind: str) -> Callable[[str, str], Value]:
+    def make(found: str, name: str) -> Value:
+        return Ref(kind, found, name)
     return make
 
 

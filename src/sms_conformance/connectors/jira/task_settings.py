@@ -6,7 +6,8 @@
         issue_type: Task         # Task (linked to its record) or Sub-task (of its record)
         link_type: Relates       # the link between a Task and its record
         done_transition: ""      # a transition name; "" takes any to a done status
-        owner_field: ""          # a group picker field for the owner group; "" writes none
+        owner_field: ""          # a group picker field for the owner group; "" the field map's
+                                 # assignment_group field (found by name), "none" writes none
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class JiraTaskSettings(BaseModel):
     issue_type: Literal["Task", "Sub-task"] = "Task"
     link_type: str = Field("Relates", pattern=_NAME, max_length=60)
     done_transition: str = Field("", pattern=r"^$|" + _NAME, max_length=60)
-    owner_field: str = Field("", pattern=r"^$|^customfield_[0-9]{1,9}$")
+    owner_field: str = Field("", pattern=r"^$|^none$|^customfield_[0-9]{1,9}$")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> JiraTaskSettings:

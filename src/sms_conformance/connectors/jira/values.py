@@ -22,6 +22,8 @@ _TIMESTAMP = re.compile(
 )
 _REF_KEYS = ("accountId", "groupId", "id", "key", "name")
 _TEXT_KEYS = ("value", "name", "label", "displayName")
+# A reference's display name: a user's, a group's or service's, an Assets object's label.
+_NAME_KEYS = ("displayName", "name", "label", "value")
 
 Reader = Callable[[Any], Value]
 
@@ -104,14 +106,25 @@ def ref_id(raw: Any) -> str | None:
     return str(raw) if type(raw) in (str, int) else None
 
 
-def reader(kind: str, field_id: str, values: Mapping[str, Any], make_ref: Callable[[str], Value]
-           ) -> Reader:
+def ref_name(raw: Any) -> str:
+    """The display name a reference value carries beside its id ("" when none)."""
+    raw = element(raw)
+    if type(raw) is dict:
+        for key in _NAME_KEYS:
+            value = raw.get(key)
+            if type(value) is str and value.strip():
+                return value.strip()
+    return ""
+
+
+def reader(kind: str, field_id: str, values: Mapping[str, Any],
+           make_ref: Callable[[str, str], Value]) -> Reader:
     """The reader of one mapped field: shape -> text -> the canonical type (through `values`
     when given: a text it does not list is unknown, as a strict choice on ServiceNow)."""
     if kind == "ref":
         def read_ref(raw: Any) -> Value:
             found = ref_id(raw)
-            return None if found is None else make_ref(found)
+            return None if found is None else make_ref(found, ref_name(raw))
         return read_ref
     by_text = {str(k).casefold(): v for k, v in values.items()}
 
