@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS process_metrics (
   scan_id INTEGER NOT NULL, process TEXT NOT NULL, data TEXT NOT NULL,
   PRIMARY KEY (scan_id, process)
 );
+CREATE TABLE IF NOT EXISTS names (
+  instance TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+  PRIMARY KEY (instance, kind, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scanned (
   scan_id INTEGER NOT NULL, seq INTEGER NOT NULL, process TEXT NOT NULL, record_id TEXT NOT NULL,
   number TEXT, priority INTEGER, service TEXT, updated INTEGER,
@@ -414,6 +418,17 @@ class History:
             "WHERE scan_id=? AND rule_id=?",
             [(detail, scan_id, rule_id) for rule_id in rule_ids],
         )
+        self.db.commit()
+
+    def names(self, instance: str) -> dict[tuple[str, str], str]:
+        """(kind, id) -> display name of the groups, people, services and CIs of an instance
+        that scans have named (names.py)."""
+        cur = self.db.execute("SELECT kind, id, name FROM names WHERE instance=?", (instance,))
+        return {(kind, record_id): name for kind, record_id, name in cur}
+
+    def save_names(self, instance: str, names: Mapping[tuple[str, str], str]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO names VALUES (?, ?, ?, ?)",
+                            [(instance, k, i, n) for (k, i), n in sorted(names.items())])
         self.db.commit()
 
     def save_metrics(self, scan_id: int, metrics: dict[str, dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from sms_conformance.errors import SourceError
 from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
+from sms_conformance.names import NameBook, named_services
 from sms_conformance.process_metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
 from sms_conformance.readahead import ReadAhead
 from sms_conformance.records import Process, Record, Ref
@@ -188,7 +189,8 @@ class Scanner:
         links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,),
                              local=self.local_join)
         metrics = ProcessMetrics(options.metrics or shipped_metrics(), options.now)
-        sink = _Sink(self.history, outcome, options, links, self.rules, metrics)
+        names = NameBook(self.history.names(self.connector.instance))
+        sink = _Sink(self.history, outcome, options, links, self.rules, metrics, names)
         presence = sink.presence
         waiting: list[Record] = []
         readers: dict[Process, tuple[str, FetchRequest, ReadAhead[Record]]] = {}
@@ -224,7 +226,10 @@ class Scanner:
                 reader.close()
         sink.write()
         outcome.lookups = links.lookups
-        outcome.notices = [*self.connector.notices, *options.waivers.notices()]
+        named = names.look_up(self.connector) if outcome.complete else ""
+        self.history.save_names(self.connector.instance, names.learned)
+        outcome.notices = [*self.connector.notices, *options.waivers.notices(),
+                           *([named] if named else [])]
         previous = self.history.nonempty_fields(self.connector.instance, before=scan_id)
         hidden = self._blind_hidden(outcome, presence, previous)
         # A field taken for hidden stays the baseline: the next run blinds it again until the
@@ -239,7 +244,9 @@ class Scanner:
                 nonempty[name].update(fields - read)
         self.history.save_presence(scan_id, nonempty)
         self.history.save_unavailable(scan_id, outcome.unavailable.sorted())
-        self.history.save_metrics(scan_id, metrics.result())
+        measured = metrics.result()
+        named_services(measured, names)
+        self.history.save_metrics(scan_id, measured)
         self.history.save_counts(scan_id, (
             (r.id, r.clause, r.process.value, r.severity.value, r.title, c.evaluated, c.passed,
              c.failed, c.errors, c.waived, c.unknown)
@@ -372,9 +379,10 @@ class _Sink:
     """Evaluates records and writes findings to the history store in chunks."""
 
     def __init__(self, history: History, outcome: ScanOutcome, options: ScanOptions,
-                 links: LinkResolver, rules: Sequence[Rule], metrics: ProcessMetrics) -> None:
+                 links: LinkResolver, rules: Sequence[Rule], metrics: ProcessMetrics,
+                 names: NameBook) -> None:
         self.history, self.outcome, self.options = history, outcome, options
-        self.metrics = metrics
+        self.metrics, self.names = metrics, names
         self.links, self.ctx = links, Context(options.now, links)
         # Rules of a process grouped by identical scope: each scope is tested once per record.
         self.groups: dict[str, list[tuple[CompiledRule, list[tuple[CompiledRule, RuleCounts]]]]] = {}
@@ -398,6 +406,7 @@ class _Sink:
     def evaluate(self, record: Record) -> None:
         options = self.options
         self.scanned.append(_scanned_row(record))
+        self.names.note(record)
         # Write-back's placing of the record, once: _store keeps it for records with a result.
         self.phase = options.phase(record) if options.phase is not None else None
         cohort = (options.cohort(record, self.phase)

@@ -48,6 +48,7 @@ class Node:
     url: str = ""
     state: str = ""
     note: str = ""  # a link that does not exist or could not be read
+    name: str = ""  # a configuration item's display name
     results: list[RuleResult] = field(default_factory=list)
     not_applicable: int = 0
     children: list[Node] = field(default_factory=list)
@@ -182,10 +183,14 @@ class Tracer:
         try:
             found = self.connector.resolve([value]).get(value)
         except NotRead as exc:
+            if value.name:  # named by the source beside its id (a Jira Assets object)
+                return Node(CI_FIELD, relation, id=value.id, name=value.name)
             return Node(CI_FIELD, relation, id=value.id, note=f"could not be read: {exc.reason}")
         if found is None:
             return Node(CI_FIELD, relation, id=value.id, note="does not exist")
-        return Node(CI_FIELD, relation, number=found.number, id=found.id, url=found.url)
+        name = found.raw.get("name")
+        return Node(CI_FIELD, relation, number=found.number, id=found.id, url=found.url,
+                    name=name if isinstance(name, str) else value.name)
 
     def _incidents_of(self, problem: Record,
                       seen: set[tuple[str, str]]) -> Iterator[tuple[Node, Record | None]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,9 @@ def sample(size: int, by_text: str, seed: int, scan_ref: str, instance: str | No
     for finding in history.findings(scan["id"]):
         if finding.record_id in wanted:
             results.setdefault(finding.record_id, []).append(finding)
-    report = _report(scan, by, size, seed, len(population), strata, drawn, results)
+    names = history.names(scan["instance"] or "")
+    report = _report(scan, by, size, seed, len(population), strata, drawn, results,
+                     lambda service: names.get(("service", service or ""), "") or service)
     click.echo(json.dumps(report, indent=2) if fmt == "json" else "\n".join(_table(report)))
 
 
@@ -73,21 +76,30 @@ def _verdict(findings: list[FindingRow]) -> str:
 
 def _report(scan: dict[str, Any], by: tuple[str, ...], size: int, seed: int, population: int,
             strata: dict[tuple[str, ...], tuple[int, int]], drawn: list[Scanned],
-            results: dict[str, list[FindingRow]]) -> dict[str, Any]:
+            results: dict[str, list[FindingRow]],
+            service_name: Callable[[str | None], str | None]) -> dict[str, Any]:
+    """The sample; services are shown by name (the scan's instance's names), ids beside."""
+    def key_of(key: tuple[str, ...]) -> dict[str, Any]:
+        shown: dict[str, Any] = dict(zip(by, key, strict=True))
+        if "service" in shown:
+            shown["service_id"], shown["service"] = shown["service"], service_name(shown["service"])
+        return shown
+
     return {
         "scan": {k: scan[k] for k in ("id", "instance", "started_at", "as_of", "complete")},
         "method": "stratified random, proportional allocation (largest remainder), at least one "
                   "per non-empty stratum when the size allows (else one per value of the first "
                   "--by field first, then the largest strata); seeded per stratum",
         "by": list(by), "seed": seed, "size": size, "population": population,
-        "strata": [{"key": dict(zip(by, key, strict=True)), "population": n, "drawn": d}
+        "strata": [{"key": key_of(key), "population": n, "drawn": d}
                    for key, (n, d) in strata.items()],
         # Strata with records and none drawn: only when --size is below the number of strata.
-        "left_out": [{"key": dict(zip(by, key, strict=True)), "population": n}
+        "left_out": [{"key": key_of(key), "population": n}
                      for key, (n, d) in strata.items() if n and not d],
         "records": [{
             "process": r.process, "record_id": r.record_id, "number": r.number,
-            "priority": r.priority, "service": r.service, "updated": r.updated_at,
+            "priority": r.priority, "service": service_name(r.service), "service_id": r.service,
+            "updated": r.updated_at,
             "result": _verdict(results.get(r.record_id, [])),
             "findings": [{"rule_id": f.rule_id, "clause": f.clause, "severity": f.severity,
                           "status": f.status, "message": f.message, "url": f.url}
@@ -110,7 +122,7 @@ def _table(report: dict[str, Any]) -> list[str]:
                     f"--size {strata} draws from every one). Each {by[0]} with records is "
                     "drawn from first, as far as the size allows."]
     for stratum in report["strata"]:
-        label = " / ".join(v or "(none)" for v in stratum["key"].values())
+        label = " / ".join(stratum["key"][name] or "(none)" for name in by)
         mark = "  left out" if stratum["population"] and not stratum["drawn"] else ""
         out.append(f"{label:<40} {stratum['population']:>10,} {stratum['drawn']:>6}{mark}")
     out += ["", f"{'number':<12} {'process':<9} {'prio':>4} {'service':<32} {'updated':<20} result"]

@@ -53,7 +53,7 @@ def trace(ctx: click.Context, number: str, source: str, instance: str | None,
 def _json(node: Node) -> dict[str, Any]:
     return {
         "kind": node.kind, "relation": node.relation, "number": node.number, "id": node.id,
-        "url": node.url, "state": node.state, "note": node.note,
+        "url": node.url, "state": node.state, "note": node.note, "name": node.name,
         "results": [{"rule_id": r.rule.id, "clause": r.rule.clause,
                      "severity": r.rule.severity.value, "status": r.status.value,
                      "message": result_message(r), "detail": r.detail, "observed": r.observed}
@@ -67,8 +67,8 @@ def _table(root: Node) -> list[str]:
     out: list[str] = []
     for depth, node in root.walk():
         pad = "  " * depth
-        name = node.number or node.id or "?"
-        head = f"{pad}{node.kind} {name}"
+        shown = node.number or node.id or "?"
+        head = f"{pad}{node.kind} {shown}" + (f" {node.name}" if node.name else "")
         if depth:
             head += f"  ({node.relation})"
         if node.state:

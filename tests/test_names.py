@@ -1,0 +1,72 @@
+"""Services and configuration items by name on ServiceNow (issue 19, point 2): looked up once
+in batched projected reads, cached in the history store, shown in `sample` and the process
+metrics with the id beside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from sms_conformance.cli import cli
+from sms_conformance.history import History
+from sms_conformance.names import NameBook
+from sms_conformance.records import Record, Ref
+from sms_conformance.sandbox.logical import logical_view
+
+AS_OF = "2026-11-01"
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def scan(box: Any, history: Path) -> None:
+    result = invoke("scan", "--source", "servicenow", "--instance", box.url, "--history",
+                    str(history), "--as-of", AS_OF, "--full")
+    assert result.exit_code == 0, result.output
+
+
+def name_reads(box: Any) -> int:
+    return sum(n for (method, table), n in box.stats.counts.items()
+               if method == "GET" and table in ("cmdb_ci_service", "cmdb_ci"))
+
+
+def test_services_are_named_in_sample_and_metrics_and_looked_up_once(sandbox: Any,
+                                                                     tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite"
+    services = logical_view(sandbox.dataset).services
+    scan(sandbox, history)
+    first = name_reads(sandbox)
+    assert 0 < first <= 10  # batched: a few requests for every service and CI of the scan
+    scan(sandbox, history)
+    assert name_reads(sandbox) == first  # the second scan takes them from the history store
+    sampled = invoke("sample", "--size", "40", "--by", "service", "--seed", "3", "--history",
+                     str(history), "--format", "json")
+    assert sampled.exit_code == 0, sampled.output
+    report = json.loads(sampled.stdout)
+    with_service = [r for r in report["records"] if r["service_id"]]
+    assert with_service and all(r["service"] == services[r["service_id"]] for r in with_service)
+    assert all(s["key"]["service"] == services[s["key"]["service_id"]]
+               for s in report["strata"] if s["key"]["service_id"])
+    store = History(history)
+    scan_id = store.latest_scanned()
+    assert scan_id is not None
+    volume = store.metrics(scan_id)["incident"]["volume_by_service"]["services"]
+    named = [v for v in volume if "id" in v]
+    assert named and all(v["service"] == services[v["id"]] for v in named)
+
+
+def test_names_given_beside_ids_are_learned_and_others_wanted() -> None:
+    book = NameBook({("service", "s1"): "Email"})
+    record = Record(platform="jira", instance="https://x.test", process="incident",
+                    table="incident", id="1", number="ITSM-1", url="", raw={}, fields={
+                        "assignment_group": Ref("group", "g1", "Service Desk"),
+                        "service": Ref("service", "s1"),
+                        "configuration_item": Ref("configuration_item", "c1")})
+    book.note(record)
+    assert book.learned == {("group", "g1"): "Service Desk"}
+    assert book.wanted == {("configuration_item", "c1")}  # s1 is named already
+    assert Ref("group", "g1", "Service Desk") == Ref("group", "g1")  # a name is no identity
