@@ -52,9 +52,9 @@ def test_services_are_named_in_sample_and_metrics_and_looked_up_once(sandbox: An
     assert all(s["key"]["service"] == services[s["key"]["service_id"]]
                for s in report["strata"] if s["key"]["service_id"])
     store = History(history)
-    scan_id = store.latest_scanned()
-    assert scan_id is not None
-    volume = store.metrics(scan_id)["incident"]["volume_by_service"]["services"]
+    latest = store.scan()
+    assert latest is not None
+    volume = store.metrics(latest["id"])["incident"]["volume_by_service"]["services"]
     named = [v for v in volume if "id" in v]
     assert named and all(v["service"] == services[v["id"]] for v in named)
 
