@@ -125,6 +125,8 @@ def test_evidence_pack_renders_in_headless_chromium(stored: Path, tmp_path: Path
         assert "<svg" in section, f"clause {clause} has its trend chart"
         assert re.search(r"\d+\.\d\d% \([\d,]+ of [\d,]+\)", section), f"{clause} shows rates"
     assert "Time to restore by priority" in dom and "Corrective actions" in dom
+    assert dom.index("<h2>Summary</h2>") < dom.index("<h2>Scope</h2>"), "the summary first"
+    assert "Most severe open findings" in dom
     assert "Reopen rate over the complete full scans" in dom  # a metric's trend
     assert console_messages(run.stderr) == [], "the pack logs nothing to the console"
 

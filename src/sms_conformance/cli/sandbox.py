@@ -8,8 +8,10 @@ import time
 
 import click
 
+from sms_conformance.config import parse_as_of
 from sms_conformance.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from sms_conformance.sandbox import serve_forever as _serve_forever
+from sms_conformance.sandbox.dataset import day_anchor
 from sms_conformance.sandbox.export import (
     DEFAULT_DATE_FORMAT,
     DISPLAY_VALUES,
@@ -43,6 +45,8 @@ def _fault_spec(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--records", default=2000, show_default=True,
               help="Incidents (problems 15 %, changes 25 % of this).")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--as-of", "as_of", metavar="DATE", help="ServiceNow: date the records back from "
+              "this day (default: today, so a scan of them today needs no --as-of).")
 @click.option("--password", default=None,
               help=f"Password of user admin (default: ${PASSWORD_ENV}, else generated).")
 @click.option("--faults", default=None, callback=_fault_spec, metavar="SPEC",
@@ -57,7 +61,8 @@ def _fault_spec(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--cache-dir", default=None, envvar="SMS_SANDBOX_CACHE_DIR",
               type=click.Path(file_okay=False),
               help="Keep generated datasets here; restarts with the same options load them.")
-def serve(platform: str, port: int, records: int, seed: int, password: str | None, faults: str | None,
+def serve(platform: str, port: int, records: int, seed: int, as_of: str | None,
+          password: str | None, faults: str | None,
           defect_rate: float, acl_hidden_rate: float, hidden_fields: str, client_id: str,
           client_secret: str, cache_dir: str | None) -> None:
     """Serve the sandbox until Ctrl-C."""
@@ -83,7 +88,9 @@ def serve(platform: str, port: int, records: int, seed: int, password: str | Non
         click.echo("Ctrl-C to stop.")
 
     fields = tuple(f.strip() for f in hidden_fields.split(",") if f.strip())
-    _serve_forever(port=port, records=records, seed=seed, password=password, faults=faults,
+    anchor = day_anchor(parse_as_of(as_of) if as_of else None)
+    click.echo(f"records dated up to {anchor:%Y-%m-%d}", err=True)
+    _serve_forever(anchor=anchor, port=port, records=records, seed=seed, password=password, faults=faults,
                    defect_rate=defect_rate, acl_hidden_rate=acl_hidden_rate,
                    hidden_fields=fields, client_id=client_id, client_secret=client_secret,
                    cache_dir=cache_dir, on_ready=ready)

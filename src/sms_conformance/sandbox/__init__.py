@@ -93,12 +93,14 @@ def serve_forever(port: int = 8080, records: int = 2000, seed: int = 7,
                   hidden_fields: Iterable[str] = (), host: str = "127.0.0.1",
                   client_id: str = DEFAULT_CLIENT_ID,
                   client_secret: str = DEFAULT_CLIENT_SECRET, cache_dir: str | None = None,
-                  on_ready: Callable[[Sandbox], None] | None = None) -> None:
+                  on_ready: Callable[[Sandbox], None] | None = None,
+                  anchor: datetime = DEFAULT_ANCHOR) -> None:
     """Run a sandbox in the calling thread until interrupted (KeyboardInterrupt)."""
     sandbox = Sandbox(records=records, seed=seed, password=password, faults=faults,
                       acl_hidden_rate=acl_hidden_rate, hidden_fields=hidden_fields,
                       defect_rate=defect_rate, client_id=client_id,
-                      client_secret=client_secret, port=port, host=host, cache_dir=cache_dir)
+                      client_secret=client_secret, port=port, host=host, cache_dir=cache_dir,
+                      anchor=anchor)
     server = sandbox.server = sandbox.make_server()
     if on_ready is not None:
         on_ready(sandbox)
