@@ -368,3 +368,16 @@ def test_the_cli_loads_without_rich() -> None:
     code = ("import sys; from sms_conformance.cli import cli; "
             "cli(['--help'], standalone_mode=False); sys.exit('rich' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_messages_name_states_by_their_label() -> None:
+    from sms_conformance.config import ConfigDir
+    from sms_conformance.rules.loader import render_message
+
+    rules = {r.id: r for r in ConfigDir(None).rules()}
+    text = render_message(rules["problem.ownership.assignment_group"],
+                          {"number": "PRB0040084", "state": "assess"})
+    assert text == "PRB0040084 is in the Assess state without an assignment group"
+    text = render_message(rules["incident.resolution.resolved_at"],
+                          {"number": "INC1", "state": "in_progress"})
+    assert text == "INC1 is in the In Progress state but has no resolution time"

@@ -172,13 +172,20 @@ def load_rules(
 
 def render_message(rule: Rule, values: Mapping[str, Any]) -> str:
     """Fill `{field}` placeholders with plain text; nothing in record data is executed."""
-    return PLACEHOLDER.sub(lambda m: _text(values.get(m.group(1))), rule.message)
+    return PLACEHOLDER.sub(lambda m: _text(values.get(m.group(1)), m.group(1)), rule.message)
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, name: str = "") -> str:
     if value is None or value == "":
         return "(empty)"
+    if name == "state" and isinstance(value, str):
+        return state_label(value)
     return str(getattr(value, "id", value))
+
+
+def state_label(state: str) -> str:
+    """A canonical state as people read it: `in_progress` -> `In Progress`, `assess` -> `Assess`."""
+    return state.replace("_", " ").title()
 
 
 def substitute(data: Any, settings: Mapping[str, Any], missing: list[str]) -> Any:
