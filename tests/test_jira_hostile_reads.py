@@ -13,7 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
+from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.jira import settings as jira_settings
+from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
+from sms_conformance.errors import SourceError
+from sms_conformance.limits import Limits
+from sms_conformance.records import Process
 from sms_conformance.sandbox.jira import JiraSandbox
 
 PASSWORD = "jira-hostile-token"
@@ -135,3 +140,33 @@ def test_a_legacy_total_reached_on_a_full_page_is_confirmed(jsm: JiraSandbox,
     result = faulted(jsm, tmp_path / "h.sqlite", "total50:1@search",
                      JIRA_DEPLOYMENT="datacenter")
     assert "counted a total of 50" in result.output
+
+
+def test_a_search_page_over_the_size_cap(jsm: JiraSandbox) -> None:
+    """fault: a search page larger than source.max_response_mb (here 0.02 MiB: a site sending
+    huge pages); outcome: a source error naming the cap, the body not read whole into memory."""
+    jsm.faults = None
+    connector = jira_settings.connector_from_env(
+        jsm.url, load_jira_field_map(), {**ENV, "JIRA_DEPLOYMENT": "cloud"},
+        Limits(max_response_mb=0.02))
+    with pytest.raises(SourceError, match="response larger than"):
+        list(connector.fetch(FetchRequest(Process.INCIDENT, (), frozenset({"state"}), None)))
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_endless_pages_of_made_up_issues(jsm: JiraSandbox, tmp_path: Path) -> None:
+    """fault: after the first page, each search page holds made-up issues numbered past every
+    key of the project, with a fresh token, without end; outcome: exit 3 within a few pages
+    (an issue outside its key range, or above the project's highest key), memory bounded."""
+    history = tmp_path / "h.sqlite"
+    jsm.faults = None
+    assert scan(jsm, history).exit_code == 0
+    jsm.faults = "fresh:1@search"
+    before = jsm.stats.snapshot()["total"]
+    try:
+        result = scan(jsm, history)
+    finally:
+        jsm.faults = None
+    assert result.exit_code == 3, result.output
+    assert "outside the key range" in result.output
+    assert jsm.stats.snapshot()["total"] - before < 40

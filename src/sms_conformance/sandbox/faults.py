@@ -12,7 +12,8 @@ page, ``Content-Type: text/html``); the Jira sandbox also takes ``errors`` (200 
 ``errorMessages`` and no issues), ``bad400`` (a 400 naming nothing of the request),
 ``stale-token`` (a 400 "invalid or expired" on a search page with a token), ``flood`` (a page
 of more issues than ``maxResults``), ``stall`` (an empty page with a fresh token), ``repeat``
-(the previous page again, with a fresh token) and ``total50`` / ``total1`` / ``total0`` /
+(the previous page again, with a fresh token), ``fresh`` (pages after the first of made-up
+issues numbered past every key, without end) and ``total50`` / ``total1`` / ``total0`` /
 ``total-1`` (the legacy search's ``total`` reported as that number). RATE is a probability in
 [0, 1]; TABLE limits the fault to one table (the Jira sandbox: a REST resource, ``search``).
 Options: ``latency=20ms`` (also ``0.5s`` or plain milliseconds; added to every Table API
@@ -29,7 +30,7 @@ import threading
 from dataclasses import dataclass, field
 
 # The Jira sandbox's own: a hostile or broken site's search answers (sandbox/jira/server.py).
-JIRA_KINDS = ("errors", "bad400", "stale-token", "flood", "stall", "repeat",
+JIRA_KINDS = ("errors", "bad400", "stale-token", "flood", "stall", "repeat", "fresh",
               "total50", "total1", "total0", "total-1")
 
 KINDS = ("429", "500", "502", "503", "504", "reset", "truncate", "html", *JIRA_KINDS)

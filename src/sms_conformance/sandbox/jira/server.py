@@ -384,8 +384,13 @@ class JiraHandler(BaseHTTPRequestHandler):
         self._rows = len(page)
         out: dict[str, Any] = {"issues": [render.issue(i, fields, frozenset(expand.split(",")))
                                           for i in page]}
-        end = start if fault in ("stall", "repeat") else start + len(page)
-        if end < len(found) or fault in ("stall", "repeat"):
+        endless = fault in ("stall", "repeat") or (fault == "fresh" and bool(token))
+        if endless and fault == "fresh":  # issues no one created, numbered past every key
+            for n, issue in enumerate(out["issues"]):
+                number = 9_000_000 + self.server.stats.total * 1000 + n
+                issue.update(id=str(number), key=f"{PROJECT_KEY}-{number}")
+        end = start if endless else start + len(page)
+        if end < len(found) or endless:
             out["nextPageToken"] = _token(end, text, fresh=fault is not None)
         out["isLast"] = "nextPageToken" not in out
         self._send(200, self.server.hostile.search(text, out))
