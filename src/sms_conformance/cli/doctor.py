@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sms_conformance.cli import EXIT_CONFIG, EXIT_SOURCE
-from sms_conformance.cli.options import config_options, source_options
+from sms_conformance.cli.options import config_options, platform_option, source_options
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import Connector
@@ -20,10 +20,11 @@ MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
 @click.command()
 @source_options
+@platform_option
 @config_options
 @click.pass_context
 def doctor(ctx: click.Context, source: str, instance: str | None, profile: str | None,
-           records: int, seed: int,
+           records: int, seed: int, platform: str | None,
            config_dir: Path | None, rules_path: Path | None, only: tuple[str, ...]) -> None:
     """Check reachability, auth, that every record type and field the rules read is readable,
     clock skew, and where write-back would write (ServiceNow: every task table extends task;
@@ -31,14 +32,14 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
     read they provide."""
     config = ConfigDir.find(config_dir)
     connection = config.profile(profile)
-    platform = source_platform(source, connection)
+    platform = source_platform(source, connection, platform)
     rules = config.rules(rules_path, only, platform=platform)
     for rule in config.rules(rules_path, only, include_off=True, platform=platform):
         if rule.off_reason:
             click.echo(f"{MARKS['warn']}  rule {rule.id} is {rule.off_reason}")
     with open_source(source, instance=instance, fieldmap=config.fieldmap(platform),
                      records=records, seed=seed, profile=connection,
-                     preflight=False) as conn:
+                     preflight=False, platform=platform) as conn:
         doctor = doctor_of(conn)
         if doctor is None:  # a source that only reads (exports): what it provides
             ctx.exit(EXIT_CONFIG if _coverage_doctor(conn, rules) else 0)

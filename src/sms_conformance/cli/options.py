@@ -72,6 +72,13 @@ def warn_ignored(ctx: click.Context, source: str, profile: str | None = None) ->
                    err=True)
 
 
+def platform_option(func: F) -> F:
+    return click.option(
+        "--platform", type=click.Choice(("servicenow", "jira")), default=None,
+        help="With --source file:DIR: whose exports DIR holds (default: told from the files; "
+             "field.json or a CSV with an 'Issue key' column is Jira).")(func)
+
+
 _SINCE = re.compile(r"^(\d{1,9})([hdw])$")
 
 

@@ -117,6 +117,11 @@ def _serve_jira(port: int, records: int, seed: int, password: str, faults: str |
 
 
 @sandbox_group.command("export")
+@click.option("--platform", type=click.Choice(("servicenow", "jira")), default="servicenow",
+              show_default=True, help="jira: the JSM site's issues as saved REST search pages "
+              "with field.json (--format json, --api 3|2) or Jira's CSV export (--format csv).")
+@click.option("--api", type=click.Choice(("3", "2")), default="3", show_default=True,
+              help="Jira search pages: 3 (enhanced search, ADF) or 2 (legacy search, wiki text).")
 @click.option("--records", default=2000, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--defect-rate", default=0.2, show_default=True, type=click.FloatRange(0, 1))
@@ -133,12 +138,27 @@ def _serve_jira(port: int, records: int, seed: int, password: str, faults: str |
               help="How display values show dates (the exporting user's format).")
 @click.option("--time-zone", default="UTC", show_default=True,
               help="The exporting user's time zone for display values (IANA name).")
-def export_cmd(records: int, seed: int, defect_rate: float, out_dir: str, base_url: str,
-               fmt: str, display_values: str, date_format: str, time_zone: str) -> None:
-    """Write the dataset as exports: Table API JSON, or the list view's JSON or CSV."""
+def export_cmd(platform: str, api: str, records: int, seed: int, defect_rate: float,
+               out_dir: str, base_url: str, fmt: str, display_values: str, date_format: str,
+               time_zone: str) -> None:
+    """Write the dataset as exports: Table API JSON, or the list view's JSON or CSV (Jira:
+    search pages or the CSV export)."""
     from sms_conformance.sandbox.dataset import generate
     from sms_conformance.sandbox.export import export
 
+    if platform == "jira":
+        from sms_conformance.sandbox.jira.export import CSV_DATE_FORMAT, JIRA_FORMATS, export_jira
+
+        if fmt not in JIRA_FORMATS or display_values != "false":
+            raise click.UsageError("--platform jira: --format json (search pages) or csv, "
+                                   "without --display-values")
+        written = export_jira(generate(records, seed, defect_rate=defect_rate), out_dir,
+                              fmt=fmt, api=int(api), time_zone=time_zone,
+                              date_format=CSV_DATE_FORMAT if date_format == DEFAULT_DATE_FORMAT
+                              else date_format)
+        for name, path in written.items():
+            click.echo(f"{name}: {path}")
+        return
     try:
         check_shape(fmt, display_values)
     except ValueError as exc:

@@ -18,6 +18,7 @@ from sms_conformance.cli.options import (
     config_options,
     parse_since,
     parse_wait,
+    platform_option,
     source_options,
     warn_ignored,
 )
@@ -42,6 +43,7 @@ from sms_conformance.waivers import Waivers, load_waivers
 
 @click.command(epilog=EXIT_CODES_HELP)
 @source_options
+@platform_option
 @config_options
 @click.option("--since", metavar="7d|DATE", help="Only records updated since then.")
 @click.option("--incremental/--full", default=False, show_default=True,
@@ -114,6 +116,7 @@ class ScanArgs:
     profile: str | None
     records: int
     seed: int
+    platform: str | None
     config_dir: Path | None
     rules_path: Path | None
     only: tuple[str, ...]
@@ -150,7 +153,7 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
     source, profile, only, rules_path = args.source, args.profile, args.only, args.rules_path
     config = ConfigDir.find(args.config_dir)
     connection = config.profile(profile)
-    platform = source_platform(source, connection)
+    platform = source_platform(source, connection, args.platform)
     rules = config.rules(rules_path, only, platform=platform)
     now = parse_as_of(args.as_of)
     fieldmap = config.fieldmap(platform)
@@ -175,7 +178,7 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
     try:
         with open_source(source, instance=args.instance, fieldmap=fieldmap, records=args.records,
                          seed=args.seed, profile=connection, limits=limits, quiet=args.quiet,
-                         as_of=now if args.as_of else None) as conn, writer_lock(
+                         as_of=now if args.as_of else None, platform=platform) as conn, writer_lock(
             # One writer per instance and history store, from before the scan to the last
             # write: every scan writes findings and may move watermarks, not only write-back.
             history.path, conn.instance, wait_seconds,

@@ -92,16 +92,47 @@ SOURCES: dict[str, SourceEntry] = {s.name: s for s in (
 )}
 # A profile that names no source connects to this one (profiles predate the other platforms).
 DEFAULT_PROFILE_SOURCE = "servicenow"
+# Sources of the same name on another platform, chosen by `--platform` (or by what is there).
+OTHER_PLATFORM_SOURCES: dict[tuple[str, str], SourceEntry] = {(s.name, s.platform): s for s in (
+    SourceEntry("file", "jira", "sms_conformance.connectors.jira.source:open_exports",
+                argument="DIR"),
+)}
 DEFAULT_PLATFORM = "servicenow"
 
 
-def source_entry(source: str) -> tuple[SourceEntry, str]:
-    """The entry of `--source NAME[:ARG]` and its argument."""
+def source_entry(source: str, platform: str | None = None) -> tuple[SourceEntry, str]:
+    """The entry of `--source NAME[:ARG]` and its argument; `platform` (`--platform`) picks
+    among sources of one name, else an export directory's contents do (Jira's exports)."""
     name, colon, argument = source.partition(":")
     entry = SOURCES.get(name)
     if entry is None or bool(colon) != bool(entry.argument) or (colon and not argument):
         raise ConfigError(f"--source {source!r}: use {_spelled()}")
+    if platform is None and name == "file" and holds_jira_exports(Path(argument)):
+        platform = "jira"
+    if platform is not None and platform != entry.platform:
+        other = OTHER_PLATFORM_SOURCES.get((name, platform))
+        if other is None:
+            platform_entry(platform)  # an unknown platform says so
+            raise ConfigError(f"--source {name} reads {PLATFORMS[entry.platform].title}, not "
+                              f"--platform {platform}")
+        entry = other
     return entry, argument
+
+
+def holds_jira_exports(directory: Path) -> bool:
+    """Whether an export directory holds Jira's exports rather than ServiceNow's (told here,
+    without importing either package): the site's field list (field.json), or a CSV whose
+    header has Jira's "Issue key" column."""
+    if (directory / "field.json").is_file():
+        return True
+    for path in sorted(directory.glob("*.csv")) if directory.is_dir() else ():
+        try:
+            with path.open(encoding="utf-8-sig") as handle:
+                if "Issue key" in handle.readline():
+                    return True
+        except (OSError, UnicodeDecodeError):
+            continue
+    return False
 
 
 def _spelled() -> str:

@@ -121,6 +121,10 @@ class JiraFieldMap(BaseModel):
 
     projects: Annotated[tuple[ProjectKey, ...], Strict(False), Field(min_length=1)]
     processes: dict[ProcessKey, JiraProcessMap]
+    # How a CSV export shows dates (the file source): the site's date-time format, in Java
+    # pattern letters (default dd/MMM/yy h:mm a), and the exporting user's time zone (IANA).
+    date_format: Annotated[str, Field(max_length=60)] | None = None
+    time_zone: Annotated[str, Field(max_length=60)] | None = None
 
     @model_validator(mode="after")
     def _canonical(self) -> JiraFieldMap:

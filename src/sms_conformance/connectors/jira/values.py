@@ -144,13 +144,21 @@ def reader(kind: str, field_id: str, values: Mapping[str, Any],
         if kind == "datetime":
             return parse_timestamp(text)
         if kind == "int":
-            return int(text) if text.lstrip("-").isdigit() else Unknown(
-                f"{field_id} {text!r} is not a number")
+            return _integer(text, field_id)
         if kind == "bool":
             return _BOOLEANS.get(text.casefold(), Unknown(f"{field_id} {text!r} is not yes/no"))
         return text
 
     return read
+
+
+def _integer(text: str, field_id: str) -> Value:
+    """A whole number; `4.0` too (number fields: a CSV export writes them so)."""
+    digits = text.strip()
+    whole, dot, fraction = digits.partition(".")
+    if whole.lstrip("-").isdigit() and (not dot or fraction.strip("0") == ""):
+        return int(whole)
+    return Unknown(f"{field_id} {text!r} is not a number")
 
 
 _MISSING: Any = object()
