@@ -66,7 +66,7 @@ _REF_SCHEMAS = frozenset({"user", "group"})
 def read_sheets(directory: Path, sheets: list[Path], fields: list[Any] | None,
                 custom: Mapping[str, str], time_zone: str | None,
                 date_format: str | None) -> JiraExport:
-    """`custom`: custom field name (casefolded) -> the field map's type for it."""
+    """`custom`: custom field name -> the field map's type for it."""
     notices: list[str] = []
     headers = [(path, _read(path)) for path in sheets]
     columns = {name for _, (header, _) in headers for name in header}
@@ -90,7 +90,9 @@ def read_sheets(directory: Path, sheets: list[Path], fields: list[Any] | None,
             seen[key] = f"{path.name} line {line}"
             issues.append(issue)
     _link_ids(issues)
-    return JiraExport(directory, "csv", issues, catalog, tuple(sheets), notices)
+    export = JiraExport(directory, "csv", issues, catalog, tuple(sheets), notices)
+    export.dates = f"as {reader.date_format}"
+    return export
 
 
 def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -138,13 +140,14 @@ def _catalog_fields(columns: Iterable[str], custom: Mapping[str, str]) -> list[J
             named.add(name.casefold())
             out.append({"id": f"Custom field ({name})", "name": name})
     out += [{"id": f"Custom field ({name})", "name": name}
-            for name in sorted(custom) if name not in named]
+            for name in sorted(custom) if name.casefold() not in named]
     return out
 
 
 def _kinds(fields: list[Any], catalog: FieldCatalog, custom: Mapping[str, str]) -> dict[str, str]:
     """Field id -> how its cells read: "datetime", "ref" or "text"."""
     kinds: dict[str, str] = {}
+    folded = {name.casefold(): kind for name, kind in custom.items()}
     for item in fields:
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
             continue
@@ -154,7 +157,7 @@ def _kinds(fields: list[Any], catalog: FieldCatalog, custom: Mapping[str, str]) 
         if kind == "array":
             kind = str(schema.get("items", ""))
         name = str(item.get("name", "")).casefold()
-        mapped = custom.get(name)
+        mapped = folded.get(name)
         if kind in ("datetime", "date") or mapped == "datetime":
             kinds[item["id"]] = "datetime"
         elif kind in _REF_SCHEMAS or mapped == "ref":

@@ -42,12 +42,13 @@ class JiraExport:
     catalog: FieldCatalog
     files: tuple[Path, ...]
     notices: list[str] = field(default_factory=list)
+    dates: str = ""  # how dates without a zone were read (a CSV export), for doctor
 
 
 def read_directory(directory: Path, custom: Mapping[str, str],
                    time_zone: str | None = None, date_format: str | None = None) -> JiraExport:
-    """The issues of DIR. `custom`: the custom field names the field map reads (casefolded) and
-    its type for each (a CSV without field.json names only its columns); `time_zone` and
+    """The issues of DIR. `custom`: the custom field names the field map reads and its type
+    for each (a CSV without field.json names only its columns); `time_zone` and
     `date_format`: how the CSV export shows dates (the exporting user's zone, the site's
     format)."""
     if not directory.is_dir():
@@ -62,7 +63,11 @@ def read_directory(directory: Path, custom: Mapping[str, str],
         from sms_conformance.connectors.jira.csv_export import read_sheets
 
         zone = time_zone or _user_zone(directory / MYSELF_FILE)
-        return read_sheets(directory, sheets, fields, custom, zone, date_format)
+        export = read_sheets(directory, sheets, fields, custom, zone, date_format)
+        where = ("the field map's time_zone" if time_zone else MYSELF_FILE if zone else
+                 "no zone given")
+        export.dates += f" in {zone or 'UTC'} ({where})"
+        return export
     if not pages:
         raise ConfigError(f"{directory}: no Jira search pages (*.json with an issues list) and "
                           "no CSV export")

@@ -11,14 +11,14 @@ restriction of the field map cannot be applied to an export: the export is taken
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sms_conformance.connectors.base import FetchRequest, NotRead
-from sms_conformance.connectors.capabilities import Reads
+from sms_conformance.connectors.capabilities import Doctor, Finding, Reads
 from sms_conformance.connectors.jira.exports import JiraExport, read_directory
 from sms_conformance.connectors.jira.fieldmap import (
     REF_KINDS,
@@ -31,6 +31,9 @@ from sms_conformance.connectors.servicenow.file import matches_scope
 from sms_conformance.errors import ConfigError
 from sms_conformance.records import NamedRef, Process, Record, Ref, Value
 
+if TYPE_CHECKING:
+    from sms_conformance.rules.model import Rule
+
 Json = dict[str, Any]
 
 
@@ -38,13 +41,13 @@ class JiraFileConnector:
     """Air-gapped audits and tests: the issues a Jira export holds, from disk."""
 
     platform = "jira"
-    capabilities: ClassVar[frozenset[type]] = frozenset({Reads})
+    capabilities: ClassVar[frozenset[type]] = frozenset({Reads, Doctor})
 
     def __init__(self, directory: Path, fieldmap: JiraFieldMap) -> None:
         self.directory = directory
         self.instance = f"file:{directory.resolve()}"
         self.fieldmap = fieldmap
-        custom = {spec.name.strip().casefold(): spec.type
+        custom = {spec.name.strip(): spec.type
                   for pmap in fieldmap.processes.values() for spec in pmap.fields.values()
                   if spec.name is not None}
         self.export: JiraExport = read_directory(directory, custom, fieldmap.time_zone,
@@ -73,6 +76,16 @@ class JiraFileConnector:
 
     def __repr__(self) -> str:
         return f"JiraFileConnector({self.instance!r})"
+
+    def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
+        """What the export lets a scan check and what it cannot (export_doctor)."""
+        from sms_conformance.connectors.jira.export_doctor import check
+
+        return check(self, rules)
+
+    def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:
+        return [Finding("warn", f"project {key}: an export cannot show whether it may receive "
+                                "tasks (check on the site)") for key in targets]
 
     def _bind(self) -> dict[Process, ProcessBinding]:
         try:
