@@ -90,6 +90,15 @@ class FetchRequest:
     since: datetime | None = None
 
 
+def matches_scope(fields: Mapping[str, Any], scope: Scope) -> bool:
+    """Whether a record's canonical values fall in one scope (a file source filters itself)."""
+    for name, allowed in scope.items():
+        value = fields.get(name)
+        if (value.id if isinstance(value, Ref) else value) not in allowed:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class TaskDraft:
     """A remediation task as the plan wants it, in no platform's terms: each connector renders

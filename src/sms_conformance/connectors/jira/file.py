@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.base import FetchRequest, NotRead, matches_scope
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads
 from sms_conformance.connectors.jira.exports import JiraExport, read_directory
 from sms_conformance.connectors.jira.fieldmap import (
@@ -27,7 +27,6 @@ from sms_conformance.connectors.jira.fieldmap import (
     linked_issues,
 )
 from sms_conformance.connectors.jira.values import element
-from sms_conformance.connectors.servicenow.file import matches_scope
 from sms_conformance.errors import ConfigError
 from sms_conformance.records import NamedRef, Process, Record, Ref, Value
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sms_conformance.canonical import process_of_kind
-from sms_conformance.connectors.base import FetchRequest, NotRead
+from sms_conformance.connectors.base import FetchRequest, NotRead, matches_scope
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.servicenow.exports import (
     SAMPLE,
@@ -33,20 +33,11 @@ from sms_conformance.records import (
     Record,
     Ref,
     Unknown,
-    Value,
 )
 
 # More than this share of records without a readable lifecycle state: the export cannot be
 # scanned (every scope depends on the state), rather than pass almost everything unseen.
 MAX_UNREADABLE_STATES = 0.5
-
-
-def matches_scope(fields: Mapping[str, Value], scope: Mapping[str, tuple[Any, ...]]) -> bool:
-    for name, allowed in scope.items():
-        value = fields.get(name)
-        if (value.id if isinstance(value, Ref) else value) not in allowed:
-            return False
-    return True
 
 
 class FileConnector:
