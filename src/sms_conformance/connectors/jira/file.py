@@ -12,7 +12,7 @@ restriction of the field map cannot be applied to an export: the export is taken
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,7 +26,7 @@ from sms_conformance.connectors.jira.fieldmap import (
     ProcessBinding,
     linked_issues,
 )
-from sms_conformance.connectors.jira.values import element
+from sms_conformance.connectors.jira.values import element, parse_timestamp
 from sms_conformance.errors import ConfigError
 from sms_conformance.records import NamedRef, Process, Record, Ref, Value
 
@@ -144,6 +144,27 @@ class JiraFileConnector:
             url=f"{self.instance}#{key}", fields=values, raw=fields,
         )
 
+    def export_moment(self) -> tuple[datetime, str] | None:
+        """When the export was taken, and how that is known: the newest `updated` of its issues,
+        else the newest file's own time. Ages are measured from it unless --as-of says."""
+        moments = [m for m in (_updated(i) for i in self.export.issues) if m is not None]
+        if moments:
+            return max(moments), f"the newest updated in {self.directory}"
+        if not self.export.files:
+            return None
+        path = max(self.export.files, key=lambda p: p.stat().st_mtime)
+        return (datetime.fromtimestamp(path.stat().st_mtime, timezone.utc),
+                f"the time of {path.name} (its issues carry no update time)")
+
+    def not_read(self, process: Process) -> str | None:
+        """Why the issues of `process` were not read (none in the export), else None: counts of
+        its issues (referrers) are then unknown, not zero."""
+        if process not in self.bindings:
+            return "the Jira field map has no such process"
+        if not self._by_process[process]:
+            return f"no {process.value} issues in {self.directory}"
+        return None
+
     # -- links --------------------------------------------------------------------------------
 
     @cached_property
@@ -197,6 +218,12 @@ class JiraFileConnector:
 def _key_order(issue: Mapping[str, Any]) -> tuple[str, int]:
     project, _, number = str(issue["key"]).rpartition("-")
     return project, int(number) if number.isdigit() else 0
+
+
+def _updated(issue: Mapping[str, Any]) -> datetime | None:
+    value = issue["fields"].get("updated")
+    moment = parse_timestamp(value) if isinstance(value, str) else None
+    return moment if isinstance(moment, datetime) else None
 
 
 def _shown_name(raw: Any) -> str | None:
