@@ -263,3 +263,19 @@ def test_an_export_that_cannot_be_read_stops_with_its_file(damage: str, message:
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_issues_saved_without_their_type_are_named_not_dropped_silently(dataset: Dataset,
+                                                                      tmp_path: Path) -> None:
+    """bad input: search pages saved with fields=summary,status (no issuetype); outcome: a
+    notice saying how many issues carry no type and to save with fields=*all."""
+    export_jira(dataset, tmp_path, fmt="json")
+    for page in tmp_path.glob("search-*.json"):
+        body = orjson.loads(page.read_bytes())
+        for issue in body["issues"]:
+            del issue["fields"]["issuetype"]
+        page.write_bytes(orjson.dumps(body))
+    conn = connector(tmp_path)
+    assert any(f"{len(conn.export.issues)} issues carry no issuetype" in n and "fields=*all" in n
+               for n in conn.notices)
+    assert list(conn.fetch(FetchRequest(Process.INCIDENT, (), frozenset()))) == []

@@ -55,15 +55,19 @@ class JiraFileConnector:
         self.bindings = self._bind()
         self._by_process: dict[Process, list[Json]] = {p: [] for p in self.bindings}
         projects = set(fieldmap.projects)
-        outside = 0
+        outside = untyped = 0
         for issue in self.export.issues:
             process = self._process_of(issue)
             if process is None:
+                untyped += "issuetype" not in issue["fields"]
                 continue
             if str(issue["key"]).rsplit("-", 1)[0] not in projects:
                 outside += 1
                 continue
             self._by_process[process].append(issue)
+        if untyped:
+            self.notices.append(f"{directory}: {untyped} issues carry no issuetype, so no "
+                                "process: save the searches with fields=*all")
         if outside:
             self.notices.append(f"{directory}: {outside} issues of projects other than "
                                 f"{', '.join(fieldmap.projects)} (the field map's projects) "
