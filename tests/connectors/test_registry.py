@@ -75,4 +75,4 @@ def test_a_platform_whose_package_is_missing_is_a_config_error(
 def test_unknown_sources_are_refused_with_the_sources_of_each_platform() -> None:
     code, out = run("scan", "--source", "sandbox:x")
     assert code == 2
-    assert "or file:DIR (ServiceNow); jira (Jira Service Management)" in out
+    assert ("or file:DIR (ServiceNow); jira or file:DIR (Jira Service Management)" in out)

@@ -136,11 +136,13 @@ def holds_jira_exports(directory: Path) -> bool:
 
 
 def _spelled() -> str:
-    """The sources per platform: "servicenow, sandbox or file:DIR (ServiceNow); jira (...)"."""
+    """The sources per platform: "servicenow, sandbox or file:DIR (ServiceNow); jira or
+    file:DIR (...)"."""
     groups = []
     for platform in PLATFORMS.values():
+        entries = [*SOURCES.values(), *OTHER_PLATFORM_SOURCES.values()]
         names = [f"{s.name}:{s.argument}" if s.argument else s.name
-                 for s in SOURCES.values() if s.platform == platform.name]
+                 for s in entries if s.platform == platform.name]
         listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
         groups.append(f"{listed} ({platform.title})")
     return "; ".join(groups)
