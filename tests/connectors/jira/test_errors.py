@@ -17,7 +17,7 @@ from sms_conformance.connectors.jira.auth import CloudAuth, TokenAuth
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.errors import AuthError, ConfigError, SourceError
-from sms_conformance.records import Process
+from sms_conformance.records import Process, Unknown
 from tests.connectors.jira.conftest import FIELDMAP, SAMPLES
 from tests.connectors.jira.fake import EMAIL, FakeJira
 from tests.connectors.snow_fakes import Resp, StubServer
@@ -104,19 +104,40 @@ def test_rejected_jql_names_jiras_reason(site: Site, make_jira: Callable[..., Ji
     assert caught.value.exit_code == 2 and "project in (ITSM)" in str(caught.value)
 
 
-def test_an_unknown_custom_field_name_is_a_config_error(
+def test_an_unknown_custom_field_name_is_unknown_with_a_notice(
     site: Site, make_jira: Callable[..., JiraConnector], tmp_path: Path
 ) -> None:
-    """bad input: a field map naming a custom field the site does not have; outcome: exit 2
-    naming the field, before any issue is read."""
+    """bad input: a field map naming a custom field the site does not have; outcome: the
+    issues are read, that field is unknown with the reason, and a notice names it."""
     _, server, _ = site
     override = tmp_path / "jira_fieldmap.yaml"
     override.write_text("processes:\n  incident:\n    fields:\n"
                         "      impact: {name: Impactt, type: int}\n")
-    fieldmap = load_jira_field_map(FIELDMAP, override)
-    with pytest.raises(ConfigError, match=r"incident.impact: no field named 'Impactt'"):
-        read(make_jira(server.url, fieldmap=fieldmap))
-    assert not [r for r in server.requests if "search" in r.path]
+    connector = make_jira(server.url, fieldmap=load_jira_field_map(FIELDMAP, override))
+    records = list(connector.fetch(FetchRequest(Process.INCIDENT, (), frozenset({"impact"}))))
+    assert records
+    impact = records[0].fields["impact"]
+    assert isinstance(impact, Unknown) and "no field named 'Impactt'" in impact.reason
+    assert any("incident.impact: no field named 'Impactt'" in n for n in connector.notices)
+
+
+def test_candidate_names_take_the_first_the_site_has(
+    site: Site, make_jira: Callable[..., JiraConnector], tmp_path: Path
+) -> None:
+    """`name: [Impactt, Impact]`: the site lacks the first, so the second is read; a field
+    declared absent (`field: null`) is unknown saying so."""
+    _, server, _ = site
+    override = tmp_path / "jira_fieldmap.yaml"
+    override.write_text("processes:\n  incident:\n    fields:\n"
+                        "      impact: {name: [Impactt, Impact], type: int}\n"
+                        "      urgency: {field: null}\n")
+    connector = make_jira(server.url, fieldmap=load_jira_field_map(FIELDMAP, override))
+    wanted = frozenset({"impact", "urgency"})
+    records = list(connector.fetch(FetchRequest(Process.INCIDENT, (), wanted)))
+    assert any(isinstance(r.fields["impact"], int) for r in records)
+    urgency = records[0].fields["urgency"]
+    assert isinstance(urgency, Unknown) and "declared absent" in urgency.reason
+    assert not any("Impact" in n for n in connector.notices)
 
 
 def test_a_pinned_field_id_needs_no_name(site: Site, make_jira: Callable[..., JiraConnector],

@@ -243,7 +243,27 @@ class JiraConnector:
     def bindings(self) -> dict[Process, ProcessBinding]:
         if self._bindings is None:
             self._bindings = self.fieldmap.bind(self.catalog())
+            self.notices.extend(f"{reason}; results that need it are unknown"
+                                for binding in self._bindings.values()
+                                for reason in binding.unbound.values())
         return self._bindings
+
+    def missing_types(self, binding: ProcessBinding) -> str | None:
+        """Why the site holds no issues of a process (none of its issue types is in the
+        projects), else None."""
+        site_types = self.issue_types()
+        if any(t.casefold() in site_types for t in binding.pmap.issue_types):
+            return None
+        return (f"no {binding.process.value} issue type ({', '.join(binding.pmap.issue_types)}) "
+                f"in project(s) {', '.join(self.fieldmap.projects)} at {self.instance}")
+
+    def not_read(self, process: Process) -> str | None:
+        """Why the records of `process` were not read (the site lacks its issue types), else
+        None: counts of its records (referrers) are then unknown, not zero."""
+        binding = self.bindings().get(Process(process))
+        if binding is None:
+            return f"the Jira field map has no {Process(process).value}"
+        return self.missing_types(binding)
 
     def binding(self, process: Process | str) -> ProcessBinding:
         process = Process(process)
@@ -258,6 +278,12 @@ class JiraConnector:
         """Issues of the process's types in the configured projects, in key order, each once
         (a search returns an issue once, however often its pages repeat it)."""
         binding = self.binding(request.process)
+        missing = self.missing_types(binding)
+        if missing is not None:  # a site without Problem or Change: that process is skipped
+            self.notices.append(f"{missing}: {binding.process.value} skipped (its rules have no "
+                                "evidence; name the site's type under issue_types: in the Jira "
+                                "field map if it has one)")
+            return
         query = self.query(binding, request.scopes, request.since)
         if query is None:
             return
@@ -354,7 +380,7 @@ class JiraConnector:
         """Each process's `jql:` restriction, asked of the site once (no issue read): Jira's
         refusal becomes a ConfigError naming the process (exit 2)."""
         for process, binding in self.bindings().items():
-            if binding.pmap.jql is None:
+            if binding.pmap.jql is None or self.missing_types(binding) is not None:
                 continue
             query = self.query(binding, (), None)  # no scopes: never None
             try:
@@ -553,6 +579,9 @@ class JiraConnector:
             if process is None:
                 raise NotRead(kind, f"Jira {kind} records are not looked up by this connector")
             binding = self.binding(process)
+            missing = self.missing_types(binding)
+            if missing is not None:
+                raise NotRead(kind, missing)
             wanted = None if fields is None else frozenset(fields) & binding.mapped()
             ids = sorted(i for i in by_kind[kind] if _ID.fullmatch(i))
             with _not_read_on_403(kind):
@@ -567,6 +596,9 @@ class JiraConnector:
                         ) -> dict[str, int]:
         """How many `process` issues link each id through the canonical link `field`, read
         from the linked issues' own links (the other end of the same link type)."""
+        missing = self.not_read(Process(process))
+        if missing is not None:
+            raise NotRead(Process(process).value, missing)
         counts = dict.fromkeys(ids, 0)
         counts.update({i: len(found) for i, found in self._referrers(process, field, counts).items()})
         return counts

@@ -27,7 +27,12 @@ def check(connector: JiraConnector, rules: Sequence[Rule],
     tasks = JiraTaskSettings.from_settings(settings)
     fields = {p.value: set().union(*(rule_fields(r) for r in rules if r.process == p))
               for p in Process if any(r.process == p for r in rules)}
-    return diagnose(connector, fields, task_types=(tasks.issue_type,), task_link=tasks.link_type)
+    readers: dict[tuple[str, str], list[str]] = {}
+    for rule in rules:
+        for name in sorted(rule_fields(rule)):
+            readers.setdefault((rule.process.value, name), []).append(rule.id)
+    return diagnose(connector, fields, task_types=(tasks.issue_type,), task_link=tasks.link_type,
+                    readers=readers)
 
 
 def diagnose(
@@ -37,9 +42,11 @@ def diagnose(
     task_types: tuple[str, ...] = ("Task", "Sub-task"),
     task_link: str = "Relates",
     sample: int = 20,
+    readers: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ) -> list[Finding]:
     """Findings in order; stops after auth fails (nothing else can be known).
-    `process_fields`: process -> canonical fields the rules read."""
+    `process_fields`: process -> canonical fields the rules read; `readers`: (process, field)
+    -> the rules reading it (named where a field cannot be read)."""
     try:
         me = connector.who()
     except HTTPAuthError as exc:
@@ -54,8 +61,8 @@ def diagnose(
     wanted_types = {p.value: m.issue_types for p, m in connector.fieldmap.processes.items()}
     for key in connector.fieldmap.projects:
         findings.extend(_project(connector, key, wanted_types, task_types))
-    findings.extend(_custom_fields(connector))
-    if not any(f.level == "fail" and "custom field" in f.message for f in findings):
+    findings.extend(_custom_fields(connector, readers or {}))
+    if not any(f.level == "fail" and "fields cannot be listed" in f.message for f in findings):
         for process, fields in process_fields.items():
             findings.extend(_hidden(connector, Process(process), set(fields), sample))
     findings.extend(_link_types(connector, task_link))
@@ -80,9 +87,10 @@ def _project(connector: JiraConnector, key: str, wanted_types: Mapping[str, tupl
         found = [t for t in names if t.casefold() in types]
         if found:
             findings.append(Finding("ok", f"project {key}: {process} issue type {found[0]}"))
-        else:
+        else:  # as a scan does: the process is skipped, not a stop
             findings.append(Finding(
-                "fail", f"project {key}: no {process} issue type ({', '.join(names)})",
+                "warn", f"project {key}: no {process} issue type ({', '.join(names)}): a scan "
+                f"skips {process} (its rules have no evidence)",
                 "name the site's issue types under issue_types: in the Jira field map"))
     absent_tasks = [t for t in task_types if t.casefold() not in types]
     if absent_tasks:
@@ -117,18 +125,25 @@ def _done_status(connector: JiraConnector, key: str, task_types: tuple[str, ...]
     return findings
 
 
-def _custom_fields(connector: JiraConnector) -> list[Finding]:
+def _custom_fields(connector: JiraConnector, readers: Mapping[tuple[str, str], Sequence[str]]
+                   ) -> list[Finding]:
+    """Fields found by name (the first candidate the site has), and per field not read (a name
+    the site lacks, one declared absent) the rules it blinds: a warning, as a scan goes on with
+    those results unknown."""
     try:
-        catalog = connector.catalog()
+        bindings = connector.bindings()
     except CHECKED as exc:
         return [Finding("fail", f"fields cannot be listed ({exc})")]
-    names = connector.fieldmap.custom_names()
-    problems = [f"{p.value}.{c}: {catalog.problem(n)}" for p, c, n in names if catalog.problem(n)]
-    if problems:
-        return [Finding("fail", f"custom field(s) not found by name: {'; '.join(problems)}",
-                        "fix the names in the Jira field map, or pin them by id "
-                        "(id: customfield_NNNNN)")]
-    return [Finding("ok", f"{len({n for _, _, n in names})} custom fields found by name")]
+    findings = []
+    found = 0
+    for process, binding in bindings.items():
+        found += sum(1 for c in binding.field_ids if binding.pmap.fields[c].name is not None)
+        for canonical, reason in sorted(binding.unbound.items()):
+            blinded = readers.get((process.value, canonical), ())
+            effect = (f"unknown results for {', '.join(blinded)}" if blinded
+                      else "no rule selected reads it")
+            findings.append(Finding("warn", f"{reason}: {effect}"))
+    return [Finding("ok", f"{found} custom fields found by name"), *findings]
 
 
 def _hidden(connector: JiraConnector, process: Process, fields: set[str], sample: int
@@ -137,6 +152,8 @@ def _hidden(connector: JiraConnector, process: Process, fields: set[str], sample
     security, a field not on the issue type's screens); rules reading them are unknown."""
     try:
         binding = connector.binding(process)
+        if connector.missing_types(binding) is not None:
+            return []  # said with the project: the process is skipped
         query = connector.query(binding, (), None)
         asked = binding.platform_fields(fields & binding.mapped())
         issues = []

@@ -58,12 +58,15 @@ TOP_LEVEL = frozenset({"key", "id"})
 
 
 class JiraFieldSpec(BaseModel):
-    """Where one canonical field lives: exactly one of field, name, id, link."""
+    """Where one canonical field lives: exactly one of field, name, id, link. `name` may list
+    candidates (`[Assignment group, Team]`: the first the site has is read, `also` holds the
+    rest); `field: null` declares the field absent on the site (its rules are unknown)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     field: SystemField | None = None
     name: Text | None = None
+    also: Annotated[tuple[Text, ...], Strict(False), Field(max_length=10)] = ()
     id: CustomFieldId | None = None
     link: Text | None = None
     direction: Direction | None = None
@@ -75,12 +78,29 @@ class JiraFieldSpec(BaseModel):
     @classmethod
     def _links_are_refs(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and "link" in data and "type" not in data:
-            return {**data, "type": "ref"}
+            data = {**data, "type": "ref"}
+        if isinstance(data, Mapping) and isinstance(data.get("name"), list) and data["name"]:
+            data = {**data, "name": data["name"][0], "also": tuple(data["name"][1:])}
         return data
+
+    @property
+    def absent(self) -> bool:
+        """Declared absent on the site (`field: null`)."""
+        return "field" in self.model_fields_set and all(
+            getattr(self, k) is None for k in ("field", "name", "id", "link"))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The custom field names to look for, in order (none for other sources)."""
+        return () if self.name is None else (self.name, *self.also)
 
     @model_validator(mode="after")
     def _one_source(self) -> JiraFieldSpec:
         given = [k for k in ("field", "name", "id", "link") if getattr(self, k) is not None]
+        if self.also and self.name is None:
+            raise ValueError("also (more candidate names) only goes with name")
+        if not given and self.absent:
+            return self
         if len(given) != 1:
             raise ValueError("give exactly one of field, name, id, link "
                              f"(got {', '.join(given) or 'none'})")
@@ -164,25 +184,15 @@ class JiraFieldMap(BaseModel):
             raise ConfigError(f"the Jira field map has no {Process(process).value}") from None
 
     def custom_names(self) -> list[tuple[Process, str, str]]:
-        """(process, canonical field, custom field name) of every field found by name."""
+        """(process, canonical field, custom field name) of every field found by name (its
+        first candidate name)."""
         return [(process, canonical, spec.name) for process, pmap in self.processes.items()
                 for canonical, spec in pmap.fields.items() if spec.name is not None]
 
     def bind(self, catalog: FieldCatalog) -> dict[Process, ProcessBinding]:
-        """The map with every custom field name turned into the site's field id; ConfigError
-        naming every name the site does not know (or knows twice)."""
-        problems = [f"{process.value}.{canonical}: {catalog.problem(name)}"
-                    for process, canonical, name in self.custom_names()
-                    if catalog.problem(name)]
-        problems += [f"{process.value}.{canonical}: no field {spec.id}"
-                     for process, pmap in self.processes.items()
-                     for canonical, spec in pmap.fields.items()
-                     if spec.id is not None and spec.id not in catalog.all_ids]
-        if problems:
-            raise ConfigError(
-                f"Jira field map: {'; '.join(problems)} (GET /rest/api/3/field at "
-                f"{catalog.site}); fix the name or pin the field by id (id: customfield_NNNNN)"
-            )
+        """The map with every custom field name turned into the site's field id (the first
+        candidate the site has). A field the site lacks (or has twice), or one declared absent,
+        is not read: its binding's `unbound` says why, and results that need it are unknown."""
         return {process: ProcessBinding(process, pmap, self, catalog)
                 for process, pmap in self.processes.items()}
 
@@ -219,6 +229,21 @@ class FieldCatalog:
     def id_of(self, name: str) -> str:
         return self.ids_by_name[name.strip().casefold()][0]
 
+    def find(self, spec: JiraFieldSpec) -> tuple[str | None, str]:
+        """The field id of a spec found by name or pinned by id, or None and why not."""
+        if spec.id is not None:
+            return (spec.id, "") if spec.id in self.all_ids else (None, f"no field {spec.id}")
+        problems = []
+        for name in spec.names:
+            problem = self.problem(name)
+            if not problem:
+                return self.id_of(name), ""
+            problems.append(problem)
+        if all(p.startswith("no field named ") for p in problems):  # one sentence for all
+            return None, "no field named " + " or ".join(p[len("no field named "):]
+                                                        for p in problems)
+        return None, "; ".join(problems)
+
 
 @dataclass(frozen=True)
 class LinkSpec:
@@ -238,6 +263,8 @@ class ProcessBinding:
         self.field_ids: dict[str, str] = {}
         self.links: dict[str, LinkSpec] = {}
         self.readers: dict[str, Reader] = {}
+        # Fields mapped but not read (declared absent, a name the site lacks): why.
+        self.unbound: dict[str, str] = {}
         self.states = {name.casefold(): state for name, state in pmap.states.items()}
         self._plans: dict[frozenset[str] | None, list[Step]] = {}
         for canonical, spec in pmap.fields.items():
@@ -245,10 +272,20 @@ class ProcessBinding:
             if spec.link is not None:
                 self.links[canonical] = LinkSpec(spec.link.casefold(), f"{spec.direction}Issue", kind)
                 continue
-            field_id = spec.field or spec.id or catalog.id_of(spec.name or "")
+            if spec.absent:
+                self.unbound[canonical] = (f"{process.value}.{canonical} is declared absent on "
+                                           "this site (field: null in the Jira field map)")
+                continue
+            field_id, problem = (spec.field, "") if spec.field else catalog.find(spec)
+            if field_id is None:
+                self.unbound[canonical] = (
+                    f"{process.value}.{canonical}: {problem} at {catalog.site}: map the "
+                    "site's field (name: or id: customfield_NNNNN), or declare it absent "
+                    "(field: null)")
+                continue
             self.field_ids[canonical] = field_id
             self.readers[canonical] = reader(spec.type, field_id, spec.values, _refs_to(kind))
-        self._mapped = frozenset({"state", *self.field_ids, *self.links})
+        self._mapped = frozenset({"state", *self.field_ids, *self.links, *self.unbound})
 
     def mapped(self) -> frozenset[str]:
         return self._mapped
@@ -298,6 +335,8 @@ class ProcessBinding:
                     continue
                 plan.append((name, "unmapped", "", _no_reader, Unknown(
                     f"{self.process.value}.{name} is not mapped in the Jira field map")))
+            elif name in self.unbound:
+                plan.append((name, "unmapped", "", _no_reader, Unknown(self.unbound[name])))
             elif field_id in TOP_LEVEL:
                 plan.append((name, "top", field_id, _no_reader, None))
             elif name == "state" or name in self.links:
