@@ -64,6 +64,8 @@ SCHEMA: dict[Process, dict[str, CanonicalField]] = {
         "fixed_by_change": _ref("change"), "caused_by_change": _ref("change"),
         "parent": _ref("incident"), "reopen_count": _INT, "hold_reason": _STR,
         "major_incident": _STR, "vendor_reference": _STR,
+        # The platform's own verdict on the incident's SLA (ServiceNow task.made_sla).
+        "made_sla": _BOOL,
     },
     Process.PROBLEM: {
         **_COMMON, "category": _STR, "urgency": _INT, "root_cause": _STR, "workaround": _STR,

@@ -58,6 +58,13 @@ def not_returned(field: str) -> Unknown:
     return marker
 
 
+def is_not_returned(value: object) -> bool:
+    """Whether `value` is the marker of a field the source did not return (a column left out
+    of an export), not a field the platform map leaves unfilled."""
+    return isinstance(value, Unknown) and _NOT_RETURNED.get(
+        value.reason.removesuffix(" was not returned by the source")) is value
+
+
 Value = str | int | bool | datetime | Ref | Unknown | None
 
 

@@ -53,7 +53,7 @@ class Settings(BaseModel):
 
     priority_matrix: dict[Priority, dict[Priority, Priority]]
     restore_targets: dict[Priority, Duration]
-    closure_validation_pattern: Annotated[str, AfterValidator(_pattern)]
+    closure_boilerplate_pattern: Annotated[str, AfterValidator(_pattern)]
     backlog_max_age: Duration
     disabled_rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
     write_back: WriteBackBlock

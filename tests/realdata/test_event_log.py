@@ -24,6 +24,7 @@ incident:
       labels: {Active: "2", Awaiting User Info: "3"}
     updated_at: {field: sys_updated_at}
     resolution_code: {field: closed_code}
+    made_sla: {field: made_sla, type: bool}
 """
 
 
@@ -130,3 +131,13 @@ def test_an_undecodable_csv_is_refused_with_the_true_offset_and_line(tmp_path: P
     assert code == 2, output
     assert f"at byte {offset:,} of the file, line 40" in output
     assert "encoding:" in output and "cp1252" in output
+
+
+def test_the_instances_own_sla_outcome_decides_restore_targets(tmp_path: Path) -> None:
+    """The event log carries made_sla: of the 31 closed incidents the instance says 25 met
+    the SLA and 6 did not; the calendar targets no longer decide where the instance has (they
+    failed 22)."""
+    export = final_states(tmp_path / "export")
+    _, output, report = run(export, tmp_path, UCI_MAP + 'missing_values: ["?"]\n', "sla")
+    passed, failed, unknown = counts(report)["incident.restore.within_target"]
+    assert (passed, failed, unknown) == (25, 6, 0), output

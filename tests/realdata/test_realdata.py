@@ -107,3 +107,16 @@ def test_the_event_log_is_refused_not_misread(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "incident.csv: line 3 repeats number INC0000045 of line 2" in result.output
     assert "Traceback" not in result.output
+
+
+def test_closure_notes_in_a_persons_words_are_not_boilerplate(tmp_path: Path) -> None:
+    """The list export's 28 resolved or closed incidents: 21 boilerplate or junk notes ("Closed
+    before close notes were made mandatory" 17 times, "Done", "Fixed", "asdasdasdsad", "This
+    incident is resolved.") fail; the 7 in a person's words pass, though none names a
+    validation step."""
+    directory = tmp_path / "export"
+    directory.mkdir()
+    (directory / "incident.json").write_bytes(LIST_EXPORT.read_bytes())
+    report = scan(directory, tmp_path, "notes")
+    counts = {r["rule_id"]: r for r in report["summary"]["rules"]}["incident.closure.validated"]
+    assert (counts["passed"], counts["failed"]) == (7, 21)

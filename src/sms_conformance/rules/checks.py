@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import re2
 
-from sms_conformance.records import Process, Record, Ref, Unknown, Value, is_absent
+from sms_conformance.records import Process, Record, Ref, Unknown, Value, is_absent, is_not_returned
 from sms_conformance.rules import model as m
 
 
@@ -272,11 +272,19 @@ def _matrix(c: m.Matrix, record: Record, ctx: Context) -> bool:
 
 
 def _within(c: m.Within, record: Record, ctx: Context) -> bool:
+    verdict = record.get(c.outcome) if c.outcome is not None else None
+    if isinstance(verdict, bool):  # the instance's own SLA outcome decides
+        return verdict
     elapsed = _timestamp(record, c.end) - _timestamp(record, c.start)
     key = _plain(_required(record, c.by)) if c.by else None
     target: timedelta | None = c.targets.get(key)
     if target is None:
         raise EvaluationError(f"no target for {c.by}={key!r}")
+    if elapsed > target and c.outcome is not None and is_not_returned(verdict):
+        # The platform field that would decide was left out (a narrow export): calendar time
+        # alone does not make a failure where the instance's own outcome may say otherwise.
+        raise UnknownValue(c.outcome, f"{verdict}; calendar time exceeds the target, but the "
+                           "platform's own SLA outcome decides where the record carries it")
     return elapsed <= target
 
 

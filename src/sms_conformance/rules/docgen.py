@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -128,6 +129,9 @@ def _describe(c: m.Condition) -> str:
             for col, result in sorted(cols.items())
         )
         return f"`{c.field}` equals the lookup of (`{c.row}`, `{c.column}`): {cells}"
+    if isinstance(c, m.Within) and c.outcome:
+        return (f"`{c.outcome}` is true where the record carries the platform's own outcome; "
+                f"otherwise {_describe(dataclasses.replace(c, outcome=None))}")
     if isinstance(c, m.Within):
         if c.by is None:
             target = _duration(next(iter(c.targets.values())))

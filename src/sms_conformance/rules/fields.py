@@ -30,8 +30,15 @@ def condition_fields(condition: m.Condition) -> set[str]:
         elif isinstance(c, m.Matrix):
             names.update((c.field, c.row, c.column))
         elif isinstance(c, m.Within):
-            names.update(n for n in (c.start, c.end, c.by) if n)
+            names.update(n for n in (c.start, c.end, c.by, c.outcome) if n)
     return names
+
+
+def optional_fields(rule: m.Rule) -> set[str]:
+    """Fields a rule reads where a platform fills them and does without otherwise (a
+    `within` check's `outcome`): they never turn the rule off."""
+    return {c.outcome for top in rule.check for c in walk(top)
+            if isinstance(c, m.Within) and c.outcome}
 
 
 def rule_fields(rule: m.Rule) -> set[str]:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from sms_conformance.canonical import LIFECYCLE_STATES, PlatformMap, unmapped_fields
 from sms_conformance.errors import ConfigFileError, RuleError
-from sms_conformance.rules.fields import rule_fields
+from sms_conformance.rules.fields import optional_fields, rule_fields
 from sms_conformance.rules.model import Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
 from sms_conformance.yamlsource import MAX_BYTES, SourceDoc, load_yaml
@@ -135,7 +135,7 @@ def _build(spec: RuleSpec, doc: SourceDoc, platform_map: PlatformMap) -> Rule:
         enabled=spec.enabled, examples=spec.examples, source=doc.path,
     )
     # Valid on every platform; off on this one while it does not fill a field the rule reads.
-    unmapped = unmapped_fields(platform_map, spec.process, rule_fields(rule))
+    unmapped = unmapped_fields(platform_map, spec.process, rule_fields(rule) - optional_fields(rule))
     if unmapped:
         rule = dataclasses.replace(
             rule, off_reason=platform_map.off_reason(spec.process, unmapped))

@@ -75,6 +75,10 @@ class Within:
     by: str | None
     targets: dict[Any, timedelta]
     when: Condition | None = None
+    # A boolean field holding the platform's own verdict (made_sla): decides where the record
+    # carries it; the calendar targets are the fallback. Optional: a platform without it
+    # keeps the rule on.
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)

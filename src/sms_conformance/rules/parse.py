@@ -164,7 +164,7 @@ class ConditionParser:
         )
 
     def _within(self, arg: Any, loc: Location, when: Condition | None) -> Within:
-        spec = self._mapping(arg, loc, {"start", "end", "targets"}, {"by"})
+        spec = self._mapping(arg, loc, {"start", "end", "targets"}, {"by", "outcome"})
         targets_raw = spec["targets"]
         by = self.field_name(spec["by"], (*loc, "by")) if "by" in spec else None
         if by is None:
@@ -182,6 +182,7 @@ class ConditionParser:
             by,
             targets,
             when,
+            self.field_name(spec["outcome"], (*loc, "outcome")) if "outcome" in spec else None,
         )
 
     def _older_than(self, arg: Any, loc: Location, when: Condition | None) -> OlderThan:

@@ -116,9 +116,10 @@ VALIDATED_CLOSE_NOTES = (
     "Failed over to the standby node. Monitoring green for 30 minutes, service owner "
     "sign-off received.",
 )
+# Boilerplate, as real closures show it (incident.closure.validated flags these).
 UNVALIDATED_CLOSE_NOTES = (
-    "fixed", "Done.", "Issue resolved", "Rebooted the server.", "Cleared cache.",
-    "Password reset.", "Closed as requested.", "Resolved",
+    "fixed", "Done.", "Issue resolved", "This incident is resolved.", "n/a",
+    "Closed before close notes were made mandatory", "asdasdasdsad", "Resolved",
 )
 INCIDENT_CLOSE_CODES_PLAIN = (
     "Solution provided", "Solution provided", "Solution provided", "Workaround provided",
