@@ -70,7 +70,13 @@ def test_hostile_record_values_are_checked_before_they_reach_a_task(sandbox, tmp
     requests.patch(f"{sandbox.url}/api/now/table/incident/{incident['sys_id']}", auth=sandbox.auth,
                    json={"assignment_group": "javascript:gs.getUserID()^ORsys_idISNOTEMPTY",
                          "close_notes": html}, timeout=30).raise_for_status()
-    code, out = scan(sandbox, tmp_path / "h.sqlite", "--full")
+    # Notes the organisation's pattern takes for boilerplate: incident.closure.validated fails
+    # the record, so the notes reach its task.
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text(yaml.safe_dump(
+        {"closure_boilerplate_pattern": "(?s)<script>"}))
+    code, out = scan(sandbox, tmp_path / "h.sqlite", "--full", "--config", str(config))
     assert code == 0, out
     task = next(t for t in get(sandbox, "incident_task")
                 if incident["number"] in t["short_description"]
