@@ -108,6 +108,26 @@ def test_a_finding_turned_unknown_stays_listed_and_an_incomplete_scan_closes_not
     assert not plan.close and not plan.update
 
 
+def test_a_rule_blinded_by_a_hidden_field_keeps_its_last_result_and_edits_nothing(rules, config) -> None:
+    """fault: a read ACL hides the field one listed rule reads (its result unknown) while the
+    record still fails the others; outcome: no create, update or close, the task's text keeps
+    that rule's last known result."""
+    blind = replace(finding(RULES[1]), severity="high", message="INC0012345 has no description")
+    failures = [finding(RULES[0]), blind, finding(RULES[2])]
+    task = created_task(plan_record_tasks([live(failures)], set(), rules, config, NOW,
+                                          complete=True))
+    later = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
+    plan = plan_record_tasks([live([finding(RULES[0]), finding(RULES[2])], [task])], set(), rules,
+                             config, later, complete=True, blinded={RULES[1]})
+    assert not plan.create and not plan.update and not plan.close and not plan.heal
+    assert [t for t, _ in plan.known] == [task]
+    assert "INC0012345 has no description" in task.body
+    # Not blinded, merely unknown: the task says so (an update), as before.
+    unknown = plan_record_tasks([live([finding(RULES[0]), finding(RULES[2])], [task])], set(),
+                                rules, config, later, complete=True)
+    assert "not evaluated by the last scan" in unknown.update[0].draft.body
+
+
 def test_a_new_finding_is_noted_and_a_rerun_changes_nothing(rules, config) -> None:
     task = created_task(plan_record_tasks([live([finding(RULES[0])])], set(), rules, config, NOW,
                                           complete=True))

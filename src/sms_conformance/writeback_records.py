@@ -42,6 +42,7 @@ from sms_conformance.writeback_plan import (
 
 RULES_LINE = "Rules: "
 _RULES = re.compile(r"^Rules: (.*)$", re.MULTILINE)
+_SECTION = re.compile(r"^Rule (\S+) \(clause [^,]*, (\w+)\): ")
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
@@ -76,17 +77,19 @@ class LiveRecord:
 def plan_record_tasks(
     records: Iterable[LiveRecord], fixed: Container[tuple[str, str]],
     rules: Mapping[str, Rule], config: WriteBackSettings, now: datetime, *, complete: bool,
+    blinded: Container[str] = frozenset(),
 ) -> Plan:
-    """`fixed` holds the (record id, rule id) a complete scan found passing or out of scope."""
+    """`fixed` holds the (record id, rule id) a complete scan found passing or out of scope;
+    `blinded` the rules that read a field taken for hidden this run (their results unknown)."""
     plan = Plan()
     for record in records:
-        _plan_one(plan, record, fixed, rules, config, now, complete)
+        _plan_one(plan, record, fixed, rules, config, now, complete, blinded)
     return plan
 
 
 def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
               rules: Mapping[str, Rule], config: WriteBackSettings, now: datetime,
-              complete: bool) -> None:
+              complete: bool, blinded: Container[str]) -> None:
     kept, extra = duplicates([*record.open_tasks, *record.history])
     plan.heal.extend(duplicate_close(t, keeper, now, "record") for t, keeper in extra)
     task = kept.get(record.fingerprint)
@@ -116,8 +119,11 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
     previous = max((t for t in record.history if not t.open
                     and (task is None or seniority(t) < seniority(task))),
                    key=seniority, default=None)
+    # A blinded rule keeps its last known result, as the task says it: no write follows from it.
+    last_known = {r: section for r in still if r in blinded and task is not None
+                  and (section := rule_section(task.body, r)) is not None}
     draft = record_task_draft(record.fingerprint, record.failures, still, rules, config, now,
-                              previous)
+                              previous, last_known)
     subject = TaskSubject("record", record.failures[0].owner, ", ".join(wanted_rules),
                           rules[record.failures[0].rule_id].clause, record.failures[0].number)
     if task is None:
@@ -138,11 +144,34 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
     plan.replace.extend(Replace(t, record.fingerprint, record.process) for _, t in record.legacy)
 
 
+def rule_section(body: str, rule_id: str) -> KnownResult | None:
+    """The lines a record task's text gives `rule_id` (from its "Rule <id> (clause ..., <severity>)"
+    line to the next blank one), with that severity; None when the text has no such section."""
+    lines = body.split("\n")
+    for start, line in enumerate(lines):
+        match = _SECTION.match(line)
+        if match and match.group(1) == rule_id and match.group(2) in SEVERITY_ORDER:
+            end = next((i for i in range(start, len(lines)) if not lines[i]), len(lines))
+            return KnownResult(match.group(2), tuple(lines[start:end]))
+    return None
+
+
+@dataclass(frozen=True)
+class KnownResult:
+    """A rule's section of a record task as last written: kept while the rule is blinded."""
+
+    severity: str
+    lines: tuple[str, ...]
+
+
 def record_task_draft(
     fingerprint: str, failures: Sequence[FindingRow], still: Sequence[str], rules: Mapping[str, Rule],
     config: WriteBackSettings, now: datetime, previous: TaskRef | None = None,
+    last_known: Mapping[str, KnownResult] | None = None,
 ) -> TaskDraft:
-    """One record, every rule it fails: what was observed and how to fix each."""
+    """One record, every rule it fails: what was observed and how to fix each. `last_known`:
+    sections of rules not evaluated now, kept as the task last gave them (severity included)."""
+    kept = last_known or {}
     first = failures[0]
     number = clip(first.number, 40)
     parent, owner, notes = references(first, config)
@@ -156,24 +185,32 @@ def record_task_draft(
         f"rule{'s' if len(all_rules) != 1 else ''}. Fix each below: this task is updated as "
         "findings are fixed and closes itself once a scan finds none left.",
     ]
+    sections: list[tuple[int, str, Sequence[str]]] = [
+        (SEVERITY_ORDER.index(known.severity), rule_id, known.lines)
+        for rule_id, known in kept.items()]
     for finding in ordered:
         rule = rules[finding.rule_id]
         observed = [f"    {k}: {clip(v, OBSERVED_CAP) if v else '(empty)'}"
                     for k, v in finding.observed.items()]
-        lines += ["", f"Rule {rule.id} (clause {rule.clause}, {finding.severity}): {rule.title}",
-                  f"  Finding: {clip(finding.message, MESSAGE_CAP)}",
-                  *target_lines(rule, finding.observed, now, "  "),
-                  *(["  Observed:", *observed] if observed else []),
-                  f"  How to fix: {rule.remediation}"]
-    for rule_id in still:
+        sections.append((SEVERITY_ORDER.index(finding.severity), rule.id, [
+            f"Rule {rule.id} (clause {rule.clause}, {finding.severity}): {rule.title}",
+            f"  Finding: {clip(finding.message, MESSAGE_CAP)}",
+            *target_lines(rule, finding.observed, now, "  "),
+            *(["  Observed:", *observed] if observed else []),
+            f"  How to fix: {rule.remediation}"]))
+    for _, _, section in sorted(sections, key=lambda s: s[:2]):
+        lines += ["", *section]
+    for rule_id in (r for r in still if r not in kept):
         lines += ["", f"Rule {rule_id}: not evaluated by the last scan (a value was unknown or "
                   "the record was not read); it stays listed until a scan finds it fixed."]
     lines += dispute_lines(config.dispute_text)
     lines += ["", *notes]
     if previous is not None:
         lines.append(f"Findings came back after task {clip(previous.number, 40)} was closed.")
-    worst = ordered[0].severity
-    clauses = ", ".join(sorted({rules[f.rule_id].clause for f in failures}))
+    worst = min((ordered[0].severity, *(k.severity for k in kept.values())),
+                key=SEVERITY_ORDER.index)
+    clauses = ", ".join(sorted({*(rules[f.rule_id].clause for f in failures),
+                                *(rules[r].clause for r in kept if r in rules)}))
     count = len(all_rules)
     return TaskDraft(
         fingerprint=fingerprint, process=first.process, kind="record",

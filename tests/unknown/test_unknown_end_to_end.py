@@ -92,14 +92,20 @@ def scan(box: Sandbox, history: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def task_writes(box: Sandbox) -> int:
+    """Writes of any kind (create, update, close) the sandbox answered on its task tables."""
+    return sum(n for (method, table), n in box.stats.counts.items()
+               if method in ("POST", "PUT", "PATCH", "DELETE") and table.endswith("_task"))
+
+
 def task_states(box: Sandbox) -> Counter[str]:
     return Counter(t["state"] for t in tasks(box))
 
 
 @pytest.mark.parametrize("hidden", ["incident.state", "incident.close_notes"])
 def test_a_field_hidden_between_runs_creates_and_closes_nothing(hidden, tmp_path, monkeypatch) -> None:
-    """fault: a read ACL hides a field the rules read between two runs; outcome: zero tasks
-    created or closed, the scan names the field."""
+    """fault: a read ACL hides a field the rules read between two runs; outcome: zero task
+    writes of any kind (created, updated, closed), the scan names the field."""
     with Sandbox(records=200, seed=4) as box:
         monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
         monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
@@ -109,15 +115,18 @@ def test_a_field_hidden_between_runs_creates_and_closes_nothing(hidden, tmp_path
         assert before
         table, field = hidden.split(".")
         box.store.hidden_fields = {table: frozenset({field})}
+        writes = task_writes(box)
         code, out = scan(box, history)
         assert code == 0, out
         assert task_states(box) == before
+        assert task_writes(box) == writes, "a blinded rule edited a task"
         canonical = "state" if field == "state" else "resolution_notes"
         assert f"incident.{canonical} is empty on every record" in out
         assert "read ACLs" in out
         code, out = scan(box, history)  # the ACL stays: still nothing acted on, still named
         assert code == 0, out
         assert task_states(box) == before
+        assert task_writes(box) == writes
         assert f"incident.{canonical} is empty on every record" in out
         box.store.hidden_fields = {}
         code, out = scan(box, history)  # readable again: business as usual, nothing to change

@@ -264,7 +264,7 @@ class WriteBack:
             closed=is_closed(outcome.phases.get(k[1], LIVE)),
         ) for k in sorted(keys)]
         plan.extend(plan_record_tasks(records, fixed, rules, self.config, now,
-                                      complete=outcome.complete))
+                                      complete=outcome.complete, blinded=outcome.blinded))
         return plan
 
 
