@@ -9,7 +9,7 @@ import pytest
 
 from sms_conformance.engine import evaluate, evaluate_one
 from sms_conformance.errors import ConfigError
-from sms_conformance.findings import Status, fingerprint
+from sms_conformance.findings import Status, fingerprint, legacy_fingerprint
 from sms_conformance.records import NamedRef, Ref, not_returned
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import ExampleLinks
@@ -138,13 +138,16 @@ def test_message_placeholders_are_plain_text(rule) -> None:
 
 
 def test_fingerprint_is_stable_and_distinguishes_each_part() -> None:
-    base = ("servicenow", "https://a.test", "incident", "r1", "rule.a")
+    base = ("servicenow", "incident", "r1", "rule.a")
     assert fingerprint(*base) == fingerprint(*base)
-    assert fingerprint("servicenow", "https://A.test/", "incident", "r1", "rule.a") == fingerprint(*base)
-    for index in range(5):
+    for index in range(4):
         changed = list(base)
         changed[index] = changed[index] + "x"
         assert fingerprint(*changed) != fingerprint(*base)
+    # Releases before instance identity put the URL in (case and a trailing slash aside).
+    old = legacy_fingerprint("servicenow", "https://A.test/", "incident", "r1", "rule.a")
+    assert old == legacy_fingerprint("servicenow", "https://a.test", "incident", "r1", "rule.a")
+    assert old != fingerprint(*base)
 
 
 def test_settings_override_merges_nested_mappings(tmp_path: Path) -> None:

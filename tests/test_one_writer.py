@@ -58,12 +58,12 @@ def test_overlapping_runs_on_one_host_exit_4_or_wait_their_turn(box, tmp_path: P
     history = tmp_path / "h.sqlite"
     box.faults = "latency=1s"  # the first run crawls until the other two have had their turn
     first = start(command(box, history))
-    holder = holder_path(lock_path(history, box.url))
+    holder = holder_path(lock_path(history, box.identity))
     wait_for(holder.exists, "the first run to take the lock")
 
     second = subprocess.run(command(box, history), capture_output=True, text=True, timeout=120)
     assert second.returncode == EXIT_LOCKED, second.stderr
-    assert f"another run holds the write-back lock for {box.url} (pid {first.pid} " in second.stderr
+    assert f"another run holds the write-back lock for {box.identity} (pid {first.pid} " in second.stderr
     assert "Traceback" not in second.stderr
 
     third = start(command(box, history, "--wait", "5m"))

@@ -41,7 +41,7 @@ def finding(rule_id: str, sys_id: str = REC, number: str = "INC0012345") -> Find
         owner="Service Desk", owner_id=GRP, first_seen="2026-11-20T02:00:00Z")
 
 
-FP = record_fingerprint("servicenow", INSTANCE, "incident", REC)
+FP = record_fingerprint("servicenow", "incident", REC)
 
 
 def live(failures=(), open_tasks=(), **extra) -> LiveRecord:
@@ -208,7 +208,7 @@ def closed_failures(count: int, period: str = "2026-10", rule: str = RULES[0]):
 
 def corrective(grouped, existing=None, watched=None, cohorts=None, complete=True, **kw):
     return plan_corrective(grouped, existing or {}, watched or {}, cohorts or {}, kw["rules"],
-                           kw["config"], "servicenow", INSTANCE, NOW, complete=complete,
+                           kw["config"], "servicenow", NOW, complete=complete,
                            list_url=kw.get("list_url", lambda _p, _ids: ""))
 
 
@@ -238,7 +238,7 @@ def test_a_later_passing_period_closes_it_and_a_closed_one_is_never_reopened(rul
     grouped = group_failures(closed_failures(3))
     (create,) = corrective(grouped, rules=rules, config=config).create
     task = read_back(create.draft, parent="")
-    key = corrective_key(task, "servicenow", INSTANCE, "incident")
+    key = corrective_key(task, "servicenow", "incident")
     assert key == CorrectiveKey("incident", RULES[0], GRP, "2026-10")
     watched = {task.fingerprint: (key, [task])}
     still = corrective(grouped, {task.fingerprint: [task]}, watched,
@@ -257,7 +257,7 @@ def test_an_edited_key_line_is_not_trusted(rules, config) -> None:
     (create,) = corrective(group_failures(closed_failures(1)), rules=rules, config=config).create
     forged = create.draft.body.replace("2026-10", "2026-11", 1)
     task = read_back(create.draft, parent="", body=forged)
-    assert corrective_key(task, "servicenow", INSTANCE, "incident") is None
+    assert corrective_key(task, "servicenow", "incident") is None
 
 
 def test_a_list_too_long_for_a_url_is_attached_as_csv(rules, config, sn_port) -> None:
@@ -271,8 +271,8 @@ def test_a_list_too_long_for_a_url_is_attached_as_csv(rules, config, sn_port) ->
     assert rows[0] == "number,id,link,finding,observed" and len(rows) == 201
     assert rows[1].startswith(f"INC0000000,{0:032x},{INSTANCE}/nav_to.do")
     key = CorrectiveKey("incident", RULES[0], GRP, "2026-10")
-    assert fingerprint_of(key, "servicenow", INSTANCE) != fingerprint_of(
-        CorrectiveKey("incident", RULES[0], GRP, "2026-11"), "servicenow", INSTANCE)
+    assert fingerprint_of(key, "servicenow") != fingerprint_of(
+        CorrectiveKey("incident", RULES[0], GRP, "2026-11"), "servicenow")
 
 
 def test_examples_are_the_worst_first_and_say_how_they_are_ranked(rules, config) -> None:

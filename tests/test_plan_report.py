@@ -51,7 +51,7 @@ WHERES = {"incident": "incident_task", "problem": "problem_task", "change": "cha
 
 def plan_of(rules: Any, config: WriteBackSettings) -> Any:
     records = [LiveRecord(fs[0].process, fs[0].record_id, record_fingerprint(
-        "servicenow", "https://x.test", fs[0].process, fs[0].record_id), failures=fs)
+        "servicenow", fs[0].process, fs[0].record_id), failures=fs)
         for fs in FINDINGS]
     return plan_record_tasks(records, set(), rules, config, NOW, complete=True)
 

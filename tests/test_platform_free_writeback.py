@@ -80,7 +80,7 @@ def test_drafts_and_notes_carry_no_servicenow_field(rules, config) -> None:
     per_finding = plan_write_back([finding(RULES[0])], {}, [], rules, config, NOW, complete=True)
     many = [(finding(RULES[0], f"{i:032x}", f"INC{i:07d}"), "2026-10") for i in range(100)]
     corrective = plan_corrective(group_failures(many), {}, {}, {}, rules, config, "servicenow",
-                                 INSTANCE, NOW, complete=True)
+                                 NOW, complete=True)
     texts = [t for p in (records, per_finding, corrective) for t in every_text(p)]
     assert texts and not [n for n in SERVICENOW_NAMES for t in texts if n in t]
     assert corrective.create[0].draft.attachment is not None  # no list URL from this platform
@@ -119,6 +119,10 @@ class MemoryPort:
         self.notes.setdefault(task.id, []).append(note)
         return self.tasks[task.id]
 
+    def rekey_task(self, task: TaskRef, fingerprint: str) -> TaskRef:
+        self.tasks[task.id] = replace(self.tasks[task.id], fingerprint=fingerprint)
+        return self.tasks[task.id]
+
     def close_task(self, task: TaskRef, note: str) -> None:
         self.tasks[task.id] = replace(self.tasks[task.id], open=False)
         self.notes.setdefault(task.id, []).append(note)
@@ -131,7 +135,7 @@ def test_the_core_writes_back_through_a_port_of_any_platform(rules, config, tmp_
     memory = MemoryPort()
     port: TaskPort = memory
     history = History(tmp_path / "h.sqlite")
-    fp = record_fingerprint("memory", INSTANCE, "incident", "a" * 32)
+    fp = record_fingerprint("memory", "incident", "a" * 32)
 
     def run(failures: list[FindingRow], fixed: set[tuple[str, str]]) -> Plan:
         found = find_fingerprints(port, [("incident", fp)])
@@ -163,7 +167,7 @@ def test_servicenow_links_or_attaches_the_full_list(sandbox, fieldmap, settings,
     box.auth = ("admin", sandbox.password)
     closed = [(finding(RULES[0], f"{i:032x}", f"INC{i:07d}"), "2026-10") for i in range(records)]
     plan = plan_corrective(group_failures(closed), {}, {}, {}, rules, config, "servicenow",
-                           sandbox.url, NOW, complete=True, list_url=port.list_url)
+                           NOW, complete=True, list_url=port.list_url)
     (task,) = port.create_tasks([c.draft for c in plan.create])
     draft = plan.create[0].draft
     assert task.body == draft.body  # read back as planned: the next run changes nothing
@@ -189,12 +193,12 @@ def test_a_failed_upload_is_completed_by_the_next_run_without_a_second_task(
     grouped = group_failures([(finding(RULES[0], f"{i:032x}", f"INC{i:07d}"), "2026-10")
                               for i in range(120)])
     (key,) = grouped
-    fp = fingerprint_of(key, "servicenow", sandbox.url)
+    fp = fingerprint_of(key, "servicenow")
 
     def run() -> Plan:
         existing = find_fingerprints(port, [("incident", fp)])
         plan = plan_corrective(grouped, existing, {}, {}, rules, config, "servicenow",
-                               sandbox.url, NOW, complete=True, list_url=port.list_url)
+                               NOW, complete=True, list_url=port.list_url)
         apply_plan(plan, port, history, sandbox.url, NOW)
         return plan
 

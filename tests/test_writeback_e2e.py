@@ -246,7 +246,7 @@ def test_kill_9_during_write_back_then_rerun_leaves_no_duplicate(tmp_path: Path,
         partial = len(tasks(box))
         assert partial > 0
         # The OS lock died with the process; only its holder note is stale.
-        assert holder_path(lock_path(tmp_path / "h.sqlite", box.url)).exists()
+        assert holder_path(lock_path(tmp_path / "h.sqlite", box.identity)).exists()
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr
         final = tasks(box)

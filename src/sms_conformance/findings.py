@@ -30,13 +30,19 @@ class RuleResult:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(
-            self.record.platform, self.record.instance, self.record.process,
-            self.record.id, self.rule.id,
-        )
+        return fingerprint(self.record.platform, self.record.process, self.record.id, self.rule.id)
 
 
-def fingerprint(platform: str, instance: str, process: str, record_id: str, rule_id: str) -> str:
-    """Stable id of a (platform, instance, process, record, rule) finding: 40 hex chars."""
+def fingerprint(platform: str, process: str, record_id: str, rule_id: str) -> str:
+    """Stable id of a (platform, process, record, rule) finding: 40 hex chars. No instance URL:
+    a task lives inside its instance, whatever URL reaches it."""
+    key = "\x1f".join((platform, process, record_id, rule_id))
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def legacy_fingerprint(platform: str, instance: str, process: str, record_id: str,
+                       rule_id: str) -> str:
+    """The fingerprint of releases before instance identity, with the instance URL in it: the
+    first run after an upgrade finds their tasks and history by it and re-keys them."""
     key = "\x1f".join((platform, instance.rstrip("/").lower(), process, record_id, rule_id))
     return hashlib.sha256(key.encode()).hexdigest()[:40]

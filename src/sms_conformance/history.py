@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,6 +13,7 @@ from typing import Any
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.errors import ConfigError
+from sms_conformance.findings import fingerprint, legacy_fingerprint
 from sms_conformance.provenance import Provenance
 
 SCHEMA = """
@@ -21,8 +22,9 @@ CREATE TABLE IF NOT EXISTS scans (
   instance TEXT, source TEXT, as_of TEXT, complete INTEGER NOT NULL DEFAULT 0,
   incremental INTEGER NOT NULL DEFAULT 0, notices TEXT NOT NULL DEFAULT '[]', error TEXT,
   tool_version TEXT, filters TEXT NOT NULL DEFAULT '{}', rules_digest TEXT, config_digest TEXT,
-  failed_start INTEGER NOT NULL DEFAULT 0
+  failed_start INTEGER NOT NULL DEFAULT 0, instance_id TEXT
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rule_counts (
   scan_id INTEGER NOT NULL, rule_id TEXT NOT NULL, clause TEXT, process TEXT, severity TEXT,
   title TEXT, evaluated INTEGER, passed INTEGER, failed INTEGER, errors INTEGER, waived INTEGER,
@@ -94,6 +96,12 @@ def _unpack_id(value: str | bytes | None) -> str | None:
     return value.hex() if isinstance(value, bytes) else value
 
 
+def instance_key(scan: Mapping[str, Any]) -> str:
+    """What a stored scan's instance is known by: its identity, or (a scan of a release before
+    identities, not claimed since) its URL. Trends, metrics and task status group by it."""
+    return str(scan.get("instance_id") or scan.get("instance") or "")
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -143,7 +151,8 @@ _ADDED = {("rule_counts", "unknown"): "INTEGER NOT NULL DEFAULT 0",
           ("scans", "rules_digest"): "TEXT",
           ("scans", "config_digest"): "TEXT",
           # 1: the run read no record (login refused, instance unreachable): no evidence
-          ("scans", "failed_start"): "INTEGER NOT NULL DEFAULT 0"}
+          ("scans", "failed_start"): "INTEGER NOT NULL DEFAULT 0",
+          ("scans", "instance_id"): "TEXT"}
 
 # Columns renamed since 0.1 (old name -> new name): platform-neutral names for record and task ids.
 _RENAMED = {("findings", "sys_id"): "record_id", ("tasks", "sys_id"): "task_id"}
@@ -160,6 +169,39 @@ def _migrate(db: sqlite3.Connection) -> None:
         if column not in columns:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             db.commit()
+    done = db.execute("SELECT value FROM meta WHERE key='fingerprints'").fetchone()
+    if done is None:
+        _rename_fingerprints(db)
+        db.execute("INSERT INTO meta VALUES ('fingerprints', 'identity')")
+        db.commit()
+
+
+def _rename_fingerprints(db: sqlite3.Connection) -> None:
+    """Once per store: findings (and their first-seen dates) and record tasks named by releases
+    before instance identity, with the instance URL in the fingerprint, take today's names. The
+    URL is the one each scan stored, so every old name is recomputed exactly, and checked."""
+    from sms_conformance.task_policy import record_fingerprint  # it imports this module
+
+    findings: dict[str, str] = {}
+    records: dict[str, str] = {}
+    rows = db.execute("SELECT DISTINCT f.fingerprint, s.platform, s.instance, f.process, "
+                      "f.record_id, f.rule_id FROM findings f JOIN scans s ON s.id = f.scan_id")
+    for old, platform, instance, process, record_id, rule_id in rows:
+        platform, instance, record_id = platform or "", instance or "", record_id or ""
+        if old == legacy_fingerprint(platform, instance, process, record_id, rule_id):
+            findings[old] = fingerprint(platform, process, record_id, rule_id)
+            records[record_fingerprint(platform, process, record_id, instance)] = (
+                record_fingerprint(platform, process, record_id))
+    db.executemany("UPDATE OR IGNORE findings SET fingerprint=? WHERE fingerprint=?",
+                   [(new, old) for old, new in findings.items()])
+    db.executemany(
+        "INSERT INTO finding_seen SELECT ?, first_seen, last_seen FROM finding_seen "
+        "WHERE fingerprint=? ON CONFLICT(fingerprint) DO UPDATE SET "
+        "first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen)",
+        [(new, old) for old, new in findings.items()])
+    db.executemany("DELETE FROM finding_seen WHERE fingerprint=?", [(old,) for old in findings])
+    db.executemany("UPDATE tasks SET fingerprint=? WHERE fingerprint=?",
+                   [(new, old) for old, new in {**findings, **records}.items()])
 
 
 class _Connection(sqlite3.Connection):
@@ -286,11 +328,14 @@ class History:
 
     # scans -------------------------------------------------------------------------------
     def start_scan(self, *, platform: str, instance: str, source: str, as_of: datetime,
-                   started: datetime, incremental: bool) -> int:
+                   started: datetime, incremental: bool, instance_id: str | None = None) -> int:
+        """`instance`: the URL the scan went through; `instance_id`: the instance's identity
+        (identity.Identity.key), what later scans of it find it by."""
         cur = self.db.execute(
-            "INSERT INTO scans (started_at, platform, instance, source, as_of, incremental)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (iso(started), platform, instance, source, iso(as_of), int(incremental)),
+            "INSERT INTO scans (started_at, platform, instance, source, as_of, incremental,"
+            " instance_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (iso(started), platform, instance, source, iso(as_of), int(incremental),
+             instance_id or instance),
         )
         self.db.commit()
         assert cur.lastrowid is not None
@@ -459,7 +504,7 @@ class History:
         rows = self.db.execute(
             "SELECT p.process, p.field FROM field_presence p WHERE p.scan_id = ("
             " SELECT MAX(s.id) FROM scans s JOIN field_presence q ON q.scan_id = s.id"
-            " WHERE s.instance=? AND s.complete=1 AND s.id<? AND q.process=p.process)",
+            " WHERE s.instance_id=? AND s.complete=1 AND s.id<? AND q.process=p.process)",
             (instance, before),
         )
         for process, name in rows:
@@ -518,7 +563,8 @@ class History:
             " record_number, instance, created_at, updated_at, kind)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(tbl, task_id) DO UPDATE SET updated_at=excluded.updated_at,"
-            " owner=excluded.owner, rule_id=excluded.rule_id, state='open'",
+            " owner=excluded.owner, rule_id=excluded.rule_id, state='open',"
+            " fingerprint=excluded.fingerprint, instance=excluded.instance",
             (task.fingerprint, task.where, task.id, task.number, "open", subject.owner,
              subject.rule_id, subject.clause, subject.label, instance, iso(now), iso(now),
              subject.kind),
@@ -554,6 +600,22 @@ class History:
             "SELECT updated_since FROM watermarks WHERE instance=? AND tbl=?", (instance, table)
         ).fetchone()
         return parse_iso(row[0]) if row else None
+
+    def claim(self, identity: str, urls: Sequence[str]) -> None:
+        """History kept under a URL of `urls` (before identities, or while the platform did not
+        say) becomes `identity`'s: its scans (hidden-field baselines, trends), watermarks and
+        tasks. A watermark the identity has already wins over the URL's."""
+        if not urls:
+            return
+        marks = ", ".join("?" * len(urls))
+        by_url = f"lower(rtrim(instance, '/')) IN ({marks})"
+        self.db.execute(f"UPDATE scans SET instance_id=? WHERE (instance_id IS NULL OR "
+                        f"instance_id=instance) AND {by_url}", (identity, *urls))
+        self.db.execute(f"UPDATE OR IGNORE watermarks SET instance=? WHERE {by_url}",
+                        (identity, *urls))
+        self.db.execute(f"DELETE FROM watermarks WHERE {by_url}", tuple(urls))
+        self.db.execute(f"UPDATE tasks SET instance=? WHERE {by_url}", (identity, *urls))
+        self.db.commit()
 
     def set_watermark(self, instance: str, table: str, since: datetime) -> None:
         self.db.execute(

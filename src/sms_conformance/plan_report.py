@@ -165,7 +165,8 @@ def describe_plan(plan: Plan, tasks: Sequence[PlannedTask], fallback: Fallback) 
     counts = NewCounts.of(tasks)
     lines = [f"write-back plan: create {len(plan.create)}, update {len(plan.update)}, "
              f"close {len(plan.close)}, heal {len(plan.heal)} duplicates"
-             + (f", replace {len(plan.replace)} per-finding tasks" if plan.replace else "")]
+             + (f", replace {len(plan.replace)} per-finding tasks" if plan.replace else "")
+             + (f", re-key {len(plan.rekey)} tasks of an earlier release" if plan.rekey else "")]
     if plan.create:
         lines.append(f"  new: {kinds_text(counts.by_kind)}")
         kinds_of: dict[str, Counter[str]] = {}

@@ -143,8 +143,11 @@ class Scanner:
     """Runs rules over every process they cover and stores what it finds."""
 
     def __init__(self, connector: Connector, rules: Sequence[Rule], history: History, *,
-                 local_join: bool = True, watermarks: str = "") -> None:
+                 local_join: bool = True, watermarks: str = "", identity: str = "") -> None:
         self.connector = connector
+        # What the history store keys this instance by (identity.Identity.key): watermarks,
+        # the hidden-field baseline, the scan row. The URL when the caller has no identity.
+        self.identity = identity or connector.instance
         self.rules = list(rules)
         self.history = history
         self.local_join = local_join  # off: every link is looked up (the behaviour it replaced)
@@ -163,7 +166,7 @@ class Scanner:
             return
         for table in outcome.tables:
             self.history.set_watermark(
-                self.connector.instance, self._mark(table), outcome.started - WATERMARK_OVERLAP
+                self.identity, self._mark(table), outcome.started - WATERMARK_OVERLAP
             )
 
     def processes(self) -> list[Process]:
@@ -174,7 +177,7 @@ class Scanner:
             return options.since
         if not options.incremental:
             return None
-        return self.history.watermark(self.connector.instance, self._mark(table))
+        return self.history.watermark(self.identity, self._mark(table))
 
     def run(self, options: ScanOptions, tables: Callable[[Process], str]) -> ScanOutcome:
         started = datetime.now(timezone.utc)
@@ -182,6 +185,7 @@ class Scanner:
             platform=self.connector.platform, instance=self.connector.instance,
             source=options.source, as_of=options.now, started=started,
             incremental=options.incremental or options.since is not None,
+            instance_id=self.identity,
         )
         outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules},
                               started=started)
@@ -230,7 +234,7 @@ class Scanner:
         self.history.save_names(self.connector.instance, names.learned)
         outcome.notices = [*self.connector.notices, *options.waivers.notices(),
                            *([named] if named else [])]
-        previous = self.history.nonempty_fields(self.connector.instance, before=scan_id)
+        previous = self.history.nonempty_fields(self.identity, before=scan_id)
         hidden = self._blind_hidden(outcome, presence, previous)
         # A field taken for hidden stays the baseline: the next run blinds it again until the
         # field is read non-empty (a lasting ACL must not pass unnoticed on the second run).

@@ -56,6 +56,8 @@ class Settings(BaseModel):
     closure_boilerplate_pattern: Annotated[str, AfterValidator(_pattern)]
     backlog_max_age: Duration
     disabled_rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
+    instance_id: Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9._:-]*$")] = ""
+    aliases: list[Annotated[str, Field(min_length=1, max_length=500)]] = []
     write_back: WriteBackBlock
     source: Limits = Limits()
 

@@ -23,16 +23,23 @@ CLOSED_PREFIX = "closed:"  # closed within the lookback: "closed:2026-11"
 CLOSING_FIELDS = ("closed_at", "resolved_at")
 
 
-def record_fingerprint(platform: str, instance: str, process: str, record_id: str) -> str:
-    """Names the one task of a live record: (platform, instance, process, record)."""
-    return _digest("record", platform, instance.rstrip("/").lower(), process, record_id)
+def record_fingerprint(platform: str, process: str, record_id: str,
+                       legacy_instance: str | None = None) -> str:
+    """Names the one task of a live record: (platform, process, record). With
+    `legacy_instance`: the name releases before instance identity gave it, URL included."""
+    return _digest("record", platform, *_legacy(legacy_instance), process, record_id)
 
 
-def corrective_fingerprint(platform: str, instance: str, process: str, rule_id: str, group: str,
-                           period: str) -> str:
-    """Names a corrective action: (platform, instance, process, rule, owner group, period)."""
-    return _digest("corrective", platform, instance.rstrip("/").lower(), process, rule_id, group,
+def corrective_fingerprint(platform: str, process: str, rule_id: str, group: str, period: str,
+                           legacy_instance: str | None = None) -> str:
+    """Names a corrective action: (platform, process, rule, owner group, period); with
+    `legacy_instance` as record_fingerprint."""
+    return _digest("corrective", platform, *_legacy(legacy_instance), process, rule_id, group,
                    period)
+
+
+def _legacy(instance: str | None) -> tuple[str, ...]:
+    return () if instance is None else (instance.rstrip("/").lower(),)
 
 
 def _digest(*parts: str) -> str:

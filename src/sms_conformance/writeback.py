@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -17,19 +17,20 @@ from sms_conformance.connectors.base import (
 )
 from sms_conformance.engine import evaluate_one
 from sms_conformance.errors import CapReached, ConfigError, SourceError
-from sms_conformance.findings import Status, fingerprint
+from sms_conformance.findings import Status, fingerprint, legacy_fingerprint
 from sms_conformance.history import FindingRow, History
 from sms_conformance.links import LinkResolver
 from sms_conformance.records import Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
 from sms_conformance.task_policy import record_fingerprint
-from sms_conformance.writeback_corrective import CorrectiveKey, corrective_key
+from sms_conformance.writeback_corrective import CorrectiveKey, corrective_key, fingerprint_of
 from sms_conformance.writeback_guard import clip, neutralise
 from sms_conformance.writeback_plan import (
     PROCESSES,
     Create,
     Plan,
+    Rekey,
     Replace,
     close_note,
     duplicate_close,
@@ -61,6 +62,7 @@ class Watched:
     records: dict[tuple[str, str], list[TaskRef]] = field(default_factory=dict)  # (process, record)
     corrective: dict[str, tuple[CorrectiveKey, list[TaskRef]]] = field(default_factory=dict)
     returned: set[tuple[str, str]] = field(default_factory=set)  # (where, id): what the search gave
+    rekey: list[Rekey] = field(default_factory=list)  # tasks named by an earlier release
 
     def keys(self, rules: Mapping[str, Rule]) -> frozenset[tuple[str, str]]:
         """(record id, rule id) the scan watches: every finding an open task lists."""
@@ -71,27 +73,54 @@ class Watched:
 
 
 def watch_open_tasks(
-    port: TaskPort, rules: Sequence[Rule], platform: str, instance: str,
+    port: TaskPort, rules: Sequence[Rule], platform: str, legacy_urls: Sequence[str] = (),
 ) -> Watched:
+    """The open tasks of this tool by what they are about. A task named as releases before
+    instance identity named it (the URL of `legacy_urls` in its fingerprint) is taken under
+    today's fingerprint and listed in `rekey`: applying a plan gives it that name first."""
     watched = Watched()
     for process in PROCESSES:
         candidates = [r for r in rules if r.process.value == process]
         for task in port.open_tasks(process):
             watched.returned.add((task.where, task.id))
-            if record_fingerprint(platform, instance, process, task.parent) == task.fingerprint:
+            names = _names(task, platform, process, candidates, legacy_urls)
+            if names is None:
+                continue
+            fp, kind, detail = names
+            if fp != task.fingerprint:
+                watched.rekey.append(Rekey(task, fp))
+                task = replace(task, fingerprint=fp)
+            if kind == "record":
                 watched.records.setdefault((process, task.parent), []).append(task)
-                continue
-            key = corrective_key(task, platform, instance, process)
-            if key is not None:
-                watched.corrective.setdefault(task.fingerprint, (key, []))[1].append(task)
-                continue
-            for rule in candidates:
-                if fingerprint(platform, instance, process, task.parent, rule.id) == task.fingerprint:
-                    found = (task.parent, rule.id)
-                    before = watched.findings[found].tasks if found in watched.findings else ()
-                    watched.findings[found] = WatchedTask((*before, task), rule.id)
-                    break
+            elif isinstance(detail, CorrectiveKey):
+                watched.corrective.setdefault(fp, (detail, []))[1].append(task)
+            elif isinstance(detail, str):
+                found = (task.parent, detail)
+                before = watched.findings[found].tasks if found in watched.findings else ()
+                watched.findings[found] = WatchedTask((*before, task), detail)
     return watched
+
+
+def _names(task: TaskRef, platform: str, process: str, rules: Sequence[Rule],
+           legacy_urls: Sequence[str]) -> tuple[str, str, CorrectiveKey | str | None] | None:
+    """(today's fingerprint, kind, corrective key or rule id) of a task whose fingerprint is
+    today's or a legacy one of `legacy_urls`; None for a task of none of them."""
+    def known(today: str, legacy: Iterable[str]) -> bool:
+        return task.fingerprint == today or task.fingerprint in set(legacy)
+
+    parent = task.parent
+    record = record_fingerprint(platform, process, parent)
+    if known(record, (record_fingerprint(platform, process, parent, u) for u in legacy_urls)):
+        return record, "record", None
+    key = corrective_key(task, platform, process, legacy_urls)
+    if key is not None:
+        return fingerprint_of(key, platform), "corrective", key
+    for rule in rules:
+        today = fingerprint(platform, process, parent, rule.id)
+        if known(today, (legacy_fingerprint(platform, u, process, parent, rule.id)
+                         for u in legacy_urls)):
+            return today, "finding", rule.id
+    return None
 
 
 class SearchMissedTasks(SourceError):
@@ -228,6 +257,8 @@ class Skipped:
                 f"write-back: {len(self.failed)} task write(s) did not go through, the rest of "
                 f"the plan was written; tried again on the next run: "
                 f"{'; '.join(self.failed[:3])}{more}")
+
+
 def roll_out(plan: Plan, cap: int) -> int:
     """--rollout (a first night): keep the `cap` most severe creates of the plan (highest task
     priority, then earliest due), leave the rest to later runs; returns how many were left."""
@@ -253,6 +284,10 @@ def apply_plan(
     A task that cannot be written is reported and skipped (Skipped); returns the notes about
     tasks left alone, raises WriteBackIncomplete at the end if a write failed."""
     skipped = Skipped(progress=progress)
+    rekeyed = sum(skipped.attempt(port.rekey_task, r.task, r.fingerprint)[0] for r in plan.rekey)
+    if rekeyed:
+        progress(f"re-keyed {rekeyed} tasks named by an earlier release (instance URL in their "
+                 "fingerprint)")
     for task, subject in plan.known:  # made by an earlier run that did not live to record them
         history.record_task(task, subject, instance, now)
     for heal in plan.heal:

@@ -58,20 +58,24 @@ class CorrectiveKey:
     period: str
 
 
-def corrective_key(task: TaskRef, platform: str, instance: str, process: str) -> CorrectiveKey | None:
+def corrective_key(task: TaskRef, platform: str, process: str,
+                   legacy_urls: Iterable[str] = ()) -> CorrectiveKey | None:
     """The key written on a corrective action's first line, trusted only when it hashes to the
-    task's fingerprint (a person may edit the description)."""
+    task's fingerprint (a person may edit the description): today's, or one of releases before
+    instance identity with a URL of `legacy_urls` in it."""
     match = _KEY.search(task.body)
     if match is None or match.group(1) != process:
         return None
     key = CorrectiveKey(process, match.group(2), "" if match.group(3) == "-" else match.group(3),
                         match.group(4))
-    return key if fingerprint_of(key, platform, instance) == task.fingerprint else None
+    names = {fingerprint_of(key, platform), *(fingerprint_of(key, platform, url)
+                                              for url in legacy_urls)}
+    return key if task.fingerprint in names else None
 
 
-def fingerprint_of(key: CorrectiveKey, platform: str, instance: str) -> str:
-    return corrective_fingerprint(platform, instance, key.process, key.rule_id, key.group,
-                                  key.period)
+def fingerprint_of(key: CorrectiveKey, platform: str, legacy_instance: str | None = None) -> str:
+    return corrective_fingerprint(platform, key.process, key.rule_id, key.group, key.period,
+                                  legacy_instance)
 
 
 def group_failures(failures: Iterable[tuple[FindingRow, str]]) -> dict[CorrectiveKey, list[FindingRow]]:
@@ -90,7 +94,7 @@ def plan_corrective(
     existing: Mapping[str, Sequence[TaskRef]],
     watched: Mapping[str, tuple[CorrectiveKey, Sequence[TaskRef]]],
     cohorts: Mapping[tuple[str, str, str], Sequence[int]],
-    rules: Mapping[str, Rule], config: WriteBackSettings, platform: str, instance: str,
+    rules: Mapping[str, Rule], config: WriteBackSettings, platform: str,
     now: datetime, *, complete: bool, blinded: Iterable[str] = (),
     list_url: ListUrl = lambda _process, _ids: "",
 ) -> Plan:
@@ -104,7 +108,7 @@ def plan_corrective(
     kept, extra = duplicates(every)
     plan.heal.extend(duplicate_close(t, keeper, now, "corrective action") for t, keeper in extra)
     for key, findings in sorted(grouped.items(), key=lambda kv: (kv[0].rule_id, kv[0].group, kv[0].period)):
-        fp = fingerprint_of(key, platform, instance)
+        fp = fingerprint_of(key, platform)
         rule = rules[key.rule_id]
         tally = cohorts.get((key.rule_id, key.group, key.period))
         draft = corrective_draft(key, fp, findings, tally, rule, config, now, list_url)

@@ -131,6 +131,15 @@ class Update:
 
 
 @dataclass(frozen=True)
+class Rekey:
+    """An open task named by a release before instance identity (its fingerprint held the
+    instance URL): given today's fingerprint before anything else is written."""
+
+    task: TaskRef
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Replace:
     """A per-(record, rule) task of an earlier version, closed once naming the task that holds
     `fingerprint` now (created by the same run, so its number is known only then)."""
@@ -153,13 +162,14 @@ class Plan:
     update: list[Update] = field(default_factory=list)
     close: list[Close] = field(default_factory=list)
     heal: list[Close] = field(default_factory=list)  # open duplicates of one finding's task
+    rekey: list[Rekey] = field(default_factory=list)
     replace: list[Replace] = field(default_factory=list)
     # open tasks left as they are, recorded in the history store for `tasks list`
     known: list[tuple[TaskRef, TaskSubject]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
     def extend(self, other: Plan) -> None:
-        for name in ("create", "update", "close", "heal", "replace", "known", "notices"):
+        for name in ("create", "update", "close", "heal", "rekey", "replace", "known", "notices"):
             getattr(self, name).extend(getattr(other, name))
 
 

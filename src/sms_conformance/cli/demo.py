@@ -19,7 +19,8 @@ from sms_conformance.cli.sources import open_source
 from sms_conformance.cli.tasks import render_tasks
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir
-from sms_conformance.history import History
+from sms_conformance.history import History, instance_key
+from sms_conformance.identity import resolve_identity
 from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.scan import Scanner, ScanOptions
@@ -51,12 +52,15 @@ def demo(ctx: click.Context, records: int, seed: int, history_path: Path, port: 
             click.echo(f"scanning with {len(rules)} built-in rules as of {now:%Y-%m-%d %H:%M} "
                        "UTC ...", err=True)
             # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
+            identity = resolve_identity(connector, config.settings())  # the seed's
             write_back = WriteBack.prepare(connector, rules, config.settings(), fieldmap,
-                                           dry_run=False, cap=1_000_000)
+                                           dry_run=False, cap=1_000_000,
+                                           legacy_urls=identity.urls)
             options = ScanOptions(now=now, waivers=Waivers([], now.date()), source="sandbox",
                                   metrics=MetricSettings.from_settings(config.settings()))
             write_back.watch(options)
-            outcome = Scanner(connector, rules, history).run(options, fieldmap.where)
+            outcome = Scanner(connector, rules, history, identity=identity.key).run(
+                options, fieldmap.where)
             history.save_provenance(outcome.scan_id, Provenance(
                 filters={"records": records, "seed": seed},
                 rules_digest=rules_digest(rules),
@@ -64,10 +68,10 @@ def demo(ctx: click.Context, records: int, seed: int, history_path: Path, port: 
             print_report(history, outcome.scan_id, "table", None)
             click.echo("")
             # A new sandbox holds none of the tasks an earlier demo wrote to the last one.
-            history.forget_open_tasks(connector.instance, now)
-            write_back.run(history, outcome, connector.instance, now)
+            history.forget_open_tasks(identity.key, now)
+            write_back.run(history, outcome, identity.key, now)
             click.echo("\n" + "\n".join(render_tasks(history, now, per_owner=2)))
-            scans = sum(1 for s in history.scans() if s["instance"] == connector.instance)
+            scans = sum(1 for s in history.scans() if instance_key(s) == identity.key)
     finally:
         history.close()
     click.echo("\n".join(closing_lines(history_path, scans)))

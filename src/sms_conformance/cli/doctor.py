@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,8 +13,10 @@ from sms_conformance.cli.options import config_options, platform_option, source_
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import Connector
-from sms_conformance.connectors.capabilities import doctor_of
+from sms_conformance.connectors.capabilities import Finding, doctor_of
 from sms_conformance.coverage import coverage
+from sms_conformance.errors import ConformanceError
+from sms_conformance.identity import resolve_identity
 from sms_conformance.rules.model import Rule
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
@@ -44,11 +48,26 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
         if doctor is None:  # a source that only reads (exports): what it provides
             ctx.exit(EXIT_CONFIG if _coverage_doctor(conn, rules) else 0)
         findings = doctor.doctor(rules, config.settings())
+        if not any(f.level == "fail" for f in findings):
+            findings.append(identity_finding(conn, config.settings()))
     for finding in findings:
         click.echo(f"{MARKS[finding.level]}  {finding.message}")
         if finding.fix:
             click.echo(f"      fix: {finding.fix}")
     ctx.exit(EXIT_SOURCE if any(f.level == "fail" for f in findings) else 0)
+
+
+def identity_finding(conn: Connector, settings: Mapping[str, Any]) -> Finding:
+    """Which instance this is, as history and the lock key it; a warning when only the URL."""
+    try:
+        identity = resolve_identity(conn, settings)
+    except ConformanceError as exc:
+        return Finding("fail", f"instance identity: {exc}")
+    if identity.notice:
+        return Finding("warn", identity.describe(), "set instance_id: in config/settings.yaml "
+                       "(or give the integration user read access to sys_properties "
+                       "instance_id), and list other URLs of the instance under aliases:")
+    return Finding("ok", identity.describe())
 
 
 def _coverage_doctor(conn: Connector, rules: list[Rule]) -> bool:

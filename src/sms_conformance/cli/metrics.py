@@ -15,6 +15,7 @@ from sms_conformance.cli.report_group import (
     pick_scan,
 )
 from sms_conformance.config import ConfigDir
+from sms_conformance.history import instance_key
 from sms_conformance.reports.corrective_status import task_status
 from sms_conformance.reports.metrics_text import render_metrics
 from sms_conformance.reports.summary import rule_lines
@@ -37,7 +38,7 @@ def metrics(scan_spec: str, instance: str | None, fmt: str, config_dir: Path | N
         scan = pick_scan(history, scan_spec, instance)
         stored = history.metrics(scan["id"])
         severities = {x.rule_id: x.severity for x in rule_lines(history.counts(scan["id"]))}
-        tasks = task_status(history, scan["instance"], datetime.now(timezone.utc), severities,
+        tasks = task_status(history, instance_key(scan), datetime.now(timezone.utc), severities,
                             due_days)
     finally:
         history.close()

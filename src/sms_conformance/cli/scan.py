@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +32,7 @@ from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.connectors.base import Connector
 from sms_conformance.errors import ConfigError, ConformanceError, SourceError
 from sms_conformance.history import History
+from sms_conformance.identity import Identity, resolve_identity
 from sms_conformance.limits import Limits
 from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
@@ -178,21 +180,20 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
     try:
         with open_source(source, instance=args.instance, fieldmap=fieldmap, records=args.records,
                          seed=args.seed, profile=connection, limits=limits, quiet=args.quiet,
-                         as_of=now if args.as_of else None, platform=platform) as conn, writer_lock(
-            # One writer per instance and history store, from before the scan to the last
-            # write: every scan writes findings and may move watermarks, not only write-back.
-            history.path, conn.instance, wait_seconds,
-            waiting=lambda note: click.echo(note, err=True),
-        ):
+                         as_of=now if args.as_of else None, platform=platform) as conn, held_identity(
+            history, conn, config.settings(), wait_seconds,
+        ) as identity:
             run.instance = conn.instance
             moved = _export_moment(conn, options, args.as_of, args.since, waivers_at)
             wb = None
             if writes:
                 wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap,
                                        dry_run=args.dry_run, cap=args.max_new_tasks,
-                                       plan_path=args.plan_path, rollout=args.rollout)
+                                       plan_path=args.plan_path, rollout=args.rollout,
+                                       legacy_urls=identity.urls)
                 wb.watch(options)
-            scanner = Scanner(conn, rules, history, watermarks="write-back" if writes else "")
+            scanner = Scanner(conn, rules, history, identity=identity.key,
+                              watermarks="write-back" if writes else "")
             outcome = scanner.run(options, fieldmap.where)
             run.scan_id = outcome.scan_id
             if isinstance(options.progress, ProgressLine):
@@ -211,7 +212,7 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
                 print_report(history, outcome.scan_id, args.fmt, args.output)
             report_incomplete(outcome)
             if wb is not None:  # tasks are dated by the clock, whatever --as-of says
-                wb.run(history, outcome, conn.instance, datetime.now(timezone.utc))
+                wb.run(history, outcome, identity.key, datetime.now(timezone.utc))
             # Only a scan of every rule whose findings were acted on moves the watermark; one
             # that left new tasks to later runs (--rollout) keeps it, so the next run reads
             # them again.
@@ -246,3 +247,18 @@ def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, sin
         f"evaluated as of {now:%Y-%m-%d %H:%M:%S} UTC, {how}: ages and waivers are the "
         "export's; --as-of now evaluates as of today")
     return f"{now:%Y-%m-%dT%H:%M:%SZ} ({how})"
+
+
+@contextmanager
+def held_identity(history: History, conn: Any, settings: Mapping[str, Any],
+                  wait_seconds: float) -> Iterator[Identity]:
+    """The instance's identity, its one-writer lock held (per identity and history store, from
+    before the scan to the last write: every scan writes findings and may move watermarks), and
+    history kept under its URLs by earlier releases claimed for it."""
+    identity = resolve_identity(conn, settings)
+    if identity.notice:
+        conn.notices.append(identity.notice)
+    with writer_lock(history.path, identity.key, wait_seconds,
+                     waiting=lambda note: click.echo(note, err=True)):
+        history.claim(identity.key, identity.urls)
+        yield identity

@@ -19,6 +19,7 @@ from sms_conformance.connectors.capabilities import writes_tasks
 from sms_conformance.connectors.registry import platform_entry
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History, iso
+from sms_conformance.identity import normal_url, resolve_identity
 from sms_conformance.profiles import ConnectionProfile
 from sms_conformance.task_list import (
     STATES,
@@ -69,8 +70,10 @@ def read_live(history: History, config: ConfigDir, source: str, instance: str | 
             process_of.setdefault(port.where(process), process)
         # Tasks recorded as open are looked up whatever --state says: one closed in the
         # platform since the last run is closed, not open.
+        identity = resolve_identity(conn, config.settings())  # or a URL of earlier releases
+        ours = {identity.key, *identity.urls}
         mine = [r for r in stored_rows(history, "open" if state == "open" else "all")
-                if (r["instance"] or "").rstrip("/") == conn.instance.rstrip("/")]
+                if normal_url(r["instance"] or "") in ours or r["instance"] == identity.key]
         stored = {(r["tbl"], r["task_id"]): r for r in mine}
         known: dict[str, list[str]] = {}
         for row in mine:

@@ -90,7 +90,10 @@ class WriteBack:
     @classmethod
     def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
                 fieldmap: PlatformMap, *, dry_run: bool, cap: int | None,
-                plan_path: Path | None = None, rollout: bool = False) -> WriteBack:
+                plan_path: Path | None = None, rollout: bool = False,
+                legacy_urls: Sequence[str] = ()) -> WriteBack:
+        """`legacy_urls`: the instance's URL and aliases (Identity.urls): open tasks an earlier
+        release named with one of them in the fingerprint are found and re-keyed."""
         writer = writes_tasks(connector)
         if writer is None:
             raise ConfigError("--write-back needs a live source (servicenow or sandbox), not files")
@@ -99,7 +102,7 @@ class WriteBack:
         wb = cls(connector, port, config, rules, dry_run,
                  cap if cap is not None else config.max_new_tasks, plan_path=plan_path,
                  rollout=rollout)
-        wb.watched = watch_open_tasks(port, rules, connector.platform, connector.instance)
+        wb.watched = watch_open_tasks(port, rules, connector.platform, legacy_urls)
         return wb
 
     def watch(self, options: ScanOptions) -> None:
@@ -121,7 +124,8 @@ class WriteBack:
 
     def run(self, history: History, outcome: ScanOutcome, instance: str, now: datetime) -> Plan:
         """Plans and applies the tasks. `now` is the clock: due dates, close notes and the times
-        the history store records; records are rechecked as of the scan's moment."""
+        the history store records; records are rechecked as of the scan's moment. `instance`:
+        the identity key the history store keeps tasks under."""
         searched = check_task_search(self.port, history, self.watched, instance, now)
         failures, groups = self.failures(history, outcome.scan_id)
         fallback = resolve_fallback(self.config.fallback_owner, groups, self.connector.platform)
@@ -135,7 +139,8 @@ class WriteBack:
                       if k[1] not in outcome.blinded}
             rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.as_of or now)
             fixed |= rechecked
-        plan = self.plan(failures, fixed, outcome, by_id, instance, now)
+        plan = self.plan(failures, fixed, outcome, by_id, now)
+        plan.rekey = list(self.watched.rekey)
         plan.notices.extend([*searched, *notices])
         if self.rollout:
             self.left = roll_out(plan, self.cap)
@@ -151,7 +156,7 @@ class WriteBack:
             click.echo(line, err=True)
         if self.plan_path is not None:
             write_plan(self.plan_path, plan_document(
-                plan, tasks, instance=instance, as_of=self.as_of or now, dry_run=self.dry_run,
+                plan, tasks, instance=self.connector.instance, as_of=self.as_of or now, dry_run=self.dry_run,
                 cap=self.cap,
                 fallback=fallback))
         if self.dry_run:
@@ -182,7 +187,7 @@ class WriteBack:
         return [show_linked(f, refs.get(f.process, set()), self.numbers) for f in failures], groups
 
     def plan(self, failures: Sequence[FindingRow], fixed: set[tuple[str, str]],
-             outcome: ScanOutcome, rules: Mapping[str, Rule], instance: str,
+             outcome: ScanOutcome, rules: Mapping[str, Rule],
              now: datetime) -> Plan:
         per_finding = {p for p in PROCESSES if self.config.policy_of(p).granularity == "finding"}
         legacy = self.watched.findings
@@ -202,17 +207,17 @@ class WriteBack:
                 for t in tasks)
         grouped = GroupedFailures.split(
             [f for f in failures if f.process not in per_finding], outcome.phases)
-        self.records_of = {fingerprint_of(k, self.platform, instance): [f.number for f in fs]
+        self.records_of = {fingerprint_of(k, self.platform): [f.number for f in fs]
                            for k, fs in grouped.corrective.items()}
         plan.extend(self.plan_records(grouped, fixed, outcome, rules, now, per_finding))
         existing = find_fingerprints(self.port, (
-            (k.process, fingerprint_of(k, self.platform, instance)) for k in grouped.corrective))
+            (k.process, fingerprint_of(k, self.platform)) for k in grouped.corrective))
         plan.extend(plan_corrective(
             grouped.corrective, existing,
             {fp: w for fp, w in self.watched.corrective.items() if w[0].process not in per_finding},
             # A period's cohort counts the records read: only a scan of whole tables has all of
             # a group's records, so only it may find a later period passing.
-            outcome.cohorts, rules, self.config, self.platform, instance, now,
+            outcome.cohorts, rules, self.config, self.platform, now,
             complete=outcome.complete and not self.window, blinded=outcome.blinded,
             list_url=self.port.list_url,
         ))
@@ -233,7 +238,6 @@ class WriteBack:
     def plan_records(self, grouped: GroupedFailures, fixed: set[tuple[str, str]],
                      outcome: ScanOutcome, rules: Mapping[str, Rule], now: datetime,
                      per_finding: set[str]) -> Plan:
-        instance = self.connector.instance
         keys = {*grouped.live, *(k for k in self.watched.records if k[0] not in per_finding)}
         legacy: dict[tuple[str, str], list[tuple[str, TaskRef]]] = defaultdict(list)
         plan = Plan()
@@ -248,14 +252,14 @@ class WriteBack:
                 keys.add((process, record_id))
                 legacy[(process, record_id)].extend((rule_id, t) for t in watched.tasks)
             elif closed.period:  # its finding now counts toward a corrective action
-                fp = fingerprint_of(closed, self.platform, instance)
+                fp = fingerprint_of(closed, self.platform)
                 plan.replace.extend(Replace(t, fp, process, "the corrective action for this "
                                             "rule, group and period") for t in watched.tasks)
             else:
                 plan.close.extend(Close(t, close_note(
                     now, "the record was closed before the lookback of corrective actions: "
                     "reported, no longer tasked.")) for t in watched.tasks)
-        fingerprints = {k: record_fingerprint(self.platform, instance, *k) for k in keys}
+        fingerprints = {k: record_fingerprint(self.platform, *k) for k in keys}
         existing = find_fingerprints(self.port, ((k[0], fingerprints[k]) for k in grouped.live))
         records = [LiveRecord(
             process=k[0], record_id=k[1], fingerprint=fingerprints[k],

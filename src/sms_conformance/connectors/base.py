@@ -183,6 +183,10 @@ class TaskPort(Protocol):
         SourceError after trying all when any failed (a rerun finds the others)."""
         ...
 
+    def rekey_task(self, task: TaskRef, fingerprint: str) -> TaskRef:
+        """Gives a task of an earlier release today's fingerprint, nothing else changed."""
+        ...
+
     def update_task(self, task: TaskRef, draft: TaskDraft, note: str) -> TaskRef:
         """Title, body and priority become the draft's (its attachment is there after); a
         non-empty `note` is added as an internal note."""

@@ -12,7 +12,7 @@ from datetime import datetime
 from fnmatch import fnmatch
 from typing import Any
 
-from sms_conformance.history import FindingRow, History, parse_iso
+from sms_conformance.history import FindingRow, History, instance_key, parse_iso
 from sms_conformance.reports.corrective_status import TaskStatus, task_status
 from sms_conformance.reports.summary import RuleLine, rule_lines
 from sms_conformance.reports.trend import Series, TrendQuery, trend
@@ -64,12 +64,12 @@ def load_evidence(history: History, scan: Mapping[str, Any], *, clause: str | No
         unavailable=[g for g in history.unavailable(scan_id) if g["process"] in processes],
         metrics={p: m for p, m in history.metrics(scan_id).items() if p in processes},
         metric_history=[(s["as_of"], history.metrics(s["id"])) for s in history.scans(since)
-                        if s["instance"] == scan["instance"] and s["id"] <= scan_id
+                        if instance_key(s) == instance_key(scan) and s["id"] <= scan_id
                         and s["complete"] and not s["incremental"]],
-        trends=trend(history, TrendQuery(since=since, clause=clause, instance=scan["instance"],
+        trends=trend(history, TrendQuery(since=since, clause=clause, instance=instance_key(scan),
                                          until=scan_id))[1],
         since=since,
-        tasks=task_status(history, scan["instance"], _tasks_at(history, scan, now), severities,
+        tasks=task_status(history, instance_key(scan), _tasks_at(history, scan, now), severities,
                           due_days),
         waivers=[w for w in waivers if _concerns(w, wanted)],
         generated_at=now,
@@ -80,7 +80,7 @@ def _tasks_at(history: History, scan: Mapping[str, Any], now: datetime) -> datet
     """The moment the task status is taken at: the start of the next scan of the same instance
     (write-back of this scan done, the next one not begun), or now for the latest scan."""
     later = [s for s in history.scans()
-             if s["id"] > scan["id"] and s["instance"] == scan["instance"]]
+             if s["id"] > scan["id"] and instance_key(s) == instance_key(scan)]
     return parse_iso(later[0]["started_at"]) if later else now
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sms_conformance.history import History
+from sms_conformance.history import History, instance_key
 from sms_conformance.reports.summary import CLAUSE_TITLES, Decided
 
 COUNTS = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
@@ -102,10 +102,10 @@ def trend(history: History, query: TrendQuery) -> tuple[str | None, list[Series]
     # A run that read nothing (a refused login) is no point of any trend: `history scans` lists it.
     scans = [s for s in history.scans(query.since, failed_starts=False)
              if query.until is None or s["id"] <= query.until]
-    instance = query.instance or (scans[-1]["instance"] if scans else None)
+    instance = query.instance or (instance_key(scans[-1]) if scans else None)
     series: dict[str, Series] = {}
     for scan in scans:
-        if scan["instance"] != instance:
+        if instance not in (instance_key(scan), scan["instance"]):
             continue
         groups: dict[str, list[Mapping[str, Any]]] = {}
         for row in history.counts(scan["id"]):

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.schema import instance_id
 from sms_conformance.sandbox.served import Served
 from sms_conformance.sandbox.server import AuthConfig, SandboxServer, Stats
 from sms_conformance.sandbox.store import Store
@@ -71,6 +72,11 @@ class Sandbox(Served[SandboxServer]):
     @property
     def planted(self) -> dict[str, list[str]]:
         return self.dataset.planted
+
+    @property
+    def identity(self) -> str:
+        """The instance's identity as a run keys it (identity.Identity.key): from the seed."""
+        return f"servicenow:{instance_id(self.dataset.seed)}"
 
     @property
     def faults(self) -> FaultSpec:

@@ -430,6 +430,34 @@ SYS_DB_OBJECT = TableSchema(
     display_field="label",
 )
 
+# Served beside SCHEMAS (not listed in sys_db_object, as a read-only system table is not
+# in scope for anything else): the instance's identity, derived from the dataset's seed.
+SYS_PROPERTIES = TableSchema(
+    name="sys_properties",
+    columns=("sys_id", "name", "value"),
+    constants={"type": "string", "sys_created_by": "admin"},
+    display_field="name",
+)
+
+
+def instance_id(seed: int) -> str:
+    """A sandbox's instance_id property: the same seed, the same instance, whatever its port."""
+    return hashlib.md5(f"sandbox-instance:{seed}".encode(), usedforsecurity=False).hexdigest()
+
+
+def property_rows(seed: int) -> list[Row]:
+    """`instance_id` and `instance_name` of a sandbox."""
+    rows: list[Row] = []
+    for name, value in (("instance_id", instance_id(seed)), ("instance_name", f"sandbox{seed}")):
+        row = SYS_PROPERTIES.new_row()
+        for key, text in (("sys_id", hashlib.md5(f"sys_properties:{name}".encode(),
+                                                  usedforsecurity=False).hexdigest()),
+                          ("name", name), ("value", value)):
+            SYS_PROPERTIES.set(row, key, text)
+        rows.append(row)
+    return sorted(rows, key=lambda r: str(r[0]))
+
+
 SCHEMAS: dict[str, TableSchema] = {
     s.name: s for s in (INCIDENT, PROBLEM, CHANGE, INCIDENT_TASK, PROBLEM_TASK, CHANGE_TASK,
                         SYS_USER, SYS_USER_GROUP, CMDB_CI, CMDB_CI_SERVICE, SYS_CHOICE,

@@ -32,9 +32,11 @@ from sms_conformance.sandbox.query import (
 from sms_conformance.sandbox.schema import (
     JOURNAL_FIELDS,
     SCHEMAS,
+    SYS_PROPERTIES,
     Row,
     TableSchema,
     db_object_rows,
+    property_rows,
 )
 
 DEFAULT_LIMIT = 10000
@@ -139,6 +141,9 @@ class Store:
         self.tables.setdefault("sys_db_object", Table(SCHEMAS["sys_db_object"], db_object_rows()))
         for name, schema in SCHEMAS.items():
             self.tables.setdefault(name, Table(schema, []))
+        # Readable, as to an admin; `identity_withheld()` makes it read as to a user without the
+        # role (rows withheld by ACL: an empty list).
+        self.tables["sys_properties"] = Table(SYS_PROPERTIES, property_rows(dataset.seed))
         self.acl_hidden_rate = acl_hidden_rate
         self.acl_salt = f"{acl_seed}:".encode()
         self.hidden_fields: dict[str, frozenset[str]] = {}
@@ -146,6 +151,9 @@ class Store:
             table, _, fld = item.partition(".")
             if fld:
                 self.hidden_fields[table] = self.hidden_fields.get(table, frozenset()) | {fld}
+
+    def identity_withheld(self) -> None:
+        self.tables["sys_properties"] = Table(SYS_PROPERTIES, [])
 
     # -- lookups --------------------------------------------------------------------------
     def table(self, name: str) -> Table | None:
@@ -159,7 +167,7 @@ class Store:
 
     def getter_for(self, table: str) -> Callable[[str], Getter | None]:
         """Field name -> getter, with dot-walking through references (``assignment_group.name``)."""
-        schema = SCHEMAS[table]
+        schema = self.tables[table].schema
 
         def factory(name: str) -> Getter | None:
             if "." not in name:
@@ -378,7 +386,7 @@ class Store:
                fields: Sequence[str] | None = None, exclude_reference_link: bool = False
                ) -> list[dict[str, Any]]:
         """Rows as the Table API returns them (``sysparm_display_value`` false/true/all)."""
-        schema = SCHEMAS[table]
+        schema = self.tables[table].schema
         hidden = self.hidden_fields.get(table, frozenset())
         prefixes = {f: f"{base_url}/api/now/table/{t}/" for f, t in schema.refs.items()}
         if display == "false" and fields is None:

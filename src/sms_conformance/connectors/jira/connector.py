@@ -43,6 +43,7 @@ from sms_conformance.connectors.jira.search import (
 from sms_conformance.connectors.jira.values import parse_timestamp
 from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.errors import AuthError, ConfigError, SourceError
+from sms_conformance.identity import Told
 from sms_conformance.records import Process, Record, Ref
 
 if TYPE_CHECKING:
@@ -181,6 +182,25 @@ class JiraConnector:
         return findings
 
     # -- start-up -----------------------------------------------------------------------------
+
+    def identify(self) -> Told:
+        """Jira Cloud's cloudId (GET /_edge/tenant_info), else a Data Center server id (GET
+        /rest/api/2/serverInfo, `serverId`); a refusal or no id is said in the answer."""
+        answers: dict[str, Any] = {}
+        try:
+            tenant = self.client.get("/_edge/tenant_info")
+            answers["its cloudId (/_edge/tenant_info)"] = _field(tenant, "cloudId")
+            if not isinstance(answers["its cloudId (/_edge/tenant_info)"], str):
+                info = self.client.get("/rest/api/2/serverInfo")
+                answers["its server id (/rest/api/2/serverInfo)"] = _field(info, "serverId")
+        except HTTPAuthError as exc:
+            if exc.status != 403:
+                raise
+            return Told(None, f"its identity may not be read: {exc}")
+        except JiraRequestError as exc:
+            return Told(None, f"its identity was refused: {exc}")
+        return Told.first(answers, "neither /_edge/tenant_info nor /rest/api/2/serverInfo "
+                          "gave an id")
 
     def who(self) -> Json:
         """GET myself once: proves the credentials (a site may serve bad ones as anonymous)
@@ -731,3 +751,7 @@ def _checked(what: str, index: int, issue: object) -> tuple[str, Json]:
     if not isinstance(fields, dict):
         raise SourceError(f"{where} ({key}) has no fields")
     return issue_id, fields
+
+
+def _field(body: Any, name: str) -> Any:
+    return body.get(name) if isinstance(body, dict) else None

@@ -212,6 +212,16 @@ class JiraTasks:
         self._comment(task.id, note)
         return self._read(task.id)
 
+    def rekey_task(self, task: TaskRef, fingerprint: str) -> TaskRef:
+        """The fingerprint label swapped for today's; the other labels kept."""
+        self._confined(task)
+        issue = self.client.get(f"/rest/api/{self.api}/issue/{task.id}", {"fields": "labels"})
+        labels = [label for label in _list(_dict(_dict(issue).get("fields")).get("labels"))
+                  if label != fingerprint_label(task.fingerprint)]
+        self.client.put(f"/rest/api/{self.api}/issue/{task.id}",
+                        {"fields": {"labels": [*labels, fingerprint_label(fingerprint)]}})
+        return self._read(task.id)
+
     def close_task(self, task: TaskRef, note: str) -> None:
         """The transition to a done status, then `note` as a comment once it went through (one
         comment per close, however often a failing close is tried). A task already done

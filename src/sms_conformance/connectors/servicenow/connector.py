@@ -53,6 +53,7 @@ from sms_conformance.connectors.servicenow.writeback import (
     refuse_non_task_tables,
 )
 from sms_conformance.errors import SourceError
+from sms_conformance.identity import Told
 from sms_conformance.records import Process, Record, Ref, Value
 from sms_conformance.rules.model import Rule
 
@@ -137,6 +138,23 @@ class ServiceNowConnector:
 
     def __repr__(self) -> str:
         return f"ServiceNowConnector({self.instance!r})"
+
+    def identify(self) -> Told:
+        """The instance's own id: the system properties instance_id, else instance_name. A user
+        without read access to sys_properties sees a 403 (no role for the table) or no rows
+        (withheld by ACL): said in the answer, never raised."""
+        try:
+            page = self.client.list("sys_properties", {
+                "sysparm_query": "nameINinstance_id,instance_name", "sysparm_fields": "name,value",
+                "sysparm_limit": "10"})
+        except HTTPAuthError as exc:
+            if exc.status != 403:
+                raise
+            return Told(None, f"sys_properties may not be read: {exc}")
+        values = {row.get("name"): row.get("value") for row in page.rows}
+        return Told.first({f"its {n} property": values.get(n) for n in ("instance_id", "instance_name")},
+                          "sys_properties instance_id and instance_name were not returned: "
+                          "withheld from this user")
 
     @property
     def pages(self) -> PageSource:

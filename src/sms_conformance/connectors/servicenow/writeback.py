@@ -250,6 +250,10 @@ class ServiceNowTaskPort:
                   "priority": str(draft.priority), **({"work_notes": note} if note else {})}
         return self.task_ref(self.tables.update(task.where, task.id, fields))
 
+    def rekey_task(self, task: TaskRef, fingerprint: str) -> TaskRef:
+        return self.task_ref(self.tables.update(task.where, task.id,
+                                                {"correlation_id": fingerprint}))
+
     def close_task(self, task: TaskRef, note: str) -> None:
         self.tables.update(task.where, task.id, {
             "state": self.config.closed_state(task.where), "work_notes": note,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import secrets
+import uuid
 from collections.abc import Callable, Iterable
 
 from sms_conformance.sandbox.dataset import Dataset, generate
@@ -46,12 +47,19 @@ class JiraSandbox(Served[JiraServer]):
             records, seed, defect_rate=defect_rate)
         self.view: LogicalView = logical_view(self.dataset)
         self.store = JiraStore(self.view, time_zone, hidden_fields, absent_fields)
+        self.store.cloud_id = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                             f"sms-sandbox-jira:{self.dataset.seed}"))
         # Many long-lived objects: keep the cyclic collector from walking them on every request.
         gc.collect()
         gc.freeze()
         self._faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
         self._hostile = hostile if isinstance(hostile, Hostile) else Hostile.parse(hostile)
         self._hostile.group_names(self.view.groups)
+
+    @property
+    def identity(self) -> str:
+        """The site's identity as a run keys it (identity.Identity.key): from the seed."""
+        return f"jira:{self.store.cloud_id}"
 
     @property
     def hostile(self) -> Hostile:

@@ -1,0 +1,216 @@
+"""One instance whatever its URL: identity from the platform, tasks and history keyed by it, and
+the upgrade from fingerprints that held the URL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sms_conformance.cli import cli
+from sms_conformance.history import History
+from sms_conformance.identity import Told, resolve_identity
+from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.store import Table
+from sms_conformance.task_policy import record_fingerprint
+from tests.test_jira_e2e import ENV, PASSWORD, is_open
+from tests.test_jira_e2e import tasks as jira_tasks
+from tests.test_writeback_e2e import TASK_TABLES, tasks
+
+UPGRADE = Path(__file__).parent / "fixtures" / "upgrade" / "servicenow.json"
+
+
+def scan(url: str, history: Path, *extra: str, as_of: str = "2026-11-01",
+         config: Path | None = None) -> Result:
+    args = ["scan", "--source", "servicenow", "--instance", url, "--history", str(history),
+            "--as-of", as_of, "--full", "--write-back", "--max-new-tasks", "5000", *extra]
+    return CliRunner().invoke(cli, [*args, *(["--config", str(config)] if config else [])])
+
+
+def open_by_fingerprint(rows: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(r["correlation_id"] for r in rows if r["active"] == "true")
+
+
+def other_url(box: Sandbox | JiraSandbox) -> str:
+    """The same sandbox by another name: localhost for 127.0.0.1 (another host, as a proxy or
+    a custom domain would be)."""
+    assert "127.0.0.1" in box.url
+    return box.url.replace("127.0.0.1", "localhost")
+
+
+@pytest.mark.parametrize("stores", ["same", "different"])
+def test_a_second_url_of_one_instance_creates_and_closes_nothing(
+        sandbox: Sandbox, tmp_path: Path, stores: str) -> None:
+    """bad input: a write-back through URL A, then one through URL B of the same instance
+    (same or another history store); outcome: zero tasks created, zero closed, no open
+    duplicate, the same identity in both scans."""
+    first = tmp_path / "a.sqlite"
+    assert scan(sandbox.url, first).exit_code in (0, 1)
+    before = tasks(sandbox)
+    assert before
+    second = first if stores == "same" else tmp_path / "b.sqlite"
+    result = scan(other_url(sandbox), second)
+    assert result.exit_code in (0, 1), result.output
+    after = tasks(sandbox)
+    assert len(after) == len(before), "tasks created through the second URL"
+    assert sum(r["active"] == "true" for r in after) == sum(r["active"] == "true" for r in before)
+    assert max(open_by_fingerprint(after).values()) == 1
+    assert "create 0," in result.output and "close 0," in result.output
+    history = History(second)
+    try:
+        assert {s["instance_id"] for s in history.scans()} == {sandbox.identity}
+    finally:
+        history.close()
+
+
+def test_the_same_seed_is_the_same_instance_on_another_port(tmp_path: Path, monkeypatch) -> None:
+    """Two sandboxes of one seed (another port, another run) answer one identity; another seed
+    another: trends across demo runs follow the instance."""
+    identities = []
+    for seed in (4, 4, 5):
+        with Sandbox(records=20, seed=seed) as box:
+            monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
+            monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
+            from sms_conformance.config import ConfigDir
+            from sms_conformance.connectors.servicenow.source import sandbox_connector
+
+            conn = sandbox_connector(box.url, box.password, ConfigDir(None).fieldmap())
+            identities.append((resolve_identity(conn, {}).key, box.identity))
+    assert identities[0] == identities[1] != identities[2]
+    assert identities[0][0] == identities[0][1]
+
+
+def test_a_withheld_identity_falls_back_to_the_url_and_says_so(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    """fault: the integration user may not read sys_properties (rows withheld); outcome: the
+    run keys history by the URL and says so; `instance_id:` in settings pins the identity."""
+    sandbox.store.identity_withheld()
+    history = tmp_path / "h.sqlite"
+    result = scan(sandbox.url, history)
+    assert result.exit_code in (0, 1), result.output
+    assert "did not say which instance it is" in result.output
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text('instance_id: "prod-1"\n')
+    pinned = scan(other_url(sandbox), history, config=config)
+    assert pinned.exit_code in (0, 1), pinned.output
+    assert "did not say" not in pinned.output
+    assert "create 0," in pinned.output and "close 0," in pinned.output
+    with sqlite3.connect(history) as db:
+        keys = [row[0] for row in db.execute("SELECT instance_id FROM scans ORDER BY id")]
+    assert keys == [f"servicenow:url:{sandbox.url}", "servicenow:prod-1"]
+
+
+def test_a_pinned_identity_another_instance_contradicts_is_refused(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    """bad input: instance_id pinned in settings, the URL reaching an instance that says it is
+    another; outcome: exit 2 before anything is read or written."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text('instance_id: "prod-1"\n')
+    result = scan(sandbox.url, tmp_path / "h.sqlite", config=config)
+    assert result.exit_code == 2
+    assert "another instance (a clone?)" in result.output
+    assert tasks(sandbox) == []
+
+
+def test_doctor_shows_the_identity_or_why_there_is_none(sandbox: Sandbox) -> None:
+    told = CliRunner().invoke(cli, ["doctor", "--source", "servicenow", "--instance", sandbox.url])
+    assert f"ok    instance identity {sandbox.identity} (its instance_id property)" in told.output
+    sandbox.store.identity_withheld()
+    withheld = CliRunner().invoke(cli, ["doctor", "--source", "servicenow", "--instance",
+                                        sandbox.url])
+    assert f"WARN  instance identity servicenow:url:{sandbox.url}" in withheld.output
+    assert "set instance_id:" in withheld.output
+
+
+def test_told_takes_only_plain_ids() -> None:
+    assert Told.first({"a": "<script>", "b": "dev12345"}, "none").value == "dev12345"
+    assert Told.first({"a": None}, "refused") == Told(None, "refused")
+
+
+def test_a_second_url_of_one_jira_site_creates_and_closes_nothing(tmp_path: Path) -> None:
+    """bad input: a write-back through URL A, then one through URL B of the same Jira site;
+    outcome: zero tasks created, zero closed, no open duplicate."""
+    with JiraSandbox(records=150, seed=4, password=PASSWORD) as box:
+        for url in (box.url, other_url(box)):
+            result = CliRunner(env=ENV).invoke(cli, [
+                "scan", "--source", "jira", "--site", url, "--history",
+                str(tmp_path / "h.sqlite"), "--as-of", "2026-11-01", "--full", "--write-back",
+                "--max-new-tasks", "5000"])
+            assert result.exit_code in (0, 1), result.output
+            if url == box.url:
+                before = [(t.id, is_open(t)) for t in jira_tasks(box)]
+                assert before
+        assert [(t.id, is_open(t)) for t in jira_tasks(box)] == before
+        labels = Counter(label for t in jira_tasks(box) if is_open(t) for label in t.labels
+                         if label.startswith("smsc-fp-"))
+        assert max(labels.values()) == 1
+        assert "create 0," in result.output and "close 0," in result.output
+
+
+def restore(box: Sandbox, fixture: dict[str, Any], history: Path) -> None:
+    """The fixture's task rows into the sandbox, its history dump into `history`."""
+    for table in TASK_TABLES:
+        schema = box.store.tables[table].schema
+        box.store.tables[table] = Table(schema, sorted(fixture["tasks"][table], key=lambda r: r[0]))
+    with sqlite3.connect(history) as db:
+        db.executescript(";\n".join(fixture["history"]))
+
+
+def parent(row: dict[str, Any]) -> str:
+    """The incident an incident_task is about ("" for other task tables)."""
+    ref = row.get("incident")
+    return ref.get("value", "") if isinstance(ref, dict) else ""
+
+
+def first_seen(history: Path) -> dict[tuple[str, str], str]:
+    with sqlite3.connect(history) as db:
+        return {(record, rule): seen for record, rule, seen in db.execute(
+            "SELECT DISTINCT f.record_id, f.rule_id, s.first_seen FROM findings f "
+            "JOIN finding_seen s USING (fingerprint) WHERE f.status='fail'")}
+
+
+def test_upgrading_from_the_last_release_keeps_every_task_and_first_seen_date(
+        tmp_path: Path, monkeypatch) -> None:
+    """bad input: tasks and a history store written by the release before instance identity
+    (fixtures/upgrade/build.py, the URL in every fingerprint); outcome: the first run re-keys
+    them: zero created, zero closed, no open duplicate, first-seen dates unchanged."""
+    fixture = json.loads(UPGRADE.read_text())
+    history = tmp_path / "h.sqlite"
+    with Sandbox(records=fixture["records"], seed=fixture["seed"]) as box:
+        monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
+        monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
+        restore(box, fixture, history)
+        old_seen = first_seen(history)
+        before = tasks(box)
+        assert before and not any(
+            r["correlation_id"] == record_fingerprint("servicenow", "incident", parent(r))
+            for r in before if parent(r)), "the fixture holds today's fingerprints"
+        # This sandbox listens on another port than the one the fixture was written through:
+        # aliases says it is the same instance, as it would for a changed URL.
+        config = tmp_path / "config"
+        config.mkdir()
+        (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n')
+        result = scan(box.url, history, as_of="2026-11-02", config=config)
+        assert result.exit_code in (0, 1), result.output
+        after = tasks(box)
+        assert len(after) == len(before), result.output
+        assert [r["active"] for r in sorted(after, key=lambda r: r["sys_id"])] == [
+            r["active"] for r in sorted(before, key=lambda r: r["sys_id"])]
+        assert max(open_by_fingerprint(after).values()) == 1
+        rekeyed = [r for r in after if parent(r) and r["active"] == "true"]
+        assert rekeyed and all(r["correlation_id"] == record_fingerprint(
+            "servicenow", "incident", parent(r)) for r in rekeyed)
+        assert f"re-key {sum(r['active'] == 'true' for r in before)} tasks" in result.output
+        new_seen = first_seen(history)
+        kept = {k: v for k, v in new_seen.items() if k in old_seen}
+        assert kept and kept == {k: old_seen[k] for k in kept}
+        again = scan(box.url, history, as_of="2026-11-02", config=config)
+        assert "create 0, update 0, close 0" in again.output, again.output
