@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from sms_conformance.history import History
 from sms_conformance.identity import Told, resolve_identity
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.jira.site import ISSUE_TYPES
+from sms_conformance.sandbox.jira.store import ZONES, Issue
 from sms_conformance.sandbox.store import Table
 from sms_conformance.task_policy import record_fingerprint
 from tests.test_jira_e2e import ENV, PASSWORD, is_open
@@ -214,3 +217,66 @@ def test_upgrading_from_the_last_release_keeps_every_task_and_first_seen_date(
         assert kept and kept == {k: old_seen[k] for k in kept}
         again = scan(box.url, history, as_of="2026-11-02", config=config)
         assert "create 0, update 0, close 0" in again.output, again.output
+
+
+def restore_jira(box: JiraSandbox, fixture: dict[str, Any], history: Path) -> None:
+    """The fixture's task issues into the site (links mirrored on their records), its history
+    dump into `history`."""
+    store = box.store
+    types = {t.id: t for t in ISSUE_TYPES}
+    made: dict[int, Issue] = {}
+    for data in fixture["issues"]:
+        issue = Issue(data["id"], data["key"], types[data["type"]], data["status"],
+                      ZONES[data["id"] % len(ZONES)], datetime.fromisoformat(data["created"]),
+                      datetime.fromisoformat(data["updated"]), labels=data["labels"],
+                      summary=data["summary"], description=data["description"],
+                      priority=data["priority"], duedate=data["duedate"],
+                      resolution=data["resolution"], group=data["group"],
+                      comments=data["comments"],
+                      resolved=datetime.fromisoformat(data["resolved"]) if data["resolved"] else None)
+        made[issue.id] = store.issues[issue.id] = store.by_key[issue.key] = issue
+    for data in fixture["issues"]:
+        issue = made[data["id"]]
+        if data["parent"] is not None:
+            issue.parent = store.issues[data["parent"]]
+            issue.parent.subtasks.append(issue)
+        for link_id, kind, direction, other_id in data["links"]:
+            other = store.issues[other_id]
+            issue.links.append((link_id, kind, direction, other))
+            if other_id not in made:
+                other.links.append((link_id, kind, "inward" if direction == "outward"
+                                    else "outward", issue))
+    store.touch()
+    with sqlite3.connect(history) as db:
+        db.executescript(";\n".join(fixture["history"]))
+
+
+def test_upgrading_from_the_last_release_on_jira_keeps_every_task(tmp_path: Path) -> None:
+    """bad input: task issues and a history store written by the release before instance
+    identity (the URL in every smsc-fp label); outcome: the first run re-keys them: zero
+    created, zero closed, no open duplicate, first-seen dates unchanged."""
+    fixture = json.loads(UPGRADE.with_name("jira.json").read_text())
+    history = tmp_path / "h.sqlite"
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n')
+    with JiraSandbox(records=fixture["records"], seed=fixture["seed"], password=PASSWORD) as box:
+        restore_jira(box, fixture, history)
+        old_seen = first_seen(history)
+        before = {t.id: (is_open(t), t.labels) for t in jira_tasks(box)}
+        assert before
+        result = CliRunner(env=ENV).invoke(cli, [
+            "scan", "--source", "jira", "--site", box.url, "--history", str(history),
+            "--as-of", "2026-11-02", "--full", "--write-back", "--max-new-tasks", "5000",
+            "--config", str(config)])
+        assert result.exit_code in (0, 1), result.output
+        after = {t.id: (is_open(t), t.labels) for t in jira_tasks(box)}
+        assert set(after) == set(before), result.output  # none created
+        assert {i: s[0] for i, s in after.items()} == {i: s[0] for i, s in before.items()}
+        assert all(after[i][1] != before[i][1] for i in after if after[i][0]), "not re-keyed"
+        labels = Counter(label for is_live, ls in after.values() if is_live for label in ls
+                         if label.startswith("smsc-fp-"))
+        assert max(labels.values()) == 1
+        new_seen = first_seen(history)
+        kept = {k: v for k, v in new_seen.items() if k in old_seen}
+        assert kept and kept == {k: old_seen[k] for k in kept}
