@@ -280,3 +280,11 @@ def test_upgrading_from_the_last_release_on_jira_keeps_every_task(tmp_path: Path
         new_seen = first_seen(history)
         kept = {k: v for k, v in new_seen.items() if k in old_seen}
         assert kept and kept == {k: old_seen[k] for k in kept}
+
+
+def test_an_export_directory_is_keyed_by_its_location_without_a_notice() -> None:
+    class Files:
+        platform, instance = "servicenow", "file:/exports/nightly"
+
+    identity = resolve_identity(Files(), {})
+    assert identity.key == "servicenow:url:file:/exports/nightly" and identity.notice == ""

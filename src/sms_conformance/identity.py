@@ -57,8 +57,8 @@ def resolve_identity(connector: Any, settings: Mapping[str, Any]) -> Identity:
     pinned = str(settings.get("instance_id") or "").strip()
     urls = tuple(dict.fromkeys(normal_url(u) for u in (connector.instance,
                                                       *settings.get("aliases", ()))))
-    told = connector.identify() if callable(getattr(connector, "identify", None)) else Told(
-        None, "this source has no identity to ask for")
+    asks = callable(getattr(connector, "identify", None))  # export files have none to ask
+    told = connector.identify() if asks else Told(None, "a source with no identity to ask")
     if pinned:
         if told.value is not None and told.value != pinned:
             raise ConfigError(
@@ -71,6 +71,8 @@ def resolve_identity(connector: Any, settings: Mapping[str, Any]) -> Identity:
         return Identity(f"{platform}:{told.value}", told.how, urls)
     # min(): every URL of the instance listed in aliases gives the same key.
     fallback = min(urls)
+    if not asks:
+        return Identity(f"{platform}:url:{fallback}", "its location", urls)
     return Identity(
         f"{platform}:url:{fallback}", "its URL: the platform did not say", urls,
         notice=(f"{connector.instance} did not say which instance it is ({told.how}): history, "
