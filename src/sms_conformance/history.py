@@ -601,16 +601,26 @@ class History:
         ).fetchone()
         return parse_iso(row[0]) if row else None
 
-    def claim(self, identity: str, urls: Sequence[str]) -> None:
-        """History kept under a URL of `urls` (before identities, or while the platform did not
-        say) becomes `identity`'s: its scans (hidden-field baselines, trends), watermarks and
-        tasks. A watermark the identity has already wins over the URL's."""
+    def claim(self, identity: str, urls: Sequence[str], stand_ins: Sequence[str] = ()) -> None:
+        """History kept under a URL of `urls` (before identities) or a stand-in key (while the
+        platform did not say) becomes `identity`'s: its scans (hidden-field baselines, trends),
+        watermarks and tasks. A watermark the identity has already wins over the URL's."""
         if not urls:
             return
         marks = ", ".join("?" * len(urls))
         by_url = f"lower(rtrim(instance, '/')) IN ({marks})"
+        others = [k for k in stand_ins if k != identity]
         self.db.execute(f"UPDATE scans SET instance_id=? WHERE (instance_id IS NULL OR "
                         f"instance_id=instance) AND {by_url}", (identity, *urls))
+        if others:
+            keys = ", ".join("?" * len(others))
+            self.db.execute(f"UPDATE scans SET instance_id=? WHERE instance_id IN ({keys})",
+                            (identity, *others))
+            self.db.execute(f"UPDATE OR IGNORE watermarks SET instance=? WHERE instance IN "
+                            f"({keys})", (identity, *others))
+            self.db.execute(f"DELETE FROM watermarks WHERE instance IN ({keys})", tuple(others))
+            self.db.execute(f"UPDATE tasks SET instance=? WHERE instance IN ({keys})",
+                            (identity, *others))
         self.db.execute(f"UPDATE OR IGNORE watermarks SET instance=? WHERE {by_url}",
                         (identity, *urls))
         self.db.execute(f"DELETE FROM watermarks WHERE {by_url}", tuple(urls))

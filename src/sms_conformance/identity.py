@@ -42,6 +42,12 @@ class Identity:
     urls: tuple[str, ...]  # the URL of this run and the aliases, normalised
     notice: str = ""  # set when the platform did not say and the URL stands in
 
+    @property
+    def stand_ins(self) -> tuple[str, ...]:
+        """The keys this instance had while it did not say what it is (one per URL)."""
+        platform = self.key.split(":", 1)[0]
+        return tuple(f"{platform}:url:{url}" for url in self.urls)
+
     def describe(self) -> str:
         return f"instance identity {self.key} ({self.source})"
 

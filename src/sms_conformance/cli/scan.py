@@ -260,5 +260,5 @@ def held_identity(history: History, conn: Any, settings: Mapping[str, Any],
         conn.notices.append(identity.notice)
     with writer_lock(history.path, identity.key, wait_seconds,
                      waiting=lambda note: click.echo(note, err=True)):
-        history.claim(identity.key, identity.urls)
+        history.claim(identity.key, identity.urls, identity.stand_ins)
         yield identity
