@@ -97,16 +97,19 @@ class TrendQuery:
 
 
 def trend(history: History, query: TrendQuery) -> tuple[str | None, list[Series]]:
-    """The instance and its series: one per clause (or the one asked for), rule or process;
-    the window (`since`) applies to the scans' as-of moment."""
+    """The instance (the URL its latest scan went through) and its series: one per clause (or
+    the one asked for), rule or process, over every scan of the instance's identity, whatever
+    URL reached it; the window (`since`) applies to the scans' as-of moment."""
     # A run that read nothing (a refused login) is no point of any trend: `history scans` lists it.
     scans = [s for s in history.scans(query.since, failed_starts=False)
              if query.until is None or s["id"] <= query.until]
     instance = query.instance or (instance_key(scans[-1]) if scans else None)
     series: dict[str, Series] = {}
+    shown = instance
     for scan in scans:
         if instance not in (instance_key(scan), scan["instance"]):
             continue
+        shown = scan["instance"]
         groups: dict[str, list[Mapping[str, Any]]] = {}
         for row in history.counts(scan["id"]):
             key = _key(row, query)
@@ -121,7 +124,7 @@ def trend(history: History, query: TrendQuery) -> tuple[str | None, list[Series]
         most = max(p.rules for p in one.points)
         one.points = [_with_all(p, most) for p in one.points]
     ordered = sorted(series.values(), key=lambda s: (_numbers(s.key), s.key))
-    return instance, ordered
+    return shown, ordered
 
 
 def _numbers(key: str) -> tuple[int, ...]:

@@ -193,9 +193,7 @@ class JiraConnector:
             if not isinstance(answers["its cloudId (/_edge/tenant_info)"], str):
                 info = self.client.get("/rest/api/2/serverInfo")
                 answers["its server id (/rest/api/2/serverInfo)"] = _field(info, "serverId")
-        except HTTPAuthError as exc:
-            if exc.status != 403:
-                raise
+        except HTTPAuthError as exc:  # a refused login is the scan's to report, as ever
             return Told(None, f"its identity may not be read: {exc}")
         except JiraRequestError as exc:
             return Told(None, f"its identity was refused: {exc}")

