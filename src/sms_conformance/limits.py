@@ -23,6 +23,8 @@ class Limits(BaseModel):
     request_timeout: one HTTP request, headers and body included (not only between bytes);
     scan_timeout: everything a run asks of the instance, from the connector's creation;
     retry_budget: time within which a failed request is retried (429, 5xx, resets, timeouts);
+    max_retry_after: the longest Retry-After waited out (a site asking for more gets no request
+    until then: a read ends the scan as incomplete, write-back leaves the rest for the next run);
     max_response_mb: one response body; max_pages: pages of one table scan, whatever the count;
     streams: key ranges of a table read at once (lowered on 429/503, never raised above it).
     """
@@ -32,11 +34,13 @@ class Limits(BaseModel):
     request_timeout: float = Field(default=120.0, gt=0)
     scan_timeout: float = Field(default=4 * 3600.0, gt=0)
     retry_budget: float = Field(default=120.0, ge=0)
+    max_retry_after: float = Field(default=60.0, ge=0)
     max_response_mb: float = Field(default=64.0, gt=0)
     max_pages: int = Field(default=20_000, ge=1)
     streams: int = Field(default=4, ge=1, le=16)
 
-    @field_validator("request_timeout", "scan_timeout", "retry_budget", mode="before")
+    @field_validator("request_timeout", "scan_timeout", "retry_budget", "max_retry_after",
+                     mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> float:
         return parse_duration(value).total_seconds()

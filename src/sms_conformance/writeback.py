@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -282,19 +282,54 @@ def apply_plan(
     """Writes in small chunks, recording each task as it is made, so a crash loses nothing;
     then reads back what it created and closes what another run created at the same time.
     A task that cannot be written is reported and skipped (Skipped); returns the notes about
-    tasks left alone, raises WriteBackIncomplete at the end if a write failed."""
+    tasks left alone, raises WriteBackIncomplete at the end if a write failed.
+
+    A write that fails for the site rather than for its task (retries out of budget, a site
+    throttling longer than the run waits) stops the write-back there: the rest of the plan is
+    left for the next run (WriteBackIncomplete, saying how much), no other write is tried."""
     skipped = Skipped(progress=progress)
-    rekeyed = sum(skipped.attempt(port.rekey_task, r.task, r.fingerprint)[0] for r in plan.rekey)
-    if rekeyed:
-        progress(f"re-keyed {rekeyed} tasks named by an earlier release (instance URL in their "
-                 "fingerprint)")
-    for task, subject in plan.known:  # made by an earlier run that did not live to record them
-        history.record_task(task, subject, instance, now)
-    for heal in plan.heal:
-        if skipped.attempt(port.close_task, heal.task, heal.note)[0]:
-            history.close_task(heal.task, now)
+    left = Counter({"create": len(plan.create), "update": len(plan.update),
+                    "close": len(plan.close) + len(plan.heal) + len(plan.replace)})
+    try:
+        rekeyed = sum(skipped.attempt(port.rekey_task, r.task, r.fingerprint)[0]
+                      for r in plan.rekey)
+        if rekeyed:
+            progress(f"re-keyed {rekeyed} tasks named by an earlier release (instance URL in "
+                     "their fingerprint)")
+        for task, subject in plan.known:  # made by an earlier run that did not record them
+            history.record_task(task, subject, instance, now)
+        for heal in plan.heal:
+            if skipped.attempt(port.close_task, heal.task, heal.note)[0]:
+                history.close_task(heal.task, now)
+            left["close"] -= 1
+        _create(plan.create, port, history, instance, now, progress, left)
+        healed = heal_created(plan.create, port, history, instance, now, skipped)
+        if healed:
+            progress(f"closed {healed} duplicates: another run created tasks for the same "
+                     "findings at the same time")
+        for update in plan.update:
+            _, updated = skipped.attempt(port.update_task, update.task, update.draft,
+                                         update.note)
+            if updated is not None:
+                history.record_task(updated, update.subject, instance, now)
+            left["update"] -= 1
+        for close in plan.close:
+            if skipped.attempt(port.close_task, close.task, close.note)[0]:
+                history.close_task(close.task, now)
+            left["close"] -= 1
+        replace_legacy(plan.replace, port, history, now, skipped)
+    except TaskNotWritten:
+        raise
+    except SourceError as exc:
+        raise WriteBackIncomplete(stopped(exc, left, skipped)) from None
+    skipped.check()
+    return skipped.left
+
+
+def _create(creates: Sequence[Create], port: TaskPort, history: History, instance: str,
+            now: datetime, progress: Callable[[str], None], left: Counter[str]) -> None:
     by_process: dict[str, list[Create]] = defaultdict(list)
-    for item in plan.create:
+    for item in creates:
         by_process[item.draft.process].append(item)
     for process, items in by_process.items():
         for start in range(0, len(items), CHUNK):
@@ -302,21 +337,17 @@ def apply_plan(
             made = port.create_tasks([c.draft for c in chunk])
             for item, task in zip(chunk, made, strict=False):
                 history.record_task(task, item.subject, instance, now)
+            left["create"] -= len(chunk)
             progress(f"created {start + len(chunk)}/{len(items)} {process} tasks")
-    healed = heal_created(plan.create, port, history, instance, now, skipped)
-    if healed:
-        progress(f"closed {healed} duplicates: another run created tasks for the same findings "
-                 "at the same time")
-    for update in plan.update:
-        _, updated = skipped.attempt(port.update_task, update.task, update.draft, update.note)
-        if updated is not None:
-            history.record_task(updated, update.subject, instance, now)
-    for close in plan.close:
-        if skipped.attempt(port.close_task, close.task, close.note)[0]:
-            history.close_task(close.task, now)
-    replace_legacy(plan.replace, port, history, now, skipped)
-    skipped.check()
-    return skipped.left
+
+
+def stopped(exc: SourceError, left: Counter[str], skipped: Skipped) -> str:
+    """Why write-back stopped, and what of the plan the next run has left to do."""
+    rest = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in left.items() if n)
+    failed = f"; {len(skipped.failed)} task write(s) failed before it" if skipped.failed else ""
+    return (f"write-back stopped: {exc}. Left for the next run: {rest or 'nothing'} (tasks "
+            "this run created before the stop are found on the platform by fingerprint, never "
+            f"created twice){failed}")
 
 
 def replace_legacy(replace: Sequence[Replace], port: TaskPort, history: History,

@@ -11,6 +11,7 @@ from sms_conformance import __version__
 from sms_conformance.connectors.http.retry import (
     AmbiguousWriteError,
     RetryPolicy,
+    ThrottledError,
     parse_retry_after,
 )
 from sms_conformance.connectors.servicenow.client import TableClient
@@ -85,9 +86,25 @@ def test_retry_after_beyond_budget_gives_up_at_once(
     limited = envelope(429, "Rate limit exceeded")
     limited.headers["Retry-After"] = "3600"
     with StubServer(scripted(limited)) as server:
-        client = make_client(server.url, policy=RetryPolicy(budget=60))
+        client = make_client(server.url, policy=RetryPolicy(budget=60, max_retry_after=7200))
         with pytest.raises(SourceError, match="gave up after 1 attempts"):
             client.list("incident", {})
+    assert sleeps == []
+
+
+def test_retry_after_beyond_the_cap_sends_nothing_until_it_is_over(
+    make_client: Make, sleeps: list[float]
+) -> None:
+    """fault: 429 with a Retry-After of an hour, the cap a minute; outcome: no wait, that call
+    and every later one refused at once (ThrottledError), nothing more sent."""
+    limited = envelope(429, "Rate limit exceeded")
+    limited.headers["Retry-After"] = "3600"
+    with StubServer(scripted(limited, OK)) as server:
+        client = make_client(server.url, policy=RetryPolicy(budget=600, max_retry_after=60))
+        for _ in range(2):
+            with pytest.raises(ThrottledError, match="more than the 60 s this run waits"):
+                client.list("incident", {})
+        assert client.request_count == 1
     assert sleeps == []
 
 

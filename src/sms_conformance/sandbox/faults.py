@@ -17,7 +17,9 @@ issues numbered past every key, without end) and ``total50`` / ``total1`` / ``to
 ``total-1`` (the legacy search's ``total`` reported as that number). RATE is a probability in
 [0, 1]; TABLE limits the fault to one table (the Jira sandbox: a REST resource, ``search``).
 Options: ``latency=20ms`` (also ``0.5s`` or plain milliseconds; added to every Table API
-request), ``retry-after=N`` (seconds, default 1), ``seed=N`` (default 0).
+request), ``retry-after=N`` (seconds, default 1), ``seed=N`` (default 0), ``throttle-create=N``
+(the Nth record or issue create, and every request after it, answered 429 with the
+``retry-after``: a site throttling the run from its Nth task create on).
 
 Decisions are deterministic given the seed: one draw from ``random.Random(seed)`` per Table API
 request, in arrival order. Auth endpoints and ``/sandbox/*`` are never faulted.
@@ -51,15 +53,27 @@ class FaultSpec:
     latency: float = 0.0  # seconds
     retry_after: int = 1
     seed: int = 0
+    throttle_create: int = 0  # 0: never
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
+        self._creates = 0
+
+    def throttled(self, create: bool) -> bool:
+        """Whether this request is answered 429 (``throttle-create``); `create`: it creates a
+        record or an issue."""
+        if not self.throttle_create:
+            return False
+        with self._lock:
+            if create and self._creates < self.throttle_create:
+                self._creates += 1
+            return self._creates >= self.throttle_create
 
     @classmethod
     def parse(cls, spec: str | None, seed: int | None = None) -> FaultSpec:
         rules: list[FaultRule] = []
-        latency, retry_after, spec_seed = 0.0, 1, 0
+        latency, retry_after, spec_seed, throttle_create = 0.0, 1, 0, 0
         for raw in (spec or "").split(","):
             item = raw.strip()
             if not item:
@@ -74,6 +88,8 @@ class FaultSpec:
                     retry_after = _int(value, name)
                 elif name == "seed":
                     spec_seed = _int(value, name)
+                elif name in ("throttle-create", "throttle_create"):
+                    throttle_create = _int(value, name)
                 else:
                     raise ValueError(f"unknown fault option {name!r} in {item!r}")
                 continue
@@ -92,7 +108,7 @@ class FaultSpec:
                 raise ValueError(f"rate must be between 0 and 1 in fault {item!r}")
             rules.append(FaultRule(kind, rate, table.strip() or None))
         return cls(rules=rules, latency=latency, retry_after=retry_after,
-                   seed=spec_seed if seed is None else seed)
+                   seed=spec_seed if seed is None else seed, throttle_create=throttle_create)
 
     def pick(self, table: str | None) -> str | None:
         """The fault for this request, or None. One random draw per call."""
@@ -116,6 +132,8 @@ class FaultSpec:
             parts.append(f"retry-after={self.retry_after}")
         if self.seed:
             parts.append(f"seed={self.seed}")
+        if self.throttle_create:
+            parts.append(f"throttle-create={self.throttle_create}")
         return ",".join(parts)
 
 

@@ -258,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
             faults = self.server.faults
             if faults.latency:
                 time.sleep(faults.latency)
-            fault = faults.pick(table)
+            fault = "429" if faults.throttled(method == "POST" and not sys_id) else faults.pick(table)
             if fault is not None:
                 self._fault = fault
                 if self._inject(fault):

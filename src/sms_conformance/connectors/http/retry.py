@@ -31,6 +31,11 @@ class QuotaError(SourceError):
     """A request answered 500 twice: most likely a transaction quota cancelling the query."""
 
 
+class ThrottledError(SourceError):
+    """The site asked for a longer pause (Retry-After) than the run waits: nothing is sent to it
+    until the pause is over, so the run ends what it cannot finish and leaves it for the next."""
+
+
 class AmbiguousWriteError(SourceError):
     """A write whose outcome is unknown (connection lost after sending): not retried blindly."""
 
@@ -56,12 +61,15 @@ class RetryPolicy:
     """Exponential backoff with jitter inside a total time budget.
 
     budget: seconds from the first attempt after which no retry starts;
-    initial/maximum: the backoff curve (doubling, randomised to 50-100 % of its value).
+    initial/maximum: the backoff curve (doubling, randomised to 50-100 % of its value);
+    max_retry_after: the longest Retry-After waited out; a site asking for more is not waited
+    for (ThrottledError).
     """
 
     budget: float = 120.0
     initial: float = 0.5
     maximum: float = 30.0
+    max_retry_after: float = 60.0
 
     def wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

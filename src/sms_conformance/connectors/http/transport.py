@@ -1,7 +1,9 @@
 """HttpClient: the transport the platform clients share; error bodies and messages stay theirs.
 
 A requests.Session with its own connection pool and no urllib3 retries; retries within
-`policy.budget`, a 429's Retry-After pausing every thread of the client; and a count of the
+`policy.budget`, a 429's Retry-After pausing every thread of the client (at most
+`policy.max_retry_after`: a site asking for a longer pause gets no request until it is over,
+each one refused at once with ThrottledError, so no thread waits it out); and a count of the
 requests sent.
 
 Bounds: `timeout` between two bytes; `request_timeout` for the whole exchange, TLS handshake,
@@ -32,6 +34,7 @@ from sms_conformance.connectors.http.retry import (
     NotSentError,
     RetryableError,
     RetryPolicy,
+    ThrottledError,
 )
 from sms_conformance.connectors.http.watchdog import Deadline, WatchedAdapter
 from sms_conformance.errors import SourceError
@@ -82,6 +85,9 @@ class HttpClient:
         self._paused_until = 0.0
         # Told of every 429 and 503: parallel reads lower their concurrency (connectors.parallel).
         self.on_throttled: Callable[[], None] | None = None
+        # A Retry-After longer than the policy waits: until then, no request is sent at all.
+        self._throttled_until = 0.0
+        self._throttled_by = ""
         self.session = session or requests.Session()
         adapter = WatchedAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
@@ -133,9 +139,17 @@ class HttpClient:
 
     def _before_retry(self, exc: RetryableError, *, write: bool) -> None:
         """Called while `exc` is handled, before it is raised again for a retry: a 429's
-        Retry-After holds every thread; a write the site may have processed is not resent."""
+        Retry-After holds every thread; one longer than the policy waits ends the call at once
+        (and refuses every later one until it is over); a write the site may have processed is
+        not resent."""
         if exc.status in (429, 503) and self.on_throttled is not None:
             self.on_throttled()
+        if exc.retry_after and exc.retry_after > self.policy.max_retry_after:
+            with self._lock:
+                until = self._clock() + exc.retry_after
+                if until > self._throttled_until:
+                    self._throttled_until, self._throttled_by = until, str(exc)
+            raise self._throttled() from None
         if exc.status == 429 and exc.retry_after:
             with self._lock:
                 until = self._clock() + exc.retry_after
@@ -147,10 +161,13 @@ class HttpClient:
     # -- one request --------------------------------------------------------------------------
 
     def _wait_turn(self, method: str, url: str) -> None:
-        """Refuse to start past the deadline; wait out a Retry-After pause first."""
+        """Refuse to start past the deadline or while the site throttles beyond what the policy
+        waits; wait out a (shorter) Retry-After pause first."""
         now = self._clock()
         if now >= self.deadline:
             raise self._overdue(method, url)
+        if now < self._throttled_until:
+            raise self._throttled()
         pause = min(self._paused_until, self.deadline) - now
         if pause > 0:
             self._sleep(pause)
@@ -227,6 +244,13 @@ class HttpClient:
             f"{method} {url}: no complete answer within {self.request_timeout:g} s "
             "(source.request_timeout)"
         )
+
+    def _throttled(self) -> ThrottledError:
+        wait = self._throttled_until - self._clock()
+        return ThrottledError(
+            f"{self._throttled_by}: the site asks to wait {max(wait, 0):.0f} s before the next "
+            f"request, more than the {self.policy.max_retry_after:g} s this run waits "
+            "(source.max_retry_after)")
 
     def _too_large(self, method: str, url: str) -> SourceError:
         return SourceError(

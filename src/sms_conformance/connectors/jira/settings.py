@@ -100,7 +100,8 @@ def connector_from_env(
     deployment = cast(Deployment, deployment)
     client = JiraClient(
         url, auth, request_timeout=limits.request_timeout, scan_timeout=limits.scan_timeout,
-        max_body=limits.max_response_bytes, policy=RetryPolicy(budget=limits.retry_budget),
+        max_body=limits.max_response_bytes,
+        policy=RetryPolicy(budget=limits.retry_budget, max_retry_after=limits.max_retry_after),
         verify=verify,
     )
     return JiraConnector(url, client, fieldmap, deployment=deployment, page_size=page_size,

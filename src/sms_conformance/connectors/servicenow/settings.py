@@ -126,7 +126,8 @@ def connector_from_env(
     client = TableClient(
         url, auth_from_env(url, settings, env), request_timeout=limits.request_timeout,
         scan_timeout=limits.scan_timeout, max_body=limits.max_response_bytes,
-        policy=RetryPolicy(budget=limits.retry_budget), verify=verify,
+        policy=RetryPolicy(budget=limits.retry_budget, max_retry_after=limits.max_retry_after),
+        verify=verify,
     )
     return ServiceNowConnector(
         url, client, fieldmap, page_size=page_size, ref_batch=ref_batch,

@@ -161,7 +161,8 @@ class JiraHandler(BaseHTTPRequestHandler):
             faults = self.server.faults
             if faults.latency:
                 time.sleep(faults.latency)
-            fault = faults.pick(self._resource)
+            creates = method == "POST" and rest.rstrip("/") == "issue"
+            fault = "429" if faults.throttled(creates) else faults.pick(self._resource)
             if fault is not None and self._inject(fault):
                 return
             self._route(method, version, rest, body)
