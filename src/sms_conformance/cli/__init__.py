@@ -17,6 +17,7 @@ import click
 from sms_conformance import __version__
 from sms_conformance.errors import ConformanceError
 from sms_conformance.printable import one_line
+from sms_conformance.redaction import scrub
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED, EXIT_INTERNAL, EXIT_CAP = 0, 1, 2, 3, 4, 5, 6
 
@@ -32,7 +33,7 @@ class Cli(click.Group):
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 logging.getLogger(__name__).exception("failed")
             # Messages quote what sites and records said: printed without escape sequences.
-            click.secho(f"error: {one_line(str(exc))}", err=True, fg="red")
+            click.secho(f"error: {one_line(scrub(str(exc)))}", err=True, fg="red")
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -42,7 +43,7 @@ class Cli(click.Group):
                 logging.getLogger(__name__).exception("internal error")
             where = traceback.extract_tb(exc.__traceback__)[-1:]
             at = f" at {where[0].filename}:{where[0].lineno}" if where else ""
-            click.secho(f"internal error: {type(exc).__name__}: {one_line(str(exc))[:300]}{at}"
+            click.secho(f"internal error: {type(exc).__name__}: {one_line(scrub(str(exc)))[:300]}{at}"
                         + ("" if verbose else " (rerun with -v for the traceback)"),
                         err=True, fg="red")
             ctx.exit(EXIT_INTERNAL)

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from sms_conformance.redaction import scrub
+
 EVENTS = logging.getLogger("sms_conformance.events")
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authori[sz]ation|cookie|api_?key|credential",
                          re.IGNORECASE)
@@ -26,7 +28,7 @@ _SECRET_TEXT = re.compile(
     r"((?:pass(?:word)?|secret|token|api_?key|authorization)[\"']?\s*[=:]\s*)[^\s,;&\"']+",
     re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-REDACTED = "[redacted]"
+REDACTED = "[redacted]"  # as sms_conformance.redaction writes it
 _HANDLER = "sms-conformance"
 
 
@@ -38,7 +40,7 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return _SECRET_TEXT.sub(rf"\1{REDACTED}", value)
+        return _SECRET_TEXT.sub(rf"\1{REDACTED}", scrub(value))
     return value
 
 
@@ -62,6 +64,13 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
         return json_line(record.levelname.lower(), event, fields)
+
+
+class _Scrubbed(logging.Formatter):
+    """Plain log lines without this run's credentials (sms_conformance.redaction)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 class _LineStream(io.TextIOBase):
@@ -125,7 +134,7 @@ def setup(log_format: str, verbose: bool) -> None:
         root.setLevel(logging.DEBUG if verbose else logging.INFO)
         sys.stderr = JsonLines(sys.stderr)
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_Scrubbed("%(levelname)s %(name)s: %(message)s"))
         root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.addHandler(handler)
 

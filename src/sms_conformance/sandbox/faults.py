@@ -19,7 +19,10 @@ issues numbered past every key, without end) and ``total50`` / ``total1`` / ``to
 Options: ``latency=20ms`` (also ``0.5s`` or plain milliseconds; added to every Table API
 request), ``retry-after=N`` (seconds, default 1), ``seed=N`` (default 0), ``throttle-create=N``
 (the Nth record or issue create, and every request after it, answered 429 with the
-``retry-after``: a site throttling the run from its Nth task create on).
+``retry-after``: a site throttling the run from its Nth task create on), ``echo-401=PLACE:FORM``
+(a refused login's 401 repeats the credential it was sent: PLACE ``title`` (an HTML page's
+title), ``header`` (``X-Seraph-LoginReason``) or ``json`` (the error message); FORM ``pair``
+(user:password), ``password``, ``base64`` (the Basic header's) or ``bearer`` (the token)).
 
 Decisions are deterministic given the seed: one draw from ``random.Random(seed)`` per Table API
 request, in arrival order. Auth endpoints and ``/sandbox/*`` are never faulted.
@@ -27,9 +30,13 @@ request, in arrival order. Auth endpoints and ``/sandbox/*`` are never faulted.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import random
 import threading
 from dataclasses import dataclass, field
+
+import orjson
 
 # The Jira sandbox's own: a hostile or broken site's search answers (sandbox/jira/server.py).
 JIRA_KINDS = ("errors", "bad400", "stale-token", "flood", "stall", "repeat", "fresh",
@@ -54,6 +61,7 @@ class FaultSpec:
     retry_after: int = 1
     seed: int = 0
     throttle_create: int = 0  # 0: never
+    echo_401: tuple[str, str] | None = None  # (place, form)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -74,6 +82,7 @@ class FaultSpec:
     def parse(cls, spec: str | None, seed: int | None = None) -> FaultSpec:
         rules: list[FaultRule] = []
         latency, retry_after, spec_seed, throttle_create = 0.0, 1, 0, 0
+        echo: tuple[str, str] | None = None
         for raw in (spec or "").split(","):
             item = raw.strip()
             if not item:
@@ -90,6 +99,13 @@ class FaultSpec:
                     spec_seed = _int(value, name)
                 elif name in ("throttle-create", "throttle_create"):
                     throttle_create = _int(value, name)
+                elif name in ("echo-401", "echo_401"):
+                    place, _, form = value.partition(":")
+                    if place not in ECHO_PLACES or form not in ECHO_FORMS:
+                        raise ValueError(f"echo-401 expects PLACE:FORM with PLACE in "
+                                         f"{', '.join(ECHO_PLACES)} and FORM in "
+                                         f"{', '.join(ECHO_FORMS)}, got {value!r}")
+                    echo = (place, form)
                 else:
                     raise ValueError(f"unknown fault option {name!r} in {item!r}")
                 continue
@@ -108,7 +124,8 @@ class FaultSpec:
                 raise ValueError(f"rate must be between 0 and 1 in fault {item!r}")
             rules.append(FaultRule(kind, rate, table.strip() or None))
         return cls(rules=rules, latency=latency, retry_after=retry_after,
-                   seed=spec_seed if seed is None else seed, throttle_create=throttle_create)
+                   seed=spec_seed if seed is None else seed, throttle_create=throttle_create,
+                   echo_401=echo)
 
     def pick(self, table: str | None) -> str | None:
         """The fault for this request, or None. One random draw per call."""
@@ -134,7 +151,41 @@ class FaultSpec:
             parts.append(f"seed={self.seed}")
         if self.throttle_create:
             parts.append(f"throttle-create={self.throttle_create}")
+        if self.echo_401:
+            parts.append(f"echo-401={':'.join(self.echo_401)}")
         return ",".join(parts)
+
+
+ECHO_PLACES = ("title", "header", "json")
+ECHO_FORMS = ("pair", "password", "base64", "bearer")
+
+
+def echoed(authorization: str, form: str) -> str:
+    """What of the Authorization header a site echoes in `form`."""
+    blob = authorization.partition(" ")[2].strip()
+    if form in ("base64", "bearer"):
+        return blob
+    try:
+        pair = base64.b64decode(blob).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return blob
+    return pair if form == "pair" else pair.partition(":")[2]
+
+
+def echo_401(authorization: str, place: str, form: str
+             ) -> tuple[list[tuple[str, str]], bytes, str]:
+    """(headers, body, content type) of a 401 repeating the credential it was sent."""
+    text = echoed(authorization, form)
+    if place == "title":
+        page = (f"<html><head><title>Unauthorized ({text})</title></head>"
+                "<body>Login failed</body></html>")
+        return [], page.encode(), "text/html;charset=UTF-8"
+    headers = ([("X-Seraph-LoginReason", f"AUTHENTICATED_FAILED {text}")]
+               if place == "header" else [])
+    said = f"Login failed for {text}" if place == "json" else "Login failed"
+    body = {"error": {"message": "User Not Authenticated", "detail": said}, "status": "failure",
+            "errorMessages": [said], "message": said}
+    return headers, orjson.dumps(body), "application/json;charset=UTF-8"
 
 
 def _int(value: str, name: str) -> int:

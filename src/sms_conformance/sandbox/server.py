@@ -36,6 +36,7 @@ from sms_conformance.sandbox.faults import (
     RATE_LIMIT_BODY,
     SERVER_ERRORS,
     FaultSpec,
+    echo_401,
 )
 from sms_conformance.sandbox.store import DEFAULT_LIMIT, Store
 
@@ -231,6 +232,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._oauth(method, body)
                 return
             if not self._authenticated():
+                if self.server.faults.echo_401 is not None:
+                    headers, page, kind = echo_401(self.headers.get("Authorization", ""),
+                                                   *self.server.faults.echo_401)
+                    self._send(401, page, headers, kind)
+                    return
                 self._send_json(401, UNAUTHENTICATED,
                                 [("WWW-Authenticate", 'Basic realm="Service-now"')])
                 return

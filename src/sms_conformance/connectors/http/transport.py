@@ -39,6 +39,7 @@ from sms_conformance.connectors.http.retry import (
 from sms_conformance.connectors.http.watchdog import Deadline, WatchedAdapter
 from sms_conformance.errors import SourceError
 from sms_conformance.limits import MIB
+from sms_conformance.redaction import scrub
 
 USER_AGENT = f"sms-conformance/{__version__}"
 CONNECT_TIMEOUT = 10.0
@@ -120,22 +121,26 @@ class HttpClient:
             sleep=self._sleep,
             before_sleep=lambda state: self._log.info(
                 "%s; retrying in %.1f s",
-                state.outcome.exception() if state.outcome else method, state.upcoming_sleep,
+                scrub(str(state.outcome.exception()) if state.outcome else method),
+                state.upcoming_sleep,
             ),
         )
         try:
             return retrying(attempt)
+        except SourceError as exc:  # what the site said may echo the credentials
+            exc.args = tuple(scrub(a) if isinstance(a, str) else a for a in exc.args)
+            raise
         except RetryError as exc:
             last = exc.last_attempt.exception()
             if out_of_time:
-                raise SourceError(
+                raise SourceError(scrub(
                     f"{last}; no time left to retry within the run's limit of "
                     f"{self.scan_timeout:g} s (source.scan_timeout)"
-                ) from None
-            raise SourceError(
+                )) from None
+            raise SourceError(scrub(
                 f"{method} {url}: gave up after {exc.last_attempt.attempt_number} attempts "
                 f"(retry budget {self.policy.budget:.0f} s): {last}"
-            ) from None
+            )) from None
 
     def _before_retry(self, exc: RetryableError, *, write: bool) -> None:
         """Called while `exc` is handled, before it is raised again for a retry: a 429's
@@ -148,7 +153,7 @@ class HttpClient:
             with self._lock:
                 until = self._clock() + exc.retry_after
                 if until > self._throttled_until:
-                    self._throttled_until, self._throttled_by = until, str(exc)
+                    self._throttled_until, self._throttled_by = until, scrub(str(exc))
             raise self._throttled() from None
         if exc.status == 429 and exc.retry_after:
             with self._lock:

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
+from sms_conformance.redaction import register
+
 
 class JiraAuth(Protocol):
     @property
@@ -32,6 +34,7 @@ class CloudAuth:
     def __init__(self, email: str, token: SecretStr) -> None:
         self.email = email
         self.token = token
+        register(token.get_secret_value(), email)
 
     def __repr__(self) -> str:
         return f"CloudAuth(email={self.email!r}, token=SecretStr('**********'))"
@@ -53,6 +56,7 @@ class TokenAuth:
 
     def __init__(self, token: SecretStr) -> None:
         self.token = token
+        register(token.get_secret_value())
 
     def __repr__(self) -> str:
         return "TokenAuth(token=SecretStr('**********'))"

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from sms_conformance.connectors.http.retry import NotSentError, RetryableError
 from sms_conformance.errors import AuthError, SourceError
+from sms_conformance.redaction import register
 
 # (method, url, form data) -> response; the client's raw, counted, un-retried sender.
 Send = Callable[[str, str, Mapping[str, str]], requests.Response]
@@ -43,6 +44,7 @@ class BasicAuth:
     def __init__(self, username: str, password: SecretStr) -> None:
         self.username = username
         self.password = password
+        register(password.get_secret_value(), username)
 
     def __repr__(self) -> str:
         return f"BasicAuth(username={self.username!r}, password=SecretStr('**********'))"
@@ -96,6 +98,9 @@ class OAuth:
         self._access: SecretStr | None = None
         self._refresh: SecretStr | None = None
         self._renew_at = 0.0
+        register(client_secret.get_secret_value(), client_id)
+        if password is not None:
+            register(password.get_secret_value(), username)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -165,8 +170,10 @@ class OAuth:
 
     def _store(self, body: Mapping[str, object]) -> None:
         self._access = SecretStr(str(body["access_token"]))
+        register(self._access.get_secret_value())
         if body.get("refresh_token"):
             self._refresh = SecretStr(str(body["refresh_token"]))
+            register(self._refresh.get_secret_value())
         try:
             lifetime = float(str(body.get("expires_in", 1800)))
         except ValueError:

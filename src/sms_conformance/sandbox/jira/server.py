@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.faults import FaultSpec, echo_401
 from sms_conformance.sandbox.jira import writes
 from sms_conformance.sandbox.jira.hostile import Hostile
 from sms_conformance.sandbox.jira.jql import JqlError
@@ -138,6 +138,11 @@ class JiraHandler(BaseHTTPRequestHandler):
                 self._send_json(200, {"cloudId": self.server.store.cloud_id})
                 return
             if not self._authenticated():
+                if self.server.faults.echo_401 is not None:
+                    headers, page, kind = echo_401(self.headers.get("Authorization", ""),
+                                                   *self.server.faults.echo_401)
+                    self._send(401, page, headers, kind)
+                    return
                 self._send_json(401, UNAUTHENTICATED, [
                     ("WWW-Authenticate", 'OAuth realm="https%3A%2F%2Fsandbox.atlassian.net"')])
                 return
