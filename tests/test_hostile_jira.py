@@ -219,3 +219,37 @@ def test_a_retyped_task_is_reported_not_a_configuration_error(
     assert result.exit_code == 0, result.output
     assert f"warning: {retyped.key} is now a" in result.output
     assert retyped.status != "Done" and retyped.comments == []
+
+
+# -- terminal escapes ----------------------------------------------------------------------
+
+def test_record_text_in_the_console_table_is_printed_without_escapes(
+    jsm: JiraSandbox, tmp_path: Path,
+) -> None:
+    """fault: short summaries carry an escape sequence that sets the window title (mode
+    escapes); outcome: the console table and the stored findings show the text without it."""
+    jsm.hostile = "escapes"
+    history = tmp_path / "h.sqlite"
+    result = scan(jsm, history, "--only", "incident.logging.description")
+    assert result.exit_code == 0, result.output
+    assert "has no meaningful short description (" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    messages = [f.message for f in History(history).findings(History(history).scan_ids()[-1])]
+    assert messages and not [m for m in messages if "\x1b" in m or "\x07" in m]
+
+
+@pytest.mark.parametrize("command", ["scan", "doctor"])
+def test_jira_error_messages_are_printed_without_escapes(
+    command: str, jsm: JiraSandbox, tmp_path: Path,
+) -> None:
+    """fault: Jira's error answers carry escape sequences (window title, clear screen, a
+    hidden hyperlink; mode escapes) and the token is wrong; outcome: `scan` and `doctor` print
+    the message without them."""
+    jsm.hostile = "escapes"
+    args = ["--source", "jira", "--site", jsm.url]
+    if command == "scan":
+        args += ["--history", str(tmp_path / "h.sqlite")]
+    result = CliRunner(env={**ENV, "JIRA_API_TOKEN": "wrong"}).invoke(cli, [command, *args])
+    assert result.exit_code == 3, result.output
+    assert "Client must be authenticated" in result.output or "here" in result.output
+    assert not [c for c in "\x1b\x07\x9c" if c in result.output], repr(result.output)

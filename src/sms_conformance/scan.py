@@ -18,6 +18,7 @@ from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
 from sms_conformance.names import NameBook, named_services
+from sms_conformance.printable import printable
 from sms_conformance.process_metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
 from sms_conformance.readahead import ReadAhead
 from sms_conformance.records import Process, Record, Ref
@@ -121,10 +122,13 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
         message = f"{record.number}: {rule.title}: could not be evaluated ({result.detail})"
     else:
         message = render_message(rule, {**record.fields, "number": record.number})
+    # Record text is stored without escape sequences or control characters: every report and
+    # task that shows it, on a terminal or not, gets clean text (printable).
     return (
         result.fingerprint, rule.id, rule.clause, rule.severity.value, record.process,
-        record.table, record.id, record.number, record.url, message, result.status.value,
-        result.detail, json.dumps(result.observed), owner or owner_id, owner_id,
+        record.table, record.id, printable(record.number), record.url, printable(message),
+        result.status.value, printable(result.detail), json.dumps(result.observed),
+        printable(owner or owner_id), owner_id,
     )
 
 
@@ -212,7 +216,7 @@ class Scanner:
             links.flush(everything=True)
         except SourceError as exc:
             outcome.complete = False
-            outcome.error = str(exc)
+            outcome.error = printable(str(exc))
         except BaseException as exc:  # a config error met mid-scan, an interrupt: said, not left open
             self._stopped(scan_id, exc)
             raise
@@ -232,8 +236,9 @@ class Scanner:
         outcome.lookups = links.lookups
         named = names.look_up(self.connector) if outcome.complete else ""
         self.history.save_names(self.connector.instance, names.learned)
-        outcome.notices = [*self.connector.notices, *options.waivers.notices(),
-                           *([named] if named else [])]
+        outcome.notices = [printable(n) for n in (*self.connector.notices,
+                                                  *options.waivers.notices(),
+                                                  *([named] if named else []))]
         previous = self.history.nonempty_fields(self.identity, before=scan_id)
         hidden = self._blind_hidden(outcome, presence, previous)
         # A field taken for hidden stays the baseline: the next run blinds it again until the

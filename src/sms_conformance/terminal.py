@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterable
 from typing import IO
 
+from sms_conformance.printable import printable
+
 STYLES = {
     r"\bcritical\b": "bold red", r"\bhigh\b": "red", r"\bmedium\b": "yellow", r"\blow\b": "cyan",
     r"\b(FAIL|ERROR|INCOMPLETE|OVERDUE)\b": "bold red", r"\bWAIVED\b": "dim",
@@ -25,7 +27,9 @@ def colour_wanted(out: IO[str]) -> bool:
 
 
 def write_lines(lines: Iterable[str], out: IO[str]) -> None:
-    """`lines`, one per line, coloured by severity on a terminal."""
+    """`lines`, one per line, coloured by severity on a terminal; escape sequences and control
+    characters from sites and records removed either way (printable)."""
+    lines = [printable(line) for line in lines]
     if not colour_wanted(out):
         out.write("".join(f"{line}\n" for line in lines))
         return

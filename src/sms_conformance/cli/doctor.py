@@ -17,6 +17,7 @@ from sms_conformance.connectors.capabilities import Finding, doctor_of
 from sms_conformance.coverage import coverage
 from sms_conformance.errors import ConformanceError
 from sms_conformance.identity import resolve_identity
+from sms_conformance.printable import printable
 from sms_conformance.rules.model import Rule
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
@@ -51,9 +52,10 @@ def doctor(ctx: click.Context, source: str, instance: str | None, profile: str |
         if not any(f.level == "fail" for f in findings):
             findings.append(identity_finding(conn, config.settings()))
     for finding in findings:
-        click.echo(f"{MARKS[finding.level]}  {finding.message}")
+        # Messages quote the site (its error answers, field and project names): no escapes.
+        click.echo(f"{MARKS[finding.level]}  {printable(finding.message)}")
         if finding.fix:
-            click.echo(f"      fix: {finding.fix}")
+            click.echo(f"      fix: {printable(finding.fix)}")
     ctx.exit(EXIT_SOURCE if any(f.level == "fail" for f in findings) else 0)
 
 

@@ -23,6 +23,8 @@ def write_table(report: ScanReport, out: IO[str]) -> None:
                             render_severity_totals(report.severity_totals)),
             *render_unavailable([g.as_dict() for g in report.unavailable]),
             *render_findings(shown, total, CONSOLE_FINDINGS, complete=report.scan.complete)]
+    # Findings were stored clean (scan._finding_row); older stores and site-given names are
+    # cleaned by write_lines.
     write_lines(text, out)
 
 

@@ -17,6 +17,7 @@ import requests
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.http.retry import RetryableError, parse_retry_after
 from sms_conformance.errors import SourceError
+from sms_conformance.printable import one_line
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After of 0 (seen on Data Center) or a few milliseconds still waits this long.
@@ -108,7 +109,8 @@ def message(response: requests.Response) -> str:
         text = "an HTML page" + (f" ({_clean(title.group(1))})" if title else "")
     elif response.content:
         text = _clean(response.text)
-    return (text or response.reason or "").strip()
+    # An error message is printed, logged and stored: escape sequences never get that far.
+    return one_line(text or response.reason or "").strip()
 
 
 def _json_message(body: object) -> str:

@@ -23,10 +23,12 @@ MODES = {
     "transition-400": "every transition answers 400, as a workflow condition refusing it",
     "deep-adf": "the first issue of every record search has its rich text nested 500 deep",
     "too-deep-json": "the same, 1,100 deep: deeper than JSON parsers allow",
-    "escapes": "group names and error messages carry terminal escape sequences",
+    "escapes": "short summaries of records, group names and error messages carry terminal "
+               "escape sequences",
 }
 __doc__ = (__doc__ or "") + "".join(f"\n- ``{name}``: {what}." for name, what in MODES.items())
 
+TITLE = "\x1b]0;x\x07"  # sets the window title
 ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b]8;;https://evil.example\x1b\\here\x1b]8;;\x1b\\"
 _TASK_SEARCH = re.compile(r'labels\s*=\s*"?sms-conformance"?')
 DEEP, TOO_DEEP = 500, 1100
@@ -72,6 +74,12 @@ class Hostile:
             elif "empty-task-search" in self.modes:
                 answer = {"issues": [], "isLast": True}
             return orjson.dumps(answer)
+        if "escapes" in self.modes:  # short summaries (a rule fails them) retitle the window
+            for issue in answer.get("issues") or ():
+                fields = issue.get("fields") if isinstance(issue, dict) else None
+                summary = fields.get("summary") if isinstance(fields, dict) else None
+                if isinstance(summary, str) and len(summary) < 10:
+                    fields["summary"] = f"{summary[:3]}{TITLE}"  # type: ignore[index]
         depth = (TOO_DEEP if "too-deep-json" in self.modes
                  else DEEP if "deep-adf" in self.modes else 0)
         issues = answer.get("issues")
