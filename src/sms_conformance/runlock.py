@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from filelock import FileLock, Timeout
 
 from sms_conformance.errors import ConfigError, LockHeld
+from sms_conformance.safe_files import refuse_symlink, write_text
 
 POLL_SECONDS = 0.25
 
@@ -63,6 +64,9 @@ def writer_lock(history: Path, instance: str, wait: float,
     Raises LockHeld (exit 4) naming the holder when it cannot be had in time.
     """
     path = lock_path(history, instance)
+    # The lock is opened with O_TRUNC: through a planted link it would truncate its target.
+    refuse_symlink(path, "lock")
+    refuse_symlink(holder_path(path))
     # No soft fallback: a marker file would outlive a killed run; flock cannot.
     lock = FileLock(path, fallback_to_soft=False)
     try:
@@ -91,9 +95,9 @@ def writer_lock(history: Path, instance: str, wait: float,
 def _write_holder(path: Path, instance: str) -> None:
     since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     note = {"pid": os.getpid(), "host": socket.gethostname(), "since": since, "instance": instance}
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(note), encoding="utf-8")
-    os.replace(tmp, path)  # a reader sees the old note or the new one, never half of one
+    # A reader sees the old note or the new one, never half of one; the temporary name is
+    # unpredictable (mkstemp), so no one can plant a link there beforehand.
+    write_text(path, json.dumps(note), mode=0o644)
 
 
 def describe_holder(lock: Path) -> str:

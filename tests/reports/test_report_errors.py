@@ -9,9 +9,9 @@ from typing import IO
 
 import pytest
 
+from sms_conformance import safe_files
 from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
-from sms_conformance.reports import render as render_module
 from sms_conformance.reports.model import ScanReport, load_report
 from sms_conformance.reports.render import RENDERERS, Renderer, render
 from tests.reports.conftest import show
@@ -85,7 +85,7 @@ def test_written_file_has_the_usual_permissions(stored: Path, tmp_path: Path) ->
         render(load_report(history, "latest"), "csv", target)
     finally:
         history.close()
-    assert target.stat().st_mode & 0o777 == 0o666 & ~render_module._umask()
+    assert target.stat().st_mode & 0o777 == 0o666 & ~safe_files._umask()
     assert target.read_text(encoding="utf-8").startswith("scan_id,fingerprint,")
 
 

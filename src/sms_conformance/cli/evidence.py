@@ -19,6 +19,7 @@ from sms_conformance.errors import ConfigError
 from sms_conformance.history import parse_iso
 from sms_conformance.reports.evidence_data import FINDINGS_PER_RULE, load_evidence
 from sms_conformance.reports.evidence_html import render
+from sms_conformance.safe_files import write_text
 from sms_conformance.waivers import load_waivers
 
 
@@ -55,7 +56,7 @@ def evidence(scan_spec: str, instance: str | None, clause: str | None, output: P
     page = output / "index.html"
     try:
         output.mkdir(parents=True, exist_ok=True)
-        page.write_text(render(ev), encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{page}: cannot write: {exc.strerror}") from None
+        raise ConfigError(f"{output}: cannot write: {exc.strerror}") from None
+    write_text(page, render(ev))
     click.echo(f"wrote {page} (scan {scan['id']}, {len(ev.lines)} rules)", err=True)

@@ -29,6 +29,7 @@ from sms_conformance.plan_report import (
 from sms_conformance.records import Process, Record
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
+from sms_conformance.safe_files import write_text
 from sms_conformance.scan import ScanOptions, ScanOutcome
 from sms_conformance.task_policy import (
     CLOSED_PREFIX,
@@ -323,8 +324,5 @@ def linked_processes(rules: Sequence[Rule]) -> set[str]:
 
 
 def write_plan(path: Path, document: Mapping[str, Any]) -> None:
-    try:
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write the plan: {exc.strerror}") from None
+    write_text(path, json.dumps(document, indent=2) + "\n", what="the plan")
     click.echo(f"wrote the plan ({len(document['tasks'])} tasks) to {path}", err=True)

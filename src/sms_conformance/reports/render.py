@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -20,6 +18,7 @@ from sms_conformance.reports.junit import write_junit
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.oscal import write_oscal
 from sms_conformance.reports.sarif import write_sarif
+from sms_conformance.safe_files import temp_beside, write_whole
 
 
 @dataclass(frozen=True)
@@ -41,24 +40,14 @@ FORMATS = tuple(RENDERERS)
 
 
 def render(report: ScanReport, fmt: str, output: Path | None) -> None:
-    """Writes the report in `fmt` to `output`, or to stdout. A file is written to a temporary
-    name beside it and renamed into place, so it is never left half-written."""
+    """Writes the report in `fmt` to `output`, or to stdout. A file is written whole or not at
+    all, never through a symbolic link (safe_files)."""
     renderer = RENDERERS[fmt]
     if output is None:
         renderer.write(report, sys.stdout)
         sys.stdout.flush()
         return
-    handle, temp = _temp_beside(output)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            renderer.write(report, out)
-        os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, output)
-    except OSError as exc:
-        raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        with suppress(FileNotFoundError):
-            os.unlink(temp)
+    write_whole(output, lambda out: renderer.write(report, out))
 
 
 def check_writable(output: Path | None) -> None:
@@ -67,19 +56,6 @@ def check_writable(output: Path | None) -> None:
         return
     if output.is_dir():
         raise ConfigError(f"{output}: cannot write: Is a directory")
-    handle, temp = _temp_beside(output)
+    handle, temp = temp_beside(output)
     os.close(handle)
     os.unlink(temp)
-
-
-def _temp_beside(output: Path) -> tuple[int, str]:
-    try:
-        return tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    except OSError as exc:
-        raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
