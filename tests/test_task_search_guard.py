@@ -37,3 +37,41 @@ def test_an_empty_task_search_after_a_healthy_run_creates_nothing_on_servicenow(
     assert code == 3, output
     assert "search did not answer fully" in output
     assert len(tasks(sandbox)) == made
+
+
+def _plain_scan(box: Sandbox, history: Path, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [
+        "scan", "--source", "servicenow", "--instance", box.url, "--history", str(history),
+        "--as-of", "2026-11-01", "--full", *extra])
+    return result.exit_code, result.output
+
+
+def test_far_fewer_records_than_the_last_complete_scan_is_an_incomplete_scan(
+    sandbox: Sandbox, tmp_path: Path,
+) -> None:
+    """fault: the instance answers with 40 of the 200 incidents the last complete scan read in
+    the same scope (an error read as "no more records"); outcome: exit 3 saying so, the
+    watermark not moved, no task closed; with source.min_record_share: 0 the smaller table is
+    accepted once and becomes the baseline."""
+    history = tmp_path / "h.sqlite"
+    code, output = _plain_scan(sandbox, history, "--write-back", "--max-new-tasks", "5000")
+    assert code == 0, output
+    store = History(history)
+    mark = store.watermark(sandbox.url, "incident@write-back")
+    closed_before = len(store.tasks("closed"))
+    incidents = sandbox.store.tables["incident"]
+    for sys_id in list(incidents.ids)[40:]:
+        sandbox.store.delete("incident", sys_id)
+    code, output = _plain_scan(sandbox, history, "--write-back", "--max-new-tasks", "5000")
+    assert code == 3, output
+    assert "incident: 40 records read, far fewer than the 200 of the last complete scan" in output
+    store = History(history)
+    assert store.watermark(sandbox.url, "incident@write-back") == mark
+    assert len(store.tasks("closed")) == closed_before  # nothing closed
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text("source:\n  min_record_share: 0\n")
+    code, output = _plain_scan(sandbox, history, "--config", str(config))
+    assert code == 0, output
+    code, output = _plain_scan(sandbox, history)
+    assert code == 0, output  # 40 is the baseline now

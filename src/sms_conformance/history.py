@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS names (
   instance TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
   PRIMARY KEY (instance, kind, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS table_reads (
+  scan_id INTEGER NOT NULL, process TEXT NOT NULL, scope TEXT NOT NULL, records INTEGER NOT NULL,
+  PRIMARY KEY (scan_id, process)
+);
 CREATE TABLE IF NOT EXISTS scanned (
   scan_id INTEGER NOT NULL, seq INTEGER NOT NULL, process TEXT NOT NULL, record_id TEXT NOT NULL,
   number TEXT, priority INTEGER, service TEXT, updated INTEGER,
@@ -483,6 +487,23 @@ class History:
             [(scan_id, process, json.dumps(data)) for process, data in metrics.items()],
         )
         self.db.commit()
+
+    def save_read(self, scan_id: int, process: str, scope: str, records: int) -> None:
+        """How many records a whole read of `process` in `scope` (a digest) returned."""
+        self.db.execute("INSERT OR REPLACE INTO table_reads VALUES (?, ?, ?, ?)",
+                        (scan_id, process, scope, records))
+        self.db.commit()
+
+    def last_read(self, instance: str, process: str, scope: str,
+                  before: int) -> tuple[int, int] | None:
+        """(scan id, records) of the last complete scan before `before` that read `process`
+        whole in the same scope."""
+        row = self.db.execute(
+            "SELECT s.id, r.records FROM table_reads r JOIN scans s ON s.id = r.scan_id"
+            " WHERE s.instance = ? AND s.complete = 1 AND r.process = ? AND r.scope = ?"
+            " AND s.id < ? ORDER BY s.id DESC LIMIT 1", (instance, process, scope, before),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
 
     def metrics(self, scan_id: int) -> dict[str, dict[str, Any]]:
         cur = self.db.execute(

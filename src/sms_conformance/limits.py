@@ -26,7 +26,9 @@ class Limits(BaseModel):
     max_retry_after: the longest Retry-After waited out (a site asking for more gets no request
     until then: a read ends the scan as incomplete, write-back leaves the rest for the next run);
     max_response_mb: one response body; max_pages: pages of one table scan, whatever the count;
-    streams: key ranges of a table read at once (lowered on 429/503, never raised above it).
+    streams: key ranges of a table read at once (lowered on 429/503, never raised above it);
+    min_record_share: a whole read returning fewer than this share of the records the last
+    complete scan read in the same scope is taken as a failed answer (the scan is incomplete).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,6 +40,7 @@ class Limits(BaseModel):
     max_response_mb: float = Field(default=64.0, gt=0)
     max_pages: int = Field(default=20_000, ge=1)
     streams: int = Field(default=4, ge=1, le=16)
+    min_record_share: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("request_timeout", "scan_timeout", "retry_budget", "max_retry_after",
                      mode="before")

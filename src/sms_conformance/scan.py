@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -105,6 +106,9 @@ class ScanOptions:
     # (group, period) or None, from the record and its phase
     cohort: Callable[[Record, str], tuple[str, str] | None] | None = None
     metrics: MetricSettings | None = None  # targets of the process metrics; None: shipped ones
+    # A whole read of a table returning fewer than this share of the records of the last
+    # complete scan in the same scope is taken as a failed answer (source.min_record_share).
+    min_record_share: float = 0.5
 
 
 def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
@@ -221,6 +225,8 @@ class Scanner:
             self._stopped(scan_id, exc)
             raise
         else:
+            self._check_shrink(outcome, [request for _, request, _ in readers.values()],
+                               options.min_record_share)
             stranded = sink.evaluate_ready(waiting)
             if stranded:  # a defect, never silent: their findings would vanish from the store
                 outcome.complete = False
@@ -266,6 +272,32 @@ class Scanner:
             notices=outcome.notices, error=outcome.error, failed_start=outcome.failed_start,
         )
         return outcome
+
+    def _check_shrink(self, outcome: ScanOutcome, requests: Sequence[FetchRequest],
+                      share: float) -> None:
+        """A search that answers nothing is not "no records": a whole read of a table that
+        returns far fewer records than the last complete scan in the same scope makes the scan
+        incomplete (nothing closed, no watermark moved), saying so."""
+        for request in requests:
+            if request.since is not None:  # a window reads what changed: no baseline
+                continue
+            process = request.process.value
+            read = outcome.records.get(process, 0)
+            scope = _scope_digest(request)
+            self.history.save_read(outcome.scan_id, process, scope, read)
+            last = self.history.last_read(self.connector.instance, process, scope,
+                                          outcome.scan_id)
+            if last is None:
+                continue
+            scan_id, before = last
+            if read < share * before and before - read >= min(5, before):
+                outcome.complete = False
+                outcome.error = (
+                    f"{process}: {read} records read, far fewer than the {before} of the last "
+                    f"complete scan in the same scope (scan {scan_id}): taken as an incomplete "
+                    "answer, so nothing is closed and no watermark moved. If they were really "
+                    "removed, run once with source.min_record_share: 0 in settings.")
+                return
 
     def _stopped(self, scan_id: int, exc: BaseException) -> None:
         """The scan row of a scan stopped by anything but a source error says so, finished and
@@ -358,6 +390,13 @@ class Scanner:
         if whole:
             links.tallied_all(process.value)
         return waiting
+
+
+def _scope_digest(request: FetchRequest) -> str:
+    """What a whole read of a table covers, as a short digest of the rules' scopes."""
+    text = json.dumps(sorted(json.dumps({k: sorted(map(str, v)) for k, v in s.items()},
+                                        sort_keys=True) for s in request.scopes))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _population(request: FetchRequest) -> str:

@@ -173,6 +173,7 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
         metrics=MetricSettings.from_settings(config.settings()),
     )
     limits = Limits.from_settings(config.settings())
+    options.min_record_share = limits.min_record_share
     check_writable(args.output)
     # After all config: a bad file writes nothing.
     history = History(args.history_path or default_history_path())
