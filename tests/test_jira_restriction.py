@@ -171,3 +171,17 @@ def test_escaped_and_single_quotes_keep_parentheses_in_values(restriction: str) 
     assert check_restriction(restriction) == restriction
     with pytest.raises(ValueError, match="without its"):
         check_restriction(restriction + ")")
+
+
+@pytest.mark.parametrize(("restriction", "why"), [
+    ('component = a\\") OR (project = OTHER OR summary ~ \\"x', "backslash outside"),
+    ('labels = \\"x', "backslash outside"),
+])
+def test_an_escaped_quote_outside_quotes_is_refused(restriction: str, why: str) -> None:
+    """bad input: a restriction with \\" outside a quoted string (JQL reads it as a character,
+    so the site sees the ')' the check took for quoted); outcome: refused (ValueError, shown
+    with file:line when the field map loads)."""
+    from sms_conformance.connectors.jira.jql import check_restriction
+
+    with pytest.raises(ValueError, match=why):
+        check_restriction(restriction)

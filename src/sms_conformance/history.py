@@ -281,8 +281,9 @@ def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:
     return {t: {row[1] for row in db.execute(f"PRAGMA table_info('{t}')")} for t in tables}
 
 
-def _open(path: Path, db: _Connection) -> None:
-    """Checks by reading first, so a file that is not ours is left as it was; then prepares it."""
+def _open(path: Path, db: _Connection, read_only: bool = False) -> None:
+    """Checks by reading first, so a file that is not ours is left as it was; then prepares it
+    (unless `read_only`: reports read a store as it is, also one on a read-only mount)."""
     have = _columns(db)  # a file that is not SQLite, or is damaged, fails here
     with closing(sqlite3.connect(":memory:")) as blank:
         blank.executescript(SCHEMA)
@@ -296,6 +297,8 @@ def _open(path: Path, db: _Connection) -> None:
         if table in have and not columns <= have[table]:
             missing = ", ".join(sorted(columns - have[table]))
             raise ConfigError(f"{path}: history store: table {table} lacks {missing}: {_MOVE_ASIDE}")
+    if read_only:
+        return
     # WAL: a scan commits every few hundred findings without waiting on a full fsync
     # each time; a crash loses at most the last commits, never the file.
     db.execute("PRAGMA journal_mode=WAL")
@@ -309,17 +312,44 @@ def _open(path: Path, db: _Connection) -> None:
     db.rollback()
 
 
+def _read_only(path: Path) -> _Connection:
+    """A connection that cannot write. A store in WAL mode needs its -shm file to be read; where
+    that cannot be made (a read-only mount, another user's directory), the file is read as
+    immutable: what it holds at this moment, no run being able to write to it from here."""
+    uri = path.resolve().as_uri()
+    failure: ConfigError | None = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        db = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=30, check_same_thread=False,
+                             factory=_Connection)
+        db.path = path  # errors name the file, not the URI
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except ConfigError as exc:  # the guard's form of sqlite3.Error
+            db.close()
+            failure = failure or exc
+    assert failure is not None
+    raise failure
+
+
 class History:
     """One SQLite file; every write of a scan goes through here."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`read_only`: for reports, which read a store without writing to it (it may sit on a
+        read-only mount, or belong to another user)."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=30, check_same_thread=False, factory=_Connection)
+            if read_only:
+                db = _read_only(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(path, timeout=30, check_same_thread=False,
+                                     factory=_Connection)
         except (OSError, sqlite3.Error) as exc:
             raise store_error(path, exc) from None
+        db.path = path  # errors name the file, not the URI
         try:
-            _open(path, db)
+            _open(path, db, read_only)
         except ConfigError:
             db.close()
             raise
@@ -365,6 +395,12 @@ class History:
         self.finish_scan(scan_id, finished=now, complete=False, notices=[], error=error,
                          failed_start=True)
         return scan_id
+
+    def verify(self) -> None:
+        """Writes the scan's pages from the write-ahead log into the file itself, which fails
+        (ConfigError naming the store) when the file was truncated or replaced under a running
+        scan: commits into the log alone would have looked fine, and the scan exited 0."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def save_provenance(self, scan_id: int, provenance: Provenance) -> None:
         """What produced the scan (tool version, filters, rule pack and config digests), so

@@ -271,6 +271,7 @@ class Scanner:
             scan_id, finished=datetime.now(timezone.utc), complete=outcome.complete,
             notices=outcome.notices, error=outcome.error, failed_start=outcome.failed_start,
         )
+        self.history.verify()
         return outcome
 
     def _check_shrink(self, outcome: ScanOutcome, requests: Sequence[FetchRequest],

@@ -69,8 +69,10 @@ def one_of(field_id: str, values: Sequence[str | None]) -> str:
 def check_restriction(text: str) -> str:
     """An operator's JQL restriction (field map `jql:`), refused when it could do more than
     narrow once wrapped in parentheses: a `)` closing them (then `OR ...` would widen the
-    query), or an ORDER BY (the connector orders). Quoted strings are skipped; whether the rest
-    is valid JQL only the site can say (the preflight asks it)."""
+    query), an ORDER BY (the connector orders), or a backslash outside quotes (JQL reads `\"`
+    there as a character, so the site would see other strings than this check does). Quoted
+    strings are skipped; whether the rest is valid JQL only the site can say (the preflight
+    asks it)."""
     depth = 0
     outside: list[str] = []
     quote_char = ""
@@ -84,6 +86,9 @@ def check_restriction(text: str) -> str:
             elif ch == quote_char:
                 quote_char = ""
             continue
+        if ch == "\\":  # JQL reads \" there as a character, not a quote: the quotes seen here
+            # would then not be the site's, and a ')' the site sees could hide inside them
+            raise ValueError("a backslash outside a quoted string: quote the value instead")
         if ch in "\"'":
             quote_char = ch
             outside.append(" ")
@@ -93,7 +98,7 @@ def check_restriction(text: str) -> str:
         if depth < 0:
             raise ValueError("a ')' without its '(': the restriction must stay inside its "
                              "parentheses")
-    if depth and not quote_char:
+    if depth and not quote_char:  # an unclosed quote: the site refuses it, saying where
         raise ValueError("a '(' without its ')'")
     if _ORDER_BY.search("".join(outside)):
         raise ValueError("ORDER BY is not allowed: the connector orders the search")
