@@ -357,6 +357,18 @@ class History:
         self.path = path
         self._scanned_seq: dict[int, int] = {}  # scan id -> next sequence number of `scanned`
 
+    @classmethod
+    def for_reading(cls, path: Path) -> History:
+        """The store for a report: opened as a scan opens it (an older store is migrated), or
+        read-only where it cannot be written (a read-only mount, another user's file)."""
+        try:
+            return cls(path)
+        except ConfigError as exc:
+            try:
+                return cls(path, read_only=True)
+            except ConfigError:
+                raise exc from None
+
     def close(self) -> None:
         self.db.close()
 

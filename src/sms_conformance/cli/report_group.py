@@ -28,7 +28,7 @@ def open_history(path: Path | None) -> History:
     path = path or default_history_path()
     if not path.exists():
         raise ConfigError(f"{path}: no history store here: run a scan first, or pass --history PATH")
-    return History(path, read_only=True)
+    return History.for_reading(path)
 
 
 instance_option = click.option(

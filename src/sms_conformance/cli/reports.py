@@ -28,7 +28,7 @@ def show(scan: str, instance: str | None, fmt: str, output: Path | None, history
     if not path.is_file():  # reading must not create an empty store
         raise ConfigError(f"{path}: no history store here: run `sms-conformance scan` first "
                           "(or pass --history PATH)")
-    history = History(path, read_only=True)
+    history = History.for_reading(path)
     try:
         loaded = load_report(history, int(pick_scan(history, scan, instance)["id"]))
         render(loaded, fmt, output)
