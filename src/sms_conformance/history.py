@@ -542,14 +542,14 @@ class History:
                         (scan_id, process, scope, records))
         self.db.commit()
 
-    def last_read(self, instance: str, process: str, scope: str,
+    def last_read(self, identity: str, process: str, scope: str,
                   before: int) -> tuple[int, int] | None:
-        """(scan id, records) of the last complete scan before `before` that read `process`
-        whole in the same scope."""
+        """(scan id, records) of the last complete scan of the instance `identity` before
+        `before` that read `process` whole in the same scope."""
         row = self.db.execute(
             "SELECT s.id, r.records FROM table_reads r JOIN scans s ON s.id = r.scan_id"
-            " WHERE s.instance = ? AND s.complete = 1 AND r.process = ? AND r.scope = ?"
-            " AND s.id < ? ORDER BY s.id DESC LIMIT 1", (instance, process, scope, before),
+            " WHERE s.instance_id = ? AND s.complete = 1 AND r.process = ? AND r.scope = ?"
+            " AND s.id < ? ORDER BY s.id DESC LIMIT 1", (identity, process, scope, before),
         ).fetchone()
         return (int(row[0]), int(row[1])) if row else None
 

@@ -286,8 +286,7 @@ class Scanner:
             read = outcome.records.get(process, 0)
             scope = _scope_digest(request)
             self.history.save_read(outcome.scan_id, process, scope, read)
-            last = self.history.last_read(self.connector.instance, process, scope,
-                                          outcome.scan_id)
+            last = self.history.last_read(self.identity, process, scope, outcome.scan_id)
             if last is None:
                 continue
             scan_id, before = last
