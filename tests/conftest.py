@@ -10,9 +10,18 @@ import pytest
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.records import Process, Record
+from sms_conformance.redaction import forget
 from sms_conformance.settings import load_settings
 
 FROZEN_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _no_credentials_from_earlier_tests() -> Iterator[None]:
+    """Credentials are registered process-wide (redaction); a test sees only its own."""
+    forget()
+    yield
+    forget()
 
 
 @pytest.fixture(scope="session")

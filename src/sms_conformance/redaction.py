@@ -47,6 +47,13 @@ def register(secret: str, user: str | None = None) -> None:
         _known[:] = sorted(set(_known) | forms(secret, user), key=len, reverse=True)
 
 
+def forget() -> None:
+    """No credential known any more: a process that opens sources one after another (the test
+    suite) starts each from none, so one source's secret never garbles another's messages."""
+    with _lock:
+        _known.clear()
+
+
 def scrub(text: str) -> str:
     """`text` with every registered credential, in every form, replaced by [redacted]."""
     for secret in _known:
