@@ -52,8 +52,8 @@ def choose_scan(history: History, spec: str, instance: str | None = None, *,
     latest = latest_per_instance(scans)
     if len(latest) > 1:
         raise ConfigError(f"--scan latest is ambiguous: this history store holds scans of "
-                          f"{len(latest)} instances: {_held(scans)}; pass --instance URL or "
-                          "--scan ID")
+                          f"{len(latest)} instances: {_held(scans)}; pass --instance URL (--site "
+                          "on Jira) or --scan ID")
     return scans[-1]
 
 

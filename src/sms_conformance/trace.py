@@ -156,7 +156,7 @@ class Tracer:
             return None
         if isinstance(value, NamedRef):
             return Node(process.value, relation, number=value.id,
-                        note="given by name, not sys_id: cannot be looked up"), None
+                        note="given by name, not by id: cannot be looked up"), None
         try:
             linked = self.connector.resolve([value]).get(value)
         except NotRead as exc:

@@ -59,15 +59,17 @@ def warn_ignored(ctx: click.Context, source: str, profile: str | None = None) ->
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
 
-    where = "servicenow" if profile else source
-    ignored = [] if where == "sandbox" else [f"--{n}" for n in ("records", "seed") if given(n)]
+    # A profile names its own source (servicenow, jira ...): say the profile, not a guess.
+    where = f"--profile {profile}" if profile else f"--source {source}"
+    ignored = [] if where == "--source sandbox" else [f"--{n}" for n in ("records", "seed")
+                                                      if given(n)]
     if ignored:
         click.echo(f"warning: {' and '.join(ignored)} seed the sandbox only (--source sandbox): "
-                   f"ignored for --source {where}", err=True)
-    if where.startswith("file:") and given("instance"):
+                   f"ignored for {where}", err=True)
+    if source.startswith("file:") and not profile and given("instance"):
         click.echo("warning: --instance is ignored for a file source: its records name the "
                    "instance they were exported from", err=True)
-    if where.startswith("file:") and ctx.params.get("incremental"):
+    if source.startswith("file:") and not profile and ctx.params.get("incremental"):
         click.echo("warning: --incremental is ignored for a file source: exports are read whole",
                    err=True)
 
