@@ -79,14 +79,3 @@ def test_owner_field_none_leaves_tasks_unowned(jsm: JiraSandbox, tmp_path: Path)
                         config_dir(tmp_path, jira={"owner_field": "none"}))
     assert result.exit_code == 0, result.output
     assert tasks(jsm) and not any(t.group for t in tasks(jsm))
-
-
-def test_an_unknown_fallback_owner_name_says_what_jira_takes(jsm: JiraSandbox,
-                                                            tmp_path: Path) -> None:
-    """bad input: write_back.fallback_owner names no group of the site's records; outcome: a
-    notice in Jira's terms (a group name or groupId, never a sys_id), the run goes on"""
-    result = write_back(jsm, tmp_path, "--config",
-                        config_dir(tmp_path, fallback_owner="No Such Team"))
-    assert result.exit_code == 0, result.output
-    assert "'No Such Team' names no assignment group" in result.output
-    assert "groupId" in result.output and "sys_id" not in result.output

@@ -1,16 +1,18 @@
 """The owner of tasks that have none: `write_back.fallback_owner`, a group id or name (a
-ServiceNow sys_id, a Jira groupId).
+ServiceNow sys_id; on Jira a group's name or groupId, or a person's accountId).
 
-A task goes to its record's assignment group, else to the process's `owner_groups` entry, else to
-the fallback owner, else nobody. A name is matched (case-insensitively) against the assignment
-groups of the records this scan read, so no extra request is made; a name that matches none (or
-several) leaves those tasks unassigned, with a notice saying so. Pure.
+A task goes to its record's assignment group (on Jira, or its assignee: write_back.jira
+owner_first), else to the process's `owner_groups` entry, else to the fallback owner, else
+nobody. A name is matched (case-insensitively) against the assignment groups of the records this
+scan read, so no extra request is made; else a platform that can look owners up (Jira: `lookup`)
+is asked; a setting that names none (or several) leaves those tasks unassigned, with a notice
+saying so. Pure, but for `lookup`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sms_conformance.canonical import Process
@@ -18,16 +20,18 @@ from sms_conformance.writeback_plan import WriteBackSettings
 
 # How to name a group unambiguously, per platform.
 BY_ID = {"servicenow": "give the group's sys_id instead",
-         "jira": "give the group's name exactly as Jira shows it, or its groupId"}
+         "jira": "give a person's accountId, or a group's name exactly as Jira shows it, or its "
+                 "groupId"}
 GROUP_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
 class Fallback:
     setting: str  # as written in settings, "" when not set
-    group_id: str = ""  # sys_id the tasks are assigned to, "" = they stay unassigned
+    group_id: str = ""  # id the tasks are assigned to, "" = they stay unassigned
     name: str = ""
     notice: str = ""
+    kind: str = "group"  # group | person (a Jira accountId: the tasks' assignee)
 
     def describe(self) -> str:
         """What happens to tasks without an owner, for the plan."""
@@ -38,8 +42,12 @@ class Fallback:
         return "unassigned (write_back.fallback_owner is not set)"
 
 
-def resolve_fallback(setting: str, groups: Mapping[str, str],
-                     platform: str = "servicenow") -> Fallback:
+# (kind, id, name) of the person or group a setting names on the platform, None for neither.
+Lookup = Callable[[str], tuple[str, str, str] | None]
+
+
+def resolve_fallback(setting: str, groups: Mapping[str, str], platform: str = "servicenow",
+                     lookup: Lookup | None = None) -> Fallback:
     """`groups`: assignment group id -> name, as this scan read them."""
     setting = setting.strip()
     if not setting:
@@ -47,6 +55,16 @@ def resolve_fallback(setting: str, groups: Mapping[str, str],
     matches = sorted(gid for gid, name in groups.items() if name.casefold() == setting.casefold())
     if len(matches) == 1:
         return Fallback(setting, matches[0], groups[matches[0]])
+    if setting in groups:
+        return Fallback(setting, setting, groups[setting])
+    if lookup is not None and not matches:
+        found = lookup(setting)
+        if found is not None:
+            kind, owner_id, name = found
+            return Fallback(setting, owner_id, name, kind=kind)
+        return Fallback(setting, notice=(
+            f"write_back.fallback_owner {setting!r} names no person or group of this site: tasks "
+            f"without an owner stay unassigned; {BY_ID.get(platform, BY_ID['servicenow'])}"))
     # An id: one the scan saw, or one shaped as platforms shape group ids (a ServiceNow sys_id,
     # a Jira group UUID), which a name never is.
     if setting in groups or (not matches and GROUP_ID.fullmatch(setting)):
@@ -60,7 +78,7 @@ def resolve_fallback(setting: str, groups: Mapping[str, str],
 def with_fallback(config: WriteBackSettings, fallback: Fallback) -> WriteBackSettings:
     """The settings with the fallback owner as the owner group of every process without one
     (task writers assign `owner_groups` to tasks whose record has no valid group)."""
-    if not fallback.group_id:
+    if not fallback.group_id or fallback.kind != "group":
         return config
     groups = {p.value: config.owner_groups.get(p.value) or fallback.group_id for p in Process}
     return config.model_copy(update={"owner_groups": groups})

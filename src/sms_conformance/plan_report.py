@@ -29,7 +29,7 @@ class PlanContext:
 
     config: WriteBackSettings
     fallback: Fallback
-    groups: Mapping[str, str] = field(default_factory=dict)  # group sys_id -> name
+    groups: Mapping[str, str] = field(default_factory=dict)  # group (or person) id -> name
     numbers: Mapping[str, str] = field(default_factory=dict)  # record id -> number
     finding_rules: Mapping[tuple[str, str], str] = field(default_factory=dict)  # task -> rule
     records_of: Mapping[str, Sequence[str]] = field(default_factory=dict)  # fingerprint -> numbers
@@ -60,7 +60,7 @@ class PlannedTask:
     task_number: str  # "" for a task not created yet
     fingerprint: str
     subject: str  # the task's short description
-    owner: str  # group name, its sys_id when the name is unknown, or "(unassigned)"
+    owner: str  # group (or person) name, its id when the name is unknown, or "(unassigned)"
     owner_id: str
     rule_ids: tuple[str, ...]
     records: tuple[str, ...]  # record numbers ("(record id ...)" where the number is unknown)
@@ -216,7 +216,8 @@ def plan_document(plan: Plan, tasks: Sequence[PlannedTask], *, instance: str, as
         "cap": {"max_new_tasks": cap, "new_tasks": len(plan.create),
                 "stops_run": len(plan.create) > cap},
         "fallback_owner": {"setting": fallback.setting, "group_id": fallback.group_id,
-                           "name": fallback.name, "tasks_without_owner": fallback.describe()},
+                           "name": fallback.name, "kind": fallback.kind,
+                           "tasks_without_owner": fallback.describe()},
         "new": {**asdict(counts), "unassigned": counts.unassigned},
         "notices": list(plan.notices),
         "tasks": [{**asdict(t), "rule_ids": list(t.rule_ids), "records": list(t.records)}

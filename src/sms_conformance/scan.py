@@ -101,6 +101,7 @@ class ScanOptions:
     incremental: bool = False  # read only what changed since the watermark of the last scan
     source: str = ""
     watch: frozenset[tuple[str, str]] = frozenset()
+    fields: frozenset[str] = frozenset()  # read beside the rules' (write-back: assignees)
     progress: Progress | None = None
     phase: Callable[[Record], str] | None = None  # live, closed:<period> or old (task_policy)
     # (group, period) or None, from the record and its phase
@@ -346,7 +347,7 @@ class Scanner:
             scopes = ()
         # Fields only the process metrics and the sample's strata read: no rule is blinded by them.
         fields = (self._rule_fields(process) | METRIC_FIELDS.get(process.value, frozenset())
-                  | STRATA_FIELDS)
+                  | STRATA_FIELDS | options.fields)
         return FetchRequest(process, scopes, fields, self._since(process, table, options))
 
     def _scan_process(

@@ -17,6 +17,8 @@ from sms_conformance.records import LIFECYCLE_STATES, Process
 # A platform id: a ServiceNow sys_id, a Jira issue, project or group id. No punctuation that a
 # query language or a script could read (^, =, :, parentheses, spaces).
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# A person: as a platform id, or a Jira Cloud accountId of the "<number>:<uuid>" form.
+_PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}|[0-9]{1,9}:[0-9a-f-]{36}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PARTIAL_ENTITY = re.compile(r"&[a-z]*$")
 
@@ -51,6 +53,11 @@ def check_policy(policy: Mapping[str, Any]) -> None:
 def is_reference(value: str) -> bool:
     """A value that may name a record or group in a task: a platform id, nothing more."""
     return bool(_ID.fullmatch(value))
+
+
+def is_person(value: str) -> bool:
+    """A value that may name the person a task is assigned to (a user's id), nothing more."""
+    return bool(_PERSON.fullmatch(value))
 
 
 def clip(value: str, cap: int) -> str:

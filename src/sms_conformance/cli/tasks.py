@@ -45,12 +45,15 @@ def stored_rows(history: History, state: str) -> list[dict[str, Any]]:
 
 
 def group_names(history: History) -> dict[str, str]:
-    """Assignment group sys_id -> name, as the latest scan read them."""
+    """Owner id -> name: assignment groups as the latest scan read them, and the people scans
+    named (Jira tasks may be assigned to the record's assignee)."""
     scan = history.scan()
     if scan is None:
         return {}
-    return {f.owner_id: f.owner for f in history.findings(scan["id"])
-            if f.owner_id and f.owner != f.owner_id}
+    people = {i: n for (kind, i), n in history.names(scan["instance"] or "").items()
+              if kind == "user"}
+    return {**people, **{f.owner_id: f.owner for f in history.findings(scan["id"])
+                         if f.owner_id and f.owner != f.owner_id}}
 
 
 def read_live(history: History, config: ConfigDir, source: str, instance: str | None,

@@ -31,6 +31,7 @@ from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.safe_files import write_text
 from sms_conformance.scan import ScanOptions, ScanOutcome
+from sms_conformance.task_people import GROUP_FIELD, PERSON_FIELD, People, assign_people
 from sms_conformance.task_policy import (
     CLOSED_PREFIX,
     LIVE,
@@ -87,6 +88,7 @@ class WriteBack:
     rollout: bool = False  # --rollout: above the cap, create the `cap` most severe, not nothing
     left: int = 0  # new tasks --rollout left for later runs
     as_of: datetime | None = None  # the moment the scan evaluated records at (its --as-of)
+    people: People | None = None  # a port that assigns people: the records' assignees
 
     @classmethod
     def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
@@ -104,6 +106,9 @@ class WriteBack:
                  cap if cap is not None else config.max_new_tasks, plan_path=plan_path,
                  rollout=rollout)
         wb.watched = watch_open_tasks(port, rules, connector.platform, legacy_urls)
+        first = getattr(port, "owner_first", None)  # Jira: write_back.jira.owner_first
+        if first in ("group", "assignee"):
+            wb.people = People(first)
         return wb
 
     def watch(self, options: ScanOptions) -> None:
@@ -114,10 +119,16 @@ class WriteBack:
         phases = Phases(self.config.policy, options.now)
         linked = linked_processes(self.rules)
 
+        people = self.people
+        if people is not None:
+            options.fields = options.fields | {GROUP_FIELD, PERSON_FIELD}
+
         def phase(record: Record) -> str:
             # Numbers of the records links point to: tasks show them instead of record ids.
             if record.process in linked:
                 self.numbers[record.id] = record.number
+            if people is not None:
+                people.note(record)
             return phases.of(record)
 
         options.phase = phase
@@ -129,7 +140,8 @@ class WriteBack:
         the identity key the history store keeps tasks under."""
         searched = check_task_search(self.port, history, self.watched, instance, now)
         failures, groups = self.failures(history, outcome.scan_id)
-        fallback = resolve_fallback(self.config.fallback_owner, groups, self.connector.platform)
+        fallback = resolve_fallback(self.config.fallback_owner, groups, self.connector.platform,
+                                    getattr(self.port, "find_owner", None))
         self.config = with_fallback(self.config, fallback)
         by_id = {r.id: r for r in self.rules}
         fixed = set(outcome.conforming)
@@ -147,6 +159,9 @@ class WriteBack:
             self.left = roll_out(plan, self.cap)
         if fallback.notice:
             plan.notices.append(fallback.notice)
+        if self.people is not None:
+            assign_people(plan, self.people, fallback)
+            groups = {**self.people.names(), **groups}
         context = PlanContext(
             self.config, fallback, groups, self.numbers,
             {(t.where, t.id): w.rule_id for w in self.watched.findings.values() for t in w.tasks},

@@ -111,7 +111,8 @@ class TaskDraft:
     body: str  # plain text, lines joined by "\n", capped and neutralised
     priority: int  # 1 (highest) .. 5
     due: datetime  # aware, UTC
-    owner_id: str = ""  # platform id of the owner group, "" = none
+    owner_id: str = ""  # platform id of the owner (a group, or a person), "" = none
+    owner_kind: str = "group"  # group | person (a Jira accountId: the task's assignee)
     parent_id: str = ""  # platform id of the record it is about, "" for a corrective action
     attachment: tuple[str, bytes] | None = None  # (file name, content): the full list, CSV
 
@@ -130,7 +131,7 @@ class TaskRef:
     body: str = ""
     priority: int = 0  # 0 when the platform gave none that reads as 1..5
     created: str = ""  # "YYYY-MM-DD hh:mm:ss" UTC: orders duplicates
-    owner: str = ""  # platform id of the group it is assigned to
+    owner: str = ""  # platform id of the group (or person) it is assigned to
     due: str = ""  # "YYYY-MM-DD hh:mm:ss" UTC, "" when the task has none
 
 

@@ -133,7 +133,7 @@ class JiraConnector:
         return JiraTasks(self, project=config.project, as_subtask=config.issue_type == "Sub-task",
                          link_type=config.link_type,
                          done_transition=config.done_transition or None,
-                         owner_field=owner_field or None)
+                         owner_field=owner_field or None, owner_first=config.owner_first)
 
     def _owner_field(self, setting: str) -> str:
         """The group field a task's owner goes into: the one set, else the custom field the

@@ -8,6 +8,8 @@
         done_transition: ""      # a transition name; "" takes any to a done status
         owner_field: ""          # a group picker field for the owner group; "" the field map's
                                  # assignment_group field (found by name), "none" writes none
+        owner_first: group       # group: the record's group, else its assignee; assignee:
+                                 # the record's assignee, else its group
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ class JiraTaskSettings(BaseModel):
     link_type: str = Field("Relates", pattern=_NAME, max_length=60)
     done_transition: str = Field("", pattern=r"^$|" + _NAME, max_length=60)
     owner_field: str = Field("", pattern=r"^$|^none$|^customfield_[0-9]{1,9}$")
+    owner_first: Literal["group", "assignee"] = "group"
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> JiraTaskSettings:
         block = settings.get("write_back", {}).get("jira") or {}
         if not isinstance(block, Mapping):
             raise ConfigError("settings write_back.jira: expected a mapping (project, "
-                              "issue_type, link_type, done_transition, owner_field)")
+                              "issue_type, link_type, done_transition, owner_field, owner_first)")
         try:
             return cls.model_validate(dict(block))
         except ValidationError as exc:

@@ -21,6 +21,7 @@ from sms_conformance.connectors.base import TaskDraft, TaskNotWritten, TaskRef
 from sms_conformance.connectors.http.retry import AmbiguousWriteError
 from sms_conformance.connectors.jira import adf, jql
 from sms_conformance.connectors.jira.connector import JiraConnector, batched
+from sms_conformance.connectors.jira.owners import account_id, find_owner
 from sms_conformance.connectors.jira.responses import JiraRequestError
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.values import parse_timestamp, ref_id, text_of
@@ -33,7 +34,7 @@ LABELS_PER_QUERY = 50
 CLOSE_ATTEMPTS = 2  # tries of a failing transition (each re-reads the status before the next)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TASK_FIELDS = ("summary", "description", "priority", "labels", "status", "created", "issuelinks",
-               "parent", "issuetype", "project", "duedate")
+               "parent", "issuetype", "project", "duedate", "assignee")
 Json = dict[str, Any]
 
 
@@ -63,6 +64,7 @@ class JiraTasks:
         link_type: str = "Relates",
         done_transition: str | None = None,  # a transition name; else any to a done status
         owner_field: str | None = None,  # a group picker field id for draft.owner_id
+        owner_first: str = "group",  # group | assignee: which of a record's owners a task takes
         priorities: Mapping[int, str] | None = None,
         max_workers: int = 4,
     ) -> None:
@@ -74,6 +76,7 @@ class JiraTasks:
         self.link_type = link_type
         self.done_transition = done_transition
         self.owner_field = owner_field
+        self.owner_first = owner_first
         self.priorities = dict(priorities or PRIORITY_NAMES)
         self.max_workers = max_workers
         # Search lags behind writes: what this run created is found here until it shows there.
@@ -96,6 +99,14 @@ class JiraTasks:
             return ""
         query = quote(f"id in ({', '.join(ids)}) ORDER BY key ASC", safe="")
         return f"{self.connector.instance}/issues/?jql={query}"
+
+    def find_owner(self, setting: str) -> tuple[str, str, str] | None:
+        """(person | group, id, name) of the person or group `setting` names on the site (the
+        fallback owner); a group only where tasks have a group field to hold it."""
+        found = find_owner(self.client, self.api, setting)
+        if found is None or (found.kind == "group" and not self.owner_field):
+            return None
+        return found.kind, found.id, found.name
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -162,6 +173,10 @@ class JiraTasks:
 
     def create_task(self, draft: TaskDraft) -> TaskRef:
         fields = self._fields(draft)
+        if draft.owner_kind == "person" and draft.owner_id:
+            # Set once: a person may hand the task on; updates leave the assignee alone.
+            who = "accountId" if self.api == "3" else "name"
+            fields["assignee"] = {who: account_id(draft.owner_id)}
         fields.update({
             "project": {"key": self.project},
             "issuetype": {"name": self.task_type},
@@ -261,7 +276,7 @@ class JiraTasks:
             "priority": {"name": self.priorities.get(draft.priority, "Medium")},
             "duedate": draft.due.astimezone(timezone.utc).strftime("%Y-%m-%d"),
         }
-        if self.owner_field:
+        if self.owner_field and draft.owner_kind == "group":
             fields[self.owner_field] = {"groupId": draft.owner_id} if draft.owner_id else None
         return fields
 
@@ -338,7 +353,8 @@ class JiraTasks:
             body=_body(fields.get("description")),
             priority=by_name.get((text_of(fields.get("priority")) or "").casefold(), 0),
             created=moment.strftime("%Y-%m-%d %H:%M:%S") if isinstance(moment, datetime) else "",
-            owner=(ref_id(fields.get(self.owner_field)) or "") if self.owner_field else "",
+            owner=((ref_id(fields.get(self.owner_field)) if self.owner_field else None)
+                   or ref_id(fields.get("assignee")) or ""),
             due=f"{due} 00:00:00" if isinstance(due, str) and _DATE.fullmatch(due) else "",
         )
 

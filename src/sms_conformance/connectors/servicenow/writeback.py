@@ -190,7 +190,7 @@ class ServiceNowTaskPort:
         }
         if is_sys_id(draft.parent_id):
             row[target.parent_field] = draft.parent_id
-        if is_sys_id(draft.owner_id):
+        if draft.owner_kind == "group" and is_sys_id(draft.owner_id):
             row["assignment_group"] = draft.owner_id
         return row
 

@@ -235,8 +235,8 @@ class Renderer:
             return self.priority(issue.priority)
         if field_id == "reporter":
             return self.user(ADMIN_ACCOUNT_ID)
-        if field_id == "assignee":
-            return None
+        if field_id == "assignee":  # a task's, as written
+            return self.user(issue.assignee) if issue.assignee else None
         if field_id == "created":
             return jira_time(issue.created, issue.zone)
         if field_id == "updated":

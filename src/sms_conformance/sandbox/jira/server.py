@@ -353,6 +353,15 @@ class JiraHandler(BaseHTTPRequestHandler):
         elif rest == "myself" and method == "GET":
             me = render.user(ADMIN_ACCOUNT_ID) or {}
             self._send_json(200, {**me, "emailAddress": ADMIN_EMAIL, "locale": "en_US"})
+        elif rest == "user" and method == "GET":
+            self._user(render, store)
+        elif rest == "group/bulk" and method == "GET":
+            names = self._params("groupName")
+            ids = self._params("groupId")
+            groups = [{"name": name, "groupId": gid} for gid, name in store.view.groups.items()
+                      if name in names or gid in ids]
+            self._send_json(200, {"maxResults": 50, "startAt": 0, "total": len(groups),
+                                  "isLast": True, "values": groups})
         elif parts[0] == "project" and len(parts) == 2 and method == "GET":
             if parts[1].upper() not in (PROJECT_KEY, "10000"):
                 raise error(404, "No project could be found with key '" + parts[1] + "'.")
@@ -361,6 +370,22 @@ class JiraHandler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"errorMessages": [f"null for uri: {self._base()}{self._path}"],
                                   "errors": {}})
+
+    def _user(self, render: Renderer, store: JiraStore) -> None:
+        """GET /user by accountId (Cloud) or username (Data Center); 404 for no such user."""
+        wanted = self._param("accountId") or ""
+        login = self._param("username") or ""
+        person = next((p for p in store.view.users.values()
+                       if p.id == wanted or (login and p.login == login)), None)
+        if person is None:
+            self._send_json(404, {"errorMessages": [
+                "Specified user does not exist or you do not have required permissions"],
+                "errors": {}})
+        else:
+            self._send_json(200, render.user(person.id))
+
+    def _params(self, name: str) -> list[str]:
+        return list(self._query.get(name, []))
 
     def _not_allowed(self) -> None:
         self._send_json(405, {"errorMessages": ["Method Not Allowed"], "errors": {}})

@@ -86,6 +86,7 @@ class Issue:
     resolution: str | None = None
     resolved: datetime | None = None
     group: str | None = None
+    assignee: str | None = None  # accountId (tasks only)
     comments: list[dict[str, Any]] = field(default_factory=list)
     subtasks: list[Issue] = field(default_factory=list)
 

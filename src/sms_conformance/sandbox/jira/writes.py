@@ -33,7 +33,7 @@ from sms_conformance.sandbox.jira.store import (
 
 FORBIDDEN_EDIT = "You do not have permission to edit issues in this project."
 SETTABLE = frozenset({"project", "issuetype", "summary", "description", "priority", "labels",
-                      "parent", "duedate", CUSTOM_IDS["Assignment group"]})
+                      "parent", "duedate", "assignee", CUSTOM_IDS["Assignment group"]})
 ASSIGNMENT_GROUP = CUSTOM_IDS["Assignment group"]
 
 
@@ -141,6 +141,22 @@ def _apply(store: JiraStore, issue: Issue, fields: dict[str, Any], version: int)
             if group_id not in store.view.groups:
                 raise error(400, **{ASSIGNMENT_GROUP: "Group does not exist."})
         issue.group = group_id
+    if "assignee" in fields:
+        issue.assignee = _assignee(store, fields["assignee"])
+
+
+def _assignee(store: JiraStore, value: Any) -> str | None:
+    """A user by accountId (v3) or login name (v2, as Data Center takes it); None unassigns."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        wanted = str(value.get("accountId") or "")
+        login = str(value.get("name") or "")
+        for person in store.view.users.values():
+            if wanted == person.id or (login and login == person.login):
+                return person.id
+        raise error(400, assignee=f"User '{wanted or login}' does not exist.")
+    raise error(400, assignee="Operation value must be a user object")
 
 
 def _priority(value: Any) -> int | None:
