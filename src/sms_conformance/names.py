@@ -11,7 +11,7 @@ reads them for the findings' owners.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, NotRead
@@ -84,3 +84,31 @@ def named_services(metrics: dict[str, dict[str, Any]], book: NameBook) -> None:
             name = book.name("service", service_id)
             if name:
                 entry["id"], entry["service"] = service_id, name
+
+
+def group_names(connector: Connector, ids: Iterable[str],
+                lookup: Callable[[str], tuple[str, str, str] | None] | None = None
+                ) -> dict[str, str]:
+    """Names of owner groups write-back was given by id (`owner_groups`, the fallback owner)
+    that no scanned record carries, so the plan and the task lists name them: asked of the
+    platform (Jira: `lookup`, the task port's owner look-up; else the groups' records). An id
+    the platform does not answer for stays shown by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    names: dict[str, str] = {}
+    if lookup is not None:
+        for group_id in wanted:
+            found = lookup(group_id)
+            if found is not None and found[1] == group_id and found[2]:
+                names[group_id] = found[2]
+        return names
+    try:
+        records = connector.resolve([Ref("group", i) for i in wanted], frozenset())
+    except (NotRead, SourceError):
+        return names
+    for ref, linked in records.items():
+        name = _name_of(linked.raw)
+        if name:
+            names[ref.id] = name
+    return names

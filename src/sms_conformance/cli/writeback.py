@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from sms_conformance.connectors.capabilities import Reads, writes_tasks
 from sms_conformance.errors import ConfigError
 from sms_conformance.fallback_owner import resolve_fallback, with_fallback
 from sms_conformance.history import FindingRow, History
+from sms_conformance.names import group_names
 from sms_conformance.plan_report import (
     PlanContext,
     cap_warning,
@@ -58,6 +59,7 @@ from sms_conformance.writeback_corrective import (
     group_failures,
     plan_corrective,
 )
+from sms_conformance.writeback_guard import is_reference
 from sms_conformance.writeback_plan import (
     PROCESSES,
     Close,
@@ -140,8 +142,15 @@ class WriteBack:
         the identity key the history store keeps tasks under."""
         searched = check_task_search(self.port, history, self.watched, instance, now)
         failures, groups = self.failures(history, outcome.scan_id)
+        lookup = getattr(self.port, "find_owner", None)  # Jira: people and groups by id
         fallback = resolve_fallback(self.config.fallback_owner, groups, self.connector.platform,
-                                    getattr(self.port, "find_owner", None))
+                                    lookup)
+        groups = {**group_names(self.connector, (
+            i for i in (*self.config.owner_groups.values(),
+                        fallback.group_id if fallback.kind == "group" else "")
+            if is_reference(i) and i not in groups), lookup), **groups}
+        if fallback.group_id and not fallback.name and fallback.group_id in groups:
+            fallback = replace(fallback, name=groups[fallback.group_id])
         self.config = with_fallback(self.config, fallback)
         by_id = {r.id: r for r in self.rules}
         fixed = set(outcome.conforming)
