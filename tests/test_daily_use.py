@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +14,27 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.history import History
-from sms_conformance.sandbox.dataset import day_anchor, generate
+from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, day_anchor, generate
 from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.jira import JiraSandbox
+from tests.test_jira_e2e import ENV, PASSWORD
 
 
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(cli, list(args))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # the demo ------------------------------------------------------------------------------------
 
 def test_two_demos_leave_a_history_whose_trend_has_two_points(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each demo's sandbox on a free port of its own: the seed, not the port, is the instance."""
     monkeypatch.chdir(tmp_path)
-    port = str(free_port())
+    urls = []
     for _ in range(2):
-        result = invoke("demo", "--records", "100", "--port", port)
+        result = invoke("demo", "--records", "100")
         assert result.exit_code == 0, result.output
+        urls.append(result.stderr.split(", at ", 1)[1].split()[0])
     store = tmp_path / ".demo" / "history.sqlite"
     assert store.is_file()
     # Its last lines say where the history is and what to run next; that command works.
@@ -48,8 +45,12 @@ def test_two_demos_leave_a_history_whose_trend_has_two_points(
     assert (tmp_path / ".demo" / "evidence" / "index.html").is_file()
     trend = json.loads(invoke("report", "trend", "--history", str(store), "--format",
                               "json").stdout)
-    assert trend["instance"] == f"http://127.0.0.1:{port}"
+    assert trend["instance"] == urls[-1]  # the URL its latest scan went through
     assert all(len(s["points"]) == 2 for s in trend["series"]) and trend["series"]
+    scans = json.loads(invoke("history", "scans", "--history", str(store), "--format",
+                              "json").stdout)["scans"]
+    assert [s["instance"] for s in scans] == urls
+    assert len({s["instance_id"] for s in scans}) == 1
     # Tasks of the first demo's sandbox (gone) are not listed as open beside the second's.
     history = History(store)
     open_tasks = history.tasks("open")
@@ -69,6 +70,54 @@ def test_a_sandbox_scanned_today_ages_only_the_incidents_it_plants_as_aged(tmp_p
     planted = generate(300, 7, anchor=day_anchor()).planted
     aged = sum("incident.backlog.aging" in rules for rules in planted.values())
     assert 0 < aging["failed"] <= aged < aging["evaluated"] / 4
+
+
+def test_a_jira_sandbox_scanned_today_ages_only_the_incidents_it_plants_as_aged(
+        tmp_path: Path) -> None:
+    """As the ServiceNow sandbox's: dated back from today (as `sandbox serve --platform jira`
+    starts it), a scan without --as-of fails incident.backlog.aging on the planted aged ones."""
+    out = tmp_path / "r.json"
+    with JiraSandbox(records=300, seed=7, password=PASSWORD, anchor=day_anchor()) as box:
+        result = CliRunner(env=ENV).invoke(cli, [
+            "scan", "--source", "jira", "--site", box.url, "--history",
+            str(tmp_path / "h.sqlite"), "--format", "json", "--output", str(out),
+            "--only", "incident.backlog.aging"])
+        aged = sum("incident.backlog.aging" in rules for rules in box.planted.values())
+    assert result.exit_code == 0, result.output
+    [aging] = json.loads(out.read_text())["summary"]["rules"]
+    assert 0 < aging["failed"] <= aged < aging["evaluated"] / 4
+
+
+def test_a_jira_sandbox_is_dated_by_its_seed_and_day() -> None:
+    """The same seed and day give the same issues; another day shifts every date by as much;
+    without one (tests, benchmarks) the day is pinned, 2026-11-01."""
+    def dates(box: JiraSandbox) -> list[tuple[str, datetime, datetime]]:
+        return sorted((i.key, i.created, i.updated) for i in box.store.issues.values())
+
+    day = datetime(2026, 12, 7, tzinfo=timezone.utc)
+    one, same, later = (JiraSandbox(records=60, seed=3, anchor=a) for a in (day, day,
+                                                                           day + timedelta(3)))
+    assert dates(one) == dates(same)
+    assert [(k, c + timedelta(3), u + timedelta(3)) for k, c, u in dates(one)] == dates(later)
+    assert max(u for _, _, u in dates(one)) <= day
+    assert JiraSandbox(records=60, seed=3).dataset.anchor == DEFAULT_ANCHOR == datetime(
+        2026, 11, 1, tzinfo=timezone.utc)
+
+
+def test_sandbox_serve_dates_a_jira_site_from_today_or_as_of(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sandbox serve --platform jira` passes the day it starts, or --as-of's, as the
+    ServiceNow sandbox's serve does."""
+    import sms_conformance.sandbox.jira as jira_sandbox
+
+    anchors: list[datetime] = []
+    monkeypatch.setattr(jira_sandbox, "serve_jira_forever",
+                        lambda **kw: anchors.append(kw["anchor"]))
+    for extra in ([], ["--as-of", "2026-11-01"]):
+        result = invoke("sandbox", "serve", "--platform", "jira", "--port", "0", *extra)
+        assert result.exit_code == 0, result.output
+    assert anchors == [day_anchor(), datetime(2026, 11, 1, tzinfo=timezone.utc)]
+    assert "records dated up to 2026-11-01" in result.stderr
 
 
 def test_as_of_pins_the_sandbox_dates(tmp_path: Path) -> None:
@@ -205,15 +254,42 @@ def _finding(fp: str, rule: str, status: str = "fail", owner: str = "Network") -
 
 
 def _stored_scan(history: History, findings: list[tuple[Any, ...]], rules: list[str], *,
-                 complete: bool = True) -> int:
+                 complete: bool = True, url: str = "https://x.test",
+                 identity: str | None = None) -> int:
     now = datetime(2026, 12, 1, tzinfo=timezone.utc)
-    scan_id = history.start_scan(platform="servicenow", instance="https://x.test", source="t",
-                                 as_of=now, started=now, incremental=False)
+    scan_id = history.start_scan(platform="servicenow", instance=url, source="t",
+                                 as_of=now, started=now, incremental=False, instance_id=identity)
     history.add_findings(scan_id, findings, now)
     history.save_counts(scan_id, [(r, "8.6.1", "incident", "high", r, 10, 8, 2, 0, 0, 0)
                                   for r in rules])
     history.finish_scan(scan_id, finished=now, complete=complete, notices=[], error=None)
     return scan_id
+
+
+def test_scans_of_one_instance_through_two_urls_are_one_instance(tmp_path: Path) -> None:
+    """latest, --instance, history scans, trend and diff follow the identity, not the URL: a
+    demo's sandbox on a new port, a proxy, a custom domain."""
+    store = tmp_path / "h.sqlite"
+    history = History(store)
+    for url in ("http://127.0.0.1:4001", "http://127.0.0.1:4002"):
+        _stored_scan(history, [_finding("1", "r.a")], ["r.a"], url=url,
+                     identity="servicenow:abc")
+    history.close()
+    shown = invoke("report", "show", "--history", str(store), "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["scan"]["id"] == 2
+    by_old_url = invoke("report", "show", "--history", str(store), "--format", "json",
+                        "--instance", "http://127.0.0.1:4001", "--scan", "2")
+    assert by_old_url.exit_code == 0, by_old_url.output
+    listed = json.loads(invoke("history", "scans", "--history", str(store), "--instance",
+                               "http://127.0.0.1:4001", "--format", "json").stdout)["scans"]
+    assert [(s["id"], s["instance_id"]) for s in listed] == [(1, "servicenow:abc"),
+                                                             (2, "servicenow:abc")]
+    trend = json.loads(invoke("report", "trend", "--history", str(store), "--instance",
+                              "http://127.0.0.1:4001", "--format", "json").stdout)
+    assert [len(s["points"]) for s in trend["series"]] == [2]
+    diffed = invoke("report", "diff", "--history", str(store), "--format", "json")
+    assert diffed.exit_code == 0, diffed.output
 
 
 def test_diff_tells_new_fixed_still_open_and_not_rechecked(tmp_path: Path) -> None:

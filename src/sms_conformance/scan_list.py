@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sms_conformance.history import History
-from sms_conformance.scan_choice import same_instance
+from sms_conformance.history import History, instance_key
+from sms_conformance.scan_choice import of_instance
 
 
 def state_of(scan: dict[str, Any]) -> str:
@@ -17,14 +17,15 @@ def state_of(scan: dict[str, Any]) -> str:
 
 
 def scan_list(history: History, instance: str | None = None) -> list[dict[str, Any]]:
-    """Every scan (of `instance` when given), oldest first, with its totals."""
+    """Every scan (of `instance` when given, through whatever URL), oldest first, with its
+    totals."""
     listed = []
-    for scan in history.scans():
-        if instance and not same_instance(scan["instance"], instance):
-            continue
+    scans = history.scans()
+    for scan in of_instance(scans, instance) if instance else scans:
         totals = history.totals(scan["id"])
         listed.append({
-            "id": scan["id"], "instance": scan["instance"], "source": scan["source"],
+            "id": scan["id"], "instance": scan["instance"], "instance_id": instance_key(scan),
+            "source": scan["source"],
             "started_at": scan["started_at"], "finished_at": scan["finished_at"],
             "as_of": scan["as_of"], "state": state_of(scan), "complete": bool(scan["complete"]),
             "incremental": bool(scan["incremental"]), "error": scan["error"],

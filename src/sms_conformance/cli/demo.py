@@ -1,7 +1,8 @@
 """`sms-conformance demo`: sandbox + scan + write-back + report, in one command.
 
-The history store stays (`.demo/history.sqlite` by default) and the sandbox listens on a fixed
-port, so the same seed is the same instance run after run: every demo adds a point to its trend.
+The history store stays (`.demo/history.sqlite` by default) and the sandbox says which instance
+it is from its seed (its instance_id property), whatever port it listens on: the same seed is
+the same instance run after run, so every demo adds a point to its trend.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.waivers import Waivers
 
 DEMO_HISTORY = Path(".demo") / "history.sqlite"
-DEMO_PORT = 8642  # fixed: the sandbox's URL is the instance its scans are filed under
 
 
 @click.command()
@@ -36,8 +36,9 @@ DEMO_PORT = 8642  # fixed: the sandbox's URL is the instance its scans are filed
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--history", "history_path", type=click.Path(path_type=Path), default=DEMO_HISTORY,
               show_default=True, help="History store the demo keeps its scans and tasks in.")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEMO_PORT, show_default=True,
-              help="Loopback port of the sandbox (0: a free one, a new instance each run).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Loopback port of the sandbox (0: a free one; any port is the same "
+                   "instance for the same seed).")
 @click.pass_context
 def demo(ctx: click.Context, records: int, seed: int, history_path: Path, port: int) -> None:
     """Start a seeded sandbox dated up to today, scan it over HTTP, write remediation tasks

@@ -9,6 +9,7 @@ import click
 
 from sms_conformance.cli.report_group import history_option, instance_option, open_history
 from sms_conformance.errors import ConfigError
+from sms_conformance.history import instance_key
 from sms_conformance.reports.diff import diff_scans, previous_scan, write
 from sms_conformance.reports.render import check_writable
 from sms_conformance.scan_choice import choose_scan
@@ -42,7 +43,7 @@ def diff(from_spec: str | None, to_spec: str, instance: str | None, fmt: str,
             earlier = choose_scan(history, from_spec)
         if earlier["id"] == later["id"]:
             raise ConfigError(f"--from and --to are both scan {later['id']}")
-        if earlier["instance"] != later["instance"]:
+        if instance_key(earlier) != instance_key(later):
             raise ConfigError(f"scan {earlier['id']} is of {earlier['instance']}, scan "
                               f"{later['id']} of {later['instance']}: compare scans of one "
                               "instance")

@@ -35,7 +35,8 @@ def history_group() -> None:
 
 
 @history_group.command("scans")
-@click.option("--instance", metavar="URL", help="Only the scans of this instance.")
+@click.option("--instance", metavar="URL",
+              help="Only the scans of this instance (through any of its URLs).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @HISTORY_OPTION

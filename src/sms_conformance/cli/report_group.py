@@ -33,8 +33,8 @@ def open_history(path: Path | None) -> History:
 
 instance_option = click.option(
     "--instance", metavar="URL",
-    help="With --scan latest: the latest scan of this instance (needed when the history store "
-         "holds scans of several).")
+    help="With --scan latest: the latest scan of this instance, by any URL it was reached "
+         "through (needed when the history store holds scans of several).")
 
 
 def pick_scan(history: History, spec: str, instance: str | None = None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from datetime import datetime
 
 import click
 
@@ -45,8 +46,8 @@ def _fault_spec(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--records", default=2000, show_default=True,
               help="Incidents (problems 15 %, changes 25 % of this).")
 @click.option("--seed", default=7, show_default=True)
-@click.option("--as-of", "as_of", metavar="DATE", help="ServiceNow: date the records back from "
-              "this day (default: today, so a scan of them today needs no --as-of).")
+@click.option("--as-of", "as_of", metavar="DATE", help="Date the records back from this day "
+              "(default: today, so a scan of them today needs no --as-of).")
 @click.option("--password", default=None,
               help=f"Password of user admin (default: ${PASSWORD_ENV}, else generated).")
 @click.option("--faults", default=None, callback=_fault_spec, metavar="SPEC",
@@ -69,11 +70,13 @@ def serve(platform: str, port: int, records: int, seed: int, as_of: str | None,
     password = password or os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(16)
     started = time.perf_counter()
     click.echo(f"generating {records} incidents (seed {seed}) ...", err=True)
+    anchor = day_anchor(parse_as_of(as_of) if as_of else None)
+    click.echo(f"records dated up to {anchor:%Y-%m-%d}", err=True)
     if platform == "jira":
         if acl_hidden_rate or hidden_fields:
             raise click.UsageError("--acl-hidden-rate and --hidden-fields apply to the "
                                    "ServiceNow sandbox only")
-        _serve_jira(port, records, seed, password, faults, defect_rate, started)
+        _serve_jira(port, records, seed, password, faults, defect_rate, started, anchor)
         return
 
     def ready(sandbox: Sandbox) -> None:
@@ -88,17 +91,15 @@ def serve(platform: str, port: int, records: int, seed: int, as_of: str | None,
         click.echo("Ctrl-C to stop.")
 
     fields = tuple(f.strip() for f in hidden_fields.split(",") if f.strip())
-    anchor = day_anchor(parse_as_of(as_of) if as_of else None)
-    click.echo(f"records dated up to {anchor:%Y-%m-%d}", err=True)
-    _serve_forever(anchor=anchor, port=port, records=records, seed=seed, password=password, faults=faults,
-                   defect_rate=defect_rate, acl_hidden_rate=acl_hidden_rate,
+    _serve_forever(anchor=anchor, port=port, records=records, seed=seed, password=password,
+                   faults=faults, defect_rate=defect_rate, acl_hidden_rate=acl_hidden_rate,
                    hidden_fields=fields, client_id=client_id, client_secret=client_secret,
                    cache_dir=cache_dir, on_ready=ready)
     click.echo("stopped.", err=True)
 
 
 def _serve_jira(port: int, records: int, seed: int, password: str, faults: str | None,
-                defect_rate: float, started: float) -> None:
+                defect_rate: float, started: float, anchor: datetime) -> None:
     from sms_conformance.sandbox.jira import JiraSandbox, serve_jira_forever
 
     def ready(sandbox: JiraSandbox) -> None:
@@ -112,7 +113,7 @@ def _serve_jira(port: int, records: int, seed: int, password: str, faults: str |
         click.echo("Ctrl-C to stop.")
 
     serve_jira_forever(port=port, records=records, seed=seed, password=password, faults=faults,
-                       defect_rate=defect_rate, on_ready=ready)
+                       defect_rate=defect_rate, on_ready=ready, anchor=anchor)
     click.echo("stopped.", err=True)
 
 

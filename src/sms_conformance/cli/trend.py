@@ -22,7 +22,8 @@ from sms_conformance.reports.trend import TrendQuery, render_trend
 @click.option("--process", type=click.Choice([p.value for p in Process]), help="One process.")
 @click.option("--since", default="90d", show_default=True, metavar="90d|DATE",
               help="Scans started since then.")
-@click.option("--instance", metavar="URL", help="Scans of this instance (default: the latest scan's).")
+@click.option("--instance", metavar="URL", help="Scans of this instance, through any of its URLs "
+              "(default: the latest scan's).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @history_option

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sms_conformance.history import FindingRow, History
+from sms_conformance.history import FindingRow, History, instance_key
 from sms_conformance.reports.csv_report import cell
 
 CHANGES = ("new", "fixed", "still open", "not rechecked")
@@ -138,8 +138,8 @@ def previous_scan(scans: Iterable[Mapping[str, Any]],
                   later: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The latest complete scan of the same instance before `later` (else any earlier one that
     read something)."""
-    earlier = [s for s in scans if s["id"] < later["id"] and s["instance"] == later["instance"]
-               and not s.get("failed_start")]
+    earlier = [s for s in scans if s["id"] < later["id"]
+               and instance_key(s) == instance_key(later) and not s.get("failed_start")]
     complete = [s for s in earlier if s["complete"]]
     candidates = complete or earlier
     return candidates[-1] if candidates else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from sms_conformance.history import History, instance_key
 from sms_conformance.reports.summary import CLAUSE_TITLES, Decided
+from sms_conformance.scan_choice import instance_keys
 
 COUNTS = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
 
@@ -104,10 +105,11 @@ def trend(history: History, query: TrendQuery) -> tuple[str | None, list[Series]
     scans = [s for s in history.scans(query.since, failed_starts=False)
              if query.until is None or s["id"] <= query.until]
     instance = query.instance or (instance_key(scans[-1]) if scans else None)
+    keys = instance_keys(scans, instance) if instance else set()
     series: dict[str, Series] = {}
     shown = instance
     for scan in scans:
-        if instance not in (instance_key(scan), scan["instance"]):
+        if instance_key(scan) not in keys:
             continue
         shown = scan["instance"]
         groups: dict[str, list[Mapping[str, Any]]] = {}

@@ -12,8 +12,9 @@ import gc
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
-from sms_conformance.sandbox.dataset import Dataset, generate
+from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
 from sms_conformance.sandbox.jira.hostile import Hostile
 from sms_conformance.sandbox.jira.server import JiraAuth, JiraServer, planted_keys
@@ -36,15 +37,18 @@ class JiraSandbox(Served[JiraServer]):
                  port: int = 0, host: str = "127.0.0.1", time_zone: str = "UTC",
                  hidden_fields: Iterable[str] = (), absent_fields: Iterable[str] = (),
                  dataset: Dataset | None = None,
-                 hostile: Hostile | str | None = None) -> None:
+                 hostile: Hostile | str | None = None,
+                 anchor: datetime = DEFAULT_ANCHOR) -> None:
         """`time_zone`: the user's profile zone (JQL dates, /myself); `hidden_fields`: fields
         (custom names or ids) GET /field lists but issues never carry; `absent_fields`: fields
-        the site does not have; `hostile`: misbehaviour modes (sandbox.jira.hostile)."""
+        the site does not have; `hostile`: misbehaviour modes (sandbox.jira.hostile);
+        `anchor`: the moment the records are dated back from, as the ServiceNow sandbox's
+        (`sandbox serve` passes the start of today)."""
         self.user = ADMIN_EMAIL
         self.password = password or secrets.token_urlsafe(16)
         super().__init__(host, port)
         self.dataset = dataset if dataset is not None else generate(
-            records, seed, defect_rate=defect_rate)
+            records, seed, defect_rate=defect_rate, anchor=anchor)
         self.view: LogicalView = logical_view(self.dataset)
         self.store = JiraStore(self.view, time_zone, hidden_fields, absent_fields)
         self.store.cloud_id = str(uuid.uuid5(uuid.NAMESPACE_URL,
@@ -106,10 +110,11 @@ class JiraSandbox(Served[JiraServer]):
 def serve_jira_forever(port: int = 8080, records: int = 2000, seed: int = 7,
                        password: str | None = None, faults: FaultSpec | str | None = None,
                        defect_rate: float = 0.2, host: str = "127.0.0.1",
-                       on_ready: Callable[[JiraSandbox], None] | None = None) -> None:
+                       on_ready: Callable[[JiraSandbox], None] | None = None,
+                       anchor: datetime = DEFAULT_ANCHOR) -> None:
     """Run a Jira sandbox in the calling thread until interrupted (KeyboardInterrupt)."""
     sandbox = JiraSandbox(records=records, seed=seed, password=password, faults=faults,
-                          defect_rate=defect_rate, port=port, host=host)
+                          defect_rate=defect_rate, port=port, host=host, anchor=anchor)
     server = sandbox.server = sandbox.make_server()
     if on_ready is not None:
         on_ready(sandbox)
