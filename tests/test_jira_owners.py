@@ -139,3 +139,24 @@ def test_an_unknown_owner_first_is_refused_before_anything_is_written(jsm: JiraS
     assert result.exit_code == 2, result.output
     assert "write_back.jira.owner_first" in result.output
     assert not tasks(jsm)
+
+
+def test_owner_field_none_gives_every_task_its_records_assignee(jsm: JiraSandbox,
+                                                               tmp_path: Path) -> None:
+    """bad input: owner_field none (tasks hold no group) with a group as the fallback owner (the
+    default Service Desk); outcome: each record's task goes to the record's assignee (its group
+    cannot be written), a notice says the group fallback cannot hold tasks and asks for an
+    accountId, and the plan counts the rest as unassigned rather than owned"""
+    result = write_back(jsm, tmp_path, {"jira": {"owner_field": "none"}})
+    assert result.exit_code == 0, result.output
+    assert "'Service Desk' is a group, but the tasks have no group field" in result.output
+    made = tasks(jsm)
+    assert made and not any(t.group for t in made)
+    for task in made:
+        record = record_of(jsm, task)
+        if record is not None and record.record is not None:
+            assert task.assignee == record.record.values.get("assignee")
+    planned = plan(tmp_path)
+    owned = [t for t in planned["tasks"] if t["owner_id"]]
+    assert len(owned) == sum(1 for t in made if t.assignee)
+    assert planned["new"]["unassigned"] == len(made) - len(owned)

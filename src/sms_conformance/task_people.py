@@ -3,9 +3,10 @@
 A task port that assigns people says which of a record's owners comes first (`owner_first`:
 group or assignee). With `group`, a record without a valid assignment group gives its task to
 the record's assignee, before the process owner group and the fallback owner; with `assignee`,
-the assignee comes before the record's group. A fallback owner that is a person takes the tasks
-left without any owner. The assignees are noted as the scan reads the records (only those a
-task may go to), so no request is made for them. Pure.
+the assignee comes before the record's group. Where the tasks hold no group (Jira without a
+group field), every task goes to its record's assignee and a group owner is none. A fallback
+owner that is a person takes the tasks left without any owner. The assignees are noted as the
+scan reads the records (only those a task may go to), so no request is made for them. Pure.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class People:
     """The assignees of the scanned records a task may go to: record id -> (person id, name)."""
 
     first: str = "group"  # group | assignee
+    holds_groups: bool = True  # False: the tasks have no group field to hold one
     of: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def note(self, record: Record) -> None:
@@ -33,7 +35,8 @@ class People:
         if not isinstance(person, Ref) or not is_person(person.id):
             return
         group = record.fields.get(GROUP_FIELD)
-        if self.first == "group" and isinstance(group, Ref) and is_reference(group.id):
+        if (self.first == "group" and self.holds_groups and isinstance(group, Ref)
+                and is_reference(group.id)):
             return  # the record's group owns its tasks
         self.of[record.id] = (person.id, person.name or person.id)
 
@@ -52,6 +55,8 @@ def _owned(draft: TaskDraft, people: People, fallback: Fallback) -> TaskDraft:
     person = people.of.get(draft.parent_id) if draft.parent_id else None
     if person is not None:
         return replace(draft, owner_id=person[0], owner_kind="person")
+    if not people.holds_groups and draft.owner_kind == "group":
+        draft = replace(draft, owner_id="")  # nowhere to write it: not counted as owned
     if not draft.owner_id and fallback.kind == "person" and fallback.group_id:
         return replace(draft, owner_id=fallback.group_id, owner_kind="person")
     return draft

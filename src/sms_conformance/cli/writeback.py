@@ -16,7 +16,7 @@ from sms_conformance.canonical import SCHEMA, PlatformMap
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.connectors.capabilities import Reads, writes_tasks
 from sms_conformance.errors import ConfigError
-from sms_conformance.fallback_owner import resolve_fallback, with_fallback
+from sms_conformance.fallback_owner import Fallback, resolve_fallback, with_fallback
 from sms_conformance.history import FindingRow, History
 from sms_conformance.names import group_names
 from sms_conformance.plan_report import (
@@ -110,7 +110,7 @@ class WriteBack:
         wb.watched = watch_open_tasks(port, rules, connector.platform, legacy_urls)
         first = getattr(port, "owner_first", None)  # Jira: write_back.jira.owner_first
         if first in ("group", "assignee"):
-            wb.people = People(first)
+            wb.people = People(first, bool(getattr(port, "owner_field", True)))
         return wb
 
     def watch(self, options: ScanOptions) -> None:
@@ -151,6 +151,12 @@ class WriteBack:
             if is_reference(i) and i not in groups), lookup), **groups}
         if fallback.group_id and not fallback.name and fallback.group_id in groups:
             fallback = replace(fallback, name=groups[fallback.group_id])
+        if fallback.kind == "group" and fallback.group_id and self.people is not None \
+                and not self.people.holds_groups:
+            fallback = Fallback(fallback.setting, notice=(
+                f"write_back.fallback_owner {fallback.setting!r} is a group, but the tasks have "
+                "no group field (write_back.jira.owner_field): tasks without an assignee stay "
+                "unassigned; give a person's accountId"))
         self.config = with_fallback(self.config, fallback)
         by_id = {r.id: r for r in self.rules}
         fixed = set(outcome.conforming)
