@@ -1,6 +1,6 @@
 """No view names an owner, a person or a service only by an id (issue 19, point 2), on either
 platform: the findings (table, JSON, CSV), the write-back plan (lines and JSON), `tasks list`
-(table and JSON, stored and live), `sample` and `report metrics`, and the evidence pack. Owner
+(table and JSON, stored and live), `sample`, `report metrics`, `trace` and the evidence pack. Owner
 groups given by id (`owner_groups`, `fallback_owner`) that no scanned record carries are named
 too. A 32-hex id (a sys_id; on the JSM sandbox also groupIds and accountIds) of a group,
 person, service or CI may appear only beside its name (on its line, in its JSON object); any
@@ -140,6 +140,12 @@ def test_no_view_names_an_owner_or_service_only_by_id(site: Site, tmp_path: Path
     metrics = site.run("report", "metrics", "--history", history, *("--format", "json"))
     assert metrics.exit_code == 0, metrics.output
     docs["metrics"] = json.loads(metrics.stdout)
+    numbers = {f["number"] for f in docs["report json"]["findings"]
+               if f["process"] == "incident"}
+    for number in sorted(numbers)[:3]:  # an incident's problem, change and CI, named
+        traced = site.run("trace", number, *site.source, "--as-of", AS_OF)
+        assert traced.exit_code == 0, traced.output
+        texts[f"trace {number}"] = traced.stdout
     pack = site.run("report", "evidence", "--history", history, "--output",
                     str(tmp_path / "pack"))
     assert pack.exit_code == 0, pack.output
