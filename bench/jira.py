@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import secrets
 import subprocess
@@ -213,11 +214,22 @@ def contender(kind: str, url: str, token: str, extra: str) -> dict[str, float]:
 # -- driver -----------------------------------------------------------------------------------
 
 def run(kind: str, url: str, token: str, extra: str) -> dict[str, float]:
+    """One contender in a process of its own; besides its own figures, the process's time
+    from start to exit (interpreter and imports included, as a user waits for it) and the CPU
+    it used (user, system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--contender", kind, url, token, extra],
                          check=True, capture_output=True, text=True).stdout
+    process = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    print(f"  {kind:<6} {result['wall']:8.2f}s  rss {result['maxrss_kib'] / 1024:7.1f} MiB  "
-          f"records {result['records']:>8}  requests {result['requests']:>6}", file=sys.stderr)
+    result.update(process=process, user=after.ru_utime - before.ru_utime,
+                  system=after.ru_stime - before.ru_stime)
+    print(f"  {kind:<6} {result['wall']:8.2f}s  (process {process:.2f}s, user CPU "
+          f"{result['user']:.2f}s, system {result['system']:.2f}s)  rss "
+          f"{result['maxrss_kib'] / 1024:7.1f} MiB  records {result['records']:>8}  requests "
+          f"{result['requests']:>6}", file=sys.stderr)
     return result
 
 
@@ -249,7 +261,8 @@ def measure(records: int, latency: int) -> list[tuple[str, str, str]]:
         rows.append((f"{names[kind]} ({latency} ms)",
                      f"{result['wall']:.2f} s = {result['wall'] / base['wall']:.2f}x",
                      f"{result['requests']} requests = {result['requests'] / base['requests']:.2f}x, "
-                     f"{result['maxrss_kib'] // 1024} MiB, {detail}"))
+                     f"{result['maxrss_kib'] // 1024} MiB, process {result['process']:.2f} s, user "
+                     f"CPU {result['user']:.2f} s, {detail}"))
     return rows
 
 
@@ -269,7 +282,9 @@ def main() -> None:
             for name, whole, split in narrower(url, token, searches(url, token)):
                 print(f"{name}: {whole} requests whole, {split} as two narrower searches")
         return
+    print(f"load average at start: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     rows = measure(args.records, args.latency)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     width = max(len(r[0]) for r in rows)
     for name, wall, rest in rows:
         print(f"{name:<{width}}  {wall:<18}  {rest}")
