@@ -81,6 +81,37 @@ def test_a_short_page_is_not_the_last_page(jira: JiraSandbox) -> None:
     assert page["isLast"] is False and page["nextPageToken"]
 
 
+def test_the_page_size_falls_with_the_fields_asked_for(jira: JiraSandbox) -> None:
+    """Reference §1.1: most issues a page for id/key only, 100 for *all; the sandbox's middle
+    step (its own choice, not Cloud's published rule): up to 1000 for at most 20 named fields."""
+    everything = len(jira.store.issues)
+    named = ["summary", "status", "priority", "created", "updated", "resolution", "reporter",
+             "resolutiondate", "issuetype", "issuelinks", "assignee", "labels", "description",
+             "environment", "duedate", "components", "versions", "fixVersions", "creator",
+             "watches", "votes"]
+    assert everything > 100
+    for fields, page in (([], everything), (["id", "key"], everything), (named[:20], everything),
+                         (named, 100), (["*all"], 100), (["*navigable"], 100)):
+        body = {"fields": fields} if fields else {}
+        assert len(search(jira, "project = ITSM", maxResults=5000, **body).json()["issues"]
+                   ) == page, fields
+
+
+@pytest.mark.parametrize("asked", [0, 5001, -1])
+def test_the_enhanced_search_refuses_max_results_outside_1_to_5000(jira: JiraSandbox,
+                                                                   asked: int) -> None:
+    """bad input: maxResults 0, above 5000 or negative on the enhanced search; outcome: 400 in
+    Cloud's words (jenkinsci/jira-plugin#646), while the legacy search counts with 0."""
+    refused = search(jira, "project = ITSM", maxResults=asked, fields=["id"])
+    assert refused.status_code == 400
+    if asked >= 0:
+        assert refused.json()["errorMessages"] == [
+            "The max results parameter has to be between 1 and 5,000."]
+    legacy = session(jira).post(f"{jira.url}/rest/api/2/search",
+                                json={"jql": "project = ITSM", "maxResults": 0}).json()
+    assert legacy["issues"] == [] and legacy["total"] == len(jira.store.issues)
+
+
 def test_only_the_id_comes_back_unless_fields_are_asked_for(jira: JiraSandbox) -> None:
     bare = search(jira, "project = ITSM", maxResults=3).json()["issues"]
     assert bare and all(set(i) == {"id"} and i["id"].isdigit() for i in bare)

@@ -27,15 +27,30 @@ Findings = dict[tuple[str, str], tuple[str, str]]
 
 
 class Recorder:
-    """The JQL of every search a connector sends."""
+    """The JQL of every search a connector sends, and the fields each asks for."""
 
     def __init__(self, reads: Any) -> None:
         self.reads, self.queries = reads, []  # type: ignore[var-annotated]
+        self.fields: dict[str, list[str]] = {}
 
     def post(self, path: str, body: Any, *, write: bool = False) -> Any:
         if isinstance(body, dict) and "jql" in body:
             self.queries.append(str(body["jql"]))
+            self.fields[str(body["jql"])] = list(body.get("fields") or [])
         return self.reads.post(path, body, write=write)
+
+
+def every_field(connector: JiraConnector) -> JiraConnector:
+    """The connector asking for every field (`*all`) in each search and look-up."""
+    post = connector.client.post
+
+    def widened(path: str, body: Any, *, write: bool = False) -> Any:
+        if not write and isinstance(body, dict) and body.get("fields") not in (None, ["id"]):
+            body = {**body, "fields": ["*all"]}
+        return post(path, body, write=write)
+
+    connector.client.post = widened  # type: ignore[method-assign]
+    return connector
 
 
 def connect(box: JiraSandbox, streams: int) -> JiraConnector:
@@ -44,9 +59,11 @@ def connect(box: JiraSandbox, streams: int) -> JiraConnector:
 
 
 def scan(box: JiraSandbox, history: Path, streams: int,
-         connector: JiraConnector | None = None) -> tuple[Any, Findings, list[str]]:
+         connector: JiraConnector | None = None, recorder: Recorder | None = None
+         ) -> tuple[Any, Findings, list[str]]:
     connector = connector or connect(box, streams)
-    recorder = Recorder(connector.reads)
+    recorder = recorder or Recorder(connector.reads)
+    recorder.reads = connector.reads
     connector.reads = recorder
     rules = load_rules([builtin_pack_dir()], load_jira_field_map(), load_settings())
     outcome = Scanner(connector, rules, History(history)).run(
@@ -72,6 +89,28 @@ def test_parallel_ranges_and_one_chain_find_the_same(tmp_path: Path) -> None:
         r: vars(c) for r, c in one.counts.items()}
     assert many_found == one_found and one_found
     assert many.lookups < one.lookups  # links answered from the scan's own passes
+
+
+def test_a_parallel_scan_of_trimmed_fields_finds_what_one_chain_of_every_field_finds(
+        tmp_path: Path) -> None:
+    """The searches ask only for the fields the rules, metrics and strata read (no `*all`, not
+    the field map's every field), in key ranges; one page chain asking `*all` everywhere finds
+    the same, result for result."""
+    with JiraSandbox(records=3000, seed=3) as box:
+        whole, whole_found, _ = scan(box, tmp_path / "all.sqlite", 1,
+                                     every_field(connect(box, 1)))
+        recorder, ranging = Recorder(None), connect(box, 4)
+        ranging.page_size = 100  # in ranges whatever page size the field count brings
+        trimmed, trimmed_found, queries = scan(box, tmp_path / "trimmed.sqlite", 4, ranging,
+                                               recorder)
+    incident = next(f for q, f in recorder.fields.items() if "Incident" in q and "issuekey" in q)
+    mapped = load_jira_field_map().processes["incident"].fields
+    assert not any(f.startswith("*") for f in incident) and "issuekey" in " ".join(queries)
+    assert "description" not in incident and len(incident) < len(mapped)  # no rule reads it
+    assert trimmed.records == whole.records
+    assert {r: vars(c) for r, c in trimmed.counts.items()} == {
+        r: vars(c) for r, c in whole.counts.items()}
+    assert trimmed_found == whole_found and whole_found
 
 
 def _new_incident(box: JiraSandbox, like: Issue, n: int) -> Issue:

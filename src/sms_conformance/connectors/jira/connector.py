@@ -411,9 +411,12 @@ class JiraConnector:
                                   ) from None
 
     def _count_only(self, query: str) -> None:
-        body = {"jql": query, "fields": ["id"], "maxResults": 0}
-        if not self.legacy_search and self.client.post("/rest/api/3/search/jql", body) is not None:
+        """The query asked of the site with no issue read (enhanced search: one id, as it
+        refuses maxResults 0 with a 400 that would read as a refused restriction)."""
+        if not self.legacy_search and self.client.post("/rest/api/3/search/jql", {
+                "jql": query, "fields": ["id"], "maxResults": 1}) is not None:
             return
+        body = {"jql": query, "fields": ["id"], "maxResults": 0}
         if self.client.post(f"/rest/api/{self.api}/search", body) is None:
             raise SourceError(f"{self.instance}: no JQL search endpoint (404)")
 

@@ -56,6 +56,9 @@ RATE_LIMIT_HTML = ("<!doctype html><html lang=\"en\"><head><title>HTTP Status 42
 LOGIN_HTML = ("<!DOCTYPE html><html><head><title>Log in with Atlassian account</title></head>"
               "<body><div id=\"root\"></div></body></html>")
 MAX_RESULTS_DEFAULT = 50
+# The enhanced search refuses maxResults outside 1 to 5000 (400, jenkinsci/jira-plugin#646);
+# the legacy search takes 0 (a count) and caps the rest at LEGACY_MAX, echoing it.
+ENHANCED_MAX = 5000
 LEGACY_MAX = 1000  # DC's jira.search.views.default.max
 BULK_MAX = 100
 
@@ -89,11 +92,13 @@ class JiraServer(ThreadingHTTPServer):
 def page_cap(fields: list[str] | None) -> int:
     """Issues per page at most: the API returns fewer when more fields are asked for; the exact
     rule is not published, this is the sandbox's (reference §1.1): 5000 for id/key only, 1000
-    for up to 20 named fields, 100 for more or for *all / *navigable."""
+    for up to 20 named fields, 100 for more or for *all / *navigable. The 1000 is the sandbox's
+    own choice: Cloud's legacy search was seen answering 100 a page for four named fields
+    (shridhar-tl/jira-assistant#15), so a site may cap lower; paging never relies on it."""
     if fields is not None and any(f.startswith("*") for f in fields):
         return 100
     if fields is None or set(fields) <= {"id", "key"}:
-        return 5000
+        return ENHANCED_MAX
     return 1000 if len(fields) <= 20 else 100
 
 
@@ -406,6 +411,8 @@ class JiraHandler(BaseHTTPRequestHandler):
             raw_fields = given.split(",") if given else None
             expand = self._param("expand", "") or ""
         fields = select_fields(list(raw_fields) if isinstance(raw_fields, list) else None)
+        if not 1 <= _count(max_results, "maxResults") <= ENHANCED_MAX:  # Cloud's own words
+            raise error(400, "The max results parameter has to be between 1 and 5,000.")
         limit = min(_count(max_results, "maxResults"), page_cap(
             [str(f) for f in raw_fields] if isinstance(raw_fields, list) else None))
         found = self.server.search(text, bounded=True)
