@@ -67,17 +67,20 @@ def test_400_is_not_retried(make_client: Make) -> None:
     assert client.request_count == 1
 
 
-def test_budget_exhausted_is_a_source_error(make_client: Make) -> None:
+def test_budget_exhausted_is_a_source_error(make_client: Make, sleeps: list[float]) -> None:
+    """fault: every answer is 503; outcome: retried until the next wait would pass the retry
+    budget (1.5 s, counted on the clock the waits advance, here a fake one: the count does not
+    depend on the machine's speed), then a SourceError naming the attempts and the 503."""
     with StubServer(scripted(Resp(503))) as server:
-        client = make_client(
-            # Real time (the budget is tenacity's clock), with room for a slow first answer on a
-            # loaded machine: 0.3 s made it the only attempt about once a run under load.
-            server.url, policy=RetryPolicy(budget=1.5, initial=0.05, maximum=0.05),
-            sleep=time.sleep,
-        )
+        client = make_client(server.url, policy=RetryPolicy(budget=1.5, initial=0.05,
+                                                            maximum=0.05))
         with pytest.raises(SourceError, match=r"gave up after \d+ attempts.*503"):
             client.list("incident", {})
-    assert 2 <= client.request_count <= 40
+    assert client.request_count == len(sleeps) + 1  # one attempt more than waits
+    assert sum(sleeps) <= 1.5  # no wait ends past the budget ...
+    assert all(0.025 <= s <= 0.05 for s in sleeps)  # ... and each is 50-100 % of 0.05 s,
+    assert sum(sleeps) > 1.5 - 0.05  # so it stopped only when the next one would have passed it
+    assert 31 <= client.request_count <= 61
 
 
 def test_retry_after_beyond_budget_gives_up_at_once(

@@ -78,6 +78,7 @@ class RetryPolicy:
         backoff: float = min(self.maximum, self.initial * 2.0 ** (state.attempt_number - 1))
         return backoff * random.uniform(0.5, 1.0)
 
-    def stop(self, state: RetryCallState) -> bool:
-        elapsed = state.seconds_since_start or 0.0
+    def stop(self, state: RetryCallState, elapsed: float) -> bool:
+        """`elapsed`: seconds since the first attempt, on the caller's clock (the one its
+        sleeps advance), so a budget means the same on a loaded machine and under a fake clock."""
         return elapsed + (state.upcoming_sleep or 0.0) > self.budget

@@ -105,11 +105,12 @@ class HttpClient:
     def _retried(self, method: str, url: str, attempt: Callable[[], T]) -> T:
         """`attempt` until it returns, retrying RetryableError within the budget and deadline."""
         out_of_time = False
+        started = self._clock()
 
         def stop(state: RetryCallState) -> bool:
             """No retry past the retry budget, nor one whose wait would end past the deadline."""
             nonlocal out_of_time
-            if self.policy.stop(state):
+            if self.policy.stop(state, self._clock() - started):
                 return True
             out_of_time = self._clock() + (state.upcoming_sleep or 0.0) >= self.deadline
             return out_of_time
