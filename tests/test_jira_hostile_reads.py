@@ -153,6 +153,36 @@ def test_a_search_page_over_the_size_cap(jsm: JiraSandbox) -> None:
         list(connector.fetch(FetchRequest(Process.INCIDENT, (), frozenset({"state"}), None)))
 
 
+def test_a_search_page_of_too_many_json_objects_is_not_decoded(
+    jsm: JiraSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fault: the first issue of every record search carries a description of one paragraph
+    of 60,000 text nodes (mode wide-adf, its size lowered; bench/adf_memory.py runs the 56 MB
+    one), under source.max_response_objects of 50,000; outcome: the scan exits 3 naming the
+    cap, the body never decoded (decoding takes about 16 times the size of such a body), the
+    watermarks where they were; under the default cap (1,000,000) the same pages are read."""
+    from sms_conformance.sandbox.jira import hostile
+
+    monkeypatch.setattr(hostile, "WIDE", 60_000)
+    history = tmp_path / "h.sqlite"
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text("source:\n  max_response_objects: 50000\n")
+    jsm.faults = None
+    assert scan(jsm, history).exit_code == 0
+    before = watermarks(history)
+    jsm.hostile = "wide-adf"
+    try:
+        result = scan(jsm, history, "--config", str(config))
+        default = scan(jsm, tmp_path / "other.sqlite", "--only", "incident.logging.description")
+    finally:
+        jsm.hostile = ""
+    assert result.exit_code == 3, result.output
+    assert "more than 50,000 JSON objects (source.max_response_objects)" in result.output
+    assert watermarks(history) == before
+    assert default.exit_code in (0, 1), default.output
+
+
 @pytest.mark.usefixtures("small_pages")
 def test_endless_pages_of_made_up_issues(jsm: JiraSandbox, tmp_path: Path) -> None:
     """fault: after the first page, each search page holds made-up issues numbered past every

@@ -15,6 +15,7 @@ from sms_conformance.errors import ConfigError
 from sms_conformance.rules.parse import parse_duration
 
 MIB = 1024 * 1024
+MAX_OBJECTS = 1_000_000  # JSON objects in one response body (source.max_response_objects)
 
 
 class Limits(BaseModel):
@@ -25,7 +26,9 @@ class Limits(BaseModel):
     retry_budget: time within which a failed request is retried (429, 5xx, resets, timeouts);
     max_retry_after: the longest Retry-After waited out (a site asking for more gets no request
     until then: a read ends the scan as incomplete, write-back leaves the rest for the next run);
-    max_response_mb: one response body; max_pages: pages of one table scan, whatever the count;
+    max_response_mb: one response body; max_response_objects: JSON objects in one body, counted
+    before it is decoded (decoding costs about 300 bytes an object: a body of tiny objects
+    would take some 16 times its size); max_pages: pages of one table scan, whatever the count;
     streams: key ranges of a table read at once (lowered on 429/503, never raised above it);
     min_record_share: a whole read returning fewer than this share of the records the last
     complete scan read in the same scope is taken as a failed answer (the scan is incomplete).
@@ -38,6 +41,7 @@ class Limits(BaseModel):
     retry_budget: float = Field(default=120.0, ge=0)
     max_retry_after: float = Field(default=60.0, ge=0)
     max_response_mb: float = Field(default=64.0, gt=0)
+    max_response_objects: int = Field(default=MAX_OBJECTS, ge=1)
     max_pages: int = Field(default=20_000, ge=1)
     streams: int = Field(default=4, ge=1, le=16)
     min_record_share: float = Field(default=0.5, ge=0, le=1)

@@ -9,7 +9,9 @@ requests sent.
 Bounds: `timeout` between two bytes; `request_timeout` for the whole exchange, TLS handshake,
 status line, headers and body included (a Deadline from watchdog.py shuts the socket down if the
 headers are still arriving then; the body is read here, the deadline checked between reads); so
-every request ends within `request_timeout` plus one `timeout`. `max_body` bytes per body, and
+every request ends within `request_timeout` plus one `timeout`. `max_body` bytes per body and
+`max_objects` JSON objects in it (counted as opening braces before decoding: decoding costs
+about 300 bytes an object, so a body of tiny objects would take 16 times its size), and
 `scan_timeout` for everything the client does: past it, no request starts and none is waited for.
 
 Platform-free: each platform's client subclasses it and decodes its own answers.
@@ -38,7 +40,7 @@ from sms_conformance.connectors.http.retry import (
 )
 from sms_conformance.connectors.http.watchdog import Deadline, WatchedAdapter
 from sms_conformance.errors import SourceError
-from sms_conformance.limits import MIB
+from sms_conformance.limits import MAX_OBJECTS, MIB
 from sms_conformance.redaction import scrub
 
 USER_AGENT = f"sms-conformance/{__version__}"
@@ -69,8 +71,10 @@ class HttpClient:
         pool_size: int,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        max_objects: int = MAX_OBJECTS,
     ) -> None:
         self.base = base
+        self.max_objects = max_objects
         self.timeout = timeout
         self.request_timeout = request_timeout
         self.scan_timeout = scan_timeout
@@ -225,7 +229,7 @@ class HttpClient:
         raw = response.raw
         raw.decode_content = True  # gzip etc. undone as read, so the cap bounds memory
         chunks: list[bytes] = []
-        size = 0
+        size = objects = 0
         while True:
             if self._clock() >= until:
                 raise self._overdue(method, url)
@@ -236,6 +240,12 @@ class HttpClient:
             size += len(chunk)
             if size > self.max_body:
                 raise self._too_large(method, url)
+            objects += chunk.count(b"{")  # a brace in a string counts too: an upper bound
+            if objects > self.max_objects:
+                raise SourceError(
+                    f"{method} {url}: response of more than {self.max_objects:,} JSON objects "
+                    "(source.max_response_objects): not decoded; lower the page size or raise "
+                    "the limit")
             chunks.append(chunk)
 
     # -- errors -------------------------------------------------------------------------------

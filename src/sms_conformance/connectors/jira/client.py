@@ -24,7 +24,7 @@ from sms_conformance.connectors.http.transport import HttpClient
 from sms_conformance.connectors.jira.auth import JiraAuth
 from sms_conformance.connectors.jira.responses import decode
 from sms_conformance.errors import ConfigError
-from sms_conformance.limits import MIB
+from sms_conformance.limits import MAX_OBJECTS, MIB
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,13 @@ class JiraClient(HttpClient):
         verify: bool | str = True,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        max_objects: int = MAX_OBJECTS,
     ) -> None:
         super().__init__(
             site_url(site), timeout=timeout, request_timeout=request_timeout,
             scan_timeout=scan_timeout, max_body=max_body, policy=policy, session=session,
             verify=verify, pool_size=16, sleep=sleep, clock=clock,
+            max_objects=max_objects,
         )
         self.auth = auth
 

@@ -102,7 +102,7 @@ def connector_from_env(
         url, auth, request_timeout=limits.request_timeout, scan_timeout=limits.scan_timeout,
         max_body=limits.max_response_bytes,
         policy=RetryPolicy(budget=limits.retry_budget, max_retry_after=limits.max_retry_after),
-        verify=verify,
+        verify=verify, max_objects=limits.max_response_objects,
     )
     return JiraConnector(url, client, fieldmap, deployment=deployment, page_size=page_size,
                          max_pages=limits.max_pages, streams=limits.streams)

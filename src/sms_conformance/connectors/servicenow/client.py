@@ -17,7 +17,7 @@ from sms_conformance.connectors.http.transport import HttpClient
 from sms_conformance.connectors.servicenow.auth import Auth
 from sms_conformance.connectors.servicenow.responses import Json, decode
 from sms_conformance.errors import ConfigError, SourceError
-from sms_conformance.limits import MIB
+from sms_conformance.limits import MAX_OBJECTS, MIB
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,13 @@ class TableClient(HttpClient):
         pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        max_objects: int = MAX_OBJECTS,
     ) -> None:
         super().__init__(
             base_url(instance_url), timeout=timeout, request_timeout=request_timeout,
             scan_timeout=scan_timeout, max_body=max_body, policy=policy, session=session,
             verify=verify, pool_size=pool_size, sleep=sleep, clock=clock,
+            max_objects=max_objects,
         )
         self.auth = auth
         self.protected = set(PROTECTED_TABLES)

@@ -127,7 +127,7 @@ def connector_from_env(
         url, auth_from_env(url, settings, env), request_timeout=limits.request_timeout,
         scan_timeout=limits.scan_timeout, max_body=limits.max_response_bytes,
         policy=RetryPolicy(budget=limits.retry_budget, max_retry_after=limits.max_retry_after),
-        verify=verify,
+        verify=verify, max_objects=limits.max_response_objects,
     )
     return ServiceNowConnector(
         url, client, fieldmap, page_size=page_size, ref_batch=ref_batch,

@@ -23,6 +23,7 @@ MODES = {
     "transition-400": "every transition answers 400, as a workflow condition refusing it",
     "deep-adf": "the first issue of every record search has its rich text nested 500 deep",
     "too-deep-json": "the same, 1,100 deep: deeper than JSON parsers allow",
+    "wide-adf": "the same, one paragraph of 2,000,000 text nodes (a 56 MB body)",
     "escapes": "short summaries of records, group names and error messages carry terminal "
                "escape sequences",
 }
@@ -32,6 +33,7 @@ TITLE = "\x1b]0;x\x07"  # sets the window title
 ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b]8;;https://evil.example\x1b\\here\x1b]8;;\x1b\\"
 _TASK_SEARCH = re.compile(r'labels\s*=\s*"?sms-conformance"?')
 DEEP, TOO_DEEP = 500, 1100
+WIDE = 2_000_000
 
 
 _DEEP_MARK = "\x00deep-document\x00"
@@ -44,6 +46,13 @@ def deep_document(depth: int) -> bytes:
     leaf = b'{"type":"paragraph","content":[{"type":"text","text":"deep"}]}'
     return (b'{"type":"doc","version":1,"content":[' + head * depth + leaf + b"]}" * depth
             + b"]}")
+
+
+def wide_document(nodes: int) -> bytes:
+    """An ADF document of one paragraph of `nodes` text nodes (27 bytes each), as JSON text."""
+    text = b'{"type":"text","text":"ab"}'
+    return (b'{"type":"doc","version":1,"content":[{"type":"paragraph","content":['
+            + b",".join([text] * nodes) + b"]}]}")
 
 
 @dataclass(frozen=True)
@@ -80,16 +89,19 @@ class Hostile:
                 summary = fields.get("summary") if isinstance(fields, dict) else None
                 if isinstance(summary, str) and len(summary) < 10:
                     fields["summary"] = f"{summary[:3]}{TITLE}"  # type: ignore[index]
-        depth = (TOO_DEEP if "too-deep-json" in self.modes
-                 else DEEP if "deep-adf" in self.modes else 0)
+        rich_text = (deep_document(TOO_DEEP) if "too-deep-json" in self.modes
+                     else deep_document(DEEP) if "deep-adf" in self.modes
+                     else wide_document(WIDE) if "wide-adf" in self.modes else b"")
         issues = answer.get("issues")
-        if not (depth and isinstance(issues, list) and issues):
+        if not (rich_text and isinstance(issues, list) and issues):
             return orjson.dumps(answer)
         fields = issues[0].get("fields") or {}
         rich = [k for k, v in fields.items() if isinstance(v, dict) and v.get("type") == "doc"]
+        if "wide-adf" in self.modes:  # one field: the body stays under the response size cap
+            rich = rich[:1]
         for name in rich or ["description"]:
             fields[name] = _DEEP_MARK
-        return orjson.dumps(answer).replace(orjson.dumps(_DEEP_MARK), deep_document(depth))
+        return orjson.dumps(answer).replace(orjson.dumps(_DEEP_MARK), rich_text)
 
     def transition(self) -> tuple[int, dict[str, Any]] | None:
         """The error a transition answers with, if the mode refuses or fails them."""
