@@ -22,6 +22,7 @@ from sms_conformance.sandbox.jira.site import ISSUE_TYPES
 from sms_conformance.sandbox.jira.store import ZONES, Issue
 from sms_conformance.sandbox.store import Table
 from sms_conformance.task_policy import record_fingerprint
+from tests.proxy import Proxy
 from tests.test_jira_e2e import ENV, PASSWORD, is_open
 from tests.test_jira_e2e import tasks as jira_tasks
 from tests.test_writeback_e2e import TASK_TABLES, tasks
@@ -158,6 +159,69 @@ def test_a_second_url_of_one_jira_site_creates_and_closes_nothing(tmp_path: Path
                          if label.startswith("smsc-fp-"))
         assert max(labels.values()) == 1
         assert "create 0," in result.output and "close 0," in result.output
+
+
+@pytest.mark.parametrize(("stores", "prefix"), [("same", ""), ("different", "/gateway/itsm")])
+def test_a_write_back_through_a_proxy_of_the_instance_creates_and_closes_nothing(
+        sandbox: Sandbox, tmp_path: Path, stores: str, prefix: str) -> None:
+    """bad input: a write-back through the instance's URL, then one through a forwarding proxy
+    in front of it (another port, or an API gateway's path prefix), same or another history
+    store; outcome: zero tasks created, zero closed, no open duplicate, one identity."""
+    first = tmp_path / "a.sqlite"
+    assert scan(sandbox.url, first).exit_code in (0, 1)
+    before = tasks(sandbox)
+    assert before
+    second = first if stores == "same" else tmp_path / "b.sqlite"
+    with Proxy(sandbox.url, prefix) as proxy:
+        result = scan(proxy.url, second)
+        assert proxy.forwarded > 0  # the run went through the proxy
+    assert result.exit_code in (0, 1), result.output
+    after = tasks(sandbox)
+    assert len(after) == len(before), "tasks created through the proxy"
+    assert sum(r["active"] == "true" for r in after) == sum(r["active"] == "true" for r in before)
+    assert max(open_by_fingerprint(after).values()) == 1
+    assert "create 0," in result.output and "close 0," in result.output
+    history = History(second)
+    try:
+        scans = history.scans()
+    finally:
+        history.close()
+    assert {s["instance_id"] for s in scans} == {sandbox.identity}
+    assert scans[-1]["instance"] == proxy.url
+
+
+@pytest.mark.parametrize(("stores", "prefix"), [("same", "/gateway/jira"), ("different", "")])
+def test_a_write_back_through_a_proxy_of_the_jira_site_creates_and_closes_nothing(
+        tmp_path: Path, stores: str, prefix: str) -> None:
+    """bad input: a write-back through the site's URL, then one through a forwarding proxy in
+    front of it (another port, or an API gateway's path prefix), same or another history store;
+    outcome: zero issues created, zero closed, no open duplicate, one identity."""
+    def write_back(url: str, history: Path) -> Result:
+        return CliRunner(env=ENV).invoke(cli, [
+            "scan", "--source", "jira", "--site", url, "--history", str(history), "--as-of",
+            "2026-11-01", "--full", "--write-back", "--max-new-tasks", "5000"])
+
+    first = tmp_path / "a.sqlite"
+    second = first if stores == "same" else tmp_path / "b.sqlite"
+    with JiraSandbox(records=150, seed=4, password=PASSWORD) as box:
+        assert write_back(box.url, first).exit_code in (0, 1)
+        before = [(t.id, is_open(t)) for t in jira_tasks(box)]
+        assert before
+        with Proxy(box.url, prefix) as proxy:
+            result = write_back(proxy.url, second)
+            assert proxy.forwarded > 0
+        assert result.exit_code in (0, 1), result.output
+        assert [(t.id, is_open(t)) for t in jira_tasks(box)] == before
+        labels = Counter(label for t in jira_tasks(box) if is_open(t) for label in t.labels
+                         if label.startswith("smsc-fp-"))
+        assert max(labels.values()) == 1
+        identity = box.identity
+    assert "create 0," in result.output and "close 0," in result.output
+    history = History(second)
+    try:
+        assert {s["instance_id"] for s in history.scans()} == {identity}
+    finally:
+        history.close()
 
 
 def restore(box: Sandbox, fixture: dict[str, Any], history: Path) -> None:
