@@ -14,6 +14,7 @@ from sms_conformance.rules.checks import (
     EvaluationError,
     UnknownValue,
     compile_condition,
+    decided_by,
 )
 from sms_conformance.rules.fields import condition_fields
 from sms_conformance.rules.model import Rule
@@ -141,7 +142,9 @@ def conclude(rule: Rule, record: Record, outcome: Outcome, waivers: Waivers | No
         # A failed check establishes the nonconformity even if another could not be evaluated.
         status, observed = Status.FAIL, _observed(rule, record, failed)
         also = [*problems, *(str(u) for u in unknown)]
-        detail = f"also could not evaluate: {'; '.join(also)}" if also else ""
+        said = [s for i in failed for s in decided_by(rule.check[i], record)]
+        detail = "; ".join([*said, *([f"also could not evaluate: {'; '.join(also)}"]
+                                     if also else [])])
     elif problems:
         status, observed = Status.ERROR, {}
         detail = f"could not evaluate: {'; '.join([*problems, *(str(u) for u in unknown)])}"

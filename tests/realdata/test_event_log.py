@@ -141,3 +141,29 @@ def test_the_instances_own_sla_outcome_decides_restore_targets(tmp_path: Path) -
     _, output, report = run(export, tmp_path, UCI_MAP + 'missing_values: ["?"]\n', "sla")
     passed, failed, unknown = counts(report)["incident.restore.within_target"]
     assert (passed, failed, unknown) == (25, 6, 0), output
+
+
+def test_the_instances_own_priority_matrix_configured_decides(tmp_path: Path) -> None:
+    """The event log's instance prioritises impact 3 x urgency 3 as 4 (every priority.matrix
+    failure of the full log is that combination): on the default matrix the sample's three
+    such incidents fail, with that instance's matrix configured none does, and the findings
+    and the notice name the matrix that decided."""
+    export = final_states(tmp_path / "export")
+    _, _, default = run(export, tmp_path, UCI_MAP, "default")
+    fails = [f for f in default["findings"] if f["rule_id"] == "incident.priority.matrix"]
+    assert {tuple(sorted(f["observed"].items())) for f in fails} == {
+        (("impact", "3"), ("priority", "4"), ("urgency", "3"))}
+    assert {f["detail"] for f in fails} == {
+        "decided by the default matrix (ServiceNow's out-of-the-box lookup)"}
+    config = tmp_path / "own-config"
+    config.mkdir()
+    (config / "fieldmap.yaml").write_text(UCI_MAP, encoding="utf-8")
+    (config / "settings.yaml").write_text("priority_matrix: {3: {3: 4}}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, [
+        "scan", "--source", f"file:{export}", "--history", str(tmp_path / "own.sqlite"),
+        "--format", "json", "--output", str(tmp_path / "own.json"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    own = json.loads((tmp_path / "own.json").read_text())
+    assert counts(own)["incident.priority.matrix"] == (32, 0, 0)
+    assert ("priority matrix: the configured matrix (settings priority_matrix) decides incident "
+            "priority checks") in own["scan"]["notices"]

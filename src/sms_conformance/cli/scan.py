@@ -30,6 +30,7 @@ from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.connectors.base import Connector
+from sms_conformance.connectors.capabilities import Reads, priority_lookup_of
 from sms_conformance.errors import ConfigError, ConformanceError, SourceError
 from sms_conformance.history import History
 from sms_conformance.identity import Identity, resolve_identity
@@ -37,9 +38,12 @@ from sms_conformance.limits import Limits
 from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.reports.render import FORMATS, check_writable
-from sms_conformance.rules.model import Severity
+from sms_conformance.rules.matrices import apply as apply_matrix
+from sms_conformance.rules.matrices import as_table, uses_lookup
+from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions, ScanOutcome
+from sms_conformance.settings import load_settings
 from sms_conformance.waivers import Waivers, load_waivers
 
 
@@ -186,6 +190,7 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
         ) as identity:
             run.instance = conn.instance
             moved = _export_moment(conn, options, args.as_of, args.since, waivers_at)
+            rules = priority_matrix(conn, rules, config.settings())
             wb = None
             if writes:
                 wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap,
@@ -248,6 +253,19 @@ def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, sin
         f"evaluated as of {now:%Y-%m-%d %H:%M:%S} UTC, {how}: ages and waivers are the "
         "export's; --as-of now evaluates as of today")
     return f"{now:%Y-%m-%dT%H:%M:%SZ} ({how})"
+
+
+def priority_matrix(conn: Reads, rules: list[Rule], settings: Mapping[str, Any]) -> list[Rule]:
+    """The rules with their priority matrix chosen for this scan: the instance's own lookup
+    where the source has one and it can be read (once), else the configured matrix, else the
+    default; a notice says which."""
+    reader = priority_lookup_of(conn)
+    lookup = reader.priority_lookup() if reader is not None and uses_lookup(rules) else None
+    rules, notice = apply_matrix(rules, settings, as_table(load_settings()["priority_matrix"]),
+                                 lookup)
+    if notice:
+        conn.notices.append(notice)
+    return rules
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal, Protocol, cast
 
 from sms_conformance.connectors.base import Connector, TaskPort
 from sms_conformance.records import Process, Record, Ref
+from sms_conformance.rules.matrices import Lookup
 from sms_conformance.rules.model import Rule
 
 Level = Literal["ok", "warn", "fail"]
@@ -66,6 +67,14 @@ class Traces(Protocol):
         ...
 
 
+class LooksUpPriority(Protocol):
+    """Reads the platform's own priority lookup (ServiceNow dl_u_priority), once per scan."""
+
+    def priority_lookup(self) -> Lookup:
+        """Its table, or None with why not (no read access, no rows): never raised for that."""
+        ...
+
+
 # Protocol classes cannot be passed where a type[T] is expected (mypy: type-abstract): one
 # accessor per capability.
 def writes_tasks(connector: Reads) -> WritesTasks | None:
@@ -81,3 +90,8 @@ def doctor_of(connector: Reads) -> Doctor | None:
 def tracer_of(connector: Reads) -> Traces | None:
     """`connector` as Traces when its class declares it, else None."""
     return cast(Traces, connector) if Traces in connector.capabilities else None
+
+
+def priority_lookup_of(connector: Reads) -> LooksUpPriority | None:
+    """`connector` as a reader of the platform's priority lookup when its class declares it."""
+    return cast(LooksUpPriority, connector) if LooksUpPriority in connector.capabilities else None

@@ -17,6 +17,7 @@ import re2
 
 from sms_conformance.records import Process, Record, Ref, Unknown, Value, is_absent, is_not_returned
 from sms_conformance.rules import model as m
+from sms_conformance.rules.fields import walk
 
 
 class EvaluationError(Exception):
@@ -286,6 +287,36 @@ def _within(c: m.Within, record: Record, ctx: Context) -> bool:
         raise UnknownValue(c.outcome, f"{verdict}; calendar time exceeds the target, but the "
                            "platform's own SLA outcome decides where the record carries it")
     return elapsed <= target
+
+
+def _span(delta: timedelta) -> str:
+    """A duration as people read it: 4h, 1d, 5h 30m, 2d 3h (to the minute)."""
+    minutes = int(delta.total_seconds() // 60)
+    parts = [f"{n}{unit}" for n, unit in ((minutes // 1440, "d"), (minutes // 60 % 24, "h"),
+                                          (minutes % 60, "m")) if n]
+    return " ".join(parts) or "0m"
+
+
+def decided_by(condition: m.Condition, record: Record) -> list[str]:
+    """What decided the restore-target and matrix checks in `condition` on this record: the
+    record's own SLA verdict or the calendar target; which priority matrix (a finding's
+    detail)."""
+    said: list[str] = []
+    for c in walk(condition):
+        if isinstance(c, m.Within):
+            verdict = record.get(c.outcome) if c.outcome is not None else None
+            if isinstance(verdict, bool):
+                said.append(f"decided by the record's SLA ({c.outcome}={str(verdict).lower()})")
+                continue
+            key = record.get(c.by) if c.by else None
+            target = c.targets.get(_plain(key)) if not isinstance(key, Unknown) else None
+            start, end = record.get(c.start), record.get(c.end)
+            if target is not None and isinstance(start, datetime) and isinstance(end, datetime):
+                said.append(f"decided by the calendar target {_span(target)} "
+                            f"(took {_span(end - start)})")
+        elif isinstance(c, m.Matrix) and c.source:
+            said.append(f"decided by {c.source}")
+    return said
 
 
 def _older_than(c: m.OlderThan, record: Record, ctx: Context) -> bool:

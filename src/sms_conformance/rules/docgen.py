@@ -128,7 +128,9 @@ def _describe(c: m.Condition) -> str:
             for row, cols in sorted(c.table.items())
             for col, result in sorted(cols.items())
         )
-        return f"`{c.field}` equals the lookup of (`{c.row}`, `{c.column}`): {cells}"
+        lookup = ("the instance's priority lookup where the scan can read it (ServiceNow "
+                  "dl_u_priority), else " if c.lookup else "")
+        return f"`{c.field}` equals {lookup}the lookup of (`{c.row}`, `{c.column}`): {cells}"
     if isinstance(c, m.Within) and c.outcome:
         return (f"`{c.outcome}` is true where the record carries the platform's own outcome; "
                 f"otherwise {_describe(dataclasses.replace(c, outcome=None))}")

@@ -64,6 +64,10 @@ class Matrix:
     column: str
     table: dict[int, dict[int, int]]
     when: Condition | None = None
+    # `lookup: priority`: the platform's own priority lookup replaces `table` where the scan
+    # can read it (rules.matrices), and `source` says which matrix it is in a finding's detail.
+    lookup: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,10 @@ class ConditionParser:
         return Compare(name, spec["op"], other, spec.get("value"), when)
 
     def _matrix(self, arg: Any, loc: Location, when: Condition | None) -> Matrix:
-        spec = self._mapping(arg, loc, {"field", "row", "column", "table"}, set())
+        spec = self._mapping(arg, loc, {"field", "row", "column", "table"}, {"lookup"})
+        if spec.get("lookup", "priority") != "priority":
+            raise CheckSyntaxError("lookup must be priority (the platform's priority lookup)",
+                                   (*loc, "lookup"))
         table = spec["table"]
         if not isinstance(table, Mapping) or not all(isinstance(r, Mapping) for r in table.values()):
             raise CheckSyntaxError("table must map row value -> column value -> result", (*loc, "table"))
@@ -161,6 +164,7 @@ class ConditionParser:
             self.field_name(spec["column"], (*loc, "column")),
             lookup,
             when,
+            spec.get("lookup", ""),
         )
 
     def _within(self, arg: Any, loc: Location, when: Condition | None) -> Within:

@@ -439,6 +439,28 @@ SYS_PROPERTIES = TableSchema(
     display_field="name",
 )
 
+# ServiceNow's data lookup behind incident priority, served beside SCHEMAS as sys_properties.
+DL_U_PRIORITY = TableSchema(
+    name="dl_u_priority",
+    columns=("sys_id", "impact", "urgency", "priority"),
+    constants={"active": "true", "sys_created_by": "admin"},
+    display_field="priority",
+)
+
+
+def priority_rows(matrix: dict[tuple[str, str], str] = PRIORITY_MATRIX) -> list[Row]:
+    """dl_u_priority rows: one per (impact, urgency), the out-of-the-box lookup by default."""
+    rows: list[Row] = []
+    for (impact, urgency), priority in sorted(matrix.items()):
+        row = DL_U_PRIORITY.new_row()
+        sys_id = hashlib.md5(f"dl_u_priority:{impact}:{urgency}".encode(),
+                             usedforsecurity=False).hexdigest()
+        for key, text in (("sys_id", sys_id), ("impact", impact), ("urgency", urgency),
+                          ("priority", priority)):
+            DL_U_PRIORITY.set(row, key, text)
+        rows.append(row)
+    return rows
+
 
 def instance_id(seed: int) -> str:
     """A sandbox's instance_id property: the same seed, the same instance, whatever its port."""

@@ -466,6 +466,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json(400, error_body(f"Invalid table {table}",
                                                 f"Table {table} does not exist"))
             return
+        if table in store.forbidden:  # a user without the table's role
+            self._send_json(403, error_body("User Not Authorized",
+                                            f"Not authorized to read {table}"))
+            return
         params = parse_qsl(self._url.query, keep_blank_values=True)
         opts = {k: v for k, v in params if k.startswith("sysparm_")}
         display = opts.get("sysparm_display_value", "false").lower()

@@ -30,12 +30,14 @@ from sms_conformance.sandbox.query import (
     parse,
 )
 from sms_conformance.sandbox.schema import (
+    DL_U_PRIORITY,
     JOURNAL_FIELDS,
     SCHEMAS,
     SYS_PROPERTIES,
     Row,
     TableSchema,
     db_object_rows,
+    priority_rows,
     property_rows,
 )
 
@@ -144,6 +146,8 @@ class Store:
         # Readable, as to an admin; `identity_withheld()` makes it read as to a user without the
         # role (rows withheld by ACL: an empty list).
         self.tables["sys_properties"] = Table(SYS_PROPERTIES, property_rows(dataset.seed))
+        self.tables["dl_u_priority"] = Table(DL_U_PRIORITY, priority_rows())
+        self.forbidden: set[str] = set()  # tables read as to a user without the role: 403
         self.acl_hidden_rate = acl_hidden_rate
         self.acl_salt = f"{acl_seed}:".encode()
         self.hidden_fields: dict[str, frozenset[str]] = {}
@@ -154,6 +158,10 @@ class Store:
 
     def identity_withheld(self) -> None:
         self.tables["sys_properties"] = Table(SYS_PROPERTIES, [])
+
+    def set_priority_lookup(self, matrix: dict[tuple[str, str], str]) -> None:
+        """The instance's own priority lookup (dl_u_priority): {} reads as rows withheld."""
+        self.tables["dl_u_priority"] = Table(DL_U_PRIORITY, priority_rows(matrix))
 
     # -- lookups --------------------------------------------------------------------------
     def table(self, name: str) -> Table | None:

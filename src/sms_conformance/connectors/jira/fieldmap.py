@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
+from sms_conformance.canonical import field_of
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.values import Reader, reader
 from sms_conformance.errors import ConfigError, ConfigFileError
@@ -32,7 +33,8 @@ from sms_conformance.records import (
 )
 from sms_conformance.yamlsource import load_shipped, load_yaml, validate
 
-FieldType = Literal["str", "int", "bool", "datetime", "ref"]
+# sla: a JSM SLA field (Time to resolution) read as its own verdict, a bool (values.sla_verdict)
+FieldType = Literal["str", "int", "bool", "datetime", "ref", "sla"]
 Direction = Literal["inward", "outward"]
 ProcessKey = Annotated[Process, Strict(False)]  # YAML gives the value, not the enum
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -157,6 +159,10 @@ class JiraFieldMap(BaseModel):
             for name, spec in pmap.fields.items():
                 if spec.type == "ref" and name not in REF_KINDS:
                     raise ValueError(f"{process.value}.{name}: not a reference field")
+                canonical = field_of(process, name)
+                if spec.type == "sla" and (canonical is None or canonical.type != "bool"):
+                    raise ValueError(f"{process.value}.{name}: type sla (an SLA's verdict) "
+                                     "only maps a canonical yes/no field (made_sla)")
         return self
 
     def maps(self, process: Process | str, field: str) -> bool:

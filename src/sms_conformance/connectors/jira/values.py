@@ -121,6 +121,8 @@ def reader(kind: str, field_id: str, values: Mapping[str, Any],
            make_ref: Callable[[str, str], Value]) -> Reader:
     """The reader of one mapped field: shape -> text -> the canonical type (through `values`
     when given: a text it does not list is unknown, as a strict choice on ServiceNow)."""
+    if kind == "sla":
+        return lambda raw: sla_verdict(raw, field_id)
     if kind == "ref":
         def read_ref(raw: Any) -> Value:
             found = ref_id(raw)
@@ -150,6 +152,24 @@ def reader(kind: str, field_id: str, values: Mapping[str, Any],
         return text
 
     return read
+
+
+def sla_verdict(raw: Any, field_id: str) -> Value:
+    """A JSM SLA field's own verdict (reference §3: `completedCycles[].breached`,
+    `ongoingCycle.breached`): False once any cycle breached, True when cycles completed
+    without a breach, empty while no cycle has completed (nothing decided yet, or no SLA)."""
+    if raw is None:
+        return None
+    if type(raw) is not dict:
+        return Unknown(f"{field_id} is not an SLA value (a CSV export shows SLAs as text)")
+    completed = raw.get("completedCycles") or []
+    ongoing = raw.get("ongoingCycle") or {}
+    if type(completed) is not list or type(ongoing) is not dict \
+            or not all(type(c) is dict for c in completed):
+        return Unknown(f"{field_id}: SLA cycles of an unknown shape")
+    if any(c.get("breached") is True for c in (*completed, ongoing)):
+        return False
+    return True if completed and not ongoing else None
 
 
 def _integer(text: str, field_id: str) -> Value:

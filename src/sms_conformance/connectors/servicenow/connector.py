@@ -19,7 +19,13 @@ from sms_conformance.connectors.base import (
     referrers_withheld,
     withheld_reason,
 )
-from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, WritesTasks
+from sms_conformance.connectors.capabilities import (
+    Doctor,
+    Finding,
+    LooksUpPriority,
+    Reads,
+    WritesTasks,
+)
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.connectors.servicenow.client import TableClient
@@ -55,11 +61,14 @@ from sms_conformance.connectors.servicenow.writeback import (
 from sms_conformance.errors import SourceError
 from sms_conformance.identity import Told
 from sms_conformance.records import Process, Record, Ref, Value
+from sms_conformance.rules.matrices import Lookup, lookup_table
 from sms_conformance.rules.model import Rule
 
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 # Fields asked of tables outside the field map (cmdb_ci, sys_user ...); unknown ones are ignored.
 BARE_FIELDS = ("sys_id", "number", "name")
+# ServiceNow's data lookup table behind incident priority (impact x urgency).
+PRIORITY_LOOKUP = "dl_u_priority"
 # Rows per page of a projected pass (sys_id and a few fields): the Table API's usual maximum.
 PROJECTED_PAGE = 10_000
 
@@ -78,7 +87,8 @@ def not_read_on_403(table: str) -> Iterator[None]:
 
 class ServiceNowConnector:
     platform = "servicenow"
-    capabilities: ClassVar[frozenset[type]] = frozenset({Reads, WritesTasks, Doctor})
+    capabilities: ClassVar[frozenset[type]] = frozenset(
+        {Reads, WritesTasks, Doctor, LooksUpPriority})
 
     def __init__(
         self,
@@ -153,6 +163,20 @@ class ServiceNowConnector:
         return Told.first({f"its {n} property": values.get(n) for n in ("instance_id", "instance_name")},
                           "sys_properties instance_id and instance_name were not returned: "
                           "withheld from this user")
+
+    def priority_lookup(self) -> Lookup:
+        """The instance's priority lookup (dl_u_priority: impact x urgency -> priority), the
+        one its incident form applies. A user who may not read it (403, or rows withheld by
+        ACL) is told in the answer; the scan falls back to the configured matrix."""
+        try:
+            page = self.client.list(PRIORITY_LOOKUP, {
+                "sysparm_fields": "impact,urgency,priority", "sysparm_limit": "1000",
+                "sysparm_exclude_reference_link": "true"})
+        except HTTPAuthError as exc:
+            if exc.status != 403:
+                raise
+            return Lookup(None, f"{PRIORITY_LOOKUP} may not be read: {exc}")
+        return lookup_table(page.rows, PRIORITY_LOOKUP)
 
     @property
     def pages(self) -> PageSource:

@@ -143,10 +143,12 @@ def _links(issue: Json) -> dict[str, list[str]]:
 
 
 def _custom(issue: Json) -> dict[str, list[Any]]:
-    """Custom field name -> its values (a list field: one per value)."""
+    """Custom field name -> its values (a list field: one per value). SLA fields are left
+    out: how a CSV export renders one is not known from a real file."""
     out: dict[str, list[Any]] = {}
     for field_id, value in issue["fields"].items():
-        if field_id in CUSTOM_BY_ID and value not in (None, "", []):
+        if field_id in CUSTOM_BY_ID and value not in (None, "", []) \
+                and CUSTOM_BY_ID[field_id].kind != "sla":
             out[CUSTOM_BY_ID[field_id].name] = list(value) if isinstance(value, list) else [value]
     return out
 

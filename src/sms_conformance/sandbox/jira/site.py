@@ -158,7 +158,7 @@ _CF = "com.atlassian.jira.plugin.system.customfieldtypes:"
 @dataclass(frozen=True)
 class CustomField:
     name: str
-    kind: str  # option | group | services | cis | adf | string | number | datetime
+    kind: str  # option | group | services | cis | adf | string | number | datetime | sla
     options: tuple[str, ...] = ()
 
     def schema(self, field_id: str) -> dict[str, Any]:
@@ -175,6 +175,8 @@ class CustomField:
             "string": {"type": "string", "custom": _CF + "textfield"},
             "number": {"type": "number", "custom": _CF + "float"},
             "datetime": {"type": "datetime", "custom": _CF + "datetime"},
+            "sla": {"type": "sd-servicelevelagreement",
+                    "custom": "com.atlassian.servicedesk:sd-sla-field"},
         }
         return {**kinds[self.kind], "customId": custom_id}
 
@@ -209,6 +211,7 @@ CUSTOM_FIELDS = (
     CustomField("Actual end", "datetime"),
     CustomField("Review date", "datetime"),
     CustomField("Closed date", "datetime"),
+    CustomField("Time to resolution", "sla"),  # JSM's default SLA field (reference §3)
 )
 CUSTOM_IDS = {f.name: f"customfield_{10100 + i}" for i, f in enumerate(CUSTOM_FIELDS)}
 CUSTOM_BY_ID = {CUSTOM_IDS[f.name]: f for f in CUSTOM_FIELDS}
@@ -221,7 +224,7 @@ class Placement:
 
     target: str
     kind: str  # text | adf | datetime | user | group | services | cis | option | number |
-    #            priority | resolution | string
+    #            priority | resolution | string | sla (the SLA, not a stored value)
     texts: dict[Any, str] | None = None
 
     @property
@@ -259,6 +262,7 @@ PLACEMENTS: dict[str, dict[str, Placement]] = {
         "hold_reason": Placement("Pending reason", "option", PENDING_REASON),
         "major_incident": Placement("Major incident state", "option", MAJOR_STATE),
         "vendor_reference": Placement("Vendor reference", "string"),
+        "made_sla": Placement("Time to resolution", "sla"),
     },
     "problem": {
         **_common(PROBLEM_RESOLUTION),
