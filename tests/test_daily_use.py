@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,27 @@ def test_quiet_json_log_of_findings_has_both_events_and_no_text(tmp_path: Path) 
     assert names == ["scan.started", "scan.finished"]
     finished = events(result.stderr)[-1]["fields"]
     assert finished["exit_code"] == 1 and finished["findings"] and finished["complete"]
+
+
+def test_quiet_json_log_of_an_unreachable_instance_says_failed_start(tmp_path: Path) -> None:
+    """fault: nothing listens at the instance's address, under cron (--quiet --log-format json);
+    outcome: scan.started and scan.finished with exit code 3 and failed_start true, as for a
+    refused login; the run is listed as a failed start"""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    store = str(tmp_path / "h.sqlite")
+    result = CliRunner(env={"SERVICENOW_USERNAME": "admin", "SERVICENOW_PASSWORD": "x"}).invoke(
+        cli, ["--log-format", "json", "scan", "--source", "servicenow", "--instance", url,
+              "--history", store, "--quiet"])
+    assert result.exit_code == 3 and result.stdout == ""
+    logged = {e["event"]: e["fields"] for e in events(result.stderr)}
+    assert {"scan.started", "scan.finished"} <= set(logged)
+    finished = logged["scan.finished"]
+    assert finished["exit_code"] == 3 and finished["failed_start"] is True
+    listed = json.loads(invoke("history", "scans", "--history", store, "--format",
+                               "json").stdout)["scans"]
+    assert [s["state"] for s in listed] == ["failed start"]
 
 
 def test_bad_password_is_one_error_line_exit_3_and_no_trend_point(

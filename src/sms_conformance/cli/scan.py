@@ -92,8 +92,8 @@ def scan(ctx: click.Context, /, **params: Any) -> None:
         code, outcome, history = _scan(run, args)
     except ConformanceError as exc:
         event("scan.finished", scan_id=run.scan_id, instance=run.instance or None,
-              complete=False, exit_code=exc.exit_code, error=str(exc),
-              duration_s=round(time.monotonic() - clock, 3))
+              complete=False, exit_code=exc.exit_code, failed_start=run.failed_start,
+              error=str(exc), duration_s=round(time.monotonic() - clock, 3))
         raise
     except Exception as exc:  # a defect: the CLI prints it and exits EXIT_INTERNAL
         event("scan.finished", scan_id=run.scan_id, instance=run.instance or None,
@@ -148,6 +148,7 @@ class _Run:
 
     instance: str = ""
     scan_id: int | None = None
+    failed_start: bool = False  # stored as a run that read nothing (refused before the scan)
 
 
 def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
@@ -233,6 +234,7 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
             run.scan_id = history.record_failed_start(
                 platform=platform, instance=run.instance, source=options.source, as_of=now,
                 error=str(exc))
+            run.failed_start = True
         raise
 
 
