@@ -92,7 +92,9 @@ def test_sandbox_scan_finds_standard_changes_without_plans_and_problems_without_
     assert plan_gaps | unowned <= flagged
 
 
-def test_demo_prints_a_per_rule_summary_of_a_real_scan() -> None:
+def test_demo_prints_a_per_rule_summary_of_a_real_scan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # its history store (.demo/) there, not in the checkout
     result = CliRunner().invoke(cli, ["demo", "--records", "300"])
     assert result.exit_code == 0, result.output
     assert "Clause 8.6.1 Incident management" in result.output

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
@@ -57,7 +58,9 @@ def test_fallback_owned_tasks_are_listed_under_the_fallback_owner(sandbox: Any,
     assert "(unassigned)" not in html and f"<td>{FALLBACK}</td>" in html
 
 
-def test_the_demo_summary_shows_no_fallback_owned_task_as_unassigned() -> None:
+def test_the_demo_summary_shows_no_fallback_owned_task_as_unassigned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # its history store (.demo/) there, not in the checkout
     result = invoke("demo", "--records", "300")
     assert result.exit_code == 0, result.output
     summary = result.output[result.output.index("open remediation tasks"):]
