@@ -5,15 +5,16 @@ group or assignee). With `group`, a record without a valid assignment group give
 the record's assignee, before the process owner group and the fallback owner; with `assignee`,
 the assignee comes before the record's group. Where the tasks hold no group (Jira without a
 group field), every task goes to its record's assignee and a group owner is none. A fallback
-owner that is a person takes the tasks left without any owner. The assignees are noted as the
-scan reads the records (only those a task may go to), so no request is made for them. Pure.
+owner that is a person takes the tasks left without any owner; a task a person holds is never
+handed to a group. The assignees are noted as the scan reads the records (only those a task may
+go to), so no request is made for them. Pure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from sms_conformance.connectors.base import TaskDraft
+from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.fallback_owner import Fallback
 from sms_conformance.records import Record, Ref
 from sms_conformance.writeback_guard import is_person, is_reference
@@ -48,7 +49,16 @@ def assign_people(plan: Plan, people: People, fallback: Fallback) -> None:
     """Each new or updated task whose record's assignee comes first goes to that person; a task
     left without an owner goes to the fallback owner when it is a person."""
     plan.create = [replace(c, draft=_owned(c.draft, people, fallback)) for c in plan.create]
-    plan.update = [replace(u, draft=_owned(u.draft, people, fallback)) for u in plan.update]
+    plan.update = [replace(u, draft=_kept(u.task, _owned(u.draft, people, fallback)))
+                   for u in plan.update]
+
+
+def _kept(task: TaskRef, draft: TaskDraft) -> TaskDraft:
+    """A task a person holds stays theirs: an update (as of a run that did not read its record,
+    an incremental one) never hands it to a group."""
+    if task.owner_kind == "person" and draft.owner_kind == "group":
+        return replace(draft, owner_id=task.owner, owner_kind="person")
+    return draft
 
 
 def _owned(draft: TaskDraft, people: People, fallback: Fallback) -> TaskDraft:

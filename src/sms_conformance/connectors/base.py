@@ -132,6 +132,7 @@ class TaskRef:
     priority: int = 0  # 0 when the platform gave none that reads as 1..5
     created: str = ""  # "YYYY-MM-DD hh:mm:ss" UTC: orders duplicates
     owner: str = ""  # platform id of the group (or person) it is assigned to
+    owner_kind: str = "group"  # group | person (Jira: read back from the task's assignee)
     due: str = ""  # "YYYY-MM-DD hh:mm:ss" UTC, "" when the task has none
 
 

@@ -346,6 +346,8 @@ class JiraTasks:
         created = fields.get("created")
         moment = parse_timestamp(created) if isinstance(created, str) else None
         due = fields.get("duedate")
+        group = (ref_id(fields.get(self.owner_field)) if self.owner_field else None) or ""
+        person = ref_id(fields.get("assignee")) or ""
         return TaskRef(
             fingerprint=prints[0], where=self.project, id=str(issue.get("id", "")),
             number=str(issue.get("key", "")), open=not done, parent=self._parent(fields),
@@ -353,8 +355,7 @@ class JiraTasks:
             body=_body(fields.get("description")),
             priority=by_name.get((text_of(fields.get("priority")) or "").casefold(), 0),
             created=moment.strftime("%Y-%m-%d %H:%M:%S") if isinstance(moment, datetime) else "",
-            owner=((ref_id(fields.get(self.owner_field)) if self.owner_field else None)
-                   or ref_id(fields.get("assignee")) or ""),
+            owner=group or person, owner_kind="group" if group or not person else "person",
             due=f"{due} 00:00:00" if isinstance(due, str) and _DATE.fullmatch(due) else "",
         )
 
