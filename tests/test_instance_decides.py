@@ -184,3 +184,34 @@ def test_a_jsm_sla_field_named_in_the_field_map_decides_restore_targets(tmp_path
     assert reports["calendar"] and set(reports["calendar"]) == set(reports["sla"])
     assert all(d.startswith("decided by the calendar target ") for d in reports["calendar"].values())
     assert set(reports["sla"].values()) == {"decided by the record's SLA (made_sla=false)"}
+
+
+def test_a_major_incident_flag_the_field_map_declares_absent_reads_empty(tmp_path: Path) -> None:
+    """Jira: `unmapped: [major_incident]` in config/jira_fieldmap.yaml (a site without a major
+    incident field): the rule stays on and decides by priority 1 alone."""
+    from sms_conformance.connectors.jira.fieldmap import load_field_map
+    from sms_conformance.rules.loader import builtin_pack_dir, load_rules
+    from sms_conformance.settings import load_settings
+
+    override = tmp_path / "jira_fieldmap.yaml"
+    override.write_text("processes:\n  incident:\n    unmapped: [major_incident]\n")
+    jira = load_field_map(override)
+    assert not jira.maps("incident", "major_incident")
+    assert "vendor_reference" in jira.for_process("incident").unmapped
+    rules = load_rules([builtin_pack_dir()], jira, load_settings())
+    rule = next(r for r in rules if r.id == "incident.major.problem_linked")
+    from sms_conformance.engine import evaluate_one
+    from sms_conformance.rules.checks import Context
+    from tests.conftest import make_record
+    from tests.rules._support import FROZEN_NOW
+
+    lacking = Unknown("incident.major_incident is not mapped in the Jira field map")
+    ctx = Context(now=FROZEN_NOW, links=None)  # type: ignore[arg-type]
+    for priority, status in ((3, "pass"), (1, "fail")):
+        record = make_record("incident", state="closed", priority=priority, problem=None,
+                             major_incident=lacking)
+        assert evaluate_one(rule, record, ctx).status.value == status
+    shipped = next(r for r in pack() if r.id == rule.id)
+    record = make_record("incident", state="closed", priority=3, problem=None,
+                         major_incident=lacking)
+    assert evaluate_one(shipped, record, ctx).status.value == "unknown"

@@ -167,3 +167,19 @@ def test_the_instances_own_priority_matrix_configured_decides(tmp_path: Path) ->
     assert counts(own)["incident.priority.matrix"] == (32, 0, 0)
     assert ("priority matrix: the configured matrix (settings priority_matrix) decides incident "
             "priority checks") in own["scan"]["notices"]
+
+
+def test_major_incidents_by_priority_alone_where_the_field_map_declares_no_flag(
+        tmp_path: Path) -> None:
+    """The event log has no major_incident_state column (no Major Incident plugin): the
+    resolved or closed incidents without a problem, none P1, are unknown under the default
+    map (22 of 31; the 9 with a problem pass either way); declared
+    absent in the field map (`unmapped: [major_incident]`), priority 1 alone decides, and
+    every one is decided."""
+    export = final_states(tmp_path / "export")
+    _, _, plugin = run(export, tmp_path, UCI_MAP + 'missing_values: ["?"]\n', "plugin")
+    assert counts(plugin)["incident.major.problem_linked"] == (9, 0, 22)
+    absent = UCI_MAP.replace("incident:\n", "incident:\n  unmapped: [major_incident]\n", 1)
+    code, output, decided = run(export, tmp_path, absent + 'missing_values: ["?"]\n', "p1")
+    assert code == 0, output
+    assert counts(decided)["incident.major.problem_linked"] == (31, 0, 0)

@@ -38,7 +38,7 @@ def optional_fields(rule: m.Rule) -> set[str]:
     """Fields a rule reads where a platform fills them and does without otherwise (a
     `within` check's `outcome`): they never turn the rule off."""
     return {c.outcome for top in rule.check for c in walk(top)
-            if isinstance(c, m.Within) and c.outcome}
+            if isinstance(c, m.Within) and c.outcome} | set(rule.optional)
 
 
 def rule_fields(rule: m.Rule) -> set[str]:

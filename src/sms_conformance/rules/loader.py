@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sms_conformance.canonical import LIFECYCLE_STATES, PlatformMap, unmapped_fields
 from sms_conformance.errors import ConfigFileError, RuleError
 from sms_conformance.rules.fields import optional_fields, rule_fields
-from sms_conformance.rules.model import Rule, RuleSpec
+from sms_conformance.rules.model import AllOf, AnyOf, Condition, FieldCheck, Not, Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
 from sms_conformance.yamlsource import MAX_BYTES, SourceDoc, load_yaml
 
@@ -133,13 +133,34 @@ def _build(spec: RuleSpec, doc: SourceDoc, platform_map: PlatformMap) -> Rule:
         severity=spec.severity, scope=scope, check=check, message=spec.message,
         remediation=spec.remediation.strip(), why=spec.why.strip(), aliases=tuple(spec.aliases),
         enabled=spec.enabled, examples=spec.examples, source=doc.path,
+        optional=tuple(spec.optional),
     )
+    for i, name in enumerate(spec.optional):
+        try:
+            parser.field_name(name, ("optional", i))
+        except CheckSyntaxError as exc:
+            raise fail(str(exc), exc.location) from None
+    lacking = set(unmapped_fields(platform_map, spec.process, spec.optional))
+    if lacking:
+        rule = dataclasses.replace(rule, check=tuple(_absent(c, lacking) for c in rule.check))
     # Valid on every platform; off on this one while it does not fill a field the rule reads.
     unmapped = unmapped_fields(platform_map, spec.process, rule_fields(rule) - optional_fields(rule))
     if unmapped:
         rule = dataclasses.replace(
             rule, off_reason=platform_map.off_reason(spec.process, unmapped))
     return rule
+
+
+def _absent(c: Condition, names: set[str]) -> Condition:
+    """`c` with its checks on `names` (optional fields the platform lacks) reading empty."""
+    when = _absent(c.when, names) if c.when is not None else None
+    if isinstance(c, FieldCheck) and c.field in names:
+        return dataclasses.replace(c, absent=True, when=when)
+    if isinstance(c, (AllOf, AnyOf)):
+        return dataclasses.replace(c, items=tuple(_absent(i, names) for i in c.items), when=when)
+    if isinstance(c, Not):
+        return dataclasses.replace(c, item=_absent(c.item, names), when=when)
+    return dataclasses.replace(c, when=when) if when is not c.when else c
 
 
 def load_rules(

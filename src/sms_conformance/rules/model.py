@@ -42,6 +42,9 @@ class FieldCheck:
     op: str
     arg: Any
     when: Condition | None = None
+    # The field is one of the rule's `optional` fields and this platform's map does not fill
+    # it: the check reads it as empty (the site has no such field), not as unknown.
+    absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,8 @@ class RuleSpec(BaseModel):
     aliases: list[str] = []
     enabled: bool = True
     examples: Examples = Examples()
+    # Fields the rule does without where the field map does not fill them (read as empty)
+    optional: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,7 @@ class Rule:
     enabled: bool = True
     examples: Examples = field(default_factory=Examples)
     source: Path | None = None
+    optional: tuple[str, ...] = ()
     off_reason: str = ""  # why a rule is off though enabled (a field it reads is not mapped)
 
     def matches_id(self, pattern: str) -> bool:

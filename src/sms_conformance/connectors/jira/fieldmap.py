@@ -467,8 +467,11 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
                         if not (sources & set(entry) and k in sources)}
                 entry = {**keep, **entry}
             fields[name] = entry
-        current.update({k: v for k, v in body.items() if k != "fields"})
-        current["fields"] = fields
+        current.update({k: v for k, v in body.items() if k not in ("fields", "unmapped")})
+        # `unmapped:` declares fields the site does not have: the default's entries go
+        dropped = [n for n in body.get("unmapped") or () if n not in (body.get("fields") or {})]
+        current["fields"] = {n: e for n, e in fields.items() if n not in dropped}
+        current["unmapped"] = [*dict.fromkeys([*current.get("unmapped", ()), *dropped])]
         processes[key] = current
     return merged
 

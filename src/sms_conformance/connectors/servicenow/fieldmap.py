@@ -380,8 +380,12 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
                 kept = {} if "choices" in entry else old.get("labels", {})
                 entry = {**old, **entry, "labels": {**kept, **(entry.get("labels") or {})}}
             fields[name] = entry
-        current.update({k: v for k, v in body.items() if k != "fields"})
-        current["fields"] = fields
+        current.update({k: v for k, v in body.items() if k not in ("fields", "unmapped")})
+        # `unmapped:` declares fields the instance lacks (a plugin not active): the default's
+        # entries for them go, the shipped list stays
+        dropped = [n for n in body.get("unmapped") or () if n not in (body.get("fields") or {})]
+        current["fields"] = {n: e for n, e in fields.items() if n not in dropped}
+        current["unmapped"] = [*dict.fromkeys([*current.get("unmapped", ()), *dropped])]
         merged[process] = current
     return merged
 
