@@ -158,6 +158,41 @@ def test_tasks_gone_from_the_search_because_closed_are_marked_closed(
     assert {t.key for t in closed} <= stored
 
 
+@pytest.mark.parametrize("edit", ["removed", "changed"])
+def test_a_task_whose_label_a_person_edited_is_left_alone_not_duplicated(
+    edit: str, jsm: JiraSandbox, tmp_path: Path,
+) -> None:
+    """fault: a person removed this tool's labels from an open task (or changed its fingerprint
+    label to another value; `edit`) while its record still fails; outcome: the task, read
+    again by key, is reported as left alone (the tool writes only to issues carrying its
+    labels, and a person may have taken it over), it stays open in the history store, no
+    second task is created for its finding (exit 0); labels put back, the tool manages it."""
+    history = tmp_path / "h.sqlite"
+    assert write_back(jsm, history).exit_code == 0
+    made = len(tasks(jsm))
+    target = open_tasks(jsm)[0]
+    labels = list(target.labels)
+    with jsm.store.lock:
+        target.labels = ([] if edit == "removed" else
+                         [x if not x.startswith("smsc-fp-") else "smsc-fp-" + "0" * 40
+                          for x in labels])
+        jsm.store.touch()
+    again = write_back(jsm, history)
+    assert again.exit_code == 0, again.output
+    assert len(tasks(jsm)) == made  # no duplicate
+    assert f"task {target.key} no longer carries this tool's marker" in again.output
+    assert "left alone" in again.output
+    assert target.key in {t["number"] for t in History(history).tasks("open")}
+    assert target.status != "Done"
+    with jsm.store.lock:
+        target.labels = labels
+        jsm.store.touch()
+    restored = write_back(jsm, history)
+    assert restored.exit_code == 0, restored.output
+    assert "no longer carries" not in restored.output
+    assert len(tasks(jsm)) == made
+
+
 # -- write-back that survives one bad task -------------------------------------------------
 
 def _fix_two(box: JiraSandbox) -> list[Issue]:

@@ -39,6 +39,30 @@ def test_an_empty_task_search_after_a_healthy_run_creates_nothing_on_servicenow(
     assert len(tasks(sandbox)) == made
 
 
+@pytest.mark.parametrize("field", ["correlation_display", "correlation_id"])
+def test_a_task_whose_marker_a_person_edited_is_left_alone_not_duplicated(
+    field: str, sandbox: Sandbox, tmp_path: Path,
+) -> None:
+    """fault: a person cleared the correlation display of an open task (or changed its
+    correlation id, the fingerprint; `field`) while its record still fails; outcome: read
+    again by sys_id, it is reported as left alone and kept open in the history store; no
+    second task is created for its finding (exit 0)."""
+    history = tmp_path / "h.sqlite"
+    code, output = scan(sandbox, history)
+    assert code == 0, output
+    made = len(tasks(sandbox))
+    target = next(t for t in tasks(sandbox) if t["active"] == "true")
+    table = next(r["tbl"] for r in History(history).tasks("open")
+                 if r["task_id"] == target["sys_id"])
+    sandbox.store.update(table, target["sys_id"], {field: "x" if field == "correlation_display"
+                                                   else "0" * 40})
+    code, output = scan(sandbox, history)
+    assert code == 0, output
+    assert len(tasks(sandbox)) == made  # no duplicate
+    assert f"task {target['number']} no longer carries this tool's marker" in output
+    assert target["number"] in {t["number"] for t in History(history).tasks("open")}
+
+
 def _plain_scan(box: Sandbox, history: Path, *extra: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, [
         "scan", "--source", "servicenow", "--instance", box.url, "--history", str(history),

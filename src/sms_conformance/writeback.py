@@ -61,7 +61,10 @@ class Watched:
     findings: dict[tuple[str, str], WatchedTask] = field(default_factory=dict)  # (record, rule)
     records: dict[tuple[str, str], list[TaskRef]] = field(default_factory=dict)  # (process, record)
     corrective: dict[str, tuple[CorrectiveKey, list[TaskRef]]] = field(default_factory=dict)
-    returned: set[tuple[str, str]] = field(default_factory=set)  # (where, id): what the search gave
+    # (where, id) -> fingerprint: what the search gave
+    returned: dict[tuple[str, str], str] = field(default_factory=dict)
+    # fingerprint -> its task, open, that a person took this tool's marker off (check_task_search)
+    held: dict[str, TaskRef] = field(default_factory=dict)
     rekey: list[Rekey] = field(default_factory=list)  # tasks named by an earlier release
 
     def keys(self, rules: Mapping[str, Rule]) -> frozenset[tuple[str, str]]:
@@ -82,7 +85,7 @@ def watch_open_tasks(
     for process in PROCESSES:
         candidates = [r for r in rules if r.process.value == process]
         for task in port.open_tasks(process):
-            watched.returned.add((task.where, task.id))
+            watched.returned[(task.where, task.id)] = task.fingerprint
             names = _names(task, platform, process, candidates, legacy_urls)
             if names is None:
                 continue
@@ -130,24 +133,40 @@ class SearchMissedTasks(SourceError):
 def check_task_search(port: TaskPort, history: History, watched: Watched, instance: str,
                       now: datetime) -> list[str]:
     """A search that answers nothing is not "no tasks": every task the history store holds
-    open must be among those the search returned, or be closed or gone when read again by id.
+    open must be among those the search returned (under the fingerprint the store knows it
+    by), or be closed or gone when read again by id.
 
-    Raises SearchMissedTasks at the first one still open (nothing may be created: it would be a
-    duplicate); marks closed in the store those closed or deleted on the platform, and returns
-    a notice saying how many."""
+    Raises SearchMissedTasks at the first one still open and marked as this tool's (nothing may
+    be created: it would be a duplicate); marks closed in the store those closed or deleted on
+    the platform; a task open but without its marker (a person edited its labels or
+    correlation fields, or moved it) goes into `watched.held`: left alone, kept open in the
+    store, and no second task is created for its fingerprint. Returns notices."""
     places = set()
     for process in PROCESSES:
         try:
             places.add(port.where(process))
         except ConfigError:  # no target for this process: none of its tasks is watched
             continue
+    # returned under an earlier release's fingerprint: the store may hold either
+    rekeyed = {(r.task.where, r.task.id) for r in watched.rekey}
     held = [row for row in history.tasks("open") if row.get("instance") == instance
-            and row["tbl"] in places and (row["tbl"], row["task_id"]) not in watched.returned]
+            and row["tbl"] in places
+            and watched.returned.get((row["tbl"], row["task_id"])) != row["fingerprint"]
+            and (row["tbl"], row["task_id"]) not in rekeyed]
     gone = 0
+    notices: list[str] = []
     for row in held:
         stored = TaskRef(fingerprint=row["fingerprint"], where=row["tbl"], id=row["task_id"],
                          number=row["number"] or row["task_id"], open=True)
         found = port.read_task(stored)
+        if found is not None and found.open and not found.marked:
+            watched.held[found.fingerprint] = found
+            notices.append(
+                f"task {found.number} no longer carries this tool's marker for its finding "
+                "(its labels or correlation fields were edited, or it was moved): left alone, "
+                "and no second task is created for it while it is open; put the marker back "
+                "for the tool to update and close it")
+            continue
         if found is not None and found.open:
             stored_open = sum(1 for r in history.tasks("open") if r.get("instance") == instance)
             raise SearchMissedTasks(
@@ -159,10 +178,19 @@ def check_task_search(port: TaskPort, history: History, watched: Watched, instan
                 "search works again.")
         history.close_task(stored, now)
         gone += 1
-    if not gone:
-        return []
-    return [f"{gone} task(s) the history store held open were closed or deleted on the platform "
-            "(read by id): marked closed in the store"]
+    if gone:
+        notices.append(f"{gone} task(s) the history store held open were closed or deleted on "
+                       "the platform (read by id): marked closed in the store")
+    return notices
+
+
+def drop_held(plan: Plan, held: Mapping[str, TaskRef]) -> None:
+    """No task is created for a fingerprint whose task a person took the marker off."""
+    kept = [c for c in plan.create if c.fingerprint not in held]
+    if len(kept) != len(plan.create):
+        plan.notices.append(f"{len(plan.create) - len(kept)} task(s) not created: their "
+                            "finding's task lost its marker and is left alone (see above)")
+    plan.create = kept
 
 
 def existing_tasks(port: TaskPort, failures: Sequence[FindingRow]) -> dict[str, list[TaskRef]]:

@@ -47,6 +47,7 @@ from sms_conformance.writeback import (
     apply_plan,
     check_cap,
     check_task_search,
+    drop_held,
     existing_tasks,
     find_fingerprints,
     recheck_unseen,
@@ -170,6 +171,7 @@ class WriteBack:
         plan = self.plan(failures, fixed, outcome, by_id, now)
         plan.rekey = list(self.watched.rekey)
         plan.notices.extend([*searched, *notices])
+        drop_held(plan, self.watched.held)
         if self.rollout:
             self.left = roll_out(plan, self.cap)
         if fallback.notice:

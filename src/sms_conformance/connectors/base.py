@@ -134,6 +134,9 @@ class TaskRef:
     owner: str = ""  # platform id of the group (or person) it is assigned to
     owner_kind: str = "group"  # group | person (Jira: read back from the task's assignee)
     due: str = ""  # "YYYY-MM-DD hh:mm:ss" UTC, "" when the task has none
+    # False when read by id (read_task) and found without the marker its fingerprint is known
+    # by (Jira labels, ServiceNow correlation fields) or moved: a person changed it.
+    marked: bool = True
 
 
 class Connector(Protocol):
@@ -176,8 +179,9 @@ class TaskPort(Protocol):
         ...
 
     def read_task(self, task: TaskRef) -> TaskRef | None:
-        """The task read again by its id, not through a search; None when it is gone (deleted,
-        or no longer a task of this tool)."""
+        """The task read again by its id, not through a search; None when it is gone (deleted);
+        `marked` False (with `task`'s fingerprint) when it is there but a person removed or
+        changed what marks it as this tool's task for that fingerprint, or moved it."""
         ...
 
     def create_tasks(self, drafts: Sequence[TaskDraft]) -> list[TaskRef]:

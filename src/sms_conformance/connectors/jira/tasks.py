@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -132,13 +133,22 @@ class JiraTasks:
         return [t for t in self._search(query) if t.open]
 
     def read_task(self, task: TaskRef) -> TaskRef | None:
-        """The issue read by id (GET, no search); None when deleted or no longer ours."""
+        """The issue read by id (GET, no search); None when deleted; `marked` False when a
+        person took this tool's labels off it, changed its fingerprint label or moved it."""
         if not re.fullmatch(r"[0-9]+", task.id):
             return None
         issue = self.client.get(f"/rest/api/{self.api}/issue/{task.id}",
                                 {"fields": ",".join(TASK_FIELDS)})
-        found = self._task(issue) if isinstance(issue, dict) else None
-        return found if found is not None and found.fingerprint == task.fingerprint else None
+        fields = issue.get("fields") if isinstance(issue, dict) else None
+        if not isinstance(issue, dict) or not isinstance(fields, dict):
+            return None
+        found = self._task(issue)
+        here = _dict(fields.get("project")).get("key") == self.project
+        if found is not None and found.fingerprint == task.fingerprint and here:
+            return found
+        category = _dict(_dict(fields.get("status")).get("statusCategory")).get("key")
+        return replace(task, number=str(issue.get("key") or task.number),
+                       open=category != "done", marked=False)
 
     def _ours(self) -> str:
         return f"project = {self.project} AND labels = {jql.quote(TOOL_LABEL)}"

@@ -135,15 +135,16 @@ class TaskTables:
         return [t for t in self._scan(table, filter_) if t.open]
 
     def read(self, table: str, sys_id: str) -> SnTask | None:
-        """One task by its sys_id (a GET of the record, not a query); None when it is gone or
-        not a task of this tool."""
+        """One row of a task table by its sys_id (a GET of the record, not a query), whatever
+        its correlation fields say (`marked` tells); None when it is gone."""
         self.allowed(table)
         fields = ",".join((*TASK_FIELDS, self.parents.get(table, "parent")))
         row = self.client.get(table, _checked(sys_id), {"sysparm_fields": fields})
-        if not row:
-            return None
-        task = self.ref(table, row)
-        return task if task.fields.get("correlation_display") == self.marker else None
+        return self.ref(table, row) if row else None
+
+    def marked(self, task: SnTask) -> bool:
+        """The row carries this tool's marker (correlation_display)."""
+        return task.fields.get("correlation_display") == self.marker
 
     def create(self, table: str, fields: Mapping[str, str]) -> SnTask:
         """POST a task; if the outcome is unknown, look for it by fingerprint before resending."""

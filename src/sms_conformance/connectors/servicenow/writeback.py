@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timezone
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -206,7 +207,11 @@ class ServiceNowTaskPort:
 
     def read_task(self, task: TaskRef) -> TaskRef | None:
         found = self.tables.read(task.where, task.id)
-        return None if found is None else self.task_ref(found)
+        if found is None:
+            return None
+        if self.tables.marked(found) and found.fingerprint == task.fingerprint:
+            return self.task_ref(found)
+        return replace(task, number=found.number or task.number, open=found.open, marked=False)
 
     def create_tasks(self, drafts: Sequence[TaskDraft]) -> list[TaskRef]:
         """Creates concurrently per table, then attaches each list and completes its
