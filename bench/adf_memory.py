@@ -28,9 +28,9 @@ from datetime import datetime, timezone
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.connectors.jira.settings import connector_from_env
-from sms_conformance.errors import SourceError
 from sms_conformance.limits import MAX_OBJECTS, Limits
-from sms_conformance.records import Process, Unknown
+from sms_conformance.model.errors import SourceError
+from sms_conformance.model.records import Process, Unknown
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira import hostile as modes
 

@@ -27,7 +27,7 @@ from contenders import NOW
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec
 from sms_conformance.engine import evaluate_one
-from sms_conformance.records import Process, Record, Ref, is_absent
+from sms_conformance.model.records import Process, Record, Ref, is_absent
 from sms_conformance.rules.checks import Context
 
 MISSING = 0.03  # chance that a field is not returned at all

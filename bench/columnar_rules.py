@@ -29,9 +29,9 @@ from typing import Any
 
 import polars as pl
 
-from sms_conformance.canonical import field_of
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap
-from sms_conformance.records import Process
+from sms_conformance.model.records import Process
+from sms_conformance.model.schema import field_of
 from sms_conformance.rules import model as m
 from sms_conformance.rules.fields import condition_fields, walk
 

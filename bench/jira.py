@@ -42,7 +42,7 @@ from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.connectors.jira.settings import connector_from_env
 from sms_conformance.history import History
-from sms_conformance.records import Process
+from sms_conformance.model.records import Process
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan import Scanner, ScanOptions

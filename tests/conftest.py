@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
-from sms_conformance.records import Process, Record
+from sms_conformance.model.records import Process, Record
 from sms_conformance.redaction import forget
 from sms_conformance.settings import load_settings
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sms_conformance.connectors.servicenow.fieldmap import load_field_map
-from sms_conformance.dates import DateReader, parse_datetime, render, zone
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import Unknown
+from sms_conformance.model.dates import DateReader, parse_datetime, render, zone
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import Unknown
 
 UTC = timezone.utc
 LEAP = datetime(2016, 2, 29, 1, 16, tzinfo=UTC)

@@ -13,8 +13,8 @@ from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.connectors.servicenow.query import compile_scopes
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import NamedRef, Process, Ref, Unknown, Value
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import NamedRef, Process, Ref, Unknown, Value
 
 SYS_ID = "46d44a5dc0a8010e00a2d6a2c2a7f2b4"
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.connectors.jira.values import sla_verdict
-from sms_conformance.records import Unknown
+from sms_conformance.model.records import Unknown
 from sms_conformance.rules.matrices import Lookup, lookup_table
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.jira import JiraSandbox

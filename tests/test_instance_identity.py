@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
 from sms_conformance.history import History
-from sms_conformance.identity import Told, resolve_identity
+from sms_conformance.model.identity import Told, resolve_identity
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.site import ISSUE_TYPES

@@ -17,7 +17,7 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.connectors.jira.file import JiraFileConnector
-from sms_conformance.records import NamedRef, Process, Ref, Unknown
+from sms_conformance.model.records import NamedRef, Process, Ref, Unknown
 from sms_conformance.sandbox.dataset import Dataset, generate
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.export import export_jira

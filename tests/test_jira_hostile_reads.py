@@ -16,9 +16,9 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.jira import settings as jira_settings
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
-from sms_conformance.errors import SourceError
 from sms_conformance.limits import Limits
-from sms_conformance.records import Process
+from sms_conformance.model.errors import SourceError
+from sms_conformance.model.records import Process
 from sms_conformance.sandbox.jira import JiraSandbox
 
 PASSWORD = "jira-hostile-token"

@@ -12,7 +12,7 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.base import Partial
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
-from sms_conformance.records import Ref
+from sms_conformance.model.records import Ref
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.export import export

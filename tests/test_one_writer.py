@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from sms_conformance.cli import EXIT_LOCKED
-from sms_conformance.errors import LockHeld
+from sms_conformance.model.errors import LockHeld
 from sms_conformance.runlock import holder_path, lock_path, writer_lock
 from sms_conformance.sandbox import Sandbox
 from tests.test_writeback_e2e import TASK_TABLES, get, parent, record_task, tasks

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from sms_conformance.connectors.base import TaskRef
-from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow
-from sms_conformance.records import Record, Ref
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import Record, Ref
 from sms_conformance.task_policy import LIVE, OLD, UNPLACED, Phases, record_fingerprint
 from sms_conformance.writeback_corrective import (
     MAX_LIST_URL,

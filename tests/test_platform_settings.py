@@ -14,7 +14,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from sms_conformance.cli import EXIT_CONFIG, cli
-from sms_conformance.errors import ConfigFileError
+from sms_conformance.model.errors import ConfigFileError
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.settings import load_settings
 

@@ -13,6 +13,7 @@ import pytest
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.history import History
+from sms_conformance.model.records import Ref, Unknown
 from sms_conformance.process_metrics import (
     MAX_SERVICES,
     OTHER,
@@ -20,7 +21,6 @@ from sms_conformance.process_metrics import (
     ProcessMetrics,
     Sample,
 )
-from sms_conformance.records import Ref, Unknown
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
 from sms_conformance.scan import Scanner, ScanOptions

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sms_conformance.errors import SourceError
+from sms_conformance.model.errors import SourceError
 from sms_conformance.readahead import ReadAhead
 
 

@@ -11,7 +11,7 @@ import pytest
 from sms_conformance import links as links_module
 from sms_conformance.config import ConfigDir
 from sms_conformance.links import KnownRecords, LinkResolver, TableIndex
-from sms_conformance.records import Process, Ref
+from sms_conformance.model.records import Process, Ref
 from sms_conformance.scan import OWNER_FIELD
 from tests.conftest import make_record
 

@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sms_conformance.findings import RuleResult
-from sms_conformance.records import Record, Unknown, is_absent
+from sms_conformance.model.findings import RuleResult
+from sms_conformance.model.records import Record, Unknown, is_absent
 
 
 @dataclass

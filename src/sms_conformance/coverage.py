@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sms_conformance.connectors.base import Connector, FetchRequest
-from sms_conformance.records import Process, Unknown, is_absent
+from sms_conformance.model.records import Process, Unknown, is_absent
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 

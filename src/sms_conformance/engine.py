@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sms_conformance.findings import RuleResult, Status
-from sms_conformance.records import Record, Ref, Unknown
+from sms_conformance.model.findings import RuleResult, Status
+from sms_conformance.model.records import Record, Ref, Unknown
 from sms_conformance.rules.checks import (
     Compiled,
     Context,

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sms_conformance.canonical import Process
+from sms_conformance.model.schema import Process
 from sms_conformance.writeback_plan import WriteBackSettings
 
 # How to name a group unambiguously, per platform.

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sms_conformance.connectors.base import TaskRef
-from sms_conformance.errors import ConfigError
-from sms_conformance.findings import fingerprint, legacy_fingerprint
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.findings import fingerprint, legacy_fingerprint
 from sms_conformance.provenance import Provenance
 
 SCHEMA = """

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 from sms_conformance.rules.parse import parse_duration
 
 MIB = 1024 * 1024

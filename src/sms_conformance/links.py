@@ -38,7 +38,6 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
-from sms_conformance.canonical import target
 from sms_conformance.connectors.base import (
     Connector,
     NotRead,
@@ -47,7 +46,8 @@ from sms_conformance.connectors.base import (
     referrers_withheld,
     withheld_reason,
 )
-from sms_conformance.records import NamedRef, Process, Record, Ref, is_absent
+from sms_conformance.model.records import NamedRef, Process, Record, Ref, is_absent
+from sms_conformance.model.schema import target
 from sms_conformance.rules import model as m
 from sms_conformance.rules.checks import PartialCount, UnknownValue
 from sms_conformance.rules.fields import condition_fields, linked_conditions, referrer_needs

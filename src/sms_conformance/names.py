@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, NotRead
-from sms_conformance.errors import SourceError
-from sms_conformance.records import NamedRef, Record, Ref
+from sms_conformance.model.errors import SourceError
+from sms_conformance.model.records import NamedRef, Record, Ref
 
 SHOWN = ("assignment_group", "assignee", "service", "configuration_item")
 LOOKED_UP = frozenset({"service", "configuration_item"})

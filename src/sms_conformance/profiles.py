@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from sms_conformance.connectors.registry import DEFAULT_PROFILE_SOURCE, profile_model
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 from sms_conformance.yamlsource import load_yaml, validate
 
 SECRET_KEYS = frozenset({

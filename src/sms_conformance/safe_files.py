@@ -16,7 +16,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 
 def refuse_symlink(path: Path, what: str = "write") -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 STRATA = ("priority", "service", "process")
 

@@ -14,15 +14,15 @@ from typing import Any
 from sms_conformance.availability import Gap, Presence, Unavailable, hidden_fields
 from sms_conformance.connectors.base import Connector, FetchRequest
 from sms_conformance.engine import CHECK_ERRORS, CompiledRule, Outcome, compiled, conclude, unscoped
-from sms_conformance.errors import SourceError
-from sms_conformance.findings import RuleResult, Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
+from sms_conformance.model.errors import SourceError
+from sms_conformance.model.findings import RuleResult, Status
+from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.names import NameBook, named_services
 from sms_conformance.printable import printable
 from sms_conformance.process_metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
 from sms_conformance.readahead import ReadAhead
-from sms_conformance.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sms_conformance.errors import ConfigError
 from sms_conformance.history import History, instance_key
+from sms_conformance.model.errors import ConfigError
 
 Scan = dict[str, Any]
 

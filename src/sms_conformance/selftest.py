@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sms_conformance.engine import evaluate_one
-from sms_conformance.findings import Status
+from sms_conformance.model.findings import Status
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import ExampleError, build_example
 from sms_conformance.rules.model import Rule

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from sms_conformance.connectors.registry import write_back_keys
-from sms_conformance.errors import ConfigFileError
 from sms_conformance.limits import Limits
+from sms_conformance.model.errors import ConfigFileError
 from sms_conformance.rules.checks import compile_pattern
 from sms_conformance.rules.parse import parse_duration
 from sms_conformance.writeback_plan import WriteBackSettings

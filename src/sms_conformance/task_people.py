@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.fallback_owner import Fallback
-from sms_conformance.records import Record, Ref
+from sms_conformance.model.records import Record, Ref
 from sms_conformance.writeback_guard import is_person, is_reference
 from sms_conformance.writeback_plan import Plan
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sms_conformance.records import Record, Ref
+from sms_conformance.model.records import Record, Ref
 from sms_conformance.writeback_plan import Policy
 
 LIVE = "live"

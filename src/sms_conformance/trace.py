@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from sms_conformance.canonical import SCHEMA, PlatformMap, process_of_kind
 from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.capabilities import Reads, tracer_of
 from sms_conformance.engine import evaluate_one
-from sms_conformance.errors import ConfigError
-from sms_conformance.findings import RuleResult, Status
 from sms_conformance.links import LinkResolver
-from sms_conformance.records import NamedRef, Process, Record, Ref, Unknown
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.findings import RuleResult, Status
+from sms_conformance.model.records import NamedRef, Process, Record, Ref, Unknown
+from sms_conformance.model.schema import SCHEMA, PlatformMap, process_of_kind
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message

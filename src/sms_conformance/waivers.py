@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from sms_conformance.canonical import PlatformMap, field_of
-from sms_conformance.errors import ConfigFileError
-from sms_conformance.records import NamedRef, Record, Ref, Unknown
+from sms_conformance.model.errors import ConfigFileError
+from sms_conformance.model.records import NamedRef, Record, Ref, Unknown
+from sms_conformance.model.schema import PlatformMap, field_of
 from sms_conformance.rules.model import Rule
 from sms_conformance.yamlsource import SourceDoc, load_yaml, validate
 

@@ -16,11 +16,11 @@ from sms_conformance.connectors.base import (
     TaskRef,
 )
 from sms_conformance.engine import evaluate_one
-from sms_conformance.errors import CapReached, ConfigError, SourceError
-from sms_conformance.findings import Status, fingerprint, legacy_fingerprint
 from sms_conformance.history import FindingRow, History
 from sms_conformance.links import LinkResolver
-from sms_conformance.records import Ref
+from sms_conformance.model.errors import CapReached, ConfigError, SourceError
+from sms_conformance.model.findings import Status, fingerprint, legacy_fingerprint
+from sms_conformance.model.records import Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
 from sms_conformance.task_policy import record_fingerprint

@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import LIFECYCLE_STATES, Process
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import LIFECYCLE_STATES, Process
 
 # A platform id: a ServiceNow sys_id, a Jira issue, project or group id. No punctuation that a
 # query language or a script could read (^, =, :, parentheses, spaces).

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from sms_conformance.errors import ConfigFileError
+from sms_conformance.model.errors import ConfigFileError
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32

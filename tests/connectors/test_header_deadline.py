@@ -24,7 +24,7 @@ from sms_conformance.connectors.jira.auth import TokenAuth
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.servicenow.auth import BasicAuth
 from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.errors import SourceError
+from sms_conformance.model.errors import SourceError
 from tests.connectors.snow_fakes import PASSWORD, Req, Resp, StubServer
 
 BOUND = 6.0  # seconds: generous against request_timeout=2, and far short of "forever"

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.errors import AuthError
+from sms_conformance.model.errors import AuthError
 from tests.connectors.snow_fakes import Req, Resp, StubServer, envelope
 
 Make = Callable[..., TableClient]

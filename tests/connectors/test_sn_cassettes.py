@@ -22,7 +22,7 @@ from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
-from sms_conformance.records import Process, Ref
+from sms_conformance.model.records import Process, Ref
 
 REPLAY_URL = "http://127.0.0.1:9"  # nothing listens: every answer comes from the cassette
 CLIENT_ID, CLIENT_SECRET = "sms-conformance-sandbox", "sandbox-client-secret"

@@ -13,8 +13,8 @@ from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
-from sms_conformance.errors import ConfigError, SourceError
-from sms_conformance.records import Process, Record, Ref
+from sms_conformance.model.errors import ConfigError, SourceError
+from sms_conformance.model.records import Process, Record, Ref
 from tests.connectors.snow_fakes import FakeInstance, Req, Resp, StubServer, envelope
 
 Fake = tuple[FakeInstance, StubServer]

@@ -18,8 +18,8 @@ from sms_conformance.connectors.servicenow.query import (
     condition,
     page_query,
 )
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import Process, Ref
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import Process, Ref
 
 
 @pytest.fixture

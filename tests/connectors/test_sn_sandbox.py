@@ -17,8 +17,8 @@ from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.doctor import diagnose
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
-from sms_conformance.errors import SourceError
-from sms_conformance.records import Process, Record, Ref
+from sms_conformance.model.errors import SourceError
+from sms_conformance.model.records import Process, Record, Ref
 
 sandbox_module = pytest.importorskip("sms_conformance.sandbox")
 Sandbox = sandbox_module.Sandbox

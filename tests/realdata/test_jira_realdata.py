@@ -24,7 +24,7 @@ from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap, load_jira_field_map
 from sms_conformance.connectors.jira.file import JiraFileConnector
-from sms_conformance.records import Process, Ref, Unknown
+from sms_conformance.model.records import Process, Ref, Unknown
 from tests.connectors.snow_fakes import Req, Resp, StubServer
 
 HERE = Path(__file__).parent

@@ -10,8 +10,8 @@ from typing import IO
 import pytest
 
 from sms_conformance import safe_files
-from sms_conformance.errors import ConfigError
 from sms_conformance.history import History
+from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.model import ScanReport, load_report
 from sms_conformance.reports.render import RENDERERS, Renderer, render
 from tests.reports.conftest import show

@@ -10,8 +10,8 @@ from typing import Any
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.engine import evaluate_one
-from sms_conformance.findings import RuleResult
-from sms_conformance.records import Process
+from sms_conformance.model.findings import RuleResult
+from sms_conformance.model.records import Process
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import build_example
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules

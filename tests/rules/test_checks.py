@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sms_conformance.records import Process
+from sms_conformance.model.records import Process
 from sms_conformance.rules.checks import FIELD_OPERATORS
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
 

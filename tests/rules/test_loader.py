@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sms_conformance.errors import RuleError
+from sms_conformance.model.errors import RuleError
 from sms_conformance.rules.loader import load_rules
 
 from ._support import fieldmap, settings

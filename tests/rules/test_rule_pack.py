@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from sms_conformance.findings import Status
+from sms_conformance.model.findings import Status
 from sms_conformance.rules.examples import build_example
 from sms_conformance.rules.loader import PLACEHOLDER, builtin_pack_dir, render_message
 

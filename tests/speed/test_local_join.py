@@ -15,7 +15,7 @@ from sms_conformance.connectors.base import NotRead
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
-from sms_conformance.records import NamedRef, Process, Record, Ref
+from sms_conformance.model.records import NamedRef, Process, Record, Ref
 from sms_conformance.rules.checks import UnknownValue
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import OWNER_FIELD, Scanner, ScanOptions

@@ -16,10 +16,10 @@ from sms_conformance.cli import cli
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import Partial, TableRows
 from sms_conformance.engine import evaluate_one
-from sms_conformance.findings import Status
 from sms_conformance.history import History
 from sms_conformance.links import LinkResolver
-from sms_conformance.records import Process, Record, Ref
+from sms_conformance.model.findings import Status
+from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.rules.parse import ConditionParser

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sms_conformance.engine import evaluate_one
-from sms_conformance.findings import Status
-from sms_conformance.records import Process, Ref, Unknown, not_returned
+from sms_conformance.model.findings import Status
+from sms_conformance.model.records import Process, Ref, Unknown, not_returned
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.rules.parse import ConditionParser
@@ -82,7 +82,7 @@ def test_unknown_scope_field_is_neither_in_nor_out_of_scope() -> None:
 
 
 def test_a_date_that_does_not_parse_is_unknown_never_compared_as_text() -> None:
-    from sms_conformance.dates import parse_datetime
+    from sms_conformance.model.dates import parse_datetime
 
     value = parse_datetime("29-02-2016 11:29")
     assert isinstance(value, Unknown) and "29-02-2016 11:29" in value.reason
@@ -93,7 +93,7 @@ def test_a_date_that_does_not_parse_is_unknown_never_compared_as_text() -> None:
 
 
 def test_unknown_and_error_rows_never_carry_the_failure_sentence(tmp_path) -> None:
-    from sms_conformance.findings import RuleResult
+    from sms_conformance.model.findings import RuleResult
     from sms_conformance.scan import _finding_row
 
     class Links:

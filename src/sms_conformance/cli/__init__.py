@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from sms_conformance import __version__
-from sms_conformance.errors import ConformanceError
+from sms_conformance.model.errors import ConformanceError
 from sms_conformance.printable import one_line
 from sms_conformance.redaction import scrub
 

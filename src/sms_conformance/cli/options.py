@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 from sms_conformance.rules.parse import MAX_DURATION
 
 F = TypeVar("F", bound=Callable[..., Any])

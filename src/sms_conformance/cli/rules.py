@@ -9,7 +9,7 @@ import orjson
 
 from sms_conformance.cli import EXIT_CONFIG, EXIT_FINDINGS
 from sms_conformance.config import ConfigDir
-from sms_conformance.errors import ConfigError, RuleError
+from sms_conformance.model.errors import ConfigError, RuleError
 from sms_conformance.rules.loader import builtin_pack_dir, load_rule, rule_files
 from sms_conformance.rules.model import Rule
 from sms_conformance.selftest import missing_examples, run_examples

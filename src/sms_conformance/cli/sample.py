@@ -11,8 +11,8 @@ import click
 
 from sms_conformance.cli.history import HISTORY_OPTION, existing_history
 from sms_conformance.cli.report_group import instance_option
-from sms_conformance.errors import ConfigError
 from sms_conformance.history import FindingRow, History
+from sms_conformance.model.errors import ConfigError
 from sms_conformance.sampling import Scanned, draw, parse_by
 from sms_conformance.scan_choice import choose_scan
 

@@ -31,10 +31,10 @@ from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.connectors.base import Connector
 from sms_conformance.connectors.capabilities import Reads, priority_lookup_of
-from sms_conformance.errors import ConfigError, ConformanceError, SourceError
 from sms_conformance.history import History
-from sms_conformance.identity import Identity, resolve_identity
 from sms_conformance.limits import Limits
+from sms_conformance.model.errors import ConfigError, ConformanceError, SourceError
+from sms_conformance.model.identity import Identity, resolve_identity
 from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.reports.render import FORMATS, check_writable

@@ -12,12 +12,13 @@ from typing import Any
 
 import click
 
-from sms_conformance.canonical import SCHEMA, PlatformMap
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.connectors.capabilities import Reads, writes_tasks
-from sms_conformance.errors import ConfigError
 from sms_conformance.fallback_owner import Fallback, resolve_fallback, with_fallback
 from sms_conformance.history import FindingRow, History
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import Process, Record
+from sms_conformance.model.schema import SCHEMA, PlatformMap
 from sms_conformance.names import group_names
 from sms_conformance.plan_report import (
     PlanContext,
@@ -27,7 +28,6 @@ from sms_conformance.plan_report import (
     plan_document,
     planned_tasks,
 )
-from sms_conformance.records import Process, Record
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.safe_files import write_text

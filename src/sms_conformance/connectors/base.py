@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sms_conformance.errors import SourceError
-from sms_conformance.records import Process, Record, Ref
+from sms_conformance.model.errors import SourceError
+from sms_conformance.model.records import Process, Record, Ref
 
 # One rule scope: canonical field -> allowed canonical values (ANDed fields, ORed values).
 Scope = Mapping[str, tuple[Any, ...]]

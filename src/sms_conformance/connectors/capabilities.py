@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol, cast
 
 from sms_conformance.connectors.base import Connector, TaskPort
-from sms_conformance.records import Process, Record, Ref
+from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.rules.matrices import Lookup
 from sms_conformance.rules.model import Rule
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.console import write_table
 from sms_conformance.reports.csv_report import write_csv
 from sms_conformance.reports.json_report import write_json

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import re2
 
-from sms_conformance.records import Process, Record, Ref, Unknown, Value, is_absent, is_not_returned
+from sms_conformance.model.records import Process, Record, Ref, Unknown, Value, is_absent, is_not_returned
 from sms_conformance.rules import model as m
 from sms_conformance.rules.fields import walk
 

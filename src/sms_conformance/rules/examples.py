@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sms_conformance.canonical import LINKS, field_of
-from sms_conformance.dates import parse_datetime
-from sms_conformance.records import Process, Record, Ref, Value
+from sms_conformance.model.dates import parse_datetime
+from sms_conformance.model.records import Process, Record, Ref, Value
+from sms_conformance.model.schema import LINKS, field_of
 from sms_conformance.rules.model import Rule
 
 REFERENCED_BY = "_referenced_by"

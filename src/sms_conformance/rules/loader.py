@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sms_conformance.canonical import LIFECYCLE_STATES, PlatformMap, unmapped_fields
-from sms_conformance.errors import ConfigFileError, RuleError
+from sms_conformance.model.errors import ConfigFileError, RuleError
+from sms_conformance.model.schema import LIFECYCLE_STATES, PlatformMap, unmapped_fields
 from sms_conformance.rules.fields import optional_fields, rule_fields
 from sms_conformance.rules.model import AllOf, AnyOf, Condition, FieldCheck, Not, Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from sms_conformance.records import Process
+from sms_conformance.model.records import Process
 
 Scalar = str | int | float | bool
 CompareOp = Literal["lt", "le", "gt", "ge", "eq", "ne"]

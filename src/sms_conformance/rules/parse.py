@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sms_conformance.canonical import LINKS, Process, field_of
+from sms_conformance.model.schema import LINKS, Process, field_of
 from sms_conformance.rules.checks import FIELD_OPERATORS
 from sms_conformance.rules.model import (
     AllOf,

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from sms_conformance.dates import parse_datetime, render, zone
+from sms_conformance.model.dates import parse_datetime, render, zone
 from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.schema import SCHEMAS
 from sms_conformance.sandbox.store import Store

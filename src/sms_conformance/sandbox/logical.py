@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, load_field_map
-from sms_conformance.records import Ref, Value
+from sms_conformance.model.records import Ref, Value
 from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.schema import SCHEMAS
 

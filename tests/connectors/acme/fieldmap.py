@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sms_conformance.canonical import Process
+from sms_conformance.model.schema import Process
 
 MAPPED = {Process.INCIDENT: frozenset({
     "number", "state", "impact", "urgency", "priority", "opened_at", "updated_at",

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from sms_conformance.canonical import PlatformMap, Process
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.registry import SourceOptions
-from sms_conformance.records import Record, Ref
+from sms_conformance.model.records import Record, Ref
+from sms_conformance.model.schema import PlatformMap, Process
 
 OPENED = datetime(2026, 10, 1, tzinfo=timezone.utc)
 ROWS = [("ACME-1", {"impact": 1, "urgency": 1, "priority": 1}),

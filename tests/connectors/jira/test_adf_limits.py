@@ -8,7 +8,7 @@ import pytest
 
 from sms_conformance.connectors.jira.adf import AdfError, flatten
 from sms_conformance.connectors.jira.values import reader
-from sms_conformance.records import Unknown
+from sms_conformance.model.records import Unknown
 from sms_conformance.sandbox.jira.hostile import deep_document
 
 

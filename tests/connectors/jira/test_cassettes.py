@@ -27,7 +27,7 @@ from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.connectors.jira.tasks import JiraTasks
-from sms_conformance.records import Process, Ref, Unknown
+from sms_conformance.model.records import Process, Ref, Unknown
 from tests.connectors.jira.conftest import populate
 from tests.connectors.jira.fake import EMAIL, TOKEN, FakeJira
 from tests.connectors.snow_fakes import StubServer

@@ -16,8 +16,8 @@ from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.jira.auth import CloudAuth, TokenAuth
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
-from sms_conformance.errors import AuthError, ConfigError, SourceError
-from sms_conformance.records import Process, Unknown
+from sms_conformance.model.errors import AuthError, ConfigError, SourceError
+from sms_conformance.model.records import Process, Unknown
 from tests.connectors.jira.conftest import FIELDMAP, SAMPLES
 from tests.connectors.jira.fake import EMAIL, FakeJira
 from tests.connectors.snow_fakes import Resp, StubServer

@@ -12,7 +12,7 @@ import pytest
 
 from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.jira.connector import JiraConnector
-from sms_conformance.records import Process, Ref, Unknown
+from sms_conformance.model.records import Process, Ref, Unknown
 from tests.connectors.jira.fake import FakeJira
 from tests.connectors.snow_fakes import Resp, StubServer
 

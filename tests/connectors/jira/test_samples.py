@@ -19,7 +19,7 @@ from sms_conformance.connectors.jira.fieldmap import (
 from sms_conformance.connectors.jira.responses import JiraRequestError, decode, message
 from sms_conformance.connectors.jira.tasks import _done_transition
 from sms_conformance.connectors.jira.values import parse_timestamp
-from sms_conformance.records import Process, Ref, Unknown
+from sms_conformance.model.records import Process, Ref, Unknown
 from tests.connectors.jira.conftest import SAMPLES
 
 

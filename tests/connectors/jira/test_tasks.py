@@ -14,7 +14,7 @@ import pytest
 from sms_conformance.connectors.base import TaskDraft, TaskNotWritten, TaskRef
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.tasks import JiraTasks
-from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.model.errors import ConfigError, SourceError
 from tests.connectors.jira.fake import FakeJira
 from tests.connectors.snow_fakes import Resp, StubServer
 

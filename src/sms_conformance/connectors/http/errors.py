@@ -16,7 +16,7 @@ from urllib3.exceptions import (
 )
 
 from sms_conformance.connectors.http.retry import RetryableError
-from sms_conformance.errors import AuthError, SourceError
+from sms_conformance.model.errors import AuthError, SourceError
 
 # Connection lost, read timeout, truncated or undecodable body (urllib3's while reading a body).
 _TRANSIENT = (

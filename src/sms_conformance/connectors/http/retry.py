@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 
 from tenacity import RetryCallState
 
-from sms_conformance.errors import SourceError
+from sms_conformance.model.errors import SourceError
 
 
 class RetryableError(SourceError):

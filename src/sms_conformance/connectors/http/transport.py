@@ -39,8 +39,8 @@ from sms_conformance.connectors.http.retry import (
     ThrottledError,
 )
 from sms_conformance.connectors.http.watchdog import Deadline, WatchedAdapter
-from sms_conformance.errors import SourceError
 from sms_conformance.limits import MAX_OBJECTS, MIB
+from sms_conformance.model.errors import SourceError
 from sms_conformance.redaction import scrub
 
 USER_AGENT = f"sms-conformance/{__version__}"

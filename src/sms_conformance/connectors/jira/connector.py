@@ -42,9 +42,9 @@ from sms_conformance.connectors.jira.search import (
 )
 from sms_conformance.connectors.jira.values import parse_timestamp
 from sms_conformance.connectors.parallel import Gate, interleaved
-from sms_conformance.errors import AuthError, ConfigError, SourceError
-from sms_conformance.identity import Told
-from sms_conformance.records import Process, Record, Ref
+from sms_conformance.model.errors import AuthError, ConfigError, SourceError
+from sms_conformance.model.identity import Told
+from sms_conformance.model.records import Process, Record, Ref
 
 if TYPE_CHECKING:
     from sms_conformance.connectors.jira.tasks import JiraTasks

@@ -25,8 +25,8 @@ from typing import Any
 
 from sms_conformance.connectors.jira.exports import JiraExport
 from sms_conformance.connectors.jira.fieldmap import FieldCatalog
-from sms_conformance.dates import DateReader, zone
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.dates import DateReader, zone
+from sms_conformance.model.errors import ConfigError
 
 Json = dict[str, Any]
 DEFAULT_DATE_FORMAT = "dd/MMM/yy h:mm a"  # Jira's default date-time format (look and feel)

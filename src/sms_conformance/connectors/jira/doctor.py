@@ -13,8 +13,8 @@ from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
-from sms_conformance.errors import ConfigError, SourceError
-from sms_conformance.records import Process
+from sms_conformance.model.errors import ConfigError, SourceError
+from sms_conformance.model.records import Process
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 

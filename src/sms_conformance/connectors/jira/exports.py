@@ -24,7 +24,7 @@ import orjson
 
 from sms_conformance.connectors.jira.fieldmap import FieldCatalog
 from sms_conformance.connectors.jira.values import parse_timestamp
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 Json = dict[str, Any]
 FIELD_FILE = "field.json"  # GET /rest/api/3/field of the site

@@ -19,11 +19,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from sms_conformance.canonical import field_of
 from sms_conformance.connectors.jira import jql
 from sms_conformance.connectors.jira.values import Reader, reader
-from sms_conformance.errors import ConfigError, ConfigFileError
-from sms_conformance.records import (
+from sms_conformance.model.errors import ConfigError, ConfigFileError
+from sms_conformance.model.records import (
     LIFECYCLE_STATES,
     Process,
     Ref,
@@ -31,6 +30,7 @@ from sms_conformance.records import (
     Value,
     not_returned,
 )
+from sms_conformance.model.schema import field_of
 from sms_conformance.yamlsource import load_shipped, load_yaml, validate
 
 # sla: a JSM SLA field (Time to resolution) read as its own verdict, a bool (values.sla_verdict)

@@ -27,8 +27,8 @@ from sms_conformance.connectors.jira.fieldmap import (
     linked_issues,
 )
 from sms_conformance.connectors.jira.values import element, parse_timestamp
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import NamedRef, Process, Record, Ref, Value
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import NamedRef, Process, Record, Ref, Value
 
 if TYPE_CHECKING:
     from sms_conformance.rules.model import Rule

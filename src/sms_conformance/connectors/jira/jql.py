@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]+$")
 _SYSTEM_FIELD = re.compile(r"^[a-z][A-Za-z]*$")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sms_conformance.connectors.jira.client import JiraClient
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 # An accountId (Cloud: 24 hex digits, or "<number>:<uuid>"; any letters, digits, ':' and '-');
 # a Data Center user is named by login. A group name has no such bound.

@@ -16,7 +16,7 @@ import requests
 
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.http.retry import RetryableError, parse_retry_after
-from sms_conformance.errors import SourceError
+from sms_conformance.model.errors import SourceError
 from sms_conformance.printable import one_line
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

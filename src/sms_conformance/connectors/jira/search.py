@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sms_conformance.connectors.jira.responses import JiraRequestError
-from sms_conformance.errors import SourceError
+from sms_conformance.model.errors import SourceError
 
 MAX_PAGES = 20_000
 STALLED_PAGES = 3

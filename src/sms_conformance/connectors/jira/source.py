@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sms_conformance.canonical import PlatformMap
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.connectors.jira.file import JiraFileConnector
 from sms_conformance.connectors.jira.settings import connector_from_env
 from sms_conformance.connectors.registry import SourceOptions
+from sms_conformance.model.schema import PlatformMap
 
 
 @contextmanager

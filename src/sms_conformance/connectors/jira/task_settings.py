@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 # Go into JQL and request bodies: names as Jira spells them, nothing that could end a clause.
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 _./-]*$"

@@ -26,7 +26,7 @@ from sms_conformance.connectors.jira.owners import account_id, find_owner
 from sms_conformance.connectors.jira.responses import JiraRequestError
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.values import parse_timestamp, ref_id, text_of
-from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.model.errors import ConfigError, SourceError
 
 TOOL_LABEL = "sms-conformance"
 FINGERPRINT = re.compile(r"^[0-9a-f]{40}$")

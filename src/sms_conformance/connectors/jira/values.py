@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sms_conformance.connectors.jira.adf import AdfError, flatten
-from sms_conformance.records import Unknown, Value
+from sms_conformance.model.records import Unknown, Value
 
 # 2025-02-17T09:05:31.290-0800 (Jira), also +01:00, Z, no fraction, and a bare date.
 _TIMESTAMP = re.compile(

@@ -16,7 +16,7 @@ import requests
 from pydantic import SecretStr
 
 from sms_conformance.connectors.http.retry import NotSentError, RetryableError
-from sms_conformance.errors import AuthError, SourceError
+from sms_conformance.model.errors import AuthError, SourceError
 from sms_conformance.redaction import register
 
 # (method, url, form data) -> response; the client's raw, counted, un-retried sender.

@@ -10,7 +10,6 @@ from functools import partial
 from itertools import chain
 from typing import Any, ClassVar
 
-from sms_conformance.canonical import process_of_kind
 from sms_conformance.connectors.base import (
     FetchRequest,
     NotRead,
@@ -58,9 +57,10 @@ from sms_conformance.connectors.servicenow.writeback import (
     check_scanned_tables,
     refuse_non_task_tables,
 )
-from sms_conformance.errors import SourceError
-from sms_conformance.identity import Told
-from sms_conformance.records import Process, Record, Ref, Value
+from sms_conformance.model.errors import SourceError
+from sms_conformance.model.identity import Told
+from sms_conformance.model.records import Process, Record, Ref, Value
+from sms_conformance.model.schema import process_of_kind
 from sms_conformance.rules.matrices import Lookup, lookup_table
 from sms_conformance.rules.model import Rule
 

@@ -8,14 +8,14 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sms_conformance.canonical import Process
 from sms_conformance.connectors.capabilities import Finding
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS, text
 from sms_conformance.connectors.servicenow.query import check_field, condition
-from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.model.errors import ConfigError, SourceError
+from sms_conformance.model.schema import Process
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from sms_conformance.connectors.servicenow.fieldmap import ProcessMap
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 SAMPLE = 500  # rows looked at to tell stored values from display values
 

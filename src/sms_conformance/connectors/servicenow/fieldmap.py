@@ -1,7 +1,7 @@
 """The ServiceNow field map: canonical fields <-> Table API fields, with types and choice values.
 
 It translates Table API rows (stored or display values) to the canonical schema
-(sms_conformance.canonical) and is the ServiceNow `PlatformMap`: which canonical fields an
+(sms_conformance.model.schema) and is the ServiceNow `PlatformMap`: which canonical fields an
 instance fills. Shipped default: defaults/servicenow_fieldmap.yaml; config/fieldmap.yaml merges
 over it.
 """
@@ -18,10 +18,10 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 
-from sms_conformance.canonical import KINDS, SCHEMA, FieldType, field_of, process_of_kind
-from sms_conformance.dates import DateReader, parse_datetime, zone
-from sms_conformance.errors import ConfigError, ConfigFileError
-from sms_conformance.records import NamedRef, Process, Ref, Unknown, Value, not_returned
+from sms_conformance.model.dates import DateReader, parse_datetime, zone
+from sms_conformance.model.errors import ConfigError, ConfigFileError
+from sms_conformance.model.records import NamedRef, Process, Ref, Unknown, Value, not_returned
+from sms_conformance.model.schema import KINDS, SCHEMA, FieldType, field_of, process_of_kind
 from sms_conformance.yamlsource import SourceDoc, load_shipped, load_yaml, validate
 
 __all__ = ["FieldMap", "FieldSpec", "ProcessMap", "format_datetime", "load_field_map",

@@ -13,7 +13,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sms_conformance.canonical import process_of_kind
 from sms_conformance.connectors.base import FetchRequest, NotRead, matches_scope
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.servicenow.exports import (
@@ -25,8 +24,8 @@ from sms_conformance.connectors.servicenow.exports import (
     text,
 )
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, FieldSpec
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import (
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import (
     LIFECYCLE_STATES,
     NamedRef,
     Process,
@@ -34,6 +33,7 @@ from sms_conformance.records import (
     Ref,
     Unknown,
 )
+from sms_conformance.model.schema import process_of_kind
 
 # More than this share of records without a readable lifecycle state: the export cannot be
 # scanned (every scope depends on the state), rather than pass almost everything unseen.

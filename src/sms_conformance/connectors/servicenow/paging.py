@@ -22,7 +22,7 @@ from sms_conformance.connectors.http.retry import QuotaError
 from sms_conformance.connectors.servicenow.client import Page
 from sms_conformance.connectors.servicenow.query import Filter, page_query
 from sms_conformance.connectors.servicenow.responses import Json
-from sms_conformance.errors import SourceError
+from sms_conformance.model.errors import SourceError
 
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
 MIN_PAGE = 100

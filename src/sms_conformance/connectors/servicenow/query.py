@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sms_conformance.connectors.base import Scope
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, format_datetime
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import Ref
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import Ref
 
 # ANDed conditions; a filter is a tuple of groups ORed with ^NQ.
 Group = tuple[str, ...]

@@ -9,7 +9,7 @@ import requests
 
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.http.retry import RetryableError, parse_retry_after
-from sms_conformance.errors import SourceError
+from sms_conformance.model.errors import SourceError
 
 Json = dict[str, Any]
 # 500 is retried too, but only once (see TableClient).

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import click
 
-from sms_conformance.canonical import PlatformMap
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.registry import SourceOptions
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.connectors.servicenow.settings import connector_from_env
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.schema import PlatformMap
 
 
 def _servicenow_map(platform_map: PlatformMap) -> FieldMap:

@@ -17,7 +17,7 @@ from sms_conformance.connectors.http.retry import AmbiguousWriteError
 from sms_conformance.connectors.servicenow.client import TableClient
 from sms_conformance.connectors.servicenow.paging import KeysetScan, text
 from sms_conformance.connectors.servicenow.query import Filter, check_field, condition
-from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.model.errors import ConfigError, SourceError
 
 _SYS_ID = re.compile(r"[A-Za-z0-9_-]+")
 DEFAULT_TASK_TABLES = frozenset({"incident_task", "problem_task", "change_task"})

@@ -28,7 +28,7 @@ from sms_conformance.connectors.servicenow.tasks import (
     SnTask,
     TaskTables,
 )
-from sms_conformance.errors import ConfigError, SourceError
+from sms_conformance.model.errors import ConfigError, SourceError
 from sms_conformance.writeback_plan import write_back_part
 
 # Child task table -> the field naming its record; each such field references the table of its

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from sms_conformance.connectors.jira.values import parse_timestamp
-from sms_conformance.dates import render, zone
+from sms_conformance.model.dates import render, zone
 from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.jira.render import Renderer, field_list, select_fields
 from sms_conformance.sandbox.jira.server import planted_keys

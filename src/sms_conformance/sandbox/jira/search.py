@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sms_conformance.records import Value
+from sms_conformance.model.records import Value
 from sms_conformance.sandbox.jira import jql
 from sms_conformance.sandbox.jira.site import (
     ADMIN_ACCOUNT_ID,

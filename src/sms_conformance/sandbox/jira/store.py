@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sms_conformance.records import Value
+from sms_conformance.model.records import Value
 from sms_conformance.sandbox.jira.site import (
     CANONICAL_LINKS,
     CUSTOM_BY_ID,

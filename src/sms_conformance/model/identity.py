@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sms_conformance.errors import ConfigError
+from sms_conformance.model.errors import ConfigError
 
 PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")  # a site may answer anything: only plain ids
 

@@ -14,8 +14,8 @@ import re
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sms_conformance.errors import ConfigError
-from sms_conformance.records import Unknown
+from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.records import Unknown
 
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
                "September", "October", "November", "December")

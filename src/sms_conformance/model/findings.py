@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 
-from sms_conformance.records import Record
+from sms_conformance.model.records import Record
 from sms_conformance.rules.model import Rule
 
 

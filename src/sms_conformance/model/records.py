@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 # The process enum and lifecycle states belong to the canonical schema; re-exported here.
-from sms_conformance.canonical import LIFECYCLE_STATES as LIFECYCLE_STATES
-from sms_conformance.canonical import Process as Process
+from sms_conformance.model.schema import LIFECYCLE_STATES as LIFECYCLE_STATES
+from sms_conformance.model.schema import Process as Process
 
 
 @dataclass(frozen=True, slots=True)
