@@ -28,11 +28,11 @@ from datetime import datetime, timezone
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.connectors.jira.settings import connector_from_env
-from sms_conformance.limits import MAX_OBJECTS, Limits
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.records import Process, Unknown
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira import hostile as modes
+from sms_conformance.support.limits import MAX_OBJECTS, Limits
 
 EMAIL = "admin@example.com"
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

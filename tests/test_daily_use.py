@@ -443,7 +443,7 @@ class Terminal(io.StringIO):
 
 
 def test_severities_are_coloured_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sms_conformance.terminal import write_lines
+    from sms_conformance.support.terminal import write_lines
 
     lines = ["  FAIL   critical 8.5.1  CHG1  change.approval: [bold]not markup[/bold]"]
     plain, tty = io.StringIO(), Terminal()

@@ -16,10 +16,10 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.jira import settings as jira_settings
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
-from sms_conformance.limits import Limits
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.records import Process
 from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.support.limits import Limits
 
 PASSWORD = "jira-hostile-token"
 ENV = {"JIRA_EMAIL": "admin@example.com", "JIRA_API_TOKEN": PASSWORD}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sms_conformance.printable import one_line, printable
+from sms_conformance.support.printable import one_line, printable
 
 
 @pytest.mark.parametrize(("raw", "shown"), [

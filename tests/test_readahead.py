@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from sms_conformance.model.errors import SourceError
-from sms_conformance.readahead import ReadAhead
+from sms_conformance.support.readahead import ReadAhead
 
 
 def read_ahead(items: Iterator[int], chunk: int = 500, depth: int = 4) -> Iterator[int]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from sms_conformance.connectors.registry import DEFAULT_PROFILE_SOURCE, profile_model
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.yamlsource import load_yaml, validate
+from sms_conformance.support.strict_yaml import load_yaml, validate
 
 SECRET_KEYS = frozenset({
     "password", "client_secret", "secret", "token", "access_token", "refresh_token", "api_key",

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from filelock import FileLock, Timeout
 
 from sms_conformance.model.errors import ConfigError, LockHeld
-from sms_conformance.safe_files import refuse_symlink, write_text
+from sms_conformance.support.safe_files import refuse_symlink, write_text
 
 POLL_SECONDS = 0.25
 

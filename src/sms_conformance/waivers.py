@@ -14,7 +14,7 @@ from sms_conformance.model.errors import ConfigFileError
 from sms_conformance.model.records import NamedRef, Record, Ref, Unknown
 from sms_conformance.model.schema import PlatformMap, field_of
 from sms_conformance.rules.model import Rule
-from sms_conformance.yamlsource import SourceDoc, load_yaml, validate
+from sms_conformance.support.strict_yaml import SourceDoc, load_yaml, validate
 
 Scalar = str | int | bool
 

@@ -15,8 +15,8 @@ from sms_conformance.connectors.http.retry import (
     parse_retry_after,
 )
 from sms_conformance.connectors.servicenow.client import TableClient
-from sms_conformance.limits import MIB
 from sms_conformance.model.errors import AuthError, ConfigError, SourceError
+from sms_conformance.support.limits import MIB
 from tests.connectors.conftest import FakeTime
 from tests.connectors.snow_fakes import PASSWORD, Resp, StubServer, envelope, scripted
 

@@ -16,8 +16,8 @@ import click
 
 from sms_conformance import __version__
 from sms_conformance.model.errors import ConformanceError
-from sms_conformance.printable import one_line
-from sms_conformance.redaction import scrub
+from sms_conformance.support.printable import one_line
+from sms_conformance.support.redaction import scrub
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED, EXIT_INTERNAL, EXIT_CAP = 0, 1, 2, 3, 4, 5, 6
 

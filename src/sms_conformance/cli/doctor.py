@@ -17,8 +17,8 @@ from sms_conformance.connectors.capabilities import Finding, doctor_of
 from sms_conformance.coverage import coverage
 from sms_conformance.model.errors import ConformanceError
 from sms_conformance.model.identity import resolve_identity
-from sms_conformance.printable import printable
 from sms_conformance.rules.model import Rule
+from sms_conformance.support.printable import printable
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 

@@ -19,7 +19,7 @@ from sms_conformance.history import parse_iso
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.evidence_data import FINDINGS_PER_RULE, load_evidence
 from sms_conformance.reports.evidence_html import render
-from sms_conformance.safe_files import write_text
+from sms_conformance.support.safe_files import write_text
 from sms_conformance.waivers import load_waivers
 
 

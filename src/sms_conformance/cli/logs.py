@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from sms_conformance.redaction import scrub
+from sms_conformance.support.redaction import scrub
 
 EVENTS = logging.getLogger("sms_conformance.events")
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authori[sz]ation|cookie|api_?key|credential",
@@ -28,7 +28,7 @@ _SECRET_TEXT = re.compile(
     r"((?:pass(?:word)?|secret|token|api_?key|authorization)[\"']?\s*[=:]\s*)[^\s,;&\"']+",
     re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-REDACTED = "[redacted]"  # as sms_conformance.redaction writes it
+REDACTED = "[redacted]"  # as sms_conformance.support.redaction writes it
 _HANDLER = "sms-conformance"
 
 
@@ -67,7 +67,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class _Scrubbed(logging.Formatter):
-    """Plain log lines without this run's credentials (sms_conformance.redaction)."""
+    """Plain log lines without this run's credentials (sms_conformance.support.redaction)."""
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))

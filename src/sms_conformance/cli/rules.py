@@ -117,7 +117,7 @@ def test(ctx: click.Context, path: Path | None, config_dir: Path | None) -> None
 def docs(output: Path, config_dir: Path | None) -> None:
     """Regenerate the rule reference from the rules themselves."""
     from sms_conformance.rules.docgen import render_reference
-    from sms_conformance.safe_files import write_text
+    from sms_conformance.support.safe_files import write_text
 
     write_text(output, render_reference(_rules(config_dir, None)))
     click.echo(f"wrote {output}")

@@ -32,7 +32,6 @@ from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.connectors.base import Connector
 from sms_conformance.connectors.capabilities import Reads, priority_lookup_of
 from sms_conformance.history import History
-from sms_conformance.limits import Limits
 from sms_conformance.model.errors import ConfigError, ConformanceError, SourceError
 from sms_conformance.model.identity import Identity, resolve_identity
 from sms_conformance.process_metrics import MetricSettings
@@ -44,6 +43,7 @@ from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions, ScanOutcome
 from sms_conformance.settings import load_settings
+from sms_conformance.support.limits import Limits
 from sms_conformance.waivers import Waivers, load_waivers
 
 

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.registry import SourceOptions, opener, source_entry
-from sms_conformance.limits import Limits
 from sms_conformance.model.schema import PlatformMap
 from sms_conformance.profiles import ConnectionProfile
+from sms_conformance.support.limits import Limits
 
 
 def source_platform(source: str, profile: ConnectionProfile | None = None,

@@ -21,6 +21,7 @@ from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.identity import normal_url, resolve_identity
 from sms_conformance.model.schema import Process
 from sms_conformance.profiles import ConnectionProfile
+from sms_conformance.support.terminal import write_lines
 from sms_conformance.task_list import (
     STATES,
     Filters,
@@ -30,7 +31,6 @@ from sms_conformance.task_list import (
     render_table,
     stored_row,
 )
-from sms_conformance.terminal import write_lines
 from sms_conformance.writeback import KINDS
 
 

@@ -30,8 +30,8 @@ from sms_conformance.plan_report import (
 )
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
-from sms_conformance.safe_files import write_text
 from sms_conformance.scan import ScanOptions, ScanOutcome
+from sms_conformance.support.safe_files import write_text
 from sms_conformance.task_people import GROUP_FIELD, PERSON_FIELD, People, assign_people
 from sms_conformance.task_policy import (
     CLOSED_PREFIX,

@@ -25,9 +25,9 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from sms_conformance.connectors.capabilities import Reads
-from sms_conformance.limits import Limits
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.schema import PlatformMap
+from sms_conformance.support.limits import Limits
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sms_conformance.reports.junit import write_junit
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.oscal import write_oscal
 from sms_conformance.reports.sarif import write_sarif
-from sms_conformance.safe_files import temp_beside, write_whole
+from sms_conformance.support.safe_files import temp_beside, write_whole
 
 
 @dataclass(frozen=True)

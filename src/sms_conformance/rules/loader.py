@@ -18,7 +18,7 @@ from sms_conformance.model.schema import LIFECYCLE_STATES, PlatformMap, unmapped
 from sms_conformance.rules.fields import optional_fields, rule_fields
 from sms_conformance.rules.model import AllOf, AnyOf, Condition, FieldCheck, Not, Rule, RuleSpec
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
-from sms_conformance.yamlsource import MAX_BYTES, SourceDoc, load_yaml
+from sms_conformance.support.strict_yaml import MAX_BYTES, SourceDoc, load_yaml
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 

@@ -14,8 +14,8 @@ from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.doctor import diagnose
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap, load_jira_field_map
 from sms_conformance.connectors.jira.settings import connector_from_env
-from sms_conformance.limits import Limits
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.support.limits import Limits
 from tests.connectors.jira.conftest import FIELDMAP
 from tests.connectors.jira.fake import CF, EMAIL, TOKEN, FakeJira
 from tests.connectors.snow_fakes import StubServer

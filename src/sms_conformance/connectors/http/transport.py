@@ -39,9 +39,9 @@ from sms_conformance.connectors.http.retry import (
     ThrottledError,
 )
 from sms_conformance.connectors.http.watchdog import Deadline, WatchedAdapter
-from sms_conformance.limits import MAX_OBJECTS, MIB
 from sms_conformance.model.errors import SourceError
-from sms_conformance.redaction import scrub
+from sms_conformance.support.limits import MAX_OBJECTS, MIB
+from sms_conformance.support.redaction import scrub
 
 USER_AGENT = f"sms-conformance/{__version__}"
 CONNECT_TIMEOUT = 10.0

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from sms_conformance.redaction import register
+from sms_conformance.support.redaction import register
 
 
 class JiraAuth(Protocol):

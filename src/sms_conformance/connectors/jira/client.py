@@ -23,8 +23,8 @@ from sms_conformance.connectors.http.retry import RetryableError, RetryPolicy
 from sms_conformance.connectors.http.transport import HttpClient
 from sms_conformance.connectors.jira.auth import JiraAuth
 from sms_conformance.connectors.jira.responses import decode
-from sms_conformance.limits import MAX_OBJECTS, MIB
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.support.limits import MAX_OBJECTS, MIB
 
 log = logging.getLogger(__name__)
 

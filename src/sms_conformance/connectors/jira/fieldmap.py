@@ -31,7 +31,7 @@ from sms_conformance.model.records import (
     not_returned,
 )
 from sms_conformance.model.schema import field_of
-from sms_conformance.yamlsource import load_shipped, load_yaml, validate
+from sms_conformance.support.strict_yaml import load_shipped, load_yaml, validate
 
 # sla: a JSM SLA field (Time to resolution) read as its own verdict, a bool (values.sla_verdict)
 FieldType = Literal["str", "int", "bool", "datetime", "ref", "sla"]

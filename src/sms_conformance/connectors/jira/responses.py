@@ -17,7 +17,7 @@ import requests
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.http.retry import RetryableError, parse_retry_after
 from sms_conformance.model.errors import SourceError
-from sms_conformance.printable import one_line
+from sms_conformance.support.printable import one_line
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After of 0 (seen on Data Center) or a few milliseconds still waits this long.

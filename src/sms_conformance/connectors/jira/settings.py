@@ -15,9 +15,9 @@ from sms_conformance.connectors.jira.auth import CloudAuth, JiraAuth, TokenAuth
 from sms_conformance.connectors.jira.client import JiraClient, site_url
 from sms_conformance.connectors.jira.connector import PAGE_SIZE, Deployment, JiraConnector
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
-from sms_conformance.limits import Limits
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.profiles import refuse_secrets
+from sms_conformance.support.limits import Limits
 
 SITE_ENV = "JIRA_SITE"
 DEPLOYMENT_ENV = "JIRA_DEPLOYMENT"  # auto (default) | cloud | datacenter

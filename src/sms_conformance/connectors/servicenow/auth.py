@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from sms_conformance.connectors.http.retry import NotSentError, RetryableError
 from sms_conformance.model.errors import AuthError, SourceError
-from sms_conformance.redaction import register
+from sms_conformance.support.redaction import register
 
 # (method, url, form data) -> response; the client's raw, counted, un-retried sender.
 Send = Callable[[str, str, Mapping[str, str]], requests.Response]

@@ -16,8 +16,8 @@ from sms_conformance.connectors.http.retry import QuotaError, RetryableError, Re
 from sms_conformance.connectors.http.transport import HttpClient
 from sms_conformance.connectors.servicenow.auth import Auth
 from sms_conformance.connectors.servicenow.responses import Json, decode
-from sms_conformance.limits import MAX_OBJECTS, MIB
 from sms_conformance.model.errors import ConfigError, SourceError
+from sms_conformance.support.limits import MAX_OBJECTS, MIB
 
 log = logging.getLogger(__name__)
 

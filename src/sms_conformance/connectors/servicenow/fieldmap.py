@@ -22,7 +22,7 @@ from sms_conformance.model.dates import DateReader, parse_datetime, zone
 from sms_conformance.model.errors import ConfigError, ConfigFileError
 from sms_conformance.model.records import NamedRef, Process, Ref, Unknown, Value, not_returned
 from sms_conformance.model.schema import KINDS, SCHEMA, FieldType, field_of, process_of_kind
-from sms_conformance.yamlsource import SourceDoc, load_shipped, load_yaml, validate
+from sms_conformance.support.strict_yaml import SourceDoc, load_shipped, load_yaml, validate
 
 __all__ = ["FieldMap", "FieldSpec", "ProcessMap", "format_datetime", "load_field_map",
            "parse_datetime"]

@@ -18,9 +18,9 @@ from sms_conformance.connectors.servicenow.client import TableClient, base_url
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
-from sms_conformance.limits import Limits
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.profiles import refuse_secrets
+from sms_conformance.support.limits import Limits
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import IO
 
-from sms_conformance.printable import printable
+from sms_conformance.support.printable import printable
 
 STYLES = {
     r"\bcritical\b": "bold red", r"\bhigh\b": "red", r"\bmedium\b": "yellow", r"\blow\b": "cyan",
