@@ -26,7 +26,7 @@ from columnar_rules import STATUSES, Converter
 from contenders import NOW
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec
-from sms_conformance.engine import evaluate_one
+from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.model.records import Process, Record, Ref, is_absent
 from sms_conformance.rules.checks import Context
 

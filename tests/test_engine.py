@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from sms_conformance.engine import evaluate, evaluate_one
+from sms_conformance.engine.evaluate import evaluate, evaluate_one
+from sms_conformance.engine.waivers import Waiver, Waivers, load_waivers
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import Status, fingerprint, legacy_fingerprint
 from sms_conformance.model.records import NamedRef, Ref, not_returned
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import ExampleLinks
 from sms_conformance.rules.loader import load_rule, render_message
-from sms_conformance.waivers import Waiver, Waivers, load_waivers
 from tests.conftest import FROZEN_NOW, make_record
 
 RULE = """\

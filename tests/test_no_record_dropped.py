@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.connectors.base import Partial
+from sms_conformance.engine.links import LinkResolver
 from sms_conformance.history import History
-from sms_conformance.links import LinkResolver
 from sms_conformance.model.records import Ref
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate

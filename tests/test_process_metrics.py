@@ -12,6 +12,7 @@ import pytest
 
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.source import sandbox_connector
+from sms_conformance.engine.waivers import Waivers
 from sms_conformance.history import History
 from sms_conformance.model.records import Ref, Unknown
 from sms_conformance.process_metrics import (
@@ -24,7 +25,6 @@ from sms_conformance.process_metrics import (
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
 from sms_conformance.scan import Scanner, ScanOptions
-from sms_conformance.waivers import Waivers
 from tests.conftest import FROZEN_NOW, make_record
 
 H = timedelta(hours=1)

@@ -117,9 +117,9 @@ def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
 
     from sms_conformance.cli.writeback import WriteBack, linked_processes
     from sms_conformance.connectors.base import Connector, TaskPort
+    from sms_conformance.engine.waivers import Waivers
     from sms_conformance.history import History
     from sms_conformance.scan import ScanOptions
-    from sms_conformance.waivers import Waivers
     from tests.conftest import make_record
 
     # No built-in rule reads an incident reference: incident numbers are not kept.

@@ -19,8 +19,8 @@ from pydantic import BaseModel
 from sms_conformance import __version__
 
 if TYPE_CHECKING:  # the history store imports this module: keep it light
+    from sms_conformance.engine.waivers import Waivers
     from sms_conformance.rules.model import Rule
-    from sms_conformance.waivers import Waivers
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
 from typing import Any
 
-from sms_conformance.availability import Gap, Presence, Unavailable, hidden_fields
 from sms_conformance.connectors.base import Connector, FetchRequest
-from sms_conformance.engine import CHECK_ERRORS, CompiledRule, Outcome, compiled, conclude, unscoped
+from sms_conformance.engine.availability import Gap, Presence, Unavailable, hidden_fields
+from sms_conformance.engine.evaluate import CHECK_ERRORS, CompiledRule, Outcome, compiled, conclude, unscoped
+from sms_conformance.engine.links import LinkResolver
+from sms_conformance.engine.waivers import Waivers
 from sms_conformance.history import History
-from sms_conformance.links import LinkResolver
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.findings import RuleResult, Status
 from sms_conformance.model.records import Process, Record, Ref
@@ -27,7 +28,6 @@ from sms_conformance.rules.loader import render_message
 from sms_conformance.rules.model import Rule
 from sms_conformance.support.printable import printable
 from sms_conformance.support.readahead import ReadAhead
-from sms_conformance.waivers import Waivers
 
 BATCH = 500
 MAX_WAITING = 2000  # records held back waiting for a batch of look-ups

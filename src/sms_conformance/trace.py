@@ -17,8 +17,9 @@ from itertools import islice
 
 from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.capabilities import Reads, tracer_of
-from sms_conformance.engine import evaluate_one
-from sms_conformance.links import LinkResolver
+from sms_conformance.engine.evaluate import evaluate_one
+from sms_conformance.engine.links import LinkResolver
+from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import RuleResult, Status
 from sms_conformance.model.records import NamedRef, Process, Record, Ref, Unknown
@@ -27,7 +28,6 @@ from sms_conformance.rules.checks import Context
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message
 from sms_conformance.rules.model import Rule
-from sms_conformance.waivers import Waivers
 
 # References followed from a record, in this order, and what they are called.
 FOLLOWED = {"problem": "problem", "fixed_by_change": "fixed by change",

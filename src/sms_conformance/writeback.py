@@ -15,9 +15,9 @@ from sms_conformance.connectors.base import (
     TaskPort,
     TaskRef,
 )
-from sms_conformance.engine import evaluate_one
+from sms_conformance.engine.evaluate import evaluate_one
+from sms_conformance.engine.links import LinkResolver
 from sms_conformance.history import FindingRow, History
-from sms_conformance.links import LinkResolver
 from sms_conformance.model.errors import CapReached, ConfigError, SourceError
 from sms_conformance.model.findings import Status, fingerprint, legacy_fingerprint
 from sms_conformance.model.records import Ref

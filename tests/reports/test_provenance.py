@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from sms_conformance.engine.waivers import Waiver, Waivers
 from sms_conformance.provenance import config_digest, rules_digest
-from sms_conformance.waivers import Waiver, Waivers
 from tests.reports.conftest import run
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

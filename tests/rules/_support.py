@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
-from sms_conformance.engine import evaluate_one
+from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.model.findings import RuleResult
 from sms_conformance.model.records import Process
 from sms_conformance.rules.checks import Context

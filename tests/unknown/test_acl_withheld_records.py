@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from sms_conformance.cli import cli
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import Partial, TableRows
-from sms_conformance.engine import evaluate_one
+from sms_conformance.engine.evaluate import evaluate_one
+from sms_conformance.engine.links import LinkResolver
 from sms_conformance.history import History
-from sms_conformance.links import LinkResolver
 from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sms_conformance.engine import evaluate_one
+from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Process, Ref, Unknown, not_returned
 from sms_conformance.rules.checks import Context

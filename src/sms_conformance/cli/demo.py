@@ -20,12 +20,12 @@ from sms_conformance.cli.sources import open_source
 from sms_conformance.cli.tasks import render_tasks
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir
+from sms_conformance.engine.waivers import Waivers
 from sms_conformance.history import History, instance_key
 from sms_conformance.model.identity import resolve_identity
 from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.scan import Scanner, ScanOptions
-from sms_conformance.waivers import Waivers
 
 DEMO_HISTORY = Path(".demo") / "history.sqlite"
 

@@ -9,10 +9,10 @@ import orjson
 
 from sms_conformance.cli import EXIT_CONFIG, EXIT_FINDINGS
 from sms_conformance.config import ConfigDir
+from sms_conformance.engine.selftest import missing_examples, run_examples
 from sms_conformance.model.errors import ConfigError, RuleError
 from sms_conformance.rules.loader import builtin_pack_dir, load_rule, rule_files
 from sms_conformance.rules.model import Rule
-from sms_conformance.selftest import missing_examples, run_examples
 
 config_option = click.option("--config", "config_dir", type=click.Path(path_type=Path),
                              help="Organisation config directory (default: ./config if present).")

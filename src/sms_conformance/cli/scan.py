@@ -31,6 +31,7 @@ from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.connectors.base import Connector
 from sms_conformance.connectors.capabilities import Reads, priority_lookup_of
+from sms_conformance.engine.waivers import Waivers, load_waivers
 from sms_conformance.history import History
 from sms_conformance.model.errors import ConfigError, ConformanceError, SourceError
 from sms_conformance.model.identity import Identity, resolve_identity
@@ -44,7 +45,6 @@ from sms_conformance.runlock import writer_lock
 from sms_conformance.scan import Scanner, ScanOptions, ScanOutcome
 from sms_conformance.settings import load_settings
 from sms_conformance.support.limits import Limits
-from sms_conformance.waivers import Waivers, load_waivers
 
 
 @click.command(epilog=EXIT_CODES_HELP)

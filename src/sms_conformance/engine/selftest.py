@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sms_conformance.engine import evaluate_one
+from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.model.findings import Status
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import ExampleError, build_example

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.findings import RuleResult, Status
 from sms_conformance.model.records import Record, Ref, Unknown
 from sms_conformance.rules.checks import (
@@ -18,7 +19,6 @@ from sms_conformance.rules.checks import (
 )
 from sms_conformance.rules.fields import condition_fields
 from sms_conformance.rules.model import Rule
-from sms_conformance.waivers import Waivers
 
 CHECK_ERRORS = (EvaluationError, TypeError, ValueError, re.error)
 
