@@ -26,10 +26,10 @@ from sms_conformance.connectors.servicenow.paging import BASE_PARAMS
 from sms_conformance.connectors.servicenow.query import EVERYTHING, compile_scopes, page_query
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.model.records import Process
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.scan import OWNER_FIELD, Scanner, ScanOptions
+from sms_conformance.store.history import History
 
 PAGE = 1000
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

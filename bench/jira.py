@@ -42,12 +42,12 @@ from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.connectors.jira.settings import connector_from_env
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.model.records import Process
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.settings import load_settings
+from sms_conformance.store.history import History
 
 sys.path.insert(0, str(Path(__file__).parent))
 from run import free_port  # noqa: E402 - bench/ is not a package

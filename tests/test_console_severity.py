@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sms_conformance.cli.report import print_report
-from sms_conformance.history import History
 from sms_conformance.reports.console import CONSOLE_FINDINGS
+from sms_conformance.store.history import History
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 # rule, clause, severity, failures: many medium ones sorting first by clause, few critical last

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.history import History
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, day_anchor, generate
 from sms_conformance.sandbox.export import export
 from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.store.history import History
 from tests.test_jira_e2e import ENV, PASSWORD
 
 
@@ -363,7 +363,7 @@ def test_diff_of_the_first_scan_says_there_is_nothing_to_compare(tmp_path: Path)
 # sampling ------------------------------------------------------------------------------------
 
 def test_a_size_below_the_strata_covers_every_priority_first() -> None:
-    from sms_conformance.sampling import allocate
+    from sms_conformance.store.sampling import allocate
 
     sizes = {("1", "a"): 2, ("1", "b"): 1, ("2", "a"): 50, ("2", "b"): 40, ("3", "a"): 900,
              ("", "a"): 30}

@@ -14,11 +14,11 @@ from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.export import export
 from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW
 
 VENDOR_CONFIG = Path(__file__).parent / "fixtures" / "vendor_config"

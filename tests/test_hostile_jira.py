@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
-from sms_conformance.history import History
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.store import Issue, flatten
+from sms_conformance.store.history import History
 
 AS_OF = "2026-11-01"
 PASSWORD = "jira-hostile-token"

@@ -11,10 +11,10 @@ from typing import Any
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.history import History
 from sms_conformance.model.records import Record, Ref
 from sms_conformance.names import NameBook
 from sms_conformance.sandbox.logical import logical_view
+from sms_conformance.store.history import History
 
 AS_OF = "2026-11-01"
 

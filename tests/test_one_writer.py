@@ -16,8 +16,8 @@ import requests
 
 from sms_conformance.cli import EXIT_LOCKED
 from sms_conformance.model.errors import LockHeld
-from sms_conformance.runlock import holder_path, lock_path, writer_lock
 from sms_conformance.sandbox import Sandbox
+from sms_conformance.store.lock import holder_path, lock_path, writer_lock
 from tests.test_writeback_e2e import TASK_TABLES, get, parent, record_task, tasks
 
 CLOSED = ("3", "157")
@@ -156,7 +156,7 @@ def held_elsewhere(history: Path, instance: str) -> Iterator[subprocess.Popen[st
     """The write-back lock of `instance`, held by another process until the block ends."""
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys; from pathlib import Path; from sms_conformance.runlock import writer_lock\n"
+         "import sys; from pathlib import Path; from sms_conformance.store.lock import writer_lock\n"
          f"with writer_lock(Path({str(history)!r}), {instance!r}, 0):\n"
          "    print('held', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from sms_conformance.connectors.base import TaskRef
-from sms_conformance.history import FindingRow
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import Record, Ref
+from sms_conformance.store.history import FindingRow
 from sms_conformance.task_policy import LIVE, OLD, UNPLACED, Phases, record_fingerprint
 from sms_conformance.writeback_corrective import (
     MAX_LIST_URL,
@@ -299,7 +299,7 @@ def test_a_store_written_before_task_kinds_opens_and_lists_its_tasks(tmp_path) -
     import sqlite3
 
     from sms_conformance.cli.tasks import render_tasks
-    from sms_conformance.history import SCHEMA, History
+    from sms_conformance.store.history import SCHEMA, History
 
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:

@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sms_conformance.fallback_owner import Fallback, resolve_fallback, with_fallback
-from sms_conformance.history import FindingRow
 from sms_conformance.plan_report import (
     PlanContext,
     cap_warning,
@@ -17,6 +16,7 @@ from sms_conformance.plan_report import (
     planned_tasks,
 )
 from sms_conformance.settings import _merge
+from sms_conformance.store.history import FindingRow
 from sms_conformance.task_policy import record_fingerprint
 from sms_conformance.writeback_plan import WriteBackSettings
 from sms_conformance.writeback_records import LiveRecord, plan_record_tasks

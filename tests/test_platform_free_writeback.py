@@ -16,8 +16,8 @@ import requests
 
 from sms_conformance.connectors.base import TaskDraft, TaskPort, TaskRef
 from sms_conformance.connectors.servicenow.source import sandbox_connector
-from sms_conformance.history import FindingRow, History
 from sms_conformance.model.errors import SourceError
+from sms_conformance.store.history import FindingRow, History
 from sms_conformance.task_policy import record_fingerprint
 from sms_conformance.writeback import apply_plan, find_fingerprints
 from sms_conformance.writeback_corrective import fingerprint_of, group_failures, plan_corrective

@@ -13,7 +13,6 @@ import pytest
 from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.model.records import Ref, Unknown
 from sms_conformance.process_metrics import (
     MAX_SERVICES,
@@ -25,6 +24,7 @@ from sms_conformance.process_metrics import (
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
 from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW, make_record
 
 H = timedelta(hours=1)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sms_conformance.history import History
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.export import export
+from sms_conformance.store.history import History
 from tests.test_safe_files import run
 
 

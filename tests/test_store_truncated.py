@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sms_conformance.history import History
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.store.history import History
 
 
 def test_a_store_truncated_under_a_scan_fails_its_check(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sms_conformance.history import FindingRow
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.settings import _merge
+from sms_conformance.store.history import FindingRow
 from sms_conformance.task_text import duration, show_linked, target_text
 from sms_conformance.writeback_corrective import CorrectiveKey, corrective_draft
 from sms_conformance.writeback_plan import WriteBackSettings, task_draft
@@ -118,8 +118,8 @@ def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
     from sms_conformance.cli.writeback import WriteBack, linked_processes
     from sms_conformance.connectors.base import Connector, TaskPort
     from sms_conformance.engine.waivers import Waivers
-    from sms_conformance.history import History
     from sms_conformance.scan import ScanOptions
+    from sms_conformance.store.history import History
     from tests.conftest import make_record
 
     # No built-in rule reads an incident reference: incident numbers are not kept.

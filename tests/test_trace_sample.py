@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.history import History
-from sms_conformance.sampling import Scanned, allocate, draw
 from sms_conformance.sandbox.dataset import SCHEMAS, generate
+from sms_conformance.store.history import History
+from sms_conformance.store.sampling import Scanned, allocate, draw
 
 RECORDS, SEED, AS_OF = 400, 5, "2026-11-01"
 

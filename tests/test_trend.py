@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.history import History
 from sms_conformance.reports.trend import TrendQuery, trend
+from sms_conformance.store.history import History
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 A, B = "https://a.example.test", "https://b.example.test"

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from sms_conformance.connectors.base import NotRead, TaskDraft, TaskRef
-from sms_conformance.history import FindingRow
+from sms_conformance.store.history import FindingRow
 from sms_conformance.writeback import TooManyNewTasks, check_cap, recheck_unseen
 from sms_conformance.writeback_plan import WriteBackSettings, plan_write_back, task_draft
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.fallback_owner import Fallback
-from sms_conformance.history import TaskSubject, iso
+from sms_conformance.store.history import TaskSubject, iso
 from sms_conformance.task_list import first_line
 from sms_conformance.writeback import kinds_text
 from sms_conformance.writeback_plan import Plan, WriteBackSettings

@@ -16,7 +16,6 @@ from sms_conformance.engine.availability import Gap, Presence, Unavailable, hidd
 from sms_conformance.engine.evaluate import CHECK_ERRORS, CompiledRule, Outcome, compiled, conclude, unscoped
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.findings import RuleResult, Status
 from sms_conformance.model.records import Process, Record, Ref
@@ -26,6 +25,7 @@ from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message
 from sms_conformance.rules.model import Rule
+from sms_conformance.store.history import History
 from sms_conformance.support.printable import printable
 from sms_conformance.support.readahead import ReadAhead
 

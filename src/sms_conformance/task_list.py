@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sms_conformance.connectors.base import TaskPort, TaskRef
-from sms_conformance.history import iso, parse_iso
+from sms_conformance.store.history import iso, parse_iso
 from sms_conformance.writeback import KINDS, kinds_text
 from sms_conformance.writeback_corrective import KEY_LINE
 from sms_conformance.writeback_records import RULES_LINE

@@ -17,12 +17,12 @@ from sms_conformance.connectors.base import (
 )
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.engine.links import LinkResolver
-from sms_conformance.history import FindingRow, History
 from sms_conformance.model.errors import CapReached, ConfigError, SourceError
 from sms_conformance.model.findings import Status, fingerprint, legacy_fingerprint
 from sms_conformance.model.records import Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
+from sms_conformance.store.history import FindingRow, History
 from sms_conformance.task_policy import record_fingerprint
 from sms_conformance.writeback_corrective import CorrectiveKey, corrective_key, fingerprint_of
 from sms_conformance.writeback_guard import clip, neutralise

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
+from sms_conformance.store.history import FindingRow, TaskSubject
 from sms_conformance.task_policy import corrective_fingerprint, period_start
 from sms_conformance.task_text import dispute_lines, target_text
 from sms_conformance.writeback_examples import full_list_csv, worst_first

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.rules.model import Rule
+from sms_conformance.store.history import FindingRow, TaskSubject
 from sms_conformance.task_text import DEFAULT_DISPUTE_TEXT, dispute_lines, target_lines
 from sms_conformance.writeback_guard import (
     DESCRIPTION_CAP,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.history import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
+from sms_conformance.store.history import FindingRow, TaskSubject
 from sms_conformance.task_text import dispute_lines, target_lines
 from sms_conformance.writeback_guard import (
     DESCRIPTION_CAP,

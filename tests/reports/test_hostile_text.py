@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from sms_conformance.history import History
 from sms_conformance.reports.csv_report import cell
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import FORMATS, RENDERERS
+from sms_conformance.store.history import History
 
 WHEN = datetime(2026, 11, 1, tzinfo=timezone.utc)
 HOSTILE = '=HYPERLINK("http://x.test")\x01\x0b</failure><x a="\'">&amp; \U0001f600\x7f'

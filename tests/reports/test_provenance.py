@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from sms_conformance.engine.waivers import Waiver, Waivers
-from sms_conformance.provenance import config_digest, rules_digest
+from sms_conformance.store.provenance import config_digest, rules_digest
 from tests.reports.conftest import run
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -9,10 +9,10 @@ from typing import IO
 
 import pytest
 
-from sms_conformance.history import History
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.model import ScanReport, load_report
 from sms_conformance.reports.render import RENDERERS, Renderer, render
+from sms_conformance.store.history import History
 from sms_conformance.support import safe_files
 from tests.reports.conftest import show
 

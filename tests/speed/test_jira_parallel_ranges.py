@@ -14,12 +14,12 @@ from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.connectors.jira.settings import connector_from_env
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.store import Issue
 from sms_conformance.scan import Scanner, ScanOptions
 from sms_conformance.settings import load_settings
+from sms_conformance.store.history import History
 from sms_conformance.support.limits import Limits
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -15,11 +15,11 @@ from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine import links as links_module
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.model.records import NamedRef, Process, Record, Ref
 from sms_conformance.rules.checks import UnknownValue
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import OWNER_FIELD, Scanner, ScanOptions
+from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW, make_record
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)

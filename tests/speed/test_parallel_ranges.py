@@ -13,9 +13,9 @@ from sms_conformance.connectors.parallel import Gate
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.connectors.servicenow.streams import split_after
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW
 
 Findings = dict[tuple[str, str], tuple[str, str]]

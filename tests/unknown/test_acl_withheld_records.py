@@ -17,7 +17,6 @@ from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import Partial, TableRows
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.engine.links import LinkResolver
-from sms_conformance.history import History
 from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue
@@ -25,6 +24,7 @@ from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.rules.parse import ConditionParser
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.scan import OWNER_FIELD
+from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW, make_record
 from tests.speed.test_local_join import scan
 from tests.test_writeback_e2e import get, parent

@@ -21,11 +21,11 @@ from sms_conformance.cli.tasks import render_tasks
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.history import History, instance_key
 from sms_conformance.model.identity import resolve_identity
 from sms_conformance.process_metrics import MetricSettings
-from sms_conformance.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.store.history import History, instance_key
+from sms_conformance.store.provenance import Provenance, config_digest, rules_digest
 
 DEMO_HISTORY = Path(".demo") / "history.sqlite"
 

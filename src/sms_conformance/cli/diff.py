@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from sms_conformance.cli.report_group import history_option, instance_option, open_history
-from sms_conformance.history import instance_key
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.diff import diff_scans, previous_scan, write
 from sms_conformance.reports.render import check_writable
-from sms_conformance.scan_choice import choose_scan
+from sms_conformance.store.choice import choose_scan
+from sms_conformance.store.history import instance_key
 
 
 @click.command("diff")

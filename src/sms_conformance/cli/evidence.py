@@ -16,10 +16,10 @@ from sms_conformance.cli.report_group import (
 )
 from sms_conformance.config import ConfigDir
 from sms_conformance.engine.waivers import load_waivers
-from sms_conformance.history import parse_iso
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.evidence_data import FINDINGS_PER_RULE, load_evidence
 from sms_conformance.reports.evidence_html import render
+from sms_conformance.store.history import parse_iso
 from sms_conformance.support.safe_files import write_text
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from sms_conformance.config import default_history_path
-from sms_conformance.history import History
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.prune import parse_keep, prune
-from sms_conformance.scan_list import render_scans, scan_list
+from sms_conformance.store.history import History
+from sms_conformance.store.listing import render_scans, scan_list
+from sms_conformance.store.prune import parse_keep, prune
 
 HISTORY_OPTION = click.option(
     "--history", "history_path", type=click.Path(path_type=Path),

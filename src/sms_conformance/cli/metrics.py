@@ -15,10 +15,10 @@ from sms_conformance.cli.report_group import (
     pick_scan,
 )
 from sms_conformance.config import ConfigDir
-from sms_conformance.history import instance_key
 from sms_conformance.reports.corrective_status import task_status
 from sms_conformance.reports.metrics_text import render_metrics
 from sms_conformance.reports.summary import rule_lines
+from sms_conformance.store.history import instance_key
 
 
 @click.command("metrics")

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from sms_conformance.cli import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE
-from sms_conformance.history import History
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import render
 from sms_conformance.reports.summary import rule_lines
 from sms_conformance.rules.model import Severity
 from sms_conformance.scan import ScanOutcome
+from sms_conformance.store.history import History
 
 
 def print_report(history: History, scan_id: int, fmt: str, output: Path | None) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from sms_conformance.config import default_history_path
-from sms_conformance.history import History
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.scan_choice import choose_scan
+from sms_conformance.store.choice import choose_scan
+from sms_conformance.store.history import History
 
 
 @click.group("report")

@@ -8,10 +8,10 @@ import click
 
 from sms_conformance.cli.report_group import instance_option, pick_scan
 from sms_conformance.config import default_history_path
-from sms_conformance.history import History
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import FORMATS, render
+from sms_conformance.store.history import History
 
 
 @click.command("show")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sms_conformance.history import History
 from sms_conformance.reports.summary import rule_lines
 from sms_conformance.rules.model import Severity
 from sms_conformance.scan import ScanOutcome
+from sms_conformance.store.history import History
 
 
 def failures_by_severity(history: History, scan_id: int) -> dict[str, int]:

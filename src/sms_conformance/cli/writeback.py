@@ -15,7 +15,6 @@ import click
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.connectors.capabilities import Reads, writes_tasks
 from sms_conformance.fallback_owner import Fallback, resolve_fallback, with_fallback
-from sms_conformance.history import FindingRow, History
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import Process, Record
 from sms_conformance.model.schema import SCHEMA, PlatformMap
@@ -31,6 +30,7 @@ from sms_conformance.plan_report import (
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan import ScanOptions, ScanOutcome
+from sms_conformance.store.history import FindingRow, History
 from sms_conformance.support.safe_files import write_text
 from sms_conformance.task_people import GROUP_FIELD, PERSON_FIELD, People, assign_people
 from sms_conformance.task_policy import (

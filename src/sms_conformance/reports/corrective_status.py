@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sms_conformance.history import History, parse_iso
 from sms_conformance.rules.model import Severity
+from sms_conformance.store.history import History, parse_iso
 
 DEFAULT_DUE_DAYS = 14  # as write-back, for a severity the settings do not name
 

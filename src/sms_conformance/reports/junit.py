@@ -10,10 +10,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import IO
 
-from sms_conformance.history import FindingRow
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.summary import RuleLine
 from sms_conformance.reports.xmltext import xml_text
+from sms_conformance.store.history import FindingRow
 
 
 def write_junit(report: ScanReport, out: IO[str]) -> None:

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sms_conformance.history import FindingRow, History
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.provenance import Provenance
 from sms_conformance.reports.summary import CLAUSE_TITLES, Decided, RuleLine, by_clause, rule_lines
 from sms_conformance.rules.model import Severity
+from sms_conformance.store.history import FindingRow, History
+from sms_conformance.store.provenance import Provenance
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import IO, Any
 import orjson
 
 from sms_conformance import __version__
-from sms_conformance.history import FindingRow
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.summary import RuleLine
+from sms_conformance.store.history import FindingRow
 
 OSCAL_VERSION = "1.1.2"
 NAMESPACE = "urn:sms-conformance:oscal"

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sms_conformance.history import History, instance_key
 from sms_conformance.reports.summary import CLAUSE_TITLES, Decided
-from sms_conformance.scan_choice import instance_keys
+from sms_conformance.store.choice import instance_keys
+from sms_conformance.store.history import History, instance_key
 
 COUNTS = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
 

@@ -14,7 +14,7 @@ from typing import Any
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import fingerprint, legacy_fingerprint
-from sms_conformance.provenance import Provenance
+from sms_conformance.store.provenance import Provenance
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (

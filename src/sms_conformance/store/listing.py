@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sms_conformance.history import History, instance_key
-from sms_conformance.scan_choice import of_instance
+from sms_conformance.store.choice import of_instance
+from sms_conformance.store.history import History, instance_key
 
 
 def state_of(scan: dict[str, Any]) -> str:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sms_conformance.history import History, instance_key
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.store.history import History, instance_key
 
 Scan = dict[str, Any]
 

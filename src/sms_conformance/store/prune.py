@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sms_conformance.history import History, iso
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.store.history import History, iso
 
 _KEEP = re.compile(r"^(\d{1,5})([dw])$")
 
