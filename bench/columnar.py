@@ -51,7 +51,7 @@ from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import Process
 from sms_conformance.rules.fields import condition_fields, linked_conditions, rule_fields
-from sms_conformance.scan import OWNER_FIELD, Scanner, ScanOptions
+from sms_conformance.scan.scanner import OWNER_FIELD, Scanner, ScanOptions
 from sms_conformance.store.history import History
 
 HERE = Path(__file__).parent

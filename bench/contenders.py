@@ -28,7 +28,7 @@ from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import Process
 from sms_conformance.rules.fields import rule_fields
-from sms_conformance.scan import OWNER_FIELD, Scanner, ScanOptions
+from sms_conformance.scan.scanner import OWNER_FIELD, Scanner, ScanOptions
 from sms_conformance.store.history import History
 
 PAGE = 1000

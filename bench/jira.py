@@ -45,7 +45,7 @@ from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import Process
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
-from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.settings import load_settings
 from sms_conformance.store.history import History
 

@@ -17,7 +17,7 @@ from sms_conformance.engine.waivers import Waivers
 from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.export import export
-from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sms_conformance.cli import EXIT_INTERNAL, cli
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.export import export
-from sms_conformance.scan import Scanner
+from sms_conformance.scan.scanner import Scanner
 
 
 def _crash(*_: object, **__: object) -> None:

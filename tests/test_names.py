@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.model.records import Record, Ref
-from sms_conformance.names import NameBook
 from sms_conformance.sandbox.logical import logical_view
+from sms_conformance.scan.names import NameBook
 from sms_conformance.store.history import History
 
 AS_OF = "2026-11-01"

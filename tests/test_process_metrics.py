@@ -14,16 +14,16 @@ from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import Ref, Unknown
-from sms_conformance.process_metrics import (
+from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
+from sms_conformance.scan.metrics import (
     MAX_SERVICES,
     OTHER,
     MetricSettings,
     ProcessMetrics,
     Sample,
 )
-from sms_conformance.sandbox import Sandbox
-from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
-from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW, make_record
 

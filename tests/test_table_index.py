@@ -12,7 +12,7 @@ from sms_conformance.config import ConfigDir
 from sms_conformance.engine import links as links_module
 from sms_conformance.engine.links import KnownRecords, LinkResolver, TableIndex
 from sms_conformance.model.records import Process, Ref
-from sms_conformance.scan import OWNER_FIELD
+from sms_conformance.scan.scanner import OWNER_FIELD
 from tests.conftest import make_record
 
 

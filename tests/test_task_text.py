@@ -118,7 +118,7 @@ def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
     from sms_conformance.cli.writeback import WriteBack, linked_processes
     from sms_conformance.connectors.base import Connector, TaskPort
     from sms_conformance.engine.waivers import Waivers
-    from sms_conformance.scan import ScanOptions
+    from sms_conformance.scan.scanner import ScanOptions
     from sms_conformance.store.history import History
     from tests.conftest import make_record
 

@@ -370,7 +370,7 @@ def test_an_ad_hoc_incremental_report_does_not_move_where_write_back_starts(
     """fault: between two incremental write-back runs, someone runs an incremental scan without
     --write-back; outcome: the next write-back run still reads what changed since the last
     write-back run, so a record broken in between gets its task"""
-    monkeypatch.setattr("sms_conformance.scan.WATERMARK_OVERLAP", timedelta(0))
+    monkeypatch.setattr("sms_conformance.scan.scanner.WATERMARK_OVERLAP", timedelta(0))
     history = tmp_path / "h.sqlite"
     assert scan(sandbox, history, "--incremental")[0] == 0  # no watermark yet: reads everything
     with_task = {parent(t, "incident") for t in get(sandbox, "incident_task")}

@@ -22,8 +22,8 @@ from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.config import ConfigDir
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.identity import resolve_identity
-from sms_conformance.process_metrics import MetricSettings
-from sms_conformance.scan import Scanner, ScanOptions
+from sms_conformance.scan.metrics import MetricSettings
+from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History, instance_key
 from sms_conformance.store.provenance import Provenance, config_digest, rules_digest
 

@@ -11,7 +11,7 @@ from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import render
 from sms_conformance.reports.summary import rule_lines
 from sms_conformance.rules.model import Severity
-from sms_conformance.scan import ScanOutcome
+from sms_conformance.scan.scanner import ScanOutcome
 from sms_conformance.store.history import History
 
 

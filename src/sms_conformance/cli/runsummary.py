@@ -6,7 +6,7 @@ from typing import Any
 
 from sms_conformance.reports.summary import rule_lines
 from sms_conformance.rules.model import Severity
-from sms_conformance.scan import ScanOutcome
+from sms_conformance.scan.scanner import ScanOutcome
 from sms_conformance.store.history import History
 
 

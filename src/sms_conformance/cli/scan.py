@@ -34,12 +34,12 @@ from sms_conformance.connectors.capabilities import Reads, priority_lookup_of
 from sms_conformance.engine.waivers import Waivers, load_waivers
 from sms_conformance.model.errors import ConfigError, ConformanceError, SourceError
 from sms_conformance.model.identity import Identity, resolve_identity
-from sms_conformance.process_metrics import MetricSettings
 from sms_conformance.reports.render import FORMATS, check_writable
 from sms_conformance.rules.matrices import apply as apply_matrix
 from sms_conformance.rules.matrices import as_table, uses_lookup
 from sms_conformance.rules.model import Rule, Severity
-from sms_conformance.scan import Scanner, ScanOptions, ScanOutcome
+from sms_conformance.scan.metrics import MetricSettings
+from sms_conformance.scan.scanner import Scanner, ScanOptions, ScanOutcome
 from sms_conformance.settings import load_settings
 from sms_conformance.store.history import History
 from sms_conformance.store.lock import writer_lock

@@ -18,7 +18,6 @@ from sms_conformance.fallback_owner import Fallback, resolve_fallback, with_fall
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import Process, Record
 from sms_conformance.model.schema import SCHEMA, PlatformMap
-from sms_conformance.names import group_names
 from sms_conformance.plan_report import (
     PlanContext,
     cap_warning,
@@ -29,7 +28,8 @@ from sms_conformance.plan_report import (
 )
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
-from sms_conformance.scan import ScanOptions, ScanOutcome
+from sms_conformance.scan.names import group_names
+from sms_conformance.scan.scanner import ScanOptions, ScanOutcome
 from sms_conformance.store.history import FindingRow, History
 from sms_conformance.support.safe_files import write_text
 from sms_conformance.task_people import GROUP_FIELD, PERSON_FIELD, People, assign_people

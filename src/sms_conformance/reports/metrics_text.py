@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sms_conformance.process_metrics import age_text
 from sms_conformance.reports.corrective_status import TaskStatus
+from sms_conformance.scan.metrics import age_text
 
 
 def share_text(part: int | None, whole: int | None) -> str:

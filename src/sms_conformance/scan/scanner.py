@@ -19,12 +19,12 @@ from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.findings import RuleResult, Status
 from sms_conformance.model.records import Process, Record, Ref
-from sms_conformance.names import NameBook, named_services
-from sms_conformance.process_metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
 from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message
 from sms_conformance.rules.model import Rule
+from sms_conformance.scan.metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
+from sms_conformance.scan.names import NameBook, named_services
 from sms_conformance.store.history import History
 from sms_conformance.support.printable import printable
 from sms_conformance.support.readahead import ReadAhead
