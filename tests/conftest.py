@@ -45,7 +45,7 @@ def rules(fieldmap: FieldMap, settings: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def config(settings: dict[str, Any]) -> Any:
     """The shipped write-back settings (write-back tests)."""
-    from sms_conformance.writeback_plan import WriteBackSettings
+    from sms_conformance.writeback.plan import WriteBackSettings
 
     return WriteBackSettings.from_settings(settings)
 

@@ -200,7 +200,7 @@ def test_a_major_incident_flag_the_field_map_declares_absent_reads_empty(tmp_pat
     assert "vendor_reference" in jira.for_process("incident").unmapped
     rules = load_rules([builtin_pack_dir()], jira, load_settings())
     rule = next(r for r in rules if r.id == "incident.major.problem_linked")
-    from sms_conformance.engine import evaluate_one
+    from sms_conformance.engine.evaluate import evaluate_one
     from sms_conformance.rules.checks import Context
     from tests.conftest import make_record
     from tests.rules._support import FROZEN_NOW

@@ -21,7 +21,7 @@ from sms_conformance.sandbox.jira.site import ISSUE_TYPES
 from sms_conformance.sandbox.jira.store import ZONES, Issue
 from sms_conformance.sandbox.store import Table
 from sms_conformance.store.history import History
-from sms_conformance.task_policy import record_fingerprint
+from sms_conformance.writeback.policy import record_fingerprint
 from tests.proxy import Proxy
 from tests.test_jira_e2e import ENV, PASSWORD, is_open
 from tests.test_jira_e2e import tasks as jira_tasks

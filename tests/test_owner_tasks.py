@@ -11,8 +11,7 @@ from sms_conformance.connectors.base import TaskRef
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import Record, Ref
 from sms_conformance.store.history import FindingRow
-from sms_conformance.task_policy import LIVE, OLD, UNPLACED, Phases, record_fingerprint
-from sms_conformance.writeback_corrective import (
+from sms_conformance.writeback.corrective import (
     MAX_LIST_URL,
     CorrectiveKey,
     corrective_key,
@@ -20,8 +19,9 @@ from sms_conformance.writeback_corrective import (
     group_failures,
     plan_corrective,
 )
-from sms_conformance.writeback_plan import Policy, WriteBackSettings
-from sms_conformance.writeback_records import LiveRecord, listed_rules, plan_record_tasks
+from sms_conformance.writeback.plan import Policy, WriteBackSettings
+from sms_conformance.writeback.policy import LIVE, OLD, UNPLACED, Phases, record_fingerprint
+from sms_conformance.writeback.records import LiveRecord, listed_rules, plan_record_tasks
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
 REC = "a" * 32

@@ -7,19 +7,19 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from sms_conformance.fallback_owner import Fallback, resolve_fallback, with_fallback
-from sms_conformance.plan_report import (
+from sms_conformance.settings import _merge
+from sms_conformance.store.history import FindingRow
+from sms_conformance.writeback.owner import Fallback, resolve_fallback, with_fallback
+from sms_conformance.writeback.plan import WriteBackSettings
+from sms_conformance.writeback.plan_report import (
     PlanContext,
     cap_warning,
     describe_plan,
     plan_document,
     planned_tasks,
 )
-from sms_conformance.settings import _merge
-from sms_conformance.store.history import FindingRow
-from sms_conformance.task_policy import record_fingerprint
-from sms_conformance.writeback_plan import WriteBackSettings
-from sms_conformance.writeback_records import LiveRecord, plan_record_tasks
+from sms_conformance.writeback.policy import record_fingerprint
+from sms_conformance.writeback.records import LiveRecord, plan_record_tasks
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 DESK, NET, FALLBACK = "b" * 32, "c" * 32, "d" * 32

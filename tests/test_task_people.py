@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.fallback_owner import Fallback
-from sms_conformance.history import TaskSubject
 from sms_conformance.model.records import Ref
+from sms_conformance.store.history import TaskSubject
 from sms_conformance.task_people import People, assign_people
-from sms_conformance.writeback_plan import Create, Plan, Update
+from sms_conformance.writeback.owner import Fallback
+from sms_conformance.writeback.plan import Create, Plan, Update
 from tests.conftest import make_record
 
 GROUP, PERSON, OTHER = "a" * 32, "b" * 32, "c" * 32

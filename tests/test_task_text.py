@@ -9,10 +9,10 @@ from typing import Any
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.settings import _merge
 from sms_conformance.store.history import FindingRow
-from sms_conformance.task_text import duration, show_linked, target_text
-from sms_conformance.writeback_corrective import CorrectiveKey, corrective_draft
-from sms_conformance.writeback_plan import WriteBackSettings, task_draft
-from sms_conformance.writeback_records import record_task_draft
+from sms_conformance.writeback.corrective import CorrectiveKey, corrective_draft
+from sms_conformance.writeback.plan import WriteBackSettings, task_draft
+from sms_conformance.writeback.records import record_task_draft
+from sms_conformance.writeback.text import duration, show_linked, target_text
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 REC, GRP, PRB = "a" * 32, "b" * 32, "c" * 32

@@ -8,8 +8,8 @@ import pytest
 
 from sms_conformance.connectors.base import NotRead, TaskDraft, TaskRef
 from sms_conformance.store.history import FindingRow
-from sms_conformance.writeback import TooManyNewTasks, check_cap, recheck_unseen
-from sms_conformance.writeback_plan import WriteBackSettings, plan_write_back, task_draft
+from sms_conformance.writeback.apply import TooManyNewTasks, check_cap, recheck_unseen
+from sms_conformance.writeback.plan import WriteBackSettings, plan_write_back, task_draft
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
 REC = "a" * 32  # sys_ids: 32 hexadecimal characters

@@ -14,7 +14,7 @@ from sms_conformance.rules.checks import compile_pattern
 from sms_conformance.rules.parse import parse_duration
 from sms_conformance.support.limits import Limits
 from sms_conformance.support.strict_yaml import load_shipped, load_yaml, validate
-from sms_conformance.writeback_plan import WriteBackSettings
+from sms_conformance.writeback.plan import WriteBackSettings
 
 
 def _duration(value: str | float) -> str | float:

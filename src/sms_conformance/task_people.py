@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.fallback_owner import Fallback
 from sms_conformance.model.records import Record, Ref
-from sms_conformance.writeback_guard import is_person, is_reference
-from sms_conformance.writeback_plan import Plan
+from sms_conformance.writeback.guard import is_person, is_reference
+from sms_conformance.writeback.owner import Fallback
+from sms_conformance.writeback.plan import Plan
 
 GROUP_FIELD, PERSON_FIELD = "assignment_group", "assignee"
 

@@ -22,7 +22,8 @@ from sms_conformance.model.schema import Process
 from sms_conformance.profiles import ConnectionProfile
 from sms_conformance.store.history import History, iso
 from sms_conformance.support.terminal import write_lines
-from sms_conformance.task_list import (
+from sms_conformance.writeback.apply import KINDS
+from sms_conformance.writeback.task_list import (
     STATES,
     Filters,
     TaskRow,
@@ -31,7 +32,6 @@ from sms_conformance.task_list import (
     render_table,
     stored_row,
 )
-from sms_conformance.writeback import KINDS
 
 
 def render_tasks(history: History, now: datetime, per_owner: int | None = None) -> list[str]:

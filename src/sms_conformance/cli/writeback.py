@@ -14,18 +14,9 @@ import click
 
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.connectors.capabilities import Reads, writes_tasks
-from sms_conformance.fallback_owner import Fallback, resolve_fallback, with_fallback
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import Process, Record
 from sms_conformance.model.schema import SCHEMA, PlatformMap
-from sms_conformance.plan_report import (
-    PlanContext,
-    cap_warning,
-    describe_plan,
-    name_owners,
-    plan_document,
-    planned_tasks,
-)
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan.names import group_names
@@ -33,16 +24,7 @@ from sms_conformance.scan.scanner import ScanOptions, ScanOutcome
 from sms_conformance.store.history import FindingRow, History
 from sms_conformance.support.safe_files import write_text
 from sms_conformance.task_people import GROUP_FIELD, PERSON_FIELD, People, assign_people
-from sms_conformance.task_policy import (
-    CLOSED_PREFIX,
-    LIVE,
-    UNPLACED,
-    Phases,
-    is_closed,
-    record_fingerprint,
-)
-from sms_conformance.task_text import show_linked
-from sms_conformance.writeback import (
+from sms_conformance.writeback.apply import (
     Watched,
     apply_plan,
     check_cap,
@@ -54,14 +36,15 @@ from sms_conformance.writeback import (
     roll_out,
     watch_open_tasks,
 )
-from sms_conformance.writeback_corrective import (
+from sms_conformance.writeback.corrective import (
     CorrectiveKey,
     fingerprint_of,
     group_failures,
     plan_corrective,
 )
-from sms_conformance.writeback_guard import is_reference
-from sms_conformance.writeback_plan import (
+from sms_conformance.writeback.guard import is_reference
+from sms_conformance.writeback.owner import Fallback, resolve_fallback, with_fallback
+from sms_conformance.writeback.plan import (
     PROCESSES,
     Close,
     Plan,
@@ -70,7 +53,24 @@ from sms_conformance.writeback_plan import (
     close_note,
     plan_write_back,
 )
-from sms_conformance.writeback_records import LiveRecord, plan_record_tasks
+from sms_conformance.writeback.plan_report import (
+    PlanContext,
+    cap_warning,
+    describe_plan,
+    name_owners,
+    plan_document,
+    planned_tasks,
+)
+from sms_conformance.writeback.policy import (
+    CLOSED_PREFIX,
+    LIVE,
+    UNPLACED,
+    Phases,
+    is_closed,
+    record_fingerprint,
+)
+from sms_conformance.writeback.records import LiveRecord, plan_record_tasks
+from sms_conformance.writeback.text import show_linked
 
 
 @dataclass

@@ -184,7 +184,7 @@ def _rename_fingerprints(db: sqlite3.Connection) -> None:
     """Once per store: findings (and their first-seen dates) and record tasks named by releases
     before instance identity, with the instance URL in the fingerprint, take today's names. The
     URL is the one each scan stored, so every old name is recomputed exactly, and checked."""
-    from sms_conformance.task_policy import record_fingerprint  # it imports this module
+    from sms_conformance.writeback.policy import record_fingerprint  # it imports this module
 
     findings: dict[str, str] = {}
     records: dict[str, str] = {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sms_conformance.model.records import Record, Ref
-from sms_conformance.writeback_plan import Policy
+from sms_conformance.writeback.plan import Policy
 
 LIVE = "live"
 OLD = "old"  # closed before the lookback, or closed without a closing date: reported only

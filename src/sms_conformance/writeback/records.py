@@ -15,8 +15,7 @@ from datetime import datetime
 from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.rules.model import Rule
 from sms_conformance.store.history import FindingRow, TaskSubject
-from sms_conformance.task_text import dispute_lines, target_lines
-from sms_conformance.writeback_guard import (
+from sms_conformance.writeback.guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
     OBSERVED_CAP,
@@ -24,7 +23,7 @@ from sms_conformance.writeback_guard import (
     clip,
     neutralise,
 )
-from sms_conformance.writeback_plan import (
+from sms_conformance.writeback.plan import (
     BODY_CUT,
     Close,
     Create,
@@ -39,6 +38,7 @@ from sms_conformance.writeback_plan import (
     references,
     seniority,
 )
+from sms_conformance.writeback.text import dispute_lines, target_lines
 
 RULES_LINE = "Rules: "
 _RULES = re.compile(r"^Rules: (.*)$", re.MULTILINE)

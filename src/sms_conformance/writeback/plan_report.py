@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.fallback_owner import Fallback
 from sms_conformance.store.history import TaskSubject, iso
-from sms_conformance.task_list import first_line
-from sms_conformance.writeback import kinds_text
-from sms_conformance.writeback_plan import Plan, WriteBackSettings
+from sms_conformance.writeback.apply import kinds_text
+from sms_conformance.writeback.owner import Fallback
+from sms_conformance.writeback.plan import Plan, WriteBackSettings
+from sms_conformance.writeback.task_list import first_line
 
 PLAN_FORMAT = "sms-conformance write-back plan 1"
 UNASSIGNED = "(unassigned)"

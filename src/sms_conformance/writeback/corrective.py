@@ -16,10 +16,8 @@ from datetime import datetime
 from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.rules.model import Rule
 from sms_conformance.store.history import FindingRow, TaskSubject
-from sms_conformance.task_policy import corrective_fingerprint, period_start
-from sms_conformance.task_text import dispute_lines, target_text
-from sms_conformance.writeback_examples import full_list_csv, worst_first
-from sms_conformance.writeback_guard import (
+from sms_conformance.writeback.examples import full_list_csv, worst_first
+from sms_conformance.writeback.guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
     SHORT_CAP,
@@ -27,7 +25,7 @@ from sms_conformance.writeback_guard import (
     is_reference,
     neutralise,
 )
-from sms_conformance.writeback_plan import (
+from sms_conformance.writeback.plan import (
     BODY_CUT,
     Close,
     Create,
@@ -39,6 +37,8 @@ from sms_conformance.writeback_plan import (
     duplicates,
     in_line,
 )
+from sms_conformance.writeback.policy import corrective_fingerprint, period_start
+from sms_conformance.writeback.text import dispute_lines, target_text
 
 # process, ids -> a link to the platform's list of exactly those records ("" when it has none)
 ListUrl = Callable[[str, Sequence[str]], str]

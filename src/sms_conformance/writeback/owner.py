@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sms_conformance.model.schema import Process
-from sms_conformance.writeback_plan import WriteBackSettings
+from sms_conformance.writeback.plan import WriteBackSettings
 
 # How to name a group unambiguously, per platform.
 BY_ID = {"servicenow": "give the group's sys_id instead",

@@ -16,9 +16,9 @@ from typing import Any
 
 from sms_conformance.connectors.base import TaskPort, TaskRef
 from sms_conformance.store.history import iso, parse_iso
-from sms_conformance.writeback import KINDS, kinds_text
-from sms_conformance.writeback_corrective import KEY_LINE
-from sms_conformance.writeback_records import RULES_LINE
+from sms_conformance.writeback.apply import KINDS, kinds_text
+from sms_conformance.writeback.corrective import KEY_LINE
+from sms_conformance.writeback.records import RULES_LINE
 
 UNASSIGNED = "(unassigned)"
 STATES = ("open", "closed", "all")

@@ -23,10 +23,9 @@ from sms_conformance.model.records import Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
 from sms_conformance.store.history import FindingRow, History
-from sms_conformance.task_policy import record_fingerprint
-from sms_conformance.writeback_corrective import CorrectiveKey, corrective_key, fingerprint_of
-from sms_conformance.writeback_guard import clip, neutralise
-from sms_conformance.writeback_plan import (
+from sms_conformance.writeback.corrective import CorrectiveKey, corrective_key, fingerprint_of
+from sms_conformance.writeback.guard import clip, neutralise
+from sms_conformance.writeback.plan import (
     PROCESSES,
     Create,
     Plan,
@@ -36,7 +35,8 @@ from sms_conformance.writeback_plan import (
     duplicate_close,
     duplicates,
 )
-from sms_conformance.writeback_records import listed_rules
+from sms_conformance.writeback.policy import record_fingerprint
+from sms_conformance.writeback.records import listed_rules
 
 CHUNK = 50
 T = TypeVar("T")

@@ -17,8 +17,7 @@ from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.rules.model import Rule
 from sms_conformance.store.history import FindingRow, TaskSubject
-from sms_conformance.task_text import DEFAULT_DISPUTE_TEXT, dispute_lines, target_lines
-from sms_conformance.writeback_guard import (
+from sms_conformance.writeback.guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
     OBSERVED_CAP,
@@ -29,6 +28,7 @@ from sms_conformance.writeback_guard import (
     is_reference,
     neutralise,
 )
+from sms_conformance.writeback.text import DEFAULT_DISPUTE_TEXT, dispute_lines, target_lines
 
 ProcessName = Annotated[str, Field(pattern=r"^(incident|problem|change)$")]
 PROCESSES = ("incident", "problem", "change")
