@@ -44,7 +44,7 @@ from columnar_rules import (
 from contenders import NOW, PAGE, pages_to_read
 from run import sandbox
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS
 from sms_conformance.connectors.servicenow.query import EVERYTHING, page_query
 from sms_conformance.connectors.servicenow.source import sandbox_connector

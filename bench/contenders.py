@@ -21,7 +21,7 @@ from pathlib import Path
 import orjson
 import requests
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS
 from sms_conformance.connectors.servicenow.query import EVERYTHING, compile_scopes, page_query
 from sms_conformance.connectors.servicenow.source import sandbox_connector

@@ -38,6 +38,7 @@ from pathlib import Path
 import orjson
 import requests
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
 from sms_conformance.connectors.jira.settings import connector_from_env
@@ -46,7 +47,6 @@ from sms_conformance.model.records import Process
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan.scanner import Scanner, ScanOptions
-from sms_conformance.settings import load_settings
 from sms_conformance.store.history import History
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -15,7 +15,7 @@ import time
 import tracemalloc
 from itertools import islice
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.model.records import Process

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.model.records import Process, Record
-from sms_conformance.settings import load_settings
 from sms_conformance.support.redaction import forget
 
 FROZEN_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

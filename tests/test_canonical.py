@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.servicenow.fieldmap import load_field_map
 from sms_conformance.model.errors import ConfigFileError, RuleError
 from sms_conformance.model.records import Ref
 from sms_conformance.model.schema import LINKS, SCHEMA, Process
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
-from sms_conformance.settings import load_settings
 from tests.connectors.acme.fieldmap import AcmeMap
 
 

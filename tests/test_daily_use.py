@@ -469,7 +469,7 @@ def test_the_cli_loads_without_rich() -> None:
 
 
 def test_messages_name_states_by_their_label() -> None:
-    from sms_conformance.config import ConfigDir
+    from sms_conformance.app.config import ConfigDir
     from sms_conformance.rules.loader import render_message
 
     rules = {r.id: r for r in ConfigDir(None).rules()}

@@ -151,7 +151,7 @@ def test_fingerprint_is_stable_and_distinguishes_each_part() -> None:
 
 
 def test_settings_override_merges_nested_mappings(tmp_path: Path) -> None:
-    from sms_conformance.settings import load_settings
+    from sms_conformance.app.settings import load_settings
 
     path = tmp_path / "settings.yaml"
     path.write_text("write_back: {max_new_tasks: 500}\nrestore_targets: {1: 2h}\n")

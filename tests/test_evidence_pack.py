@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.cli import cli
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.scan.metrics import MetricSettings, ProcessMetrics
-from sms_conformance.settings import load_settings
 from sms_conformance.store.history import History, TaskSubject
 from tests.conftest import make_record
 

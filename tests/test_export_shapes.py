@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.rules.fields import linked_conditions, referrer_needs, rule_fields

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.errors import ConfigError

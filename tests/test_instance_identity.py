@@ -81,7 +81,7 @@ def test_the_same_seed_is_the_same_instance_on_another_port(tmp_path: Path, monk
         with Sandbox(records=20, seed=seed) as box:
             monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
             monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
-            from sms_conformance.config import ConfigDir
+            from sms_conformance.app.config import ConfigDir
             from sms_conformance.connectors.servicenow.source import sandbox_connector
 
             conn = sandbox_connector(box.url, box.password, ConfigDir(None).fieldmap())

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from sms_conformance.settings import _merge
+from sms_conformance.app.settings import _merge
 from sms_conformance.store.history import FindingRow
 from sms_conformance.writeback.owner import Fallback, resolve_fallback, with_fallback
 from sms_conformance.writeback.plan import WriteBackSettings

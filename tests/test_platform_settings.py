@@ -13,10 +13,10 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.cli import EXIT_CONFIG, cli
 from sms_conformance.model.errors import ConfigFileError
 from sms_conformance.sandbox.jira import JiraSandbox
-from sms_conformance.settings import load_settings
 
 TOKEN = "profile-e2e-token"
 
@@ -84,7 +84,7 @@ def test_a_profile_is_checked_in_its_sources_terms(
 
 
 def test_settings_load_without_any_platform() -> None:
-    code = ("import sys; from sms_conformance.settings import load_settings; load_settings(); "
+    code = ("import sys; from sms_conformance.app.settings import load_settings; load_settings(); "
             "print(sorted(m for m in sys.modules if m.startswith('sms_conformance.connectors.') "
             "and m.count('.') > 2))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.engine import links as links_module
 from sms_conformance.engine.links import KnownRecords, LinkResolver, TableIndex
 from sms_conformance.model.records import Process, Ref

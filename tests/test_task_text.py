@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sms_conformance.app.settings import _merge
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
-from sms_conformance.settings import _merge
 from sms_conformance.store.history import FindingRow
 from sms_conformance.writeback.corrective import CorrectiveKey, corrective_draft
 from sms_conformance.writeback.plan import WriteBackSettings, task_draft

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.servicenow.auth import BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.settings import connector_from_env, instance_url
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.settings import load_settings
 from sms_conformance.support.limits import Limits
 
 

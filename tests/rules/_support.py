@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.model.findings import RuleResult
@@ -17,7 +18,6 @@ from sms_conformance.rules.examples import build_example
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.rules.parse import ConditionParser
-from sms_conformance.settings import load_settings
 
 FROZEN_NOW = datetime(2026, 11, 1, 0, 0, 0, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[2]

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.jira import ranges
 from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.fieldmap import load_jira_field_map
@@ -18,7 +19,6 @@ from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.store import Issue
 from sms_conformance.scan.scanner import Scanner, ScanOptions
-from sms_conformance.settings import load_settings
 from sms_conformance.store.history import History
 from sms_conformance.support.limits import Limits
 

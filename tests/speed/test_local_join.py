@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.base import NotRead
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine import links as links_module

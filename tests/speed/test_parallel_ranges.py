@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from sms_conformance.config import ConfigDir
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.parallel import Gate
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.connectors.servicenow.streams import split_after

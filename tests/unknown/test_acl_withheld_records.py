@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli import cli
-from sms_conformance.config import ConfigDir
 from sms_conformance.connectors.base import Partial, TableRows
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.engine.links import LinkResolver

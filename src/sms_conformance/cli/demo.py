@@ -15,11 +15,11 @@ from pathlib import Path
 
 import click
 
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli.report import print_report
 from sms_conformance.cli.sources import open_source
 from sms_conformance.cli.tasks import render_tasks
 from sms_conformance.cli.writeback import WriteBack
-from sms_conformance.config import ConfigDir
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.identity import resolve_identity
 from sms_conformance.scan.metrics import MetricSettings

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli.options import parse_since
 from sms_conformance.cli.report_group import (
     history_option,
@@ -14,7 +15,6 @@ from sms_conformance.cli.report_group import (
     open_history,
     pick_scan,
 )
-from sms_conformance.config import ConfigDir
 from sms_conformance.engine.waivers import load_waivers
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.evidence_data import FINDINGS_PER_RULE, load_evidence

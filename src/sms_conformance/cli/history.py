@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from sms_conformance.config import default_history_path
+from sms_conformance.app.config import default_history_path
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.store.history import History
 from sms_conformance.store.listing import render_scans, scan_list

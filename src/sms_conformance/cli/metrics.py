@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli.report_group import (
     history_option,
     instance_option,
     open_history,
     pick_scan,
 )
-from sms_conformance.config import ConfigDir
 from sms_conformance.reports.corrective_status import task_status
 from sms_conformance.reports.metrics_text import render_metrics
 from sms_conformance.reports.summary import rule_lines

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sms_conformance.config import default_history_path
+from sms_conformance.app.config import default_history_path
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.store.choice import choose_scan
 from sms_conformance.store.history import History

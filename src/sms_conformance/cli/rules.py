@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import orjson
 
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli import EXIT_CONFIG, EXIT_FINDINGS
-from sms_conformance.config import ConfigDir
 from sms_conformance.engine.selftest import missing_examples, run_examples
 from sms_conformance.model.errors import ConfigError, RuleError
 from sms_conformance.rules.loader import builtin_pack_dir, load_rule, rule_files

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import click
 
-from sms_conformance.config import parse_as_of
+from sms_conformance.app.config import parse_as_of
 from sms_conformance.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from sms_conformance.sandbox import serve_forever as _serve_forever
 from sms_conformance.sandbox.dataset import day_anchor

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from sms_conformance.app.config import ConfigDir, default_history_path, parse_as_of
+from sms_conformance.app.settings import load_settings
 from sms_conformance.cli import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
 from sms_conformance.cli.logs import event, json_log, quiet_stderr
 from sms_conformance.cli.options import (
@@ -28,7 +30,6 @@ from sms_conformance.cli.report import exit_code, print_report, report_incomplet
 from sms_conformance.cli.runsummary import scan_fields, summary_line
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.cli.writeback import WriteBack
-from sms_conformance.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.connectors.base import Connector
 from sms_conformance.connectors.capabilities import Reads, priority_lookup_of
 from sms_conformance.engine.waivers import Waivers, load_waivers
@@ -40,7 +41,6 @@ from sms_conformance.rules.matrices import as_table, uses_lookup
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.scan.metrics import MetricSettings
 from sms_conformance.scan.scanner import Scanner, ScanOptions, ScanOutcome
-from sms_conformance.settings import load_settings
 from sms_conformance.store.history import History
 from sms_conformance.store.lock import writer_lock
 from sms_conformance.store.provenance import Provenance, config_digest, rules_digest

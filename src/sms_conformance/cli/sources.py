@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from sms_conformance.app.profiles import ConnectionProfile
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.registry import SourceOptions, opener, source_entry
 from sms_conformance.model.schema import PlatformMap
-from sms_conformance.profiles import ConnectionProfile
 from sms_conformance.support.limits import Limits
 
 

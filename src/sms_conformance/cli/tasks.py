@@ -12,14 +12,14 @@ from typing import Any
 
 import click
 
+from sms_conformance.app.config import ConfigDir, default_history_path
+from sms_conformance.app.profiles import ConnectionProfile
 from sms_conformance.cli.sources import open_source, source_platform
-from sms_conformance.config import ConfigDir, default_history_path
 from sms_conformance.connectors.capabilities import writes_tasks
 from sms_conformance.connectors.registry import platform_entry
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.identity import normal_url, resolve_identity
 from sms_conformance.model.schema import Process
-from sms_conformance.profiles import ConnectionProfile
 from sms_conformance.store.history import History, iso
 from sms_conformance.support.terminal import write_lines
 from sms_conformance.writeback.apply import KINDS

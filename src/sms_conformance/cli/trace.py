@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from sms_conformance.app.config import ConfigDir, parse_as_of
 from sms_conformance.cli.options import config_options, source_options, warn_ignored
 from sms_conformance.cli.sources import open_source, source_platform
-from sms_conformance.config import ConfigDir, parse_as_of
 from sms_conformance.engine.waivers import load_waivers
 from sms_conformance.scan.trace import Node, Tracer, result_message
 from sms_conformance.support.limits import Limits

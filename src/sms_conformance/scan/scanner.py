@@ -412,7 +412,7 @@ def _population(request: FetchRequest) -> str:
 @lru_cache(maxsize=1)
 def shipped_metrics() -> MetricSettings:
     """Metric targets of the shipped settings, for scans not given the organisation's."""
-    from sms_conformance.settings import load_settings
+    from sms_conformance.app.settings import load_settings
 
     return MetricSettings.from_settings(load_settings())
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from sms_conformance.app.profiles import refuse_secrets
 from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient, base_url
@@ -19,7 +20,6 @@ from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.profiles import refuse_secrets
 from sms_conformance.support.limits import Limits
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")

@@ -9,13 +9,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sms_conformance.app.profiles import ConnectionProfile, load_connection_profile
+from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.registry import DEFAULT_PLATFORM, load_platform_map
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.schema import PlatformMap
-from sms_conformance.profiles import ConnectionProfile, load_connection_profile
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule
-from sms_conformance.settings import load_settings
 
 
 def default_history_path() -> Path:
