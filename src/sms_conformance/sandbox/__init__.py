@@ -15,7 +15,8 @@ from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
 from sms_conformance.sandbox.schema import instance_id
 from sms_conformance.sandbox.served import Served
-from sms_conformance.sandbox.server import AuthConfig, SandboxServer, Stats
+from sms_conformance.sandbox.server import AuthConfig, SandboxServer
+from sms_conformance.sandbox.stats import Stats
 from sms_conformance.sandbox.store import Store
 
 DEFAULT_USER = "admin"

@@ -22,7 +22,6 @@ import struct
 import sys
 import threading
 import time
-from collections import Counter, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,6 +37,7 @@ from sms_conformance.sandbox.faults import (
     FaultSpec,
     echo_401,
 )
+from sms_conformance.sandbox.stats import Stats
 from sms_conformance.sandbox.store import DEFAULT_LIMIT, Store
 
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -61,56 +61,6 @@ NOT_FOUND = {"error": {"message": "No Record found",
 
 def error_body(message: str, detail: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "detail": detail}, "status": "failure"}
-
-
-class Stats:
-    """Thread-safe request counters per (method, table), status and fault, plus a short log."""
-
-    def __init__(self, log_size: int = 10000) -> None:
-        self._lock = threading.Lock()
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self.statuses: Counter[int] = Counter()
-        self.faults: Counter[str] = Counter()
-        self.total = 0
-        self.bytes_out = 0
-        self.rows_out = 0
-        self.log: deque[tuple[float, str, str, int, float]] = deque(maxlen=log_size)
-
-    def record(self, method: str, table: str, status: int, nbytes: int, rows: int,
-               duration: float, path: str, fault: str | None = None) -> None:
-        with self._lock:
-            self.counts[(method, table)] += 1
-            self.statuses[status] += 1
-            if fault:
-                self.faults[fault] += 1
-            self.total += 1
-            self.bytes_out += nbytes
-            self.rows_out += rows
-            self.log.append((time.time(), method, path, status, duration))
-
-    def count(self, method: str | None = None, table: str | None = None) -> int:
-        with self._lock:
-            return sum(n for (m, t), n in self.counts.items()
-                       if (method is None or m == method) and (table is None or t == table))
-
-    def reset(self) -> None:
-        with self._lock:
-            self.counts.clear()
-            self.statuses.clear()
-            self.faults.clear()
-            self.total = self.bytes_out = self.rows_out = 0
-            self.log.clear()
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "total": self.total,
-                "bytes_out": self.bytes_out,
-                "rows_out": self.rows_out,
-                "by_method_table": {f"{m} {t}": n for (m, t), n in sorted(self.counts.items())},
-                "by_status": {str(s): n for s, n in sorted(self.statuses.items())},
-                "faults": dict(self.faults),
-            }
 
 
 @dataclass

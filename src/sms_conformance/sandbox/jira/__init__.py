@@ -22,7 +22,7 @@ from sms_conformance.sandbox.jira.site import ADMIN_EMAIL, PROJECT_KEY
 from sms_conformance.sandbox.jira.store import JiraStore
 from sms_conformance.sandbox.logical import LogicalView, logical_view
 from sms_conformance.sandbox.served import Served
-from sms_conformance.sandbox.server import Stats
+from sms_conformance.sandbox.stats import Stats
 
 __all__ = ["ADMIN_EMAIL", "PROJECT_KEY", "JiraSandbox", "serve_jira_forever"]
 

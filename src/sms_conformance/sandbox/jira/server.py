@@ -40,7 +40,7 @@ from sms_conformance.sandbox.jira.site import (
 )
 from sms_conformance.sandbox.jira.sla import sla_page
 from sms_conformance.sandbox.jira.store import ApiError, Issue, JiraStore, error
-from sms_conformance.sandbox.server import Stats
+from sms_conformance.sandbox.stats import Stats
 
 JSON_TYPE = "application/json;charset=UTF-8"
 API = re.compile(r"^/rest/api/(2|3)/(.+?)/?$")
