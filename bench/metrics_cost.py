@@ -20,7 +20,7 @@ from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.model.records import Process
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.scan.metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
 
 

@@ -24,8 +24,8 @@ import yaml
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
+from sms_conformance.sandbox.servicenow import Sandbox
 
 TABLES = {"incident_task": ("incident", "incident"), "problem_task": ("problem", "problem"),
           "change_task": ("change_request", "change_request")}

@@ -54,7 +54,7 @@ def config(settings: dict[str, Any]) -> Any:
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A small sandbox (200 incidents, seed 4) with its credentials in the environment, for the
     write-back tests; tests/sandbox/ has its own shared, read-only one."""
-    from sms_conformance.sandbox import Sandbox
+    from sms_conformance.sandbox.servicenow import Sandbox
 
     with Sandbox(records=200, seed=4) as box:
         monkeypatch.setenv("SERVICENOW_USERNAME", "admin")

@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from sms_conformance.cli import EXIT_SOURCE, cli
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from tests.test_jira_e2e import ENV, PASSWORD
 from tests.test_jira_e2e import tasks as jira_tasks
 from tests.test_writeback_e2e import planned

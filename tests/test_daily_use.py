@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, day_anchor, generate
-from sms_conformance.sandbox.export import export
 from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.store.history import History
 from tests.test_jira_e2e import ENV, PASSWORD
 

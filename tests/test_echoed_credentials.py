@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import EXIT_SOURCE, cli
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 
 USER, WRONG = "admin@example.com", "Wr0ng-Secret-pass"
 FORMS = {"pair": f"{USER}:{WRONG}", "password": WRONG,

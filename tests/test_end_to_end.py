@@ -14,9 +14,9 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW

@@ -27,8 +27,8 @@ from sms_conformance.cli import cli
 from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.scan.metrics import MetricSettings
 from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History

@@ -16,7 +16,7 @@ from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.rules.fields import linked_conditions, referrer_needs, rule_fields
 from sms_conformance.sandbox.dataset import Dataset, generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.scan import scanner as scan_module
 from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History

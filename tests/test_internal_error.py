@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import EXIT_INTERNAL, cli
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.scan.scanner import Scanner
 
 

@@ -12,9 +12,9 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.base import Partial
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.model.records import Ref
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.store.history import History
 
 AS_OF = "2026-11-01"

@@ -16,7 +16,7 @@ import requests
 
 from sms_conformance.cli import EXIT_LOCKED
 from sms_conformance.model.errors import LockHeld
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.store.lock import holder_path, lock_path, writer_lock
 from tests.test_writeback_e2e import TASK_TABLES, get, parent, record_task, tasks
 

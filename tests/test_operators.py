@@ -15,7 +15,7 @@ from sms_conformance.cli import cli
 from sms_conformance.cli.logs import REDACTED, redact
 from sms_conformance.cli.progress import ProgressLine, describe, progress_printer
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 
 AS_OF = "2026-11-01"
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 
 
 @pytest.fixture(scope="module")

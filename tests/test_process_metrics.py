@@ -14,8 +14,8 @@ from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import Ref, Unknown
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.scan.metrics import (
     MAX_SERVICES,
     OTHER,

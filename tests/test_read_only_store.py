@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.store.history import History
 from tests.test_safe_files import run
 

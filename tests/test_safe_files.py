@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.store.lock import holder_path, lock_path, writer_lock
 
 SECRET = "do not overwrite\n"

@@ -11,7 +11,7 @@ import requests
 from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 
 TABLES = ("incident_task", "problem_task", "change_task")
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.connectors.servicenow.tasks import TaskTables
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.store.history import History
 from tests.test_writeback_e2e import tasks
 

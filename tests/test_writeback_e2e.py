@@ -18,7 +18,7 @@ import yaml
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.store.lock import holder_path, lock_path
 
 TASK_TABLES = ("incident_task", "problem_task", "change_task")

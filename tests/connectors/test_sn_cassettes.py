@@ -44,7 +44,7 @@ def target(record_mode: str) -> Iterator[Target]:
         yield Target(os.environ["SERVICENOW_INSTANCE"], os.environ["SERVICENOW_PASSWORD"],
                      os.environ["SERVICENOW_USERNAME"])
         return
-    from sms_conformance.sandbox import Sandbox
+    from sms_conformance.sandbox.servicenow import Sandbox
 
     with Sandbox(records=60, seed=42, client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as sb:
         yield Target(sb.url, sb.password)

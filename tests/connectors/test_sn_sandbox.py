@@ -19,9 +19,7 @@ from sms_conformance.connectors.servicenow.doctor import diagnose
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.records import Process, Record, Ref
-
-sandbox_module = pytest.importorskip("sms_conformance.sandbox")
-Sandbox = sandbox_module.Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 
 FAST = RetryPolicy(budget=60, initial=0.001, maximum=0.01)
 

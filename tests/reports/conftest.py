@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow.export import export
 
 
 def run(*args: str) -> Result:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sms_conformance.reports.csv_report import cell
+from sms_conformance.reports.csv_format import cell
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import FORMATS, RENDERERS
 from sms_conformance.store.history import History

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 
 SAMPLES = Path(__file__).parent / "samples"
 PASSWORD = "sandbox-test-password"

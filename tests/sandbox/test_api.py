@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from tests.sandbox.conftest import PASSWORD, SAMPLES, read_headers
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")

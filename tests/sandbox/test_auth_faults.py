@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from sms_conformance.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from sms_conformance.sandbox.faults import FaultRule, FaultSpec
+from sms_conformance.sandbox.servicenow import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from tests.sandbox.conftest import PASSWORD, SAMPLES
 
 

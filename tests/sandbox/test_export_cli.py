@@ -14,9 +14,9 @@ import requests
 from click.testing import CliRunner
 
 from sms_conformance.cli.sandbox import sandbox_group
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 
 
 def test_export_matches_api_rendering(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.query import Condition, extract_keyset, parse
-from sms_conformance.sandbox.store import Store
+from sms_conformance.sandbox.servicenow.query import Condition, extract_keyset, parse
+from sms_conformance.sandbox.servicenow.store import Store
 
 Rec = dict[str, str]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from tests.sandbox.conftest import PASSWORD
 
 

@@ -17,7 +17,7 @@ from sms_conformance.engine.links import LinkResolver
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import NamedRef, Process, Record, Ref
 from sms_conformance.rules.checks import UnknownValue
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.scan.scanner import OWNER_FIELD, Scanner, ScanOptions
 from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW, make_record

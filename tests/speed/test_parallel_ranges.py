@@ -13,7 +13,7 @@ from sms_conformance.connectors.parallel import Gate
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.connectors.servicenow.streams import split_after
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW

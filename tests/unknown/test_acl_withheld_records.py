@@ -22,7 +22,7 @@ from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.rules.parse import ConditionParser
-from sms_conformance.sandbox import Sandbox
+from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.scan.scanner import OWNER_FIELD
 from sms_conformance.store.history import History
 from tests.conftest import FROZEN_NOW, make_record

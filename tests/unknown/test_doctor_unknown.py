@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 
 
 def test_doctor_names_a_field_hidden_by_an_acl(monkeypatch) -> None:

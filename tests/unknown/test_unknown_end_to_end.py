@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.dataset import generate
-from sms_conformance.sandbox.export import export
+from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 from tests.test_writeback_e2e import tasks
 
 KEPT = {"sys_id", "number", "state", "short_description", "priority", "impact", "urgency",

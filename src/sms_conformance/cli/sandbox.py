@@ -10,16 +10,16 @@ from datetime import datetime
 import click
 
 from sms_conformance.app.config import parse_as_of
-from sms_conformance.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
-from sms_conformance.sandbox import serve_forever as _serve_forever
 from sms_conformance.sandbox.dataset import day_anchor
-from sms_conformance.sandbox.export import (
+from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.servicenow import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
+from sms_conformance.sandbox.servicenow import serve_forever as _serve_forever
+from sms_conformance.sandbox.servicenow.export import (
     DEFAULT_DATE_FORMAT,
     DISPLAY_VALUES,
     FORMATS,
     check_shape,
 )
-from sms_conformance.sandbox.faults import FaultSpec
 
 PASSWORD_ENV = "SMS_SANDBOX_PASSWORD"
 
@@ -145,7 +145,7 @@ def export_cmd(platform: str, api: str, records: int, seed: int, defect_rate: fl
     """Write the dataset as exports: Table API JSON, or the list view's JSON or CSV (Jira:
     search pages or the CSV export)."""
     from sms_conformance.sandbox.dataset import generate
-    from sms_conformance.sandbox.export import export
+    from sms_conformance.sandbox.servicenow.export import export
 
     if platform == "jira":
         from sms_conformance.sandbox.jira.export import CSV_DATE_FORMAT, JIRA_FORMATS, export_jira

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sms_conformance.reports.csv_report import cell
+from sms_conformance.reports.csv_format import cell
 from sms_conformance.store.history import FindingRow, History, instance_key
 
 CHANGES = ("new", "fixed", "still open", "not rechecked")

@@ -12,8 +12,8 @@ from typing import IO
 
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.console import write_table
-from sms_conformance.reports.csv_report import write_csv
-from sms_conformance.reports.json_report import write_json
+from sms_conformance.reports.csv_format import write_csv
+from sms_conformance.reports.json_format import write_json
 from sms_conformance.reports.junit import write_junit
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.oscal import write_oscal

@@ -41,8 +41,8 @@ def open_instance(options: SourceOptions, platform_map: PlatformMap) -> Iterator
 @contextmanager
 def open_sandbox(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Reads]:
     """`--source sandbox`: a seeded sandbox on a free loopback port, for the run."""
-    from sms_conformance.sandbox import Sandbox
     from sms_conformance.sandbox.dataset import day_anchor
+    from sms_conformance.sandbox.servicenow import Sandbox
 
     anchor = day_anchor(options.as_of)
     sandbox = Sandbox(records=options.records, seed=options.seed, anchor=anchor, port=options.port)

@@ -22,13 +22,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sms_conformance.sandbox.dataset import Dataset
-from sms_conformance.sandbox.query import (
-    Condition,
-    Query,
-    compile_query,
-    extract_keyset,
-    parse,
-)
 from sms_conformance.sandbox.schema import (
     DL_U_PRIORITY,
     JOURNAL_FIELDS,
@@ -39,6 +32,13 @@ from sms_conformance.sandbox.schema import (
     db_object_rows,
     priority_rows,
     property_rows,
+)
+from sms_conformance.sandbox.servicenow.query import (
+    Condition,
+    Query,
+    compile_query,
+    extract_keyset,
+    parse,
 )
 
 DEFAULT_LIMIT = 10000

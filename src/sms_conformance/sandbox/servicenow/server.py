@@ -29,7 +29,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from sms_conformance.sandbox.attachments import Attachments
 from sms_conformance.sandbox.faults import (
     HIBERNATING_PAGE,
     RATE_LIMIT_BODY,
@@ -37,8 +36,9 @@ from sms_conformance.sandbox.faults import (
     FaultSpec,
     echo_401,
 )
+from sms_conformance.sandbox.servicenow.attachments import Attachments
+from sms_conformance.sandbox.servicenow.store import DEFAULT_LIMIT, Store
 from sms_conformance.sandbox.stats import Stats
-from sms_conformance.sandbox.store import DEFAULT_LIMIT, Store
 
 JSON_TYPE = "application/json;charset=UTF-8"
 TABLE_PATH = re.compile(r"^/api/now/(?:(v1|v2)/)?table/([^/]+)(?:/([^/]+))?/?$")

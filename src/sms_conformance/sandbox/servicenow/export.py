@@ -26,7 +26,7 @@ import orjson
 from sms_conformance.model.dates import parse_datetime, render, zone
 from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.schema import SCHEMAS
-from sms_conformance.sandbox.store import Store
+from sms_conformance.sandbox.servicenow.store import Store
 
 EXPORT_TABLES = ("incident", "problem", "change_request")
 DEFAULT_BASE_URL = "https://sandbox.service-now.com"
