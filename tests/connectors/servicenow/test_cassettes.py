@@ -1,6 +1,6 @@
 """Connector tests replaying cassettes recorded from the sandbox (no server needed in CI).
 
-Re-record from the sandbox: pytest tests/connectors/test_sn_cassettes.py --record-mode=rewrite
+Re-record from the sandbox: pytest tests/connectors/servicenow/test_cassettes.py --record-mode=rewrite
 Re-record from a developer instance: set SERVICENOW_INSTANCE, SERVICENOW_USERNAME and
 SERVICENOW_PASSWORD (and SERVICENOW_CLIENT_ID / SERVICENOW_CLIENT_SECRET for the OAuth cassette)
 as well. Credentials, cookies, tokens and the host are scrubbed before anything is written.

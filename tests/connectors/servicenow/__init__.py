@@ -1,0 +1,1 @@
+"""ServiceNow connector tests: client, auth, query, connector, doctor, settings, cassettes, sandbox."""
