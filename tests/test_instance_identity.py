@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
+from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.model.identity import Told, resolve_identity
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.site import ISSUE_TYPES
@@ -21,7 +22,6 @@ from sms_conformance.sandbox.jira.store import ZONES, Issue
 from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.sandbox.servicenow.store import Table
 from sms_conformance.store.history import History
-from sms_conformance.writeback.policy import record_fingerprint
 from tests.proxy import Proxy
 from tests.test_jira_e2e import ENV, PASSWORD, is_open
 from tests.test_jira_e2e import tasks as jira_tasks

@@ -9,6 +9,7 @@ import pytest
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.model.records import Record, Ref
 from sms_conformance.store.history import FindingRow
 from sms_conformance.writeback.corrective import (
@@ -20,7 +21,7 @@ from sms_conformance.writeback.corrective import (
     plan_corrective,
 )
 from sms_conformance.writeback.plan import Policy, WriteBackSettings
-from sms_conformance.writeback.policy import LIVE, OLD, UNPLACED, Phases, record_fingerprint
+from sms_conformance.writeback.policy import LIVE, OLD, UNPLACED, Phases
 from sms_conformance.writeback.records import LiveRecord, listed_rules, plan_record_tasks
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sms_conformance.app.settings import _merge
+from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.store.history import FindingRow
 from sms_conformance.writeback.owner import Fallback, resolve_fallback, with_fallback
 from sms_conformance.writeback.plan import WriteBackSettings
@@ -18,7 +19,6 @@ from sms_conformance.writeback.plan_report import (
     plan_document,
     planned_tasks,
 )
-from sms_conformance.writeback.policy import record_fingerprint
 from sms_conformance.writeback.records import LiveRecord, plan_record_tasks
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -17,11 +17,11 @@ import requests
 from sms_conformance.connectors.base import TaskDraft, TaskPort, TaskRef
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.model.errors import SourceError
+from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.store.history import FindingRow, History
 from sms_conformance.writeback.apply import apply_plan, find_fingerprints
 from sms_conformance.writeback.corrective import fingerprint_of, group_failures, plan_corrective
 from sms_conformance.writeback.plan import Plan, plan_write_back
-from sms_conformance.writeback.policy import record_fingerprint
 from sms_conformance.writeback.records import LiveRecord, plan_record_tasks
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sms_conformance"

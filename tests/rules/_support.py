@@ -11,7 +11,7 @@ from typing import Any
 from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.engine.evaluate import evaluate_one
-from sms_conformance.model.findings import RuleResult
+from sms_conformance.engine.results import RuleResult
 from sms_conformance.model.records import Process
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.examples import build_example

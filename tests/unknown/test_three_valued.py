@@ -93,7 +93,7 @@ def test_a_date_that_does_not_parse_is_unknown_never_compared_as_text() -> None:
 
 
 def test_unknown_and_error_rows_never_carry_the_failure_sentence(tmp_path) -> None:
-    from sms_conformance.model.findings import RuleResult
+    from sms_conformance.engine.results import RuleResult
     from sms_conformance.scan.scanner import _finding_row
 
     class Links:

@@ -22,24 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sms_conformance.connectors.registry import DEFAULT_PROFILE_SOURCE, profile_model
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.support.strict_yaml import load_yaml, validate
-
-SECRET_KEYS = frozenset({
-    "password", "client_secret", "secret", "token", "access_token", "refresh_token", "api_key",
-    "apikey", "api_token", "pat",
-})
-
-
-def refuse_secrets(data: Any) -> Any:
-    """`data` as given, unless it is a mapping holding a secret's key (ValueError)."""
-    if isinstance(data, Mapping):
-        secrets = sorted(SECRET_KEYS & {str(k).lower() for k in data})
-        if secrets:
-            raise ValueError(
-                f"holds {', '.join(secrets)}: secrets come from the environment; name the "
-                "variable instead (e.g. password_env: SERVICENOW_PASSWORD)"
-            )
-    return data
-
+from sms_conformance.support.validation import refuse_secrets
 
 ProfileBody = Annotated[dict[str, Any], BeforeValidator(refuse_secrets)]
 

@@ -14,10 +14,10 @@ from sms_conformance.cli.options import config_options, platform_option, source_
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.connectors.base import Connector
 from sms_conformance.connectors.capabilities import Finding, doctor_of
+from sms_conformance.engine.coverage import coverage
 from sms_conformance.model.errors import ConformanceError
 from sms_conformance.model.identity import resolve_identity
 from sms_conformance.rules.model import Rule
-from sms_conformance.scan.coverage import coverage
 from sms_conformance.support.printable import printable
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}

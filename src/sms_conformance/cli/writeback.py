@@ -15,6 +15,7 @@ import click
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.connectors.capabilities import Reads, writes_tasks
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.model.records import Process, Record
 from sms_conformance.model.schema import SCHEMA, PlatformMap
 from sms_conformance.rules.fields import rule_fields
@@ -61,14 +62,7 @@ from sms_conformance.writeback.plan_report import (
     plan_document,
     planned_tasks,
 )
-from sms_conformance.writeback.policy import (
-    CLOSED_PREFIX,
-    LIVE,
-    UNPLACED,
-    Phases,
-    is_closed,
-    record_fingerprint,
-)
+from sms_conformance.writeback.policy import CLOSED_PREFIX, LIVE, UNPLACED, Phases, is_closed
 from sms_conformance.writeback.records import LiveRecord, plan_record_tasks
 from sms_conformance.writeback.text import show_linked
 

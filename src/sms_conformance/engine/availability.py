@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sms_conformance.model.findings import RuleResult
+from sms_conformance.engine.results import RuleResult
 from sms_conformance.model.records import Record, Unknown, is_absent
 
 

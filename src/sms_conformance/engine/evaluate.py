@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from sms_conformance.engine.results import RuleResult
 from sms_conformance.engine.waivers import Waivers
-from sms_conformance.model.findings import RuleResult, Status
+from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Record, Ref, Unknown
 from sms_conformance.rules.checks import (
     Compiled,

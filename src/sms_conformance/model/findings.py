@@ -1,13 +1,10 @@
-"""Results of evaluating one rule on one record, and the fingerprint that names a finding."""
+"""What a finding is: the status of one rule on one record, and the fingerprints that name a
+finding, a record's task and a corrective action on the platform."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from enum import Enum
-
-from sms_conformance.model.records import Record
-from sms_conformance.rules.model import Rule
 
 
 class Status(str, Enum):
@@ -17,20 +14,6 @@ class Status(str, Enum):
     UNKNOWN = "unknown"  # a value the check needs was not provided: never a task either way
     WAIVED = "waived"
     NOT_APPLICABLE = "not_applicable"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleResult:
-    rule: Rule
-    record: Record
-    status: Status
-    detail: str = ""
-    observed: dict[str, str] = field(default_factory=dict)
-    unknown: tuple[tuple[str, str], ...] = ()  # (field, reason) the source did not provide
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.record.platform, self.record.process, self.record.id, self.rule.id)
 
 
 def fingerprint(platform: str, process: str, record_id: str, rule_id: str) -> str:
@@ -46,3 +29,26 @@ def legacy_fingerprint(platform: str, instance: str, process: str, record_id: st
     first run after an upgrade finds their tasks and history by it and re-keys them."""
     key = "\x1f".join((platform, instance.rstrip("/").lower(), process, record_id, rule_id))
     return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def record_fingerprint(platform: str, process: str, record_id: str,
+                       legacy_instance: str | None = None) -> str:
+    """Names the one task of a live record: (platform, process, record). With
+    `legacy_instance`: the name releases before instance identity gave it, URL included."""
+    return _digest("record", platform, *_legacy(legacy_instance), process, record_id)
+
+
+def corrective_fingerprint(platform: str, process: str, rule_id: str, group: str, period: str,
+                           legacy_instance: str | None = None) -> str:
+    """Names a corrective action: (platform, process, rule, owner group, period); with
+    `legacy_instance` as record_fingerprint."""
+    return _digest("corrective", platform, *_legacy(legacy_instance), process, rule_id, group,
+                   period)
+
+
+def _legacy(instance: str | None) -> tuple[str, ...]:
+    return () if instance is None else (instance.rstrip("/").lower(),)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]

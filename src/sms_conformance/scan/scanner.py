@@ -15,9 +15,10 @@ from sms_conformance.connectors.base import Connector, FetchRequest
 from sms_conformance.engine.availability import Gap, Presence, Unavailable, hidden_fields
 from sms_conformance.engine.evaluate import CHECK_ERRORS, CompiledRule, Outcome, compiled, conclude, unscoped
 from sms_conformance.engine.links import LinkResolver
+from sms_conformance.engine.results import RuleResult
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.errors import SourceError
-from sms_conformance.model.findings import RuleResult, Status
+from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.fields import rule_fields
@@ -28,6 +29,7 @@ from sms_conformance.scan.names import NameBook, named_services
 from sms_conformance.store.history import History
 from sms_conformance.support.printable import printable
 from sms_conformance.support.readahead import ReadAhead
+from sms_conformance.support.strict_yaml import load_shipped
 
 BATCH = 500
 MAX_WAITING = 2000  # records held back waiting for a batch of look-ups
@@ -412,9 +414,7 @@ def _population(request: FetchRequest) -> str:
 @lru_cache(maxsize=1)
 def shipped_metrics() -> MetricSettings:
     """Metric targets of the shipped settings, for scans not given the organisation's."""
-    from sms_conformance.app.settings import load_settings
-
-    return MetricSettings.from_settings(load_settings())
+    return MetricSettings.from_settings(load_shipped("defaults/settings.yaml").data)
 
 
 def _half_read(reader: ReadAhead[Record], process: Process, connector: Connector) -> bool:

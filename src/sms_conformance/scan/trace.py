@@ -19,9 +19,10 @@ from sms_conformance.connectors.base import FetchRequest, NotRead
 from sms_conformance.connectors.capabilities import Reads, tracer_of
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.engine.links import LinkResolver
+from sms_conformance.engine.results import RuleResult
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.model.findings import RuleResult, Status
+from sms_conformance.model.findings import Status
 from sms_conformance.model.records import NamedRef, Process, Record, Ref, Unknown
 from sms_conformance.model.schema import SCHEMA, PlatformMap, process_of_kind
 from sms_conformance.rules.checks import Context

@@ -13,7 +13,7 @@ from typing import Any
 
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.model.findings import fingerprint, legacy_fingerprint
+from sms_conformance.model.findings import fingerprint, legacy_fingerprint, record_fingerprint
 from sms_conformance.store.provenance import Provenance
 
 SCHEMA = """
@@ -184,8 +184,6 @@ def _rename_fingerprints(db: sqlite3.Connection) -> None:
     """Once per store: findings (and their first-seen dates) and record tasks named by releases
     before instance identity, with the instance URL in the fingerprint, take today's names. The
     URL is the one each scan stored, so every old name is recomputed exactly, and checked."""
-    from sms_conformance.writeback.policy import record_fingerprint  # it imports this module
-
     findings: dict[str, str] = {}
     records: dict[str, str] = {}
     rows = db.execute("SELECT DISTINCT f.fingerprint, s.platform, s.instance, f.process, "

@@ -11,16 +11,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
 from sms_conformance import __version__
-
-if TYPE_CHECKING:  # the history store imports this module: keep it light
-    from sms_conformance.engine.waivers import Waivers
-    from sms_conformance.rules.model import Rule
+from sms_conformance.engine.waivers import Waivers
+from sms_conformance.rules.model import Rule
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sms_conformance.connectors.base import (
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.model.errors import CapReached, ConfigError, SourceError
-from sms_conformance.model.findings import Status, fingerprint, legacy_fingerprint
+from sms_conformance.model.findings import Status, fingerprint, legacy_fingerprint, record_fingerprint
 from sms_conformance.model.records import Ref
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
@@ -35,7 +35,6 @@ from sms_conformance.writeback.plan import (
     duplicate_close,
     duplicates,
 )
-from sms_conformance.writeback.policy import record_fingerprint
 from sms_conformance.writeback.records import listed_rules
 
 CHUNK = 50

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
+from sms_conformance.model.findings import corrective_fingerprint
 from sms_conformance.rules.model import Rule
 from sms_conformance.store.history import FindingRow, TaskSubject
 from sms_conformance.writeback.examples import full_list_csv, worst_first
@@ -37,7 +38,7 @@ from sms_conformance.writeback.plan import (
     duplicates,
     in_line,
 )
-from sms_conformance.writeback.policy import corrective_fingerprint, period_start
+from sms_conformance.writeback.policy import period_start
 from sms_conformance.writeback.text import dispute_lines, target_text
 
 # process, ids -> a link to the platform's list of exactly those records ("" when it has none)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.model.errors import ConfigError
 from sms_conformance.rules.model import Rule
 from sms_conformance.store.history import FindingRow, TaskSubject
+from sms_conformance.support.validation import write_back_part
 from sms_conformance.writeback.guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,
@@ -37,21 +37,6 @@ MAX_NEW_TASKS = 100_000
 BODY_CUT = "\n[cut to the field's length]"
 
 StateName = Annotated[str, Field(pattern=r"^[a-z_]+$", max_length=40)]
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def write_back_part(model: type[M], block: Mapping[str, Any]) -> M:
-    """The keys of the write_back block that `model` declares, validated; the others belong to
-    another part. A ConfigError names the first fault."""
-    mine = {k: v for k, v in block.items() if k in model.model_fields}
-    try:
-        return model.model_validate(mine)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(step) for step in ("write_back", *err["loc"]))
-        raise ConfigError(f"settings {where}: {err['msg']}") from None
-
 
 class Policy(BaseModel):
     """How one process's failures become tasks (see task_policy.py)."""

@@ -8,7 +8,6 @@ tasked. Pure: no I/O.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -21,29 +20,6 @@ OLD = "old"  # closed before the lookback, or closed without a closing date: rep
 UNPLACED = "unplaced"  # the state was not read (hidden, not exported): reported only
 CLOSED_PREFIX = "closed:"  # closed within the lookback: "closed:2026-11"
 CLOSING_FIELDS = ("closed_at", "resolved_at")
-
-
-def record_fingerprint(platform: str, process: str, record_id: str,
-                       legacy_instance: str | None = None) -> str:
-    """Names the one task of a live record: (platform, process, record). With
-    `legacy_instance`: the name releases before instance identity gave it, URL included."""
-    return _digest("record", platform, *_legacy(legacy_instance), process, record_id)
-
-
-def corrective_fingerprint(platform: str, process: str, rule_id: str, group: str, period: str,
-                           legacy_instance: str | None = None) -> str:
-    """Names a corrective action: (platform, process, rule, owner group, period); with
-    `legacy_instance` as record_fingerprint."""
-    return _digest("corrective", platform, *_legacy(legacy_instance), process, rule_id, group,
-                   period)
-
-
-def _legacy(instance: str | None) -> tuple[str, ...]:
-    return () if instance is None else (instance.rstrip("/").lower(),)
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
 def is_closed(phase: str) -> bool:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from sms_conformance.connectors.base import FetchRequest
 from sms_conformance.connectors.capabilities import Finding
+from sms_conformance.engine.coverage import coverage
 from sms_conformance.model.records import NamedRef, Process
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
-from sms_conformance.scan.coverage import coverage
 
 if TYPE_CHECKING:
     from sms_conformance.connectors.jira.file import JiraFileConnector

@@ -10,7 +10,6 @@ from typing import Annotated, Any, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from sms_conformance.app.profiles import refuse_secrets
 from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.jira.auth import CloudAuth, JiraAuth, TokenAuth
 from sms_conformance.connectors.jira.client import JiraClient, site_url
@@ -18,6 +17,7 @@ from sms_conformance.connectors.jira.connector import PAGE_SIZE, Deployment, Jir
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.support.limits import Limits
+from sms_conformance.support.validation import refuse_secrets
 
 SITE_ENV = "JIRA_SITE"
 DEPLOYMENT_ENV = "JIRA_DEPLOYMENT"  # auto (default) | cloud | datacenter

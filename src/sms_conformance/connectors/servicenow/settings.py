@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from sms_conformance.app.profiles import refuse_secrets
 from sms_conformance.connectors.http.retry import RetryPolicy
 from sms_conformance.connectors.servicenow.auth import Auth, BasicAuth, OAuth
 from sms_conformance.connectors.servicenow.client import TableClient, base_url
@@ -21,6 +20,7 @@ from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.tasks import DEFAULT_TASK_TABLES
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.support.limits import Limits
+from sms_conformance.support.validation import refuse_secrets
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 

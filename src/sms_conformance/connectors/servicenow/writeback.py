@@ -29,7 +29,7 @@ from sms_conformance.connectors.servicenow.tasks import (
     TaskTables,
 )
 from sms_conformance.model.errors import ConfigError, SourceError
-from sms_conformance.writeback.plan import write_back_part
+from sms_conformance.support.validation import write_back_part
 
 # Child task table -> the field naming its record; each such field references the table of its
 # own name (incident_task.incident -> incident).
