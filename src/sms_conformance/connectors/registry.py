@@ -85,7 +85,7 @@ _SN = "sms_conformance.connectors.servicenow.source"
 SOURCES: dict[str, SourceEntry] = {s.name: s for s in (
     SourceEntry("servicenow", "servicenow", f"{_SN}:open_instance",
                 profile="sms_conformance.connectors.servicenow.settings:Profile"),
-    SourceEntry("sandbox", "servicenow", f"{_SN}:open_sandbox"),
+    SourceEntry("sandbox", "servicenow", "sms_conformance.app.sandbox_source:open_sandbox"),
     SourceEntry("file", "servicenow", f"{_SN}:open_exports", argument="DIR"),
     SourceEntry("jira", "jira", "sms_conformance.connectors.jira.source:open_site",
                 profile="sms_conformance.connectors.jira.settings:JiraProfile"),

@@ -6,19 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import click
-
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.registry import SourceOptions
 from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.file import FileConnector
 from sms_conformance.connectors.servicenow.settings import connector_from_env
-from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.schema import PlatformMap
 
 
-def _servicenow_map(platform_map: PlatformMap) -> FieldMap:
+def servicenow_map(platform_map: PlatformMap) -> FieldMap:
     if not isinstance(platform_map, FieldMap):  # the registry pairs each source with its map
         raise TypeError(f"a ServiceNow source needs the ServiceNow field map, not {platform_map!r}")
     return platform_map
@@ -34,31 +31,11 @@ def sandbox_connector(url: str, password: str, fieldmap: FieldMap) -> ServiceNow
 @contextmanager
 def open_instance(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Reads]:
     """`--source servicenow`: SERVICENOW_* variables, or a profile."""
-    yield connector_from_env(options.instance, _servicenow_map(platform_map),
+    yield connector_from_env(options.instance, servicenow_map(platform_map),
                              profile=options.profile, limits=options.limits)
-
-
-@contextmanager
-def open_sandbox(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Reads]:
-    """`--source sandbox`: a seeded sandbox on a free loopback port, for the run."""
-    from sms_conformance.sandbox.dataset import day_anchor
-    from sms_conformance.sandbox.servicenow import Sandbox
-
-    anchor = day_anchor(options.as_of)
-    sandbox = Sandbox(records=options.records, seed=options.seed, anchor=anchor, port=options.port)
-    try:
-        sandbox.start()
-    except OSError as exc:
-        raise ConfigError(f"sandbox: cannot listen on 127.0.0.1:{options.port}: "
-                          f"{exc.strerror}") from None
-    with sandbox:
-        if not options.quiet:
-            click.echo(f"sandbox: {options.records} incidents (seed {options.seed}), dated up to "
-                       f"{anchor:%Y-%m-%d}, at {sandbox.url}", err=True)
-        yield sandbox_connector(sandbox.url, sandbox.password, _servicenow_map(platform_map))
 
 
 @contextmanager
 def open_exports(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Reads]:
     """`--source file:DIR`: Table API exports on disk."""
-    yield FileConnector(Path(options.argument), _servicenow_map(platform_map))
+    yield FileConnector(Path(options.argument), servicenow_map(platform_map))
