@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from sms_conformance.connectors.registry import write_back_keys
 from sms_conformance.model.errors import ConfigFileError
 from sms_conformance.rules.checks import compile_pattern
-from sms_conformance.rules.parse import parse_duration
+from sms_conformance.support.durations import parse_duration
 from sms_conformance.support.limits import Limits
 from sms_conformance.support.strict_yaml import load_shipped, load_yaml, validate
 from sms_conformance.writeback.plan import WriteBackSettings

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.rules.parse import MAX_DURATION
+from sms_conformance.support.durations import DurationError, parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,19 +80,16 @@ def platform_option(func: F) -> F:
              "field.json or a CSV with an 'Issue key' column is Jira).")(func)
 
 
-_SINCE = re.compile(r"^(\d{1,9})([hdw])$")
-
-
 def parse_since(text: str | None, now: datetime) -> datetime | None:
-    """`7d`, `12h`, `2w`, or an ISO date/datetime."""
+    """`7d`, `12h`, `2w` (a duration back from now), or an ISO date/datetime."""
     if not text:
         return None
-    match = _SINCE.match(text.strip())
-    if match:
-        window = timedelta(hours=int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[match.group(2)])
-        if window > MAX_DURATION:
-            raise ConfigError(f"--since {text!r}: at most 10 years (or give a date)")
-        return now - window
+    if text.strip()[-1:] in ("h", "d", "w"):
+        try:
+            return now - parse_duration(text)
+        except DurationError:
+            raise ConfigError(f"--since {text!r}: at most 10 years, e.g. 7d or 12h (or give a "
+                              "date)") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -101,12 +97,10 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-_WAIT = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
-
-
 def parse_wait(text: str) -> float:
     """`0`, `90`, `30s`, `10m`, `2h` -> seconds."""
-    match = _WAIT.match(text.strip())
-    if not match:
-        raise ConfigError(f"--wait {text!r}: expected seconds or a duration such as 30s, 10m, 1h")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    try:
+        return parse_duration(text).total_seconds()
+    except DurationError:
+        raise ConfigError(f"--wait {text!r}: expected seconds or a duration such as 30s, 10m, "
+                          "1h") from None

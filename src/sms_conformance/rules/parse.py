@@ -23,11 +23,10 @@ from sms_conformance.rules.model import (
     ReferencedBy,
     Within,
 )
+from sms_conformance.support import durations
+from sms_conformance.support.durations import DurationError
 
 Location = tuple[str | int, ...]
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-MAX_DURATION = timedelta(days=3653)  # ten years: longer is a typo, and would overflow dates
 MAX_REFERRERS = 10_000
 COMPARE_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
 
@@ -41,17 +40,11 @@ class CheckSyntaxError(ValueError):
 
 
 def parse_duration(value: Any, location: Location = ()) -> timedelta:
-    """`4h`, `3d`, `30m`, `1w` or a number of seconds; from zero to ten years."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(value.strip()) if isinstance(value, str) else None
-        if not match:
-            raise CheckSyntaxError(f"not a duration: {value!r} (use e.g. 4h, 3d, 30m)", location)
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if not 0 <= seconds <= MAX_DURATION.total_seconds():  # also false for NaN
-        raise CheckSyntaxError(f"duration {value!r} is not between 0 and 10 years", location)
-    return timedelta(seconds=seconds)
+    """A duration of a rule (support.durations' grammar), its error placed at `location`."""
+    try:
+        return durations.parse_duration(value)
+    except DurationError as exc:
+        raise CheckSyntaxError(str(exc), location) from None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from sms_conformance.support.durations import DurationError, parse_duration
+
 # The Jira sandbox's own: a hostile or broken site's search answers (sandbox/jira/server.py).
 JIRA_KINDS = ("errors", "bad400", "stale-token", "flood", "stall", "repeat", "fresh",
               "total50", "total1", "total0", "total-1")
@@ -196,14 +198,10 @@ def _int(value: str, name: str) -> int:
 
 
 def _duration(value: str) -> float:
-    text = value.lower()
+    """A latency in seconds: `20ms`, `0.5s`, or a bare number of milliseconds."""
     try:
-        if text.endswith("ms"):
-            return float(text[:-2]) / 1000
-        if text.endswith("s"):
-            return float(text[:-1])
-        return float(text) / 1000
-    except ValueError:
+        return parse_duration(value.lower(), bare="ms").total_seconds()
+    except DurationError:
         raise ValueError(f"bad latency {value!r}: use e.g. 20ms or 0.5s") from None
 
 

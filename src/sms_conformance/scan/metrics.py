@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sms_conformance.model.records import Record, Ref, Unknown, Value, is_absent, not_returned
-from sms_conformance.rules.parse import parse_duration
+from sms_conformance.support.durations import parse_duration
 
 MAX_SERVICES = 1000  # distinct services counted one by one; the rest add up under OTHER
 OTHER = "(other services)"

@@ -9,24 +9,25 @@ held by no kept scan go as well. The file is vacuumed afterwards, so it shrinks 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.store.history import History, iso
-
-_KEEP = re.compile(r"^(\d{1,5})([dw])$")
+from sms_conformance.support.durations import DurationError, parse_duration
 
 
 def parse_keep(text: str) -> timedelta:
     """`90d`, `12w` -> the age beyond which scans go."""
-    match = _KEEP.match(text.strip())
-    if not match or int(match.group(1)) == 0:
+    try:
+        keep = parse_duration(text) if text.strip()[-1:] in ("d", "w") else timedelta(0)
+    except DurationError:
+        keep = timedelta(0)
+    if keep < timedelta(days=1):
         raise ConfigError(f"--keep {text!r}: expected a number of days or weeks above 0, "
                           "such as 90d or 12w")
-    return timedelta(days=int(match.group(1)) * (7 if match.group(2) == "w" else 1))
+    return keep
 
 
 @dataclass

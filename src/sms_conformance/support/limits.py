@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.rules.parse import parse_duration
+from sms_conformance.support.durations import parse_duration
 
 MIB = 1024 * 1024
 MAX_OBJECTS = 1_000_000  # JSON objects in one response body (source.max_response_objects)
