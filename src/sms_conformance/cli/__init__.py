@@ -1,61 +1,40 @@
-"""The command line: the one place where errors become exit codes.
-
-0 clean, 1 findings at or above --fail-on, 2 usage or configuration error,
-3 source or API failure (scan incomplete), 4 another run holds the write-back lock
-(nothing was read or written), 5 internal error (a defect of the tool: never read as findings),
-6 write-back stopped at the new-task cap (nothing written).
-"""
+"""The command line: click commands, each a thin layer over the application (exit codes in
+cli/exits.py). Commands load when they run (cli/lazy.py)."""
 
 from __future__ import annotations
-
-import logging
-import traceback
-from typing import Any
 
 import click
 
 from sms_conformance import __version__
-from sms_conformance.model.errors import ConformanceError
-from sms_conformance.support.printable import one_line
-from sms_conformance.support.redaction import scrub
+from sms_conformance.cli.exits import (
+    EXIT_CAP,
+    EXIT_CODES_HELP,
+    EXIT_CONFIG,
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_SOURCE,
+    Cli,
+)
+from sms_conformance.cli.lazy import LazyGroup
+from sms_conformance.cli.logs import setup
 
-EXIT_OK, EXIT_FINDINGS, EXIT_CONFIG, EXIT_SOURCE, EXIT_LOCKED, EXIT_INTERNAL, EXIT_CAP = 0, 1, 2, 3, 4, 5, 6
-
-
-class Cli(click.Group):
-    """Turns our errors into one line on stderr and the matching exit code; anything else
-    (a defect) into one line and EXIT_INTERNAL, so cron never reads a crash as findings (1)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ConformanceError as exc:
-            if logging.getLogger().isEnabledFor(logging.DEBUG):
-                logging.getLogger(__name__).exception("failed")
-            # Messages quote what sites and records said: printed without escape sequences.
-            click.secho(f"error: {one_line(scrub(str(exc)))}", err=True, fg="red")
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
-            if verbose:
-                logging.getLogger(__name__).exception("internal error")
-            where = traceback.extract_tb(exc.__traceback__)[-1:]
-            at = f" at {where[0].filename}:{where[0].lineno}" if where else ""
-            click.secho(f"internal error: {type(exc).__name__}: {one_line(scrub(str(exc)))[:300]}{at}"
-                        + ("" if verbose else " (rerun with -v for the traceback)"),
-                        err=True, fg="red")
-            ctx.exit(EXIT_INTERNAL)
+__all__ = ["EXIT_CAP", "EXIT_CONFIG", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_LOCKED", "EXIT_OK",
+           "EXIT_SOURCE", "cli", "main"]
 
 
-EXIT_CODES_HELP = ("Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration "
-                   "error, 3 source or API failure (scan incomplete), 4 another run holds the lock, "
-                   "5 internal error (a defect of the tool), 6 write-back stopped at the new-task "
-                   "cap (nothing written).")
+class Root(LazyGroup, Cli):
+    """The root group: commands loaded when used, errors made one line and an exit code."""
 
 
-@click.group(cls=Cli, epilog=EXIT_CODES_HELP)
+@click.group(cls=Root, epilog=EXIT_CODES_HELP, lazy={
+    name: f"sms_conformance.cli.{module}" for name, module in (
+        ("scan", "scan:scan"), ("rules", "rules:rules"), ("demo", "demo:demo"),
+        ("doctor", "doctor:doctor"), ("sandbox", "sandbox:sandbox_group"),
+        ("tasks", "tasks:tasks"), ("report", "report_group:report"),
+        ("history", "history:history_group"), ("sample", "sample:sample"),
+        ("trace", "trace:trace"))})
 @click.version_option(__version__, prog_name="sms-conformance")
 @click.option("-v", "--verbose", is_flag=True, help="Log HTTP requests and show tracebacks.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
@@ -64,29 +43,7 @@ EXIT_CODES_HELP = ("Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usa
 def cli(verbose: bool, log_format: str) -> None:
     """ISO/IEC 20000-1 conformance monitor for ITSM records: ServiceNow (live instance or Table
     API exports) and Jira Service Management."""
-    from sms_conformance.cli.logs import setup
-
     setup(log_format, verbose)
-
-
-def _register() -> None:
-    from sms_conformance.cli.demo import demo
-    from sms_conformance.cli.doctor import doctor
-    from sms_conformance.cli.history import history_group
-    from sms_conformance.cli.report_group import report
-    from sms_conformance.cli.rules import rules
-    from sms_conformance.cli.sample import sample
-    from sms_conformance.cli.sandbox import sandbox_group
-    from sms_conformance.cli.scan import scan
-    from sms_conformance.cli.tasks import tasks
-    from sms_conformance.cli.trace import trace
-
-    for command in (scan, rules, demo, doctor, sandbox_group, tasks, report, history_group,
-                    sample, trace):
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

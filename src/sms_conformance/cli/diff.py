@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sms_conformance.cli.report_group import history_option, instance_option, open_history
+from sms_conformance.cli.report_options import history_option, instance_option, open_history
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.diff import diff_scans, previous_scan, write
 from sms_conformance.reports.render import check_writable

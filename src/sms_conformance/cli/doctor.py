@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from sms_conformance.app.config import ConfigDir
-from sms_conformance.cli import EXIT_CONFIG, EXIT_SOURCE
+from sms_conformance.cli.exits import EXIT_CONFIG, EXIT_SOURCE
 from sms_conformance.cli.options import config_options, platform_option, source_options
 from sms_conformance.cli.sources import open_source, source_platform
 from sms_conformance.connectors.base import Connector

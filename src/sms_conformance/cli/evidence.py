@@ -9,7 +9,7 @@ import click
 
 from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli.options import parse_since
-from sms_conformance.cli.report_group import (
+from sms_conformance.cli.report_options import (
     history_option,
     instance_option,
     open_history,

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sms_conformance.app.config import ConfigDir
-from sms_conformance.cli.report_group import (
+from sms_conformance.cli.report_options import (
     history_option,
     instance_option,
     open_history,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sms_conformance.cli import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE
+from sms_conformance.cli.exits import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import render
 from sms_conformance.reports.summary import rule_lines

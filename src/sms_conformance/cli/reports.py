@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sms_conformance.app.config import default_history_path
-from sms_conformance.cli.report_group import instance_option, pick_scan
+from sms_conformance.cli.report_options import instance_option, pick_scan
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import FORMATS, render

@@ -8,11 +8,13 @@ import click
 import orjson
 
 from sms_conformance.app.config import ConfigDir
-from sms_conformance.cli import EXIT_CONFIG, EXIT_FINDINGS
+from sms_conformance.cli.exits import EXIT_CONFIG, EXIT_FINDINGS
 from sms_conformance.engine.selftest import missing_examples, run_examples
 from sms_conformance.model.errors import ConfigError, RuleError
+from sms_conformance.rules.docgen import render_reference
 from sms_conformance.rules.loader import builtin_pack_dir, load_rule, rule_files
 from sms_conformance.rules.model import Rule
+from sms_conformance.support.safe_files import write_text
 
 config_option = click.option("--config", "config_dir", type=click.Path(path_type=Path),
                              help="Organisation config directory (default: ./config if present).")
@@ -116,8 +118,5 @@ def test(ctx: click.Context, path: Path | None, config_dir: Path | None) -> None
 @config_option
 def docs(output: Path, config_dir: Path | None) -> None:
     """Regenerate the rule reference from the rules themselves."""
-    from sms_conformance.rules.docgen import render_reference
-    from sms_conformance.support.safe_files import write_text
-
     write_text(output, render_reference(_rules(config_dir, None)))
     click.echo(f"wrote {output}")

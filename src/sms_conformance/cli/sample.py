@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sms_conformance.cli.history import HISTORY_OPTION, existing_history
-from sms_conformance.cli.report_group import instance_option
+from sms_conformance.cli.report_options import instance_option
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.store.choice import choose_scan
 from sms_conformance.store.history import FindingRow, History

@@ -10,8 +10,10 @@ from datetime import datetime
 import click
 
 from sms_conformance.app.config import parse_as_of
-from sms_conformance.sandbox.dataset import day_anchor
+from sms_conformance.sandbox.dataset import day_anchor, generate
 from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.jira import JiraSandbox, serve_jira_forever
+from sms_conformance.sandbox.jira.export import CSV_DATE_FORMAT, JIRA_FORMATS, export_jira
 from sms_conformance.sandbox.servicenow import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from sms_conformance.sandbox.servicenow import serve_forever as _serve_forever
 from sms_conformance.sandbox.servicenow.export import (
@@ -19,6 +21,7 @@ from sms_conformance.sandbox.servicenow.export import (
     DISPLAY_VALUES,
     FORMATS,
     check_shape,
+    export,
 )
 
 PASSWORD_ENV = "SMS_SANDBOX_PASSWORD"
@@ -100,8 +103,6 @@ def serve(platform: str, port: int, records: int, seed: int, as_of: str | None,
 
 def _serve_jira(port: int, records: int, seed: int, password: str, faults: str | None,
                 defect_rate: float, started: float, anchor: datetime) -> None:
-    from sms_conformance.sandbox.jira import JiraSandbox, serve_jira_forever
-
     def ready(sandbox: JiraSandbox) -> None:
         click.echo(f"jira sandbox ready in {time.perf_counter() - started:.1f}s")
         click.echo(f"url:      {sandbox.url}")
@@ -144,12 +145,7 @@ def export_cmd(platform: str, api: str, records: int, seed: int, defect_rate: fl
                time_zone: str) -> None:
     """Write the dataset as exports: Table API JSON, or the list view's JSON or CSV (Jira:
     search pages or the CSV export)."""
-    from sms_conformance.sandbox.dataset import generate
-    from sms_conformance.sandbox.servicenow.export import export
-
     if platform == "jira":
-        from sms_conformance.sandbox.jira.export import CSV_DATE_FORMAT, JIRA_FORMATS, export_jira
-
         if fmt not in JIRA_FORMATS or display_values != "false":
             raise click.UsageError("--platform jira: --format json (search pages) or csv, "
                                    "without --display-values")

@@ -15,7 +15,7 @@ import click
 
 from sms_conformance.app.config import ConfigDir, default_history_path, parse_as_of
 from sms_conformance.app.settings import load_settings
-from sms_conformance.cli import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
+from sms_conformance.cli.exits import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
 from sms_conformance.cli.logs import event, json_log, quiet_stderr
 from sms_conformance.cli.options import (
     config_options,

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sms_conformance.cli.options import parse_since
-from sms_conformance.cli.report_group import history_option, open_history
+from sms_conformance.cli.report_options import history_option, open_history
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import Process
 from sms_conformance.reports import trend as trends

@@ -4,5 +4,7 @@ one logical data set the shared modules here make (dataset, schema, logical, poo
 fault injection (faults), the serving thread (served) and the request counters (stats) they
 share.
 
-May import model and support only: the tool's own parts never import a sandbox, except the
-CLI and the application, which start one."""
+May import model, support and the platforms' field maps and value parsers (the logical data
+set is the ServiceNow field map's reading of the generated rows); never the engine, the scan,
+the store, write-back, reports, the application or the CLI. Only the CLI and the application
+start a sandbox."""
