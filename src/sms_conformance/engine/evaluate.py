@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 
 from sms_conformance.engine.results import RuleResult
 from sms_conformance.engine.waivers import Waivers
@@ -36,8 +37,6 @@ class Outcome:
         return bool(self.failed or self.problems or self.unknown)
 
 
-PASSED = Outcome([], [], [])
-
 
 @dataclass(frozen=True)
 class CompiledRule:
@@ -63,13 +62,6 @@ class CompiledRule:
 
     def run(self, record: Record, ctx: Context) -> Outcome:
         """Which checks failed, which could not be evaluated, which needed unknown values."""
-        if len(self.checks) == 1:  # most rules: skip the loop and the list building
-            try:
-                return PASSED if self.checks[0](record, ctx) else Outcome([0], [], [])
-            except UnknownValue as exc:
-                return Outcome([], [], [exc])
-            except CHECK_ERRORS as exc:
-                return Outcome([], [str(exc)], [])
         outcome = Outcome([], [], [])
         for index, check in enumerate(self.checks):
             try:
@@ -80,6 +72,25 @@ class CompiledRule:
             except CHECK_ERRORS as exc:
                 outcome.problems.append(str(exc))
         return outcome
+
+    def judge(self, record: Record, ctx: Context, waivers: Waivers | None) -> RuleResult | None:
+        """The one evaluation of this rule on a record in its scope: None when it passes, else
+        its result (fail, error, unknown or waived). One-check rules (most) build no lists."""
+        single = self.single
+        if single is not None:
+            try:
+                if single(record, ctx):
+                    return None
+                outcome = Outcome([0], [], [])
+            except UnknownValue as exc:
+                outcome = Outcome([], [], [exc])
+            except CHECK_ERRORS as exc:
+                outcome = Outcome([], [str(exc)], [])
+        else:
+            outcome = self.run(record, ctx)
+            if not outcome:
+                return None
+        return conclude(self.rule, record, outcome, waivers)
 
 
 _COMPILED: dict[int, CompiledRule] = {}
@@ -120,16 +131,15 @@ def unscoped(rule: Rule, record: Record) -> RuleResult:
 def evaluate_one(
     rule: Rule, record: Record, ctx: Context, waivers: Waivers | None = None
 ) -> RuleResult:
+    """The result of one rule on one record, whatever it is (pass and not applicable too)."""
     compiled_rule = compiled(rule)
     scoped = compiled_rule.in_scope(record)
     if scoped is None:
         return unscoped(rule, record)
     if not scoped:
         return RuleResult(rule, record, Status.NOT_APPLICABLE)
-    outcome = compiled_rule.run(record, ctx)
-    if not outcome:
-        return RuleResult(rule, record, Status.PASS)
-    return conclude(rule, record, outcome, waivers)
+    return (compiled_rule.judge(record, ctx, waivers)
+            or RuleResult(rule, record, Status.PASS))
 
 
 def _unknown_detail(unknown: list[UnknownValue]) -> str:
@@ -167,12 +177,61 @@ def conclude(rule: Rule, record: Record, outcome: Outcome, waivers: Waivers | No
     return RuleResult(rule, record, status, detail, observed)
 
 
+class Verdict(Enum):
+    """What a rule said of a record when no result object is built for it."""
+
+    PASSED = "passed"
+    OUT_OF_SCOPE = "out of scope"
+
+
+class RuleSet:
+    """The rules of a run compiled once and grouped by process and by identical scope, so each
+    scope is tested once per record. The scanner's path: `evaluate_one` gives the same result
+    for each rule (both go through CompiledRule.in_scope and judge)."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.groups: dict[str, list[tuple[CompiledRule, list[CompiledRule]]]] = {}
+        by_scope: dict[tuple[str, object], list[CompiledRule]] = {}
+        for rule in rules:
+            one = compiled(rule)
+            key = (rule.process.value, one.scope)
+            if key not in by_scope:
+                by_scope[key] = []
+                self.groups.setdefault(rule.process.value, []).append((one, by_scope[key]))
+            by_scope[key].append(one)
+
+    def rules_of(self, process: str) -> Iterator[Rule]:
+        for _, members in self.groups.get(process, ()):
+            for one in members:
+                yield one.rule
+
+    def evaluate(self, record: Record, ctx: Context,
+                 waivers: Waivers | None = None) -> Iterator[tuple[Rule, RuleResult | Verdict]]:
+        """Each rule of the record's process with its result, or PASSED / OUT_OF_SCOPE where no
+        result object is needed (most pairs)."""
+        for scope, members in self.groups.get(record.process, ()):
+            scoped = scope.in_scope(record)
+            if scoped is None:  # a scope field is unknown: in or out cannot be told
+                for one in members:
+                    yield one.rule, unscoped(one.rule, record)
+            elif not scoped:
+                for one in members:
+                    yield one.rule, Verdict.OUT_OF_SCOPE
+            else:
+                for one in members:
+                    yield one.rule, one.judge(record, ctx, waivers) or Verdict.PASSED
+
+
 def evaluate(
     rules: Iterable[Rule], records: Iterable[Record], ctx: Context, waivers: Waivers | None = None
 ) -> Iterator[RuleResult]:
     """Every (rule, record) result, streaming: records are consumed one at a time."""
-    rule_list = list(rules)
+    rule_set = RuleSet(rules)
     for record in records:
-        for rule in rule_list:
-            if rule.process == record.process:
-                yield evaluate_one(rule, record, ctx, waivers)
+        for rule, result in rule_set.evaluate(record, ctx, waivers):
+            if result is Verdict.PASSED:
+                yield RuleResult(rule, record, Status.PASS)
+            elif result is Verdict.OUT_OF_SCOPE:
+                yield RuleResult(rule, record, Status.NOT_APPLICABLE)
+            else:
+                yield result

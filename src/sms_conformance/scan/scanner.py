@@ -13,7 +13,7 @@ from typing import Any
 
 from sms_conformance.connectors.base import Connector, FetchRequest
 from sms_conformance.engine.availability import Gap, Presence, Unavailable, hidden_fields
-from sms_conformance.engine.evaluate import CHECK_ERRORS, CompiledRule, Outcome, compiled, conclude, unscoped
+from sms_conformance.engine.evaluate import RuleSet, Verdict
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.engine.results import RuleResult
 from sms_conformance.engine.waivers import Waivers
@@ -433,16 +433,7 @@ class _Sink:
         self.history, self.outcome, self.options = history, outcome, options
         self.metrics, self.names = metrics, names
         self.links, self.ctx = links, Context(options.now, links)
-        # Rules of a process grouped by identical scope: each scope is tested once per record.
-        self.groups: dict[str, list[tuple[CompiledRule, list[tuple[CompiledRule, RuleCounts]]]]] = {}
-        by_scope: dict[tuple[str, Any], list[tuple[CompiledRule, RuleCounts]]] = {}
-        for rule in rules:
-            one = compiled(rule)
-            key = (rule.process.value, one.scope)
-            if key not in by_scope:
-                by_scope[key] = []
-                self.groups.setdefault(rule.process.value, []).append((one, by_scope[key]))
-            by_scope[key].append((one, outcome.counts[rule.id]))
+        self.rule_set = RuleSet(rules)
         self.rows: list[tuple[Any, ...]] = []
         self.scanned: list[tuple[Any, ...]] = []
         self.presence = Presence()
@@ -474,51 +465,24 @@ class _Sink:
                 tally[1] += c.passed - passed
 
     def _evaluate(self, record: Record) -> None:
-        """The scan's hot path: every rule of the record's process, with as little overhead as
-        the semantics of `engine.evaluate_one` allow (tests hold the two to the same results)."""
-        ctx, watch, outcome = self.ctx, self.options.watch, self.outcome
-        if watch:
-            outcome.seen.update(
-                key for rules in self.groups.get(record.process, ()) for rule, _ in rules[1]
-                if (key := (record.id, rule.rule.id)) in watch
-            )
+        """Every rule of the record's process through the engine's RuleSet (the one evaluator),
+        counted; results that are not a pass stored."""
+        watch, outcome, counts = self.options.watch, self.outcome, self.outcome.counts
         self.presence.observe(record)
-        for scope, members in self.groups.get(record.process, ()):
-            scoped = scope.in_scope(record)
-            if scoped is None:  # a scope field is unknown: in or out cannot be told
-                for rule, counts in members:
-                    counts.evaluated += 1
-                    self._store(unscoped(rule.rule, record), counts)
+        for rule, result in self.rule_set.evaluate(record, self.ctx, self.options.waivers):
+            key = (record.id, rule.id)
+            if watch and key in watch:
+                outcome.seen.add(key)
+                if result is Verdict.PASSED or result is Verdict.OUT_OF_SCOPE:
+                    outcome.conforming.add(key)  # passes, or left the rule's scope
+            if result is Verdict.OUT_OF_SCOPE:
                 continue
-            if not scoped:
-                if watch:  # left the rule's scope: nothing left to fix
-                    outcome.conforming.update(
-                        key for rule, _ in members if (key := (record.id, rule.rule.id)) in watch
-                    )
-                continue
-            for rule, counts in members:
-                counts.evaluated += 1
-                single = rule.single
-                if single is not None:  # most rules: one check, no lists built when it holds
-                    try:
-                        if single(record, ctx):
-                            counts.passed += 1
-                            if watch and (record.id, rule.rule.id) in watch:
-                                outcome.conforming.add((record.id, rule.rule.id))
-                            continue
-                        result = Outcome([0], [], [])
-                    except UnknownValue as exc:
-                        result = Outcome([], [], [exc])
-                    except CHECK_ERRORS as exc:
-                        result = Outcome([], [str(exc)], [])
-                else:
-                    result = rule.run(record, ctx)
-                if result:
-                    self._store(conclude(rule.rule, record, result, self.options.waivers), counts)
-                else:
-                    counts.passed += 1
-                    if watch and (record.id, rule.rule.id) in watch:
-                        outcome.conforming.add((record.id, rule.rule.id))
+            rule_counts = counts[rule.id]
+            rule_counts.evaluated += 1
+            if result is Verdict.PASSED:
+                rule_counts.passed += 1
+            else:
+                self._store(result, rule_counts)
         self.links.done(record)
         if len(self.rows) >= BATCH or len(self.scanned) >= 10 * BATCH:
             self.write()
