@@ -30,6 +30,7 @@ test: $(VENV)/.dev  ## the test suite, offline
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 reliability: $(VENV)/.dev  ## docs/RELIABILITY.md: every fault and bad input, observed outcome
 	$(BIN)/python -m pytest tests --reliability-report docs/RELIABILITY.md
