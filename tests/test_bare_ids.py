@@ -20,9 +20,9 @@ import yaml
 from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.logical import LogicalView, logical_view
+from sms_conformance.sandbox.servicenow import Sandbox
 
 AS_OF = "2026-11-01"
 PASSWORD = "bare-ids-token"
