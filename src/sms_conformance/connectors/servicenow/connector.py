@@ -28,6 +28,7 @@ from sms_conformance.connectors.capabilities import (
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.connectors.servicenow.client import TableClient
+from sms_conformance.connectors.servicenow.doctor import check, task_tables
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
 from sms_conformance.connectors.servicenow.paging import (
     MAX_PAGES,
@@ -134,8 +135,6 @@ class ServiceNowConnector:
     def task_port(self, settings: Mapping[str, Any]) -> ServiceNowTaskPort:
         """Write-back to the task tables `write_back.targets` names, checked first: allowed
         tables, parent fields that reference the scanned tables, custom tables that extend task."""
-        from sms_conformance.connectors.servicenow.doctor import task_tables
-
         config = ServiceNowTaskSettings.from_settings(settings)
         scanned = {p.value: m.table for p, m in self.fieldmap.processes.items()}
         check_scanned_tables(config.target_fields(), scanned)
@@ -395,13 +394,9 @@ class ServiceNowConnector:
     # -- doctor -----------------------------------------------------------------------------
 
     def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
-        from sms_conformance.connectors.servicenow.doctor import check
-
         return check(self, rules, settings)
 
     def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:
-        from sms_conformance.connectors.servicenow.doctor import task_tables
-
         return task_tables(self, targets)
 
     # -- write-back -------------------------------------------------------------------------

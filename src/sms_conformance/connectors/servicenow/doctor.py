@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sms_conformance.connectors.capabilities import Finding
 from sms_conformance.connectors.http.errors import HTTPAuthError
-from sms_conformance.connectors.servicenow.client import Page
-from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
+from sms_conformance.connectors.servicenow.client import Page, TableClient
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS, text
 from sms_conformance.connectors.servicenow.query import check_field, condition
+from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
 from sms_conformance.model.errors import ConfigError, SourceError
 from sms_conformance.model.schema import Process
 from sms_conformance.rules.fields import rule_fields
@@ -23,12 +24,18 @@ __all__ = ["Finding", "check", "diagnose", "task_tables"]
 MAX_SKEW = 60.0
 
 
-def check(connector: ServiceNowConnector, rules: Sequence[Rule],
+class Instance(Protocol):
+    """What the doctor reads through: the connector's client, its URL and field map."""
+
+    client: TableClient
+    instance: str
+    fieldmap: FieldMap
+
+
+def check(connector: Instance, rules: Sequence[Rule],
           settings: Mapping[str, Any]) -> list[Finding]:
     """The Doctor capability: the tables and fields the rules read, then (once reached and
     authenticated) that every write-back table extends task."""
-    from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
-
     needed: dict[str, set[str]] = {}
     for process in Process:
         chosen = [r for r in rules if r.process == process]
@@ -44,7 +51,7 @@ def check(connector: ServiceNowConnector, rules: Sequence[Rule],
 
 
 def diagnose(
-    connector: ServiceNowConnector,
+    connector: Instance,
     tables_and_fields: Mapping[str, Iterable[str]],
     *,
     sample: int = 100,
@@ -72,7 +79,7 @@ def diagnose(
     return findings
 
 
-def _read(connector: ServiceNowConnector, table: str, fields: list[str], limit: int,
+def _read(connector: Instance, table: str, fields: list[str], limit: int,
           query: str = "") -> Page:
     return connector.client.list(check_field(table), {
         **BASE_PARAMS,
@@ -83,7 +90,7 @@ def _read(connector: ServiceNowConnector, table: str, fields: list[str], limit: 
     })
 
 
-def task_tables(connector: ServiceNowConnector, tables: Iterable[str]) -> list[Finding]:
+def task_tables(connector: Instance, tables: Iterable[str]) -> list[Finding]:
     """Each write-back table must extend `task` (sys_db_object.super_class, followed upwards):
     the tool only ever writes remediation tasks."""
     findings: list[Finding] = []
@@ -109,7 +116,7 @@ def task_tables(connector: ServiceNowConnector, tables: Iterable[str]) -> list[F
     return findings
 
 
-def _lineage(connector: ServiceNowConnector, table: str, depth: int = 10) -> list[str]:
+def _lineage(connector: Instance, table: str, depth: int = 10) -> list[str]:
     """[table, its super class, that one's ...]; empty when the table is unknown."""
     names: list[str] = []
     query = condition("name", [table])
@@ -143,7 +150,7 @@ def _clock(page: Page, local: datetime) -> Finding:
 
 
 def _table(
-    connector: ServiceNowConnector, table: str, fields: list[str], sample: int
+    connector: Instance, table: str, fields: list[str], sample: int
 ) -> list[Finding]:
     try:
         for name in fields:
@@ -188,7 +195,7 @@ def _table(
     return findings
 
 
-def _hidden(connector: ServiceNowConnector, table: str, field: str) -> bool:
+def _hidden(connector: Instance, table: str, field: str) -> bool:
     """A record the instance selects as `field` not empty but returns with `field` empty is
     hidden by a field ACL. An instance that also refuses queries on the field returns no row:
     then this cannot tell, and the scan's comparison with the last complete scan decides."""
