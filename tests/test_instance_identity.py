@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sms_conformance.cli import cli
+from sms_conformance.connectors.base import ConnectorDefaults
 from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.model.identity import Told, resolve_identity
 from sms_conformance.sandbox.jira import JiraSandbox
@@ -349,7 +350,7 @@ def test_upgrading_from_the_last_release_on_jira_keeps_every_task(tmp_path: Path
 
 
 def test_an_export_directory_is_keyed_by_its_location_without_a_notice() -> None:
-    class Files:
+    class Files(ConnectorDefaults):  # an export reader has no identity to ask
         platform, instance = "servicenow", "file:/exports/nightly"
 
     identity = resolve_identity(Files(), {})

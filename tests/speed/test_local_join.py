@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sms_conformance.app.config import ConfigDir
-from sms_conformance.connectors.base import NotRead
+from sms_conformance.connectors.base import ConnectorDefaults, NotRead
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine import links as links_module
 from sms_conformance.engine.links import LinkResolver
@@ -67,15 +67,19 @@ def test_local_join_finds_what_look_ups_find_with_fewer_requests(
     assert joined_requests < looked_requests / 2
 
 
-class FakeConnector:
+class FakeConnector(ConnectorDefaults):
     """Incidents linking problems; `read_table` as configured."""
 
     platform, instance = "servicenow", "https://example.test"
 
     def __init__(self, table_reader: Any) -> None:
         self.notices: list[str] = []
-        self.read_table = table_reader
+        self.table_reader = table_reader  # None: the connector offers no whole read
         self.resolved: list[list[Ref]] = []
+
+    def read_table(self, kind: str, fields: Set[str], max_requests: int) -> Any:
+        return None if self.table_reader is None else self.table_reader(kind, fields,
+                                                                        max_requests)
 
     def fetch(self, request: Any) -> Iterator[Record]:
         return iter(())

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli import cli
-from sms_conformance.connectors.base import Partial, TableRows
+from sms_conformance.connectors.base import ConnectorDefaults, Partial, TableRows
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.model.findings import Status
@@ -104,7 +104,7 @@ LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
 REASON = "the instance withheld 3 problem record(s) from this user (read ACLs?)"
 
 
-class WithholdingConnector:
+class WithholdingConnector(ConnectorDefaults):
     """Problem p1 exists, p9 is withheld (counted, not returned), p5 does not exist."""
 
     platform, instance = "servicenow", "https://example.test"

@@ -243,8 +243,7 @@ def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, sin
     """Without --as-of, an export directory is evaluated as of when it was taken (an old export
     aged against today fails every open record), said in a notice. Returns how the moment was
     found, None when it stays the given one or today."""
-    moment = getattr(conn, "export_moment", None)
-    found = moment() if as_of is None and moment is not None else None
+    found = conn.export_moment() if as_of is None else None
     if found is None:
         return None
     now, how = found

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sms_conformance.model.errors import SourceError
+from sms_conformance.model.identity import Told
 from sms_conformance.model.records import Process, Record, Ref
 
 # One rule scope: canonical field -> allowed canonical values (ANDed fields, ORed values).
@@ -140,6 +141,9 @@ class TaskRef:
 
 
 class Connector(Protocol):
+    """What the core reads through. Beyond fetch, resolve and count_referrers, the optional
+    abilities of ConnectorDefaults: a connector that lacks one inherits its default answer."""
+
     platform: str
     instance: str
     notices: list[str]
@@ -160,6 +164,56 @@ class Connector(Protocol):
         """How many `process` records reference each id through canonical `field`; NotRead
         when that table or field cannot be read; a `Partial` names counts that may be short."""
         ...
+
+    def read_table(self, kind: str, fields: Set[str], max_requests: int) -> TableRows | None:
+        ...
+
+    def withheld(self, process: Process | str) -> int:
+        ...
+
+    def not_read(self, process: Process) -> str | None:
+        ...
+
+    def expected_total(self, process: Process | str) -> int | None:
+        ...
+
+    def export_moment(self) -> tuple[datetime, str] | None:
+        ...
+
+    def identify(self) -> Told | None:
+        ...
+
+
+class ConnectorDefaults:
+    """The optional abilities of a connector, answered as a connector that lacks them answers;
+    every connector class derives from it and overrides what it offers."""
+
+    def read_table(self, kind: str, fields: Set[str], max_requests: int) -> TableRows | None:
+        """A whole kind read in one projected pass (the local join), within `max_requests`;
+        None when not offered or dearer than the look-ups it would save."""
+        return None
+
+    def withheld(self, process: Process | str) -> int:
+        """How many records of `process` the source counted but did not return (read ACLs)."""
+        return 0
+
+    def not_read(self, process: Process) -> str | None:
+        """Why the records of `process` were not read at all (not exported, no such work type),
+        else None: counts of its records are then unknown, not zero."""
+        return None
+
+    def expected_total(self, process: Process | str) -> int | None:
+        """How many records the read of `process` will give, when the source says."""
+        return None
+
+    def export_moment(self) -> tuple[datetime, str] | None:
+        """When an export was taken and how that was told; None for a live source."""
+        return None
+
+    def identify(self) -> Told | None:
+        """What the platform says the instance is; None for a source with no one to ask
+        (export files)."""
+        return None
 
 
 class TaskPort(Protocol):

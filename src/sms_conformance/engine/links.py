@@ -299,14 +299,13 @@ class LinkResolver:
 
     def _index(self, kind: str) -> TableIndex | None:
         self.index_tried.add(kind)
-        # An optional capability of reading connectors (a projected pass over a whole kind).
-        read_table = getattr(self.connector, "read_table", None)
         lookups = math.ceil(self.expected / self.batch)
-        if read_table is None or lookups < 2:
+        if lookups < 2:
             return None
         started = datetime.now(timezone.utc)
         try:
-            records = read_table(kind, self.kept_fields, min(lookups, INDEX_CAP // 10_000))
+            records = self.connector.read_table(kind, self.kept_fields,
+                                                min(lookups, INDEX_CAP // 10_000))
         except NotRead as exc:
             self.unread[kind] = exc.reason
             return None
@@ -335,15 +334,14 @@ class LinkResolver:
         as high as counted when the source withheld some of its records. A table the source
         did not read at all (not exported: an optional `not_read` of connectors) counted
         nothing: its counts are unknown, not zero."""
-        reason = getattr(self.connector, "not_read", lambda p: None)(Process(process))
+        reason = self.connector.not_read(Process(process))
         if reason:
             self.unread_counts.update(dict.fromkeys(self.tally_needs.get(process, ()), reason))
             return
         complete = {n for n in self.tally_needs.get(process, ()) if n not in self.untallied}
         self.tallied |= complete
         self.tallies = {n: self.tallies.get(n, {}) for n in self.tallied}
-        # An optional capability of reading connectors, as `expected_total`.
-        withheld = getattr(self.connector, "withheld", lambda p: 0)(process)
+        withheld = self.connector.withheld(process)
         if withheld:
             self.short_tallies.update(dict.fromkeys(complete, referrers_withheld(process, withheld)))
 

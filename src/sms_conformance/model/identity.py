@@ -63,8 +63,9 @@ def resolve_identity(connector: Any, settings: Mapping[str, Any]) -> Identity:
     pinned = str(settings.get("instance_id") or "").strip()
     urls = tuple(dict.fromkeys(normal_url(u) for u in (connector.instance,
                                                       *settings.get("aliases", ()))))
-    asks = callable(getattr(connector, "identify", None))  # export files have none to ask
-    told = connector.identify() if asks else Told(None, "a source with no identity to ask")
+    answer: Told | None = connector.identify()  # None: export files have none to ask
+    asks = answer is not None
+    told = answer if answer is not None else Told(None, "a source with no identity to ask")
     if pinned:
         if told.value is not None and told.value != pinned:
             raise ConfigError(

@@ -363,7 +363,7 @@ class Scanner:
         metrics = sink.metrics
         metrics.start(process.value, _population(request))
         links = sink.links
-        total = getattr(self.connector, "expected_total", lambda p: None)
+        total = self.connector.expected_total
         # Read whole: the referrers of other tables' records can be counted from these pages.
         whole = self.local_join and not request.scopes and request.since is None
         seen = 0
@@ -420,7 +420,7 @@ def shipped_metrics() -> MetricSettings:
 def _half_read(reader: ReadAhead[Record], process: Process, connector: Connector) -> bool:
     """The next table's pages may come once half of this one's has come (a failing read stops
     the scan before the next table is asked for anything)."""
-    total = getattr(connector, "expected_total", lambda p: None)(process)
+    total = connector.expected_total(process)
     return reader.produced.is_set() or (total is not None and reader.count >= total / 2)
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.registry import SourceOptions
 from sms_conformance.model.records import Record, Ref
@@ -18,7 +18,7 @@ ROWS = [("ACME-1", {"impact": 1, "urgency": 1, "priority": 1}),
         ("ACME-2", {"impact": 3, "urgency": 3, "priority": 1})]  # the matrix says 5
 
 
-class AcmeConnector:
+class AcmeConnector(ConnectorDefaults):
     platform, instance = "acme", "acme:test"
     capabilities: ClassVar[frozenset[type]] = frozenset({Reads})
 

@@ -17,7 +17,7 @@ from functools import partial
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from sms_conformance.connectors.base import FetchRequest, NotRead, TableRows
+from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest, NotRead, TableRows
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql, ranges
@@ -71,7 +71,7 @@ def batched(items: Sequence[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-class JiraConnector:
+class JiraConnector(ConnectorDefaults):
     platform = "jira"
     capabilities: ClassVar[frozenset[type]] = frozenset({Reads, WritesTasks, Doctor, Traces})
 

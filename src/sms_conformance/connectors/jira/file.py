@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sms_conformance.connectors.base import FetchRequest, NotRead, matches_scope
+from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest, NotRead, matches_scope
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads
 from sms_conformance.connectors.jira.exports import JiraExport, read_directory
 from sms_conformance.connectors.jira.fieldmap import (
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 
 
-class JiraFileConnector:
+class JiraFileConnector(ConnectorDefaults):
     """Air-gapped audits and tests: the issues a Jira export holds, from disk."""
 
     platform = "jira"

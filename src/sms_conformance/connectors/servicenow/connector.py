@@ -11,6 +11,7 @@ from itertools import chain
 from typing import Any, ClassVar
 
 from sms_conformance.connectors.base import (
+    ConnectorDefaults,
     FetchRequest,
     NotRead,
     Partial,
@@ -86,7 +87,7 @@ def not_read_on_403(table: str) -> Iterator[None]:
             raise
         raise NotRead(table, f"no read access ({exc})") from None
 
-class ServiceNowConnector:
+class ServiceNowConnector(ConnectorDefaults):
     platform = "servicenow"
     capabilities: ClassVar[frozenset[type]] = frozenset(
         {Reads, WritesTasks, Doctor, LooksUpPriority})

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sms_conformance.connectors.base import FetchRequest, NotRead, matches_scope
+from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest, NotRead, matches_scope
 from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.servicenow.exports import (
     SAMPLE,
@@ -40,7 +40,7 @@ from sms_conformance.model.schema import process_of_kind
 MAX_UNREADABLE_STATES = 0.5
 
 
-class FileConnector:
+class FileConnector(ConnectorDefaults):
     """Air-gapped audits and tests: the rows a ServiceNow export holds, from disk."""
 
     platform = "servicenow"
