@@ -14,14 +14,15 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
-from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from itertools import chain
+from typing import Any, ClassVar, Literal
 
 from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest, NotRead, TableRows
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql, ranges
 from sms_conformance.connectors.jira.client import JiraClient
+from sms_conformance.connectors.jira.doctor import check
 from sms_conformance.connectors.jira.fieldmap import (
     FieldCatalog,
     JiraFieldMap,
@@ -40,15 +41,15 @@ from sms_conformance.connectors.jira.search import (
     legacy,
     margin,
 )
+from sms_conformance.connectors.jira.site import batched
+from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
+from sms_conformance.connectors.jira.tasks import JiraTasks
 from sms_conformance.connectors.jira.values import parse_timestamp
 from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.model.errors import AuthError, ConfigError, SourceError
 from sms_conformance.model.identity import Told
 from sms_conformance.model.records import Process, Record, Ref
-
-if TYPE_CHECKING:
-    from sms_conformance.connectors.jira.tasks import JiraTasks
-    from sms_conformance.rules.model import Rule
+from sms_conformance.rules.model import Rule
 
 Deployment = Literal["auto", "cloud", "datacenter"]
 Json = dict[str, Any]
@@ -63,12 +64,6 @@ PAGE_SIZE = 1000
 def ref_kind(ref: Ref) -> str:
     """The canonical kind a Ref points at (its first field: `kind`, formerly `table`)."""
     return str(getattr(ref, "kind", None) or getattr(ref, "table", ""))
-
-
-def batched(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 class JiraConnector(ConnectorDefaults):
@@ -124,9 +119,6 @@ class JiraConnector(ConnectorDefaults):
 
     def task_port(self, settings: Mapping[str, Any]) -> JiraTasks:
         """Write-back as `write_back.jira` says (checked: a ConfigError when wrong)."""
-        from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
-        from sms_conformance.connectors.jira.tasks import JiraTasks
-
         config = JiraTaskSettings.from_settings(settings)
         owner_field = self._owner_field(config.owner_field)
         self._check_task_target(config.link_type, owner_field)
@@ -160,8 +152,6 @@ class JiraConnector(ConnectorDefaults):
                               f"{self.instance}")
 
     def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
-        from sms_conformance.connectors.jira.doctor import check
-
         return check(self, rules, settings)
 
     def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sms_conformance.connectors.jira.exports import JiraExport
+from sms_conformance.connectors.jira.export_model import JiraExport
 from sms_conformance.connectors.jira.fieldmap import FieldCatalog
 from sms_conformance.model.dates import DateReader, zone
 from sms_conformance.model.errors import ConfigError

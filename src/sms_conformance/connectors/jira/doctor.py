@@ -10,8 +10,8 @@ from typing import Any
 from sms_conformance.connectors.capabilities import Finding
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql
-from sms_conformance.connectors.jira.connector import JiraConnector
 from sms_conformance.connectors.jira.search import SearchStats
+from sms_conformance.connectors.jira.site import Site
 from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
 from sms_conformance.model.errors import ConfigError, SourceError
 from sms_conformance.model.records import Process
@@ -21,7 +21,7 @@ from sms_conformance.rules.model import Rule
 CHECKED = (ConfigError, SourceError)
 
 
-def check(connector: JiraConnector, rules: Sequence[Rule],
+def check(connector: Site, rules: Sequence[Rule],
           settings: Mapping[str, Any]) -> list[Finding]:
     """The Doctor capability: the site as the rules and `write_back.jira` need it."""
     tasks = JiraTaskSettings.from_settings(settings)
@@ -36,7 +36,7 @@ def check(connector: JiraConnector, rules: Sequence[Rule],
 
 
 def diagnose(
-    connector: JiraConnector,
+    connector: Site,
     process_fields: Mapping[str, Iterable[str]],
     *,
     task_types: tuple[str, ...] = ("Task", "Sub-task"),
@@ -69,7 +69,7 @@ def diagnose(
     return findings
 
 
-def _project(connector: JiraConnector, key: str, wanted_types: Mapping[str, tuple[str, ...]],
+def _project(connector: Site, key: str, wanted_types: Mapping[str, tuple[str, ...]],
              task_types: tuple[str, ...]) -> list[Finding]:
     api = connector.api
     try:
@@ -100,7 +100,7 @@ def _project(connector: JiraConnector, key: str, wanted_types: Mapping[str, tupl
     return findings
 
 
-def _done_status(connector: JiraConnector, key: str, task_types: tuple[str, ...]
+def _done_status(connector: Site, key: str, task_types: tuple[str, ...]
                  ) -> list[Finding]:
     """Whether the task types' workflow reaches a status in the done category."""
     try:
@@ -125,7 +125,7 @@ def _done_status(connector: JiraConnector, key: str, task_types: tuple[str, ...]
     return findings
 
 
-def _custom_fields(connector: JiraConnector, readers: Mapping[tuple[str, str], Sequence[str]]
+def _custom_fields(connector: Site, readers: Mapping[tuple[str, str], Sequence[str]]
                    ) -> list[Finding]:
     """Fields found by name (the first candidate the site has), and per field not read (a name
     the site lacks, one declared absent) the rules it blinds: a warning, as a scan goes on with
@@ -146,7 +146,7 @@ def _custom_fields(connector: JiraConnector, readers: Mapping[tuple[str, str], S
     return [Finding("ok", f"{found} custom fields found by name"), *findings]
 
 
-def _hidden(connector: JiraConnector, process: Process, fields: set[str], sample: int
+def _hidden(connector: Site, process: Process, fields: set[str], sample: int
             ) -> list[Finding]:
     """Fields asked for and never returned on sampled issues: hidden from the user (field
     security, a field not on the issue type's screens); rules reading them are unknown."""
@@ -180,7 +180,7 @@ def _hidden(connector: JiraConnector, process: Process, fields: set[str], sample
                     f"{len(issues)} sampled issues")]
 
 
-def _link_types(connector: JiraConnector, task_link: str) -> list[Finding]:
+def _link_types(connector: Site, task_link: str) -> list[Finding]:
     try:
         body: Any = connector.client.get(f"/rest/api/{connector.api}/issueLinkType")
     except CHECKED as exc:

@@ -6,23 +6,29 @@ diagnosis: returns findings, prints nothing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sms_conformance.connectors.base import FetchRequest
-from sms_conformance.connectors.capabilities import Finding
+from sms_conformance.connectors.capabilities import Finding, Reads
+from sms_conformance.connectors.jira.export_model import JiraExport
+from sms_conformance.connectors.jira.fieldmap import ProcessBinding
 from sms_conformance.engine.coverage import coverage
 from sms_conformance.model.records import NamedRef, Process
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 
-if TYPE_CHECKING:
-    from sms_conformance.connectors.jira.file import JiraFileConnector
-
 SOURCES = {"rest": "saved REST search pages", "csv": "Jira's CSV export"}
 FIELD_NAMES = {True: "field.json", False: "the export's own field names"}
 
 
-def check(connector: JiraFileConnector, rules: Sequence[Rule]) -> list[Finding]:
+class ExportSource(Reads, Protocol):
+    """The file connector as its doctor reads it (the connector imports this module)."""
+
+    export: JiraExport
+    bindings: dict[Process, ProcessBinding]
+
+
+def check(connector: ExportSource, rules: Sequence[Rule]) -> list[Finding]:
     export = connector.export
     has_fields = (export.directory / "field.json").is_file()
     findings = [Finding("ok", f"{export.directory}: {SOURCES[export.shape]}, "
@@ -56,7 +62,7 @@ def check(connector: JiraFileConnector, rules: Sequence[Rule]) -> list[Finding]:
     return findings
 
 
-def _named(connector: JiraFileConnector, rules: Sequence[Rule]) -> list[Finding]:
+def _named(connector: ExportSource, rules: Sequence[Rule]) -> list[Finding]:
     """References the export gives by display name (a CSV's groups, services, CIs)."""
     findings = []
     for process in Process:

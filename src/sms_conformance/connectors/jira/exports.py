@@ -15,13 +15,14 @@ CSV without its key column, or both shapes at once stop the scan with the file (
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
+from sms_conformance.connectors.jira.csv_export import read_sheets
+from sms_conformance.connectors.jira.export_model import JiraExport
 from sms_conformance.connectors.jira.fieldmap import FieldCatalog
 from sms_conformance.connectors.jira.values import parse_timestamp
 from sms_conformance.model.errors import ConfigError
@@ -32,17 +33,6 @@ MYSELF_FILE = "myself.json"  # GET /rest/api/3/myself of the exporting user: its
 # Files beside the exports that are not search pages (planted.json: the sandbox's answer key).
 SIDECARS = frozenset({FIELD_FILE, MYSELF_FILE, "planted.json"})
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
-
-
-@dataclass
-class JiraExport:
-    directory: Path
-    shape: Literal["rest", "csv"]
-    issues: list[Json]  # each once
-    catalog: FieldCatalog
-    files: tuple[Path, ...]
-    notices: list[str] = field(default_factory=list)
-    dates: str = ""  # how dates without a zone were read (a CSV export), for doctor
 
 
 def read_directory(directory: Path, custom: Mapping[str, str],
@@ -60,8 +50,6 @@ def read_directory(directory: Path, custom: Mapping[str, str],
         raise ConfigError(f"{directory}: both search pages (.json) and CSV exports are there; "
                           "keep one shape per directory")
     if sheets:
-        from sms_conformance.connectors.jira.csv_export import read_sheets
-
         zone = time_zone or _user_zone(directory / MYSELF_FILE)
         export = read_sheets(directory, sheets, fields, custom, zone, date_format)
         where = ("the field map's time_zone" if time_zone else MYSELF_FILE if zone else

@@ -15,11 +15,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest, NotRead, matches_scope
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads
-from sms_conformance.connectors.jira.exports import JiraExport, read_directory
+from sms_conformance.connectors.jira.export_doctor import check
+from sms_conformance.connectors.jira.export_model import JiraExport
+from sms_conformance.connectors.jira.exports import read_directory
 from sms_conformance.connectors.jira.fieldmap import (
     REF_KINDS,
     JiraFieldMap,
@@ -29,9 +31,7 @@ from sms_conformance.connectors.jira.fieldmap import (
 from sms_conformance.connectors.jira.values import element, parse_timestamp
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import NamedRef, Process, Record, Ref, Value
-
-if TYPE_CHECKING:
-    from sms_conformance.rules.model import Rule
+from sms_conformance.rules.model import Rule
 
 Json = dict[str, Any]
 
@@ -82,8 +82,6 @@ class JiraFileConnector(ConnectorDefaults):
 
     def doctor(self, rules: Sequence[Rule], settings: Mapping[str, Any]) -> list[Finding]:
         """What the export lets a scan check and what it cannot (export_doctor)."""
-        from sms_conformance.connectors.jira.export_doctor import check
-
         return check(self, rules)
 
     def check_task_targets(self, targets: Iterable[str]) -> list[Finding]:

@@ -21,10 +21,10 @@ from urllib.parse import quote
 from sms_conformance.connectors.base import TaskDraft, TaskNotWritten, TaskRef
 from sms_conformance.connectors.http.retry import AmbiguousWriteError
 from sms_conformance.connectors.jira import adf, jql
-from sms_conformance.connectors.jira.connector import JiraConnector, batched
 from sms_conformance.connectors.jira.owners import account_id, find_owner
 from sms_conformance.connectors.jira.responses import JiraRequestError
 from sms_conformance.connectors.jira.search import SearchStats
+from sms_conformance.connectors.jira.site import Site, batched
 from sms_conformance.connectors.jira.values import parse_timestamp, ref_id, text_of
 from sms_conformance.model.errors import ConfigError, SourceError
 
@@ -56,7 +56,7 @@ class JiraTasks:
 
     def __init__(
         self,
-        connector: JiraConnector,
+        connector: Site,
         *,
         project: str = "ITSM",
         task_type: str = "Task",
