@@ -15,9 +15,9 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.jira.values import sla_verdict
 from sms_conformance.model.records import Unknown
 from sms_conformance.rules.matrices import Lookup, lookup_table
-from sms_conformance.sandbox import Sandbox
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.schema import PRIORITY_MATRIX
+from sms_conformance.sandbox.servicenow import Sandbox
 from tests.rules._support import pack, run_example
 from tests.test_jira_e2e import ENV, PASSWORD
 
