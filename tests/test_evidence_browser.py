@@ -24,7 +24,6 @@ from click.testing import CliRunner
 
 from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli import cli
-from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR
@@ -32,6 +31,7 @@ from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.scan.metrics import MetricSettings
 from sms_conformance.scan.scanner import Scanner, ScanOptions
 from sms_conformance.store.history import History
+from sms_conformance.writeback.run import WriteBack
 
 CHROMIUM = os.environ.get("SMS_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -115,11 +115,11 @@ def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
     to); the failures write-back plans from show them instead of record ids."""
     from typing import cast
 
-    from sms_conformance.cli.writeback import WriteBack, linked_processes
     from sms_conformance.connectors.base import Connector, TaskPort
     from sms_conformance.engine.waivers import Waivers
     from sms_conformance.scan.scanner import ScanOptions
     from sms_conformance.store.history import History
+    from sms_conformance.writeback.run import WriteBack, linked_processes
     from tests.conftest import make_record
 
     # No built-in rule reads an incident reference: incident numbers are not kept.
@@ -128,8 +128,8 @@ def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
                    list(rules.values()), dry_run=True, cap=10)
     options = ScanOptions(now=NOW, waivers=Waivers([], NOW.date()))
     wb.watch(options)
-    assert options.phase is not None
-    options.phase(make_record("change", "CHG0030042", PRB, state="implement"))
+    assert options.observer is not None
+    options.observer.evaluated(make_record("change", "CHG0030042", PRB, state="implement"), [])
     history = History(tmp_path / "h.sqlite")
     scan_id = history.start_scan(platform="servicenow", instance="https://x.test", source="t",
                                  as_of=NOW, started=NOW, incremental=False)

@@ -10,22 +10,25 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from sms_conformance.app.config import ConfigDir
+from sms_conformance.app.run import ScanRun, run_scan
 from sms_conformance.cli.report import print_report
+from sms_conformance.cli.say import say
 from sms_conformance.cli.sources import open_source
 from sms_conformance.cli.tasks import render_tasks
-from sms_conformance.cli.writeback import WriteBack
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.identity import resolve_identity
+from sms_conformance.rules.model import Rule
 from sms_conformance.scan.metrics import MetricSettings
-from sms_conformance.scan.scanner import Scanner, ScanOptions
+from sms_conformance.scan.scanner import ScanOptions, ScanOutcome
 from sms_conformance.store.history import History, instance_key
-from sms_conformance.store.provenance import Provenance, config_digest, rules_digest
+from sms_conformance.writeback.run import WriteBack
 
 DEMO_HISTORY = Path(".demo") / "history.sqlite"
 
@@ -52,25 +55,25 @@ def demo(ctx: click.Context, records: int, seed: int, history_path: Path, port: 
                          port=port) as connector:
             click.echo(f"scanning with {len(rules)} built-in rules as of {now:%Y-%m-%d %H:%M} "
                        "UTC ...", err=True)
-            # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
             identity = resolve_identity(connector, config.settings())  # the seed's
-            write_back = WriteBack.prepare(connector, rules, config.settings(), fieldmap,
-                                           dry_run=False, cap=1_000_000,
-                                           legacy_urls=identity.urls)
-            options = ScanOptions(now=now, waivers=Waivers([], now.date()), source="sandbox",
-                                  metrics=MetricSettings.from_settings(config.settings()))
-            write_back.watch(options)
-            outcome = Scanner(connector, rules, history, identity=identity.key).run(
-                options, fieldmap.where)
-            history.save_provenance(outcome.scan_id, Provenance(
-                filters={"records": records, "seed": seed},
-                rules_digest=rules_digest(rules),
-                config_digest=config_digest(config.settings(), fieldmap, options.waivers)))
-            print_report(history, outcome.scan_id, "table", None)
-            click.echo("")
             # A new sandbox holds none of the tasks an earlier demo wrote to the last one.
             history.forget_open_tasks(identity.key, now)
-            write_back.run(history, outcome, identity.key, now)
+
+            def write_back(chosen: Sequence[Rule]) -> WriteBack:
+                # The sandbox is thrown away after the demo: no cap on the tasks it may receive.
+                return WriteBack.prepare(connector, chosen, config.settings(), fieldmap,
+                                         dry_run=False, cap=1_000_000,
+                                         legacy_urls=identity.urls, say=say)
+
+            def report(outcome: ScanOutcome) -> None:
+                print_report(history, outcome.scan_id, "table", None)
+                click.echo("")
+
+            options = ScanOptions(now=now, waivers=Waivers([], now.date()), source="sandbox",
+                                  metrics=MetricSettings.from_settings(config.settings()))
+            outcome = run_scan(ScanRun(connector, identity, rules, config.settings(), fieldmap,
+                                       options, filters={"records": records, "seed": seed},
+                                       write_back=write_back), history, report).outcome
             click.echo("\n" + "\n".join(render_tasks(history, now, per_owner=2)))
             scans = sum(1 for s in history.scans() if instance_key(s) == identity.key)
     finally:

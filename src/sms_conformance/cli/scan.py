@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from sms_conformance.app.config import ConfigDir, default_history_path, parse_as_of
-from sms_conformance.app.settings import load_settings
+from sms_conformance.app.run import ScanRun, export_moment, held_identity, run_scan
 from sms_conformance.cli.exits import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
 from sms_conformance.cli.logs import event, json_log, quiet_stderr
 from sms_conformance.cli.options import (
@@ -28,23 +27,17 @@ from sms_conformance.cli.options import (
 from sms_conformance.cli.progress import ProgressLine, progress_printer
 from sms_conformance.cli.report import exit_code, print_report, report_incomplete
 from sms_conformance.cli.runsummary import scan_fields, summary_line
+from sms_conformance.cli.say import say
 from sms_conformance.cli.sources import open_source, source_platform
-from sms_conformance.cli.writeback import WriteBack
-from sms_conformance.connectors.base import Connector
-from sms_conformance.connectors.capabilities import Reads, priority_lookup_of
 from sms_conformance.engine.waivers import Waivers, load_waivers
 from sms_conformance.model.errors import ConfigError, ConformanceError, SourceError
-from sms_conformance.model.identity import Identity, resolve_identity
 from sms_conformance.reports.render import FORMATS, check_writable
-from sms_conformance.rules.matrices import apply as apply_matrix
-from sms_conformance.rules.matrices import as_table, uses_lookup
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.scan.metrics import MetricSettings
-from sms_conformance.scan.scanner import Scanner, ScanOptions, ScanOutcome
+from sms_conformance.scan.scanner import ScanOptions, ScanOutcome
 from sms_conformance.store.history import History
-from sms_conformance.store.lock import writer_lock
-from sms_conformance.store.provenance import Provenance, config_digest, rules_digest
 from sms_conformance.support.limits import Limits
+from sms_conformance.writeback.run import WriteBack
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -187,45 +180,44 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
         with open_source(source, instance=args.instance, fieldmap=fieldmap, records=args.records,
                          seed=args.seed, profile=connection, limits=limits, quiet=args.quiet,
                          as_of=now if args.as_of else None, platform=platform) as conn, held_identity(
-            history, conn, config.settings(), wait_seconds,
+            history, conn, config.settings(), wait_seconds, waiting=say,
         ) as identity:
             run.instance = conn.instance
-            moved = _export_moment(conn, options, args.as_of, args.since, waivers_at)
-            rules = priority_matrix(conn, rules, config.settings())
-            wb = None
-            if writes:
-                wb = WriteBack.prepare(conn, rules, config.settings(), fieldmap,
-                                       dry_run=args.dry_run, cap=args.max_new_tasks,
-                                       plan_path=args.plan_path, rollout=args.rollout,
-                                       legacy_urls=identity.urls)
-                wb.watch(options)
-            scanner = Scanner(conn, rules, history, identity=identity.key,
-                              watermarks="write-back" if writes else "")
-            outcome = scanner.run(options, fieldmap.where)
-            run.scan_id = outcome.scan_id
-            if isinstance(options.progress, ProgressLine):
-                options.progress.clear()
-            history.save_provenance(outcome.scan_id, Provenance(
+            moved = export_moment(conn, options, args.as_of, waivers_at,
+                                  lambda moment: parse_since(args.since, moment))
+
+            def write_back(chosen: Sequence[Rule]) -> WriteBack:
+                return WriteBack.prepare(conn, chosen, config.settings(), fieldmap,
+                                         dry_run=args.dry_run, cap=args.max_new_tasks,
+                                         plan_path=args.plan_path, rollout=args.rollout,
+                                         legacy_urls=identity.urls, say=say)
+
+            def report(outcome: ScanOutcome) -> None:
+                run.scan_id = outcome.scan_id
+                if isinstance(options.progress, ProgressLine):
+                    options.progress.clear()
+                if not args.quiet or args.output is not None:
+                    print_report(history, outcome.scan_id, args.fmt, args.output)
+                report_incomplete(outcome)
+
+            done = run_scan(ScanRun(
+                conn, identity, rules, config.settings(), fieldmap, options,
                 filters={"only": list(only), "rules": str(rules_path) if rules_path else None,
                          "since": args.since, "incremental": options.incremental,
                          "as_of": args.as_of if moved is None else f"export: {moved}"},
-                rules_digest=rules_digest(rules),
-                config_digest=config_digest(config.settings(), fieldmap, options.waivers),
-            ))
-            if outcome.failed_start:  # the error alone: no report of zeros, no write-back
+                write_back=write_back if writes else None,
+                watermarks="write-back" if writes else ""), history, report)
+            outcome = done.outcome
+            run.scan_id = outcome.scan_id
+            if outcome.failed_start:
                 report_incomplete(outcome)
                 return exit_code(history, outcome, args.fail_on), outcome, history
-            if not args.quiet or args.output is not None:
-                print_report(history, outcome.scan_id, args.fmt, args.output)
-            report_incomplete(outcome)
-            if wb is not None:  # tasks are dated by the clock, whatever --as-of says
-                wb.run(history, outcome, identity.key, datetime.now(timezone.utc))
             # Only a scan of every rule whose findings were acted on moves the watermark; one
             # that left new tasks to later runs (--rollout) keeps it, so the next run reads
             # them again.
             if not (only or rules_path or args.since or args.dry_run
-                    or (wb is not None and wb.left)):
-                scanner.advance_watermarks(outcome)
+                    or (done.write_back is not None and done.write_back.left)):
+                done.scanner.advance_watermarks(outcome)
             return exit_code(history, outcome, args.fail_on), outcome, history
     except SourceError as exc:
         # Refused before the scan began (a preflight, reading the open tasks): a failed run
@@ -236,49 +228,3 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
                 error=str(exc))
             run.failed_start = True
         raise
-
-
-def _export_moment(conn: Connector, options: ScanOptions, as_of: str | None, since: str | None,
-                   waivers_at: Callable[[datetime], Waivers]) -> str | None:
-    """Without --as-of, an export directory is evaluated as of when it was taken (an old export
-    aged against today fails every open record), said in a notice. Returns how the moment was
-    found, None when it stays the given one or today."""
-    found = conn.export_moment() if as_of is None else None
-    if found is None:
-        return None
-    now, how = found
-    options.now = now
-    options.waivers = waivers_at(now)
-    options.since = parse_since(since, now)
-    conn.notices.append(
-        f"evaluated as of {now:%Y-%m-%d %H:%M:%S} UTC, {how}: ages and waivers are the "
-        "export's; --as-of now evaluates as of today")
-    return f"{now:%Y-%m-%dT%H:%M:%SZ} ({how})"
-
-
-def priority_matrix(conn: Reads, rules: list[Rule], settings: Mapping[str, Any]) -> list[Rule]:
-    """The rules with their priority matrix chosen for this scan: the instance's own lookup
-    where the source has one and it can be read (once), else the configured matrix, else the
-    default; a notice says which."""
-    reader = priority_lookup_of(conn)
-    lookup = reader.priority_lookup() if reader is not None and uses_lookup(rules) else None
-    rules, notice = apply_matrix(rules, settings, as_table(load_settings()["priority_matrix"]),
-                                 lookup)
-    if notice:
-        conn.notices.append(notice)
-    return rules
-
-
-@contextmanager
-def held_identity(history: History, conn: Any, settings: Mapping[str, Any],
-                  wait_seconds: float) -> Iterator[Identity]:
-    """The instance's identity, its one-writer lock held (per identity and history store, from
-    before the scan to the last write: every scan writes findings and may move watermarks), and
-    history kept under its URLs by earlier releases claimed for it."""
-    identity = resolve_identity(conn, settings)
-    if identity.notice:
-        conn.notices.append(identity.notice)
-    with writer_lock(history.path, identity.key, wait_seconds,
-                     waiting=lambda note: click.echo(note, err=True)):
-        history.claim(identity.key, identity.urls, identity.stand_ins)
-        yield identity

@@ -9,7 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Protocol
 
 from sms_conformance.connectors.base import Connector, FetchRequest
 from sms_conformance.engine.availability import Gap, Presence, Unavailable, hidden_fields
@@ -76,23 +76,25 @@ class ScanOutcome:
     lookups: int = 0  # distinct linked records resolved and ids whose referrers were counted
     started: datetime | None = None
     tables: list[str] = field(default_factory=list)  # tables read completely
-    seen: set[tuple[str, str]] = field(default_factory=set)  # watched (record, rule) keys read
     notices: list[str] = field(default_factory=list)
     error: str | None = None
-    # (record id, rule id) of watched findings that now conform, with their records
-    conforming: set[tuple[str, str]] = field(default_factory=set)
     unavailable: Unavailable = field(default_factory=Unavailable)
     blinded: set[str] = field(default_factory=set)  # rules that read a field taken for hidden
-    # Write-back's placing of records (ScanOptions.phase) for records with a stored result, and
-    # per (rule, owner group id, period) of records closed within the lookback: [evaluated, passed]
-    phases: dict[str, str] = field(default_factory=dict)
-    cohorts: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
 
     @property
     def failed_start(self) -> bool:
         """The source failed before it gave a single record (login refused, unreachable):
         the run holds no evidence, only its error."""
         return not self.complete and not any(self.records.values())
+
+
+class RecordObserver(Protocol):
+    """Told of each record the scan evaluated, with what every rule of its process said (a
+    result, or Verdict.PASSED / OUT_OF_SCOPE): write-back's ScanWatch is one."""
+
+    def evaluated(self, record: Record,
+                  verdicts: Sequence[tuple[Rule, RuleResult | Verdict]]) -> None:
+        ...
 
 
 @dataclass
@@ -102,12 +104,9 @@ class ScanOptions:
     since: datetime | None = None
     incremental: bool = False  # read only what changed since the watermark of the last scan
     source: str = ""
-    watch: frozenset[tuple[str, str]] = frozenset()
     fields: frozenset[str] = frozenset()  # read beside the rules' (write-back: assignees)
     progress: Progress | None = None
-    phase: Callable[[Record], str] | None = None  # live, closed:<period> or old (task_policy)
-    # (group, period) or None, from the record and its phase
-    cohort: Callable[[Record, str], tuple[str, str] | None] | None = None
+    observer: RecordObserver | None = None  # told of each evaluated record (write-back)
     metrics: MetricSettings | None = None  # targets of the process metrics; None: shipped ones
     # A whole read of a table returning fewer than this share of the records of the last
     # complete scan in the same scope is taken as a failed answer (source.min_record_share).
@@ -334,7 +333,6 @@ class Scanner:
                 outcome.counts[rule.id].blind()
             self.history.mark_unknown(outcome.scan_id, blinded, "a field this rule reads was taken "
                                       f"for hidden: {', '.join(sorted(names))} (see notices)")
-        outcome.conforming = {k for k in outcome.conforming if k[1] not in outcome.blinded}
         return hidden
 
     def _rule_fields(self, process: Process) -> frozenset[str]:
@@ -437,44 +435,16 @@ class _Sink:
         self.rows: list[tuple[Any, ...]] = []
         self.scanned: list[tuple[Any, ...]] = []
         self.presence = Presence()
-        self.phase: str | None = None  # of the record being evaluated
-        self.counts_of: dict[str, list[tuple[str, RuleCounts]]] = {}
-        for rule in rules:
-            self.counts_of.setdefault(rule.process.value, []).append(
-                (rule.id, outcome.counts[rule.id]))
 
     def evaluate(self, record: Record) -> None:
-        options = self.options
+        """Every rule of the record's process through the engine's RuleSet (the one evaluator),
+        counted; results that are not a pass stored; the observer told what each rule said."""
         self.scanned.append(_scanned_row(record))
         self.names.note(record)
-        # Write-back's placing of the record, once: _store keeps it for records with a result.
-        self.phase = options.phase(record) if options.phase is not None else None
-        cohort = (options.cohort(record, self.phase)
-                  if options.cohort is not None and self.phase is not None else None)
-        if cohort is None:
-            self._evaluate(record)
-            return
-        # A closed record in the lookback: what it adds to each rule's counts is its cohort's.
-        counts = self.counts_of.get(record.process, [])
-        before = [(c.evaluated, c.passed) for _, c in counts]
-        self._evaluate(record)
-        for (rule_id, c), (evaluated, passed) in zip(counts, before, strict=True):
-            if c.evaluated > evaluated:
-                tally = self.outcome.cohorts.setdefault((rule_id, *cohort), [0, 0])
-                tally[0] += c.evaluated - evaluated
-                tally[1] += c.passed - passed
-
-    def _evaluate(self, record: Record) -> None:
-        """Every rule of the record's process through the engine's RuleSet (the one evaluator),
-        counted; results that are not a pass stored."""
-        watch, outcome, counts = self.options.watch, self.outcome, self.outcome.counts
         self.presence.observe(record)
-        for rule, result in self.rule_set.evaluate(record, self.ctx, self.options.waivers):
-            key = (record.id, rule.id)
-            if watch and key in watch:
-                outcome.seen.add(key)
-                if result is Verdict.PASSED or result is Verdict.OUT_OF_SCOPE:
-                    outcome.conforming.add(key)  # passes, or left the rule's scope
+        counts = self.outcome.counts
+        verdicts = list(self.rule_set.evaluate(record, self.ctx, self.options.waivers))
+        for rule, result in verdicts:
             if result is Verdict.OUT_OF_SCOPE:
                 continue
             rule_counts = counts[rule.id]
@@ -483,14 +453,14 @@ class _Sink:
                 rule_counts.passed += 1
             else:
                 self._store(result, rule_counts)
+        if self.options.observer is not None:
+            self.options.observer.evaluated(record, verdicts)
         self.links.done(record)
         if len(self.rows) >= BATCH or len(self.scanned) >= 10 * BATCH:
             self.write()
 
     def _store(self, result: RuleResult, counts: RuleCounts) -> None:
         counts.add(result.status)
-        if self.phase is not None:
-            self.outcome.phases.setdefault(result.record.id, self.phase)
         if result.status is Status.UNKNOWN:
             self.outcome.unavailable.note(result)
             if counts.unknown > UNKNOWN_EXAMPLES:  # counted in full, kept as examples only

@@ -1,22 +1,21 @@
-"""The write-back step of `scan` and `demo`: watch open tasks, then plan and apply."""
+"""The write-back step of a run (`scan`, `demo`): read the open tasks, watch the scan, then plan,
+print and apply. What it says goes through `say` (the CLI prints it)."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import click
-
 from sms_conformance.connectors.base import Connector, TaskPort, TaskRef
 from sms_conformance.connectors.capabilities import Reads, writes_tasks
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import record_fingerprint
-from sms_conformance.model.records import Process, Record
+from sms_conformance.model.records import Process
 from sms_conformance.model.schema import SCHEMA, PlatformMap
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
@@ -65,6 +64,10 @@ from sms_conformance.writeback.plan_report import (
 from sms_conformance.writeback.policy import CLOSED_PREFIX, LIVE, UNPLACED, Phases, is_closed
 from sms_conformance.writeback.records import LiveRecord, plan_record_tasks
 from sms_conformance.writeback.text import show_linked
+from sms_conformance.writeback.watch import ScanWatch
+
+# What write-back says: (text, "info" | "warn" | "alarm"); the CLI prints it.
+Say = Callable[[str, str], None]
 
 
 @dataclass
@@ -86,12 +89,14 @@ class WriteBack:
     left: int = 0  # new tasks --rollout left for later runs
     as_of: datetime | None = None  # the moment the scan evaluated records at (its --as-of)
     people: People | None = None  # a port that assigns people: the records' assignees
+    say: Say = field(default=lambda text, level: None)  # (text, "info" | "warn" | "alarm")
+    scan: ScanWatch | None = None  # what the scan told, record by record
 
     @classmethod
     def prepare(cls, connector: Reads, rules: Sequence[Rule], settings: Mapping[str, Any],
                 fieldmap: PlatformMap, *, dry_run: bool, cap: int | None,
                 plan_path: Path | None = None, rollout: bool = False,
-                legacy_urls: Sequence[str] = ()) -> WriteBack:
+                legacy_urls: Sequence[str] = (), say: Say | None = None) -> WriteBack:
         """`legacy_urls`: the instance's URL and aliases (Identity.urls): open tasks an earlier
         release named with one of them in the fingerprint are found and re-keyed."""
         writer = writes_tasks(connector)
@@ -102,34 +107,26 @@ class WriteBack:
         wb = cls(connector, port, config, rules, dry_run,
                  cap if cap is not None else config.max_new_tasks, plan_path=plan_path,
                  rollout=rollout)
+        if say is not None:
+            wb.say = say
         wb.watched = watch_open_tasks(port, rules, connector.platform, legacy_urls)
         first = getattr(port, "owner_first", None)  # Jira: write_back.jira.owner_first
         if first in ("group", "assignee"):
             wb.people = People(first, bool(getattr(port, "owner_field", True)))
         return wb
 
-    def watch(self, options: ScanOptions) -> None:
-        """What the scan must tell write-back: the findings open tasks list, where records stand."""
-        options.watch = self.watched.keys({r.id: r for r in self.rules})
+    def watch(self, options: ScanOptions) -> ScanWatch:
+        """What the scan must tell write-back (the findings open tasks list, where records
+        stand): an observer of the scan, set in `options`."""
         self.as_of = options.now
         self.window = options.since is not None or options.incremental
-        phases = Phases(self.config.policy, options.now)
-        linked = linked_processes(self.rules)
-
-        people = self.people
-        if people is not None:
+        if self.people is not None:
             options.fields = options.fields | {GROUP_FIELD, PERSON_FIELD}
-
-        def phase(record: Record) -> str:
-            # Numbers of the records links point to: tasks show them instead of record ids.
-            if record.process in linked:
-                self.numbers[record.id] = record.number
-            if people is not None:
-                people.note(record)
-            return phases.of(record)
-
-        options.phase = phase
-        options.cohort = phases.cohort
+        self.scan = ScanWatch(self.watched.keys({r.id: r for r in self.rules}),
+                              Phases(self.config.policy, options.now),
+                              frozenset(linked_processes(self.rules)), self.numbers, self.people)
+        options.observer = self.scan
+        return self.scan
 
     def run(self, history: History, outcome: ScanOutcome, instance: str, now: datetime) -> Plan:
         """Plans and applies the tasks. `now` is the clock: due dates, close notes and the times
@@ -154,11 +151,13 @@ class WriteBack:
                 "unassigned; give a person's accountId"))
         self.config = with_fallback(self.config, fallback)
         by_id = {r.id: r for r in self.rules}
-        fixed = set(outcome.conforming)
+        scan = self.observed(now)
+        # Rules blinded by a field taken for hidden close nothing.
+        fixed = {k for k in scan.conforming if k[1] not in outcome.blinded}
         notices: list[str] = []
         if outcome.complete:
             # Rules blinded by a field taken for hidden close nothing, even by a recheck.
-            unseen = {k for k in self.watched.keys(by_id) - outcome.seen
+            unseen = {k for k in self.watched.keys(by_id) - scan.seen
                       if k[1] not in outcome.blinded}
             rechecked, notices = recheck_unseen(self.connector, unseen, by_id, self.as_of or now)
             fixed |= rechecked
@@ -180,23 +179,27 @@ class WriteBack:
         name_owners(plan, context)
         tasks = planned_tasks(plan, context)
         for line in describe_plan(plan, tasks, fallback):
-            click.echo(line, err=True)
+            self.say(line, "info")
         if self.plan_path is not None:
-            write_plan(self.plan_path, plan_document(
+            self.write_plan(self.plan_path, plan_document(
                 plan, tasks, instance=self.connector.instance, as_of=self.as_of or now, dry_run=self.dry_run,
                 cap=self.cap,
                 fallback=fallback))
         if self.dry_run:
-            click.echo("dry run: nothing written", err=True)
+            self.say("dry run: nothing written", "info")
             if warning := cap_warning(len(plan.create), self.cap):
-                click.secho(warning, err=True, fg="yellow", bold=True)
+                self.say(warning, "alarm")
             return plan
         check_cap(plan, self.cap)
         left = apply_plan(plan, self.port, history, instance, now,
-                          progress=lambda msg: click.echo(f"  {msg}", err=True))
+                          progress=lambda msg: self.say(f"  {msg}", "info"))
         for note in left:  # changed by a person: reported, not a failure of the run
-            click.secho(f"warning: {note}", err=True, fg="yellow")
+            self.say(f"warning: {note}", "warn")
         return plan
+
+    def write_plan(self, path: Path, document: Mapping[str, Any]) -> None:
+        write_text(path, json.dumps(document, indent=2) + "\n", what="the plan")
+        self.say(f"wrote the plan ({len(document['tasks'])} tasks) to {path}", "info")
 
     def failures(self, history: History, scan_id: int) -> tuple[list[FindingRow], dict[str, str]]:
         """The scan's failures, linked records shown by number; and the names of the assignment
@@ -233,7 +236,7 @@ class WriteBack:
                 for (process, _), tasks in self.watched.records.items() if process in per_finding
                 for t in tasks)
         grouped = GroupedFailures.split(
-            [f for f in failures if f.process not in per_finding], outcome.phases)
+            [f for f in failures if f.process not in per_finding], self.observed(now).placed)
         self.records_of = {fingerprint_of(k, self.platform): [f.number for f in fs]
                            for k, fs in grouped.corrective.items()}
         plan.extend(self.plan_records(grouped, fixed, outcome, rules, now, per_finding))
@@ -244,7 +247,7 @@ class WriteBack:
             {fp: w for fp, w in self.watched.corrective.items() if w[0].process not in per_finding},
             # A period's cohort counts the records read: only a scan of whole tables has all of
             # a group's records, so only it may find a later period passing.
-            outcome.cohorts, rules, self.config, self.platform, now,
+            self.observed(now).cohorts, rules, self.config, self.platform, now,
             complete=outcome.complete and not self.window, blinded=outcome.blinded,
             list_url=self.port.list_url,
         ))
@@ -257,6 +260,13 @@ class WriteBack:
                 f"{grouped.unplaced} failures on records whose state was not read are reported, "
                 "not tasked: whether the record is live or closed cannot be told")
         return plan  # plan_write_back noted an incomplete scan
+
+    def observed(self, now: datetime) -> ScanWatch:
+        """What the scan told (nothing, for a run that did not watch it)."""
+        if self.scan is None:
+            self.scan = ScanWatch(frozenset(), Phases(self.config.policy, now), frozenset(),
+                                  self.numbers)
+        return self.scan
 
     @property
     def platform(self) -> str:
@@ -292,7 +302,7 @@ class WriteBack:
             process=k[0], record_id=k[1], fingerprint=fingerprints[k],
             failures=grouped.live.get(k, ()), open_tasks=self.watched.records.get(k, ()),
             history=existing.get(fingerprints[k], ()), legacy=legacy.get(k, ()),
-            closed=is_closed(outcome.phases.get(k[1], LIVE)),
+            closed=is_closed(self.observed(now).placed.get(k[1], LIVE)),
         ) for k in sorted(keys)]
         plan.extend(plan_record_tasks(records, fixed, rules, self.config, now,
                                       complete=outcome.complete, blinded=outcome.blinded))
@@ -347,8 +357,3 @@ def linked_processes(rules: Sequence[Rule]) -> set[str]:
             if target in {p.value for p in Process}:
                 linked.add(target)
     return linked
-
-
-def write_plan(path: Path, document: Mapping[str, Any]) -> None:
-    write_text(path, json.dumps(document, indent=2) + "\n", what="the plan")
-    click.echo(f"wrote the plan ({len(document['tasks'])} tasks) to {path}", err=True)
