@@ -109,10 +109,10 @@ def test_sandbox_serve_dates_a_jira_site_from_today_or_as_of(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`sandbox serve --platform jira` passes the day it starts, or --as-of's, as the
     ServiceNow sandbox's serve does."""
-    import sms_conformance.sandbox.jira as jira_sandbox
+    import sms_conformance.cli.sandbox as sandbox_command
 
     anchors: list[datetime] = []
-    monkeypatch.setattr(jira_sandbox, "serve_jira_forever",
+    monkeypatch.setattr(sandbox_command, "serve_jira_forever",
                         lambda **kw: anchors.append(kw["anchor"]))
     for extra in ([], ["--as-of", "2026-11-01"]):
         result = invoke("sandbox", "serve", "--platform", "jira", "--port", "0", *extra)

@@ -141,7 +141,8 @@ class ServiceNowConnector(ConnectorDefaults):
         check_scanned_tables(config.target_fields(), scanned)
         custom = {t.table for t in config.targets.values()} & set(config.custom_task_tables)
         if custom:
-            refuse_non_task_tables(custom, lambda tables: task_tables(self, tables))
+            self.notices.extend(refuse_non_task_tables(
+                custom, lambda tables: task_tables(self, tables)))
         self.configure_tasks({t.table: t.parent_field for t in config.targets.values()},
                              {table: s.closed for table, s in config.states.items()})
         return ServiceNowTaskPort(self.tasks, config, self.instance, scanned)

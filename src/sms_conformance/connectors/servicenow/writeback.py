@@ -18,7 +18,6 @@ from datetime import timezone
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import click
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
@@ -273,11 +272,14 @@ class ServiceNowTaskPort:
         return f"{self.instance}/{table}_list.do?sysparm_query={query}"
 
 
-def refuse_non_task_tables(tables: Iterable[str], check: Any) -> None:
+def refuse_non_task_tables(tables: Iterable[str], check: Any) -> list[str]:
     """A declared custom target must extend task where the instance lets us check (doctor says
-    the same); the built-in ones do by definition. `check`: doctor's task_tables, bound."""
+    the same); the built-in ones do by definition. `check`: doctor's task_tables, bound.
+    Returns what could not be checked, as notices."""
+    notices = []
     for finding in check(sorted(set(tables))):
         if finding.level == "fail":
             raise ConfigError(f"{finding.message}: {finding.fix}")
         if finding.level == "warn":
-            click.echo(f"warning: {finding.message}", err=True)
+            notices.append(finding.message)
+    return notices
