@@ -189,9 +189,9 @@ def test_a_jsm_sla_field_named_in_the_field_map_decides_restore_targets(tmp_path
 def test_a_major_incident_flag_the_field_map_declares_absent_reads_empty(tmp_path: Path) -> None:
     """Jira: `unmapped: [major_incident]` in config/jira_fieldmap.yaml (a site without a major
     incident field): the rule stays on and decides by priority 1 alone."""
+    from sms_conformance.app.settings import load_settings
     from sms_conformance.connectors.jira.fieldmap import load_field_map
     from sms_conformance.rules.loader import builtin_pack_dir, load_rules
-    from sms_conformance.settings import load_settings
 
     override = tmp_path / "jira_fieldmap.yaml"
     override.write_text("processes:\n  incident:\n    unmapped: [major_incident]\n")
