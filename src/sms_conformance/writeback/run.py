@@ -23,7 +23,6 @@ from sms_conformance.scan.names import group_names
 from sms_conformance.scan.scanner import ScanOptions, ScanOutcome
 from sms_conformance.store.history import FindingRow, History
 from sms_conformance.support.safe_files import write_text
-from sms_conformance.task_people import GROUP_FIELD, PERSON_FIELD, People, assign_people
 from sms_conformance.writeback.apply import (
     Watched,
     apply_plan,
@@ -44,6 +43,7 @@ from sms_conformance.writeback.corrective import (
 )
 from sms_conformance.writeback.guard import is_reference
 from sms_conformance.writeback.owner import Fallback, resolve_fallback, with_fallback
+from sms_conformance.writeback.people import GROUP_FIELD, PERSON_FIELD, People, assign_people
 from sms_conformance.writeback.plan import (
     PROCESSES,
     Close,

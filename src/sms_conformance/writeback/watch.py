@@ -15,7 +15,7 @@ from sms_conformance.engine.evaluate import Verdict
 from sms_conformance.engine.results import RuleResult
 from sms_conformance.model.records import Record
 from sms_conformance.rules.model import Rule
-from sms_conformance.task_people import People
+from sms_conformance.writeback.people import People
 from sms_conformance.writeback.policy import Phases
 
 
