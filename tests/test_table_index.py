@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timezone
-from types import SimpleNamespace
 
 import pytest
 
 from sms_conformance.app.config import ConfigDir
+from sms_conformance.connectors.base import ConnectorDefaults
 from sms_conformance.engine import links as links_module
 from sms_conformance.engine.links import KnownRecords, LinkResolver, TableIndex
 from sms_conformance.model.records import Process, Ref
@@ -51,7 +51,10 @@ def test_a_compact_index_finds_what_a_dict_of_the_same_records_finds(
 
 
 def test_tallied_referrers_of_hexadecimal_ids_are_counted_and_dropped_once_read() -> None:
-    source = SimpleNamespace(platform="servicenow", instance="https://example.test")
+    class Source(ConnectorDefaults):
+        platform, instance = "servicenow", "https://example.test"
+
+    source = Source()
     links = LinkResolver(source, ConfigDir(None).rules(),  # type: ignore[arg-type]
                          extra_refs=(OWNER_FIELD,))
     rng = random.Random(2)

@@ -1,4 +1,4 @@
-"""Who a Jira task goes to, as planned (task_people): the record's group or assignee in the
+"""Who a Jira task goes to, as planned (writeback/people.py): the record's group or assignee in the
 configured order, the fallback person, and a task a person holds kept theirs."""
 
 from __future__ import annotations
