@@ -393,6 +393,21 @@ def test_sample_smaller_than_its_strata_says_which_it_left_out(
     assert table.count("left out") == len(left) + 1  # each one, and the note
 
 
+def test_sample_without_a_seed_draws_at_random_and_says_how_to_draw_it_again(
+        two_instances: tuple[Path, ...]) -> None:
+    """The auditor's command as typed (no --seed): a sample, and the seed that repeats it."""
+    store, a, _ = two_instances
+    args = ("sample", "--history", str(store), "--instance", f"file:{a}", "--size", "10",
+            "--by", "priority,service", "--format", "json")
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    seed = int(first.stderr.split()[1])
+    assert f"--seed {seed} draws this sample again" in first.stderr
+    again = invoke(*args, "--seed", str(seed))
+    assert json.loads(again.stdout)["records"] == json.loads(first.stdout)["records"]
+    assert json.loads(first.stdout)["seed"] == seed
+
+
 # help and docs -------------------------------------------------------------------------------
 
 def test_help_is_platform_neutral_and_lists_the_exit_codes() -> None:

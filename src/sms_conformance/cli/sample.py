@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,9 @@ def pick_scan(history: History, scan: str, instance: str | None = None) -> dict[
 @click.option("--size", type=int, required=True, help="Records to draw (at least 1).")
 @click.option("--by", "by_text", default="priority", show_default=True,
               metavar="priority[,service][,process]", help="Strata: the fields to group by.")
-@click.option("--seed", type=int, required=True, help="The same seed draws the same records.")
+@click.option("--seed", type=int, default=None,
+              help="The same seed draws the same records (default: a random one, printed so "
+                   "the draw can be repeated).")
 @click.option("--scan", "scan_ref", default="latest", show_default=True, metavar="ID|latest",
               help="The stored scan; latest: the last complete, full (not incremental) one.")
 @instance_option
@@ -42,13 +45,17 @@ def pick_scan(history: History, scan: str, instance: str | None = None) -> dict[
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @HISTORY_OPTION
-def sample(size: int, by_text: str, seed: int, scan_ref: str, instance: str | None,
+def sample(size: int, by_text: str, seed: int | None, scan_ref: str, instance: str | None,
            process: str | None, fmt: str, history_path: Path | None) -> None:
     """Draw a stratified random sample of the records a stored scan evaluated, with their
     results, the way an auditor samples tickets (proportional allocation, at least one per
     stratum where the size allows; see sampling.py)."""
     if size < 1:
         raise ConfigError(f"--size {size}: draw at least 1 record")
+    if seed is None:
+        seed = secrets.randbelow(1_000_000)
+        click.echo(f"seed {seed} drawn at random: --seed {seed} draws this sample again",
+                   err=True)
     by = parse_by(by_text)
     history = existing_history(history_path)
     scan = pick_scan(history, scan_ref, instance)
