@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,6 +119,16 @@ class TaskDraft:
     attachment: tuple[str, bytes] | None = None  # (file name, content): the full list, CSV
 
 
+# What an owner puts on a task to dispute it (a Jira label; a word of ServiceNow close notes).
+DISPUTE_MARKER = "sms-disputed"
+
+
+def says_disputed(text: str) -> bool:
+    """Whether free text (close notes) carries DISPUTE_MARKER as a word, in any case."""
+    return re.search(rf"(?<![\w-]){re.escape(DISPUTE_MARKER)}(?![\w-])", text,
+                     re.IGNORECASE) is not None
+
+
 @dataclass(frozen=True)
 class TaskRef:
     """A remediation task as found on the platform, read back in the terms of a TaskDraft."""
@@ -138,6 +149,9 @@ class TaskRef:
     # False when read by id (read_task) and found without the marker its fingerprint is known
     # by (Jira labels, ServiceNow correlation fields) or moved: a person changed it.
     marked: bool = True
+    # Its owner disputes what it lists: DISPUTE_MARKER on it (a Jira label, a word of the
+    # ServiceNow close notes). Closed so, it is not recreated for those findings.
+    disputed: bool = False
 
 
 class Connector(Protocol):

@@ -141,6 +141,16 @@ class Close:
     note: str
 
 
+@dataclass(frozen=True)
+class Disputed:
+    """A task its owner closed as disputed (TaskRef.disputed), left closed: the record fails
+    only rules it listed (`rule_ids`, failing now)."""
+
+    task: TaskRef
+    subject: TaskSubject
+    rule_ids: tuple[str, ...]
+
+
 @dataclass
 class Plan:
     create: list[Create] = field(default_factory=list)
@@ -151,10 +161,12 @@ class Plan:
     replace: list[Replace] = field(default_factory=list)
     # open tasks left as they are, recorded in the history store for `tasks list`
     known: list[tuple[TaskRef, TaskSubject]] = field(default_factory=list)
+    disputed: list[Disputed] = field(default_factory=list)  # left closed, nothing written
     notices: list[str] = field(default_factory=list)
 
     def extend(self, other: Plan) -> None:
-        for name in ("create", "update", "close", "heal", "rekey", "replace", "known", "notices"):
+        for name in ("create", "update", "close", "heal", "rekey", "replace", "known",
+                     "disputed", "notices"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -272,7 +284,8 @@ def plan_write_back(
     and heal duplicates: where several open tasks carry one fingerprint, keep the oldest.
 
     `conforming` are open tasks whose record now passes their rule; `watched` every open task of
-    this tool seen before the scan. An incomplete scan closes nothing but duplicates: a record it
+    this tool seen before the scan. A finding whose latest task its owner closed as disputed
+    gets no new one (plan.disputed). An incomplete scan closes nothing but duplicates: a record it
     did not read is not known to conform, while a duplicate is one whatever the record holds.
     """
     conforming = list(conforming)
@@ -290,6 +303,9 @@ def plan_write_back(
                   and (open_task is None or seniority(t) < seniority(open_task))]
         previous = max(closed, key=seniority, default=None)
         rule = rules[finding.rule_id]
+        if open_task is None and previous is not None and previous.disputed:
+            plan.disputed.append(Disputed(previous, subject_of(finding, rule), (rule.id,)))
+            continue
         draft = task_draft(finding, rule, config, now, previous)
         if open_task is None:
             plan.create.append(Create(draft, subject_of(finding, rule)))

@@ -20,6 +20,7 @@ from sms_conformance.writeback.task_list import first_line
 
 PLAN_FORMAT = "sms-conformance write-back plan 1"
 UNASSIGNED = "(unassigned)"
+DISPUTED_SHOWN = 10  # disputed tasks named on the terminal; the plan JSON lists every one
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class PlanContext:
 class PlannedTask:
     """One task the plan creates, updates, closes, heals (a duplicate) or replaces."""
 
-    action: str  # create | update | close | heal | replace
+    action: str  # create | update | close | heal | replace; disputed (left closed)
     kind: str  # record | corrective | finding
     process: str
     table: str
@@ -91,6 +92,16 @@ def planned_tasks(plan: Plan, ctx: PlanContext) -> list[PlannedTask]:
     out += [_existing("heal", h.task, ctx, note=h.note) for h in plan.heal]
     out += [_existing("replace", r.task, ctx, note=r.what) for r in plan.replace]
     return out
+
+
+DISPUTED_NOTE = "closed by its owner as disputed; the record fails no rule it did not list"
+
+
+def disputed_tasks(plan: Plan, ctx: PlanContext) -> list[PlannedTask]:
+    """The tasks left closed as disputed (nothing is written to them): `rule_ids` the rules
+    failing now, every one listed by the disputed task."""
+    return [_existing("disputed", d.task, ctx, d.subject, note=DISPUTED_NOTE)
+            for d in plan.disputed]
 
 
 def _created(draft: TaskDraft, subject: TaskSubject, ctx: PlanContext) -> PlannedTask:
@@ -186,6 +197,12 @@ def describe_plan(plan: Plan, tasks: Sequence[PlannedTask], fallback: Fallback) 
         owners = _ranked(Counter(t.owner for t in tasks if t.action == action))
         if owners:
             lines.append(f"  {action} by owner: {_inline(owners)}")
+    if plan.disputed:
+        shown = [f"{d.task.number} ({d.subject.label})" for d in plan.disputed[:DISPUTED_SHOWN]]
+        more = len(plan.disputed) - len(shown)
+        lines.append(f"  disputed, left closed: {len(plan.disputed)} task(s) their owner closed "
+                     "as disputed, whose record fails no rule they did not list: "
+                     + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
     lines += [f"  notice: {n}" for n in plan.notices]
     return lines
 
@@ -202,8 +219,10 @@ def cap_warning(new: int, cap: int) -> str:
 
 
 def plan_document(plan: Plan, tasks: Sequence[PlannedTask], *, instance: str, as_of: datetime,
-                  dry_run: bool, cap: int, fallback: Fallback) -> dict[str, Any]:
-    """The whole plan, as written by --plan PATH (docs/write-back-plan.md)."""
+                  dry_run: bool, cap: int, fallback: Fallback,
+                  disputed: Sequence[PlannedTask] = ()) -> dict[str, Any]:
+    """The whole plan, as written by --plan PATH (docs/write-back-plan.md); `disputed`: the
+    tasks left closed as disputed (disputed_tasks)."""
     counts = NewCounts.of(tasks)
     return {
         "format": PLAN_FORMAT,
@@ -212,7 +231,7 @@ def plan_document(plan: Plan, tasks: Sequence[PlannedTask], *, instance: str, as
         "dry_run": dry_run,
         "totals": {"create": len(plan.create), "update": len(plan.update),
                    "close": len(plan.close), "heal": len(plan.heal),
-                   "replace": len(plan.replace)},
+                   "replace": len(plan.replace), "disputed": len(disputed)},
         "cap": {"max_new_tasks": cap, "new_tasks": len(plan.create),
                 "stops_run": len(plan.create) > cap},
         "fallback_owner": {"setting": fallback.setting, "group_id": fallback.group_id,
@@ -220,6 +239,10 @@ def plan_document(plan: Plan, tasks: Sequence[PlannedTask], *, instance: str, as
                            "tasks_without_owner": fallback.describe()},
         "new": {**asdict(counts), "unassigned": counts.unassigned},
         "notices": list(plan.notices),
-        "tasks": [{**asdict(t), "rule_ids": list(t.rule_ids), "records": list(t.records)}
-                  for t in tasks],
+        "tasks": [_entry(t) for t in tasks],
+        "disputed": [_entry(t) for t in disputed],
     }
+
+
+def _entry(task: PlannedTask) -> dict[str, Any]:
+    return {**asdict(task), "rule_ids": list(task.rule_ids), "records": list(task.records)}

@@ -2,7 +2,10 @@
 
 A rule stays listed until a complete scan finds the record passes it (or leaves its scope): a
 finding that turned unknown is not known to be fixed. The task closes when nothing is left, or
-when the record is closed (its failures then count toward corrective actions). Pure, no I/O.
+when the record is closed (its failures then count toward corrective actions). A task closed
+by a person is recreated when findings remain (saying so); one its owner closed as disputed
+(TaskRef.disputed) is left closed, and recreated only once the record fails a rule it did not
+list. Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sms_conformance.writeback.plan import (
     BODY_CUT,
     Close,
     Create,
+    Disputed,
     Plan,
     Replace,
     Update,
@@ -119,13 +123,20 @@ def _plan_one(plan: Plan, record: LiveRecord, fixed: Container[tuple[str, str]],
     previous = max((t for t in record.history if not t.open
                     and (task is None or seniority(t) < seniority(task))),
                    key=seniority, default=None)
+    subject = TaskSubject("record", record.failures[0].owner, ", ".join(wanted_rules),
+                          rules[record.failures[0].rule_id].clause, record.failures[0].number)
+    disputed = (_listed_ids(previous, rules) if previous is not None and previous.disputed
+                else ())
+    if task is None and previous is not None and previous.disputed and not record.legacy \
+            and set(wanted_rules) <= set(disputed):
+        # Its owner closed it as disputed and nothing new fails: left closed, reported.
+        plan.disputed.append(Disputed(previous, subject, tuple(wanted_rules)))
+        return
     # A blinded rule keeps its last known result, as the task says it: no write follows from it.
     last_known = {r: section for r in still if r in blinded and task is not None
                   and (section := rule_section(task.body, r)) is not None}
     draft = record_task_draft(record.fingerprint, record.failures, still, rules, config, now,
-                              previous, last_known)
-    subject = TaskSubject("record", record.failures[0].owner, ", ".join(wanted_rules),
-                          rules[record.failures[0].rule_id].clause, record.failures[0].number)
+                              previous, last_known, disputed)
     if task is None:
         plan.create.append(Create(draft, subject))
     else:
@@ -167,10 +178,11 @@ class KnownResult:
 def record_task_draft(
     fingerprint: str, failures: Sequence[FindingRow], still: Sequence[str], rules: Mapping[str, Rule],
     config: WriteBackSettings, now: datetime, previous: TaskRef | None = None,
-    last_known: Mapping[str, KnownResult] | None = None,
+    last_known: Mapping[str, KnownResult] | None = None, disputed: Sequence[str] = (),
 ) -> TaskDraft:
     """One record, every rule it fails: what was observed and how to fix each. `last_known`:
-    sections of rules not evaluated now, kept as the task last gave them (severity included)."""
+    sections of rules not evaluated now, kept as the task last gave them (severity included);
+    `disputed`: the rules `previous` listed when its owner closed it as disputed."""
     kept = last_known or {}
     first = failures[0]
     number = clip(first.number, 40)
@@ -205,7 +217,13 @@ def record_task_draft(
                   "the record was not read); it stays listed until a scan finds it fixed."]
     lines += dispute_lines(config.dispute_text)
     lines += ["", *notes]
-    if previous is not None:
+    if previous is not None and previous.disputed:
+        new = ", ".join(r for r in all_rules if r not in disputed)
+        lines.append(f"Task {clip(previous.number, 40)} was closed as disputed "
+                     f"({', '.join(disputed) or 'no rule listed'})"
+                     + (f"; this task lists the record's findings again because it now also "
+                        f"fails {new}." if new else "."))
+    elif previous is not None:
         lines.append(f"Findings came back after task {clip(previous.number, 40)} was closed.")
     worst = min((ordered[0].severity, *(k.severity for k in kept.values())),
                 key=SEVERITY_ORDER.index)

@@ -57,6 +57,7 @@ from sms_conformance.writeback.plan_report import (
     PlanContext,
     cap_warning,
     describe_plan,
+    disputed_tasks,
     name_owners,
     plan_document,
     planned_tasks,
@@ -184,7 +185,7 @@ class WriteBack:
             self.write_plan(self.plan_path, plan_document(
                 plan, tasks, instance=self.connector.instance, as_of=self.as_of or now, dry_run=self.dry_run,
                 cap=self.cap,
-                fallback=fallback))
+                fallback=fallback, disputed=disputed_tasks(plan, context)))
         if self.dry_run:
             self.say("dry run: nothing written", "info")
             if warning := cap_warning(len(plan.create), self.cap):

@@ -2,7 +2,8 @@
 
 The state comes from the platform where one is given (a task its owner closed shows as closed,
 whatever the history store last recorded); what a task is about (kind, rules, record) comes from
-the history store, or from the task's own first line for tasks the store does not know.
+the history store, or from the task's own first line for tasks the store does not know. A
+task its owner marked `sms-disputed` is flagged disputed (from the platform only).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class TaskRow:
     clause: str
     created: datetime | None
     due: datetime | None  # None: not known (the history store does not keep it)
+    disputed: bool = False  # its owner marked it sms-disputed (live only: the store keeps no mark)
 
     def overdue(self, now: datetime) -> bool:
         return self.state == "open" and self.due is not None and self.due < now
@@ -46,7 +48,8 @@ class TaskRow:
                 "kind": self.kind, "owner": self.owner, "owner_id": self.owner_id,
                 "rule_ids": list(self.rule_ids), "record": self.record, "clause": self.clause,
                 "created": iso(self.created) if self.created else None,
-                "due": iso(self.due) if self.due else None, "overdue": self.overdue(now)}
+                "due": iso(self.due) if self.due else None, "overdue": self.overdue(now),
+                "disputed": self.disputed}
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def live_row(task: TaskRef, stored: Mapping[str, Any] | None, groups: Mapping[st
         task.number, task.where, "open" if task.open else "closed", base.kind,
         owner or UNASSIGNED, group, base.rule_ids, base.record, base.clause,
         _time(task.created, platform=True) or base.created,
-        _time(task.due, platform=True))
+        _time(task.due, platform=True), task.disputed)
 
 
 def first_line(task: TaskRef) -> tuple[str, tuple[str, ...], str]:
@@ -161,7 +164,9 @@ def render_table(rows: Sequence[TaskRow], now: datetime, state: str = "open",
         ordered = sorted(items, key=lambda r: (list(KINDS).index(r.kind), r.created or now))
         for row in ordered[:per_owner]:
             age = f"{(now - row.created).days:>4}d" if row.created else "    ?"
-            due = (" OVERDUE" if row.overdue(now) else "") + (" closed" if row.state != "open" else "")
+            due = ((" OVERDUE" if row.overdue(now) else "")
+                   + (" closed" if row.state != "open" else "")
+                   + (" disputed" if row.disputed else ""))
             out.append(f"  {row.number:<14} {age}  {row.clause:<6} {row.record:<12} "
                        f"{', '.join(row.rule_ids)}{due}")
         if per_owner is not None and len(items) > per_owner:

@@ -2,9 +2,11 @@
 
 A task is a Task in the configured project (or a Sub-task of the record), linked to the record
 with "Relates", labelled `sms-conformance`, `smsc-p-<process>` and `smsc-fp-<fingerprint>`: one
-JQL query finds the tasks of many fingerprints. Only issues that carry this tool's labels in
-the configured project and of its task types are ever edited: a record never is. It is closed
-through a transition whose target status is in the done category, then commented.
+JQL query finds the tasks of many fingerprints. An owner disputes a task with the label
+`sms-disputed` (TaskRef.disputed; the tool never removes a label). Only issues that carry this
+tool's labels in the configured project and of its task types are ever edited: a record never
+is. It is closed through a transition whose target status is in the done category, then
+commented.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from sms_conformance.connectors.base import TaskDraft, TaskNotWritten, TaskRef
+from sms_conformance.connectors.base import DISPUTE_MARKER, TaskDraft, TaskNotWritten, TaskRef
 from sms_conformance.connectors.http.retry import AmbiguousWriteError
 from sms_conformance.connectors.jira import adf, jql
 from sms_conformance.connectors.jira.owners import account_id, find_owner
@@ -367,6 +369,7 @@ class JiraTasks:
             created=moment.strftime("%Y-%m-%d %H:%M:%S") if isinstance(moment, datetime) else "",
             owner=group or person, owner_kind="group" if group or not person else "person",
             due=f"{due} 00:00:00" if isinstance(due, str) and _DATE.fullmatch(due) else "",
+            disputed=DISPUTE_MARKER in {label.casefold() for label in labels},
         )
 
     def _parent(self, fields: Json) -> str:

@@ -29,6 +29,9 @@ TASK_FIELDS = (
     "sys_id", "number", "correlation_id", "correlation_display", "state", "active",
     "short_description", "description", "assignment_group", "priority", "due_date", "parent",
     "sys_created_on", "sys_updated_on",
+    # A plain text field (work notes, a journal, read back as ""): where an owner who closes
+    # a task writes `sms-disputed` to dispute it.
+    "close_notes",
 )
 # Closed state per out-of-the-box task table (incident_task numbers are unverified).
 CLOSED_STATE = {"incident_task": "3", "problem_task": "157", "change_task": "3"}

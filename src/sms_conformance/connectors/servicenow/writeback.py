@@ -3,10 +3,11 @@
 The core plans in platform-free drafts; here they become rows of the process's task table
 (`write_back.targets`): the fingerprint in correlation_id, the record in the target's parent
 field, the owner in assignment_group, closed by the table's closed state with work and close
-notes. Only an allow-list of task tables can be written (the child task tables, or a table the
-organisation declares in `write_back.custom_task_tables`, which must extend task); the fields
-the tool keys on cannot be remapped onto each other; a value written to a reference field must
-be a sys_id.
+notes. An owner disputes a task by writing `sms-disputed` in its close notes (a text field;
+work notes, a journal, read back empty): TaskRef.disputed. Only an allow-list of task tables
+can be written (the child task tables, or a table the organisation declares in
+`write_back.custom_task_tables`, which must extend task); the fields the tool keys on cannot
+be remapped onto each other; a value written to a reference field must be a sys_id.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from sms_conformance.connectors.base import TaskDraft, TaskRef
+from sms_conformance.connectors.base import TaskDraft, TaskRef, says_disputed
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_PARENTS,
     SOURCE_TABLES,
@@ -171,6 +172,7 @@ class ServiceNowTaskPort:
             priority=int(priority) if priority.isdigit() else 0,
             created=task.created, owner=str(task.fields.get("assignment_group", "")),
             due=str(task.fields.get("due_date", "")),
+            disputed=says_disputed(str(task.fields.get("close_notes", ""))),
         )
 
     def render(self, draft: TaskDraft) -> dict[str, str]:
