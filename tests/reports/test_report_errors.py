@@ -62,17 +62,18 @@ def test_output_that_is_a_directory(stored: Path, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def half_then_full(report: ScanReport, out: IO[str]) -> None:
+    """A format that fails with a full disk halfway through."""
+    out.write('{"schema": ')
+    raise OSError(28, os.strerror(28))
+
+
 def test_a_file_is_replaced_whole_or_not_at_all(stored: Path, tmp_path: Path, monkeypatch) -> None:
     """fault: the disk fills halfway through writing a report; outcome: exit 2, the previous file
     unchanged, no temporary file left."""
     target = tmp_path / "report.json"
     target.write_text("the previous report\n")
-
-    def half_then_full(report: ScanReport, out: IO[str]) -> None:
-        out.write('{"schema": ')
-        raise OSError(28, os.strerror(28))
-
-    monkeypatch.setitem(RENDERERS, "json", Renderer("json", "", half_then_full))
+    monkeypatch.setitem(RENDERERS, "json", Renderer("json", "", f"{__name__}:half_then_full"))
     assert_one_error_line(show(stored, "--format", "json", "--output", str(target)), "No space left")
     assert target.read_text() == "the previous report\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -17,7 +17,7 @@ from sms_conformance.cli.exits import (
     EXIT_SOURCE,
     Cli,
 )
-from sms_conformance.cli.lazy import LazyGroup
+from sms_conformance.cli.lazy import Lazy, LazyGroup
 from sms_conformance.cli.logs import setup
 
 __all__ = ["EXIT_CAP", "EXIT_CONFIG", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_LOCKED", "EXIT_OK",
@@ -29,12 +29,30 @@ class Root(LazyGroup, Cli):
 
 
 @click.group(cls=Root, epilog=EXIT_CODES_HELP, lazy={
-    name: f"sms_conformance.cli.{module}" for name, module in (
-        ("scan", "scan:scan"), ("rules", "rules:rules"), ("demo", "demo:demo"),
-        ("doctor", "doctor:doctor"), ("sandbox", "sandbox:sandbox_group"),
-        ("tasks", "tasks:tasks"), ("report", "report_group:report"),
-        ("history", "history:history_group"), ("sample", "sample:sample"),
-        ("trace", "trace:trace"))})
+    name: Lazy(f"sms_conformance.cli.{module}", summary) for name, module, summary in (
+        ("scan", "scan:scan", "Scan incidents, problems and changes against the conformance rules."),
+        ("rules", "rules:rules", "List, show, validate and test conformance rules."),
+        ("demo", "demo:demo", "Start a seeded sandbox dated up to today, scan it over HTTP, write "
+                              "remediation tasks back, report; the scans stay in the history "
+                              "store for `report` and `history`."),
+        ("doctor", "doctor:doctor", "Check reachability, auth, that every record type and field "
+                                    "the rules read is readable, clock skew, and where write-back "
+                                    "would write (ServiceNow: every task table extends task; Jira: "
+                                    "the task project, issue type and link type); for export "
+                                    "files, which fields the rules read they provide."),
+        ("sandbox", "sandbox:sandbox_group", "A local ServiceNow-compatible Table API seeded with "
+                                             "linked, partly nonconforming records."),
+        ("tasks", "tasks:tasks", "Remediation tasks written back to the platform."),
+        ("report", "report_group:report", "Render stored scans: any format, rate trends, metrics, "
+                                          "the evidence pack, diffs."),
+        ("history", "history:history_group", "The history store of scans, findings and tasks."),
+        ("sample", "sample:sample", "Draw a stratified random sample of the records a stored scan "
+                                    "evaluated, with their results, the way an auditor samples "
+                                    "tickets (proportional allocation, at least one per stratum "
+                                    "where the size allows; see sampling.py)."),
+        ("trace", "trace:trace", "Follow a record's links (incident -> problem -> change -> "
+                                 "configuration item, and a problem's incidents), reading them "
+                                 "live, with every record's rule results."))})
 @click.version_option(__version__, prog_name="sms-conformance")
 @click.option("-v", "--verbose", is_flag=True, help="Log HTTP requests and show tracebacks.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",

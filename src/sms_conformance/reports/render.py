@@ -1,40 +1,48 @@
 """The renderer registry: every format renders a ScanReport through the same interface, to
-stdout or to a file written whole or not at all."""
+stdout or to a file written whole or not at all. Formats are named by import path and imported
+when one renders, so a run loads only the format it writes."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.reports.console import write_table
-from sms_conformance.reports.csv_format import write_csv
-from sms_conformance.reports.json_format import write_json
-from sms_conformance.reports.junit import write_junit
 from sms_conformance.reports.model import ScanReport
-from sms_conformance.reports.oscal import write_oscal
-from sms_conformance.reports.sarif import write_sarif
 from sms_conformance.support.safe_files import temp_beside, write_whole
 
 
 @dataclass(frozen=True)
 class Renderer:
+    """A format: its writer by "module:function", imported on first use."""
+
     name: str
     description: str
-    write: Callable[[ScanReport, IO[str]], None]
+    path: str
+
+    def write(self, report: ScanReport, out: IO[str]) -> None:
+        module, _, name = self.path.partition(":")
+        writer = cast(Callable[[ScanReport, IO[str]], None],
+                      getattr(importlib.import_module(module), name))
+        writer(report, out)
 
 
+_HERE = "sms_conformance.reports"
 RENDERERS = {r.name: r for r in (
-    Renderer("table", "per-clause and per-rule summary, then the first findings", write_table),
-    Renderer("json", "sms-conformance/report 2.0: summary, reproducibility, every finding", write_json),
-    Renderer("csv", "one row per finding (RFC 4180)", write_csv),
-    Renderer("junit", "JUnit XML: a test case per rule, failed rules as failures", write_junit),
-    Renderer("oscal", "OSCAL 1.1.2 assessment results (JSON)", write_oscal),
-    Renderer("sarif", "SARIF 2.1.0: a result per finding", write_sarif),
+    Renderer("table", "per-clause and per-rule summary, then the first findings",
+             f"{_HERE}.console:write_table"),
+    Renderer("json", "sms-conformance/report 2.0: summary, reproducibility, every finding",
+             f"{_HERE}.json_format:write_json"),
+    Renderer("csv", "one row per finding (RFC 4180)", f"{_HERE}.csv_format:write_csv"),
+    Renderer("junit", "JUnit XML: a test case per rule, failed rules as failures",
+             f"{_HERE}.junit:write_junit"),
+    Renderer("oscal", "OSCAL 1.1.2 assessment results (JSON)", f"{_HERE}.oscal:write_oscal"),
+    Renderer("sarif", "SARIF 2.1.0: a result per finding", f"{_HERE}.sarif:write_sarif"),
 )}
 FORMATS = tuple(RENDERERS)
 
