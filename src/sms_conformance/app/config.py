@@ -71,6 +71,10 @@ class ConfigDir:
     def _fieldmaps(self) -> dict[str, PlatformMap]:
         return {}
 
+    @cached_property
+    def _rules(self) -> dict[tuple[tuple[Path, ...], str], list[Rule]]:
+        return {}
+
     def rules(self, extra: Path | None = None, only: tuple[str, ...] = (), *,
               include_off: bool = False, platform: str = DEFAULT_PLATFORM) -> list[Rule]:
         """Built-in pack, then config/rules/, then --rules PATH; later ids replace earlier.
@@ -82,8 +86,11 @@ class ConfigDir:
             paths.append(org)
         if extra is not None:
             paths.append(extra)
-        rules = load_rules(paths, self.fieldmap(platform), self.settings(),
-                           include_off=include_off)
+        key = (tuple(paths), platform)
+        if key not in self._rules:  # the run's rules and every_rule: the files read once
+            self._rules[key] = load_rules(paths, self.fieldmap(platform), self.settings(),
+                                          include_off=True)
+        rules = [r for r in self._rules[key] if include_off or not r.off_reason]
         if only:
             rules = [r for r in rules if any(r.matches_id(p) for p in only)]
             if not rules:

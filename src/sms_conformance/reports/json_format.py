@@ -41,5 +41,6 @@ def write_json(report: ScanReport, out: IO[str]) -> None:
     body = orjson.dumps(report_head(report), option=orjson.OPT_INDENT_2)
     out.write(body[:-2].decode() + ',\n  "findings": [')
     for count, row in enumerate(report.findings()):
-        out.write(("," if count else "") + "\n    " + orjson.dumps(asdict(row)).decode())
+        # orjson writes a dataclass as asdict would, without asdict's deep copy of each field.
+        out.write(("," if count else "") + "\n    " + orjson.dumps(row).decode())
     out.write("\n  ]\n}\n")
