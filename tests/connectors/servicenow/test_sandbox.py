@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -155,6 +158,30 @@ def test_resolve_batches_by_table(sb: object, fieldmap: FieldMap) -> None:
             assert record.process == "problem" and "root_cause" in record.fields
         else:
             assert record.fields == {}
+
+
+def test_resolve_with_streams_reads_its_batches_side_by_side(
+    sb: object, fieldmap: FieldMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With parallel streams the batches of a look-up are read at once (two of them meet at a
+    barrier, which one batch after another never reaches); the same records as one stream."""
+    one = connect(sb, fieldmap, ref_batch=20)
+    many = connect(sb, fieldmap, ref_batch=20, streams=4)
+    refs = {Ref("problem", i) for i in visible_ids(sb, "problem")[:100]}
+    meet, calls = threading.Barrier(2, timeout=10), iter(range(1000))
+    list_page = many.client.list
+
+    def meeting(table: str, params: Any) -> Any:
+        if next(calls) < 2:  # the first two batches wait for each other
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meet.wait()
+        return list_page(table, params)
+
+    monkeypatch.setattr(many.client, "list", meeting)
+    found = many.resolve(refs)
+    assert not meet.broken  # two batches were in flight together
+    assert found == one.resolve(refs) and len(found) == 100
+    assert many.request_count == one.request_count == 5
 
 
 def test_count_referrers_matches_the_store(sb: object, fieldmap: FieldMap) -> None:

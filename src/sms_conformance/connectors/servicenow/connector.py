@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from itertools import chain
@@ -28,7 +29,7 @@ from sms_conformance.connectors.capabilities import (
 )
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.parallel import Gate, interleaved
-from sms_conformance.connectors.servicenow.client import TableClient
+from sms_conformance.connectors.servicenow.client import Page, TableClient
 from sms_conformance.connectors.servicenow.doctor import check, task_tables
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
 from sms_conformance.connectors.servicenow.paging import (
@@ -333,16 +334,21 @@ class ServiceNowConnector(ConnectorDefaults):
         fields = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
         convert = pmap.canonical_reader(canonical) if pmap is not None else None
         found: Partial[Ref, Record] = Partial()
-        for chunk in batched(ids, self.ref_batch):
+        source = self.pages
+
+        def read(chunk: list[str]) -> Page:
             # The query matches at most len(chunk) rows, so one page holds them all. Counted: a
             # count above the rows returned means some of the chunk exist but were withheld.
-            page = self.pages.list(check_field(table), {
+            return source.list(check_field(table), {
                 "sysparm_query": condition("sys_id", chunk),
                 "sysparm_fields": ",".join(fields),
                 "sysparm_limit": str(len(chunk)),
                 "sysparm_exclude_reference_link": "true",
                 "sysparm_display_value": "false",
             })
+
+        chunks = list(batched(ids, self.ref_batch))
+        for chunk, page in zip(chunks, self._each(read, chunks), strict=True):
             for row in page.rows:
                 ref = Ref(kind, text(row.get("sys_id")))
                 if process is not None and pmap is not None and convert is not None:
@@ -355,6 +361,16 @@ class ServiceNowConnector(ConnectorDefaults):
                     if (ref := Ref(kind, record_id)) not in found:
                         found.withheld[ref] = withheld_reason(kind, record_id, withheld)
         return found
+
+    def _each(self, read: Callable[[list[str]], Page],
+              chunks: Sequence[list[str]]) -> Iterator[Page]:
+        """The pages of `chunks` in their order; with parallel streams read side by side (the
+        gate holds them to `streams` at once), so a run's look-ups wait one page time, not one
+        per batch."""
+        if self.streams <= 1 or len(chunks) <= 1:
+            return map(read, chunks)
+        with ThreadPoolExecutor(max_workers=min(self.streams, len(chunks))) as pool:
+            return iter(list(pool.map(read, chunks)))
 
     def _record(
         self, process: Process, pmap: ProcessMap, row: Json,
