@@ -10,6 +10,7 @@ import pytest
 
 from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
+from sms_conformance.model.counts import NAMES, RuleLine
 from sms_conformance.model.records import Process, Record
 from sms_conformance.support.redaction import forget
 
@@ -105,3 +106,10 @@ def sn_port(settings: dict[str, Any]) -> Any:
     return ServiceNowTaskPort(TaskTables(None),  # type: ignore[arg-type]
                               ServiceNowTaskSettings.from_settings(settings), "https://x.test",
                               tables)
+
+
+def rule_lines_of(rows: Any) -> list[RuleLine]:
+    """Stored counts written as (rule id, clause, process, severity, title, evaluated, passed,
+    failed, errors, waived, unknown) rows, for tests that fill a history store by hand."""
+    return [RuleLine(rule_id=r[0], clause=r[1], process=r[2], severity=r[3], title=r[4],
+                     **dict(zip(NAMES, r[5:], strict=True))) for r in rows]

@@ -16,7 +16,7 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.base import TaskRef
 from sms_conformance.scan.metrics import MetricSettings, ProcessMetrics
 from sms_conformance.store.history import History, TaskSubject
-from tests.conftest import make_record
+from tests.conftest import make_record, rule_lines_of
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 INSTANCE = "https://acme.example.test"
@@ -50,14 +50,14 @@ def store(tmp_path: Path) -> Path:
     history = History(path)
     scan_id = history.start_scan(platform="servicenow", instance=INSTANCE, source="servicenow",
                                  as_of=NOW, started=NOW, incremental=False)
-    history.save_counts(scan_id, [
+    history.save_counts(scan_id, rule_lines_of([
         ("incident.logging.category", "8.6.1", "incident", "high", "Incidents are categorised",
          200, 160, 40, 0, 0, 0),
         ("incident.resolution.notes", "8.6.1", "incident", "low", "Resolution notes", 120, 118,
          1, 0, 1, 0),
         ("change.risk.assessed", "8.5.1", "change", "high", "Changes record a risk", 50, 45, 5,
          0, 0, 0),
-    ])
+    ]))
     rows = [finding(n, "incident.logging.category", "8.6.1") for n in range(2, 41)]
     rows.append(finding(1, "incident.logging.category", "8.6.1", message=HOSTILE,
                         url="javascript:alert(1)", owner=HOSTILE))

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sms_conformance.cli import cli
 from sms_conformance.reports.trend import TrendQuery, trend
 from sms_conformance.store.history import History
+from tests.conftest import rule_lines_of
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 A, B = "https://a.example.test", "https://b.example.test"
@@ -26,10 +27,10 @@ def add_scan(history: History, days_ago: int, counts: dict[str, tuple[int, int, 
     moment = NOW - timedelta(days=days_ago)
     scan_id = history.start_scan(platform="servicenow", instance=instance, source="servicenow",
                                  as_of=moment, started=moment, incremental=incremental)
-    history.save_counts(scan_id, [
+    history.save_counts(scan_id, rule_lines_of([
         (rule, clause, process, "medium", rule, ev, ev - failed - unknown, failed, 0, 0, unknown)
         for rule, clause, process in RULES if rule in counts
-        for ev, failed, unknown in [counts[rule]]])
+        for ev, failed, unknown in [counts[rule]]]))
     history.finish_scan(scan_id, finished=moment, complete=complete, notices=[],
                         error=None if complete else "instance unreachable")
     return scan_id

@@ -16,6 +16,7 @@ from sms_conformance.reports.csv_format import cell
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import FORMATS, RENDERERS
 from sms_conformance.store.history import History
+from tests.conftest import rule_lines_of
 
 WHEN = datetime(2026, 11, 1, tzinfo=timezone.utc)
 HOSTILE = '=HYPERLINK("http://x.test")\x01\x0b</failure><x a="\'">&amp; \U0001f600\x7f'
@@ -36,10 +37,10 @@ def hostile_store(tmp_path: Path) -> Path:
     history = History(path)
     scan = history.start_scan(platform="servicenow", instance="https://x.test", source="servicenow",
                               as_of=WHEN, started=WHEN, incremental=False)
-    history.save_counts(scan, [
+    history.save_counts(scan, rule_lines_of([
         ("incident.a", "8.6.1", "incident", "high", "A <rule> & more", 3, 1, 1, 1, 0, 0),
         ("incident.b", "8.6.1", "incident", "low", "B", 2, 0, 0, 0, 0, 2),
-    ])
+    ]))
     history.add_findings(scan, [
         ("f" * 40, "incident.a", "8.6.1", "high", "incident", "incident", "a" * 32, "INC1",
          "https://x.test/a?b=1&c=2", HOSTILE, "fail", "", json.dumps({"x": HOSTILE}), HOSTILE, "", ),

@@ -15,9 +15,9 @@ from sms_conformance.cli.report_options import (
     open_history,
     pick_scan,
 )
+from sms_conformance.model.counts import rule_lines
 from sms_conformance.reports.corrective_status import task_status
 from sms_conformance.reports.metrics_text import render_metrics
-from sms_conformance.reports.summary import rule_lines
 from sms_conformance.store.history import instance_key
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from sms_conformance.cli.exits import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE
+from sms_conformance.model.counts import rule_lines
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import render
-from sms_conformance.reports.summary import rule_lines
 from sms_conformance.rules.model import Severity
 from sms_conformance.scan.scanner import ScanOutcome
 from sms_conformance.store.history import History

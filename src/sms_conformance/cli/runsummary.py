@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sms_conformance.reports.summary import rule_lines
+from sms_conformance.model.counts import rule_lines
 from sms_conformance.rules.model import Severity
 from sms_conformance.scan.scanner import ScanOutcome
 from sms_conformance.store.history import History

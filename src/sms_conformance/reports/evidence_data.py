@@ -13,8 +13,8 @@ from fnmatch import fnmatch
 from typing import Any
 
 from sms_conformance.engine.waivers import Waiver
+from sms_conformance.model.counts import RuleLine, rule_lines
 from sms_conformance.reports.corrective_status import TaskStatus, task_status
-from sms_conformance.reports.summary import RuleLine, rule_lines
 from sms_conformance.reports.trend import Series, TrendQuery, trend
 from sms_conformance.store.history import FindingRow, History, instance_key, parse_iso
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import IO
 
+from sms_conformance.model.counts import RuleLine
 from sms_conformance.reports.model import ScanReport
-from sms_conformance.reports.summary import RuleLine
 from sms_conformance.reports.xmltext import xml_text
 from sms_conformance.store.history import FindingRow
 

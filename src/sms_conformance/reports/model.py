@@ -12,8 +12,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sms_conformance.model.counts import Counts, RuleLine, rule_lines
 from sms_conformance.model.errors import ConfigError
-from sms_conformance.reports.summary import CLAUSE_TITLES, Decided, RuleLine, by_clause, rule_lines
+from sms_conformance.reports.summary import CLAUSE_TITLES, by_clause
 from sms_conformance.rules.model import Severity
 from sms_conformance.store.history import FindingRow, History
 from sms_conformance.store.provenance import Provenance
@@ -34,42 +35,28 @@ class ScanMeta:
     error: str | None
 
 
-@dataclass(frozen=True)
-class Rate(Decided):
+@dataclass(kw_only=True)
+class Rate(Counts):
     """Counts summed over a group of rules (a clause, a process), with their denominators."""
 
     key: str  # the clause ("8.6.1") or the process ("incident")
     title: str
-    evaluated: int
-    passed: int
-    failed: int
-    errors: int
-    waived: int
-    unknown: int
     rules: tuple[str, ...]
 
     @classmethod
     def of(cls, key: str, title: str, lines: Iterable[RuleLine]) -> Rate:
         group = list(lines)
-        return cls(
-            key=key, title=title, evaluated=sum(x.evaluated for x in group),
-            passed=sum(x.passed for x in group), failed=sum(x.failed for x in group),
-            errors=sum(x.errors for x in group), waived=sum(x.waived for x in group),
-            unknown=sum(x.unknown for x in group), rules=tuple(x.rule_id for x in group),
-        )
+        return cls(key=key, title=title, rules=tuple(x.rule_id for x in group),
+                   **Counts.summed(group))
 
     def as_dict(self, key_name: str) -> dict[str, Any]:
         rate = self.failure_rate
         return {
-            key_name: self.key, "title": self.title,
-            **{name: getattr(self, name) for name in _COUNTS},
+            key_name: self.key, "title": self.title, **self.numbers(),
             "decided": self.decided,
             "failure_rate": None if rate is None else round(rate, 4),
             "rules": list(self.rules),
         }
-
-
-_COUNTS = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import IO, Any
 import orjson
 
 from sms_conformance import __version__
+from sms_conformance.model.counts import RuleLine
 from sms_conformance.reports.model import ScanReport
-from sms_conformance.reports.summary import RuleLine
 from sms_conformance.store.history import FindingRow
 
 OSCAL_VERSION = "1.1.2"

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sms_conformance.reports.summary import CLAUSE_TITLES, Decided
+from sms_conformance.model.counts import NAMES as COUNTS
+from sms_conformance.model.counts import Counts
+from sms_conformance.reports.summary import CLAUSE_TITLES
 from sms_conformance.store.choice import instance_keys
 from sms_conformance.store.history import History, instance_key
 
-COUNTS = ("evaluated", "passed", "failed", "errors", "waived", "unknown")
 
-
-@dataclass(frozen=True)
-class Point(Decided):
+@dataclass(kw_only=True)
+class Point(Counts):
     """The counts of one series in one scan."""
 
     scan_id: int
@@ -30,12 +30,6 @@ class Point(Decided):
     complete: bool
     incremental: bool
     rules: int  # rules of the series this scan evaluated
-    evaluated: int
-    passed: int
-    failed: int
-    errors: int
-    waived: int
-    unknown: int
     all_rules: int = 0  # most rules of the series any scan in the window evaluated
 
     @property
@@ -147,8 +141,8 @@ def _key(row: Mapping[str, Any], query: TrendQuery) -> str | None:
 def _point(scan: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Point:
     rows = list(rows)
     sums = {name: sum(int(r[name] or 0) for r in rows) for name in COUNTS}
-    return Point(scan["id"], scan["as_of"], bool(scan["complete"]),
-                 bool(scan["incremental"]), len(rows), **sums)
+    return Point(scan_id=scan["id"], as_of=scan["as_of"], complete=bool(scan["complete"]),
+                 incremental=bool(scan["incremental"]), rules=len(rows), **sums)
 
 
 def _with_all(point: Point, most: int) -> Point:

@@ -17,6 +17,7 @@ from sms_conformance.engine.evaluate import RuleSet, Verdict
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.engine.results import RuleResult
 from sms_conformance.engine.waivers import Waivers
+from sms_conformance.model.counts import Counts, RuleLine
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Process, Record, Ref
@@ -48,30 +49,10 @@ Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass
-class RuleCounts:
-    evaluated: int = 0
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    waived: int = 0
-    unknown: int = 0
-
-    def add(self, status: Status) -> None:
-        """Count a non-passing result of a record already counted as evaluated."""
-        attr = {Status.FAIL: "failed", Status.ERROR: "errors", Status.WAIVED: "waived",
-                Status.UNKNOWN: "unknown"}[status]
-        setattr(self, attr, getattr(self, attr) + 1)
-
-    def blind(self) -> None:
-        """Every result of the rule becomes unknown (it read a field that was hidden)."""
-        self.unknown, self.passed, self.failed, self.errors, self.waived = self.evaluated, 0, 0, 0, 0
-
-
-@dataclass
 class ScanOutcome:
     scan_id: int
     complete: bool
-    counts: dict[str, RuleCounts]
+    counts: dict[str, Counts]
     records: dict[str, int] = field(default_factory=dict)
     lookups: int = 0  # distinct linked records resolved and ids whose referrers were counted
     started: datetime | None = None
@@ -197,7 +178,7 @@ class Scanner:
             incremental=options.incremental or options.since is not None,
             instance_id=self.identity,
         )
-        outcome = ScanOutcome(scan_id, True, {r.id: RuleCounts() for r in self.rules},
+        outcome = ScanOutcome(scan_id, True, {r.id: Counts() for r in self.rules},
                               started=started)
         # One resolver for the whole scan: look-ups fill whole batches across tables.
         links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,),
@@ -265,10 +246,9 @@ class Scanner:
         named_services(measured, names)
         self.history.save_metrics(scan_id, measured)
         self.history.save_counts(scan_id, (
-            (r.id, r.clause, r.process.value, r.severity.value, r.title, c.evaluated, c.passed,
-             c.failed, c.errors, c.waived, c.unknown)
-            for r in self.rules for c in [outcome.counts[r.id]]
-        ))
+            RuleLine(rule_id=r.id, clause=r.clause, process=r.process.value,
+                     severity=r.severity.value, title=r.title, **outcome.counts[r.id].numbers())
+            for r in self.rules))
         self.history.finish_scan(
             scan_id, finished=datetime.now(timezone.utc), complete=outcome.complete,
             notices=outcome.notices, error=outcome.error, failed_start=outcome.failed_start,
@@ -459,7 +439,7 @@ class _Sink:
         if len(self.rows) >= BATCH or len(self.scanned) >= 10 * BATCH:
             self.write()
 
-    def _store(self, result: RuleResult, counts: RuleCounts) -> None:
+    def _store(self, result: RuleResult, counts: Counts) -> None:
         counts.add(result.status)
         if result.status is Status.UNKNOWN:
             self.outcome.unavailable.note(result)

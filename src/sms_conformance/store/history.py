@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sms_conformance.connectors.base import TaskRef
+from sms_conformance.model.counts import NAMES as COUNT_NAMES
+from sms_conformance.model.counts import RuleLine
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import fingerprint, legacy_fingerprint, record_fingerprint
 from sms_conformance.store.provenance import Provenance
@@ -497,12 +499,13 @@ class History:
     def commit(self) -> None:
         self.db.commit()
 
-    def save_counts(self, scan_id: int, rows: Iterable[tuple[Any, ...]]) -> None:
+    def save_counts(self, scan_id: int, lines: Iterable[RuleLine]) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO rule_counts (scan_id, rule_id, clause, process, severity, "
             "title, evaluated, passed, failed, errors, waived, unknown) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(scan_id, *row) for row in rows],
+            [(scan_id, x.rule_id, x.clause, x.process, x.severity, x.title,
+              *(getattr(x, name) for name in COUNT_NAMES)) for x in lines],
         )
         self.db.commit()
 
