@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -12,6 +13,7 @@ from sms_conformance.app.settings import load_settings
 from sms_conformance.connectors.servicenow.fieldmap import FieldMap, load_field_map
 from sms_conformance.model.counts import NAMES, RuleLine
 from sms_conformance.model.records import Process, Record
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.support.redaction import forget
 
 FROZEN_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -113,3 +115,9 @@ def rule_lines_of(rows: Any) -> list[RuleLine]:
     failed, errors, waived, unknown) rows, for tests that fill a history store by hand."""
     return [RuleLine(rule_id=r[0], clause=r[1], process=r[2], severity=r[3], title=r[4],
                      **dict(zip(NAMES, r[5:], strict=True))) for r in rows]
+
+
+def finding_rows_of(rows: Any) -> list[FindingRow]:
+    """Findings written as the store's columns (fingerprint, rule id, clause, severity, process,
+    table, record id, number, url, message, status, detail, observed JSON, owner, owner id)."""
+    return [FindingRow(*r[:12], json.loads(r[12] or "{}"), *r[13:15]) for r in rows]

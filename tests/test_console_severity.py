@@ -9,7 +9,7 @@ from pathlib import Path
 from sms_conformance.cli.report import print_report
 from sms_conformance.reports.console import CONSOLE_FINDINGS
 from sms_conformance.store.history import History
-from tests.conftest import rule_lines_of
+from tests.conftest import finding_rows_of, rule_lines_of
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 # rule, clause, severity, failures: many medium ones sorting first by clause, few critical last
@@ -30,7 +30,7 @@ def stored_scan(tmp_path: Path) -> tuple[History, int]:
             rows.append((f"{rule_id}-{i}", rule_id, clause, severity, "incident", "incident",
                          f"{i:032x}", number, "", f"{number} fails {rule_id}", "fail", "", "{}",
                          "", ""))
-    history.add_findings(scan_id, rows, NOW)
+    history.add_findings(scan_id, finding_rows_of(rows), NOW)
     history.save_counts(scan_id, rule_lines_of([(rule_id, clause, "incident", severity, rule_id, 100,
                                    100 - failed, failed, 0, 0, 0)
                                   for rule_id, clause, severity, failed in RULES]))

@@ -18,7 +18,7 @@ from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, day_anchor, generate
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.store.history import History
-from tests.conftest import rule_lines_of
+from tests.conftest import finding_rows_of, rule_lines_of
 from tests.test_jira_e2e import ENV, PASSWORD
 
 
@@ -282,7 +282,7 @@ def _stored_scan(history: History, findings: list[tuple[Any, ...]], rules: list[
     now = datetime(2026, 12, 1, tzinfo=timezone.utc)
     scan_id = history.start_scan(platform="servicenow", instance=url, source="t",
                                  as_of=now, started=now, incremental=False, instance_id=identity)
-    history.add_findings(scan_id, findings, now)
+    history.add_findings(scan_id, finding_rows_of(findings), now)
     history.save_counts(scan_id, rule_lines_of([(r, "8.6.1", "incident", "high", r, 10, 8, 2, 0, 0, 0)
                                   for r in rules]))
     history.finish_scan(scan_id, finished=now, complete=complete, notices=[], error=None)

@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from sms_conformance.app.settings import load_settings
 from sms_conformance.cli import cli
 from sms_conformance.connectors.base import TaskRef
+from sms_conformance.model.rows import TaskSubject
 from sms_conformance.scan.metrics import MetricSettings, ProcessMetrics
-from sms_conformance.store.history import History, TaskSubject
-from tests.conftest import make_record, rule_lines_of
+from sms_conformance.store.history import History
+from tests.conftest import finding_rows_of, make_record, rule_lines_of
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 INSTANCE = "https://acme.example.test"
@@ -63,7 +64,7 @@ def store(tmp_path: Path) -> Path:
                         url="javascript:alert(1)", owner=HOSTILE))
     rows.append(finding(900, "incident.resolution.notes", "8.6.1", status="waived"))
     rows.append(finding(901, "incident.resolution.notes", "8.6.1"))
-    history.add_findings(scan_id, rows, NOW)
+    history.add_findings(scan_id, finding_rows_of(rows), NOW)
     metrics = ProcessMetrics(MetricSettings.from_settings(load_settings()), NOW)
     metrics.start("incident", "all records")
     metrics.observe(make_record("incident", state="closed", priority=2, opened_at=NOW,

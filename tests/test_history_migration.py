@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.connectors.base import TaskRef
+from sms_conformance.model.rows import TaskSubject
 from sms_conformance.reports.model import load_report
-from sms_conformance.store.history import SCHEMA, History, TaskSubject
+from sms_conformance.store.history import SCHEMA, History
 
 NOW = datetime(2026, 11, 20, 2, tzinfo=timezone.utc)
 

@@ -11,7 +11,7 @@ from sms_conformance.connectors.base import TaskRef
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.model.records import Record, Ref
-from sms_conformance.store.history import FindingRow
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.writeback.corrective import (
     MAX_LIST_URL,
     CorrectiveKey,

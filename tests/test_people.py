@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.model.records import Ref
-from sms_conformance.store.history import TaskSubject
+from sms_conformance.model.rows import TaskSubject
 from sms_conformance.writeback.owner import Fallback
 from sms_conformance.writeback.people import People, assign_people
 from sms_conformance.writeback.plan import Create, Plan, Update

@@ -9,7 +9,7 @@ from typing import Any
 
 from sms_conformance.app.settings import _merge
 from sms_conformance.model.findings import record_fingerprint
-from sms_conformance.store.history import FindingRow
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.writeback.owner import Fallback, resolve_fallback, with_fallback
 from sms_conformance.writeback.plan import WriteBackSettings
 from sms_conformance.writeback.plan_report import (

@@ -18,7 +18,8 @@ from sms_conformance.connectors.base import TaskDraft, TaskPort, TaskRef
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.findings import record_fingerprint
-from sms_conformance.store.history import FindingRow, History
+from sms_conformance.model.rows import FindingRow
+from sms_conformance.store.history import History
 from sms_conformance.writeback.apply import apply_plan, find_fingerprints
 from sms_conformance.writeback.corrective import fingerprint_of, group_failures, plan_corrective
 from sms_conformance.writeback.plan import Plan, plan_write_back

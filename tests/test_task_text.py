@@ -7,12 +7,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sms_conformance.app.settings import _merge
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
-from sms_conformance.store.history import FindingRow
 from sms_conformance.writeback.corrective import CorrectiveKey, corrective_draft
 from sms_conformance.writeback.plan import WriteBackSettings, task_draft
 from sms_conformance.writeback.records import record_task_draft
 from sms_conformance.writeback.text import duration, show_linked, target_text
+from tests.conftest import finding_rows_of
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 REC, GRP, PRB = "a" * 32, "b" * 32, "c" * 32
@@ -133,10 +134,10 @@ def test_write_back_knows_the_numbers_of_linked_records_read_in_the_same_scan(
     history = History(tmp_path / "h.sqlite")
     scan_id = history.start_scan(platform="servicenow", instance="https://x.test", source="t",
                                  as_of=NOW, started=NOW, incremental=False)
-    history.add_findings(scan_id, [(
+    history.add_findings(scan_id, finding_rows_of([(
         "f" * 40, "problem.links.fix_change_closed", "8.6.3", "medium", "problem", "problem",
         REC, "PRB0040001", "", f"PRB0040001 is fixed by change {PRB}, not closed", "fail", "",
-        f'{{"fixed_by_change": "{PRB}"}}', "Service Desk", GRP)], NOW)
+        f'{{"fixed_by_change": "{PRB}"}}', "Service Desk", GRP)]), NOW)
     (failure,), groups = wb.failures(history, scan_id)
     assert failure.observed == {"fixed_by_change": "CHG0030042"}
     assert failure.message == "PRB0040001 is fixed by change CHG0030042, not closed"

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from sms_conformance.connectors.base import NotRead, TaskDraft, TaskRef
-from sms_conformance.store.history import FindingRow
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.writeback.apply import TooManyNewTasks, check_cap, recheck_unseen
 from sms_conformance.writeback.plan import WriteBackSettings, plan_write_back, task_draft
 

@@ -16,7 +16,7 @@ from sms_conformance.reports.csv_format import cell
 from sms_conformance.reports.model import load_report
 from sms_conformance.reports.render import FORMATS, RENDERERS
 from sms_conformance.store.history import History
-from tests.conftest import rule_lines_of
+from tests.conftest import finding_rows_of, rule_lines_of
 
 WHEN = datetime(2026, 11, 1, tzinfo=timezone.utc)
 HOSTILE = '=HYPERLINK("http://x.test")\x01\x0b</failure><x a="\'">&amp; \U0001f600\x7f'
@@ -41,12 +41,12 @@ def hostile_store(tmp_path: Path) -> Path:
         ("incident.a", "8.6.1", "incident", "high", "A <rule> & more", 3, 1, 1, 1, 0, 0),
         ("incident.b", "8.6.1", "incident", "low", "B", 2, 0, 0, 0, 0, 2),
     ]))
-    history.add_findings(scan, [
+    history.add_findings(scan, finding_rows_of([
         ("f" * 40, "incident.a", "8.6.1", "high", "incident", "incident", "a" * 32, "INC1",
          "https://x.test/a?b=1&c=2", HOSTILE, "fail", "", json.dumps({"x": HOSTILE}), HOSTILE, "", ),
         ("e" * 40, "incident.a", "8.6.1", "high", "incident", "incident", "b" * 32, "-INC2",
          "", "could not evaluate", "error", HOSTILE, "{}", "", ""),
-    ], WHEN)
+    ]), WHEN)
     history.save_unavailable(scan, [Gap("incident", "close_notes", HOSTILE, 2, ["incident.b"])])
     history.finish_scan(scan, finished=WHEN, complete=True, notices=[HOSTILE], error=None)
     history.close()

@@ -105,6 +105,6 @@ def test_unknown_and_error_rows_never_carry_the_failure_sentence(tmp_path) -> No
     for status, detail in ((Status.UNKNOWN, "reporter: caller_id was not returned by the source"),
                            (Status.ERROR, "could not evaluate: bad type")):
         row = _finding_row(RuleResult(r, record, status, detail), Links())
-        message = row[9]
+        message = row.message
         assert "could not be evaluated" in message and detail in message
         assert message != "INC42"  # the rule's failure message is "{number}"

@@ -13,8 +13,9 @@ import click
 from sms_conformance.cli.history import HISTORY_OPTION, existing_history
 from sms_conformance.cli.report_options import instance_option
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.store.choice import choose_scan
-from sms_conformance.store.history import FindingRow, History
+from sms_conformance.store.history import History
 from sms_conformance.store.sampling import Scanned, draw, parse_by
 
 # A record's verdict from its stored results, worst first; none stored: it passed every rule

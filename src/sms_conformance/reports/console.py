@@ -8,9 +8,9 @@ from dataclasses import asdict
 from typing import IO, Any
 
 from sms_conformance.model.counts import RuleLine
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.summary import CLAUSE_TITLES, by_clause
-from sms_conformance.store.history import FindingRow
 from sms_conformance.support.terminal import write_lines
 
 CONSOLE_FINDINGS = 25

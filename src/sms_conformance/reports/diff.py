@@ -22,8 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.csv_format import cell
-from sms_conformance.store.history import FindingRow, History, instance_key
+from sms_conformance.store.history import History, instance_key
 
 CHANGES = ("new", "fixed", "still open", "not rechecked")
 SHOWN = 20  # findings listed per change in the table

@@ -14,9 +14,10 @@ from typing import Any
 
 from sms_conformance.engine.waivers import Waiver
 from sms_conformance.model.counts import RuleLine, rule_lines
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.corrective_status import TaskStatus, task_status
 from sms_conformance.reports.trend import Series, TrendQuery, trend
-from sms_conformance.store.history import FindingRow, History, instance_key, parse_iso
+from sms_conformance.store.history import History, instance_key, parse_iso
 
 FINDINGS_PER_RULE = 25
 LISTED = ("fail", "error", "waived")  # unknown results are counted, not listed

@@ -15,13 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sms_conformance import __version__
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.evidence_data import Evidence
 from sms_conformance.reports.metrics_text import gaps_text, share_text
 from sms_conformance.reports.summary import CLAUSE_TITLES, by_clause
 from sms_conformance.reports.svg_chart import LinePoint, bar_chart, line_chart, percent
 from sms_conformance.reports.trend import Series, rate_text
 from sms_conformance.scan.metrics import age_text
-from sms_conformance.store.history import FindingRow
 
 # Click a column heading to sort its table (numbers as numbers), again to reverse: offline.
 SORT_SCRIPT = (

@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 from typing import IO
 
 from sms_conformance.model.counts import RuleLine
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.model import ScanReport
 from sms_conformance.reports.xmltext import xml_text
-from sms_conformance.store.history import FindingRow
 
 
 def write_junit(report: ScanReport, out: IO[str]) -> None:

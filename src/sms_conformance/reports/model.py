@@ -14,9 +14,10 @@ from typing import Any
 
 from sms_conformance.model.counts import Counts, RuleLine, rule_lines
 from sms_conformance.model.errors import ConfigError
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.summary import CLAUSE_TITLES, by_clause
 from sms_conformance.rules.model import Severity
-from sms_conformance.store.history import FindingRow, History
+from sms_conformance.store.history import History
 from sms_conformance.store.provenance import Provenance
 
 

@@ -19,8 +19,8 @@ import orjson
 
 from sms_conformance import __version__
 from sms_conformance.model.counts import RuleLine
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.model import ScanReport
-from sms_conformance.store.history import FindingRow
 
 OSCAL_VERSION = "1.1.2"
 NAMESPACE = "urn:sms-conformance:oscal"

@@ -15,8 +15,8 @@ import orjson
 
 from sms_conformance import __version__
 from sms_conformance.model.counts import RuleLine
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.reports.model import ScanReport
-from sms_conformance.store.history import FindingRow
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 

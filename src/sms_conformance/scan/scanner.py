@@ -21,6 +21,7 @@ from sms_conformance.model.counts import Counts, RuleLine
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Process, Record, Ref
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.rules.checks import Context, UnknownValue
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.loader import render_message
@@ -94,7 +95,7 @@ class ScanOptions:
     min_record_share: float = 0.5
 
 
-def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
+def _finding_row(result: RuleResult, links: LinkResolver) -> FindingRow:
     rule, record = result.rule, result.record
     group = record.get(OWNER_FIELD)
     owner_id = group.id if isinstance(group, Ref) else ""
@@ -111,11 +112,12 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> tuple[Any, ...]:
         message = render_message(rule, {**record.fields, "number": record.number})
     # Record text is stored without escape sequences or control characters: every report and
     # task that shows it, on a terminal or not, gets clean text (printable).
-    return (
-        result.fingerprint, rule.id, rule.clause, rule.severity.value, record.process,
-        record.table, record.id, printable(record.number), record.url, printable(message),
-        result.status.value, printable(result.detail), json.dumps(result.observed),
-        printable(owner or owner_id), owner_id,
+    return FindingRow(
+        fingerprint=result.fingerprint, rule_id=rule.id, clause=rule.clause,
+        severity=rule.severity.value, process=record.process, table=record.table,
+        record_id=record.id, number=printable(record.number), url=record.url,
+        message=printable(message), status=result.status.value, detail=printable(result.detail),
+        observed=dict(result.observed), owner=printable(owner or owner_id), owner_id=owner_id,
     )
 
 
@@ -412,7 +414,7 @@ class _Sink:
         self.metrics, self.names = metrics, names
         self.links, self.ctx = links, Context(options.now, links)
         self.rule_set = RuleSet(rules)
-        self.rows: list[tuple[Any, ...]] = []
+        self.rows: list[FindingRow] = []
         self.scanned: list[tuple[Any, ...]] = []
         self.presence = Presence()
 

@@ -6,7 +6,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from sms_conformance.model.counts import NAMES as COUNT_NAMES
 from sms_conformance.model.counts import RuleLine
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import fingerprint, legacy_fingerprint, record_fingerprint
+from sms_conformance.model.rows import FindingRow, TaskSubject
 from sms_conformance.store.provenance import Provenance
 
 SCHEMA = """
@@ -114,39 +114,6 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class FindingRow:
-    """One stored finding, as reports read it."""
-
-    fingerprint: str
-    rule_id: str
-    clause: str
-    severity: str
-    process: str
-    table: str
-    record_id: str  # the record's id on its platform (a ServiceNow sys_id, a Jira issue id)
-    number: str
-    url: str
-    message: str
-    status: str
-    detail: str
-    observed: dict[str, str]
-    owner: str
-    owner_id: str
-    first_seen: str
-
-
-@dataclass(frozen=True)
-class TaskSubject:
-    """What a task is about, as `tasks list` shows it."""
-
-    kind: str  # finding (one rule on one record), record (a live record), corrective
-    owner: str
-    rule_id: str  # the rule, or the rules of a record task joined by ", "
-    clause: str
-    label: str  # the record number, or "<group> <period>" for a corrective action
 
 
 # Columns added since 0.1, with their definitions: stores written earlier get them on opening.
@@ -457,18 +424,20 @@ class History:
         return dict(zip(names, (int(v) for v in row), strict=True))
 
     # results -----------------------------------------------------------------------------
-    def add_findings(self, scan_id: int, rows: Iterable[tuple[Any, ...]], seen_at: datetime) -> None:
+    def add_findings(self, scan_id: int, rows: Iterable[FindingRow], seen_at: datetime) -> None:
         rows = list(rows)
         when = iso(seen_at)
         self.db.executemany(
             f"INSERT OR REPLACE INTO findings (scan_id, {', '.join(FINDING_COLUMNS)}) "
             f"VALUES (?, {', '.join('?' * len(FINDING_COLUMNS))})",
-            [(scan_id, *row) for row in rows],
+            [(scan_id, r.fingerprint, r.rule_id, r.clause, r.severity, r.process, r.table,
+              r.record_id, r.number, r.url, r.message, r.status, r.detail, json.dumps(r.observed),
+              r.owner, r.owner_id) for r in rows],
         )
         self.db.executemany(
             "INSERT INTO finding_seen VALUES (?, ?, ?) "
             "ON CONFLICT(fingerprint) DO UPDATE SET last_seen=excluded.last_seen",
-            [(row[0], when, when) for row in rows],
+            [(r.fingerprint, when, when) for r in rows],
         )
 
     def add_scanned(self, scan_id: int, rows: Iterable[tuple[Any, ...]]) -> None:

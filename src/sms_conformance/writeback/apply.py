@@ -20,9 +20,10 @@ from sms_conformance.engine.links import LinkResolver
 from sms_conformance.model.errors import CapReached, ConfigError, SourceError
 from sms_conformance.model.findings import Status, fingerprint, legacy_fingerprint, record_fingerprint
 from sms_conformance.model.records import Ref
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.rules.checks import Context
 from sms_conformance.rules.model import Rule
-from sms_conformance.store.history import FindingRow, History
+from sms_conformance.store.history import History
 from sms_conformance.writeback.corrective import CorrectiveKey, corrective_key, fingerprint_of
 from sms_conformance.writeback.guard import clip, neutralise
 from sms_conformance.writeback.plan import (

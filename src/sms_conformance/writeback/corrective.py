@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
 from sms_conformance.model.findings import corrective_fingerprint
+from sms_conformance.model.rows import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
-from sms_conformance.store.history import FindingRow, TaskSubject
 from sms_conformance.writeback.examples import full_list_csv, worst_first
 from sms_conformance.writeback.guard import (
     DESCRIPTION_CAP,

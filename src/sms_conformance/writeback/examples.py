@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from sms_conformance.store.history import FindingRow
+from sms_conformance.model.rows import FindingRow
 
 # Canonical fields whose value ranks a record, 1 the highest (priority = impact x urgency).
 SEVERITY_FIELDS = ("priority", "impact", "urgency", "risk")

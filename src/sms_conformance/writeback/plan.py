@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
+from sms_conformance.model.rows import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
-from sms_conformance.store.history import FindingRow, TaskSubject
 from sms_conformance.support.validation import write_back_part
 from sms_conformance.writeback.guard import (
     DESCRIPTION_CAP,

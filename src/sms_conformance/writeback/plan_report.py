@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
-from sms_conformance.store.history import TaskSubject, iso
+from sms_conformance.model.rows import TaskSubject
+from sms_conformance.store.history import iso
 from sms_conformance.writeback.apply import kinds_text
 from sms_conformance.writeback.owner import Fallback
 from sms_conformance.writeback.plan import Plan, WriteBackSettings

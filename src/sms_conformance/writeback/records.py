@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sms_conformance.connectors.base import TaskDraft, TaskRef
+from sms_conformance.model.rows import FindingRow, TaskSubject
 from sms_conformance.rules.model import Rule
-from sms_conformance.store.history import FindingRow, TaskSubject
 from sms_conformance.writeback.guard import (
     DESCRIPTION_CAP,
     MESSAGE_CAP,

@@ -16,12 +16,13 @@ from sms_conformance.connectors.capabilities import Reads, writes_tasks
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.model.records import Process
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.model.schema import SCHEMA, PlatformMap
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan.names import group_names
 from sms_conformance.scan.scanner import ScanOptions, ScanOutcome
-from sms_conformance.store.history import FindingRow, History
+from sms_conformance.store.history import History
 from sms_conformance.support.safe_files import write_text
 from sms_conformance.writeback.apply import (
     Watched,

@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sms_conformance.model.rows import FindingRow
 from sms_conformance.rules import model as m
 from sms_conformance.rules.fields import walk
-from sms_conformance.store.history import FindingRow
 
 DEFAULT_DISPUTE_TEXT = (
     "Disagree with a finding? To dispute it or request a waiver, write to the GRC contact "
