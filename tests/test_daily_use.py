@@ -60,6 +60,22 @@ def test_two_demos_leave_a_history_whose_trend_has_two_points(
     history.close()
 
 
+def test_a_demo_of_another_size_is_another_instance_not_a_shrunken_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bad input: `demo --records 60` after a demo of 150 records (same seed, same store);
+    outcome: another instance (its own identity and trend), its scan complete, exit 0, not
+    an incomplete scan (exit 3) by the record-share guard."""
+    monkeypatch.chdir(tmp_path)
+    for records in ("150", "60"):
+        result = invoke("demo", "--records", records)
+        assert result.exit_code == 0, result.output
+    assert "incomplete" not in result.output
+    scans = json.loads(invoke("history", "scans", "--history", ".demo/history.sqlite",
+                              "--format", "json").stdout)["scans"]
+    assert len({s["instance_id"] for s in scans}) == 2
+    assert all(s["complete"] for s in scans)
+
+
 def test_a_sandbox_scanned_today_ages_only_the_incidents_it_plants_as_aged(tmp_path: Path) -> None:
     """No --as-of: the sandbox's records are dated back from today, so incident.backlog.aging
     fails on the incidents planted as aged (opened 31 to 180 days ago), not on every one."""

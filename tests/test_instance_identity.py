@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from sms_conformance.app.config import ConfigDir
 from sms_conformance.cli import cli
 from sms_conformance.connectors.base import ConnectorDefaults
+from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
+from sms_conformance.connectors.jira.settings import connector_from_env
+from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.model.findings import record_fingerprint
 from sms_conformance.model.identity import Told, resolve_identity
 from sms_conformance.sandbox.jira import JiraSandbox
@@ -74,21 +78,39 @@ def test_a_second_url_of_one_instance_creates_and_closes_nothing(
         history.close()
 
 
-def test_the_same_seed_is_the_same_instance_on_another_port(tmp_path: Path, monkeypatch) -> None:
-    """Two sandboxes of one seed (another port, another run) answer one identity; another seed
-    another: trends across demo runs follow the instance."""
+SHAPES = [(20, 4, 0.2), (20, 4, 0.2), (20, 5, 0.2), (30, 4, 0.2), (20, 4, 0.5)]
+
+
+def test_the_same_data_is_the_same_instance_on_another_port(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two sandboxes of one seed, size and defect rate (another port, another run) answer one
+    identity; another seed, another size or another defect rate another: trends across demo
+    runs follow the instance, and a smaller sandbox is not a shrunken scan of a larger one."""
     identities = []
-    for seed in (4, 4, 5):
-        with Sandbox(records=20, seed=seed) as box:
+    for records, seed, rate in SHAPES:
+        with Sandbox(records=records, seed=seed, defect_rate=rate) as box:
             monkeypatch.setenv("SERVICENOW_USERNAME", "admin")
             monkeypatch.setenv("SERVICENOW_PASSWORD", box.password)
-            from sms_conformance.app.config import ConfigDir
-            from sms_conformance.connectors.servicenow.source import sandbox_connector
-
             conn = sandbox_connector(box.url, box.password, ConfigDir(None).fieldmap())
             identities.append((resolve_identity(conn, {}).key, box.identity))
-    assert identities[0] == identities[1] != identities[2]
-    assert identities[0][0] == identities[0][1]
+    assert all(told == own for told, own in identities)
+    keys = [told for told, _ in identities]
+    assert keys[0] == keys[1] and len(set(keys)) == 4
+
+
+def test_the_same_data_is_the_same_jira_site_on_another_port() -> None:
+    """Jira: the site's cloudId follows seed, size and defect rate as the ServiceNow
+    sandbox's instance_id does."""
+    fieldmap = ConfigDir(None).fieldmap("jira")
+    assert isinstance(fieldmap, JiraFieldMap)
+    identities = []
+    for records, seed, rate in SHAPES:
+        with JiraSandbox(records=records, seed=seed, defect_rate=rate, password=PASSWORD) as box:
+            conn = connector_from_env(box.url, fieldmap, ENV)
+            identities.append((resolve_identity(conn, {}).key, box.identity))
+    assert all(told == own for told, own in identities)
+    keys = [told for told, _ in identities]
+    assert keys[0] == keys[1] and len(set(keys)) == 4
 
 
 def test_a_withheld_identity_falls_back_to_the_url_and_says_so(

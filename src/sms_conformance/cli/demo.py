@@ -1,8 +1,9 @@
 """`sms-conformance demo`: sandbox + scan + write-back + report, in one command.
 
 The history store stays (`.demo/history.sqlite` by default) and the sandbox says which instance
-it is from its seed (its instance_id property), whatever port it listens on: the same seed is
-the same instance run after run, so every demo adds a point to its trend.
+it is from its seed and size (its instance_id property), whatever port it listens on: the same
+seed and `--records` are the same instance run after run, so every demo adds a point to its
+trend; another size is another instance (its trend starts afresh, not a shrunken scan).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ DEMO_HISTORY = Path(".demo") / "history.sqlite"
               show_default=True, help="History store the demo keeps its scans and tasks in.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Loopback port of the sandbox (0: a free one; any port is the same "
-                   "instance for the same seed).")
+                   "instance for the same seed and --records).")
 @click.pass_context
 def demo(ctx: click.Context, records: int, seed: int, history_path: Path, port: int) -> None:
     """Start a seeded sandbox dated up to today, scan it over HTTP, write remediation tasks
@@ -55,7 +56,7 @@ def demo(ctx: click.Context, records: int, seed: int, history_path: Path, port: 
                          port=port) as connector:
             click.echo(f"scanning with {len(rules)} built-in rules as of {now:%Y-%m-%d %H:%M} "
                        "UTC ...", err=True)
-            identity = resolve_identity(connector, config.settings())  # the seed's
+            identity = resolve_identity(connector, config.settings())  # the seed and size's
             # A new sandbox holds none of the tasks an earlier demo wrote to the last one.
             history.forget_open_tasks(identity.key, now)
 

@@ -55,6 +55,14 @@ class Dataset:
     anchor: datetime
     tables: dict[str, list[Row]]
     planted: dict[str, list[str]] = field(default_factory=dict)
+    records: int = 0  # incidents asked for (`generate`'s records)
+    defect_rate: float = 0.2
+
+    @property
+    def instance_key(self) -> str:
+        """What makes two sandboxes the same instance: the parameters that shape the data
+        (seed, size, defect rate), not the port nor the day the records are dated from."""
+        return f"{self.seed}:{self.records}:{self.defect_rate:g}"
 
     def schema(self, table: str) -> TableSchema:
         return SCHEMAS[table]
@@ -951,7 +959,8 @@ def generate(records: int = 2000, seed: int = 7, defect_rate: float = 0.2,
         finally:
             gc.enable()
         gc.freeze()
-        return Dataset(seed=seed, anchor=anchor, tables=tables, planted=planted)
+        return Dataset(seed=seed, anchor=anchor, tables=tables, planted=planted,
+                       records=records, defect_rate=defect_rate)
     was_enabled = gc.isenabled()
     gc.disable()  # millions of small lists: the cyclic collector would rescan them repeatedly
     try:
@@ -960,7 +969,7 @@ def generate(records: int = 2000, seed: int = 7, defect_rate: float = 0.2,
         if was_enabled:
             gc.enable()
     gc.freeze()  # long-lived rows: keep them out of later collections
-    data.seed = seed
+    data.seed, data.records, data.defect_rate = seed, records, defect_rate
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

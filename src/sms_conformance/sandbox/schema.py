@@ -462,15 +462,18 @@ def priority_rows(matrix: dict[tuple[str, str], str] = PRIORITY_MATRIX) -> list[
     return rows
 
 
-def instance_id(seed: int) -> str:
-    """A sandbox's instance_id property: the same seed, the same instance, whatever its port."""
-    return hashlib.md5(f"sandbox-instance:{seed}".encode(), usedforsecurity=False).hexdigest()
+def instance_id(key: str) -> str:
+    """A sandbox's instance_id property from its data set's `instance_key` (seed, size, defect
+    rate): the same data, the same instance, whatever its port; another size another instance
+    (else its smaller read would look like a shrunken instance to the record-share guard)."""
+    return hashlib.md5(f"sandbox-instance:{key}".encode(), usedforsecurity=False).hexdigest()
 
 
-def property_rows(seed: int) -> list[Row]:
-    """`instance_id` and `instance_name` of a sandbox."""
+def property_rows(key: str) -> list[Row]:
+    """`instance_id` and `instance_name` of a sandbox whose data set's `instance_key` is `key`."""
     rows: list[Row] = []
-    for name, value in (("instance_id", instance_id(seed)), ("instance_name", f"sandbox{seed}")):
+    name_of = "sandbox" + key.replace(":", "-")
+    for name, value in (("instance_id", instance_id(key)), ("instance_name", name_of)):
         row = SYS_PROPERTIES.new_row()
         for key, text in (("sys_id", hashlib.md5(f"sys_properties:{name}".encode(),
                                                   usedforsecurity=False).hexdigest()),

@@ -52,7 +52,7 @@ class JiraSandbox(Served[JiraServer]):
         self.view: LogicalView = logical_view(self.dataset)
         self.store = JiraStore(self.view, time_zone, hidden_fields, absent_fields)
         self.store.cloud_id = str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                             f"sms-sandbox-jira:{self.dataset.seed}"))
+                                             f"sms-sandbox-jira:{self.dataset.instance_key}"))
         # Many long-lived objects: keep the cyclic collector from walking them on every request.
         gc.collect()
         gc.freeze()
@@ -62,7 +62,8 @@ class JiraSandbox(Served[JiraServer]):
 
     @property
     def identity(self) -> str:
-        """The site's identity as a run keys it (identity.Identity.key): from the seed."""
+        """The site's identity as a run keys it (identity.Identity.key): from the seed, the
+        number of records and the defect rate."""
         return f"jira:{self.store.cloud_id}"
 
     @property

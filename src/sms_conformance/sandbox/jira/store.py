@@ -170,7 +170,7 @@ class JiraStore:
         self.user_zone = ZoneInfo(time_zone)
         self.lock = threading.RLock()
         self.version = 0  # bumps on every write: search results are cached per version
-        self.cloud_id = ""  # GET /_edge/tenant_info; JiraSandbox derives it from the seed
+        self.cloud_id = ""  # GET /_edge/tenant_info; JiraSandbox derives it from the data set
         self.issues: dict[int, Issue] = {}
         self.by_key: dict[str, Issue] = {}
         self.options = Options()

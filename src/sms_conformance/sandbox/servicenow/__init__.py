@@ -76,8 +76,9 @@ class Sandbox(Served[SandboxServer]):
 
     @property
     def identity(self) -> str:
-        """The instance's identity as a run keys it (identity.Identity.key): from the seed."""
-        return f"servicenow:{instance_id(self.dataset.seed)}"
+        """The instance's identity as a run keys it (identity.Identity.key): from the seed,
+        the number of records and the defect rate."""
+        return f"servicenow:{instance_id(self.dataset.instance_key)}"
 
     @property
     def faults(self) -> FaultSpec:

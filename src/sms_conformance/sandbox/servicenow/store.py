@@ -145,7 +145,7 @@ class Store:
             self.tables.setdefault(name, Table(schema, []))
         # Readable, as to an admin; `identity_withheld()` makes it read as to a user without the
         # role (rows withheld by ACL: an empty list).
-        self.tables["sys_properties"] = Table(SYS_PROPERTIES, property_rows(dataset.seed))
+        self.tables["sys_properties"] = Table(SYS_PROPERTIES, property_rows(dataset.instance_key))
         self.tables["dl_u_priority"] = Table(DL_U_PRIORITY, priority_rows())
         self.forbidden: set[str] = set()  # tables read as to a user without the role: 403
         self.acl_hidden_rate = acl_hidden_rate
