@@ -11,14 +11,22 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from sms_conformance.app.settings import load_settings
 from sms_conformance.cli import cli
+from sms_conformance.connectors.jira.fieldmap import load_field_map as jira_map
 from sms_conformance.connectors.jira.values import sla_verdict
+from sms_conformance.connectors.servicenow.fieldmap import load_field_map as servicenow_map
+from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.model.records import Unknown
+from sms_conformance.rules.checks import Context
+from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.matrices import Lookup, lookup_table
+from sms_conformance.rules.model import Rule
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.schema import PRIORITY_MATRIX
 from sms_conformance.sandbox.servicenow import Sandbox
-from tests.rules._support import pack, run_example
+from tests.conftest import make_record
+from tests.rules._support import FROZEN_NOW, pack, run_example
 from tests.test_jira_e2e import ENV, PASSWORD
 
 MATRIX_RULE = "incident.priority.matrix"
@@ -215,3 +223,50 @@ def test_a_major_incident_flag_the_field_map_declares_absent_reads_empty(tmp_pat
     record = make_record("incident", state="closed", priority=3, problem=None,
                          major_incident=lacking)
     assert evaluate_one(shipped, record, ctx).status.value == "unknown"
+
+
+def _major_rule(platform_map: Any, by: str) -> Rule:
+    rules = load_rules([builtin_pack_dir()], platform_map, {**load_settings(),
+                       "major_incident_by": by}, include_off=True)
+    return next(r for r in rules if r.id == "incident.major.problem_linked")
+
+
+def test_major_incident_by_on_both_platforms(tmp_path: Path) -> None:
+    """`major_incident_by` with each platform's shipped map (its major incident field mapped):
+    flag counts the flag alone, priority P1 alone, either both; with the field declared
+    absent, flag switches the rule off naming that platform's fix, either is P1 alone."""
+    ctx = Context(now=FROZEN_NOW, links=None)  # type: ignore[arg-type]
+    cases = {"p1": (1, "rejected"), "flagged": (3, "accepted")}
+    want = {"either": {"p1": "fail", "flagged": "fail"}, "flag": {"p1": "pass", "flagged": "fail"},
+            "priority": {"p1": "fail", "flagged": "pass"}}
+    (tmp_path / "fieldmap.yaml").write_text("incident:\n  unmapped: [major_incident]\n")
+    (tmp_path / "jira_fieldmap.yaml").write_text(
+        "processes:\n  incident:\n    unmapped: [major_incident]\n")
+    for load, absent, fix in (
+            (servicenow_map, tmp_path / "fieldmap.yaml",
+             "off until major_incident is mapped to a field of incident in config/fieldmap.yaml"),
+            (jira_map, tmp_path / "jira_fieldmap.yaml",
+             "major_incident not mapped for incident in the Jira field map")):
+        for by, expected in want.items():
+            rule = _major_rule(load(), by)
+            assert not rule.off_reason
+            got = {name: evaluate_one(rule, make_record(
+                "incident", state="closed", priority=priority, problem=None,
+                major_incident=flag), ctx).status.value for name, (priority, flag) in cases.items()}
+            assert got == expected, (load, by)
+        assert _major_rule(load(absent), "flag").off_reason.startswith(fix)
+        either = _major_rule(load(absent), "either")
+        assert not either.off_reason
+        p1 = make_record("incident", state="closed", priority=1, problem=None,
+                         major_incident=Unknown("not mapped"))
+        assert evaluate_one(either, p1, ctx).status.value == "fail"
+
+
+def test_a_misspelt_major_incident_by_is_refused_at_its_line(tmp_path: Path) -> None:
+    """bad input: `major_incident_by: flags` in settings.yaml; outcome: exit 2 naming the file,
+    line and the values it takes."""
+    (tmp_path / "settings.yaml").write_text("backlog_max_age: 30d\nmajor_incident_by: flags\n")
+    result = CliRunner().invoke(cli, ["rules", "list", "--config", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path / 'settings.yaml'}:2: major_incident_by: " in result.output
+    assert "'either', 'priority' or 'flag'" in result.output

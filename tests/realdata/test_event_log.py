@@ -183,3 +183,64 @@ def test_major_incidents_by_priority_alone_where_the_field_map_declares_no_flag(
     code, output, decided = run(export, tmp_path, absent + 'missing_values: ["?"]\n', "p1")
     assert code == 0, output
     assert counts(decided)["incident.major.problem_linked"] == (31, 0, 0)
+
+
+# The event log's own flag column stands in for a site's major incident flag: true on 2 of the
+# closed incidents without a problem, none of them P1.
+FLAG_MAP = UCI_MAP + """\
+    major_incident:
+      field: u_priority_confirmation
+      choices: {accepted: "true", rejected: "false"}
+missing_values: ["?"]
+"""
+
+
+def with_one_p1(export: Path) -> Path:
+    """The final states with one closed P3 incident, not flagged and without a problem, raised
+    to priority 1 (the sample has no P1): the case where "flag alone" and "P1 or flag" differ."""
+    path = export / "incident.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines)
+              if ",Closed," in line and ",3 - Moderate," in line and ",false,Do Not Notify,?," in line)
+    lines[at] = lines[at].replace(",3 - Moderate,", ",1 - Critical,", 1)
+    path.write_text("".join(lines), encoding="utf-8")
+    return export
+
+
+@pytest.mark.parametrize(("by", "failed"), [("either", 3), ("flag", 2), ("priority", 1)])
+def test_major_incident_by_decides_which_incidents_are_major(
+        tmp_path: Path, by: str, failed: int) -> None:
+    """`major_incident_by` in settings.yaml, the site's flag mapped: either (the default) fails
+    the two flagged incidents without a problem and the P1 one; flag the two flagged only (the
+    P1 is not major); priority the P1 only."""
+    export = with_one_p1(final_states(tmp_path / "export"))
+    config = tmp_path / f"{by}-config"
+    config.mkdir()
+    (config / "fieldmap.yaml").write_text(FLAG_MAP, encoding="utf-8")
+    (config / "settings.yaml").write_text(f"major_incident_by: {by}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, [
+        "scan", "--source", f"file:{export}", "--history", str(tmp_path / f"{by}.sqlite"),
+        "--format", "json", "--output", str(tmp_path / f"{by}.json"), "--config", str(config)])
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads((tmp_path / f"{by}.json").read_text())
+    assert counts(report)["incident.major.problem_linked"] == (31 - failed, failed, 0)
+    fails = {f["number"] for f in report["findings"]
+             if f["rule_id"] == "incident.major.problem_linked"}
+    assert len(fails) == failed
+
+
+def test_major_incidents_by_a_flag_the_field_map_declares_absent_switch_the_rule_off(
+        tmp_path: Path) -> None:
+    """bad input: `major_incident_by: flag` with `unmapped: [major_incident]` (no flag to
+    decide by); outcome: the rule is off, `rules list` saying to map the field, not passed
+    on every incident."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "fieldmap.yaml").write_text("incident:\n  unmapped: [major_incident]\n")
+    (config / "settings.yaml").write_text("major_incident_by: flag\n")
+    listed = CliRunner().invoke(cli, ["rules", "list", "--config", str(config)])
+    line = listed.output.split("incident.major.problem_linked", 1)[1].splitlines()[1]
+    assert "OFF: off until major_incident is mapped to a field of incident" in line
+    (config / "settings.yaml").write_text("major_incident_by: either\n")
+    listed = CliRunner().invoke(cli, ["rules", "list", "--config", str(config)])
+    assert "OFF" not in listed.output.split("incident.major.problem_linked", 1)[1].splitlines()[1]

@@ -14,7 +14,7 @@ from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.engine.results import RuleResult
 from sms_conformance.model.records import Process
 from sms_conformance.rules.checks import Context
-from sms_conformance.rules.examples import build_example
+from sms_conformance.rules.examples import build_example, example_settings
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.model import Rule, Severity
 from sms_conformance.rules.parse import ConditionParser
@@ -39,7 +39,23 @@ def pack() -> tuple[Rule, ...]:
     return tuple(load_rules([builtin_pack_dir()], fieldmap(), settings(), include_off=True))
 
 
+@lru_cache(maxsize=8)
+def pack_with(given: tuple[tuple[str, Any], ...] = ()) -> tuple[Rule, ...]:
+    """The pack loaded with these settings over the shipped ones (an example's `_settings`)."""
+    if not given:
+        return pack()
+    return tuple(load_rules([builtin_pack_dir()], fieldmap(), {**settings(), **dict(given)},
+                            include_off=True))
+
+
+def rule_for(rule: Rule, example: Mapping[str, Any]) -> Rule:
+    """`rule` as its example is run: loaded again with the example's `_settings`, if any."""
+    given = tuple(sorted(example_settings(example).items()))
+    return next(r for r in pack_with(given) if r.id == rule.id) if given else rule
+
+
 def run_example(rule: Rule, example: Mapping[str, Any]) -> RuleResult:
+    rule = rule_for(rule, example)
     record, links = build_example(rule, example)
     return evaluate_one(rule, record, Context(now=FROZEN_NOW, links=links))
 

@@ -11,17 +11,17 @@ import pytest
 
 from sms_conformance.engine.evaluate import RuleSet, Verdict, evaluate_one
 from sms_conformance.rules.checks import Context
-from sms_conformance.rules.examples import build_example
+from sms_conformance.rules.examples import build_example, example_settings
 from sms_conformance.rules.model import Rule
 
-from ._support import FROZEN_NOW, pack
+from ._support import FROZEN_NOW, pack, pack_with, rule_for
 
 STATUS = {Verdict.PASSED: "pass", Verdict.OUT_OF_SCOPE: "not_applicable"}
 
 
-@lru_cache(maxsize=1)
-def whole_pack() -> RuleSet:
-    return RuleSet(pack())
+@lru_cache(maxsize=8)
+def whole_pack(given: tuple[tuple[str, Any], ...] = ()) -> RuleSet:
+    return RuleSet(pack_with(given))
 
 
 def _cases() -> list[Any]:
@@ -34,9 +34,11 @@ def _cases() -> list[Any]:
 @pytest.mark.parametrize(("rule", "expected", "example"), _cases())
 def test_example_through_the_scanner_path(rule: Rule, expected: str,
                                           example: dict[str, Any]) -> None:
+    given = tuple(sorted(example_settings(example).items()))
+    rule = rule_for(rule, example)
     record, links = build_example(rule, example)
     ctx = Context(now=FROZEN_NOW, links=links)
-    verdicts = {each.id: got for each, got in whole_pack().evaluate(record, ctx)}
+    verdicts = {each.id: got for each, got in whole_pack(given).evaluate(record, ctx)}
     assert rule.id in verdicts, f"{rule.id} not evaluated on its own process's record"
     got = verdicts[rule.id]
     status = STATUS[got] if isinstance(got, Verdict) else got.status.value

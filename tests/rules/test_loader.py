@@ -98,3 +98,40 @@ def test_bad_message_placeholder(tmp_path: Path) -> None:
 def test_schema_error(tmp_path: Path) -> None:
     error, path = _load_error(tmp_path, GOOD.replace("severity: low", "severity: urgent"))
     _assert_located(error, path, 5, "severity")
+
+
+SETTING_TEST = GOOD.replace("""    matches: '(?i)confirm'
+""", """    matches: '(?i)confirm'
+    when: {setting: major_incident_by, in: [either, flag]}
+""")
+
+
+def test_a_setting_test_decides_when_the_rule_loads(tmp_path: Path) -> None:
+    """`{setting: NAME, in: [...]}` holds or not by the settings the rule is loaded with; a
+    rule none of whose checks can then apply is off, saying so."""
+    (tmp_path / "test.loader.rule.yaml").write_text(SETTING_TEST, encoding="utf-8")
+    (on,) = load_rules([tmp_path], fieldmap(), settings())
+    assert not on.off_reason
+    (off,) = load_rules([tmp_path], fieldmap(), {**settings(), "major_incident_by": "priority"},
+                        include_off=True)
+    assert off.off_reason == "off: with these settings no check of it can apply"
+
+
+def test_a_setting_test_naming_no_setting(tmp_path: Path) -> None:
+    """bad input: `{setting: no_such, in: [a]}` in a check; outcome: refused at its line."""
+    error, path = _load_error(tmp_path, SETTING_TEST.replace("major_incident_by", "no_such"))
+    _assert_located(error, path, 11, "unknown setting 'no_such'")
+
+
+def test_a_setting_test_without_values(tmp_path: Path) -> None:
+    """bad input: `in: []` in a setting test; outcome: refused at its line."""
+    error, path = _load_error(tmp_path, SETTING_TEST.replace("[either, flag]", "[]"))
+    _assert_located(error, path, 11, "in: expects a non-empty list of plain values")
+
+
+def test_an_example_with_an_unknown_setting(tmp_path: Path) -> None:
+    """bad input: an example's `_settings` names no setting; outcome: refused at its line."""
+    text = GOOD.replace("fail: [{state: closed, resolution_notes: fixed}]",
+                        "fail: [{state: closed, resolution_notes: fixed, _settings: {nope: 1}}]")
+    error, path = _load_error(tmp_path, text)
+    _assert_located(error, path, 15, "_settings: unknown setting 'nope'")

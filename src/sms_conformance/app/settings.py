@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
@@ -55,6 +55,7 @@ class Settings(BaseModel):
     restore_targets: dict[Priority, Duration]
     closure_boilerplate_pattern: Annotated[str, AfterValidator(_pattern)]
     backlog_max_age: Duration
+    major_incident_by: Literal["either", "priority", "flag"] = "either"
     disabled_rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
     instance_id: Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9._:-]*$")] = ""
     aliases: list[Annotated[str, Field(min_length=1, max_length=500)]] = []

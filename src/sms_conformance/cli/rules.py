@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -101,7 +103,12 @@ def test(ctx: click.Context, path: Path | None, config_dir: Path | None) -> None
         chosen = config.rules()
     failures = missing_examples(chosen)
     ran = 0
-    for outcome in run_examples(chosen):
+    def reload(rule: Rule, given: Mapping[str, Any]) -> Rule:
+        if rule.source is None:
+            raise ConfigError(f"{rule.id}: an example's settings need the rule's file")
+        return load_rule(rule.source, fieldmap, {**settings, **given})
+
+    for outcome in run_examples(chosen, reload):
         ran += 1
         if not outcome.ok:
             got = outcome.got.value if outcome.got else "invalid example"

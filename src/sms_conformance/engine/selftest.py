@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sms_conformance.engine.evaluate import evaluate_one
 from sms_conformance.model.findings import Status
 from sms_conformance.rules.checks import Context
-from sms_conformance.rules.examples import ExampleError, build_example
+from sms_conformance.rules.examples import ExampleError, build_example, example_settings
 from sms_conformance.rules.model import Rule
 
 # Examples are evaluated as of this fixed moment, so age-based examples never go stale.
@@ -33,16 +34,23 @@ class ExampleOutcome:
         return f"{self.rule.id}:{self.want.value}[{self.index}]"
 
 
-def run_examples(rules: Sequence[Rule], now: datetime = EXAMPLE_NOW) -> Iterator[ExampleOutcome]:
+# The rule loaded again with these settings over the run's (an example's `_settings`).
+Reload = Callable[[Rule, Mapping[str, Any]], Rule]
+
+
+def run_examples(rules: Sequence[Rule], reload: Reload,
+                 now: datetime = EXAMPLE_NOW) -> Iterator[ExampleOutcome]:
     for rule in rules:
         for want, examples in ((Status.PASS, rule.examples.pass_), (Status.FAIL, rule.examples.fail)):
             for index, example in enumerate(examples):
+                given = example_settings(example)
+                judged = reload(rule, given) if given else rule
                 try:
-                    record, links = build_example(rule, example)
+                    record, links = build_example(judged, example)
                 except ExampleError as exc:
                     yield ExampleOutcome(rule, want, index, None, str(exc))
                     continue
-                result = evaluate_one(rule, record, Context(now, links))
+                result = evaluate_one(judged, record, Context(now, links))
                 detail = result.detail or (f"observed {result.observed}" if result.observed else "")
                 yield ExampleOutcome(rule, want, index, result.status, detail)
 

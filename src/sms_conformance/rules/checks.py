@@ -431,6 +431,9 @@ def compile_condition(condition: m.Condition) -> Compiled:
     elif isinstance(condition, m.Not):
         inner = compile_condition(condition.item)
         body = lambda r, x: not inner(r, x)  # noqa: E731
+    elif isinstance(condition, m.SettingIs):
+        decided = condition.holds
+        body = lambda r, x: decided  # noqa: E731
     else:
         evaluate = _EVALUATORS[type(condition)]
         body = lambda r, x: evaluate(condition, r, x)  # noqa: E731

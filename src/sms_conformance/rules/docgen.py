@@ -42,7 +42,8 @@ def render_reference(rules: Iterable[m.Rule]) -> str:
         "not. Field names are the canonical names of the field map, values are canonical values.",
         "In the examples, a reference written as a mapping is a linked record that exists (with",
         "those fields), written as text it is an id that resolves to nothing; `_referenced_by`",
-        "says how many records of another process point at this one.",
+        "says how many records of another process point at this one; `_settings` runs the",
+        "example with those settings (the checks shown are those of the shipped settings).",
         "",
         "| Rule | Clause | Severity | Title |",
         "|---|---|---|---|",
@@ -158,6 +159,8 @@ def _describe(c: m.Condition) -> str:
             f"at least {c.min} {c.process.value} {noun} reference{'s' if c.min == 1 else ''}"
             f" this one through `{c.field}`"
         )
+    if isinstance(c, m.SettingIs):
+        return f"the setting `{c.name}` is one of {_values(c.values)}"
     if isinstance(c, m.AllOf):
         return "(" + " and ".join(describe(i) for i in c.items) + ")"
     if isinstance(c, m.AnyOf):

@@ -2,7 +2,8 @@
 
 An example is a mapping of canonical fields. A reference given as a mapping is a linked record
 that exists (with those fields); given as a string it points at a record that does not exist.
-`_referenced_by: {incident.problem: 2}` says how many records reference this one.
+`_referenced_by: {incident.problem: 2}` says how many records reference this one;
+`_settings: {major_incident_by: flag}` runs the example on the rule loaded with those settings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from sms_conformance.model.schema import LINKS, field_of
 from sms_conformance.rules.model import Rule
 
 REFERENCED_BY = "_referenced_by"
+SETTINGS = "_settings"
+
+
+def example_settings(example: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings an example is run with, over the run's own (`_settings`)."""
+    return dict(example.get(SETTINGS) or {})
 
 
 @dataclass
@@ -50,6 +57,8 @@ def _record(
 ) -> Record:
     values: dict[str, Value] = {}
     for name, raw in example.items():
+        if name == SETTINGS:
+            continue
         if name == REFERENCED_BY:
             for key, count in dict(raw).items():
                 source_process, _, source_field = str(key).partition(".")

@@ -15,8 +15,19 @@ from pydantic import ValidationError
 
 from sms_conformance.model.errors import ConfigFileError, RuleError
 from sms_conformance.model.schema import LIFECYCLE_STATES, PlatformMap, unmapped_fields
+from sms_conformance.rules.checks import FIELD_OPERATORS
+from sms_conformance.rules.examples import SETTINGS
 from sms_conformance.rules.fields import optional_fields, rule_fields
-from sms_conformance.rules.model import AllOf, AnyOf, Condition, FieldCheck, Not, Rule, RuleSpec
+from sms_conformance.rules.model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldCheck,
+    Not,
+    Rule,
+    RuleSpec,
+    SettingIs,
+)
 from sms_conformance.rules.parse import CheckSyntaxError, ConditionParser
 from sms_conformance.support.strict_yaml import MAX_BYTES, SourceDoc, load_yaml
 
@@ -97,18 +108,19 @@ def load_rule(path: Path, platform_map: PlatformMap, settings: Mapping[str, Any]
             f"{located.key}: {located.problem}" if located.key else located.problem,
             path=path, line=located.line, rule_id=rule_id,
         ) from None
-    return _build(spec, doc, platform_map)
+    return _build(spec, doc, platform_map, settings)
 
 
-def _build(spec: RuleSpec, doc: SourceDoc, platform_map: PlatformMap) -> Rule:
+def _build(spec: RuleSpec, doc: SourceDoc, platform_map: PlatformMap,
+           settings: Mapping[str, Any]) -> Rule:
     def fail(problem: str, location: tuple[str | int, ...]) -> RuleError:
         return RuleError(problem, path=doc.path, line=doc.line(location), rule_id=spec.id)
 
     if doc.path.stem != spec.id and doc.path.suffix in (".yaml", ".yml"):
         raise fail(f"file name must be the rule id ({spec.id}.yaml)", ("id",))
-    parser = ConditionParser(spec.process)
+    parser = ConditionParser(spec.process, settings)
     try:
-        check = tuple(parser.parse(item, ("check", i)) for i, item in enumerate(spec.check))
+        check = tuple(_fold(parser.parse(item, ("check", i))) for i, item in enumerate(spec.check))
     except CheckSyntaxError as exc:
         raise fail(str(exc), exc.location) from None
     scope: dict[str, tuple[Any, ...]] = {}
@@ -140,6 +152,13 @@ def _build(spec: RuleSpec, doc: SourceDoc, platform_map: PlatformMap) -> Rule:
             parser.field_name(name, ("optional", i))
         except CheckSyntaxError as exc:
             raise fail(str(exc), exc.location) from None
+    for kind, examples in (("pass", spec.examples.pass_), ("fail", spec.examples.fail)):
+        for i, example in enumerate(examples):
+            given = example.get(SETTINGS, {})
+            if not isinstance(given, Mapping) or (bad := [k for k in given if k not in settings]):
+                where = ("examples", kind, i, SETTINGS)
+                raise fail(f"{SETTINGS}: unknown setting {bad[0]!r}" if isinstance(
+                    given, Mapping) else f"{SETTINGS} must map setting names to values", where)
     lacking = set(unmapped_fields(platform_map, spec.process, spec.optional))
     if lacking:
         rule = dataclasses.replace(rule, check=tuple(_absent(c, lacking) for c in rule.check))
@@ -148,7 +167,50 @@ def _build(spec: RuleSpec, doc: SourceDoc, platform_map: PlatformMap) -> Rule:
     if unmapped:
         rule = dataclasses.replace(
             rule, off_reason=platform_map.off_reason(spec.process, unmapped))
+    elif all(c.when is not None and _never(c.when) for c in rule.check):
+        # No record can fail it: its settings leave only optional fields this platform lacks
+        # (major incidents by a flag the field map declares absent), or nothing at all.
+        reason = (platform_map.off_reason(spec.process, sorted(lacking)) if lacking else
+                  "off: with these settings no check of it can apply")
+        rule = dataclasses.replace(rule, off_reason=reason)
     return rule
+
+
+def _fold(c: Condition) -> Condition:
+    """`c` with its `setting:` tests decided: an `all` holding a false one is that test, an
+    `any` holding a true one that test; the decided others drop out of the junction."""
+    when = _fold(c.when) if c.when is not None else None
+    if isinstance(c, (AllOf, AnyOf)):
+        items = tuple(_fold(i) for i in c.items)
+        decisive = isinstance(c, AnyOf)
+        settled = [i for i in items if isinstance(i, SettingIs) and i.when is None]
+        if deciding := next((i for i in settled if i.holds is decisive), None):
+            return dataclasses.replace(deciding, when=when)
+        kept = tuple(i for i in items if not any(i is d for d in settled))
+        if not kept:
+            return dataclasses.replace(settled[-1], when=when)
+        if len(kept) == 1 and kept[0].when is None:
+            return dataclasses.replace(kept[0], when=when)
+        return dataclasses.replace(c, items=kept, when=when)
+    if isinstance(c, Not):
+        return dataclasses.replace(c, item=_fold(c.item), when=when)
+    return dataclasses.replace(c, when=when) if when is not c.when else c
+
+
+def _never(c: Condition) -> bool:
+    """Whether `c` cannot hold on any record: a false `setting:` test, a check of an absent
+    field that empty does not pass, and junctions of them."""
+    if c.when is not None:
+        return False
+    if isinstance(c, SettingIs):
+        return not c.holds
+    if isinstance(c, FieldCheck) and c.absent:
+        return not FIELD_OPERATORS[c.op].test(None, c.arg)
+    if isinstance(c, AllOf):
+        return any(_never(i) for i in c.items)
+    if isinstance(c, AnyOf):
+        return all(_never(i) for i in c.items)
+    return False
 
 
 def _absent(c: Condition, names: set[str]) -> Condition:

@@ -118,6 +118,17 @@ class ReferencedBy:
 
 
 @dataclass(frozen=True)
+class SettingIs:
+    """`setting: NAME` with `in: [values]`: whether an organisation setting has one of the
+    values. Decided when the rule loads (`holds`); the loader folds it out of junctions."""
+
+    name: str
+    values: tuple[Scalar, ...]
+    holds: bool
+    when: Condition | None = None
+
+
+@dataclass(frozen=True)
 class AllOf:
     items: tuple[Condition, ...]
     when: Condition | None = None
@@ -136,7 +147,8 @@ class Not:
 
 
 Condition = (
-    FieldCheck | Compare | Matrix | Within | OlderThan | Linked | ReferencedBy | AllOf | AnyOf | Not
+    FieldCheck | Compare | Matrix | Within | OlderThan | Linked | ReferencedBy | SettingIs | AllOf
+    | AnyOf | Not
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from sms_conformance.rules.model import (
     Not,
     OlderThan,
     ReferencedBy,
+    SettingIs,
     Within,
 )
 from sms_conformance.support import durations
@@ -50,9 +51,10 @@ def parse_duration(value: Any, location: Location = ()) -> timedelta:
 @dataclass(frozen=True)
 class ConditionParser:
     """Parses conditions for one process, checking every field name against the canonical
-    schema (whatever platform the rules will run on)."""
+    schema (whatever platform the rules will run on); `settings` decide `setting:` tests."""
 
     process: Process | None
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def parse(self, data: Any, loc: Location) -> Condition:
         if not isinstance(data, Mapping):
@@ -61,6 +63,8 @@ class ConditionParser:
         body = {k: v for k, v in data.items() if k != "when"}
         if "field" in body:
             return self._field_condition(body, loc, when)
+        if "setting" in body:
+            return self._setting(body, loc, when)
         if len(body) != 1:
             raise CheckSyntaxError(
                 f"expected one check, got {sorted(body) or 'none'}", loc
@@ -127,6 +131,16 @@ class ConditionParser:
         except (TypeError, ValueError, re.error) as exc:
             raise CheckSyntaxError(f"{op}: {exc}", (*loc, op)) from None
         return FieldCheck(name, op, arg, when)
+
+    def _setting(self, body: dict[str, Any], loc: Location, when: Condition | None) -> SettingIs:
+        spec = self._mapping(body, loc, {"setting", "in"}, set())
+        name, values = spec["setting"], spec["in"]
+        if not isinstance(name, str) or name not in self.settings:
+            raise CheckSyntaxError(f"unknown setting {name!r}", (*loc, "setting"))
+        if not isinstance(values, list) or not values \
+                or not all(isinstance(v, (str, int, float, bool)) for v in values):
+            raise CheckSyntaxError("in: expects a non-empty list of plain values", (*loc, "in"))
+        return SettingIs(name, tuple(values), self.settings[name] in values, when)
 
     def _compare(self, name: str, arg: Any, loc: Location, when: Condition | None) -> Compare:
         spec = self._mapping(arg, loc, {"op"}, {"field", "value"})
@@ -196,7 +210,7 @@ class ConditionParser:
         target = self._ref_target(name, (*loc, "field"))
         where: tuple[Condition, ...] = ()
         if "where" in spec:
-            inner = ConditionParser(target)
+            inner = ConditionParser(target, self.settings)
             where = inner._items(spec["where"], (*loc, "where"))
         return Linked(name, target, where, when)
 
