@@ -270,3 +270,13 @@ def test_a_misspelt_major_incident_by_is_refused_at_its_line(tmp_path: Path) -> 
     assert result.exit_code == 2, result.output
     assert f"{tmp_path / 'settings.yaml'}:2: major_incident_by: " in result.output
     assert "'either', 'priority' or 'flag'" in result.output
+
+
+def test_rules_test_holds_under_every_major_incident_by(tmp_path: Path) -> None:
+    """`rules test` with `major_incident_by` set to each value: every example of the pack still
+    gets what it expects (the examples that depend on it name the value they assume)."""
+    for by in ("either", "priority", "flag"):
+        (tmp_path / "settings.yaml").write_text(f"major_incident_by: {by}\n")
+        result = CliRunner().invoke(cli, ["rules", "test", "--config", str(tmp_path)])
+        assert result.exit_code == 0, (by, result.output)
+        assert " 0 failed" in result.output
