@@ -5,7 +5,9 @@ metrics with the id beside."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from click.testing import CliRunner
@@ -70,3 +72,25 @@ def test_names_given_beside_ids_are_learned_and_others_wanted() -> None:
     assert book.learned == {("group", "g1"): "Service Desk"}
     assert book.wanted == {("configuration_item", "c1")}  # s1 is named already
     assert Ref("group", "g1", "Service Desk") == Ref("group", "g1")  # a name is no identity
+
+
+class _MeetingSource:
+    """resolve() of each table waits for the other's at a barrier: reached only when the two
+    tables are looked up side by side."""
+
+    def __init__(self) -> None:
+        self.meet = threading.Barrier(2, timeout=10)
+
+    def resolve(self, refs: list[Ref], fields: frozenset[str]) -> dict[Ref, Any]:
+        self.meet.wait()
+        return {ref: SimpleNamespace(raw={"name": f"name of {ref.id}"}, number="")
+                for ref in refs}
+
+
+def test_the_tables_names_are_looked_up_side_by_side() -> None:
+    book = NameBook({})
+    book.wanted = {("service", "s1"), ("configuration_item", "c1"), ("configuration_item", "c2")}
+    assert book.look_up(_MeetingSource()) == ""  # type: ignore[arg-type]
+    assert book.learned == {("service", "s1"): "name of s1",
+                            ("configuration_item", "c1"): "name of c1",
+                            ("configuration_item", "c2"): "name of c2"}

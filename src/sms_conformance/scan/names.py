@@ -12,6 +12,7 @@ reads them for the findings' owners.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, NotRead
@@ -50,15 +51,24 @@ class NameBook:
         when the source failed to answer ("" otherwise: a table the source does not hold,
         such as one not exported, leaves its references named by id, silently)."""
         todo = sorted(self.wanted - self.known.keys())[:MAX_LOOKUPS]
-        failed: list[str] = []
-        for kind in sorted({k for k, _ in todo}):
-            refs = [Ref(k, i) for k, i in todo if k == kind]
+        kinds = sorted({k for k, _ in todo})
+
+        def read(kind: str) -> Mapping[Ref, Record] | NotRead | SourceError:
             try:
-                found = connector.resolve(refs, frozenset())
-            except NotRead:
+                return connector.resolve([Ref(k, i) for k, i in todo if k == kind], frozenset())
+            except (NotRead, SourceError) as exc:
+                return exc
+
+        # The tables side by side (a connector's reads are thread-safe: the scan's read-ahead
+        # and its look-ups already share them), so the names wait one look-up, not one a table.
+        with ThreadPoolExecutor(max_workers=max(1, len(kinds))) as pool:
+            answers = list(pool.map(read, kinds))
+        failed: list[str] = []
+        for kind, found in zip(kinds, answers, strict=True):
+            if isinstance(found, NotRead):
                 continue
-            except SourceError as exc:
-                failed.append(f"{kind} ({exc})")
+            if isinstance(found, SourceError):
+                failed.append(f"{kind} ({found})")
                 continue
             for ref, linked in found.items():
                 name = _name_of(linked.raw) or linked.number
