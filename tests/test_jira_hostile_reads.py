@@ -78,7 +78,8 @@ def test_errors_in_a_200_search_answer_fail_the_scan(jsm: JiraSandbox, tmp_path:
 def test_errors_in_a_200_answer_fail_any_endpoint(jsm: JiraSandbox, tmp_path: Path) -> None:
     """fault: GET project answers 200 {"errorMessages": [...]}; outcome: a failed answer (exit 3),
     not a project without issue types (which would read as a field-map problem, exit 2)."""
-    faulted(jsm, tmp_path / "h.sqlite", "errors:1@project")
+    result = faulted(jsm, tmp_path / "h.sqlite", "errors:1@project")
+    assert "Something went wrong" in result.output
 
 
 @pytest.mark.parametrize("total", ["50", "1", "0", "-1"])

@@ -36,4 +36,5 @@ def test_a_sound_store_passes_its_check(tmp_path: Path) -> None:
     history = History(tmp_path / "h.sqlite")
     history.db.execute("INSERT INTO finding_seen VALUES ('a', 'x', 'x')")
     history.db.commit()
-    history.verify()
+    history.verify()  # raises ConfigError on a damaged store
+    assert history.db.execute("SELECT count(*) FROM finding_seen").fetchone() == (1,)
