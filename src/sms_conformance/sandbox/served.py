@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-from http.server import HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-Server = TypeVar("Server", bound=HTTPServer)
+from sms_conformance.sandbox.stats import Stats
+
+
+class CountedServer(ThreadingHTTPServer):
+    """A sandbox's HTTP server: it counts what it served in `stats`."""
+
+    stats: Stats
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """What every sandbox's request handler shares: keep-alive HTTP/1.1, no Nagle delay on
+    loopback, and no log lines (requests are counted in the server's stats)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+Server = TypeVar("Server", bound=CountedServer)
 Self = TypeVar("Self", bound="Served")  # type: ignore[type-arg]
 
 
@@ -29,6 +53,12 @@ class Served(Generic[Server]):
         if self.server is None:
             raise RuntimeError("sandbox not started")
         return f"http://{self.host}:{self.server.server_port}"
+
+    @property
+    def stats(self) -> Stats:
+        if self.server is None:
+            raise RuntimeError("sandbox not started")
+        return self.server.stats
 
     def start(self) -> str:
         """Bind, serve in a background thread, return the base URL."""

@@ -22,7 +22,6 @@ from sms_conformance.sandbox.jira.site import ADMIN_EMAIL, PROJECT_KEY
 from sms_conformance.sandbox.jira.store import JiraStore
 from sms_conformance.sandbox.logical import LogicalView, logical_view
 from sms_conformance.sandbox.served import Served
-from sms_conformance.sandbox.stats import Stats
 
 __all__ = ["ADMIN_EMAIL", "PROJECT_KEY", "JiraSandbox", "serve_jira_forever"]
 
@@ -81,12 +80,6 @@ class JiraSandbox(Served[JiraServer]):
     def auth(self) -> tuple[str, str]:
         """(email, API token) for HTTP basic auth."""
         return self.user, self.password
-
-    @property
-    def stats(self) -> Stats:
-        if self.server is None:
-            raise RuntimeError("sandbox not started")
-        return self.server.stats
 
     @property
     def planted(self) -> dict[str, list[str]]:

@@ -18,7 +18,6 @@ import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,6 +39,7 @@ from sms_conformance.sandbox.jira.site import (
 )
 from sms_conformance.sandbox.jira.sla import sla_page
 from sms_conformance.sandbox.jira.store import ApiError, Issue, JiraStore, error
+from sms_conformance.sandbox.served import CountedServer, LoopbackHandler
 from sms_conformance.sandbox.stats import Stats
 
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -69,7 +69,7 @@ class JiraAuth:
     token: str
 
 
-class JiraServer(ThreadingHTTPServer):
+class JiraServer(CountedServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
@@ -102,19 +102,11 @@ def page_cap(fields: list[str] | None) -> int:
     return 1000 if len(fields) <= 20 else 100
 
 
-class JiraHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class JiraHandler(LoopbackHandler):
     server: JiraServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def version_string(self) -> str:
         return "AtlassianEdge"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")

@@ -17,7 +17,6 @@ from sms_conformance.sandbox.schema import instance_id
 from sms_conformance.sandbox.served import Served
 from sms_conformance.sandbox.servicenow.server import AuthConfig, SandboxServer
 from sms_conformance.sandbox.servicenow.store import Store
-from sms_conformance.sandbox.stats import Stats
 
 DEFAULT_USER = "admin"
 DEFAULT_CLIENT_ID = "sms-conformance-sandbox"
@@ -63,12 +62,6 @@ class Sandbox(Served[SandboxServer]):
     def auth(self) -> tuple[str, str]:
         """(user, password) for HTTP basic auth."""
         return self.user, self.password
-
-    @property
-    def stats(self) -> Stats:
-        if self.server is None:
-            raise RuntimeError("sandbox not started")
-        return self.server.stats
 
     @property
     def planted(self) -> dict[str, list[str]]:

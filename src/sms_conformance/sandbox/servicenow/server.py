@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -36,6 +35,7 @@ from sms_conformance.sandbox.faults import (
     FaultSpec,
     echo_401,
 )
+from sms_conformance.sandbox.served import CountedServer, LoopbackHandler
 from sms_conformance.sandbox.servicenow.attachments import Attachments
 from sms_conformance.sandbox.servicenow.store import DEFAULT_LIMIT, Store
 from sms_conformance.sandbox.stats import Stats
@@ -73,7 +73,7 @@ class AuthConfig:
     refresh_ttl: int = 8_640_000
 
 
-class SandboxServer(ThreadingHTTPServer):
+class SandboxServer(CountedServer):
     """ThreadingHTTPServer holding the store, auth, faults and stats."""
 
     daemon_threads = True
@@ -131,19 +131,11 @@ class SandboxServer(ThreadingHTTPServer):
                 self._tokens[token] = 0.0
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(LoopbackHandler):
     server: SandboxServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def version_string(self) -> str:
         return "ServiceNow"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return  # requests are counted in server.stats instead
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
