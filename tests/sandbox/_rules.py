@@ -25,7 +25,12 @@ def _dt(value: str) -> datetime:
 
 
 class Ctx:
-    def __init__(self, incidents: list[Rec], problems: list[Rec], changes: list[Rec]) -> None:
+    def __init__(self, incidents: list[Rec], problems: list[Rec], changes: list[Rec],
+                 slas: list[Rec] | None = None) -> None:
+        self.slas: dict[str, list[Rec]] | None = None if slas is None else {}
+        for sla in slas or ():
+            if sla["stage"] != "cancelled":
+                self.slas.setdefault(sla["task"], []).append(sla)  # type: ignore[union-attr]
         self.problem_ids = {p["sys_id"] for p in problems}
         self.changes = {c["sys_id"]: c for c in changes}
         self.inc_problem_refs = {i["problem_id"] for i in incidents if i["problem_id"]}
@@ -78,11 +83,26 @@ def incident_rules(r: Rec, ctx: Ctx) -> list[str]:
          r["close_code"] == "Resolved by change" and not r["rfc"]),
         ("incident.backlog.aging", s in ("1", "2", "3")
          and _dt(r["opened_at"]) < ANCHOR - timedelta(days=30)),
+        *sla_checks(r, ctx),
     ]
     for rule, failed in checks:
         if failed:
             out.append(rule)
     return out
+
+
+def sla_checks(r: Rec, ctx: Ctx) -> list[tuple[str, bool]]:
+    """The SLA rules, over the incident's task_sla rows (not cancelled), when they are given."""
+    if ctx.slas is None:
+        return []
+    slas = ctx.slas.get(r["sys_id"], [])
+    return [
+        ("incident.sla.recorded", r["state"] != "8" and r["priority"] in TARGET_H and not slas),
+        ("incident.sla.breach_reason", r["state"] in ("6", "7") and not r["problem_id"]
+         and any(s["has_breached"] == "true" for s in slas)),
+        ("incident.sla.pause_reason", not r["hold_reason"]
+         and any(s["stage"] == "paused" for s in slas)),
+    ]
 
 
 def problem_rules(r: Rec, ctx: Ctx) -> list[str]:
@@ -137,8 +157,10 @@ RULES: dict[str, Callable[[Rec, Ctx], list[str]]] = {
 
 
 def failures(tables: dict[str, list[Rec]]) -> dict[str, list[str]]:
-    """number -> sorted failing rule ids, over incident, problem and change_request."""
-    ctx = Ctx(tables["incident"], tables["problem"], tables["change_request"])
+    """number -> sorted failing rule ids, over incident, problem and change_request (and the
+    incidents' task_sla rows, when given)."""
+    ctx = Ctx(tables["incident"], tables["problem"], tables["change_request"],
+              tables.get("task_sla"))
     out: dict[str, list[str]] = {}
     for table, check in RULES.items():
         for rec in tables[table]:

@@ -14,13 +14,22 @@ from sms_conformance.sandbox.logical import PROCESS_TABLES, logical_view
 from sms_conformance.sandbox.schema import SCHEMAS
 
 
+# Tables added since (SLA records, clause 8.3.3) and the defects planted in them: left out of
+# the digest, which holds every row the generator made before them.
+LATER_TABLES = frozenset({"contract_sla", "task_sla"})
+LATER_RULES = frozenset({"incident.sla.recorded", "incident.sla.breach_reason",
+                         "incident.sla.pause_reason"})
+
+
 def digest(data: Dataset) -> str:
     h = hashlib.sha256()
-    for name in sorted(data.tables):
+    for name in sorted(set(data.tables) - LATER_TABLES):
         h.update(name.encode())
         for row in data.tables[name]:
             h.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
-    h.update(orjson.dumps(data.planted, option=orjson.OPT_SORT_KEYS))
+    planted = {n: kept for n, rules in data.planted.items()
+               if (kept := [r for r in rules if r not in LATER_RULES])}
+    h.update(orjson.dumps(planted, option=orjson.OPT_SORT_KEYS))
     return h.hexdigest()
 
 

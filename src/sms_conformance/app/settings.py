@@ -56,6 +56,8 @@ class Settings(BaseModel):
     closure_boilerplate_pattern: Annotated[str, AfterValidator(_pattern)]
     backlog_max_age: Duration
     major_incident_by: Literal["either", "priority", "flag"] = "either"
+    # Priorities an agreed SLA covers: records of them carry an SLA record (incident.sla.recorded)
+    sla_priorities: Annotated[list[Priority], Field(min_length=1)] = [1, 2, 3, 4, 5]
     disabled_rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
     instance_id: Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9._:-]*$")] = ""
     aliases: list[Annotated[str, Field(min_length=1, max_length=500)]] = []

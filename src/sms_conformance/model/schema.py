@@ -57,6 +57,13 @@ _COMMON: dict[str, CanonicalField] = {
     "resolution_notes": _STR, "closed_at": _DATETIME,
 }
 
+# What a record's SLA records say (model/slas.py; clause 8.3.3): counts and names derived from
+# them, and the recorded reason for a breach.
+_SLAS: dict[str, CanonicalField] = {
+    "sla_count": _INT, "sla_breached": _INT, "sla_paused": _INT, "sla_breached_names": _STR,
+    "sla_breach_reason": _STR,
+}
+
 SCHEMA: dict[Process, dict[str, CanonicalField]] = {
     Process.INCIDENT: {
         **_COMMON, "reporter": _ref("user"), "category": _STR, "subcategory": _STR,
@@ -66,6 +73,7 @@ SCHEMA: dict[Process, dict[str, CanonicalField]] = {
         "major_incident": _STR, "vendor_reference": _STR,
         # The platform's own verdict on the incident's SLA (ServiceNow task.made_sla).
         "made_sla": _BOOL,
+        **_SLAS,
     },
     Process.PROBLEM: {
         **_COMMON, "category": _STR, "urgency": _INT, "root_cause": _STR, "workaround": _STR,

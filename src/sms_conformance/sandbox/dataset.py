@@ -34,6 +34,7 @@ from sms_conformance.sandbox.schema import (
     Row,
     TableSchema,
 )
+from sms_conformance.sandbox.slas import SlaGenerator, definitions
 
 DEFAULT_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)  # of Sandbox() in tests and benchmarks
 
@@ -141,6 +142,7 @@ class _Generator:
         self.n_prb = int(records * 0.15 + 0.5)
         self.n_chg = int(records * 0.25 + 0.5)
         self.rng = random.Random(seed)
+        self.seed = seed
         self.defect_rate = defect_rate
         self.anchor = anchor
         self.A = int(anchor.timestamp())
@@ -921,6 +923,9 @@ class _Generator:
             self.tables[name] = []
         for rows in self.tables.values():
             rows.sort(key=lambda r: r[0])
+        self.tables["contract_sla"] = definitions(self.fmt(self.A - 900 * DAY))
+        self.tables["task_sla"] = SlaGenerator(self.seed, self.A, self.fmt, self.defect_rate).run(
+            incidents, self.planted)
         return Dataset(seed=0, anchor=self.anchor, tables=self.tables, planted=self.planted)
 
 
@@ -932,7 +937,7 @@ def _cache_file(cache_dir: Path, records: int, seed: int, defect_rate: float,
     """Cache file name: parameters plus a digest of the generator's own source."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("dataset.py", "pools.py", "schema.py"):
+    for name in ("dataset.py", "pools.py", "schema.py", "slas.py"):
         digest.update((here / name).read_bytes())
     digest.update(repr((records, seed, defect_rate, anchor.isoformat())).encode())
     return cache_dir / f"sandbox-{records}-{seed}-{digest.hexdigest()[:16]}.marshal"

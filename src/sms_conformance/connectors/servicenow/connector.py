@@ -46,6 +46,7 @@ from sms_conformance.connectors.servicenow.query import (
     condition,
 )
 from sms_conformance.connectors.servicenow.responses import Json
+from sms_conformance.connectors.servicenow.slas import SlaReader
 from sms_conformance.connectors.servicenow.streams import GatedClient, split_after
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
@@ -64,6 +65,7 @@ from sms_conformance.model.errors import SourceError
 from sms_conformance.model.identity import Told
 from sms_conformance.model.records import Process, Record, Ref, Value
 from sms_conformance.model.schema import process_of_kind
+from sms_conformance.model.slas import reads_slas
 from sms_conformance.rules.matrices import Lookup, lookup_table
 from sms_conformance.rules.model import Rule
 
@@ -207,8 +209,14 @@ class ServiceNowConnector(ConnectorDefaults):
                 stats=stats[-1], max_pages=self.max_pages, start=start, below=below,
             )
 
-        def records(keyset: KeysetScan, rows: Iterator[Json], previous: str = "",
-                    number: int = 0) -> Iterator[Record]:
+        slas = self._sla_reader(pmap, request.fields)
+
+        def records(keyset: KeysetScan, rows: Iterator[Json]) -> Iterator[Record]:
+            read = converted(keyset, rows)
+            return read if slas is None else slas.attach(read)
+
+        def converted(keyset: KeysetScan, rows: Iterator[Json], previous: str = "",
+                      number: int = 0) -> Iterator[Record]:
             for row in rows:
                 previous = _checked_id(pmap.table, number, row, previous)
                 start, below = keyset.start, keyset.below
@@ -241,6 +249,13 @@ class ServiceNowConnector(ConnectorDefaults):
         finally:
             for one in stats:
                 self.notices.extend(one.notices)
+
+    def _sla_reader(self, pmap: ProcessMap, fields: Set[str]) -> SlaReader | None:
+        """The reader of the SLA records of a fetch's records, when the rules read them."""
+        if pmap.slas is None or not reads_slas(fields):
+            return None
+        return SlaReader(self.pages, pmap.slas, batch=self.ref_batch, page_size=self.page_size,
+                         max_pages=self.max_pages, streams=self.streams, notices=self.notices)
 
     def expected_total(self, process: Process | str) -> int | None:
         """The first page's X-Total-Count of the last fetch (before ACLs: an upper bound)."""

@@ -22,6 +22,8 @@ from sms_conformance.model.dates import DateReader, parse_datetime, zone
 from sms_conformance.model.errors import ConfigError, ConfigFileError
 from sms_conformance.model.records import NamedRef, Process, Ref, Unknown, Value, not_returned
 from sms_conformance.model.schema import KINDS, SCHEMA, FieldType, field_of, process_of_kind
+from sms_conformance.model.slas import DERIVED as SLA_DERIVED
+from sms_conformance.model.slas import REASON as SLA_REASON
 from sms_conformance.support.strict_yaml import SourceDoc, load_shipped, load_yaml, validate
 
 __all__ = ["FieldMap", "FieldSpec", "ProcessMap", "format_datetime", "load_field_map",
@@ -184,6 +186,30 @@ def _ref_reader(kind: str, display: bool) -> Reader:
     return read
 
 
+class SlaSource(BaseModel):
+    """Where a process's SLA records are: rows of `table` (task_sla) whose `task` references the
+    record, read through these fields. `name` dot-walks to the SLA definition (contract_sla);
+    `breach_reason`: a field of the SLA record saying why it breached (none on a stock
+    instance)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    table: TableName = "task_sla"
+    task: FieldName = "task"
+    name: FieldName = "sla.name"
+    stage: FieldName = "stage"
+    breached: FieldName = "has_breached"
+    planned_end: FieldName = "planned_end_time"
+    business_percentage: FieldName = "business_percentage"
+    pause_duration: FieldName = "pause_duration"
+    breach_reason: FieldName | None = None
+
+    def platform_fields(self) -> list[str]:
+        names = [self.task, self.name, self.stage, self.breached, self.planned_end,
+                 self.business_percentage, self.pause_duration]
+        return sorted({"sys_id", *names, *([self.breach_reason] if self.breach_reason else [])})
+
+
 class ProcessMap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -193,6 +219,8 @@ class ProcessMap(BaseModel):
     # Canonical fields a stock instance does not have (an organisation adds and maps them):
     # rules reading one stay off until `fields` maps it.
     unmapped: Annotated[tuple[str, ...], Strict(False)] = ()  # YAML gives a list
+    # The process's SLA records (clause 8.3.3); None: the instance keeps none for it.
+    slas: SlaSource | None = None
     # How dates are read (set by the FieldMap): stored values in UTC, display values in the
     # exporting user's zone; both in the field map's date_format too.
     _dates: DateReader = PrivateAttr(default_factory=DateReader)
@@ -202,8 +230,24 @@ class ProcessMap(BaseModel):
     _plans: dict[tuple[frozenset[str] | None, bool], list[tuple[str, str, Reader, Unknown]]] = (
         PrivateAttr(default_factory=dict))
 
+    @model_validator(mode="after")
+    def _one_breach_reason(self) -> ProcessMap:
+        if self.slas is not None and self.slas.breach_reason and SLA_REASON in self.fields:
+            raise ValueError(f"{SLA_REASON}: given by both slas.breach_reason (a field of each "
+                             "SLA record) and fields (a field of the record): name one")
+        return self
+
     def is_unmapped(self, canonical: str) -> bool:
         return canonical in self.unmapped and canonical not in self.fields
+
+    def fills(self, canonical: str) -> bool:
+        """Whether this map fills `canonical`: a field entry, or the SLA records' fields."""
+        if canonical in self.fields:
+            return True
+        if self.slas is None:
+            return False
+        return canonical in SLA_DERIVED or (canonical == SLA_REASON
+                                            and self.slas.breach_reason is not None)
 
     def kind_of(self, canonical: str) -> str:
         """The canonical kind a reference field points at ("" for other fields)."""
@@ -332,7 +376,7 @@ class FieldMap(BaseModel):
     # PlatformMap -------------------------------------------------------------------------
     def maps(self, process: Process, field: str) -> bool:
         pmap = self.processes.get(Process(process))
-        return pmap is not None and field in pmap.fields
+        return pmap is not None and pmap.fills(field)
 
     def where(self, process: Process) -> str:
         return self.for_process(process).table
@@ -412,6 +456,7 @@ class _ProcessOverride(BaseModel):
     number_prefix: Annotated[str, Field(max_length=20)] | None = None
     fields: dict[str, _FieldOverride] = {}
     unmapped: Annotated[tuple[str, ...], Strict(False)] | None = None
+    slas: SlaSource | None = None  # replaces the default's; null: no SLA records are read
 
 
 class _Override(BaseModel):
