@@ -103,6 +103,9 @@ def test_jira_scan_gives_the_servicenow_counts_per_rule(tmp_path: Path) -> None:
     assert on_jira == on_servicenow
     assert sum(failed for _, failed in on_jira.values()) > 50  # the planted defects were seen
     assert sum(1 for evaluated, _ in on_jira.values() if evaluated) > 30
+    # the SLA rules (8.3.3) too: task_sla rows and the JSM SLA fields of the same SLA records
+    slas = {r: on_jira[r] for r in on_jira if r.startswith("incident.sla.")}
+    assert len(slas) == 3 and all(failed > 0 for _, failed in slas.values()), slas
 
 
 def test_write_back_to_jsm_twice_creates_each_task_once(jsm: JiraSandbox, tmp_path: Path) -> None:

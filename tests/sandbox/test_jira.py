@@ -19,6 +19,7 @@ from sms_conformance.cli.sandbox import sandbox_group
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.jira.store import flatten
 from sms_conformance.sandbox.logical import LogicalView
+from sms_conformance.sandbox.schema import RESTORE_TARGET_SECONDS
 
 TOKEN = "jira-test-token"
 JIRA_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
@@ -457,19 +458,29 @@ def test_cli_refuses_servicenow_only_options_for_jira() -> None:
     assert result.exit_code == 2 and "ServiceNow sandbox only" in result.output
 
 
-def test_incident_sla_is_time_to_resolution_against_the_restore_target(
+def test_incident_slas_are_time_to_resolution_and_first_response(
         jira: JiraSandbox) -> None:
+    """The SLAs of an incident are its SLA records of the logical data set (the ServiceNow
+    sandbox's task_sla rows): Time to resolution against the restore target, and Time to first
+    response; a change has none."""
     s = session(jira)
     resolved = next(i for i in jira.store.issues.values() if i.process == "incident"
                     and i.record is not None and i.record.values.get("resolved_at")
-                    and i.record.values.get("priority"))
+                    and i.record.values.get("priority") and i.record.slas
+                    and not any(sla.breached for sla in i.record.slas))
     page = s.get(f"{jira.url}/rest/servicedeskapi/request/{resolved.key}/sla").json()
-    assert page["isLastPage"] is True and page["size"] == 1
-    cycle = page["values"][0]["completedCycles"][0]
+    assert page["isLastPage"] is True and page["size"] == 2
+    by_name = {value["name"]: value for value in page["values"]}
+    assert set(by_name) == {"Time to first response", "Time to resolution"}
+    cycle = by_name["Time to resolution"]["completedCycles"][0]
     assert resolved.record is not None
     elapsed = resolved.record.values["resolved_at"] - resolved.record.opened_at
     assert cycle["elapsedTime"]["millis"] == int(elapsed.total_seconds() * 1000)
-    assert cycle["breached"] == (cycle["remainingTime"]["millis"] < 0)
+    assert cycle["goalDuration"]["millis"] == RESTORE_TARGET_SECONDS[
+        str(resolved.record.values["priority"])] * 1000
+    for value in page["values"]:
+        for one in value["completedCycles"]:
+            assert one["breached"] == (one["remainingTime"]["millis"] < 0)
     change = next(i for i in jira.store.issues.values() if i.process == "change")
     assert s.get(f"{jira.url}/rest/servicedeskapi/request/{change.key}/sla").json()[
         "values"] == []

@@ -13,7 +13,6 @@ from sms_conformance.sandbox.dataset import Dataset, generate
 from sms_conformance.sandbox.logical import PROCESS_TABLES, logical_view
 from sms_conformance.sandbox.schema import SCHEMAS
 
-
 # Tables added since (SLA records, clause 8.3.3) and the defects planted in them: left out of
 # the digest, which holds every row the generator made before them.
 LATER_TABLES = frozenset({"contract_sla", "task_sla"})

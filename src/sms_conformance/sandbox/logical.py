@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, load_field_map
 from sms_conformance.model.records import Ref, Value
 from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.schema import SCHEMAS
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 PROCESS_TABLES = {"incident": "incident", "problem": "problem", "change": "change_request"}
 PROCESSES = tuple(PROCESS_TABLES)
 # Canonical references between process records: links on platforms that link records (Jira
@@ -33,6 +34,22 @@ EXTRA_FIELDS: dict[str, dict[str, FieldSpec]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class LogicalSla:
+    """One SLA record of a process record (a task_sla row): its definition's target (response,
+    resolution), name and goal, stage, whether it breached, when it started and stopped (None:
+    running), and the time it counted (business elapsed: within goal unless breached)."""
+
+    target: str
+    name: str
+    goal_seconds: int
+    stage: str
+    breached: bool
+    start: datetime
+    stop: datetime | None
+    elapsed_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class LogicalRecord:
     """One process record in canonical terms. `values` hold canonical values (references to
     users, groups, services and CIs as the target's id); `links` the ids of linked process
@@ -43,6 +60,7 @@ class LogicalRecord:
     number: str
     values: Mapping[str, Value]
     links: Mapping[str, str]
+    slas: tuple[LogicalSla, ...] = ()
 
     @property
     def opened_at(self) -> datetime:
@@ -80,9 +98,10 @@ def logical_view(dataset: Dataset) -> LogicalView:
     field_map = load_field_map()
     records: dict[str, list[LogicalRecord]] = {}
     by_number: dict[str, tuple[str, str]] = {}
+    slas = _slas(dataset)
     for process, table in PROCESS_TABLES.items():
         pmap = field_map.for_process(process)
-        rows = _records(process, table, pmap, dataset)
+        rows = _records(process, table, pmap, dataset, slas)
         records[process] = rows
         by_number.update((r.number, (process, r.id)) for r in rows)
     planted: dict[str, list[tuple[str, str]]] = {}
@@ -97,7 +116,8 @@ def logical_view(dataset: Dataset) -> LogicalView:
                        configuration_items=_names(dataset, "cmdb_ci"), planted=planted)
 
 
-def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset) -> list[LogicalRecord]:
+def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset,
+             slas: Mapping[str, tuple[LogicalSla, ...]]) -> list[LogicalRecord]:
     schema = SCHEMAS[table]
     extra = EXTRA_FIELDS.get(process, {})
     specs = {**pmap.fields, **extra}
@@ -123,8 +143,42 @@ def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset) -> li
             elif name not in LINK_FIELDS:
                 values[name] = value
         values.pop("number", None)
-        out.append(LogicalRecord(process, raw["sys_id"], raw["number"], values, links))
+        out.append(LogicalRecord(process, raw["sys_id"], raw["number"], values, links,
+                                 slas.get(raw["sys_id"], ())))
     return out
+
+
+def _slas(dataset: Dataset) -> dict[str, tuple[LogicalSla, ...]]:
+    """task id -> its SLA records, response first, from the task_sla and contract_sla rows."""
+    rows = dataset.tables.get("task_sla", [])
+    definitions = {d[0]: d for d in dataset.tables.get("contract_sla", [])}
+    sla, sdef = SCHEMAS["task_sla"], SCHEMAS["contract_sla"]
+    get = {name: sla.getter(name) for name in (
+        "task", "sla", "stage", "has_breached", "start_time", "end_time",
+        "business_percentage")}
+    target, name, goal = (sdef.getter(n) for n in ("target", "name", "duration"))
+    out: dict[str, list[LogicalSla]] = {}
+    for row in rows:
+        values = {n: g(row) for n, g in get.items() if g is not None}
+        definition = definitions[values["sla"]]
+        seconds = _seconds(goal(definition)) if goal else 0
+        start = parse_stored(values["start_time"])
+        stop = parse_stored(values["end_time"]) if values["end_time"] else None
+        breached = values["has_breached"] == "true"
+        elapsed = int(((stop or dataset.anchor) - start).total_seconds())
+        if not breached and elapsed > seconds:  # within goal on the instance's schedule
+            elapsed = round(seconds * float(values["business_percentage"]) / 100)
+        out.setdefault(values["task"], []).append(LogicalSla(
+            target=target(definition) if target else "", name=name(definition) if name else "",
+            goal_seconds=seconds, stage=values["stage"], breached=breached, start=start,
+            stop=stop, elapsed_seconds=elapsed))
+    return {task: tuple(sorted(found, key=lambda s: s.target != "response"))
+            for task, found in out.items()}
+
+
+def _seconds(duration: str) -> int:
+    """A stored duration ("1970-01-01 04:00:00": time since the epoch) in seconds."""
+    return int((parse_stored(duration) - EPOCH).total_seconds())
 
 
 def _users(dataset: Dataset) -> dict[str, Person]:
@@ -139,5 +193,9 @@ def _names(dataset: Dataset, table: str) -> dict[str, str]:
     return {row[sid]: row[name] for row in dataset.tables[table]}
 
 
-__all__ = ["LINK_FIELDS", "PROCESSES", "PROCESS_TABLES", "LogicalRecord", "LogicalView",
-           "Person", "logical_view"]
+def parse_stored(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+__all__ = ["LINK_FIELDS", "PROCESSES", "PROCESS_TABLES", "LogicalRecord", "LogicalSla",
+           "LogicalView", "Person", "logical_view"]

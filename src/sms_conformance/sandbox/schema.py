@@ -453,7 +453,7 @@ TASK_SLA = TableSchema(
     refs={"task": "task", "sla": "contract_sla"},
     constants={"sys_class_name": "task_sla", "sys_created_by": "system",
                "sys_updated_by": "system", "sys_mod_count": "1", "timezone": "GMT",
-               "schedule": ""},
+               "schedule": "", "u_breach_reason": ""},  # an organisation's own field
     computed={"active": lambda r: "true" if r[3] in ("in_progress", "paused") else "false"},
     choices={"stage": TASK_SLA_STAGES},
     display_field="sla",

@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from sms_conformance.connectors.jira import jql
-from sms_conformance.connectors.jira.values import Reader, reader
+from sms_conformance.connectors.jira.values import Reader, reader, sla_record
 from sms_conformance.model.errors import ConfigError, ConfigFileError
 from sms_conformance.model.records import (
     LIFECYCLE_STATES,
@@ -31,6 +31,8 @@ from sms_conformance.model.records import (
     not_returned,
 )
 from sms_conformance.model.schema import field_of
+from sms_conformance.model.slas import DERIVED as SLA_DERIVED
+from sms_conformance.model.slas import SlaRecord, derived_fields
 from sms_conformance.support.strict_yaml import load_shipped, load_yaml, validate
 
 # sla: a JSM SLA field (Time to resolution) read as its own verdict, a bool (values.sla_verdict)
@@ -121,6 +123,9 @@ class JiraProcessMap(BaseModel):
     fields: dict[str, JiraFieldSpec] = {}
     unmapped: Annotated[tuple[str, ...], Strict(False)] = ()
     jql: Restriction | None = None
+    # The JSM SLA fields (by name) whose cycles are the record's SLA records (clause 8.3.3):
+    # summed up into the sla_* fields (model/slas.py). Empty: the site keeps no SLAs for it.
+    slas: Annotated[tuple[Text, ...], Strict(False), Field(max_length=20)] = ()
 
     def is_type(self, name: object) -> bool:
         return isinstance(name, str) and name.casefold() in self._types
@@ -168,7 +173,8 @@ class JiraFieldMap(BaseModel):
     def maps(self, process: Process | str, field: str) -> bool:
         """Whether this map fills the canonical `field` of `process` (state always)."""
         pmap = self.processes.get(Process(process))
-        return pmap is not None and (field in ("state", "number") or field in pmap.fields)
+        return pmap is not None and (field in ("state", "number") or field in pmap.fields
+                                     or (bool(pmap.slas) and field in SLA_DERIVED))
 
     def off_reason(self, process: Process | str, fields: Sequence[str]) -> str:
         """Why a rule reading these unmapped fields is off, and how to turn it on."""
@@ -291,7 +297,22 @@ class ProcessBinding:
                 continue
             self.field_ids[canonical] = field_id
             self.readers[canonical] = reader(spec.type, field_id, spec.values, _refs_to(kind))
-        self._mapped = frozenset({"state", *self.field_ids, *self.links, *self.unbound})
+        # The SLA fields the site has (name, id); none of those named: why the sla_* fields
+        # are unknown.
+        self.sla_fields: list[tuple[str, str]] = []
+        missing: list[str] = []
+        for name in pmap.slas:
+            field_id, problem = catalog.find(JiraFieldSpec(name=name))
+            if field_id is None:
+                missing.append(problem)
+            else:
+                self.sla_fields.append((name, field_id))
+        self.slas_unbound = "" if self.sla_fields or not missing else (
+            f"{process.value}: {'; '.join(missing)} at {catalog.site} (the SLA fields of "
+            "slas: in the Jira field map): the SLA rules are unknown")
+        derived = SLA_DERIVED if pmap.slas else ()
+        self._mapped = frozenset({"state", *self.field_ids, *self.links, *self.unbound,
+                                  *derived})
 
     def mapped(self) -> frozenset[str]:
         return self._mapped
@@ -304,6 +325,8 @@ class ProcessBinding:
             ids.add("status")
         if any(n in self.links for n in names):
             ids.add("issuelinks")
+        if any(n in SLA_DERIVED for n in names):
+            ids.update(field_id for _, field_id in self.sla_fields)
         return sorted({*ids, *BASE_FIELDS})
 
     def to_canonical(self, fields: Mapping[str, Any], wanted: AbstractSet[str] | None,
@@ -311,8 +334,12 @@ class ProcessBinding:
         """Canonical values of one issue's `fields` (`key` and `id` from the `issue`); a field
         not returned is unknown, and so is one the map does not fill (never empty)."""
         out: dict[str, Value] = {}
+        slas: dict[str, Value] | None = None
         for name, how, field_id, read, missing in self._plan(wanted):
-            if how == "field":
+            if how == "sla":
+                slas = self._slas(fields) if slas is None else slas
+                out[name] = slas[name]
+            elif how == "field":
                 value = fields.get(field_id, _MISSING)
                 out[name] = missing if value is _MISSING else read(value)
             elif how == "state":
@@ -343,6 +370,8 @@ class ProcessBinding:
                     f"{self.process.value}.{name} is not mapped in the Jira field map")))
             elif name in self.unbound:
                 plan.append((name, "unmapped", "", _no_reader, Unknown(self.unbound[name])))
+            elif name in SLA_DERIVED and name not in self.field_ids:
+                plan.append((name, "sla", "", _no_reader, None))
             elif field_id in TOP_LEVEL:
                 plan.append((name, "top", field_id, _no_reader, None))
             elif name == "state" or name in self.links:
@@ -353,6 +382,22 @@ class ProcessBinding:
                              not_returned(field_id)))
         self._plans[key] = plan
         return plan
+
+    def _slas(self, fields: Mapping[str, Any]) -> dict[str, Value]:
+        """The sla_* fields of one issue from its SLA fields: unknown when the site has none of
+        those named, when one was not returned (withheld) or cannot be read."""
+        if self.slas_unbound:
+            return dict.fromkeys(SLA_DERIVED, Unknown(self.slas_unbound))
+        records: list[SlaRecord] = []
+        for name, field_id in self.sla_fields:
+            if field_id not in fields:
+                return dict.fromkeys(SLA_DERIVED, not_returned(field_id))
+            found = sla_record(fields[field_id], field_id, name)
+            if isinstance(found, Unknown):
+                return dict.fromkeys(SLA_DERIVED, found)
+            if found is not None:
+                records.append(found)
+        return derived_fields(records, per_record_reason=False)
 
     def state_of(self, fields: Mapping[str, Any]) -> Value:
         if "status" not in fields:

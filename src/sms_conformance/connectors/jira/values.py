@@ -15,6 +15,7 @@ from typing import Any
 
 from sms_conformance.connectors.jira.adf import AdfError, flatten
 from sms_conformance.model.records import Unknown, Value
+from sms_conformance.model.slas import SlaRecord
 
 # 2025-02-17T09:05:31.290-0800 (Jira), also +01:00, Z, no fraction, and a bare date.
 _TIMESTAMP = re.compile(
@@ -170,6 +171,28 @@ def sla_verdict(raw: Any, field_id: str) -> Value:
     if any(c.get("breached") is True for c in (*completed, ongoing)):
         return False
     return True if completed and not ongoing else None
+
+
+def sla_record(raw: Any, field_id: str, name: str) -> SlaRecord | Unknown | None:
+    """One JSM SLA field as an SLA record (reference §3): breached once any cycle breached,
+    paused or running while it has an ongoing cycle, completed otherwise; None for a field
+    with no cycle (no SLA applies), Unknown for a value of another shape (a CSV export)."""
+    if raw is None:
+        return None
+    if type(raw) is not dict:
+        return Unknown(f"{field_id} is not an SLA value (a CSV export shows SLAs as text)")
+    completed = raw.get("completedCycles") or []
+    ongoing = raw.get("ongoingCycle") or {}
+    if type(completed) is not list or type(ongoing) is not dict \
+            or not all(type(c) is dict for c in completed):
+        return Unknown(f"{field_id}: SLA cycles of an unknown shape")
+    if not completed and not ongoing:
+        return None
+    stage = ("paused" if ongoing.get("paused") is True else "in_progress") if ongoing \
+        else "completed"
+    shown = raw.get("name")
+    return SlaRecord(name=shown if isinstance(shown, str) and shown else name, stage=stage,
+                     breached=any(c.get("breached") is True for c in (*completed, ongoing)))
 
 
 def _integer(text: str, field_id: str) -> Value:

@@ -25,7 +25,7 @@ from sms_conformance.sandbox.jira.site import (
     Placement,
     Status,
 )
-from sms_conformance.sandbox.jira.sla import sla_values
+from sms_conformance.sandbox.jira.sla import sla_value
 from sms_conformance.sandbox.jira.store import (
     PLACED_BY_ID,
     Issue,
@@ -188,9 +188,8 @@ class Renderer:
 
     def _placed(self, issue: Issue, place: Placement, value: Any) -> Any:
         kind = place.kind
-        if kind == "sla":  # worked out from the issue, as JSM does
-            slas = sla_values(issue)
-            return slas[0] if slas else None
+        if kind == "sla":  # worked out from the issue's SLA records, as JSM does
+            return sla_value(issue, place.target)
         if value is None or value == "":
             return "" if kind == "text" else None
         if kind == "datetime":

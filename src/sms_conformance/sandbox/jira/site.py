@@ -212,6 +212,7 @@ CUSTOM_FIELDS = (
     CustomField("Review date", "datetime"),
     CustomField("Closed date", "datetime"),
     CustomField("Time to resolution", "sla"),  # JSM's default SLA field (reference §3)
+    CustomField("Time to first response", "sla"),
 )
 CUSTOM_IDS = {f.name: f"customfield_{10100 + i}" for i, f in enumerate(CUSTOM_FIELDS)}
 CUSTOM_BY_ID = {CUSTOM_IDS[f.name]: f for f in CUSTOM_FIELDS}
@@ -263,6 +264,9 @@ PLACEMENTS: dict[str, dict[str, Placement]] = {
         "major_incident": Placement("Major incident state", "option", MAJOR_STATE),
         "vendor_reference": Placement("Vendor reference", "string"),
         "made_sla": Placement("Time to resolution", "sla"),
+        # JSM's other default SLA field: not a canonical field of its own (the connector sums
+        # every mapped SLA field up into the sla_* fields), placed under the sandbox's own key
+        "time_to_first_response": Placement("Time to first response", "sla"),
     },
     "problem": {
         **_common(PROBLEM_RESOLUTION),

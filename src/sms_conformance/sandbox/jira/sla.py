@@ -1,17 +1,19 @@
-"""GET /rest/servicedeskapi/request/{key}/sla: the "Time to resolution" SLA of an incident, in the
-shape of reference §3 (times {epochMillis, friendly, iso8601, jira}, durations {millis,
-friendly}); goals are the restore targets per priority the generator plants against."""
+"""The SLAs of an incident (Time to resolution, Time to first response): the values of its JSM
+SLA fields and GET /rest/servicedeskapi/request/{key}/sla, in the shape of reference §3 (times
+{epochMillis, friendly, iso8601, jira}, durations {millis, friendly}), rendered from the logical
+data set's SLA records, so both sandboxes carry the same SLAs."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sms_conformance.sandbox.jira.store import Issue, jira_time
-from sms_conformance.sandbox.schema import RESTORE_TARGET_SECONDS
+from sms_conformance.sandbox.logical import LogicalSla
 
-SLA_ID = "1"
-SLA_NAME = "Time to resolution"
+# The JSM SLA fields an incident carries, by the target of the logical SLA each renders.
+SLA_FIELDS = {"resolution": "Time to resolution", "response": "Time to first response"}
+SLA_IDS = {"resolution": "1", "response": "2"}
 
 
 def _time(value: datetime, issue: Issue) -> dict[str, Any]:
@@ -28,42 +30,44 @@ def _duration(seconds: float) -> dict[str, Any]:
     return {"millis": millis, "friendly": f"{sign}{minutes // 60}h {minutes % 60}m"}
 
 
-def sla_values(issue: Issue, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The SLAs of one issue: incidents with a priority have Time to resolution."""
+def sla_values(issue: Issue) -> list[dict[str, Any]]:
+    """The SLAs of one issue, rendered from its logical SLA records (the ServiceNow sandbox's
+    task_sla rows): a completed one as a completed cycle, a running one as the ongoing cycle
+    (paused or not), a cancelled one not at all (no cycle: JSM shows no SLA)."""
     record = issue.record
-    if record is None or record.process != "incident":
+    if record is None:
         return []
-    priority = record.values.get("priority")
-    goal = RESTORE_TARGET_SECONDS.get(str(priority))
-    if goal is None:
-        return []
-    start = record.opened_at
-    breach = start + timedelta(seconds=goal)
-    resolved = record.values.get("resolved_at")
-    sla: dict[str, Any] = {"id": SLA_ID, "name": SLA_NAME, "_links": {}, "completedCycles": [],
-                           "slaDisplayFormat": "NEW_SLA_FORMAT"}
-    if isinstance(resolved, datetime):
-        elapsed = (resolved - start).total_seconds()
-        sla["completedCycles"].append({
-            "startTime": _time(start, issue), "stopTime": _time(resolved, issue),
-            "breachTime": _time(breach, issue), "breached": resolved > breach,
-            "goalDuration": _duration(goal), "elapsedTime": _duration(elapsed),
-            "remainingTime": _duration(goal - elapsed)})
+    return [value for sla in record.slas if (value := _value(issue, sla)) is not None]
+
+
+def sla_value(issue: Issue, name: str) -> dict[str, Any] | None:
+    """The value of the SLA field `name` on an issue (None: it has no such SLA)."""
+    return next((v for v in sla_values(issue) if v["name"] == name), None)
+
+
+def _value(issue: Issue, sla: LogicalSla) -> dict[str, Any] | None:
+    if sla.stage == "cancelled" or sla.target not in SLA_FIELDS:
+        return None
+    breach = sla.start + timedelta(seconds=sla.goal_seconds)
+    value: dict[str, Any] = {"id": SLA_IDS[sla.target], "name": SLA_FIELDS[sla.target],
+                             "_links": {}, "completedCycles": [],
+                             "slaDisplayFormat": "NEW_SLA_FORMAT"}
+    cycle = {"startTime": _time(sla.start, issue), "breachTime": _time(breach, issue),
+             "breached": sla.breached, "goalDuration": _duration(sla.goal_seconds),
+             "elapsedTime": _duration(sla.elapsed_seconds),
+             "remainingTime": _duration(sla.goal_seconds - sla.elapsed_seconds)}
+    if sla.stop is not None:
+        value["completedCycles"].append({**cycle, "stopTime": _time(sla.stop, issue)})
     else:
-        current = now or datetime.now(timezone.utc)
-        elapsed = (current - start).total_seconds()
-        sla["ongoingCycle"] = {
-            "startTime": _time(start, issue), "breachTime": _time(breach, issue),
-            "breached": current > breach, "paused": record.values.get("state") == "on_hold",
-            "withinCalendarHours": True, "goalDuration": _duration(goal),
-            "elapsedTime": _duration(elapsed), "remainingTime": _duration(goal - elapsed)}
-    return [sla]
+        value["ongoingCycle"] = {**cycle, "paused": sla.stage == "paused",
+                                 "withinCalendarHours": True}
+    return value
 
 
 def sla_page(issue: Issue, base: str, start: int, limit: int) -> dict[str, Any]:
     values = sla_values(issue)
     for sla in values:
-        sla["_links"] = {"self": f"{base}/rest/servicedeskapi/request/{issue.id}/sla/{SLA_ID}"}
+        sla["_links"] = {"self": f"{base}/rest/servicedeskapi/request/{issue.id}/sla/{sla['id']}"}
     page = values[start:start + limit]
     return {"size": len(page), "start": start, "limit": limit,
             "isLastPage": start + len(page) >= len(values), "values": page,

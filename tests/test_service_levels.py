@@ -1,0 +1,192 @@
+"""Service levels (clause 8.3.3) from the platforms' own SLA records: ServiceNow task_sla rows
+and JSM SLA fields summed up on each record, the SLA rules on both sandboxes, and unknown (never
+a task) where the SLA records cannot be read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sms_conformance.cli import cli
+from sms_conformance.connectors.jira.values import sla_record
+from sms_conformance.model.records import Unknown
+from sms_conformance.model.slas import SlaRecord, derived_fields, unknown_fields
+from sms_conformance.sandbox.jira import JiraSandbox
+from sms_conformance.sandbox.servicenow import Sandbox
+from tests.test_jira_e2e import ENV, PASSWORD
+
+AS_OF = "2026-11-01"
+SLA_RULES = ("incident.sla.recorded", "incident.sla.breach_reason", "incident.sla.pause_reason")
+
+
+def servicenow_scan(box: Sandbox, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    result = CliRunner(env={"SERVICENOW_USERNAME": "admin",
+                            "SERVICENOW_PASSWORD": box.password}).invoke(cli, [
+        "scan", "--source", "servicenow", "--instance", box.url, "--history",
+        str(tmp_path / "h.sqlite"), "--as-of", AS_OF, "--full", "--format", "json",
+        "--output", str(tmp_path / "r.json"), *extra])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads((tmp_path / "r.json").read_text())
+    return report
+
+
+def jira_scan(box: JiraSandbox, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    result = CliRunner(env=ENV).invoke(cli, [
+        "scan", "--source", "jira", "--site", box.url, "--history", str(tmp_path / "h.sqlite"),
+        "--as-of", AS_OF, "--full", "--format", "json", "--output", str(tmp_path / "r.json"),
+        *extra])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads((tmp_path / "r.json").read_text())
+    return report
+
+
+def sla_lines(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["rule_id"]: r for r in report["summary"]["rules"] if r["rule_id"] in SLA_RULES}
+
+
+def test_a_record_with_several_slas_is_summed_up() -> None:
+    slas = [SlaRecord("Priority 2 response (30 minutes)", "completed", True, reason="vendor"),
+            SlaRecord("Priority 2 resolution (8 hours)", "paused", False),
+            SlaRecord("Priority 3 resolution (24 hours)", "cancelled", True)]
+    fields = derived_fields(slas, per_record_reason=False)
+    assert fields == {"sla_count": 2, "sla_breached": 1, "sla_paused": 1,
+                      "sla_breached_names": "Priority 2 response (30 minutes)"}
+    assert derived_fields([], per_record_reason=False)["sla_count"] == 0
+
+
+def test_several_breached_slas_need_a_reason_each() -> None:
+    """Per SLA record reasons: the breach reason holds them all, and is empty as soon as one
+    breached SLA has none (the rule then fails)."""
+    explained = [SlaRecord("A", "completed", True, reason="Vendor late"),
+                 SlaRecord("B", "completed", True, reason="Caller away")]
+    assert derived_fields(explained, True)["sla_breach_reason"] == "A: Vendor late; B: Caller away"
+    one_missing = [*explained[:1], SlaRecord("B", "completed", True, reason=" ")]
+    assert derived_fields(one_missing, True)["sla_breach_reason"] is None
+    unknown = unknown_fields("task_sla: no read access", True)
+    assert set(unknown) == {"sla_count", "sla_breached", "sla_paused", "sla_breached_names",
+                            "sla_breach_reason"}
+    assert all(isinstance(v, Unknown) for v in unknown.values())
+
+
+def _time(millis: int) -> dict[str, Any]:
+    return {"epochMillis": millis, "iso8601": "2026-10-01T08:00:00+0000"}
+
+
+def test_a_jsm_sla_field_reads_as_an_sla_record() -> None:
+    """The shape of reference §3: completed cycles and the ongoing one."""
+    cycle = {"startTime": _time(0), "breachTime": _time(1), "breached": False,
+             "goalDuration": {"millis": 14400000}, "elapsedTime": {"millis": 1000}}
+    done = {"id": "1", "name": "Time to resolution", "completedCycles": [cycle]}
+    assert sla_record(done, "customfield_10071", "TTR") == SlaRecord(
+        "Time to resolution", "completed", False)
+    paused = {"name": "Time to first response", "completedCycles": [],
+              "ongoingCycle": {**cycle, "breached": True, "paused": True}}
+    assert sla_record(paused, "customfield_10072", "TTFR") == SlaRecord(
+        "Time to first response", "paused", True)
+    assert sla_record({"completedCycles": []}, "customfield_10071", "TTR") is None
+    assert sla_record(None, "customfield_10071", "TTR") is None
+
+
+def test_a_jsm_sla_field_of_another_shape_is_unknown() -> None:
+    """bad input: an SLA field given as text (a CSV export) or with cycles of another shape;
+    outcome: unknown, saying which field, never an SLA record."""
+    text = sla_record("2h 30m", "customfield_10071", "TTR")
+    assert isinstance(text, Unknown) and "customfield_10071" in text.reason
+    odd = sla_record({"completedCycles": "none"}, "customfield_10071", "TTR")
+    assert isinstance(odd, Unknown) and "unknown shape" in odd.reason
+
+
+def test_both_sandboxes_fail_exactly_the_planted_sla_defects(tmp_path: Path) -> None:
+    """The one logical data set: the planted SLA defects are what each platform's scan fails,
+    record for record."""
+    with Sandbox(records=300, seed=5) as box:
+        planted = {n for n, rules in box.dataset.planted.items() for r in rules if r in SLA_RULES}
+        on_servicenow = servicenow_scan(box, tmp_path / "sn", "--only", "incident.sla.*")
+    with JiraSandbox(records=300, seed=5, password=PASSWORD) as jsm:
+        on_jira = jira_scan(jsm, tmp_path / "jira", "--only", "incident.sla.*")
+        keys = {i.key: i.record.number for i in jsm.store.issues.values() if i.record}
+    failed_sn = {f["number"] for f in on_servicenow["findings"] if f["status"] == "fail"}
+    failed_jira = {keys[f["number"]] for f in on_jira["findings"] if f["status"] == "fail"}
+    assert failed_sn == planted == failed_jira and planted
+    assert {r: (x["evaluated"], x["failed"]) for r, x in sla_lines(on_servicenow).items()} == {
+        r: (x["evaluated"], x["failed"]) for r, x in sla_lines(on_jira).items()}
+
+
+def test_task_sla_forbidden_makes_the_sla_rules_unknown_and_writes_no_task(
+        tmp_path: Path) -> None:
+    """fault: the integration user may not read task_sla (403); outcome: the SLA rules fail
+    nothing: unknown with the reason wherever the SLA records decide (a record that conforms
+    either way, such as one with a linked problem, passes), the notice says so, and a
+    write-back run writes no task for them."""
+    with Sandbox(records=150, seed=2) as box:
+        box.store.forbidden.add("task_sla")
+        report = servicenow_scan(box, tmp_path, "--only", "incident.sla.*", "--write-back")
+        tasks = box.store.tables["incident_task"].rows
+    lines = sla_lines(report)
+    assert set(lines) == set(SLA_RULES)
+    assert all(line["failed"] == 0 and line["unknown"] > line["passed"]
+               for line in lines.values()), lines
+    assert lines["incident.sla.recorded"]["passed"] == 0
+    details = {f["detail"] for f in report["findings"] if f["status"] == "unknown"}
+    assert details and all("task_sla may not be read" in d for d in details), details
+    assert any("task_sla may not be read" in n for n in report["scan"]["notices"])
+    assert tasks == []
+
+
+@pytest.mark.parametrize("fault", ["hidden", "absent"])
+def test_a_withheld_jsm_sla_field_makes_the_sla_rules_unknown(fault: str,
+                                                               tmp_path: Path) -> None:
+    """fault: the JSM SLA fields withheld from the user (not returned) or not on the site;
+    outcome: the SLA rules fail nothing, unknown with the reason wherever the SLA records
+    decide, and write-back writes no task."""
+    fields = ["Time to resolution", "Time to first response"]
+    given = {"hidden_fields": fields[:1]} if fault == "hidden" else {"absent_fields": fields}
+    with JiraSandbox(records=120, seed=2, password=PASSWORD, **given) as jsm:  # type: ignore[arg-type]
+        before = sum(1 for i in jsm.store.issues.values() if i.is_task)
+        report = jira_scan(jsm, tmp_path, "--only", "incident.sla.*", "--write-back")
+        after = sum(1 for i in jsm.store.issues.values() if i.is_task)
+    lines = sla_lines(report)
+    assert all(line["failed"] == 0 and line["unknown"] > line["passed"]
+               for line in lines.values()), lines
+    assert lines["incident.sla.recorded"]["passed"] == 0
+    details = {f["detail"] for f in report["findings"] if f["status"] == "unknown"}
+    expected = "was not returned" if fault == "hidden" else "no field named"
+    assert details and all(expected in d for d in details), details
+    assert after == before
+
+
+def test_task_sla_rows_are_read_in_batches_beside_the_pages(tmp_path: Path) -> None:
+    """One read of task_sla per batch of scanned records (100 ids), not per record; and none
+    when no rule reads the SLA fields."""
+    with Sandbox(records=450, seed=8) as box:
+        servicenow_scan(box, tmp_path / "a", "--only", "incident.sla.*")
+        sla_reads = [e[2] for e in box.stats.log if "/table/task_sla" in e[2]]
+        servicenow_scan(box, tmp_path / "b", "--only", "incident.logging.*")
+        after = [e[2] for e in box.stats.log if "/table/task_sla" in e[2]]
+    assert len(sla_reads) == 5, sla_reads
+    assert len(after) == len(sla_reads)
+
+
+def test_breach_reason_from_a_task_sla_field_the_map_names(tmp_path: Path) -> None:
+    """slas.breach_reason names a task_sla field: a breached incident without a linked problem
+    passes where every breached SLA carries a reason."""
+    with Sandbox(records=200, seed=6) as box:
+        table = box.store.tables["task_sla"]
+        for row in table.rows:
+            if row[table.schema.col("has_breached")] == "true":
+                table.schema.set(row, "u_breach_reason", "Vendor delivered the part late")
+        table.bump()
+        config = tmp_path / "config"
+        config.mkdir()
+        (config / "fieldmap.yaml").write_text(
+            "incident:\n  slas: {breach_reason: u_breach_reason}\n")
+        report = servicenow_scan(box, tmp_path, "--only", "incident.sla.breach_reason",
+                                 "--config", str(config))
+    line = sla_lines(report)["incident.sla.breach_reason"]
+    assert line["evaluated"] > 0 and line["failed"] == 0 and line["unknown"] == 0, line
