@@ -5,6 +5,7 @@ a task) where the SLA records cannot be read."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,15 @@ def _time(millis: int) -> dict[str, Any]:
 
 def test_a_jsm_sla_field_reads_as_an_sla_record() -> None:
     """The shape of reference §3: completed cycles and the ongoing one."""
-    cycle = {"startTime": _time(0), "breachTime": _time(1), "breached": False,
-             "goalDuration": {"millis": 14400000}, "elapsedTime": {"millis": 1000}}
+    due = 1790000000000
+    cycle = {"startTime": _time(0), "breachTime": _time(due), "breached": False,
+             "goalDuration": {"millis": 14400000}, "elapsedTime": {"millis": 3600000}}
     done = {"id": "1", "name": "Time to resolution", "completedCycles": [cycle]}
     assert sla_record(done, "customfield_10071", "TTR") == SlaRecord(
-        "Time to resolution", "completed", False)
+        "Time to resolution", "completed", False,
+        planned_end=datetime.fromtimestamp(due / 1000, tz=timezone.utc), business_percentage=25)
     paused = {"name": "Time to first response", "completedCycles": [],
-              "ongoingCycle": {**cycle, "breached": True, "paused": True}}
+              "ongoingCycle": {"breached": True, "paused": True}}
     assert sla_record(paused, "customfield_10072", "TTFR") == SlaRecord(
         "Time to first response", "paused", True)
     assert sla_record({"completedCycles": []}, "customfield_10071", "TTR") is None
@@ -190,3 +193,33 @@ def test_breach_reason_from_a_task_sla_field_the_map_names(tmp_path: Path) -> No
                                  "--config", str(config))
     line = sla_lines(report)["incident.sla.breach_reason"]
     assert line["evaluated"] > 0 and line["failed"] == 0 and line["unknown"] == 0, line
+
+
+def test_doctor_checks_read_access_to_task_sla(tmp_path: Path) -> None:
+    """fault: task_sla forbidden (403) to the integration user; outcome: doctor fails that
+    table with the fix (read access), where the SLA fields are read fine otherwise."""
+    env = {"SERVICENOW_USERNAME": "admin"}
+    with Sandbox(records=60, seed=2) as box:
+        env["SERVICENOW_PASSWORD"] = box.password
+        args = ["doctor", "--source", "servicenow", "--instance", box.url]
+        readable = CliRunner(env=env).invoke(cli, args)
+        box.store.forbidden.add("task_sla")
+        forbidden = CliRunner(env=env).invoke(cli, args)
+    assert "task_sla: readable" in readable.output, readable.output
+    assert "FAIL  task_sla: no read access" in forbidden.output, forbidden.output
+    assert "grant the integration user a role that reads task_sla" in forbidden.output
+
+
+def test_doctor_names_the_jsm_sla_fields(tmp_path: Path) -> None:
+    """fault: the site has none of the SLA fields the map lists; outcome: doctor warns, naming
+    them and the SLA rules left unknown."""
+    with JiraSandbox(records=20, seed=2, password=PASSWORD) as jsm:
+        found = CliRunner(env=ENV).invoke(cli, ["doctor", "--source", "jira", "--site", jsm.url])
+    with JiraSandbox(records=20, seed=2, password=PASSWORD,
+                     absent_fields=["Time to resolution", "Time to first response"]) as jsm:
+        absent = CliRunner(env=ENV).invoke(cli, ["doctor", "--source", "jira", "--site",
+                                                 jsm.url])
+    assert "incident: SLA fields Time to resolution, Time to first response found" in (
+        found.output), found.output
+    assert "no field named 'Time to resolution'" in absent.output, absent.output
+    assert "incident.sla.recorded" in absent.output

@@ -10,11 +10,13 @@ from typing import Any
 from sms_conformance.connectors.capabilities import Finding
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql
+from sms_conformance.connectors.jira.fieldmap import ProcessBinding
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.site import Site
 from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
 from sms_conformance.model.errors import ConfigError, SourceError
 from sms_conformance.model.records import Process
+from sms_conformance.model.slas import DERIVED as SLA_DERIVED
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 
@@ -143,7 +145,25 @@ def _custom_fields(connector: Site, readers: Mapping[tuple[str, str], Sequence[s
             effect = (f"unknown results for {', '.join(blinded)}" if blinded
                       else "no rule selected reads it")
             findings.append(Finding("warn", f"{reason}: {effect}"))
+        findings.extend(_sla_fields(process, binding, readers))
     return [Finding("ok", f"{found} custom fields found by name"), *findings]
+
+
+def _sla_fields(process: Process, binding: ProcessBinding,
+                readers: Mapping[tuple[str, str], Sequence[str]]) -> list[Finding]:
+    """The SLA fields the map lists (`slas:`) as the site has them, when a rule reads them."""
+    blinded = sorted({r for (p, f), ids in readers.items() if p == process.value
+                      and f in SLA_DERIVED for r in ids})
+    if not binding.pmap.slas or not blinded:
+        return []
+    if binding.slas_unbound:
+        return [Finding("warn", f"{binding.slas_unbound} ({', '.join(blinded)})",
+                        "name the site's SLA fields under slas: in the Jira field map")]
+    found = [name for name, _ in binding.sla_fields]
+    missing = [n for n in binding.pmap.slas if n not in found]
+    return [Finding("ok" if not missing else "warn",
+                    f"{process.value}: SLA fields {', '.join(found)} found"
+                    + (f"; not on the site: {', '.join(missing)}" if missing else ""))]
 
 
 def _hidden(connector: Site, process: Process, fields: set[str], sample: int

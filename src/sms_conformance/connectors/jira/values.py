@@ -191,8 +191,21 @@ def sla_record(raw: Any, field_id: str, name: str) -> SlaRecord | Unknown | None
     stage = ("paused" if ongoing.get("paused") is True else "in_progress") if ongoing \
         else "completed"
     shown = raw.get("name")
-    return SlaRecord(name=shown if isinstance(shown, str) and shown else name, stage=stage,
-                     breached=any(c.get("breached") is True for c in (*completed, ongoing)))
+    last = ongoing or completed[-1]  # the cycle that says where the SLA stands
+    goal, elapsed = (_millis(last.get(k)) for k in ("goalDuration", "elapsedTime"))
+    breach = _millis(last.get("breachTime"), "epochMillis")
+    return SlaRecord(
+        name=shown if isinstance(shown, str) and shown else name, stage=stage,
+        breached=any(c.get("breached") is True for c in (*completed, ongoing)),
+        planned_end=(datetime.fromtimestamp(breach / 1000, tz=timezone.utc)
+                     if breach is not None else None),
+        business_percentage=(100 * elapsed / goal if goal and elapsed is not None else None))
+
+
+def _millis(value: Any, key: str = "millis") -> int | None:
+    """A duration's `millis` (a time's `epochMillis`), when the value has a whole number."""
+    number = value.get(key) if type(value) is dict else None
+    return number if type(number) is int else None
 
 
 def _integer(text: str, field_id: str) -> Value:

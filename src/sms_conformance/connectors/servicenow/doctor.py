@@ -17,6 +17,7 @@ from sms_conformance.connectors.servicenow.query import check_field, condition
 from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
 from sms_conformance.model.errors import ConfigError, SourceError
 from sms_conformance.model.schema import Process
+from sms_conformance.model.slas import reads_slas
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.rules.model import Rule
 
@@ -43,6 +44,8 @@ def check(connector: Instance, rules: Sequence[Rule],
             pmap = connector.fieldmap.for_process(process)
             fields = set().union(*(rule_fields(r) for r in chosen))
             needed[pmap.table] = set(pmap.platform_fields(fields))
+            if pmap.slas is not None and reads_slas(fields):  # the SLA records (task_sla)
+                needed.setdefault(pmap.slas.table, set()).update(pmap.slas.platform_fields())
     findings = diagnose(connector, needed)
     if findings[0].level == "ok":  # reached and authenticated
         targets = ServiceNowTaskSettings.from_settings(settings).targets.values()
