@@ -16,8 +16,10 @@ from sms_conformance.cli import cli
 from sms_conformance.connectors.jira.values import sla_record
 from sms_conformance.model.records import Unknown
 from sms_conformance.model.slas import SlaRecord, derived_fields, unknown_fields
+from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 from tests.test_jira_e2e import ENV, PASSWORD
 
 AS_OF = "2026-11-01"
@@ -223,3 +225,27 @@ def test_doctor_names_the_jsm_sla_fields(tmp_path: Path) -> None:
         found.output), found.output
     assert "no field named 'Time to resolution'" in absent.output, absent.output
     assert "incident.sla.recorded" in absent.output
+
+
+def test_an_export_without_task_sla_leaves_the_sla_rules_unknown(tmp_path: Path) -> None:
+    """fault: the ServiceNow exports hold the incidents but no task_sla file; outcome: the SLA
+    rules fail nothing (unknown where the SLA records decide), a notice says to export
+    task_sla; with task_sla.json beside them the planted SLA defects are found."""
+    data = generate(200, 3)
+    planted = {n for n, rules in data.planted.items() for r in rules if r in SLA_RULES}
+    export(data, tmp_path / "without", tables=("incident", "problem", "change_request"))
+    export(data, tmp_path / "with")
+    reports = {}
+    for name in ("without", "with"):
+        out = tmp_path / f"{name}.json"
+        result = CliRunner().invoke(cli, [
+            "scan", "--source", f"file:{tmp_path / name}", "--history",
+            str(tmp_path / f"{name}.sqlite"), "--as-of", AS_OF, "--full", "--format", "json",
+            "--output", str(out), "--only", "incident.sla.*"])
+        assert result.exit_code in (0, 1), result.output
+        reports[name] = json.loads(out.read_text())
+    lines = sla_lines(reports["without"])
+    assert all(line["failed"] == 0 and line["unknown"] > 0 for line in lines.values()), lines
+    assert any("task_sla.json was not exported" in n for n in reports["without"]["scan"]["notices"])
+    found = {f["number"] for f in reports["with"]["findings"] if f["status"] == "fail"}
+    assert found == planted and planted

@@ -66,6 +66,18 @@ def read_export(path: Path, pmap: ProcessMap, missing: Collection[str] = (),
     return Export(path, rows, _displayed(rows, pmap, display_default), ids, notice)
 
 
+def read_rows(path: Path, key: str, missing: Collection[str] = (),
+              encoding: str | None = None) -> list[dict[str, Any]]:
+    """The rows of an export of a table outside the field map's processes (task_sla), each
+    known by its `key` column."""
+    content, _ = decode(path, encoding)
+    rows = (_csv_rows(path, content, key) if path.suffix == ".csv"
+            else _json_rows(path, content)[1])
+    if missing:
+        _blank(rows, frozenset(missing))
+    return rows
+
+
 def decode(path: Path, encoding: str | None) -> tuple[str, str | None]:
     """The text of a file, and a notice when its encoding was not UTF-8 but guessed: the one
     given, else UTF-8 (BOM or not) or UTF-16 by its BOM, else Windows-1252 where UTF-8 fails
@@ -144,7 +156,8 @@ def _csv_line(i: int) -> str:
     return f"line {i + 2}"  # the header is line 1; a quoted line break shifts this
 
 
-def _csv_rows(path: Path, content: str) -> list[dict[str, Any]]:
+def _csv_rows(path: Path, content: str, key: str = "number") -> list[dict[str, Any]]:
+    """The rows of a CSV export whose header names `key` (the column every row is known by)."""
     try:
         with io.StringIO(content, newline="") as handle:
             reader = csv.DictReader(handle)
@@ -154,8 +167,8 @@ def _csv_rows(path: Path, content: str) -> list[dict[str, Any]]:
             repeated = sorted({name for name in header if header.count(name) > 1})
             if repeated:
                 raise ConfigError(f"{path}: column {repeated[0]!r} appears twice in the header")
-            if "number" not in header:
-                raise ConfigError(f"{path}: no 'number' column; export with field names as "
+            if key not in header:
+                raise ConfigError(f"{path}: no {key!r} column; export with field names as "
                                   "column headers (not labels)")
             rows: list[dict[str, Any]] = []
             for row in reader:

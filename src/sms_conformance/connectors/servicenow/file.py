@@ -21,9 +21,11 @@ from sms_conformance.connectors.servicenow.exports import (
     examples,
     export_path,
     read_export,
+    read_rows,
     text,
 )
-from sms_conformance.connectors.servicenow.fieldmap import FieldMap, FieldSpec
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, FieldSpec, SlaSource
+from sms_conformance.connectors.servicenow.slas import summed_up, with_unknown
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import (
     LIFECYCLE_STATES,
@@ -34,6 +36,7 @@ from sms_conformance.model.records import (
     Unknown,
 )
 from sms_conformance.model.schema import process_of_kind
+from sms_conformance.model.slas import reads_slas
 
 # More than this share of records without a readable lifecycle state: the export cannot be
 # scanned (every scope depends on the state), rather than pass almost everything unseen.
@@ -54,6 +57,7 @@ class FileConnector(ConnectorDefaults):
         self.fieldmap = fieldmap
         self.notices: list[str] = []
         self._exports: dict[str, Export | None] = {}
+        self._sla_rows: dict[Path, list[dict[str, Any]]] = {}
         tables = [pmap.table for pmap in fieldmap.processes.values()]
         if not any(export_path(directory, table) for table in tables):
             names = ", ".join(f"{table}.json" for table in tables)
@@ -87,6 +91,13 @@ class FileConnector(ConnectorDefaults):
 
     def fetch(self, request: FetchRequest) -> Iterator[Record]:
         pmap = self.fieldmap.for_process(request.process)
+        records = self._records(request)
+        if pmap.slas is None or not reads_slas(request.fields):
+            return records
+        return self._with_slas(records, pmap.slas)
+
+    def _records(self, request: FetchRequest) -> Iterator[Record]:
+        pmap = self.fieldmap.for_process(request.process)
         export = self._export(pmap.table)
         if export is None:
             self.notices.append(f"{pmap.table}.json not found in {self.directory} (nor "
@@ -108,6 +119,23 @@ class FileConnector(ConnectorDefaults):
             if not request.scopes or any(matches_scope(record.fields, s) for s in request.scopes):
                 yield record
         self.notices.extend(audit.notices())
+
+    def _with_slas(self, records: Iterator[Record], source: SlaSource) -> Iterator[Record]:
+        """The records with the SLA fields of the task_sla export beside them; unknown, saying
+        so, where the SLA records were not exported."""
+        path = export_path(self.directory, source.table)
+        if path is None:
+            reason = (f"{source.table}.json was not exported to {self.directory} (nor "
+                      f"{source.table}.csv): export it beside the records to check service "
+                      "levels")
+            if reason not in self.notices:
+                self.notices.append(f"{reason}; the SLA rules are unknown")
+            yield from with_unknown(records, source, reason)
+            return
+        if path not in self._sla_rows:
+            self._sla_rows[path] = read_rows(path, source.task, self.fieldmap.missing_values,
+                                             self.fieldmap.encoding)
+        yield from summed_up(records, self._sla_rows[path], source)
 
     def export_moment(self) -> tuple[datetime, str] | None:
         """When the exports were taken, and how that is known: the newest update time of their

@@ -13,6 +13,7 @@ count above the rows returned) leaves the SLA fields of that batch's records unk
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -42,6 +43,7 @@ class SlaReader:
         self.notices = notices
         self.denied: str | None = None  # why task_sla cannot be read, once refused
         self.requests = 0
+        self._lock = threading.Lock()  # parallel streams share the reader
 
     def attach(self, records: Iterable[Record]) -> Iterator[Record]:
         """The records, each with its SLA fields, in their order."""
@@ -50,7 +52,6 @@ class SlaReader:
             yield from self._with_slas(chunk)
 
     def _with_slas(self, records: list[Record]) -> list[Record]:
-        per_reason = self.source.breach_reason is not None
         if self.denied is None:
             chunks = [records[i:i + self.batch] for i in range(0, len(records), self.batch)]
             try:
@@ -58,17 +59,20 @@ class SlaReader:
             except HTTPAuthError as exc:
                 if exc.status != 403:
                     raise
-                self.denied = f"{self.source.table} may not be read by this user ({exc})"
-                self.notices.append(f"{self.denied}: the SLA rules are unknown, no task is "
-                                    "written on them (grant the integration user read access "
-                                    f"to {self.source.table})")
+                with self._lock:
+                    if self.denied is None:
+                        self.denied = (f"{self.source.table} may not be read by this user "
+                                       f"({exc})")
+                        self.notices.append(
+                            f"{self.denied}: the SLA rules are unknown, no task is written on "
+                            f"them (grant the integration user read access to "
+                            f"{self.source.table})")
             else:
                 out: list[Record] = []
                 for chunk, (rows, withheld) in zip(chunks, answers, strict=True):
                     out += self._summed(chunk, rows, withheld)
                 return out
-        fields = unknown_fields(self.denied or "", per_reason)
-        return [replace(r, fields={**r.fields, **fields}) for r in records]
+        return with_unknown(records, self.source, self.denied or "")
 
     def _each(self, chunks: Sequence[list[Record]]) -> list[tuple[list[Json], int]]:
         if self.streams <= 1 or len(chunks) <= 1:
@@ -86,48 +90,78 @@ class SlaReader:
                           source.platform_fields(), self.page_size, stats=stats,
                           max_pages=self.max_pages)
         rows = list(scan.rows())
-        self.requests += stats.pages
+        with self._lock:
+            self.requests += stats.pages
         return rows, max(0, (stats.total or 0) - stats.rows)
 
     def _summed(self, records: list[Record], rows: list[Json], withheld: int) -> list[Record]:
-        per_reason = self.source.breach_reason is not None
         if withheld:
             reason = (f"the instance withheld {withheld} {self.source.table} record(s) of this "
                       "batch from this user (read ACLs?): its SLA records may be incomplete")
-            unknown = unknown_fields(reason, per_reason)
-            return [replace(r, fields={**r.fields, **unknown}) for r in records]
-        by_task: dict[str, list[Json]] = {}
-        for row in rows:
-            by_task.setdefault(text(row.get(self.source.task)), []).append(row)
-        out = []
-        for record in records:
-            own = by_task.get(record.id, [])
-            fields = derived_fields([self._sla(row) for row in own], per_reason)
-            if per_reason and (missing := self._reason_missing(own)) is not None:
-                fields[REASON] = missing
-            out.append(replace(record, fields={**record.fields, **fields}))
-        return out
+            return with_unknown(records, self.source, reason)
+        return summed_up(records, rows, self.source)
 
-    def _sla(self, row: Json) -> SlaRecord:
-        source = self.source
-        name = text(row.get(source.name)) or text(row.get(source.name.split(".", 1)[0]))
-        planned = parse_datetime(text(row.get(source.planned_end)))
-        return SlaRecord(
-            name=name, stage=text(row.get(source.stage)),
-            breached=text(row.get(source.breached)).lower() == "true",
-            planned_end=planned if isinstance(planned, datetime) else None,
-            business_percentage=_number(text(row.get(source.business_percentage))),
-            pause_seconds=_seconds(text(row.get(source.pause_duration))),
-            reason=text(row.get(source.breach_reason)) if source.breach_reason else None,
-        )
 
-    def _reason_missing(self, rows: list[Json]) -> Value:
-        """Unknown when a breached row did not return the reason field (not on the table?)."""
-        field = self.source.breach_reason or ""
-        for row in rows:
-            if text(row.get(self.source.breached)).lower() == "true" and field not in row:
-                return not_returned(f"{self.source.table}.{field}")
-        return None
+def with_unknown(records: Iterable[Record], source: SlaSource, reason: str) -> list[Record]:
+    """The records with every SLA field unknown, for `reason`."""
+    unknown = unknown_fields(reason, source.breach_reason is not None)
+    return [replace(r, fields={**r.fields, **unknown}) for r in records]
+
+
+def summed_up(records: Iterable[Record], rows: Iterable[Json], source: SlaSource
+              ) -> list[Record]:
+    """The records with the SLA fields of their `rows` (task_sla rows naming them as task: by
+    sys_id, or by number where an export shows the task by its display value)."""
+    per_reason = source.breach_reason is not None
+    by_task: dict[str, list[Json]] = {}
+    for row in rows:
+        by_task.setdefault(_task_of(row.get(source.task)), []).append(row)
+    out = []
+    for record in records:
+        own = by_task.get(record.id) or by_task.get(record.number) or []
+        fields = derived_fields([_sla(row, source) for row in own], per_reason)
+        if per_reason and (missing := _reason_missing(own, source)) is not None:
+            fields[REASON] = missing
+        out.append(replace(record, fields={**record.fields, **fields}))
+    return out
+
+
+def _task_of(value: object) -> str:
+    """The task a row names: its stored value, else its link's sys_id, else what it shows."""
+    if isinstance(value, dict):
+        link = str(value.get("link") or "")
+        return (text(value.get("value")) or link.split("?", 1)[0].rsplit("/", 1)[-1]
+                or text(value.get("display_value")))
+    return text(value)
+
+
+def _shown(value: object) -> str:
+    """A value as stored, or as displayed where the export shows only that."""
+    if isinstance(value, dict):
+        return text(value.get("value")) or text(value.get("display_value"))
+    return text(value)
+
+
+def _sla(row: Json, source: SlaSource) -> SlaRecord:
+    name = _shown(row.get(source.name)) or _shown(row.get(source.name.split(".", 1)[0]))
+    planned = parse_datetime(_shown(row.get(source.planned_end)))
+    return SlaRecord(
+        name=name, stage=_shown(row.get(source.stage)).strip().lower().replace(" ", "_"),
+        breached=_shown(row.get(source.breached)).lower() == "true",
+        planned_end=planned if isinstance(planned, datetime) else None,
+        business_percentage=_number(_shown(row.get(source.business_percentage))),
+        pause_seconds=_seconds(_shown(row.get(source.pause_duration))),
+        reason=_shown(row.get(source.breach_reason)) if source.breach_reason else None,
+    )
+
+
+def _reason_missing(rows: list[Json], source: SlaSource) -> Value:
+    """Unknown when a breached row did not return the reason field (not on the table?)."""
+    field = source.breach_reason or ""
+    for row in rows:
+        if _shown(row.get(source.breached)).lower() == "true" and field not in row:
+            return not_returned(f"{source.table}.{field}")
+    return None
 
 
 def _number(value: str) -> float | None:
