@@ -22,7 +22,7 @@ from sms_conformance.sandbox.servicenow.export import export
 def test_export_matches_api_rendering(tmp_path: Path) -> None:
     data = generate(120, 3)
     paths = export(data, tmp_path, base_url="https://x.service-now.com")
-    assert set(paths) == {"incident", "problem", "change_request", "planted"}
+    assert set(paths) == {"incident", "problem", "change_request", "task_sla", "planted"}
     incidents = json.loads((tmp_path / "incident.json").read_text())["result"]
     assert len(incidents) == 120
     with Sandbox(dataset=data, password="pw") as sb:
