@@ -4,12 +4,14 @@ metrics with the id beside."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
@@ -94,3 +96,28 @@ def test_the_tables_names_are_looked_up_side_by_side() -> None:
     assert book.learned == {("service", "s1"): "name of s1",
                             ("configuration_item", "c1"): "name of c1",
                             ("configuration_item", "c2"): "name of c2"}
+
+
+def test_names_are_looked_up_while_the_later_tables_pages_come(
+        sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The names the incidents want are asked for before the changes' first page is answered:
+    the two meet at a barrier, which names looked up after the last table never reach."""
+    from sms_conformance.connectors.servicenow.client import TableClient
+
+    meet, first = threading.Barrier(2, timeout=10), {"change": True, "names": True}
+    original = TableClient.list
+
+    def listed(self: TableClient, table: str, params: Any) -> Any:
+        kind = ("change" if table == "change_request" and params.get("sysparm_limit") == "1000"
+                else "names" if table in ("cmdb_ci", "cmdb_ci_service") else "")
+        if kind and first[kind]:
+            first[kind] = False
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meet.wait()
+        return original(self, table, params)
+
+    monkeypatch.setattr(TableClient, "list", listed)
+    before = name_reads(sandbox)
+    scan(sandbox, tmp_path / "h.sqlite")
+    assert not meet.broken and not any(first.values())
+    assert 0 < name_reads(sandbox) - before <= 10  # each id asked once, as at the end

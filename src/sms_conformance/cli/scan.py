@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from sms_conformance.app.config import ConfigDir, default_history_path, parse_as_of
-from sms_conformance.app.run import ScanRun, export_moment, held_identity, run_scan
+from sms_conformance.app.run import ScanRun, export_moment, held_identity, run_scan, start_reads
 from sms_conformance.cli.exits import EXIT_CODES_HELP, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
 from sms_conformance.cli.logs import event, json_log, quiet_stderr
 from sms_conformance.cli.options import (
@@ -179,8 +179,9 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
     try:
         with open_source(source, instance=args.instance, fieldmap=fieldmap, records=args.records,
                          seed=args.seed, profile=connection, limits=limits, quiet=args.quiet,
-                         as_of=now if args.as_of else None, platform=platform) as conn, held_identity(
-            history, conn, config.settings(), wait_seconds, waiting=say,
+                         as_of=now if args.as_of else None, platform=platform) as conn, start_reads(
+            conn, rules) as starting, held_identity(
+            history, conn, config.settings(), wait_seconds, waiting=say, starting=starting,
         ) as identity:
             run.instance = conn.instance
             moved = export_moment(conn, options, args.as_of, waivers_at,
@@ -206,7 +207,7 @@ def _scan(run: _Run, args: ScanArgs) -> tuple[int, ScanOutcome, History]:
                          "since": args.since, "incremental": options.incremental,
                          "as_of": args.as_of if moved is None else f"export: {moved}"},
                 write_back=write_back if writes else None,
-                watermarks="write-back" if writes else ""), history, report)
+                watermarks="write-back" if writes else "", starting=starting), history, report)
             outcome = done.outcome
             run.scan_id = outcome.scan_id
             if outcome.failed_start:

@@ -197,6 +197,12 @@ class Connector(Protocol):
     def identify(self) -> Told | None:
         ...
 
+    def reads_at_once(self) -> int:
+        ...
+
+    def start_up(self, scopes: Mapping[Process, tuple[Scope, ...]]) -> None:
+        ...
+
 
 class ConnectorDefaults:
     """The optional abilities of a connector, answered as a connector that lacks them answers;
@@ -228,6 +234,16 @@ class ConnectorDefaults:
         """What the platform says the instance is; None for a source with no one to ask
         (export files)."""
         return None
+
+    def reads_at_once(self) -> int:
+        """How many requests the source may have in flight at once (its streams, as lowered
+        by 429/503 so far); 1 for a source read one request after another."""
+        return 1
+
+    def start_up(self, scopes: Mapping[Process, tuple[Scope, ...]]) -> None:
+        """The reads a fetch of each process (with these scopes) makes before its first page,
+        made now, while the scan's other start requests are out. Nothing is raised here: a
+        failure is kept for the fetch that needs the read, and raised there."""
 
 
 class TaskPort(Protocol):

@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import islice
 from typing import TypeVar
@@ -44,6 +45,16 @@ class Gate:
             with self._cond:
                 self.active -= 1
                 self._cond.notify_all()
+
+
+def side_by_side(reads: Sequence[Callable[[], T]], at_once: int) -> list[T]:
+    """The answers of `reads` in their order, at most `at_once` running at a time (one after
+    another for 1); once all have ended, the first one's error (in their order) is raised."""
+    if at_once <= 1 or len(reads) <= 1:
+        return [read() for read in reads]
+    with ThreadPoolExecutor(max_workers=min(at_once, len(reads))) as pool:
+        futures = [pool.submit(read) for read in reads]
+    return [future.result() for future in futures]
 
 
 def interleaved(sources: Sequence[Callable[[], Iterator[T]]], chunk: int = 500) -> Iterator[T]:

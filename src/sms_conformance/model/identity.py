@@ -10,7 +10,7 @@ written under any of them, before identities, is claimed by the identity.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,14 +56,16 @@ def normal_url(url: str) -> str:
     return url.strip().rstrip("/").lower()
 
 
-def resolve_identity(connector: Any, settings: Mapping[str, Any]) -> Identity:
+def resolve_identity(connector: Any, settings: Mapping[str, Any],
+                     identify: Callable[[], Told | None] | None = None) -> Identity:
     """The identity of the instance behind `connector`: settings' `instance_id` when pinned,
-    else the platform's answer, else (said in a notice) the URL and its aliases."""
+    else the platform's answer (`identify`: the read begun beside the other start reads,
+    else the connector's own), else (said in a notice) the URL and its aliases."""
     platform: str = connector.platform
     pinned = str(settings.get("instance_id") or "").strip()
     urls = tuple(dict.fromkeys(normal_url(u) for u in (connector.instance,
                                                       *settings.get("aliases", ()))))
-    answer: Told | None = connector.identify()  # None: export files have none to ask
+    answer: Told | None = (identify or connector.identify)()  # None: export files have none
     asks = answer is not None
     told = answer if answer is not None else Told(None, "a source with no identity to ask")
     if pinned:

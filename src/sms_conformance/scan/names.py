@@ -5,14 +5,15 @@ A name the source sends beside the id (Jira: `displayName`, a group's `name`, an
 object's `label`) is taken as it comes. Services and CIs a ServiceNow record names only by
 sys_id are looked up once per scan in batched projected reads (sys_id, number, name) of the ids
 not already named in the history store's cache, at most MAX_LOOKUPS ids a scan (the rest are
-named by later scans). Assignment groups are not looked up here: the scan's link resolver
-reads them for the findings' owners.
+named by later scans); with parallel streams, those wanted by a table's records are looked up
+while the later tables are read and evaluated, so the names seldom wait at the end. Assignment
+groups are not looked up here: the scan's link resolver reads them for the findings' owners.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sms_conformance.connectors.base import Connector, NotRead
@@ -23,6 +24,8 @@ SHOWN = ("assignment_group", "assignee", "service", "configuration_item")
 LOOKED_UP = frozenset({"service", "configuration_item"})
 MAX_LOOKUPS = 2000
 Key = tuple[str, str]  # (kind, id)
+# Per kind: its records among the ids asked, or why the source did not give them.
+Answers = list[tuple[str, "Mapping[Ref, Record] | NotRead | SourceError"]]
 
 
 class NameBook:
@@ -32,6 +35,9 @@ class NameBook:
         self.known = dict(known)
         self.learned: dict[Key, str] = {}
         self.wanted: set[Key] = set()
+        self._asked: set[Key] = set()  # looked up soon, answers in _soon
+        self._soon: list[Future[Answers]] = []
+        self._pool: ThreadPoolExecutor | None = None
 
     def note(self, record: Record) -> None:
         """The references of a record shown by name: named ones learned, others wanted."""
@@ -46,39 +52,75 @@ class NameBook:
             elif value.kind in LOOKED_UP and key not in self.known:
                 self.wanted.add(key)
 
+    def _todo(self) -> list[Key]:
+        """The wanted references neither known nor asked yet, within MAX_LOOKUPS a scan."""
+        left = MAX_LOOKUPS - len(self._asked)
+        return sorted(self.wanted - self.known.keys() - self._asked)[:max(0, left)]
+
+    def look_up_soon(self, connector: Connector) -> None:
+        """Starts the look-up of the names wanted so far in the background (the scan reads
+        and evaluates its later tables meanwhile); `look_up` takes the answers. Not for a
+        source read one request at a time: its names wait for the end of the scan."""
+        todo = self._todo()
+        if not todo or connector.reads_at_once() <= 1:
+            return
+        self._asked.update(todo)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="names")
+        self._soon.append(self._pool.submit(_read_names, connector, todo))
+
     def look_up(self, connector: Connector) -> str:
-        """Names of the wanted references not known yet, read from the source; a notice
-        when the source failed to answer ("" otherwise: a table the source does not hold,
-        such as one not exported, leaves its references named by id, silently)."""
-        todo = sorted(self.wanted - self.known.keys())[:MAX_LOOKUPS]
-        kinds = sorted({k for k, _ in todo})
-
-        def read(kind: str) -> Mapping[Ref, Record] | NotRead | SourceError:
-            try:
-                return connector.resolve([Ref(k, i) for k, i in todo if k == kind], frozenset())
-            except (NotRead, SourceError) as exc:
-                return exc
-
-        # The tables side by side (a connector's reads are thread-safe: the scan's read-ahead
-        # and its look-ups already share them), so the names wait one look-up, not one a table.
-        with ThreadPoolExecutor(max_workers=max(1, len(kinds))) as pool:
-            answers = list(pool.map(read, kinds))
-        failed: list[str] = []
-        for kind, found in zip(kinds, answers, strict=True):
+        """Names of the wanted references not known yet, read from the source (those started
+        soon are waited for, the rest read now); a notice when the source failed to answer
+        ("" otherwise: a table the source does not hold, such as one not exported, leaves its
+        references named by id, silently)."""
+        try:
+            answers = [answer for soon in self._soon for answer in soon.result()]
+        finally:
+            self.drop()
+        todo = self._todo()
+        if todo:
+            answers += _read_names(connector, todo)
+        failed: dict[str, str] = {}
+        for kind, found in answers:
             if isinstance(found, NotRead):
                 continue
             if isinstance(found, SourceError):
-                failed.append(f"{kind} ({found})")
+                failed.setdefault(kind, f"{kind} ({found})")
                 continue
             for ref, linked in found.items():
+                key = (kind, ref.id)
                 name = _name_of(linked.raw) or linked.number
-                if name:
-                    self.known[(kind, ref.id)] = self.learned[(kind, ref.id)] = name
-        return (f"names of {'; '.join(failed)} could not be read: shown by id"
+                if name and key not in self.known:  # a record may have named it meanwhile
+                    self.known[key] = self.learned[key] = name
+        return (f"names of {'; '.join(failed.values())} could not be read: shown by id"
                 if failed else "")
+
+    def drop(self) -> None:
+        """Ends the look-ups started soon (waits for those in flight); their answers go."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def name(self, kind: str, record_id: str) -> str:
         return self.known.get((kind, record_id), "")
+
+
+def _read_names(connector: Connector, todo: Sequence[Key]) -> Answers:
+    """Each kind's records among `todo`, or why the source did not give them (NotRead: it does
+    not hold the table; SourceError: it failed). The kinds are read side by side (a connector's
+    reads are thread-safe: the scan's read-ahead and its look-ups already share them), so the
+    names wait one look-up, not one a table."""
+    kinds = sorted({k for k, _ in todo})
+
+    def read(kind: str) -> Mapping[Ref, Record] | NotRead | SourceError:
+        try:
+            return connector.resolve([Ref(k, i) for k, i in todo if k == kind], frozenset())
+        except (NotRead, SourceError) as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, len(kinds))) as pool:
+        return list(zip(kinds, pool.map(read, kinds), strict=True))
 
 
 def _name_of(raw: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
 from typing import Any, Protocol
 
-from sms_conformance.connectors.base import Connector, FetchRequest
+from sms_conformance.connectors.base import Connector, FetchRequest, Scope
 from sms_conformance.engine.availability import Gap, Presence, Unavailable, hidden_fields
 from sms_conformance.engine.evaluate import RuleSet, Verdict
 from sms_conformance.engine.links import LinkResolver
@@ -199,14 +199,17 @@ class Scanner:
                 reader = ReadAhead(self.connector.fetch(request), start=start)
                 readers[process] = (table, request, reader)
                 start = partial(_half_read, reader, process, self.connector)
-            for table, request, reader in readers.values():  # evaluated in turn
+            for index, (table, request, reader) in enumerate(readers.values()):  # in turn
                 waiting = self._scan_process(request, reader, outcome, sink, waiting)
                 outcome.tables.append(table)
+                if index < len(readers) - 1:  # named while the later tables' pages come
+                    names.look_up_soon(self.connector)
             links.flush(everything=True)
         except SourceError as exc:
             outcome.complete = False
             outcome.error = printable(str(exc))
         except BaseException as exc:  # a config error met mid-scan, an interrupt: said, not left open
+            names.drop()
             self._stopped(scan_id, exc)
             raise
         else:
@@ -223,6 +226,8 @@ class Scanner:
         finally:
             for *_, reader in readers.values():
                 reader.close()
+        if not outcome.complete:  # an incomplete scan names nothing: the names started soon end
+            names.drop()
         sink.write()
         outcome.lookups = links.lookups
         named = names.look_up(self.connector) if outcome.complete else ""
@@ -324,9 +329,7 @@ class Scanner:
                          | {OWNER_FIELD, "updated_at"})
 
     def _request(self, process: Process, table: str, options: ScanOptions) -> FetchRequest:
-        scopes = tuple(r.scope for r in self.rules if r.process == process)
-        if any(not s for s in scopes):
-            scopes = ()
+        scopes = process_scopes(self.rules, process)
         # Fields only the process metrics and the sample's strata read: no rule is blinded by them.
         fields = (self._rule_fields(process) | METRIC_FIELDS.get(process.value, frozenset())
                   | STRATA_FIELDS | options.fields)
@@ -373,6 +376,18 @@ class Scanner:
         if whole:
             links.tallied_all(process.value)
         return waiting
+
+
+def process_scopes(rules: Sequence[Rule], process: Process) -> tuple[Scope, ...]:
+    """The scopes a scan's fetch of `process` asks for: its rules', none (every record) when
+    one of them has none."""
+    scopes = tuple(r.scope for r in rules if r.process == process)
+    return () if any(not s for s in scopes) else scopes
+
+
+def fetch_scopes(rules: Sequence[Rule]) -> dict[Process, tuple[Scope, ...]]:
+    """The scopes of each process a scan of `rules` fetches (for the connector's start-up)."""
+    return {p: process_scopes(rules, p) for p in Process if any(r.process == p for r in rules)}
 
 
 def _scope_digest(request: FetchRequest) -> str:

@@ -11,13 +11,19 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from functools import partial
 from itertools import chain
 from typing import Any, ClassVar, Literal
 
-from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest, NotRead, TableRows
+from sms_conformance.connectors.base import (
+    ConnectorDefaults,
+    FetchRequest,
+    NotRead,
+    Scope,
+    TableRows,
+)
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql, ranges
@@ -99,6 +105,7 @@ class JiraConnector(ConnectorDefaults):
         self._issue_types: dict[str, str] | None = None  # casefolded -> the site's name
         self._statuses: frozenset[str] | None = None
         self._statuses_asked = False  # a site that does not list them is asked once
+        self._statuses_failed: Exception | None = None
         # Parallel key ranges per search; the gate holds every read of the run to `streams`
         # requests at once and is lowered on 429/503 for the whole run.
         self.streams = streams
@@ -173,6 +180,17 @@ class JiraConnector(ConnectorDefaults):
 
     # -- start-up -----------------------------------------------------------------------------
 
+    def reads_at_once(self) -> int:
+        return self.gate.limit
+
+    def start_up(self, scopes: Mapping[Process, tuple[Scope, ...]]) -> None:
+        """The site's statuses, when a scope goes into JQL (who am I, the fields and the
+        projects' issue types were read before, by the preflight). A failure is kept: the
+        fetch that needs them raises it."""
+        if any(_names_statuses(s) for s in scopes.values()):
+            with suppress(Exception):  # kept by statuses(), raised to the fetch
+                self.statuses()
+
     def identify(self) -> Told:
         """Jira Cloud's cloudId (GET /_edge/tenant_info), else a Data Center server id (GET
         /rest/api/2/serverInfo, `serverId`); a refusal or no id is said in the answer."""
@@ -243,9 +261,14 @@ class JiraConnector(ConnectorDefaults):
                 listed = self.client.get(f"/rest/api/{self.api}/status")
             except JiraRequestError:
                 listed = None
+            except Exception as exc:  # asked once: whoever asks next is told the same
+                self._statuses_failed = exc
+                raise
             if isinstance(listed, list):
                 self._statuses = frozenset(str(s.get("name", "")).casefold() for s in listed
                                            if isinstance(s, dict))
+        if self._statuses_failed is not None:
+            raise self._statuses_failed
         return self._statuses
 
     def bindings(self) -> dict[Process, ProcessBinding]:
@@ -687,6 +710,12 @@ class GatedPoster:
     def post(self, path: str, body: Any, *, write: bool = False) -> Any:
         with self.gate.slot():
             return self.client.post(path, body, write=write)
+
+
+def _names_statuses(scopes: Sequence[Mapping[str, tuple[Any, ...]]]) -> bool:
+    """Whether a fetch with these scopes asks for the site's statuses (`query`: a scope that
+    can match something)."""
+    return any(all(tuple(values) for values in scope.values()) for scope in scopes)
 
 
 def names_part_of(detail: str, query: str) -> bool:

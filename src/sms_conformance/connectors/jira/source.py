@@ -12,6 +12,7 @@ from sms_conformance.connectors.capabilities import Reads
 from sms_conformance.connectors.jira.fieldmap import JiraFieldMap
 from sms_conformance.connectors.jira.file import JiraFileConnector
 from sms_conformance.connectors.jira.settings import connector_from_env
+from sms_conformance.connectors.parallel import side_by_side
 from sms_conformance.connectors.registry import SourceOptions
 from sms_conformance.model.schema import PlatformMap
 
@@ -28,9 +29,8 @@ def open_site(options: SourceOptions, platform_map: PlatformMap) -> Iterator[Rea
     connector = connector_from_env(options.instance, _jira_map(platform_map),
                                    limits=options.limits, profile=options.profile)
     if options.preflight:
-        connector.who()
-        connector.bindings()
-        connector.issue_types()
+        connector.who()  # first: it tells the API version the others are asked in
+        side_by_side([connector.bindings, connector.issue_types], connector.reads_at_once())
         connector.check_restrictions()
     yield connector
 

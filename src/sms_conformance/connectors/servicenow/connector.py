@@ -153,6 +153,9 @@ class ServiceNowConnector(ConnectorDefaults):
     def __repr__(self) -> str:
         return f"ServiceNowConnector({self.instance!r})"
 
+    def reads_at_once(self) -> int:
+        return self.gate.limit
+
     def identify(self) -> Told:
         """The instance's own id: the system properties instance_id, else instance_name. A user
         without read access to sys_properties sees a 403 (no role for the table) or no rows
