@@ -38,7 +38,7 @@ def test_example_through_the_scanner_path(rule: Rule, expected: str,
     rule = rule_for(rule, example)
     record, links = build_example(rule, example)
     ctx = Context(now=FROZEN_NOW, links=links)
-    verdicts = {each.id: got for each, got in whole_pack(given).evaluate(record, ctx)}
+    verdicts = {each.id: got for each, got in whole_pack(given).evaluate([record], ctx).verdicts(0)}
     assert rule.id in verdicts, f"{rule.id} not evaluated on its own process's record"
     got = verdicts[rule.id]
     status = STATUS[got] if isinstance(got, Verdict) else got.status.value

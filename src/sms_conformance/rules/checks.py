@@ -1,4 +1,5 @@
-"""The operators of the rule language: small pure functions, and the condition evaluator.
+"""The operators of the rule language: small pure functions, each deciding on one value or
+record (the engine's kernels apply them over pages of records).
 
 An operator never coerces: comparing a number with text is an evaluation error, which the
 engine reports as status `error`, never as pass or fail. Regular expressions run on RE2, in time
@@ -44,7 +45,8 @@ class PartialCount(UnknownValue):
         self.at_least = at_least
 
 
-def _combined(unknown: list[UnknownValue]) -> UnknownValue:
+def combined(unknown: list[UnknownValue]) -> UnknownValue:
+    """One unknown naming every (field, reason) of `unknown`, in order."""
     pairs = [p for u in unknown for p in u.pairs]
     return UnknownValue(*pairs[0], more=tuple(pairs[1:]))
 
@@ -323,17 +325,6 @@ def _older_than(c: m.OlderThan, record: Record, ctx: Context) -> bool:
     return ctx.now - _timestamp(record, c.field) > c.age
 
 
-def _linked(c: m.Linked, record: Record, ctx: Context) -> bool:
-    ref = known(c.field, record.get(c.field))
-    if not isinstance(ref, Ref) or is_absent(ref):
-        return False
-    try:
-        target = ctx.links.get(ref)
-    except UnknownValue as exc:  # the linked table was not read: existence is unknown
-        raise UnknownValue(c.field, exc.reason) from None
-    return target is not None and all(holds(w, target, ctx) for w in c.where)
-
-
 def _referenced_by(c: m.ReferencedBy, record: Record, ctx: Context) -> bool:
     try:
         return ctx.links.referrers(c.process, c.field, record.id) >= c.min
@@ -343,100 +334,12 @@ def _referenced_by(c: m.ReferencedBy, record: Record, ctx: Context) -> bool:
         raise
 
 
-# Conditions on one or more fields; field checks and all/any/not are compiled directly below.
-_EVALUATORS: dict[type, Callable[[Any, Record, Context], bool]] = {
+# The checks of the language other than field checks, junctions, `not`, settings and links
+# (which the engine's kernels compile themselves): what each decides on one record.
+ROW_CHECKS: dict[type, Callable[[Any, Record, Context], bool]] = {
     m.Compare: _compare,
     m.Matrix: _matrix,
     m.Within: _within,
     m.OlderThan: _older_than,
-    m.Linked: _linked,
     m.ReferencedBy: _referenced_by,
 }
-
-Compiled = Callable[[Record, Context], bool]
-_COMPILED: dict[int, tuple[m.Condition, Compiled]] = {}
-
-
-def holds(condition: m.Condition, record: Record, ctx: Context) -> bool:
-    """Whether `condition` holds; a condition whose `when` does not hold holds vacuously."""
-    cached = _COMPILED.get(id(condition))
-    if cached is None or cached[0] is not condition:
-        cached = (condition, compile_condition(condition))
-        _COMPILED[id(condition)] = cached
-    return cached[1](record, ctx)
-
-
-def _compile_field(c: m.FieldCheck) -> Compiled:
-    test, arg, name = FIELD_OPERATORS[c.op].test, c.arg, c.field
-    if c.absent:  # a field the platform does not have: empty on every record
-        return lambda r, x: bool(test(None, arg))
-    if name.startswith("raw.") or name == "number":
-        return lambda r, x: bool(test(known(name, r.get(name)), arg))
-    if c.op == "present":  # the most common check: as few calls as possible
-        def present_check(r: Record, x: Context) -> bool:
-            value = r.fields.get(name)
-            if value.__class__ is Unknown:
-                raise unknown_value(name, value)
-            return bool(is_absent(value) != arg)
-        return present_check
-    return lambda r, x: bool(test(known(name, r.fields.get(name)), arg))
-
-
-def _decided(check: Compiled, r: Record, x: Context) -> bool | UnknownValue:
-    try:
-        return bool(check(r, x))
-    except UnknownValue as exc:
-        return exc
-
-
-def _junction(items: tuple[Compiled, ...], decisive: bool) -> Compiled:
-    """`all` (decisive False) or `any` (decisive True), three-valued: an item with the decisive
-    outcome decides; otherwise an unknown item makes the whole unknown."""
-    def check(r: Record, x: Context) -> bool:
-        unknown: list[UnknownValue] | None = None
-        for item in items:
-            try:
-                if bool(item(r, x)) is decisive:
-                    return decisive
-            except UnknownValue as exc:
-                unknown = [exc] if unknown is None else [*unknown, exc]
-        if unknown:
-            raise _combined(unknown)
-        return not decisive
-    return check
-
-
-def _conditional(when: Compiled, body: Compiled) -> Compiled:
-    """`when` false: holds vacuously. `when` unknown: holds only if the body holds anyway."""
-    def check(r: Record, x: Context) -> bool:
-        try:
-            if not when(r, x):
-                return True
-        except UnknownValue:
-            if _decided(body, r, x) is True:
-                return True
-            raise
-        return body(r, x)
-    return check
-
-
-def compile_condition(condition: m.Condition) -> Compiled:
-    """A condition as one closure: what `holds` runs, and the scan's hot path. Three-valued:
-    a value that is needed and unknown raises UnknownValue instead of deciding."""
-    if isinstance(condition, m.FieldCheck):
-        body = _compile_field(condition)
-    elif isinstance(condition, (m.AllOf, m.AnyOf)):
-        items = tuple(compile_condition(i) for i in condition.items)
-        body = _junction(items, decisive=isinstance(condition, m.AnyOf))
-    elif isinstance(condition, m.Not):
-        inner = compile_condition(condition.item)
-        body = lambda r, x: not inner(r, x)  # noqa: E731
-    elif isinstance(condition, m.SettingIs):
-        decided = condition.holds
-        body = lambda r, x: decided  # noqa: E731
-    else:
-        evaluate = _EVALUATORS[type(condition)]
-        body = lambda r, x: evaluate(condition, r, x)  # noqa: E731
-    if condition.when is None:
-        return body
-    return _conditional(compile_condition(condition.when), body)

@@ -45,10 +45,12 @@ class ExampleError(ValueError):
     pass
 
 
-def build_example(rule: Rule, example: Mapping[str, Any]) -> tuple[Record, ExampleLinks]:
-    """The record an example spells out, in canonical fields (no platform involved)."""
+def build_example(rule: Rule, example: Mapping[str, Any],
+                  record_id: str = "") -> tuple[Record, ExampleLinks]:
+    """The record an example spells out, in canonical fields (no platform involved);
+    `record_id` tells examples evaluated on one page apart."""
     links = ExampleLinks()
-    record = _record(rule.process, example, links, f"example-{rule.process.value}")
+    record = _record(rule.process, example, links, record_id or f"example-{rule.process.value}")
     return record, links
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from sms_conformance.connectors.base import Connector, FetchRequest, Scope
 from sms_conformance.engine.availability import Gap, Presence, Unavailable, hidden_fields
-from sms_conformance.engine.evaluate import RuleSet, Verdict
+from sms_conformance.engine.evaluate import PAGE, RuleSet, Verdict
 from sms_conformance.engine.links import LinkResolver
 from sms_conformance.engine.results import RuleResult
 from sms_conformance.engine.waivers import Waivers
@@ -216,6 +216,7 @@ class Scanner:
             self._check_shrink(outcome, [request for _, request, _ in readers.values()],
                                options.min_record_share)
             stranded = sink.evaluate_ready(waiting)
+            sink.evaluate_page()
             if stranded:  # a defect, never silent: their findings would vanish from the store
                 outcome.complete = False
                 outcome.error = (
@@ -361,8 +362,9 @@ class Scanner:
                 if links.register(record):
                     waiting.append(record)
                 else:
-                    sink.evaluate(record)
+                    sink.add(record)
                 if links.has_full_batch() or len(waiting) >= MAX_WAITING:
+                    sink.evaluate_page()  # on the links as they are before the batch
                     # Partial batches only when too many records wait (a table with few distinct
                     # references, such as assignment groups): memory stays bounded.
                     links.flush(everything=len(waiting) >= MAX_WAITING)
@@ -370,9 +372,11 @@ class Scanner:
                 if sink.options.progress is not None and seen % BATCH == 0:
                     sink.options.progress(process.value, seen, total(process))
         except SourceError as exc:
+            sink.evaluate_page()  # what was read before the failure is evaluated, as it came
             raise SourceError(f"{process.value}: {exc}") from exc
         finally:
             outcome.records[process.value] = seen
+        sink.evaluate_page()
         if whole:
             links.tallied_all(process.value)
         return waiting
@@ -432,27 +436,44 @@ class _Sink:
         self.rows: list[FindingRow] = []
         self.scanned: list[tuple[Any, ...]] = []
         self.presence = Presence()
+        self.page: list[Record] = []  # ready records not yet evaluated
 
-    def evaluate(self, record: Record) -> None:
-        """Every rule of the record's process through the engine's RuleSet (the one evaluator),
-        counted; results that are not a pass stored; the observer told what each rule said."""
-        self.scanned.append(_scanned_row(record))
-        self.names.note(record)
-        self.presence.observe(record)
+    def add(self, record: Record) -> None:
+        """A record ready to evaluate: evaluated with the page it joins (records of one
+        process, in the order they came)."""
+        if self.page and self.page[0].process != record.process:
+            self.evaluate_page()
+        self.page.append(record)
+        if len(self.page) >= PAGE:
+            self.evaluate_page()
+
+    def evaluate_page(self) -> None:
+        """Every rule of the page's process over the page, through the engine's RuleSet (the one
+        evaluator), counted; results that are not a pass stored in record order; the observer
+        told what each rule said of each record; the history written once per page when enough
+        has gathered. Called before anything that changes what the links answer (a batch of
+        look-ups) and at the end of each table."""
+        records, self.page = self.page, []
+        if not records:
+            return
+        for record in records:
+            self.scanned.append(_scanned_row(record))
+            self.names.note(record)
+            self.presence.observe(record)
+        judged = self.rule_set.evaluate(records, self.ctx, self.options.waivers)
         counts = self.outcome.counts
-        verdicts = list(self.rule_set.evaluate(record, self.ctx, self.options.waivers))
-        for rule, result in verdicts:
-            if result is Verdict.OUT_OF_SCOPE:
-                continue
-            rule_counts = counts[rule.id]
-            rule_counts.evaluated += 1
-            if result is Verdict.PASSED:
-                rule_counts.passed += 1
-            else:
-                self._store(result, rule_counts)
-        if self.options.observer is not None:
-            self.options.observer.evaluated(record, verdicts)
-        self.links.done(record)
+        for line in judged.lines:
+            rule_counts = counts[line.rule.id]
+            rule_counts.evaluated += line.evaluated
+            rule_counts.passed += line.passed
+        for results in judged.by_record():
+            for result in results:
+                self._store(result, counts[result.rule.id])
+        observer = self.options.observer
+        for row, record in enumerate(records):
+            if observer is not None:
+                observer.evaluated(record, judged.verdicts(row))
+            self.links.done(record)
         if len(self.rows) >= BATCH or len(self.scanned) >= 10 * BATCH:
             self.write()
 
@@ -468,7 +489,7 @@ class _Sink:
         still = []
         for record in waiting:
             if self.links.ready(record):
-                self.evaluate(record)
+                self.add(record)
             else:
                 still.append(record)
         return still
