@@ -1,0 +1,118 @@
+"""What a column library would cost the engine, against its pure-Python page kernels.
+
+    python bench/engine_columns.py URL PASSWORD [--pages 5]
+
+Reads the first incident pages of a running sandbox through the ServiceNow connector (the
+records the scan evaluates), then per page of 1,000 records: the engine's evaluation of every
+incident rule (RuleSet.evaluate, best of 5), against the least a column library needs before it
+evaluates anything: the columns of the fields those rules read taken from the records, made
+plain (references as ids, unknown values as null beside a mask) and built as numpy, pyarrow
+and polars arrays (best of 5). And each library's import time (best of 5 processes, less
+`python -c pass`). Libraries not installed are skipped. Prints one line per contender.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from sms_conformance.app.config import ConfigDir
+from sms_conformance.connectors.base import FetchRequest
+from sms_conformance.connectors.servicenow.source import sandbox_connector
+from sms_conformance.engine.evaluate import RuleSet
+from sms_conformance.engine.links import LinkResolver
+from sms_conformance.model.records import Process, Record, Ref, Unknown
+from sms_conformance.rules.checks import Context
+from sms_conformance.rules.fields import rule_fields
+
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def best(run: Callable[[], Any], times: int = 5) -> float:
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        run()
+        spent.append(time.perf_counter() - started)
+    return min(spent)
+
+
+def import_time(module: str) -> float:
+    def start(code: str) -> float:
+        return best(lambda: subprocess.run([sys.executable, "-c", code], check=True))
+    return start(f"import {module}") - start("pass")
+
+
+def plain_columns(page: list[Record], fields: list[str]) -> list[tuple[list[Any], list[bool]]]:
+    """Each field's values as a column library takes them: plain values and an unknown mask."""
+    columns = []
+    for name in fields:
+        values = [r.fields.get(name) for r in page]
+        unknown = [v.__class__ is Unknown for v in values]
+        columns.append(([None if u else v.id if isinstance(v, Ref) else v
+                         for v, u in zip(values, unknown, strict=True)], unknown))
+    return columns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("password")
+    parser.add_argument("--pages", type=int, default=5)
+    args = parser.parse_args()
+    config = ConfigDir(None)
+    fieldmap, rules = config.fieldmap(), config.rules()
+    connector = sandbox_connector(args.url, args.password, fieldmap)
+    incident = [r for r in rules if r.process == Process.INCIDENT]
+    fields = sorted(set().union(*(rule_fields(r) for r in incident)))
+    request = FetchRequest(Process.INCIDENT, (), frozenset(fields) | {"assignment_group"}, None)
+    records: list[Record] = []
+    for record in connector.fetch(request):
+        records.append(record)
+        if len(records) >= args.pages * 1000:
+            break
+    links = LinkResolver(connector, rules, extra_refs=("assignment_group",))
+    links.expect("incident", connector.expected_total(Process.INCIDENT))
+    ctx, rule_set = Context(NOW, links), RuleSet(rules)
+    pages = [records[i:i + 1000] for i in range(0, len(records), 1000)]
+    per_record = 1e6 / len(records)
+    engine = sum(best(lambda p=p: rule_set.evaluate(p, ctx)) for p in pages)
+    print(f"{len(records)} incidents, {len(incident)} rules reading {len(fields)} fields")
+    print(f"engine, pure-Python kernels, all incident rules: {engine * per_record:6.2f} us a record")
+    shared = sum(best(lambda p=p: plain_columns(p, fields)) for p in pages)
+    print(f"columns taken from the records and made plain (any library): "
+          f"{shared * per_record:6.2f} us a record")
+    builders: dict[str, Callable[[list[Any]], Any]] = {}
+    if importlib.util.find_spec("numpy"):
+        import numpy as np
+        builders["numpy"] = lambda values: np.array(values, dtype=object)
+    if importlib.util.find_spec("pyarrow"):
+        import pyarrow as pa
+        builders["pyarrow"] = lambda values: pa.array(values, from_pandas=False)
+    if importlib.util.find_spec("polars"):
+        import polars as pl
+        builders["polars"] = lambda values: pl.Series(values, strict=False)
+    columns = [plain_columns(p, fields) for p in pages]
+    for name, build in builders.items():
+        def arrays(page_columns: list[tuple[list[Any], list[bool]]],
+                   build: Callable[[list[Any]], Any] = build) -> None:
+            for values, unknown in page_columns:
+                build(values)
+                build(unknown)
+        try:
+            spent = sum(best(lambda c=c: arrays(c)) for c in columns)
+        except Exception as exc:  # a library refusing mixed Python values says so
+            print(f"{name}: cannot build the columns: {type(exc).__name__}: {exc}")
+            continue
+        print(f"{name}: + building its arrays {spent * per_record:6.2f} us a record "
+              f"(before evaluating anything); import {import_time(name) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
