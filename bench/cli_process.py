@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import requests
 from run import contender, sandbox
 
 HERE = Path(__file__).parent
@@ -40,6 +41,11 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]
         raise SystemExit(f"{cmd[:3]} exited {proc.returncode}: {err[-2000:]}")
     return {"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime,
             "maxrss_mib": usage.ru_maxrss / 1024, "exit": proc.returncode}
+
+
+def served_requests(url: str, password: str) -> int:
+    """Requests the sandbox has served so far (this one included)."""
+    return int(requests.get(f"{url}/sandbox/stats", auth=("admin", password), timeout=30).json()["total"])
 
 
 def spin() -> None:
@@ -78,7 +84,7 @@ def main() -> None:
     if args.start_only:
         start_times(max(args.runs, 5))
         return
-    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
+    print(f"load average before: {os.getloadavg()}")
     faults = f"latency={args.latency}ms" if args.latency else None
     with tempfile.TemporaryDirectory() as tmp, sandbox(args.records, faults) as (url, password):
         busy = multiprocessing.Process(target=spin, daemon=True) if args.busy else None
@@ -94,17 +100,21 @@ def main() -> None:
                        "--output", str(Path(tmp) / f"report{run}.json"),
                        "--history", str(Path(tmp) / f"h{run}.sqlite"),
                        "--as-of", "2026-11-01T00:00:00Z", "--quiet"]
-                scans.append(timed(cmd, env))
+                before = served_requests(url, password)
+                scans.append({**timed(cmd, env),
+                              "requests": served_requests(url, password) - before - 1})
         finally:
             if busy:
                 busy.terminate()
                 busy.join()
+    print(f"load average after: {os.getloadavg()}")
     label = f"{args.records:,} incidents, {args.latency} ms, {'one core busy' if busy else 'quiet'}"
     print(f"{label}: floor (three tables whole) {floor['wall']:.2f} s, {floor['requests']} requests")
     for result in scans:
         print(f"  scan process {result['wall']:.2f} s = {result['wall'] / floor['wall']:.2f}x the "
               f"floor; user {result['user']:.2f} s, sys {result['sys']:.2f} s, "
-              f"peak RSS {result['maxrss_mib']:.0f} MiB, exit {result['exit']}")
+              f"peak RSS {result['maxrss_mib']:.0f} MiB, {result['requests']} requests, "
+              f"exit {result['exit']}")
 
 
 if __name__ == "__main__":
