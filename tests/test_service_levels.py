@@ -14,12 +14,14 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.connectors.jira.values import sla_record
-from sms_conformance.model.records import Unknown
+from sms_conformance.model.records import Ref, Unknown
 from sms_conformance.model.slas import SlaRecord, derived_fields, unknown_fields
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.sandbox.servicenow.export import export
+from sms_conformance.scan.metrics import MetricSettings, ProcessMetrics
+from tests.conftest import make_record
 from tests.test_jira_e2e import ENV, PASSWORD
 
 AS_OF = "2026-11-01"
@@ -249,3 +251,54 @@ def test_an_export_without_task_sla_leaves_the_sla_rules_unknown(tmp_path: Path)
     assert any("task_sla.json was not exported" in n for n in reports["without"]["scan"]["notices"])
     found = {f["number"] for f in reports["with"]["findings"] if f["status"] == "fail"}
     assert found == planted and planted
+
+
+def test_breach_rate_per_service_and_priority_with_its_denominator() -> None:
+    """Of the incidents carrying an SLA record, those with a breached one, per service and
+    priority; none carried, and SLA records not readable, counted apart."""
+    metrics = ProcessMetrics(MetricSettings({}, 86400.0), datetime(2026, 11, 1,
+                                                                  tzinfo=timezone.utc))
+    mail = Ref("service", "mail-id")
+
+    def observe(n: int, **fields: Any) -> None:
+        metrics.observe(make_record("incident", f"INC{n}", f"r{n}", state="closed", **fields))
+
+    observe(1, priority=2, service=mail, sla_count=2, sla_breached=1)
+    observe(2, priority=2, service=mail, sla_count=2, sla_breached=0)
+    observe(3, priority=2, service=mail, sla_count=1, sla_breached=0)
+    observe(4, priority=4, sla_count=2, sla_breached=2)
+    observe(5, priority=4, sla_count=0, sla_breached=0)
+    observe(6, priority=4, sla_count=Unknown("task_sla may not be read"),
+            sla_breached=Unknown("task_sla may not be read"))
+    levels = metrics.result()["incident"]["service_levels"]
+    assert levels["breach_rate"] == {"breached": 2, "with_sla": 4, "rate": 0.5}
+    assert levels["by_service_priority"] == [
+        {"service": "(no service)", "priority": "4", "with_sla": 1, "breached": 1, "rate": 1.0},
+        {"service": "mail-id", "priority": "2", "with_sla": 3, "breached": 1, "rate": 1 / 3}]
+    assert (levels["without_sla"], levels["unknown"]) == (1, 1)
+    without = ProcessMetrics(MetricSettings({}, 86400.0), datetime(2026, 11, 1,
+                                                                   tzinfo=timezone.utc))
+    without.observe(make_record("incident", state="closed", priority=2))
+    assert "service_levels" not in without.result()["incident"]  # no SLA rule read them
+
+
+def test_breach_rates_are_named_in_the_metrics_the_report_and_the_evidence_pack(
+        tmp_path: Path) -> None:
+    """The scan stores the breach rates by service name; `report metrics`, the JSON report
+    and the evidence pack show them with their denominators."""
+    history = str(tmp_path / "h.sqlite")
+    with Sandbox(records=200, seed=9) as box:
+        report = servicenow_scan(box, tmp_path, "--history", history)
+        services = {row[1] for row in box.dataset.tables["cmdb_ci_service"]}
+    levels = report["summary"]["service_levels"]["incident"]
+    named = {x["service"] for x in levels["by_service_priority"]} - {"(no service)"}
+    assert named and named <= services
+    rate = levels["breach_rate"]
+    assert rate["with_sla"] == sum(x["with_sla"] for x in levels["by_service_priority"]) > 0
+    text = CliRunner().invoke(cli, ["report", "metrics", "--history", history]).output
+    assert f"SLA breach rate: {100 * rate['rate']:.1f}% ({rate['breached']:,} of " in text
+    out = tmp_path / "evidence"
+    result = CliRunner().invoke(cli, ["report", "evidence", "--history", history,
+                                      "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "SLA breaches (8.3.3):" in (out / "index.html").read_text()

@@ -331,6 +331,24 @@ def _incident(m: Mapping[str, Any], ev: Evidence) -> str:
         + (f"; {more} more services not shown" if more > 0 else "")
         + f"; {gaps_text(volume)} services)</p>",
         bar_chart([(s["service"], s["count"]) for s in services], "Incidents by service"),
+        _service_levels(m.get("service_levels")),
+    ])
+
+
+def _service_levels(levels: Mapping[str, Any] | None) -> str:
+    """SLA breaches per service and priority (8.3.3), each with its denominator."""
+    if levels is None:
+        return ("<p class=\"muted\">SLA breaches (8.3.3): not read in this scan (no SLA rule "
+                "ran).</p>")
+    rate = levels["breach_rate"]
+    rows = [[e(x["service"]), f"P{e(x['priority'])}", _n(x["with_sla"]), _n(x["breached"]),
+             share_text(x["breached"], x["with_sla"])] for x in levels["by_service_priority"]]
+    return "\n".join([
+        f"<p><b>SLA breaches (8.3.3):</b> {share_text(rate['breached'], rate['with_sla'])} of "
+        f"the incidents carrying an SLA record breached one; {levels['without_sla']:,} carry "
+        f"none ({gaps_text(levels)}: SLA records not readable).</p>",
+        _table(["Service", "Priority", "With an SLA", "Breached", "Breach rate"], rows,
+               {2, 3}),
     ])
 
 

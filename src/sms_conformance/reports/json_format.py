@@ -32,6 +32,7 @@ def report_head(report: ScanReport) -> dict[str, Any]:
             "processes": [rate.as_dict("process") for rate in report.processes],
             "severities": report.severity_totals,
             "unavailable": [g.as_dict() for g in report.unavailable],
+            "service_levels": report.service_levels,
         },
     }
 

@@ -27,6 +27,17 @@ def _ages(data: Mapping[str, Any]) -> str:
             f"p90 {age_text(ages['p90'])}")
 
 
+def sla_lines(levels: Mapping[str, Any], most: int = 5) -> list[str]:
+    """The SLA breach rate (8.3.3) with its denominator, and its worst service x priority."""
+    rate = levels["breach_rate"]
+    lines = sorted(levels["by_service_priority"], key=lambda x: (-x["rate"], -x["with_sla"]))
+    worst = ", ".join(f"{x['service']} P{x['priority']} {share_text(x['breached'], x['with_sla'])}"
+                      for x in lines[:most] if x["breached"])
+    return [f"  SLA breach rate: {share_text(rate['breached'], rate['with_sla'])} of incidents "
+            f"with an SLA record ({levels['without_sla']:,} without one); {gaps_text(levels)}"
+            + (f"; highest: {worst}" if worst else "")]
+
+
 def render_metrics(metrics: Mapping[str, Mapping[str, Any]], tasks: TaskStatus) -> list[str]:
     out = []
     for process, m in sorted(metrics.items()):
@@ -46,6 +57,8 @@ def render_metrics(metrics: Mapping[str, Mapping[str, Any]], tasks: TaskStatus) 
             services = m["volume_by_service"]["services"]
             top = ", ".join(f"{s['service']} {s['count']:,}" for s in services[:5])
             out.append(f"  volume by service: {len(services):,} services; top: {top}")
+            if "service_levels" in m:
+                out.extend(sla_lines(m["service_levels"]))
         elif process == "problem":
             known = m["known_errors"]
             out.append(f"  open problems: {_ages(m['open_age'])}; {gaps_text(m['open_age'])}")

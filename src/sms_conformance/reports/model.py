@@ -96,6 +96,12 @@ class ScanReport:
         return [Rate.of(process, "", group) for process, group in groups.items()]
 
     @property
+    def service_levels(self) -> dict[str, Any]:
+        """Per process, the SLA breaches by service and priority this scan measured (8.3.3)."""
+        return {process: m["service_levels"] for process, m in
+                sorted(self.history.metrics(self.scan.id).items()) if "service_levels" in m}
+
+    @property
     def severity_totals(self) -> dict[str, int]:
         """Findings (failed, errors) per severity, highest first; every severity listed."""
         totals = {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}

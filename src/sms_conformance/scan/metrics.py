@@ -1,11 +1,13 @@
 """Process metrics the ISO/IEC 20000-1 guidance names, computed while a scan reads records.
 
 Clause 8.6.1 guidance: time to restore by priority, reopen rate, aging backlog, volume by
-service; 8.6.3: problem age, known errors without a workaround; 8.5.1: change success rate and
-the share of emergency changes. Every metric is computed from the records read (not from the
-findings), and says how many records it could not place: a value the source did not provide
-(records.Unknown) is `unknown`, an empty one is `missing`; neither is counted as zero, as a
-success or as a miss.
+service; 8.3.3: the SLA breach rate per service and priority, from the records' own SLA
+records (of the incidents carrying one, those with a breached SLA; read where a scan reads the
+SLA fields, that is where an SLA rule runs); 8.6.3: problem age, known errors without a
+workaround; 8.5.1: change success rate and the share of emergency changes. Every metric is
+computed from the records read (not from the findings), and says how many records it could not
+place: a value the source did not provide (records.Unknown) is `unknown`, an empty one is
+`missing`; neither is counted as zero, as a success or as a miss.
 
 Cost: O(1) per record (a few dictionary look-ups). Durations are kept whole, 8 bytes each in an
 array (about 6 MiB per million resolved incidents), so quantiles are exact and the same whatever
@@ -179,6 +181,48 @@ class _Restore:
         }
 
 
+class _ServiceLevels:
+    """SLA breaches per (service, priority): of the records carrying an SLA record (the
+    denominator), those with a breached one. Records the SLA records could not be read for
+    are unknown, records without one counted apart (incident.sla.recorded finds those)."""
+
+    def __init__(self) -> None:
+        self.read = False  # some record carried the SLA fields (a rule read them)
+        self.lines: dict[tuple[str, str], list[int]] = {}  # -> [with an SLA, breached]
+        self.without = 0
+        self.gaps = _Gaps()
+
+    def observe(self, fields: Mapping[str, Value]) -> None:
+        if "sla_count" not in fields:
+            return
+        self.read = True
+        count, breached = fields["sla_count"], fields.get("sla_breached")
+        if not isinstance(count, int) or not isinstance(breached, int):
+            self.gaps.note(_gap(count if not isinstance(count, int) else breached) or "unknown")
+            return
+        if count == 0:
+            self.without += 1
+            return
+        service, priority = _get(fields, "service"), _get(fields, "priority")
+        key = (service.id if isinstance(service, Ref) and service.id else NO_SERVICE,
+               str(priority) if isinstance(priority, int) else "(none)")
+        if key not in self.lines and len(self.lines) >= MAX_SERVICES:
+            key = (OTHER, key[1])
+        line = self.lines.setdefault(key, [0, 0])
+        line[0] += 1
+        line[1] += breached > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        lines = [{"service": service, "priority": priority, "with_sla": n, "breached": b,
+                  "rate": b / n} for (service, priority), (n, b) in sorted(self.lines.items())]
+        with_sla = sum(n for n, _ in self.lines.values())
+        breached = sum(b for _, b in self.lines.values())
+        return {"breach_rate": {"breached": breached, "with_sla": with_sla,
+                                "rate": breached / with_sla if with_sla else None},
+                "by_service_priority": lines, "without_sla": self.without,
+                **self.gaps.as_dict()}
+
+
 class ProcessMetrics:
     """Collects the metrics of every process of one scan; `observe` each record read once."""
 
@@ -197,6 +241,7 @@ class ProcessMetrics:
         self.backlog = _Ages(settings.backlog_max_age)
         self.services: dict[str, int] = {}
         self.service_gaps = _Gaps()
+        self.slas = _ServiceLevels()
         # problems
         self.problem_ages = _Ages()
         self.known_errors = 0
@@ -234,6 +279,7 @@ class ProcessMetrics:
     # incidents -------------------------------------------------------------------------
     def _incident(self, fields: Mapping[str, Value], state: str | None) -> None:
         self._service(_get(fields, "service"))
+        self.slas.observe(fields)
         reopens = _get(fields, "reopen_count")
         count = reopens if isinstance(reopens, int) and not isinstance(reopens, bool) else None
         if state is None:
@@ -345,6 +391,7 @@ class ProcessMetrics:
             "backlog": self.backlog.as_dict(),
             "volume_by_service": {"services": [{"service": s, "count": n} for s, n in services],
                                   **self.service_gaps.as_dict()},
+            **({"service_levels": self.slas.as_dict()} if self.slas.read else {}),
         }
 
     def _problem_result(self) -> dict[str, Any]:

@@ -129,9 +129,12 @@ def _name_of(raw: Mapping[str, Any]) -> str:
 
 
 def named_services(metrics: dict[str, dict[str, Any]], book: NameBook) -> None:
-    """Each process's volume by service names its services (the id kept beside as `id`)."""
+    """Each process's volume by service and SLA breaches by service name their services (the
+    id kept beside as `id`)."""
     for data in metrics.values():
-        for entry in (data.get("volume_by_service") or {}).get("services") or []:
+        entries = [*((data.get("volume_by_service") or {}).get("services") or []),
+                   *((data.get("service_levels") or {}).get("by_service_priority") or [])]
+        for entry in entries:
             service_id = str(entry.get("service", ""))
             name = book.name("service", service_id)
             if name:
