@@ -54,6 +54,9 @@ class Settings(BaseModel):
     priority_matrix: dict[Priority, dict[Priority, Priority]]
     restore_targets: dict[Priority, Duration]
     closure_boilerplate_pattern: Annotated[str, AfterValidator(_pattern)]
+    fulfilment_targets: dict[Priority, Duration]
+    request_wording_pattern: Annotated[str, AfterValidator(_pattern)]
+    incident_wording_pattern: Annotated[str, AfterValidator(_pattern)]
     backlog_max_age: Duration
     major_incident_by: Literal["either", "priority", "flag"] = "either"
     # Priorities an agreed SLA covers: records of them carry an SLA record (incident.sla.recorded)

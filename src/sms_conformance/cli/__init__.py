@@ -30,7 +30,8 @@ class Root(LazyGroup, Cli):
 
 @click.group(cls=Root, epilog=EXIT_CODES_HELP, lazy={
     name: Lazy(f"sms_conformance.cli.{module}", summary) for name, module, summary in (
-        ("scan", "scan:scan", "Scan incidents, problems and changes against the conformance rules."),
+        ("scan", "scan:scan", "Scan incidents, problems, changes and service requests against "
+         "the conformance rules."),
         ("rules", "rules:rules", "List, show, validate and test conformance rules."),
         ("demo", "demo:demo", "Start a seeded sandbox dated up to today, scan it over HTTP, write "
                               "remediation tasks back, report; the scans stay in the history "

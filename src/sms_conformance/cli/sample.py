@@ -41,7 +41,7 @@ def pick_scan(history: History, scan: str, instance: str | None = None) -> dict[
 @click.option("--scan", "scan_ref", default="latest", show_default=True, metavar="ID|latest",
               help="The stored scan; latest: the last complete, full (not incremental) one.")
 @instance_option
-@click.option("--process", type=click.Choice(["incident", "problem", "change"]),
+@click.option("--process", type=click.Choice(["incident", "problem", "change", "request"]),
               help="Only records of this process (default: all scanned).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)

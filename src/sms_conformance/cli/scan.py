@@ -71,7 +71,7 @@ from sms_conformance.writeback.run import WriteBack
                    "line, left out when the run is clean and stderr is not a terminal.")
 @click.pass_context
 def scan(ctx: click.Context, /, **params: Any) -> None:
-    """Scan incidents, problems and changes against the conformance rules."""
+    """Scan incidents, problems, changes and service requests against the conformance rules."""
     args = ScanArgs(**params)
     clock = time.monotonic()
     stderr = ctx.with_resource(quiet_stderr(args.quiet))  # restored when the command ends

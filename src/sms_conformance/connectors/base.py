@@ -107,7 +107,7 @@ class TaskDraft:
     it (ServiceNow: a row of the process's task table; Jira: an issue linked to the record)."""
 
     fingerprint: str  # 40 hex characters: names the task across runs
-    process: str  # incident | problem | change: which of the platform's targets applies
+    process: str  # incident | problem | change | request: which of the platform's targets applies
     kind: str  # record | corrective | finding
     title: str  # one line, already capped and neutralised
     body: str  # plain text, lines joined by "\n", capped and neutralised

@@ -17,11 +17,12 @@ class Process(str, Enum):
     INCIDENT = "incident"
     PROBLEM = "problem"
     CHANGE = "change"
+    REQUEST = "request"  # service requests (requested items), clause 8.6.2
 
 
 FieldType = Literal["str", "int", "bool", "datetime", "ref"]
 # Kinds of record a reference points at: the processes, and these.
-OTHER_KINDS = ("user", "group", "service", "configuration_item")
+OTHER_KINDS = ("user", "group", "service", "configuration_item", "catalog_item")
 KINDS = (*(p.value for p in Process), *OTHER_KINDS)
 
 LIFECYCLE_STATES: dict[Process, tuple[str, ...]] = {
@@ -31,6 +32,11 @@ LIFECYCLE_STATES: dict[Process, tuple[str, ...]] = {
     ),
     Process.CHANGE: (
         "new", "assess", "authorize", "scheduled", "implement", "review", "closed", "canceled",
+    ),
+    # Fulfilment of a requested item: awaiting its approval, fulfilled (in_progress), waiting
+    # on the requester (on_hold), fulfilled (resolved, closed) or not (canceled).
+    Process.REQUEST: (
+        "new", "awaiting_approval", "in_progress", "on_hold", "resolved", "closed", "canceled",
     ),
 }
 
@@ -85,6 +91,14 @@ SCHEMA: dict[Process, dict[str, CanonicalField]] = {
         "implementation_plan": _STR, "backout_plan": _STR, "test_plan": _STR,
         "planned_start": _DATETIME, "planned_end": _DATETIME, "actual_start": _DATETIME,
         "actual_end": _DATETIME, "reviewed_at": _DATETIME,
+    },
+    Process.REQUEST: {
+        # requester: who the item is for; catalog_item: what was asked for (ServiceNow's
+        # catalogue item, JSM's request type); approval as on changes; approval_required: the
+        # item needs one; due_date: when it is due (its item's delivery time); stage: the
+        # platform's fulfilment stage. resolution_notes hold the fulfilment note.
+        **_COMMON, "requester": _ref("user"), "catalog_item": _ref("catalog_item"),
+        "approval": _STR, "approval_required": _BOOL, "due_date": _DATETIME, "stage": _STR,
     },
 }
 

@@ -1,13 +1,15 @@
-"""Display names of the groups, people, services and configuration items records reference,
-so people read names where the platform stores ids (the ids stay beside them for machines).
+"""Display names of the groups, people, services, configuration items and catalogue items
+records reference, so people read names where the platform stores ids (the ids stay beside them
+for machines).
 
 A name the source sends beside the id (Jira: `displayName`, a group's `name`, an Assets
-object's `label`) is taken as it comes. Services and CIs a ServiceNow record names only by
-sys_id are looked up once per scan in batched projected reads (sys_id, number, name) of the ids
-not already named in the history store's cache, at most MAX_LOOKUPS ids a scan (the rest are
-named by later scans); with parallel streams, those wanted by a table's records are looked up
-while the later tables are read and evaluated, so the names seldom wait at the end. Assignment
-groups are not looked up here: the scan's link resolver reads them for the findings' owners.
+object's `label`, a request type's `name`) is taken as it comes. Services, CIs and catalogue
+items a ServiceNow record names only by sys_id are looked up once per scan in batched projected
+reads (sys_id, number, name) of the ids not already named in the history store's cache, at most
+MAX_LOOKUPS ids a scan (the rest are named by later scans); with parallel streams, those wanted
+by a table's records are looked up while the later tables are read and evaluated, so the names
+seldom wait at the end. Assignment groups are not looked up here: the scan's link resolver reads
+them for the findings' owners.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from sms_conformance.connectors.base import Connector, NotRead
 from sms_conformance.model.errors import SourceError
 from sms_conformance.model.records import NamedRef, Record, Ref
 
-SHOWN = ("assignment_group", "assignee", "service", "configuration_item")
-LOOKED_UP = frozenset({"service", "configuration_item"})
+SHOWN = ("assignment_group", "assignee", "service", "configuration_item", "catalog_item")
+LOOKED_UP = frozenset({"service", "configuration_item", "catalog_item"})
 MAX_LOOKUPS = 2000
 Key = tuple[str, str]  # (kind, id)
 # Per kind: its records among the ids asked, or why the source did not give them.

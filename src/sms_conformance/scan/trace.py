@@ -95,7 +95,7 @@ class Tracer:
                 if found is not None:
                     break
         if found is None:
-            raise ConfigError(f"{number}: no incident, problem or change with this number at "
+            raise ConfigError(f"{number}: no incident, problem, change or request with this number at "
                               f"{self.connector.instance}")
         return found
 

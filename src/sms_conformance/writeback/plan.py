@@ -30,8 +30,8 @@ from sms_conformance.writeback.guard import (
 )
 from sms_conformance.writeback.text import DEFAULT_DISPUTE_TEXT, dispute_lines, target_lines
 
-ProcessName = Annotated[str, Field(pattern=r"^(incident|problem|change)$")]
-PROCESSES = ("incident", "problem", "change")
+ProcessName = Annotated[str, Field(pattern=r"^(incident|problem|change|request)$")]
+PROCESSES = ("incident", "problem", "change", "request")
 SeverityName = Annotated[str, Field(pattern=r"^(critical|high|medium|low|info)$")]
 MAX_NEW_TASKS = 100_000
 BODY_CUT = "\n[cut to the field's length]"

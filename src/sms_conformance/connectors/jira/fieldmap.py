@@ -54,6 +54,7 @@ REF_KINDS: dict[str, str] = {
     "reporter": "user", "assignee": "user", "assignment_group": "group", "service": "service",
     "configuration_item": "configuration_item", "problem": "problem",
     "fixed_by_change": "change", "caused_by_change": "change", "parent": "incident",
+    "requester": "user", "catalog_item": "catalog_item",
 }
 # Always read: what tells an issue's process and its last update (incremental scans).
 BASE_FIELDS = ("issuetype", "updated")

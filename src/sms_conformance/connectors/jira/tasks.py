@@ -48,7 +48,7 @@ def fingerprint_label(fingerprint: str) -> str:
 
 
 def process_label(process: str) -> str:
-    if process not in ("incident", "problem", "change"):
+    if process not in ("incident", "problem", "change", "request"):
         raise ConfigError(f"invalid process {process!r}")
     return f"smsc-p-{process}"
 

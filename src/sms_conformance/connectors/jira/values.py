@@ -3,7 +3,10 @@
 A string is text (or, for a datetime, a timestamp with an offset, read as UTC); an ADF document
 is flattened to plain text; an option `{"value"}` reads as its value, a named object (priority,
 resolution, status, group) as its name, and for a reference the id (`accountId`, `groupId`,
-`id`, DC's user `key`); a list reads as its first element; null and [] are empty.
+`id`, DC's user `key`); a list reads as its first element; null and [] are empty. JSM's
+Request Type `{requestType: {id, name}, currentStatus}` reads as its request type, and its
+Approvals (a list of `{finalDecision}`) as one decision: pending while any is, else declined
+once any is, else approved.
 """
 
 from __future__ import annotations
@@ -59,10 +62,22 @@ def parse_timestamp(text: str) -> datetime | Unknown:
 
 
 def element(raw: Any) -> Any:
-    """The first element of a list (multi-value fields read as their first value)."""
+    """The first element of a list (multi-value fields read as their first value); a JSM
+    Request Type value its request type."""
     if type(raw) is list:
-        return raw[0] if raw else None
+        raw = raw[0] if raw else None
+    if type(raw) is dict and type(raw.get("requestType")) is dict:
+        return raw["requestType"]
     return raw
+
+
+_DECISIONS = ("pending", "declined", "approved")  # the first any approval has decides
+
+
+def decision(approvals: list[Any]) -> str | None:
+    """One decision of a JSM Approvals value, or None when it holds no decision."""
+    found = {a.get("finalDecision") for a in approvals if type(a) is dict}
+    return next((d for d in _DECISIONS if d in found), None)
 
 
 def text_of(raw: Any) -> str | None:
@@ -72,13 +87,16 @@ def text_of(raw: Any) -> str | None:
     if kind is str:
         return raw  # type: ignore[no-any-return]
     if kind is list:
-        raw = raw[0] if raw else None
+        if raw and type(raw[0]) is dict and "finalDecision" in raw[0]:
+            return decision(raw)
+        raw = element(raw)
         kind = type(raw)
     if raw is None:
         return None
     if kind is dict:
         if raw.get("type") == "doc":
             return flatten(raw)
+        raw = element(raw)
         for key in _TEXT_KEYS:
             value = raw.get(key)
             if type(value) in (str, int):

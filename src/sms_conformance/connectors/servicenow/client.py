@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 API = "/api/now/table"
 ATTACHMENT_API = "/api/now/attachment"
 # Source records are read, never written, whoever holds the client.
-PROTECTED_TABLES = frozenset({"incident", "problem", "change_request", "task"})
+PROTECTED_TABLES = frozenset({"incident", "problem", "change_request", "sc_req_item",
+                              "sc_request", "task"})
 
 
 @dataclass(frozen=True)

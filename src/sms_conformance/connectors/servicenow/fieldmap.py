@@ -465,6 +465,7 @@ class _Override(BaseModel):
     incident: _ProcessOverride | None = None
     problem: _ProcessOverride | None = None
     change: _ProcessOverride | None = None
+    request: _ProcessOverride | None = None
     date_format: Annotated[str, Field(max_length=60)] | None = None
     time_zone: Annotated[str, Field(max_length=60)] | None = None
     missing_values: Annotated[tuple[Annotated[str, Field(max_length=40)], ...],

@@ -1,5 +1,5 @@
-"""Reads ServiceNow exports from a directory: incident, problem and change_request, as .json or
-.csv (the file source, `--source file:DIR`).
+"""Reads ServiceNow exports from a directory: incident, problem, change_request and sc_req_item,
+as .json or .csv (the file source, `--source file:DIR`).
 
 What an export did not carry is unknown, never a failure: a column left out, a value the field
 map cannot read (an unlisted label, a date in another format), a reference given by name.

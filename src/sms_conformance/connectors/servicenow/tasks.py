@@ -1,7 +1,7 @@
 """Remediation tasks in ServiceNow task tables, keyed by fingerprint in `correlation_id`.
 
 Only the configured task tables can be written; source records (incident, problem,
-change_request) can never be modified through this module.
+change_request, sc_req_item and its sc_request) can never be modified through this module.
 """
 
 from __future__ import annotations
@@ -20,11 +20,16 @@ from sms_conformance.connectors.servicenow.query import Filter, check_field, con
 from sms_conformance.model.errors import ConfigError, SourceError
 
 _SYS_ID = re.compile(r"[A-Za-z0-9_-]+")
-DEFAULT_TASK_TABLES = frozenset({"incident_task", "problem_task", "change_task"})
-SOURCE_TABLES = frozenset({"incident", "problem", "change_request", "task"})
-# The reference from each out-of-the-box task table to the record it is about.
+DEFAULT_TASK_TABLES = frozenset({"incident_task", "problem_task", "change_task", "sc_task"})
+SOURCE_TABLES = frozenset({"incident", "problem", "change_request", "sc_req_item", "sc_request",
+                           "task"})
+# The reference from each out-of-the-box task table to the record it is about (a catalog
+# task's requested item is its request_item).
 DEFAULT_PARENTS = {"incident_task": "incident", "problem_task": "problem",
-                   "change_task": "change_request"}
+                   "change_task": "change_request", "sc_task": "request_item"}
+# The table each of those references points at.
+PARENT_TABLES = {"incident": "incident", "problem": "problem",
+                 "change_request": "change_request", "request_item": "sc_req_item"}
 TASK_FIELDS = (
     "sys_id", "number", "correlation_id", "correlation_display", "state", "active",
     "short_description", "description", "assignment_group", "priority", "due_date", "parent",
@@ -34,7 +39,7 @@ TASK_FIELDS = (
     "close_notes",
 )
 # Closed state per out-of-the-box task table (incident_task numbers are unverified).
-CLOSED_STATE = {"incident_task": "3", "problem_task": "157", "change_task": "3"}
+CLOSED_STATE = {"incident_task": "3", "problem_task": "157", "change_task": "3", "sc_task": "3"}
 TOOL_MARKER = "sms-conformance"  # correlation_display of the tasks this tool creates
 
 

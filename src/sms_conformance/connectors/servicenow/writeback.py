@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 from sms_conformance.connectors.base import TaskDraft, TaskRef, says_disputed
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_PARENTS,
+    PARENT_TABLES,
     SOURCE_TABLES,
     SnTask,
     TaskTables,
@@ -31,10 +32,10 @@ from sms_conformance.connectors.servicenow.tasks import (
 from sms_conformance.model.errors import ConfigError, SourceError
 from sms_conformance.support.validation import write_back_part
 
-# Child task table -> the field naming its record; each such field references the table of its
-# own name (incident_task.incident -> incident).
+# Child task table -> the field naming its record (incident_task.incident -> incident,
+# sc_task.request_item -> sc_req_item: PARENT_TABLES).
 BUILTIN_TARGETS = DEFAULT_PARENTS
-# `parent` (a reference to task) may name the record too: incident, problem and change extend task.
+# `parent` (a reference to task) may name the record too: every process's table extends task.
 GENERIC_PARENT = "parent"
 # Fields the tool writes or keys on: a parent field mapped onto one would overwrite it.
 TOOL_FIELDS = frozenset({
@@ -52,7 +53,7 @@ MAX_WORKERS = 8
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SYS_ID = re.compile(r"[0-9a-f]{32}")
 
-ProcessName = Annotated[str, Field(pattern=r"^(incident|problem|change)$")]
+ProcessName = Annotated[str, Field(pattern=r"^(incident|problem|change|request)$")]
 # Table and field names go into API paths and queries: platform identifiers only.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=80)]
 
@@ -74,7 +75,7 @@ class ServiceNowTaskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     targets: dict[ProcessName, Target]
-    # Tables besides incident_task, problem_task and change_task that targets may name; each
+    # Tables besides incident_task, problem_task, change_task and sc_task that targets may name; each
     # must extend task (`sms-conformance doctor` checks).
     custom_task_tables: Annotated[tuple[Identifier, ...], Strict(False)] = ()  # YAML gives a list
     states: dict[Identifier, TaskStates]
@@ -138,10 +139,11 @@ def check_scanned_tables(targets: Mapping[str, tuple[str, str]], scanned: Mappin
     """A built-in target's parent field must reference the table its process scans."""
     for process, (table, parent_field) in targets.items():
         wanted = scanned.get(process)
-        if parent_field == BUILTIN_TARGETS.get(table) and wanted and parent_field != wanted:
+        referenced = PARENT_TABLES.get(parent_field, parent_field)
+        if parent_field == BUILTIN_TARGETS.get(table) and wanted and referenced != wanted:
             raise ConfigError(
                 f"settings write_back.targets.{process}: {table}.{parent_field} references "
-                f"{parent_field}, but {process} records are read from {wanted}")
+                f"{referenced}, but {process} records are read from {wanted}")
 
 
 class ServiceNowTaskPort:
