@@ -18,6 +18,11 @@ TARGET_H = {"1": 4, "2": 8, "3": 24, "4": 72, "5": 120}
 VALIDATION = re.compile(
     r"(?i)\b(confirm\w*|validat\w*|verif\w*|monitoring|signed? off|sign-off)\b")
 ANCHOR = datetime(2026, 11, 1)
+# The shipped request_wording_pattern / incident_wording_pattern settings, and the boilerplate
+# fulfilment notes the sandbox plants.
+REQUEST_WORDS = re.compile(r"(?i)^(?:please |request for|request access|new (?:laptop|mobile))")
+INCIDENT_WORDS = re.compile(r"(?i)\b(?:not working|stopped working|is down|fails|error)\b")
+BOILERPLATE = {"Done", "Closed", "n/a"}
 
 
 def _dt(value: str) -> datetime:
@@ -26,7 +31,8 @@ def _dt(value: str) -> datetime:
 
 class Ctx:
     def __init__(self, incidents: list[Rec], problems: list[Rec], changes: list[Rec],
-                 slas: list[Rec] | None = None) -> None:
+                 slas: list[Rec] | None = None, requests: list[Rec] | None = None) -> None:
+        self.requested_for = {r["sys_id"]: r["requested_for"] for r in requests or ()}
         self.slas: dict[str, list[Rec]] | None = None if slas is None else {}
         for sla in slas or ():
             if sla["stage"] != "cancelled":
@@ -84,6 +90,8 @@ def incident_rules(r: Rec, ctx: Ctx) -> list[str]:
         ("incident.backlog.aging", s in ("1", "2", "3")
          and _dt(r["opened_at"]) < ANCHOR - timedelta(days=30)),
         *sla_checks(r, ctx),
+        ("incident.classification.not_request", live
+         and bool(REQUEST_WORDS.search(r["short_description"]))),
     ]
     for rule, failed in checks:
         if failed:
@@ -151,19 +159,40 @@ def change_rules(r: Rec, ctx: Ctx) -> list[str]:
     return [rule for rule, failed in checks if failed]
 
 
+def request_rules(r: Rec, ctx: Ctx) -> list[str]:
+    s = r["state"]
+    live, fulfilling = s not in ("4", "7"), s in ("2", "3")
+    checks = [
+        ("request.logging.requester", live and not ctx.requested_for.get(r["request"])),
+        ("request.logging.catalog_item", live and not r["cat_item"]),
+        ("request.logging.assignment_group", fulfilling and not r["assignment_group"]),
+        ("request.approval.before_fulfilment",
+         fulfilling and r["approval"] in ("requested", "rejected")),
+        ("request.fulfilment.within_target", s == "3" and bool(r["closed_at"])
+         and _dt(r["closed_at"]) > _dt(r["due_date"])),
+        ("request.closure.notes", s == "3" and (
+            not r["close_notes"] or r["close_notes"] in BOILERPLATE)),
+        ("request.classification.not_incident", live
+         and bool(INCIDENT_WORDS.search(r["short_description"]))),
+    ]
+    return [rule for rule, failed in checks if failed]
+
+
 RULES: dict[str, Callable[[Rec, Ctx], list[str]]] = {
     "incident": incident_rules, "problem": problem_rules, "change_request": change_rules,
+    "sc_req_item": request_rules,
 }
 
 
 def failures(tables: dict[str, list[Rec]]) -> dict[str, list[str]]:
-    """number -> sorted failing rule ids, over incident, problem and change_request (and the
-    incidents' task_sla rows, when given)."""
+    """number -> sorted failing rule ids, over incident, problem, change_request and
+    sc_req_item (with the sc_request rows naming who each item is for, and the incidents'
+    task_sla rows, when given)."""
     ctx = Ctx(tables["incident"], tables["problem"], tables["change_request"],
-              tables.get("task_sla"))
+              tables.get("task_sla"), tables.get("sc_request", []))
     out: dict[str, list[str]] = {}
     for table, check in RULES.items():
-        for rec in tables[table]:
+        for rec in tables.get(table, []):
             failed = check(rec, ctx)
             if failed:
                 out[rec["number"]] = sorted(failed)
@@ -172,4 +201,5 @@ def failures(tables: dict[str, list[Rec]]) -> dict[str, list[str]]:
 
 def all_rule_ids(doc_text: str) -> list[str]:
     """Rule ids listed in docs/rule-ids.md."""
-    return re.findall(r"^\| ((?:incident|problem|change)\.[a-z_.]+) \|", doc_text, re.M)
+    return re.findall(r"^\| ((?:incident|problem|change|request)\.[a-z_.]+) \|", doc_text,
+                      re.M)

@@ -1,7 +1,7 @@
 """Deterministic, seeded generator of linked ServiceNow-like records with planted defects.
 
-`generate(records, seed)` builds incidents (``records``), problems (15 %), changes (25 %) and the
-reference tables, all values strings as the Table API stores them. Clean records pass every rule
+`generate(records, seed)` builds incidents (``records``), problems (15 %), changes (25 %),
+requested items (30 %, each under its request, for a catalogue item) and the reference tables, all values strings as the Table API stores them. Clean records pass every rule
 in docs/rule-ids.md; a share ``defect_rate`` of each table carries 1-2 planted defects, each
 making exactly its rule fail. ``Dataset.planted`` maps record number -> planted rule ids.
 
@@ -29,6 +29,9 @@ from sms_conformance.sandbox.schema import (
     PRIORITY_MATRIX,
     PROBLEM,
     RESTORE_TARGET_SECONDS,
+    SC_CAT_ITEM,
+    SC_REQ_ITEM,
+    SC_REQUEST,
     SCHEMAS,
     SYS_USER,
     Row,
@@ -141,8 +144,9 @@ class _Generator:
         self.n_inc = max(0, records)
         self.n_prb = int(records * 0.15 + 0.5)
         self.n_chg = int(records * 0.25 + 0.5)
-        self.rng = random.Random(seed)
+        self.n_req = int(records * 0.3 + 0.5)
         self.seed = seed
+        self.rng = random.Random(seed)
         self.defect_rate = defect_rate
         self.anchor = anchor
         self.A = int(anchor.timestamp())
@@ -892,6 +896,130 @@ class _Generator:
                   bad_actuals),
         ]
 
+    # -- service requests -----------------------------------------------------------------
+    def service_requests(self) -> None:
+        """The catalogue, requests and requested items with their planted defects, drawn from
+        a random stream of their own: the incidents, problems and changes stay as they were."""
+        saved, self.rng = self.rng, random.Random(f"sc_req_item:{self.seed}")
+        try:
+            items = self.requested_items()
+            self.plant(SC_REQ_ITEM, items, self.request_kinds(), self.refresh_updated(SC_REQ_ITEM))
+        finally:
+            self.rng = saved
+        self.tables["sc_req_item"] = items
+
+    def catalogue(self) -> list[Row]:
+        rows: list[Row] = []
+        for name, category, days, approval, *_ in P.CATALOG_ITEMS:
+            ts = self.fmt(self.ago(400, 900))
+            rows.append([self.sid(), name, category, f"1970-01-{days + 1:02d} 00:00:00",
+                         "true" if approval else "false", ts, ts, None])
+        return rows
+
+    def requested_items(self) -> list[Row]:
+        fmt, A = self.fmt, self.A
+        catalogue = self.catalogue()
+        self.tables["sc_cat_item"] = catalogue
+        states = (("-5", .06), ("1", .08), ("2", .12), ("3", .62), ("4", .08), ("7", .04))
+        stages = {"-5": "waiting_for_approval", "1": "fulfillment", "2": "fulfillment",
+                  "3": "complete", "4": "Request Cancelled", "7": "Request Cancelled"}
+        requests: list[Row] = []
+        items: list[Row] = []
+        for _ in range(self.n_req):
+            k = int(self.rng.random() * len(P.CATALOG_ITEMS))
+            _, _, days, needs, gi, short, note = P.CATALOG_ITEMS[k]
+            state = self.weighted(states)
+            if state == "-5" and not needs:
+                state = "1"
+            approval = ("not requested" if not needs else "requested" if state == "-5"
+                        else "rejected" if state == "4" else "approved")
+            closed = state in ("3", "4", "7")
+            opened = self.ago(days + 2, 365) if closed else self.ago(0.1, max(0.5, days * 0.8))
+            due = ((opened + days * DAY) // DAY + 1) * DAY  # midnight UTC after the delivery time
+            requester = self.pick(self.users)
+            group = self.groups[gi] if state != "-5" else ""
+            assigned = self.member(gi) if state not in ("-5", "1") else ""
+            t_close, notes, closed_by = 0, "", ""
+            if state == "3":
+                t_close = opened + self.between(HOUR, due - opened - HOUR)
+                notes, closed_by = note, assigned
+            elif closed:
+                t_close = opened + self.between(HOUR, 3 * DAY)
+                notes = ("Rejected by the approver: not within the requester's entitlement."
+                         if approval == "rejected" else "Withdrawn by the requester.")
+                closed_by = assigned
+            t_close = min(t_close, A - 60) if t_close else 0
+            updated = t_close or opened + self.between(60, max(120, (A - opened) // 2))
+            request_id = self.sid()
+            request_state = {"-5": "requested", "3": "closed_complete",
+                             "4": "closed_rejected" if approval == "rejected"
+                             else "closed_incomplete", "7": "closed_incomplete"}.get(
+                                 state, "in_process")
+            requests.append([
+                request_id, "", {"3": "3", "4": "4", "7": "4"}.get(state, "1"), request_state,
+                requester, requester, fmt(opened), fmt(min(updated, A - 1)),
+                fmt(t_close) if t_close else "", "0", None])
+            items.append([
+                self.sid(), "", state, stages[state], approval, request_id, catalogue[k][0], "1",
+                "3", "3", self.weighted((("4", .75), ("3", .2), ("2", .05))), short,
+                f"{short}. Requested through the service portal.", requester, group, assigned,
+                self.pick(self.services) if self.rng.random() < 0.3 else "", "", fmt(due),
+                fmt(opened), fmt(min(updated, A - 1)), self.user_names[requester],
+                self.user_names.get(assigned, "admin"), fmt(t_close) if t_close else "",
+                closed_by, notes, "true" if needs else "false", str(self.between(1, 8)), None,
+            ])
+        self.number(SC_REQUEST, requests)
+        self.number(SC_REQ_ITEM, items)
+        self.tables["sc_request"] = requests
+        return items
+
+    def request_kinds(self) -> list[_Kind]:
+        c = SC_REQ_ITEM.col
+        ST, APPR, REQ, CAT = c("state"), c("approval"), c("request"), c("cat_item")
+        GRP, ASG = c("assignment_group"), c("assigned_to")
+        SD, DUE = c("short_description"), c("due_date")
+        CLO, NOTES, NEEDS = c("closed_at"), c("close_notes"), c("u_approval_required")
+        r_id, r_for = SC_REQUEST.col("sys_id"), SC_REQUEST.col("requested_for")
+        requests = {r[r_id]: r for r in self.tables["sc_request"]}
+        fmt, last = self.fmt, self.A - 60
+
+        def live(r: Row, i: int) -> bool:
+            return r[ST] not in ("4", "7")
+
+        def fulfilled(r: Row, i: int) -> bool:
+            return r[ST] == "3"  # type: ignore[no-any-return]
+
+        def no_requester(r: Row) -> None:
+            requests[r[REQ]][r_for] = ""
+
+        def set_(col: int, value: Callable[[], str]) -> Callable[[Row], None]:
+            def apply(r: Row) -> None:
+                r[col] = value()
+            return apply
+
+        def unassign(r: Row) -> None:
+            r[GRP] = r[ASG] = ""
+
+        def late(r: Row) -> None:
+            r[CLO] = fmt(min(_epoch(r[DUE]) + self.between(HOUR, 3 * DAY), last))
+
+        return [
+            _kind("request.logging.requester", ["requested_for"], live, no_requester),
+            _kind("request.logging.catalog_item", ["cat_item"], live, set_(CAT, lambda: "")),
+            _kind("request.logging.assignment_group", ["assignment_group", "assigned_to"],
+                  lambda r, i: r[ST] in ("2", "3"),
+                  unassign),
+            _kind("request.approval.before_fulfilment", ["approval"],
+                  lambda r, i: r[NEEDS] == "true" and r[ST] in ("2", "3"),
+                  set_(APPR, lambda: self.pick(("requested", "rejected")))),
+            _kind("request.fulfilment.within_target", ["closed_at"],
+                  lambda r, i: fulfilled(r, i) and _epoch(r[DUE]) + 4 * DAY < last, late),
+            _kind("request.closure.notes", ["close_notes"], fulfilled,
+                  set_(NOTES, lambda: self.pick((*P.BOILERPLATE_FULFILMENT_NOTES, "")))),
+            _kind("request.classification.not_incident", ["short_description"], live,
+                  set_(SD, lambda: self.pick(P.INCIDENT_LIKE_REQUESTS))),
+        ]
+
     def refresh_updated(self, sch: TableSchema) -> Callable[[Row], None]:
         cols = [sch.col(f) for f in ("opened_at", "resolved_at", "closed_at", "work_start",
                                      "work_end", "review_date") if f in sch.index]
@@ -919,7 +1047,8 @@ class _Generator:
                    self.refresh_updated(INCIDENT))
         self.tables["problem"] = problems
         self.tables["incident"] = incidents
-        for name in ("incident_task", "problem_task", "change_task"):
+        self.service_requests()
+        for name in ("incident_task", "problem_task", "change_task", "sc_task"):
             self.tables[name] = []
         for rows in self.tables.values():
             rows.sort(key=lambda r: r[0])
@@ -937,7 +1066,7 @@ def _cache_file(cache_dir: Path, records: int, seed: int, defect_rate: float,
     """Cache file name: parameters plus a digest of the generator's own source."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("dataset.py", "pools.py", "schema.py", "slas.py"):
+    for name in ("dataset.py", "pools.py", "schema.py", "slas.py"):  # the whole generator
         digest.update((here / name).read_bytes())
     digest.update(repr((records, seed, defect_rate, anchor.isoformat())).encode())
     return cache_dir / f"sandbox-{records}-{seed}-{digest.hexdigest()[:16]}.marshal"

@@ -11,17 +11,18 @@ the same logical records for the same --records and --seed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, load_field_map
 from sms_conformance.model.records import Ref, Value
 from sms_conformance.sandbox.dataset import Dataset
-from sms_conformance.sandbox.schema import SCHEMAS
+from sms_conformance.sandbox.schema import SCHEMAS, Row
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-PROCESS_TABLES = {"incident": "incident", "problem": "problem", "change": "change_request"}
+PROCESS_TABLES = {"incident": "incident", "problem": "problem", "change": "change_request",
+                  "request": "sc_req_item"}
 PROCESSES = tuple(PROCESS_TABLES)
 # Canonical references between process records: links on platforms that link records (Jira
 # issue links), not field values.
@@ -30,6 +31,7 @@ LINK_FIELDS = frozenset({"problem", "fixed_by_change", "caused_by_change", "pare
 # the sandbox's rows carry: kept in the view so a site that maps them reads the same values.
 EXTRA_FIELDS: dict[str, dict[str, FieldSpec]] = {
     "incident": {"vendor_reference": FieldSpec(field="u_vendor_reference")},
+    "request": {"approval_required": FieldSpec(field="u_approval_required", type="bool")},
 }
 
 
@@ -88,6 +90,7 @@ class LogicalView:
     services: dict[str, str]
     configuration_items: dict[str, str]
     planted: dict[str, list[tuple[str, str]]]
+    catalog_items: dict[str, str] = field(default_factory=dict)
 
     def all_records(self) -> list[LogicalRecord]:
         return [r for process in PROCESSES for r in self.records[process]]
@@ -113,7 +116,8 @@ def logical_view(dataset: Dataset) -> LogicalView:
     return LogicalView(records=records, users=_users(dataset),
                        groups=_names(dataset, "sys_user_group"),
                        services=_names(dataset, "cmdb_ci_service"),
-                       configuration_items=_names(dataset, "cmdb_ci"), planted=planted)
+                       configuration_items=_names(dataset, "cmdb_ci"), planted=planted,
+                       catalog_items=_names(dataset, "sc_cat_item"))
 
 
 def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset,
@@ -123,7 +127,7 @@ def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset,
     specs = {**pmap.fields, **extra}
     wanted = frozenset(pmap.fields)
     platform = sorted({spec.field for spec in specs.values()} | {"sys_id", "number"})
-    getters = [(name, schema.getter(name)) for name in platform]
+    getters = [(name, _getter(dataset, table, name)) for name in platform]
     extra_readers = [(name, spec.field, spec.reader(lambda text: text))
                      for name, spec in extra.items()]
     out: list[LogicalRecord] = []
@@ -181,6 +185,27 @@ def _seconds(duration: str) -> int:
     return int((parse_stored(duration) - EPOCH).total_seconds())
 
 
+def _getter(dataset: Dataset, table: str, name: str) -> Callable[[Row], str] | None:
+    """A field of a row, dot-walked through one reference (request.requested_for)."""
+    schema = SCHEMAS[table]
+    head, _, tail = name.partition(".")
+    if not tail:
+        return schema.getter(name)
+    ref, target = schema.getter(head), SCHEMAS[schema.refs[head]]
+    inner = target.getter(tail)
+    if ref is None or inner is None:
+        return None
+    sid = target.col("sys_id")
+    rows = {row[sid]: row for row in dataset.tables.get(target.name, [])}
+    read_ref, read_inner = ref, inner
+
+    def walk(row: Row) -> str:
+        found = rows.get(read_ref(row))
+        return read_inner(found) if found is not None else ""
+
+    return walk
+
+
 def _users(dataset: Dataset) -> dict[str, Person]:
     schema = SCHEMAS["sys_user"]
     cols = [schema.col(c) for c in ("sys_id", "user_name", "name", "email")]
@@ -190,7 +215,7 @@ def _users(dataset: Dataset) -> dict[str, Person]:
 def _names(dataset: Dataset, table: str) -> dict[str, str]:
     schema = SCHEMAS[table]
     sid, name = schema.col("sys_id"), schema.col("name")
-    return {row[sid]: row[name] for row in dataset.tables[table]}
+    return {row[sid]: row[name] for row in dataset.tables.get(table, [])}
 
 
 def parse_stored(text: str) -> datetime:

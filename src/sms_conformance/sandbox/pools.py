@@ -231,3 +231,38 @@ SERVICES = (
     "Endpoint Management", "Monitoring", "Order Management", "Warehouse Management",
     "Mobile App Backend", "Public Website", "Video Conferencing",
 )
+
+# Service catalogue: (name, category, delivery days, needs approval, fulfilling group index,
+# short description of a requested item, fulfilment note).
+CATALOG_ITEMS: tuple[tuple[str, str, int, bool, int, str, str], ...] = (
+    ("Standard laptop", "hardware", 5, True, 9, "Standard laptop for a new starter",
+     "Laptop imaged, asset tagged and handed over to the requester."),
+    ("Additional monitor", "hardware", 3, False, 9, "Second monitor for the home office",
+     "Monitor delivered to the requester's desk and connected to the dock."),
+    ("Mobile phone", "hardware", 7, True, 9, "Company mobile phone for the sales team",
+     "Phone enrolled in device management and handed over with its SIM."),
+    ("Software installation", "software", 2, False, 9, "Install Microsoft Visio",
+     "Package deployed through software distribution; requester confirmed it starts."),
+    ("Application access", "access", 2, True, 8, "Access to the CRM reporting module",
+     "Role granted in the CRM after the owner's approval; requester confirmed access."),
+    ("Shared drive access", "access", 1, True, 8, "Access to the finance shared drive",
+     "Added to the drive's access group; requester confirmed the share opens."),
+    ("New user account", "access", 1, False, 8, "Accounts for a new joiner in marketing",
+     "Directory, mail and SSO accounts created; credentials sent to the line manager."),
+    ("Distribution list", "collaboration", 2, False, 0, "New distribution list for the PMO",
+     "List created with the requested members; owner set to the requester."),
+    ("Meeting room equipment", "facilities", 3, False, 9, "Video bar for meeting room 3.14",
+     "Video bar mounted, paired with the room calendar and tested with a call."),
+    ("VPN access", "access", 2, True, 1, "Remote access for an external consultant",
+     "VPN profile issued for the contract period; first connection verified."),
+)
+# A requested item that reads as a disruption (an incident logged as a request).
+INCIDENT_LIKE_REQUESTS = ("Laptop not working since the update", "Shared drive access fails "
+                          "with an error", "VPN is down for the whole team",
+                          "Printer stopped working on floor two")
+# An incident that reads as an ask (a request logged as an incident).
+REQUEST_LIKE_INCIDENTS = ("Request for a new laptop for a new starter",
+                          "Please grant access to the finance shared drive",
+                          "New mobile phone for the sales manager",
+                          "Request access to the CRM reporting module")
+BOILERPLATE_FULFILMENT_NOTES = ("Done", "Closed", "n/a")

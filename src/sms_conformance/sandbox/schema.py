@@ -322,6 +322,69 @@ CHANGE = TableSchema(
                      "risk": "3", "impact": "3", "priority": "4", "sys_mod_count": "0"},
 )
 
+# --- service requests: sc_request, its requested items sc_req_item, catalogue items -----------
+
+SC_CAT_ITEM = TableSchema(
+    name="sc_cat_item",
+    # delivery_time: the item's delivery time (a duration, as ServiceNow stores it);
+    # u_approval_required: the sandbox catalogue's own flag for items needing approval.
+    columns=("sys_id", "name", "category", "delivery_time", "u_approval_required",
+             "sys_created_on", "sys_updated_on"),
+    refs={"sys_domain": "sys_user_group"},
+    constants={"active": "true", "sys_class_name": "sc_cat_item", "sys_domain": "global",
+               "sys_created_by": "admin", "sys_updated_by": "admin", "sys_mod_count": "0"},
+    display_field="name",
+)
+SC_REQUEST_COLUMNS: tuple[str, ...] = (
+    "sys_id", "number", "state", "request_state", "requested_for", "opened_by", "opened_at",
+    "sys_updated_on", "closed_at", "sys_mod_count",
+)
+SC_REQUEST = TableSchema(
+    name="sc_request",
+    columns=SC_REQUEST_COLUMNS,
+    refs={**TASK_REFS, "requested_for": "sys_user"},
+    constants={**{k: v for k, v in TASK_CONSTANTS.items() if k not in SC_REQUEST_COLUMNS},
+               "sys_class_name": "sc_request", "approval": "approved"},
+    computed=_computed_common(SC_REQUEST_COLUMNS, frozenset({"1", "2"})),
+    choices={"state": {"1": "Open", "2": "Work in Progress", "3": "Closed Complete",
+                       "4": "Closed Incomplete"},
+             "request_state": {"requested": "Pending Approval", "in_process": "Approved",
+                               "closed_complete": "Closed Complete",
+                               "closed_incomplete": "Closed Incomplete",
+                               "closed_rejected": "Closed Rejected"}},
+    number_prefix="REQ", number_start=10001,
+)
+SC_REQ_ITEM_COLUMNS: tuple[str, ...] = (
+    "sys_id", "number", "state", "stage", "approval", "request", "cat_item", "quantity",
+    "impact", "urgency", "priority", "short_description", "description", "opened_by",
+    "assignment_group", "assigned_to", "business_service", "cmdb_ci", "due_date", "opened_at",
+    "sys_updated_on", "sys_created_by", "sys_updated_by", "closed_at", "closed_by",
+    "close_notes", "u_approval_required", "sys_mod_count",
+)
+REQUEST_ITEM_STATES = {"-5": "Pending", "1": "Open", "2": "Work in Progress",
+                       "3": "Closed Complete", "4": "Closed Incomplete", "7": "Closed Skipped"}
+SC_REQ_ITEM = TableSchema(
+    name="sc_req_item",
+    columns=SC_REQ_ITEM_COLUMNS,
+    refs={**TASK_REFS, "request": "sc_request", "cat_item": "sc_cat_item"},
+    constants={**{k: v for k, v in TASK_CONSTANTS.items() if k not in SC_REQ_ITEM_COLUMNS},
+               "sys_class_name": "sc_req_item", "made_sla": "true", "contact_type": "",
+               "reassignment_count": "0", "work_start": "", "work_end": "", "backordered": "false",
+               "recurring_frequency": "", "configuration_item": ""},
+    computed=_computed_common(SC_REQ_ITEM_COLUMNS, frozenset({"-5", "1", "2"})),
+    choices={
+        "state": REQUEST_ITEM_STATES, "impact": IMPACT_LABELS, "urgency": IMPACT_LABELS,
+        "priority": PRIORITY_LABELS,
+        "approval": {"not requested": "Not Yet Requested", "requested": "Requested",
+                     "approved": "Approved", "rejected": "Rejected"},
+        "stage": {"waiting_for_approval": "Waiting for Approval", "fulfillment": "Fulfillment",
+                  "complete": "Completed", "Request Cancelled": "Request Cancelled"},
+    },
+    number_prefix="RITM", number_start=10001,
+    insert_defaults={"state": "1", "approval": "not requested", "priority": "4",
+                     "sys_mod_count": "0"},
+)
+
 # --- task tables (start empty; the product writes them) --------------------------------------
 
 _TASK_COLUMNS_BASE: tuple[str, ...] = (
@@ -364,6 +427,11 @@ CHANGE_TASK = _task_table(
     {"-5": "Pending", "1": "Open", "2": "In Progress", "3": "Closed", "4": "Canceled"},
     "1", frozenset({"-5", "1", "2"}),
     {"change_task_type": "planning", "on_hold": "false", "close_code": ""})
+SC_TASK = _task_table(
+    "sc_task", "request_item", "sc_req_item", "SCTASK",
+    {"-5": "Pending", "1": "Open", "2": "Work in Progress", "3": "Closed Complete",
+     "4": "Closed Incomplete", "7": "Closed Skipped"}, "1", frozenset({"-5", "1", "2"}),
+    {"request": ""})
 
 # --- reference tables ------------------------------------------------------------------------
 
@@ -513,9 +581,10 @@ def property_rows(key: str) -> list[Row]:
 
 
 SCHEMAS: dict[str, TableSchema] = {
-    s.name: s for s in (INCIDENT, PROBLEM, CHANGE, INCIDENT_TASK, PROBLEM_TASK, CHANGE_TASK,
-                        SYS_USER, SYS_USER_GROUP, CMDB_CI, CMDB_CI_SERVICE, SYS_CHOICE,
-                        SYS_DB_OBJECT, CONTRACT_SLA, TASK_SLA)
+    s.name: s for s in (INCIDENT, PROBLEM, CHANGE, SC_REQ_ITEM, SC_REQUEST, SC_CAT_ITEM,
+                        INCIDENT_TASK, PROBLEM_TASK, CHANGE_TASK, SC_TASK, SYS_USER,
+                        SYS_USER_GROUP, CMDB_CI, CMDB_CI_SERVICE, SYS_CHOICE, SYS_DB_OBJECT,
+                        CONTRACT_SLA, TASK_SLA)
 }
 """Every table the sandbox serves, by name."""
 
@@ -523,6 +592,7 @@ SCHEMAS: dict[str, TableSchema] = {
 SUPER_CLASS = {
     "incident": "task", "problem": "task", "change_request": "task", "incident_task": "task",
     "problem_task": "task", "change_task": "task", "cmdb_ci": "cmdb", "cmdb_ci_service": "cmdb_ci",
+    "sc_req_item": "task", "sc_request": "task", "sc_task": "task",
 }
 
 

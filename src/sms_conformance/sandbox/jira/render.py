@@ -194,6 +194,8 @@ class Renderer:
             return "" if kind == "text" else None
         if kind == "datetime":
             return jira_time(value, issue.zone) if isinstance(value, datetime) else None
+        if kind == "date":  # a day without a zone: the sandbox's due dates are UTC midnights
+            return value.strftime("%Y-%m-%d") if isinstance(value, datetime) else None
         if kind == "adf":
             return self.text(str(value))
         if kind in ("text", "string"):
@@ -210,6 +212,13 @@ class Renderer:
                      "objectKey": f"CMDB-{str(value)[:6]}"}]
         if kind == "number":
             return float(value)
+        if kind == "request_type":
+            return self._request_type(issue, str(value))
+        if kind == "approvals":
+            decision = (place.texts or {}).get(value)
+            return [{"id": str(issue.id), "name": "Approve the request",
+                     "finalDecision": decision, "canAnswerApproval": False,
+                     "approvers": []}] if decision else None
         if kind == "priority":
             return self.priority(value)
         if kind == "resolution":
@@ -218,6 +227,18 @@ class Renderer:
         option_id = self.store.options.id(place.target, text)
         return {"self": f"{self.api}/customFieldOption/{option_id}", "value": text,
                 "id": option_id}
+
+    def _request_type(self, issue: Issue, item_id: str) -> dict[str, Any]:
+        """JSM Cloud's Request Type value: the portal request type and the current status."""
+        names = sorted(self.store.view.catalog_items)
+        type_id = str(names.index(item_id) + 1) if item_id in names else "0"
+        status = STATUSES[issue.status]
+        return {"_links": {"jiraRest": f"{self.api}/issue/{issue.id}",
+                           "web": f"{self.base}/servicedesk/customer/portal/1/{issue.key}"},
+                "requestType": {"id": type_id, "name": self.store.view.catalog_items.get(
+                    item_id, ""), "serviceDeskId": "1", "portalId": "1"},
+                "currentStatus": {"status": status.name,
+                                  "statusCategory": status.category.upper()}}
 
     def _group(self, group_id: str | None) -> dict[str, Any] | None:
         if not group_id:
@@ -285,6 +306,8 @@ def _resolved_at(issue: Issue) -> datetime | None:
     values = issue.record.values
     value = values.get("resolved_at")
     if value is None and issue.process == "change" and values.get("resolution_code"):
+        value = values.get("closed_at")
+    if issue.process == "request":
         value = values.get("closed_at")
     return value if isinstance(value, datetime) else None
 

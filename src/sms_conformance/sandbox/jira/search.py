@@ -303,7 +303,9 @@ def _issue_priority(issue: Issue) -> str | None:
 def _person(issue: Issue, canonical: str) -> str | None:
     if issue.record is None:
         return ADMIN_ACCOUNT_ID.casefold() if canonical == "reporter" else None
-    if canonical == "reporter" and "reporter" not in PLACEMENTS[issue.process]:
+    if canonical == "reporter" and issue.process == "request":
+        canonical = "requester"  # a request's reporter is who it is for
+    elif canonical == "reporter" and "reporter" not in PLACEMENTS[issue.process]:
         return ADMIN_ACCOUNT_ID.casefold()
     value = issue.record.values.get(canonical)
     return value.casefold() if isinstance(value, str) and value else None
@@ -313,8 +315,8 @@ def _resolved(issue: Issue) -> datetime | None:
     if issue.record is None:
         return issue.resolved
     value = issue.record.values.get("resolved_at") or (
-        issue.record.values.get("closed_at") if issue.process == "change"
-        and issue.record.values.get("resolution_code") else None)
+        issue.record.values.get("closed_at") if issue.process == "request" or
+        issue.process == "change" and issue.record.values.get("resolution_code") else None)
     return value if isinstance(value, datetime) else None
 
 

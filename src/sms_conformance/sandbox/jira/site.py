@@ -22,7 +22,7 @@ MISSING_PROJECT = "ARCH"  # archived project holding the targets of dangling lin
 class IssueType:
     id: str
     name: str
-    process: str  # incident | problem | change | task
+    process: str  # incident | problem | change | request | task
     subtask: bool = False
 
 
@@ -33,8 +33,12 @@ ISSUE_TYPES = (
     IssueType("10004", "Task", "task"),
     IssueType("10005", "Sub-task", "task", subtask=True),
     IssueType("10006", "[System] Post-incident review", "review"),
+    IssueType("10007", "[System] Service request", "request"),
+    IssueType("10008", "[System] Service request with approvals", "request"),
 )
-TYPE_OF_PROCESS = {t.process: t for t in ISSUE_TYPES if not t.subtask}
+# The first type of each process (a request needing approval: the "with approvals" one).
+TYPE_OF_PROCESS = {t.process: t for t in reversed(ISSUE_TYPES) if not t.subtask}
+APPROVAL_REQUEST_TYPE = ISSUE_TYPES[-1]
 TASK_TYPES = frozenset({"10004", "10005"})
 
 
@@ -69,6 +73,8 @@ _STATUS_LIST = (
     ("10020", "Implementing", "indeterminate"), ("10021", "Review", "indeterminate"),
     ("10022", "To Do", "new"), ("10023", "In Progress", "indeterminate"),
     ("10024", "Done", "done"),
+    ("10025", "Waiting for support", "new"), ("10026", "Waiting for approval", "indeterminate"),
+    ("10027", "Waiting for customer", "indeterminate"), ("5", "Resolved", "done"),
 )
 STATUSES = {name: Status(sid, name, cat) for sid, name, cat in _STATUS_LIST}
 
@@ -83,6 +89,9 @@ STATUS_OF_STATE: dict[str, dict[str, str]] = {
     "change": {"new": "Planning", "assess": "Peer review", "authorize": "Awaiting CAB approval",
                "scheduled": "Awaiting implementation", "implement": "Implementing",
                "review": "Review", "closed": "Closed", "canceled": "Canceled"},
+    "request": {"new": "Waiting for support", "awaiting_approval": "Waiting for approval",
+                "in_progress": "In Progress", "on_hold": "Waiting for customer",
+                "resolved": "Resolved", "closed": "Closed", "canceled": "Canceled"},
     "task": {"new": "To Do", "in_progress": "In Progress", "done": "Done"},
 }
 STATUSES_OF_TYPE: dict[str, tuple[str, ...]] = {
@@ -145,6 +154,8 @@ CHANGE_TYPE = {"normal": "Normal", "standard": "Standard", "emergency": "Emergen
 CHANGE_RISK = {1: "Very High", 2: "High", 3: "Moderate", 4: "Low"}
 APPROVAL = {"not requested": "Not Yet Requested", "requested": "Requested",
             "approved": "Approved", "rejected": "Rejected"}
+# A request's approval as JSM's Approvals field decides it (none while not requested).
+APPROVAL_DECISION = {"requested": "pending", "approved": "approved", "rejected": "declined"}
 PROBLEM_RESOLUTION = {"fix_applied": "Fix Applied", "risk_accepted": "Risk Accepted",
                       "duplicate": "Duplicate", "canceled": "Canceled"}
 CHANGE_RESOLUTION = {"successful": "Successful", "successful_issues": "Successful with issues",
@@ -158,7 +169,8 @@ _CF = "com.atlassian.jira.plugin.system.customfieldtypes:"
 @dataclass(frozen=True)
 class CustomField:
     name: str
-    kind: str  # option | group | services | cis | adf | string | number | datetime | sla
+    kind: str  # option | group | services | cis | adf | string | number | datetime | sla |
+    #            request_type | approvals
     options: tuple[str, ...] = ()
 
     def schema(self, field_id: str) -> dict[str, Any]:
@@ -177,6 +189,10 @@ class CustomField:
             "datetime": {"type": "datetime", "custom": _CF + "datetime"},
             "sla": {"type": "sd-servicelevelagreement",
                     "custom": "com.atlassian.servicedesk:sd-sla-field"},
+            "request_type": {"type": "sd-customerrequesttype",
+                             "custom": "com.atlassian.servicedesk:vp-origin"},
+            "approvals": {"type": "sd-approvals",
+                          "custom": "com.atlassian.servicedesk.approvals-plugin:sd-approvals"},
         }
         return {**kinds[self.kind], "customId": custom_id}
 
@@ -213,6 +229,8 @@ CUSTOM_FIELDS = (
     CustomField("Closed date", "datetime"),
     CustomField("Time to resolution", "sla"),  # JSM's default SLA field (reference §3)
     CustomField("Time to first response", "sla"),
+    CustomField("Request Type", "request_type"),  # JSM's portal request type (reference §3)
+    CustomField("Approvals", "approvals"),
 )
 CUSTOM_IDS = {f.name: f"customfield_{10100 + i}" for i, f in enumerate(CUSTOM_FIELDS)}
 CUSTOM_BY_ID = {CUSTOM_IDS[f.name]: f for f in CUSTOM_FIELDS}
@@ -224,8 +242,9 @@ class Placement:
     how its value is shaped (`kind`), and canonical value -> platform text for choices."""
 
     target: str
-    kind: str  # text | adf | datetime | user | group | services | cis | option | number |
-    #            priority | resolution | string | sla (the issue's SLA, not a stored value)
+    kind: str  # text | adf | datetime | date | user | group | services | cis | option |
+    #            number | priority | resolution | string | request_type | approvals |
+    #            sla (the issue's SLA, not a stored value)
     texts: dict[Any, str] | None = None
 
     @property
@@ -293,6 +312,15 @@ PLACEMENTS: dict[str, dict[str, Placement]] = {
         "actual_start": Placement("Actual start", "datetime"),
         "actual_end": Placement("Actual end", "datetime"),
         "reviewed_at": Placement("Review date", "datetime"),
+    },
+    # approval_required is the work type ("with approvals"), not a field
+    "request": {
+        **_common(None),
+        "requester": Placement("reporter", "user"),
+        "catalog_item": Placement("Request Type", "request_type"),
+        "approval": Placement("Approvals", "approvals", APPROVAL_DECISION),
+        "due_date": Placement("duedate", "date"),
+        "closed_at": Placement("resolutiondate", "datetime"),
     },
 }
 

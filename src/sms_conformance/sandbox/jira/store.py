@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sms_conformance.model.records import Value
 from sms_conformance.sandbox.jira.site import (
+    APPROVAL_REQUEST_TYPE,
     CANONICAL_LINKS,
     CUSTOM_BY_ID,
     CUSTOM_FIELDS,
@@ -183,7 +184,7 @@ class JiraStore:
 
     # -- building -------------------------------------------------------------------------
     def _build(self) -> None:
-        order = {"incident": 0, "problem": 1, "change": 2}
+        order = {"incident": 0, "problem": 1, "change": 2, "request": 3}
         records = sorted(self.view.all_records(),
                          key=lambda r: (r.opened_at, order[r.process], r.number))
         by_record: dict[tuple[str, str], Issue] = {}
@@ -193,8 +194,10 @@ class JiraStore:
             status = STATUS_OF_STATE[record.process].get(state if isinstance(state, str) else "",
                                                          "Open")
             updated = values.get("updated_at")
+            kind = (APPROVAL_REQUEST_TYPE if values.get("approval_required") is True
+                    else TYPE_OF_PROCESS[record.process])
             issue = Issue(FIRST_ISSUE_ID + i, f"{PROJECT_KEY}-{i + 1}",
-                          TYPE_OF_PROCESS[record.process], status, ZONES[i % len(ZONES)],
+                          kind, status, ZONES[i % len(ZONES)],
                           record.opened_at,
                           updated if isinstance(updated, datetime) else record.opened_at,
                           record=record)
