@@ -106,6 +106,11 @@ def test_jira_scan_gives_the_servicenow_counts_per_rule(tmp_path: Path) -> None:
     # the SLA rules (8.3.3) too: task_sla rows and the JSM SLA fields of the same SLA records
     slas = {r: on_jira[r] for r in on_jira if r.startswith("incident.sla.")}
     assert len(slas) == 3 and all(failed > 0 for _, failed in slas.values()), slas
+    # service requests (8.6.2): requested items and JSM's Service request work types, the
+    # planted defects of each request rule seen on both
+    requests = {rule: counts for rule, counts in on_jira.items() if rule.startswith("request.")}
+    assert len(requests) == 7
+    assert all(evaluated and failed for evaluated, failed in requests.values()), requests
 
 
 def test_write_back_to_jsm_twice_creates_each_task_once(jsm: JiraSandbox, tmp_path: Path) -> None:
