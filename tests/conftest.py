@@ -67,7 +67,8 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def make_record(process: str, number: str = "INC0000001", record_id: str = "r1",
                 **fields: Any) -> Record:
-    table = {"incident": "incident", "problem": "problem", "change": "change_request"}[process]
+    table = {"incident": "incident", "problem": "problem", "change": "change_request",
+             "request": "sc_req_item"}[process]
     return Record(
         platform="servicenow", instance="https://example.test", process=Process(process).value,
         table=table, id=record_id, number=number, url=f"https://example.test/{record_id}",

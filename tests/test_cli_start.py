@@ -52,7 +52,7 @@ def test_root_help_shows_the_summaries() -> None:
                          capture_output=True, text=True).stdout
     for name in cli.lazy:
         assert f"  {name} " in out
-    assert "Scan incidents, problems and changes" in out
+    assert "Scan incidents, problems, changes and service requests" in out
 
 
 def test_a_format_loads_when_it_renders() -> None:

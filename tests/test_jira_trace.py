@@ -104,5 +104,5 @@ def test_trace_on_jira_of_an_unknown_key_is_one_line_exit_2(jsm: JiraSandbox) ->
     """bad input: trace of an issue key no issue has; outcome: one error line naming it, exit 2"""
     result = trace(jsm, "ITSM-999999")
     assert result.exit_code == 2, result.output
-    assert "ITSM-999999: no incident, problem or change" in result.output
+    assert "ITSM-999999: no incident, problem, change or request" in result.output
     assert "Traceback" not in result.output

@@ -101,7 +101,7 @@ def test_trace_of_an_unknown_number_is_one_line_exit_2() -> None:
     result = invoke("trace", "INC9999999", "--source", "sandbox", "--records", "50")
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if not line.startswith("sandbox:")]
-    assert errors == [f"error: INC9999999: no incident, problem or change with this number at "
+    assert errors == [f"error: INC9999999: no incident, problem, change or request with this number at "
                       f"{errors[0].rsplit(' ', 1)[-1]}"]
     assert "Traceback" not in result.output
 

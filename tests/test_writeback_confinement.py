@@ -26,7 +26,7 @@ def test_sys_user_target_is_refused_before_any_write(sandbox, tmp_path: Path) ->
     code, out = scan(sandbox, tmp_path / "h.sqlite", "--config", str(config))
     assert code == EXIT_CONFIG, out
     assert "error: settings write_back.targets.incident.table: 'sys_user' is not a task table" in out
-    assert "(allowed: change_task, incident_task, problem_task;" in out
+    assert "(allowed: change_task, incident_task, problem_task, sc_task;" in out
     assert not [m for (m, _) in sandbox.stats.counts if m in ("POST", "PATCH", "PUT", "DELETE")]
 
 

@@ -21,7 +21,7 @@ from sms_conformance.cli import cli
 from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.store.lock import holder_path, lock_path
 
-TASK_TABLES = ("incident_task", "problem_task", "change_task")
+TASK_TABLES = ("incident_task", "problem_task", "change_task", "sc_task")
 
 
 def get(box: Sandbox, table: str, **params: str) -> list[dict]:
@@ -276,7 +276,7 @@ def test_per_finding_tasks_of_earlier_versions_are_replaced_once(sandbox, tmp_pa
     config = tmp_path / "config"
     config.mkdir()
     (config / "settings.yaml").write_text(yaml.safe_dump({"write_back": {"policy": {
-        p: {"granularity": "finding"} for p in ("incident", "problem", "change")}}}))
+        p: {"granularity": "finding"} for p in ("incident", "problem", "change", "request")}}}))
     history = tmp_path / "h.sqlite"
     code, out = scan(sandbox, history, "--full", "--config", str(config))
     assert code == 0, out
@@ -301,7 +301,8 @@ def test_per_finding_tasks_of_earlier_versions_are_replaced_once(sandbox, tmp_pa
         else:
             assert "closed" in notes or "conforms" in notes, notes
     assert replaced
-    parents = [parent(t, f) for t in open_now for f in ("incident", "problem", "change_request")
+    parents = [parent(t, f) for t in open_now
+               for f in ("incident", "problem", "change_request", "request_item")
                if parent(t, f)]
     assert len(parents) == len(set(parents))  # no two open tasks share a record
 
@@ -316,7 +317,7 @@ def test_back_to_per_finding_tasks_closes_the_record_tasks(sandbox, tmp_path: Pa
     config = tmp_path / "config"
     config.mkdir()
     (config / "settings.yaml").write_text(yaml.safe_dump({"write_back": {"policy": {
-        p: {"granularity": "finding"} for p in ("incident", "problem", "change")}}}))
+        p: {"granularity": "finding"} for p in ("incident", "problem", "change", "request")}}}))
     code, out = scan(sandbox, history, "--full", "--config", str(config))
     assert code == 0, out
     after = {t["sys_id"]: t for t in tasks(sandbox)}

@@ -1,8 +1,9 @@
 """Deterministic, seeded generator of linked ServiceNow-like records with planted defects.
 
 `generate(records, seed)` builds incidents (``records``), problems (15 %), changes (25 %),
-requested items (30 %, each under its request, for a catalogue item) and the reference tables, all values strings as the Table API stores them. Clean records pass every rule
-in docs/rule-ids.md; a share ``defect_rate`` of each table carries 1-2 planted defects, each
+requested items (30 %, each under its request, for a catalogue item) and the reference tables,
+all values strings as the Table API stores them. Clean records pass every rule in
+docs/rule-ids.md; a share ``defect_rate`` of each table carries 1-2 planted defects, each
 making exactly its rule fail. ``Dataset.planted`` maps record number -> planted rule ids.
 
 Rows are compact lists (see `schema.py`), sorted by sys_id; shared strings (pools, references)
@@ -29,7 +30,6 @@ from sms_conformance.sandbox.schema import (
     PRIORITY_MATRIX,
     PROBLEM,
     RESTORE_TARGET_SECONDS,
-    SC_CAT_ITEM,
     SC_REQ_ITEM,
     SC_REQUEST,
     SCHEMAS,

@@ -12,7 +12,7 @@ the same logical records for the same --records and --seed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, load_field_map
@@ -90,7 +90,7 @@ class LogicalView:
     services: dict[str, str]
     configuration_items: dict[str, str]
     planted: dict[str, list[tuple[str, str]]]
-    catalog_items: dict[str, str] = field(default_factory=dict)
+    catalog_items: dict[str, str]  # catalogue item id -> name
 
     def all_records(self) -> list[LogicalRecord]:
         return [r for process in PROCESSES for r in self.records[process]]
@@ -122,7 +122,6 @@ def logical_view(dataset: Dataset) -> LogicalView:
 
 def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset,
              slas: Mapping[str, tuple[LogicalSla, ...]]) -> list[LogicalRecord]:
-    schema = SCHEMAS[table]
     extra = EXTRA_FIELDS.get(process, {})
     specs = {**pmap.fields, **extra}
     wanted = frozenset(pmap.fields)
