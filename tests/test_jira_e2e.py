@@ -27,8 +27,9 @@ from sms_conformance.sandbox.jira.store import Issue, flatten
 AS_OF = "2026-11-01"
 PASSWORD = "jira-e2e-token"
 ENV = {"JIRA_EMAIL": "admin@example.com", "JIRA_API_TOKEN": PASSWORD}
-CLOSED = {"incident": {"closed", "canceled"}, "problem": {"closed"},
-          "change": {"closed", "canceled"}}  # the shipped write_back.policy closed_states
+CLOSED = {"incident": {"closed", "canceled"}, "problem": {"closed"},  # the shipped
+          "change": {"closed", "canceled"},  # write_back.policy closed_states
+          "request": {"resolved", "closed", "canceled"}}
 
 
 @pytest.fixture
