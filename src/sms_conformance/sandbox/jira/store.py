@@ -185,8 +185,11 @@ class JiraStore:
     # -- building -------------------------------------------------------------------------
     def _build(self) -> None:
         order = {"incident": 0, "problem": 1, "change": 2, "request": 3}
+        # Requests after the other records, so those keep the ids and keys they had before
+        # service requests came (tasks and histories written then still name them).
         records = sorted(self.view.all_records(),
-                         key=lambda r: (r.opened_at, order[r.process], r.number))
+                         key=lambda r: (r.process == "request", r.opened_at, order[r.process],
+                                        r.number))
         by_record: dict[tuple[str, str], Issue] = {}
         for i, record in enumerate(records):
             values = record.values
