@@ -31,6 +31,7 @@ from sms_conformance.sandbox.jira.store import JiraStore
 from sms_conformance.sandbox.logical import logical_view
 
 JIRA_FORMATS = ("json", "csv")
+NOT_IN_CSV = frozenset({"sla", "request_type", "approvals"})  # custom field kinds
 DEFAULT_SITE = "https://sandbox.atlassian.net"
 CSV_DATE_FORMAT = "dd/MMM/yy h:mm a"  # Jira's default date-time format
 Json = dict[str, Any]
@@ -143,12 +144,12 @@ def _links(issue: Json) -> dict[str, list[str]]:
 
 
 def _custom(issue: Json) -> dict[str, list[Any]]:
-    """Custom field name -> its values (a list field: one per value). SLA fields are left
-    out: how a CSV export renders one is not known from a real file."""
+    """Custom field name -> its values (a list field: one per value). SLA, Request Type and
+    Approvals fields are left out: how a CSV export renders one is not known from a real file."""
     out: dict[str, list[Any]] = {}
     for field_id, value in issue["fields"].items():
         if field_id in CUSTOM_BY_ID and value not in (None, "", []) \
-                and CUSTOM_BY_ID[field_id].kind != "sla":
+                and CUSTOM_BY_ID[field_id].kind not in NOT_IN_CSV:
             out[CUSTOM_BY_ID[field_id].name] = list(value) if isinstance(value, list) else [value]
     return out
 
