@@ -249,9 +249,10 @@ def test_a_write_back_through_a_proxy_of_the_jira_site_creates_and_closes_nothin
 
 def restore(box: Sandbox, fixture: dict[str, Any], history: Path) -> None:
     """The fixture's task rows into the sandbox, its history dump into `history`."""
-    for table in TASK_TABLES:
+    for table in TASK_TABLES:  # the release had no service requests: no sc_task rows
         schema = box.store.tables[table].schema
-        box.store.tables[table] = Table(schema, sorted(fixture["tasks"][table], key=lambda r: r[0]))
+        box.store.tables[table] = Table(schema, sorted(fixture["tasks"].get(table, []),
+                                                       key=lambda r: r[0]))
     with sqlite3.connect(history) as db:
         db.executescript(";\n".join(fixture["history"]))
 
@@ -289,7 +290,10 @@ def test_upgrading_from_the_last_release_keeps_every_task_and_first_seen_date(
         # aliases says it is the same instance, as it would for a changed URL.
         config = tmp_path / "config"
         config.mkdir()
-        (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n')
+        # The release had no service requests: their rules, which would task its records'
+        # failures for the first time, are left out of the upgrade run.
+        (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n'
+                                              'disabled_rules: ["request.*"]\n')
         result = scan(box.url, history, as_of="2026-11-02", config=config)
         assert result.exit_code in (0, 1), result.output
         after = tasks(box)
@@ -348,7 +352,10 @@ def test_upgrading_from_the_last_release_on_jira_keeps_every_task(tmp_path: Path
     history = tmp_path / "h.sqlite"
     config = tmp_path / "config"
     config.mkdir()
-    (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n')
+    # The release had no service requests: their rules, which would task its records' failures
+    # for the first time, are left out of the upgrade run.
+    (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n'
+                                          'disabled_rules: ["request.*"]\n')
     with JiraSandbox(records=fixture["records"], seed=fixture["seed"], password=PASSWORD) as box:
         restore_jira(box, fixture, history)
         old_seen = first_seen(history)
