@@ -173,10 +173,9 @@ def reader(kind: str, field_id: str, values: Mapping[str, Any],
     return read
 
 
-def sla_verdict(raw: Any, field_id: str) -> Value:
-    """A JSM SLA field's own verdict (reference §3: `completedCycles[].breached`,
-    `ongoingCycle.breached`): False once any cycle breached, True when cycles completed
-    without a breach, empty while no cycle has completed (nothing decided yet, or no SLA)."""
+def _cycles(raw: Any, field_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | Unknown | None:
+    """A JSM SLA field's completed cycles and its ongoing one ({} when none runs: the key is
+    absent then); None for no value, Unknown for a value of another shape."""
     if raw is None:
         return None
     if type(raw) is not dict:
@@ -186,6 +185,17 @@ def sla_verdict(raw: Any, field_id: str) -> Value:
     if type(completed) is not list or type(ongoing) is not dict \
             or not all(type(c) is dict for c in completed):
         return Unknown(f"{field_id}: SLA cycles of an unknown shape")
+    return completed, ongoing
+
+
+def sla_verdict(raw: Any, field_id: str) -> Value:
+    """A JSM SLA field's own verdict (reference §3: `completedCycles[].breached`,
+    `ongoingCycle.breached`): False once any cycle breached, True when cycles completed
+    without a breach, empty while no cycle has completed (nothing decided yet, or no SLA)."""
+    cycles = _cycles(raw, field_id)
+    if not isinstance(cycles, tuple):
+        return cycles
+    completed, ongoing = cycles
     if any(c.get("breached") is True for c in (*completed, ongoing)):
         return False
     return True if completed and not ongoing else None
@@ -195,15 +205,10 @@ def sla_record(raw: Any, field_id: str, name: str) -> SlaRecord | Unknown | None
     """One JSM SLA field as an SLA record (reference §3): breached once any cycle breached,
     paused or running while it has an ongoing cycle, completed otherwise; None for a field
     with no cycle (no SLA applies), Unknown for a value of another shape (a CSV export)."""
-    if raw is None:
-        return None
-    if type(raw) is not dict:
-        return Unknown(f"{field_id} is not an SLA value (a CSV export shows SLAs as text)")
-    completed = raw.get("completedCycles") or []
-    ongoing = raw.get("ongoingCycle") or {}
-    if type(completed) is not list or type(ongoing) is not dict \
-            or not all(type(c) is dict for c in completed):
-        return Unknown(f"{field_id}: SLA cycles of an unknown shape")
+    cycles = _cycles(raw, field_id)
+    if not isinstance(cycles, tuple):
+        return cycles
+    completed, ongoing = cycles
     if not completed and not ongoing:
         return None
     stage = ("paused" if ongoing.get("paused") is True else "in_progress") if ongoing \
