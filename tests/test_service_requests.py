@@ -1,11 +1,23 @@
-"""Service requests (clause 8.6.2) on a ServiceNow instance: what doctor checks for them."""
+"""Service requests (clause 8.6.2): what doctor checks for them on ServiceNow, and a request
+table or work type the scan cannot read, on both platforms: that process not read, the others
+scanned."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
+from sms_conformance.sandbox.jira import JiraSandbox, server
+from sms_conformance.sandbox.jira.site import ISSUE_TYPES
 from sms_conformance.sandbox.servicenow import Sandbox
+from tests.test_jira_e2e import ENV, PASSWORD
 
 
 def test_doctor_checks_read_access_to_sc_request() -> None:
@@ -24,3 +36,102 @@ def test_doctor_checks_read_access_to_sc_request() -> None:
     assert "FAIL  sc_request: no read access" in forbidden.output, forbidden.output
     assert "grant the integration user a role that reads sc_request" in forbidden.output
     assert "sc_request" not in incidents.output, incidents.output
+
+
+def _scan(args: list[str], env: dict[str, str], out: Path) -> tuple[int, dict[str, Any]]:
+    result = CliRunner(env=env).invoke(cli, [
+        *args, "--as-of", "2026-11-01", "--full", "--format", "json", "--output", str(out),
+        "--write-back", "--max-new-tasks", "5000"])
+    assert out.exists(), result.output
+    report: dict[str, Any] = json.loads(out.read_text())
+    return result.exit_code, report
+
+
+OLD_MARK = "2000-01-01T00:00:00Z"
+
+
+def _age_watermarks(history: Path) -> None:
+    """Every watermark set far back, so that one the next scan moves is seen to move."""
+    with closing(sqlite3.connect(history)) as db, db:
+        db.execute("UPDATE watermarks SET updated_since = ?", (OLD_MARK,))
+
+
+def _watermark(history: Path, table: str) -> str:
+    with closing(sqlite3.connect(history)) as db:
+        marks = db.execute("SELECT updated_since FROM watermarks WHERE tbl = ?",
+                           (f"{table}@write-back",)).fetchall()
+    assert len(marks) == 1, marks
+    return str(marks[0][0])
+
+
+def _request_rules_not_read(report: dict[str, Any], *said: str) -> None:
+    """The request rules evaluated nothing, failed nothing, and are listed as not read with the
+    reason; the other processes were scanned; the scan is complete."""
+    assert report["scan"]["complete"], report["scan"]
+    lines = {r["rule_id"]: r for r in report["summary"]["rules"]}
+    requests = {k: v for k, v in lines.items() if k.startswith("request.")}
+    assert len(requests) == 7 and all(
+        v["evaluated"] == 0 and v["failed"] == 0 and v["no_evidence"] for v in requests.values())
+    assert lines["incident.logging.priority"]["evaluated"] > 0
+    assert lines["problem.rca.root_cause"]["evaluated"] > 0
+    gaps = [g for g in report["summary"]["unavailable"] if g["process"] == "request"]
+    assert len(gaps) == 1 and set(gaps[0]["rules"]) == set(requests), gaps
+    assert gaps[0]["field"] == "*" and all(s in gaps[0]["reason"] for s in said), gaps
+    assert any("request skipped" in n and all(s in n for s in said)
+               for n in report["scan"]["notices"]), report["scan"]["notices"]
+    assert not any(f["process"] == "request" for f in report["findings"])
+
+
+def test_sc_req_item_forbidden_leaves_requests_not_read_and_their_tasks_as_they_are(
+        tmp_path: Path) -> None:
+    """fault: the integration user may not read sc_req_item (403) on a scan after one that
+    tasked request findings; outcome: the scan completes (exit as Jira's without request work
+    types), the request rules not read with the reason naming sc_req_item and the grant, a
+    notice, the other processes scanned, no request task written or closed, and the table's
+    watermark left where it was (its records are read in full once readable again)."""
+    env = {"SERVICENOW_USERNAME": "admin"}
+    history = tmp_path / "h.sqlite"
+    with Sandbox(records=150, seed=2) as box:
+        env["SERVICENOW_PASSWORD"] = box.password
+        args = ["scan", "--source", "servicenow", "--instance", box.url, "--history",
+                str(history)]
+        _, first = _scan(args, env, tmp_path / "first.json")
+        tasks = [list(row) for row in box.store.tables["sc_task"].rows]
+        _age_watermarks(history)
+        box.store.forbidden.add("sc_req_item")
+        code, report = _scan(args, env, tmp_path / "second.json")
+        after = [list(row) for row in box.store.tables["sc_task"].rows]
+    assert any(f["process"] == "request" for f in first["findings"]) and tasks
+    assert code in (0, 1), report["scan"]
+    _request_rules_not_read(report, "sc_req_item may not be read", "403",
+                            "grant the integration user a role that reads sc_req_item")
+    assert after == tasks
+    assert _watermark(history, "sc_req_item") == OLD_MARK
+    assert _watermark(history, "incident") != OLD_MARK  # the tables read moved theirs
+
+
+def test_a_jsm_project_without_request_types_leaves_requests_not_read_and_their_tasks(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """fault: the project no longer has the Service request work types, on a scan after one
+    that tasked request findings; outcome: as on ServiceNow with sc_req_item forbidden: the
+    scan completes, the request rules not read with the reason naming the work types, a
+    notice, the other processes scanned, no request task written or closed, the watermark
+    left where it was."""
+    history = tmp_path / "h.sqlite"
+    with JiraSandbox(records=150, seed=2, password=PASSWORD) as jsm:
+        args = ["scan", "--source", "jira", "--site", jsm.url, "--history", str(history)]
+        _, first = _scan(args, ENV, tmp_path / "first.json")
+        tasks = sorted((i.key, i.status, str(i.description)) for i in jsm.store.issues.values()
+                       if i.is_task)
+        _age_watermarks(history)
+        monkeypatch.setattr(server, "ISSUE_TYPES", tuple(
+            t for t in ISSUE_TYPES if t.process != "request"))
+        code, report = _scan(args, ENV, tmp_path / "second.json")
+        after = sorted((i.key, i.status, str(i.description)) for i in jsm.store.issues.values()
+                       if i.is_task)
+    assert any(f["process"] == "request" for f in first["findings"]) and tasks
+    assert code in (0, 1), report["scan"]
+    _request_rules_not_read(report, "no request issue type", "[System] Service request")
+    assert after == tasks
+    assert _watermark(history, "ITSM:request") == OLD_MARK
+    assert _watermark(history, "ITSM:incident") != OLD_MARK  # the tables read moved theirs

@@ -52,7 +52,8 @@ def render_unavailable(gaps: list[dict[str, Any]]) -> list[str]:
     out = ["", "Not provided by the source (results unknown, never failures):"]
     for g in gaps:
         out.append(f"  {g['process']}.{g['field']}: {g['reason']}")
-        out.append(f"    {g['records']} unknown results; blinds {', '.join(g['rules'])}")
+        results = f"{g['records']} unknown results" if g["records"] else "no record read"
+        out.append(f"    {results}; blinds {', '.join(g['rules'])}")
     return out
 
 

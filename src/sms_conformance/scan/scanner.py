@@ -213,7 +213,9 @@ class Scanner:
             self._stopped(scan_id, exc)
             raise
         else:
-            self._check_shrink(outcome, [request for _, request, _ in readers.values()],
+            unread = self._not_read(outcome, list(readers))
+            self._check_shrink(outcome, [request for _, request, _ in readers.values()
+                                         if request.process not in unread],
                                options.min_record_share)
             stranded = sink.evaluate_ready(waiting)
             sink.evaluate_page()
@@ -263,6 +265,19 @@ class Scanner:
         )
         self.history.verify()
         return outcome
+
+    def _not_read(self, outcome: ScanOutcome, processes: Sequence[Process]) -> set[Process]:
+        """Processes the source did not read at all (its table forbidden or not exported, a
+        work type the site lacks): their rules are unknown for the run (blinded: no task is
+        written or closed on them), said with the reason; their tables move no watermark."""
+        unread = {p: reason for p in processes if (reason := self.connector.not_read(p))}
+        for process, reason in unread.items():
+            rules = {r.id for r in self.rules if r.process == process}
+            outcome.blinded |= rules
+            outcome.unavailable.add(Gap(process.value, "*", f"not read: {reason}", 0, rules))
+        outcome.tables = [t for p, t in zip(processes, outcome.tables, strict=True)
+                          if p not in unread]
+        return set(unread)
 
     def _check_shrink(self, outcome: ScanOutcome, requests: Sequence[FetchRequest],
                       share: float) -> None:

@@ -76,6 +76,11 @@ BARE_FIELDS = ("sys_id", "number", "name")
 PRIORITY_LOOKUP = "dl_u_priority"
 # Rows per page of a projected pass (sys_id and a few fields): the Table API's usual maximum.
 PROJECTED_PAGE = 10_000
+# What every scan is for: an integration user who may not read one of these tables is set up
+# wrong, and the scan stops (exit 3) rather than report without it. A later process's table
+# (sc_req_item) forbidden leaves that process not read, as Jira leaves a work type the site
+# lacks: its rules have no evidence, the others are scanned.
+CORE_PROCESSES = frozenset({Process.INCIDENT, Process.PROBLEM, Process.CHANGE})
 
 
 
@@ -123,6 +128,7 @@ class ServiceNowConnector(ConnectorDefaults):
             protected=source_tables, parents=task_parents,
         )
         self.scans: dict[str, list[ScanStats]] = {}
+        self._unread: dict[Process, str] = {}  # process -> why its table was not read
         # Parallel key ranges per table read; the gate is lowered on 429/503 for the whole run.
         self.streams = streams
         self.gate = Gate(streams)
@@ -233,7 +239,13 @@ class ServiceNowConnector(ConnectorDefaults):
         first = scan()
         rows = first.rows()
         try:
-            row = next(rows, None)
+            try:
+                row = next(rows, None)
+            except HTTPAuthError as exc:
+                if exc.status != 403 or process in CORE_PROCESSES:
+                    raise
+                self._skip(process, pmap.table, exc)
+                return
             if row is None:
                 return
             bounds: list[str] = []
@@ -252,6 +264,18 @@ class ServiceNowConnector(ConnectorDefaults):
         finally:
             for one in stats:
                 self.notices.extend(one.notices)
+
+    def _skip(self, process: Process, table: str, exc: HTTPAuthError) -> None:
+        """The process's table answered its first page with 403: not read, saying so."""
+        reason = (f"{table} may not be read ({exc}): grant the integration user a role that "
+                  f"reads {table}")
+        self._unread[process] = reason
+        self.notices.append(f"{reason}; {process.value} skipped (its rules have no evidence, "
+                            "no task is written or closed for them)")
+
+    def not_read(self, process: Process) -> str | None:
+        """Why the records of `process` were not read (its table forbidden), else None."""
+        return self._unread.get(Process(process))
 
     def _sla_reader(self, pmap: ProcessMap, fields: Set[str]) -> SlaReader | None:
         """The reader of the SLA records of a fetch's records, when the rules read them."""
