@@ -44,6 +44,14 @@ def test_a_display_format_reads_its_values(fmt: str, text: str) -> None:
     assert DateReader(fmt)(text) == LEAP
 
 
+@pytest.mark.parametrize("text", ["2016-02-29 1:16", "2016-02-29 1:16:00", "2016-2-29 01:16"])
+def test_the_stored_order_re_saved_without_leading_zeros_or_seconds_reads(text: str) -> None:
+    """A list export re-saved by a spreadsheet (tests/realdata: "2026-06-12 1:53"): year first,
+    so read without a date_format, in the source's zone like any value without one."""
+    assert parse_datetime(text) == LEAP
+    assert DateReader("dd/MM/yyyy HH:mm", zone("Europe/Berlin"))(text) == LEAP - timedelta(hours=1)
+
+
 def test_a_date_only_value_is_midnight_in_the_sources_zone() -> None:
     berlin = DateReader("dd/MM/yyyy HH:mm", zone("Europe/Berlin"))
     moment = berlin("29/2/2016")

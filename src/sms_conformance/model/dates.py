@@ -31,6 +31,9 @@ _FIELDS: dict[str, tuple[str, str]] = {
 _TIME_FIELDS = frozenset({"hour", "hour12", "minute", "second", "fraction", "ampm"})
 _RUN = re.compile(r"'[^']*'|([A-Za-z])\1*|[^A-Za-z']+")
 _OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")  # +0100 -> +01:00 (Python 3.10's fromisoformat)
+# The stored order (year first, so never ambiguous) as a spreadsheet re-saves it: hours, days and
+# months without a leading zero, no seconds ("2026-06-12 1:53", a real list export).
+_YEAR_FIRST = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 Part = tuple[str | None, str]  # (field or None for literal text, regex)
 
@@ -134,7 +137,7 @@ class DateReader:
                     return stored
             except ValueError:
                 pass
-        moment = _iso(text.strip()) or self._display(text.strip())
+        moment = _iso(text.strip()) or _year_first(text.strip()) or self._display(text.strip())
         if moment is None:
             return Unknown(self._reason(text))
         return moment if moment.tzinfo else moment.replace(tzinfo=self.where)
@@ -167,6 +170,18 @@ def _iso(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
+        return None
+
+
+def _year_first(text: str) -> datetime | None:
+    """`YYYY-M-D H:MM[:SS]` (naive: in the reader's zone), else None."""
+    match = _YEAR_FIRST.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:  # 2026-02-30, 25:00
         return None
 
 
