@@ -46,8 +46,7 @@ def test_sandbox_over_http_and_file_export_give_the_same_findings(tmp_path: Path
     export(generate(records=400, seed=5), tmp_path / "export")
     from_files = scan_findings(FileConnector(tmp_path / "export", fieldmap), tmp_path, "file")
     assert over_http, "the sandbox plants nonconformities: a scan must find some"
-    # The export writes no service requests (sc_req_item, sc_request): compared without them.
-    assert {f for f in over_http if not f[0].startswith("request.")} == from_files
+    assert over_http == from_files
 
 
 def test_export_scan_finds_every_planted_kind_and_flags_no_clean_record(tmp_path: Path) -> None:
@@ -59,12 +58,11 @@ def test_export_scan_finds_every_planted_kind_and_flags_no_clean_record(tmp_path
     flagged: dict[str, set[str]] = defaultdict(set)
     for rule_id, number, _ in found:
         flagged[number].add(rule_id)
-    planted = {number: set(rules) for number, rules in dataset.planted.items()
-               if rules and not number.startswith("RITM")}  # the export holds no requests
+    planted = {number: set(rules) for number, rules in dataset.planted.items() if rules}
     assert flagged == planted
     kinds = {rule for rules in planted.values() for rule in rules}
-    exported = [r for r in config.rules() if r.process != "request"
-                and r.id != "incident.classification.not_request"]  # never planted
+    exported = [r for r in config.rules()
+                if r.id != "incident.classification.not_request"]  # never planted
     assert len(kinds) == len(exported), "every rule has a planted nonconformity"
 
 

@@ -14,9 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from sms_conformance.cli import cli
+from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.jira import JiraSandbox, server
 from sms_conformance.sandbox.jira.site import ISSUE_TYPES
 from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 from tests.test_jira_e2e import ENV, PASSWORD
 
 
@@ -135,3 +137,56 @@ def test_a_jsm_project_without_request_types_leaves_requests_not_read_and_their_
     assert after == tasks
     assert _watermark(history, "ITSM:request") == OLD_MARK
     assert _watermark(history, "ITSM:incident") != OLD_MARK  # the tables read moved theirs
+
+
+def _file_scan(directory: Path, tmp_path: Path, name: str) -> dict[str, Any]:
+    out = tmp_path / f"{name}.json"
+    result = CliRunner().invoke(cli, [
+        "scan", "--source", f"file:{directory}", "--history", str(tmp_path / f"{name}.sqlite"),
+        "--only", "request.*", "--only", "problem.*", "--format", "json", "--output", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+@pytest.mark.parametrize(("fmt", "display"), [("json", "false"), ("csv", "true")])
+def test_an_export_carries_requests_their_requester_read_from_sc_request(
+        fmt: str, display: str, tmp_path: Path) -> None:
+    """sc_req_item exported as the other tables (Table API JSON, the list view's CSV in display
+    values): its requester is its request's requested_for, read from sc_request beside it, so
+    the scan fails exactly the planted requests; without sc_request the requester is unknown."""
+    dataset = generate(records=300, seed=3)
+    export(dataset, tmp_path / "x", fmt=fmt, display=display)
+    report = _file_scan(tmp_path / "x", tmp_path, "with")
+    planted = {n for n, rules in dataset.planted.items() if "request.logging.requester" in rules}
+    failed = {f["number"] for f in report["findings"]
+              if f["rule_id"] == "request.logging.requester" and f["status"] == "fail"}
+    assert failed == planted and planted
+    (tmp_path / "x" / f"sc_request.{fmt}").unlink()
+    alone = _file_scan(tmp_path / "x", tmp_path, "alone")
+    line = next(r for r in alone["summary"]["rules"] if r["rule_id"] == "request.logging.requester")
+    assert line["failed"] == 0 and line["unknown"] == line["evaluated"] > 0, line
+
+
+def test_an_export_without_sc_req_item_leaves_requests_not_read_as_one_without_problem(
+        tmp_path: Path) -> None:
+    """bad input: an export directory without sc_req_item.json (then without problem.json);
+    outcome: that process not read, alike for both: a notice naming the file, its rules
+    evaluating nothing and listed as not read, the other processes scanned."""
+    export(generate(records=200, seed=3), tmp_path / "x")
+    (tmp_path / "x" / "sc_req_item.json").unlink()
+    no_requests = _file_scan(tmp_path / "x", tmp_path, "requests")
+    export(generate(records=200, seed=3), tmp_path / "x")
+    (tmp_path / "x" / "problem.json").unlink()
+    no_problems = _file_scan(tmp_path / "x", tmp_path, "problems")
+    for report, process, table, other in ((no_requests, "request", "sc_req_item", "problem"),
+                                          (no_problems, "problem", "problem", "request")):
+        assert any(f"{table}.json not found" in n and f"{process} skipped" in n
+                   for n in report["scan"]["notices"]), report["scan"]["notices"]
+        lines = [r for r in report["summary"]["rules"] if r["process"] == process]
+        assert lines and all(r["evaluated"] == 0 for r in lines)
+        assert any(r["evaluated"] > 0 for r in report["summary"]["rules"]
+                   if r["process"] == other)
+        (gap,) = [g for g in report["summary"]["unavailable"] if g["field"] == "*"]
+        assert gap["process"] == process and f"{table}.json was not exported" in gap["reason"]
+        assert set(gap["rules"]) == {r["rule_id"] for r in lines}

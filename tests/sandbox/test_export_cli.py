@@ -22,7 +22,8 @@ from sms_conformance.sandbox.servicenow.export import export
 def test_export_matches_api_rendering(tmp_path: Path) -> None:
     data = generate(120, 3)
     paths = export(data, tmp_path, base_url="https://x.service-now.com")
-    assert set(paths) == {"incident", "problem", "change_request", "task_sla", "planted"}
+    assert set(paths) == {"incident", "problem", "change_request", "sc_req_item", "sc_request",
+                          "sc_cat_item", "task_sla", "planted"}
     incidents = json.loads((tmp_path / "incident.json").read_text())["result"]
     assert len(incidents) == 120
     with Sandbox(dataset=data, password="pw") as sb:
@@ -33,6 +34,9 @@ def test_export_matches_api_rendering(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "planted.json").read_text()) == data.planted
     problems = json.loads((tmp_path / "problem.json").read_text())["result"]
     assert len(problems) == 18 and problems[0]["number"].startswith("PRB")
+    items = json.loads((tmp_path / "sc_req_item.json").read_text())["result"]
+    assert len(items) == 36 and items[0]["number"].startswith("RITM")  # 30 % of the records
+    assert set(items[0]["request"]) == {"link", "value"}  # its request, by reference
 
 
 def test_cli_export(tmp_path: Path) -> None:

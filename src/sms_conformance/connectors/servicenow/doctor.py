@@ -33,9 +33,6 @@ class Instance(Protocol):
     fieldmap: FieldMap
 
 
-# The table a dot-walked field is read through (sc_req_item.request.requested_for: the item's
-# sc_request), checked for read access beside the table the rules read.
-WALKED_TABLES = {("sc_req_item", "request"): "sc_request"}
 
 
 def check(connector: Instance, rules: Sequence[Rule],
@@ -51,9 +48,9 @@ def check(connector: Instance, rules: Sequence[Rule],
             needed[pmap.table] = set(pmap.platform_fields(fields))
             if pmap.slas is not None and reads_slas(fields):  # the SLA records (task_sla)
                 needed.setdefault(pmap.slas.table, set()).update(pmap.slas.platform_fields())
-            for walked in [f for f in needed[pmap.table] if "." in f]:
-                head, _, tail = walked.partition(".")
-                if (through := WALKED_TABLES.get((pmap.table, head))) is not None:
+            # the table a dot-walked field is read through, checked beside the table read
+            for walked, (_, through, tail) in pmap.walked().items():
+                if walked in needed[pmap.table]:
                     needed.setdefault(through, set()).add(tail)
     findings = diagnose(connector, needed)
     if findings[0].level == "ok":  # reached and authenticated

@@ -35,6 +35,9 @@ FieldName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]+$", max_length=200)]
 ProcessKey = Annotated[Process, Strict(False)]  # YAML gives the value, not the enum
 Stored = Annotated[str, Field(max_length=200)]
 SYS_ID = re.compile(r"[0-9a-f]{32}")
+# The table a dot-walked field is read through where no mapped field names it
+# (sc_req_item.request.requested_for: the item's sc_request).
+WALKED_TABLES = {("sc_req_item", "request"): "sc_request"}
 
 Reader = Callable[[Any], Value]  # one cell of a row (text, reference object, display pair)
 
@@ -248,6 +251,19 @@ class ProcessMap(BaseModel):
             return False
         return canonical in SLA_DERIVED or (canonical == SLA_REASON
                                             and self.slas.breach_reason is not None)
+
+    def walked(self) -> dict[str, tuple[str, str, str]]:
+        """Dot-walked platform fields (request.requested_for) -> (the reference field, the table
+        it points at, the field read there), for those whose table is known: a mapped reference
+        field's, else WALKED_TABLES'."""
+        tables = {spec.field: spec.table for spec in self.fields.values() if spec.table}
+        found = {}
+        for spec in self.fields.values():
+            head, dot, tail = spec.field.partition(".")
+            table = tables.get(head) or WALKED_TABLES.get((self.table, head))
+            if dot and table:
+                found[spec.field] = (head, table, tail)
+        return found
 
     def kind_of(self, canonical: str) -> str:
         """The canonical kind a reference field points at ("" for other fields)."""

@@ -1,5 +1,6 @@
 """Reads ServiceNow exports from a directory: incident, problem, change_request and sc_req_item,
-as .json or .csv (the file source, `--source file:DIR`).
+as .json or .csv (the file source, `--source file:DIR`), with task_sla, and sc_request for the
+requested items' requester, beside them.
 
 What an export did not carry is unknown, never a failure: a column left out, a value the field
 map cannot read (an unlisted label, a date in another format), a reference given by name.
@@ -24,7 +25,7 @@ from sms_conformance.connectors.servicenow.exports import (
     read_rows,
     text,
 )
-from sms_conformance.connectors.servicenow.fieldmap import FieldMap, FieldSpec, SlaSource
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, FieldSpec, ProcessMap, SlaSource
 from sms_conformance.connectors.servicenow.slas import summed_up, with_unknown
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import (
@@ -70,12 +71,37 @@ class FileConnector(ConnectorDefaults):
             if path is None or process is None:
                 self._exports[table] = None
             else:
-                export = read_export(path, self.fieldmap.for_process(process),
-                                     self.fieldmap.missing_values, self.fieldmap.encoding)
+                pmap = self.fieldmap.for_process(process)
+                export = read_export(path, pmap, self.fieldmap.missing_values,
+                                     self.fieldmap.encoding)
                 if export.notice:
                     self.notices.append(export.notice)
+                self._walk(pmap, export)
                 self._exports[table] = export
         return self._exports[table]
+
+    def _walk(self, pmap: ProcessMap, export: Export) -> None:
+        """Dot-walked fields the export left out (a Table API export of sc_req_item holds its
+        `request`, not request.requested_for), read from the export of the table walked through
+        where it is beside it (sc_request.json), as the instance walks them: by the sys_id, or
+        in display values the number or name, the reference holds. An empty reference walks to
+        an empty value; one to a row the export does not hold stays not returned (unknown)."""
+        for walked, (head, table, tail) in pmap.walked().items():
+            path = export_path(self.directory, table)
+            if (path is None or any(walked in row for row in export.rows)
+                    or not any(head in row for row in export.rows)):
+                continue
+            key = "sys_id" if export.ids else "number"
+            index: dict[str, dict[str, Any]] = {}
+            for row in read_rows(path, key, self.fieldmap.missing_values, self.fieldmap.encoding):
+                for name in ("sys_id", "number", "name"):
+                    index.setdefault(text(row.get(name)), row)
+            index.pop("", None)
+            for row in export.rows:
+                ref = text(row.get(head))
+                target = index.get(ref) if ref else {tail: ""}
+                if target is not None and tail in target:
+                    row[walked] = target[tail]
 
     def _record(self, process: Process, export: Export, row: Mapping[str, Any],
                 wanted: Set[str] | None) -> Record:

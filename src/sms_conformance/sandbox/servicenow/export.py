@@ -28,7 +28,8 @@ from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.schema import SCHEMAS
 from sms_conformance.sandbox.servicenow.store import Store
 
-EXPORT_TABLES = ("incident", "problem", "change_request", "task_sla")
+EXPORT_TABLES = ("incident", "problem", "change_request", "sc_req_item", "sc_request",
+                 "sc_cat_item", "task_sla")
 DEFAULT_BASE_URL = "https://sandbox.service-now.com"
 FORMATS = ("json", "list-json", "csv")
 DISPLAY_VALUES = ("false", "true", "all")
