@@ -4,11 +4,12 @@
     python bench/cli_process.py --start-only
 
 Starts `sandbox serve` (with `--faults latency=MS` when MS > 0), runs the one-stream floor
-reading the three tables whole (bench/contenders.py floor-whole), then `sms-conformance scan
---full --format json --output FILE` against the sandbox as its own process: wall time from
-start to exit (report and history written), its user and system CPU, peak RSS. --busy keeps one
-core spinning in another process while the contenders run. --start-only times the start of the
-command line alone (no sandbox). Ratios are what to quote: absolute times vary with the machine.
+reading every table the scan reads whole (bench/contenders.py floor-whole: the process tables
+and task_sla), then `sms-conformance scan --full --format json --output FILE` against the
+sandbox as its own process: wall time from start to exit (report and history written), its user
+and system CPU, peak RSS. --busy keeps one core spinning in another process while the
+contenders run. --start-only times the start of the command line alone (no sandbox). Ratios
+are what to quote: absolute times vary with the machine.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def main() -> None:
                 busy.join()
     print(f"load average after: {os.getloadavg()}")
     label = f"{args.records:,} incidents, {args.latency} ms, {'one core busy' if busy else 'quiet'}"
-    print(f"{label}: floor (three tables whole) {floor['wall']:.2f} s, {floor['requests']} requests")
+    print(f"{label}: floor (the tables the scan reads whole) {floor['wall']:.2f} s, "
+          f"{floor['requests']} requests")
     for result in scans:
         print(f"  scan process {result['wall']:.2f} s = {result['wall'] / floor['wall']:.2f}x the "
               f"floor; user {result['user']:.2f} s, sys {result['sys']:.2f} s, "

@@ -4,9 +4,10 @@
 
 KIND: floor | floor-whole | scan | scan-one-stream | scan-lookups | pysnow | tasks-sequential |
 tasks-concurrent. Prints one JSON line: wall seconds, peak RSS (KiB), records read, requests sent
-by this client. floor-whole reads the three tables unfiltered; scan-one-stream is the scan with
-source.streams 1; scan-lookups is the scan with one stream and every link looked up (sys_idIN
-batches: the scan before the local join).
+by this client. floor-whole reads the process tables unfiltered; both floors read task_sla whole
+(as a full scan does); scan-one-stream is the scan with source.streams 1; scan-lookups is the
+scan with one stream and every link looked up (sys_idIN batches: the scan before the local
+join).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sms_conformance.connectors.servicenow.query import EVERYTHING, compile_scop
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import Process
+from sms_conformance.model.slas import reads_slas
 from sms_conformance.rules.fields import rule_fields
 from sms_conformance.scan.scanner import OWNER_FIELD, Scanner, ScanOptions
 from sms_conformance.store.history import History
@@ -37,9 +39,11 @@ NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 def pages_to_read(whole: bool = False):
     """(table, filter, fields) per process, exactly as the scan asks for them (whole: every
-    record of the table, no scope filter)."""
+    record of the table, no scope filter), then the SLA records a full scan reads by table
+    (task_sla, every row), with the fields it asks of them."""
     config = ConfigDir(None)
     fieldmap, rules = config.fieldmap(), config.rules()
+    slas: dict[str, list[str]] = {}
     for process in Process:
         chosen = [r for r in rules if r.process == process]
         pmap = fieldmap.for_process(process)
@@ -47,6 +51,10 @@ def pages_to_read(whole: bool = False):
         scopes = () if any(not r.scope for r in chosen) else tuple(r.scope for r in chosen)
         filter_ = EVERYTHING if whole else compile_scopes(scopes, pmap)
         yield pmap.table, filter_, sorted({*pmap.platform_fields(fields), "sys_id"})
+        if pmap.slas is not None and reads_slas(fields):
+            slas[pmap.slas.table] = pmap.slas.summary_fields()
+    for table, fields in slas.items():
+        yield table, EVERYTHING, fields
 
 
 def floor(url: str, password: str, whole: bool = False) -> dict:

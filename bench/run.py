@@ -124,7 +124,7 @@ def main() -> None:
 
 
 def latency_rows(records: int, latency: int, skip_pysnow: bool) -> list[tuple[str, str, str]]:
-    """The scan against the one-stream floor reading the three tables whole, at `latency`."""
+    """The scan against the one-stream floor reading the tables whole (task_sla too), at `latency`."""
     faults = f"latency={latency}ms" if latency else None
     with tempfile.TemporaryDirectory() as tmp, sandbox(records, faults) as (url, password):
         runs = {kind: contender(kind, url, password, *([str(Path(tmp) / f"{kind}.sqlite")]
@@ -133,7 +133,7 @@ def latency_rows(records: int, latency: int, skip_pysnow: bool) -> list[tuple[st
                              *(() if skip_pysnow else ("pysnow",)))}
     base = runs["floor-whole"]
     names = {
-        "floor-whole": "floor: plain requests + orjson, the three tables whole, page after page",
+        "floor-whole": "floor: plain requests + orjson, the tables whole (task_sla too), page after page",
         "floor": "floor on the scan's scoped pages",
         "scan": "scan (local join, source.streams 4)",
         "scan-one-stream": "scan, one stream (local join)",

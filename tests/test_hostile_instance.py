@@ -143,12 +143,14 @@ class Hostile:
     def __init__(self, url: str) -> None:
         self.url = url
         self.requests = 0
+        self.tables: list[str] = []  # the table of each request, in order
 
 
 @contextmanager
 def hostile(behave: Behaviour) -> Iterator[Hostile]:
     """Runs a hostile server in a thread while the block runs."""
     served = Hostile("")
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -158,7 +160,9 @@ def hostile(behave: Behaviour) -> Iterator[Hostile]:
 
         def do_GET(self) -> None:
             query = dict(parse_qsl(urlsplit(self.path).query))
-            served.requests += 1  # one handler thread at a time here: the client reads in order
+            with lock:
+                served.requests += 1
+                served.tables.append(urlsplit(self.path).path.rsplit("/", 1)[-1])
             try:
                 behave(self, query)
             except (BrokenPipeError, ConnectionResetError):
@@ -237,8 +241,11 @@ def test_short_pages_past_the_page_bound(tmp_path: Path) -> None:
     assert_incomplete(result, "pages of 1000 for an X-Total-Count of 20000", 30)
     # The bound derived from the count (22,000 rows with the margin, 2 pages per 1,000 rows
     # and 10 spare) ended it, long before source.max_pages (200); one more asked the instance's
-    # identity (sys_properties), one its priority lookup (dl_u_priority).
-    assert server.requests == 56
+    # identity (sys_properties), one its priority lookup (dl_u_priority). The SLA records'
+    # table read, begun beside the first page, is bounded the same way (pages of 5,000: 20).
+    read = [t for t in server.tables if t != "task_sla"]
+    assert len(read) == 56 and read.count("incident") == 54, read
+    assert server.tables.count("task_sla") <= 20
 
 
 def test_repeated_page(tmp_path: Path) -> None:

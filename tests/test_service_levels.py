@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from sms_conformance.cli import cli
 from sms_conformance.connectors.jira.values import sla_record
+from sms_conformance.connectors.servicenow import slas
 from sms_conformance.model.records import Ref, Unknown
 from sms_conformance.model.slas import SlaRecord, derived_fields, unknown_fields
 from sms_conformance.sandbox.dataset import generate
@@ -168,16 +169,55 @@ def test_a_withheld_jsm_sla_field_makes_the_sla_rules_unknown(fault: str,
     assert after == before
 
 
-def test_task_sla_rows_are_read_in_batches_beside_the_pages(tmp_path: Path) -> None:
-    """One read of task_sla per batch of scanned records (100 ids), not per record; and none
-    when no rule reads the SLA fields."""
+def sla_reads(box: Sandbox) -> int:
+    return sum(1 for e in box.stats.log if "/table/task_sla" in e[2])
+
+
+def sla_results(report: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    return {(f["rule_id"], f["number"], f["status"], f["detail"] or "")
+            for f in report["findings"] if f["rule_id"] in SLA_RULES}
+
+
+def test_task_sla_is_read_by_table_on_a_full_scan_by_batch_where_batches_are_fewer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full scan reads task_sla by table (450 incidents' SLA records: one page) and finds what
+    the batches find; where the table would take more pages than the batches (pages of 10 rows
+    here) and in an incremental scan of a few records, batches of 100 ids; none when no rule
+    reads the SLA fields."""
     with Sandbox(records=450, seed=8) as box:
-        servicenow_scan(box, tmp_path / "a", "--only", "incident.sla.*")
-        sla_reads = [e[2] for e in box.stats.log if "/table/task_sla" in e[2]]
-        servicenow_scan(box, tmp_path / "b", "--only", "incident.logging.*")
-        after = [e[2] for e in box.stats.log if "/table/task_sla" in e[2]]
-    assert len(sla_reads) == 5, sla_reads
-    assert len(after) == len(sla_reads)
+        by_table = servicenow_scan(box, tmp_path / "a", "--only", "incident.sla.*")
+        table_reads = sla_reads(box)
+        monkeypatch.setattr(slas, "SLA_PAGE", 10)
+        by_batch = servicenow_scan(box, tmp_path / "b", "--only", "incident.sla.*")
+        batch_reads = sla_reads(box) - table_reads
+        servicenow_scan(box, tmp_path / "c", "--only", "incident.sla.*", "--since", "2026-10-31")
+        recent = box.stats.log[-1]
+        incremental_reads = sla_reads(box) - table_reads - batch_reads
+        servicenow_scan(box, tmp_path / "d", "--only", "incident.logging.*")
+        unread = sla_reads(box) - table_reads - batch_reads - incremental_reads
+    assert table_reads == 1
+    assert batch_reads == 1 + 5  # the table read's first page said it would take 88
+    assert incremental_reads <= 1 and recent
+    assert unread == 0
+    assert sla_results(by_table) == sla_results(by_batch) and sla_results(by_table)
+    assert sla_lines(by_table) == sla_lines(by_batch)
+
+
+def test_task_sla_rows_withheld_from_a_table_read_leave_only_their_batches_unknown(
+        tmp_path: Path) -> None:
+    """fault: read ACLs hide some task_sla rows from the integration user (the table read's
+    count above the rows it returned); outcome: the records are read by batch instead, those of
+    a batch that misses rows unknown with the reason, the others decided; no SLA rule fails a
+    record for an SLA record it could not read."""
+    with Sandbox(records=300, seed=5, acl_hidden_rate=0.004) as box:
+        planted = {n for n, rules in box.dataset.planted.items() for r in rules if r in SLA_RULES}
+        report = servicenow_scan(box, tmp_path, "--only", "incident.sla.*")
+        reads = sla_reads(box)
+    results = sla_results(report)
+    unknown = {n for _, n, status, d in results if status == "unknown" and "withheld" in d}
+    failed = {n for _, n, status, _ in results if status == "fail"}
+    assert unknown and failed and failed <= planted, (unknown, failed - planted)
+    assert reads >= 1 + 3  # the table read, then a batch per 100 records (and their probes)
 
 
 def test_breach_reason_from_a_task_sla_field_the_map_names(tmp_path: Path) -> None:

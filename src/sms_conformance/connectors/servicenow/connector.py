@@ -218,7 +218,7 @@ class ServiceNowConnector(ConnectorDefaults):
                 stats=stats[-1], max_pages=self.max_pages, start=start, below=below,
             )
 
-        slas = self._sla_reader(pmap, request.fields)
+        slas = self._sla_reader(pmap, request)
 
         def records(keyset: KeysetScan, rows: Iterator[Json]) -> Iterator[Record]:
             read = converted(keyset, rows)
@@ -246,6 +246,8 @@ class ServiceNowConnector(ConnectorDefaults):
                     raise
                 self._skip(process, pmap.table, exc)
                 return
+            if slas is not None:
+                slas.expect(first.stats.total)
             if row is None:
                 return
             bounds: list[str] = []
@@ -262,6 +264,8 @@ class ServiceNowConnector(ConnectorDefaults):
                 *(partial(records, other, other.rows()) for other in others),
             ])
         finally:
+            if slas is not None:
+                slas.close()
             for one in stats:
                 self.notices.extend(one.notices)
 
@@ -277,12 +281,15 @@ class ServiceNowConnector(ConnectorDefaults):
         """Why the records of `process` were not read (its table forbidden), else None."""
         return self._unread.get(Process(process))
 
-    def _sla_reader(self, pmap: ProcessMap, fields: Set[str]) -> SlaReader | None:
-        """The reader of the SLA records of a fetch's records, when the rules read them."""
-        if pmap.slas is None or not reads_slas(fields):
+    def _sla_reader(self, pmap: ProcessMap, request: FetchRequest) -> SlaReader | None:
+        """The reader of the SLA records of a fetch's records, when the rules read them; on a
+        full scan its table read begins beside the first page."""
+        if pmap.slas is None or not reads_slas(request.fields):
             return None
-        return SlaReader(self.pages, pmap.slas, batch=self.ref_batch, page_size=self.page_size,
-                         max_pages=self.max_pages, streams=self.streams, notices=self.notices)
+        return SlaReader(self.pages, pmap.slas, pmap.table, batch=self.ref_batch,
+                         page_size=self.page_size, max_pages=self.max_pages,
+                         streams=self.streams, notices=self.notices,
+                         whole=request.since is None)
 
     def expected_total(self, process: Process | str) -> int | None:
         """The first page's X-Total-Count of the last fetch (before ACLs: an upper bound)."""

@@ -212,6 +212,12 @@ class SlaSource(BaseModel):
                  self.business_percentage, self.pause_duration]
         return sorted({"sys_id", *names, *([self.breach_reason] if self.breach_reason else [])})
 
+    def summary_fields(self) -> list[str]:
+        """What the per-record summary reads (model/slas.py derived_fields): the table read asks
+        for these only."""
+        names = [self.task, self.name, self.stage, self.breached]
+        return sorted({"sys_id", *names, *([self.breach_reason] if self.breach_reason else [])})
+
 
 class ProcessMap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
