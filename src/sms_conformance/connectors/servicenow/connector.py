@@ -258,6 +258,7 @@ class ServiceNowConnector(ConnectorDefaults):
                 yield from records(first, chain((row,), rows))
                 return
             first.below = bounds[0]  # the first stream reads on up to the first bound
+            first.recount = True  # its first count covered every range
             others = [scan(a, b) for a, b in zip(bounds, [*bounds[1:], None], strict=True)]
             yield from interleaved([
                 partial(records, first, chain((row,), rows)),

@@ -72,6 +72,10 @@ class KeysetScan:
     max_pages: int = MAX_PAGES
     start: str | None = None  # key range [start, below) of one of parallel streams
     below: str | None = None
+    # Pages after the first counted too: set when `below` is narrowed after the first page (the
+    # first of parallel streams), whose count then covers more than the range. A page holding
+    # every row its count says is the last: no closing empty page, no probe past it.
+    recount: bool = False
     allowed: int = field(default=0, init=False)  # rows the counts allow, margin included
 
     def rows(self) -> Iterator[Json]:
@@ -94,19 +98,23 @@ class KeysetScan:
             self._accept(rows)
             yield from rows
             return
+        whole = False  # the last page held every row its own count says are left
         while True:
             if not rows:
-                rows = self._past_hidden()
+                rows = [] if whole else self._past_hidden()
                 if not rows:
                     return
             self._accept(rows)
             self._advance(rows)  # checked before the rows are used
             yield from rows
-            if len(rows) < self.page_size and self.stats.rows >= (self.stats.total or 0):
+            if whole or (len(rows) < self.page_size
+                         and self.stats.rows >= (self.stats.total or 0)):
                 # A short page (the query ran out of rows) with every counted row read: the
                 # closing empty page would add a request and nothing else.
                 return
-            rows = self._page(self.page_size).rows
+            page = self._page(self.page_size, count=self.recount)
+            rows = page.rows
+            whole = self.recount and page.total is not None and len(rows) >= page.total
 
     def _allow(self, count: int) -> None:
         """A counted page's X-Total-Count (of the rows after what was read) bounds the rest."""

@@ -131,6 +131,7 @@ class SlaTable:
                 self._keep(self._checked(first, chain((row,), rows)))
                 return
             first.below = bounds[0]  # the first range reads on up to the first bound
+            first.recount = True  # its first count covered every range
             others = [scan(a, b) for a, b in zip(bounds, [*bounds[1:], None], strict=True)]
             self._keep(interleaved([
                 partial(self._checked, first, chain((row,), rows)),
