@@ -139,3 +139,17 @@ def test_the_gate_holds_reads_to_its_limit() -> None:
     for thread in threads:
         thread.join()
     assert most[0] == 3
+
+
+def test_each_range_asks_for_its_pages_and_no_more(tmp_path: Path) -> None:
+    """The first range, narrowed after its first page, ends on the page holding every row its
+    count says are left, as the other ranges do: no closing empty page, no probe past it."""
+    with Sandbox(records=4500, seed=3) as box:
+        config = ConfigDir(None)
+        connector = sandbox_connector(box.url, box.password, config.fieldmap())
+        outcome, _, streams = scan(box, History(tmp_path / "h.sqlite"), 4, connector)
+    ranges = connector.scans["incident"]
+    assert streams == 4 and sum(r.rows for r in ranges) == outcome.records["incident"]
+    page = connector.page_size
+    assert [r.pages for r in ranges] == [-(-r.rows // page) for r in ranges], [
+        (r.pages, r.rows) for r in ranges]
