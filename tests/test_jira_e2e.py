@@ -107,10 +107,10 @@ def test_jira_scan_gives_the_servicenow_counts_per_rule(tmp_path: Path) -> None:
     # the SLA rules (8.3.3) too: task_sla rows and the JSM SLA fields of the same SLA records
     slas = {r: on_jira[r] for r in on_jira if r.startswith("incident.sla.")}
     assert len(slas) == 3 and all(failed > 0 for _, failed in slas.values()), slas
-    # service requests (8.6.2): requested items and JSM's Service request work types, the
-    # planted defects of each request rule seen on both
+    # service requests (8.6.2, and their SLAs, 8.3.3): requested items and JSM's Service request
+    # work types, the planted defects of each request rule seen on both
     requests = {rule: counts for rule, counts in on_jira.items() if rule.startswith("request.")}
-    assert len(requests) == 7
+    assert len(requests) == 10 and len([r for r in requests if r.startswith("request.sla.")]) == 3
     assert all(evaluated and failed for evaluated, failed in requests.values()), requests
 
 

@@ -72,7 +72,7 @@ def _request_rules_not_read(report: dict[str, Any], *said: str) -> None:
     assert report["scan"]["complete"], report["scan"]
     lines = {r["rule_id"]: r for r in report["summary"]["rules"]}
     requests = {k: v for k, v in lines.items() if k.startswith("request.")}
-    assert len(requests) == 7 and all(
+    assert len(requests) == 10 and all(
         v["evaluated"] == 0 and v["failed"] == 0 and v["no_evidence"] for v in requests.values())
     assert lines["incident.logging.priority"]["evaluated"] > 0
     assert lines["problem.rca.root_cause"]["evaluated"] > 0
@@ -190,3 +190,92 @@ def test_an_export_without_sc_req_item_leaves_requests_not_read_as_one_without_p
         (gap,) = [g for g in report["summary"]["unavailable"] if g["field"] == "*"]
         assert gap["process"] == process and f"{table}.json was not exported" in gap["reason"]
         assert set(gap["rules"]) == {r["rule_id"] for r in lines}
+
+
+REQUEST_SLA_RULES = ("request.sla.recorded", "request.sla.breach_reason",
+                     "request.sla.pause_reason")
+
+
+def _sla_scan(args: list[str], env: dict[str, str], out: Path, *extra: str) -> dict[str, Any]:
+    result = CliRunner(env=env).invoke(cli, [
+        *args, "--as-of", "2026-11-01", "--full", "--format", "json", "--output", str(out),
+        "--only", "request.sla.*", *extra])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def test_both_sandboxes_fail_exactly_the_planted_request_sla_defects(tmp_path: Path) -> None:
+    """The one logical data set: the requested items' task_sla rows and the JSM SLA fields of
+    the same SLA records; each platform's scan fails the planted request SLA defects, record for
+    record, with the same counts per rule."""
+    env = {"SERVICENOW_USERNAME": "admin"}
+    with Sandbox(records=1200, seed=11) as box:
+        env["SERVICENOW_PASSWORD"] = box.password
+        planted = {n for n, rules in box.dataset.planted.items()
+                   for r in rules if r in REQUEST_SLA_RULES}
+        on_servicenow = _sla_scan(["scan", "--source", "servicenow", "--instance", box.url,
+                                   "--history", str(tmp_path / "sn.sqlite")], env,
+                                  tmp_path / "sn.json")
+    with JiraSandbox(records=1200, seed=11, password=PASSWORD) as jsm:
+        on_jira = _sla_scan(["scan", "--source", "jira", "--site", jsm.url, "--history",
+                             str(tmp_path / "j.sqlite")], ENV, tmp_path / "j.json")
+        keys = {i.key: i.record.number for i in jsm.store.issues.values() if i.record}
+    failed_sn = {f["number"] for f in on_servicenow["findings"] if f["status"] == "fail"}
+    failed_jira = {keys[f["number"]] for f in on_jira["findings"] if f["status"] == "fail"}
+    assert failed_sn == planted == failed_jira
+    lines = [{r["rule_id"]: (r["evaluated"], r["failed"], r["unknown"])
+              for r in report["summary"]["rules"] if r["rule_id"] in REQUEST_SLA_RULES}
+             for report in (on_servicenow, on_jira)]
+    assert lines[0] == lines[1] and len(lines[0]) == 3
+    assert all(evaluated and failed for evaluated, failed, _ in lines[0].values()), lines[0]
+
+
+def test_task_sla_forbidden_leaves_the_request_sla_rules_unknown(tmp_path: Path) -> None:
+    """fault: the integration user may not read task_sla (403); outcome: the request SLA rules
+    fail nothing, unknown with the reason wherever the SLA records decide, and write-back
+    writes no task for them."""
+    env = {"SERVICENOW_USERNAME": "admin"}
+    with Sandbox(records=300, seed=2) as box:
+        env["SERVICENOW_PASSWORD"] = box.password
+        box.store.forbidden.add("task_sla")
+        report = _sla_scan(["scan", "--source", "servicenow", "--instance", box.url,
+                            "--history", str(tmp_path / "h.sqlite")], env, tmp_path / "r.json",
+                           "--write-back")
+        tasks = box.store.tables["sc_task"].rows
+    lines = {r["rule_id"]: r for r in report["summary"]["rules"]
+             if r["rule_id"] in REQUEST_SLA_RULES}
+    assert len(lines) == 3 and all(
+        line["failed"] == 0 and line["unknown"] > 0 for line in lines.values()), lines
+    assert lines["request.sla.recorded"]["passed"] == 0
+    details = {f["detail"] for f in report["findings"] if f["status"] == "unknown"}
+    assert details and all("task_sla may not be read" in d for d in details), details
+    assert tasks == []
+
+
+def test_a_breach_reason_the_map_names_explains_a_request_breach(tmp_path: Path) -> None:
+    """slas.breach_reason names a task_sla field: the breached requests whose SLA records carry
+    a reason pass (a stock map names none, so every breach fails there)."""
+    env = {"SERVICENOW_USERNAME": "admin"}
+    with Sandbox(records=1200, seed=11) as box:
+        env["SERVICENOW_PASSWORD"] = box.password
+        args = ["scan", "--source", "servicenow", "--instance", box.url]
+        stock = _sla_scan([*args, "--history", str(tmp_path / "a.sqlite")], env,
+                          tmp_path / "a.json", "--only", "request.sla.breach_reason")
+        table = box.store.tables["task_sla"]
+        for row in table.rows:
+            if row[table.schema.col("has_breached")] == "true":
+                table.schema.set(row, "u_breach_reason", "Supplier delivered the item late")
+        table.bump()
+        config = tmp_path / "config"
+        config.mkdir()
+        (config / "fieldmap.yaml").write_text(
+            "request:\n  slas: {breach_reason: u_breach_reason}\n")
+        mapped = _sla_scan([*args, "--history", str(tmp_path / "b.sqlite")], env,
+                           tmp_path / "b.json", "--only", "request.sla.breach_reason",
+                           "--config", str(config))
+    before, after = (next(r for r in report["summary"]["rules"]
+                          if r["rule_id"] == "request.sla.breach_reason")
+                     for report in (stock, mapped))
+    assert before["failed"] > 0 and after["failed"] == 0 == after["unknown"], (before, after)
+    assert after["evaluated"] == before["evaluated"]

@@ -174,8 +174,25 @@ def request_rules(r: Rec, ctx: Ctx) -> list[str]:
             not r["close_notes"] or r["close_notes"] in BOILERPLATE)),
         ("request.classification.not_incident", live
          and bool(INCIDENT_WORDS.search(r["short_description"]))),
+        *request_sla_checks(r, ctx),
     ]
     return [rule for rule, failed in checks if failed]
+
+
+def request_sla_checks(r: Rec, ctx: Ctx) -> list[tuple[str, bool]]:
+    """The request SLA rules, over the item's task_sla rows (not cancelled), when given: no
+    breach reason on a stock instance, a pause explained only by awaiting approval."""
+    if ctx.slas is None:
+        return []
+    slas = ctx.slas.get(r["sys_id"], [])
+    return [
+        ("request.sla.recorded", r["state"] not in ("4", "7") and r["priority"] in TARGET_H
+         and not slas),
+        ("request.sla.breach_reason", r["state"] == "3"
+         and any(s["has_breached"] == "true" for s in slas)),
+        ("request.sla.pause_reason", r["state"] != "-5"
+         and any(s["stage"] == "paused" for s in slas)),
+    ]
 
 
 RULES: dict[str, Callable[[Rec, Ctx], list[str]]] = {

@@ -99,6 +99,7 @@ SCHEMA: dict[Process, dict[str, CanonicalField]] = {
         # platform's fulfilment stage. resolution_notes hold the fulfilment note.
         **_COMMON, "requester": _ref("user"), "catalog_item": _ref("catalog_item"),
         "approval": _STR, "approval_required": _BOOL, "due_date": _DATETIME, "stage": _STR,
+        **_SLAS,
     },
 }
 

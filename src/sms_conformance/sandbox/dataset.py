@@ -37,7 +37,12 @@ from sms_conformance.sandbox.schema import (
     Row,
     TableSchema,
 )
-from sms_conformance.sandbox.slas import SlaGenerator, definitions
+from sms_conformance.sandbox.slas import (
+    RequestSlaGenerator,
+    SlaGenerator,
+    definitions,
+    request_definitions,
+)
 
 DEFAULT_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)  # of Sandbox() in tests and benchmarks
 
@@ -1052,9 +1057,14 @@ class _Generator:
             self.tables[name] = []
         for rows in self.tables.values():
             rows.sort(key=lambda r: r[0])
-        self.tables["contract_sla"] = definitions(self.fmt(self.A - 900 * DAY))
-        self.tables["task_sla"] = SlaGenerator(self.seed, self.A, self.fmt, self.defect_rate).run(
-            incidents, self.planted)
+        created = self.fmt(self.A - 900 * DAY)
+        self.tables["contract_sla"] = sorted([*definitions(created), *request_definitions(created)],
+                                             key=lambda r: str(r[0]))
+        self.tables["task_sla"] = sorted([
+            *SlaGenerator(self.seed, self.A, self.fmt, self.defect_rate).run(
+                incidents, self.planted),
+            *RequestSlaGenerator(self.seed, self.A, self.fmt, self.defect_rate).run(
+                self.tables["sc_req_item"], self.planted)], key=lambda r: str(r[0]))
         return Dataset(seed=0, anchor=self.anchor, tables=self.tables, planted=self.planted)
 
 

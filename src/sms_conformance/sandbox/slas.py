@@ -28,6 +28,7 @@ from sms_conformance.sandbox.schema import (
     CONTRACT_SLA,
     INCIDENT,
     RESTORE_TARGET_SECONDS,
+    SC_REQ_ITEM,
     TASK_SLA,
     Row,
 )
@@ -172,6 +173,115 @@ class SlaGenerator:
                 ("start_time", row[self.OPEN]),
                 ("end_time", self.fmt(stop) if stop is not None else ""),
                 ("planned_end_time", self.fmt(planned)),
+                ("business_percentage", f"{100 * max(0, elapsed) / goal:.2f}"),
+                ("pause_duration", _duration(pause) if pause else _ZERO),
+                ("sys_created_on", row[self.OPEN]),
+                ("sys_updated_on", self.fmt(min(stop or self.anchor - 1, self.anchor - 1)))):
+            TASK_SLA.set(sla, key, value)
+        return sla
+
+
+# --- service requests (clause 8.3.3 for 8.6.2) -----------------------------------------------
+# One fulfilment SLA per requested item of a priority, a resolution target per priority.
+REQUEST_TARGET_SECONDS: dict[str, int] = {
+    "1": 12 * 3600, "2": 86400, "3": 2 * 86400, "4": 3 * 86400, "5": 5 * 86400,
+}
+REQUEST_RECORDED, REQUEST_BREACH, REQUEST_PAUSE = (
+    "request.sla.recorded", "request.sla.breach_reason", "request.sla.pause_reason")
+
+
+def request_definition_id(priority: str) -> str:
+    return definition_id(f"sc_req_item:{priority}", "resolution")
+
+
+def request_definitions(created: str) -> list[Row]:
+    rows = []
+    for priority, seconds in sorted(REQUEST_TARGET_SECONDS.items()):
+        row = CONTRACT_SLA.new_row()
+        hours = seconds // 3600
+        for key, value in (("sys_id", request_definition_id(priority)),
+                           ("name", f"Priority {priority} fulfilment ({hours} hours)"),
+                           ("target", "resolution"), ("collection", "sc_req_item"),
+                           ("duration", _duration(seconds)),
+                           ("sys_created_on", created), ("sys_updated_on", created)):
+            CONTRACT_SLA.set(row, key, value)
+        rows.append(row)
+    return rows
+
+
+class RequestSlaGenerator:
+    """task_sla rows for the requested items, with their own random stream; plants the request
+    SLA defects into `planted`, each on an item that carries one defect so far.
+
+    Every item of a priority has a fulfilment SLA started when it was opened: cancelled for a
+    canceled item, completed when it was closed (within target on the instance's schedule,
+    unless its planted defect is request.sla.breach_reason: closed after the target, a breach
+    no reason explains),
+    paused while it awaits approval (its state says why), in progress otherwise. Planted too:
+    request.sla.recorded (no SLA record at all) and request.sla.pause_reason (an SLA paused
+    while the item is in fulfilment, which says nothing of what it waits for)."""
+
+    def __init__(self, seed: int, anchor: int, fmt: Callable[[float], str],
+                 defect_rate: float) -> None:
+        self.rng = random.Random(f"task_sla:sc_req_item:{seed}")
+        self.anchor, self.fmt, self.rate = anchor, fmt, defect_rate
+        c = SC_REQ_ITEM.col
+        self.ST, self.PRI, self.OPEN, self.CLOSE = (c("state"), c("priority"), c("opened_at"),
+                                                    c("closed_at"))
+        self.NUM, self.SID = c("number"), c("sys_id")
+
+    def run(self, items: list[Row], planted: dict[str, list[str]]) -> list[Row]:
+        budget = max(1, round(len(items) * self.rate / 25)) if self.rate > 0 else 0
+        single = [r for r in items if len(planted.get(r[self.NUM], ())) == 1]
+        taken: set[str] = set()
+
+        def plant(rule: str, eligible: Callable[[Row], bool]) -> set[str]:
+            found = [r[self.NUM] for r in single if r[self.NUM] not in taken and eligible(r)]
+            chosen = set(self.rng.sample(found, min(budget, len(found))))
+            for number in sorted(chosen):
+                planted[number] = sorted([*planted[number], rule])
+            taken.update(chosen)
+            return chosen
+
+        def live(r: Row) -> bool:
+            return r[self.PRI] in REQUEST_TARGET_SECONDS and r[self.ST] not in ("4", "7")
+
+        def late(r: Row) -> bool:  # closed after its target: a breach unless the schedule says not
+            return bool(r[self.CLOSE]) and (_epoch(r[self.CLOSE]) - _epoch(r[self.OPEN])
+                                            > REQUEST_TARGET_SECONDS[r[self.PRI]])
+
+        breached = plant(REQUEST_BREACH, lambda r: live(r) and r[self.ST] == "3" and late(r))
+        no_sla = plant(REQUEST_RECORDED, live)
+        paused = plant(REQUEST_PAUSE, lambda r: live(r) and r[self.ST] == "2")
+        return [self._sla(row, breached=row[self.NUM] in breached,
+                          paused=row[self.NUM] in paused)
+                for row in items
+                if row[self.PRI] in REQUEST_TARGET_SECONDS and row[self.NUM] not in no_sla]
+
+    def _sla(self, row: Row, *, breached: bool, paused: bool) -> Row:
+        priority, state = row[self.PRI], row[self.ST]
+        goal = REQUEST_TARGET_SECONDS[priority]
+        start = _epoch(row[self.OPEN])
+        stop = _epoch(row[self.CLOSE]) if row[self.CLOSE] else None
+        if state in ("4", "7"):
+            stage = "cancelled"
+        elif stop is not None:
+            stage = "completed"
+        else:
+            stage = "paused" if state == "-5" or paused else "in_progress"
+            breached = False  # running within target on the instance's schedule
+        elapsed = (stop if stop is not None else self.anchor) - start
+        if not breached:
+            elapsed = min(elapsed, int(goal * 0.9))
+        sla = TASK_SLA.new_row()
+        pause = 600 + int(7200 * self.rng.random()) if stage == "paused" else 0
+        for key, value in (
+                ("sys_id", f"{self.rng.getrandbits(128):032x}"), ("task", row[self.SID]),
+                ("sla", request_definition_id(priority)), ("stage", stage),
+                ("has_breached", "true" if breached else "false"),
+                ("start_time", row[self.OPEN]),
+                ("end_time", self.fmt(stop) if stop is not None else ""),
+                ("planned_end_time", self.fmt(start + goal)),
                 ("business_percentage", f"{100 * max(0, elapsed) / goal:.2f}"),
                 ("pause_duration", _duration(pause) if pause else _ZERO),
                 ("sys_created_on", row[self.OPEN]),

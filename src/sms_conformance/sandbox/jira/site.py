@@ -321,6 +321,9 @@ PLACEMENTS: dict[str, dict[str, Placement]] = {
         "approval": Placement("Approvals", "approvals", APPROVAL_DECISION),
         "due_date": Placement("duedate", "date"),
         "closed_at": Placement("resolutiondate", "datetime"),
+        # JSM's SLA fields, as on incidents (placed under the sandbox's own keys)
+        "time_to_resolution": Placement("Time to resolution", "sla"),
+        "time_to_first_response": Placement("Time to first response", "sla"),
     },
 }
 
