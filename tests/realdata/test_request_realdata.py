@@ -18,7 +18,8 @@ EXPORT = Path(__file__).parent / "list_export_csv_hyoungjunna"
 REQUEST_RULES = ("request.approval.before_fulfilment", "request.classification.not_incident",
                  "request.closure.notes", "request.fulfilment.within_target",
                  "request.logging.assignment_group", "request.logging.catalog_item",
-                 "request.logging.requester")
+                 "request.logging.requester", "request.sla.recorded", "request.sla.breach_reason",
+                 "request.sla.pause_reason")
 # The English words of the shipped incident_wording_pattern (defaults/settings.yaml).
 DISRUPTION = re.compile(r"(?i)\b(?:not working|stopped working|is down|are down|outage|broken|"
                         r"crash\w*|fails?|failed|failing|errors?|unable to|cannot|can't|"
@@ -58,6 +59,10 @@ def by_hand() -> dict[str, tuple[int, int, int]]:
         # request.requested_for, the requester dot-walked, "<redacted>" (non-empty) on every item
         "request.logging.requester": (
             everyone, sum(not r["request.requested_for"] for r in items), 0),
+        # no task_sla export beside it: every SLA rule unknown (recorded: the export has no
+        # priority column either, so whether an agreed SLA covers the item is unknown too)
+        **dict.fromkeys(("request.sla.recorded", "request.sla.breach_reason",
+                         "request.sla.pause_reason"), (everyone, 0, everyone)),
     }
 
 
