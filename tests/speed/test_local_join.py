@@ -30,7 +30,7 @@ def scan(box: Sandbox, history: History, *, local_join: bool) -> tuple[Any, ...]
     fieldmap = config.fieldmap()
     connector = sandbox_connector(box.url, box.password, fieldmap)
     # The SLA records (task_sla) are read in the same batches with or without the local join.
-    rules = [r for r in config.rules() if not r.id.startswith("incident.sla.")]
+    rules = [r for r in config.rules() if ".sla." not in r.id]
     scanner = Scanner(connector, rules, history, local_join=local_join)
     outcome = scanner.run(ScanOptions(now=FROZEN_NOW, waivers=Waivers([], FROZEN_NOW.date())),
                           lambda p: fieldmap.for_process(p).table)
