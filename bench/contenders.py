@@ -25,6 +25,7 @@ import requests
 from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.servicenow.paging import BASE_PARAMS
 from sms_conformance.connectors.servicenow.query import EVERYTHING, compile_scopes, page_query
+from sms_conformance.connectors.servicenow.sla_table import SLA_PAGE
 from sms_conformance.connectors.servicenow.source import sandbox_connector
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.model.records import Process
@@ -57,6 +58,12 @@ def pages_to_read(whole: bool = False):
         yield table, EVERYTHING, fields
 
 
+def page_of(table: str) -> int:
+    """The page size the scan asks of `table`: the floor asks the same, so that neither gains
+    from pages the other does not ask for."""
+    return SLA_PAGE if table == "task_sla" else PAGE
+
+
 def floor(url: str, password: str, whole: bool = False) -> dict:
     """Plain requests + orjson: the same keyset pages, one after another, decoded, nothing
     else."""
@@ -68,7 +75,7 @@ def floor(url: str, password: str, whole: bool = False) -> dict:
         after = None
         while True:
             params = {**BASE_PARAMS, "sysparm_query": page_query(filter_, after=after),
-                      "sysparm_fields": ",".join(fields), "sysparm_limit": str(PAGE)}
+                      "sysparm_fields": ",".join(fields), "sysparm_limit": str(page_of(table))}
             rows = orjson.loads(session.get(f"{url}/api/now/table/{table}", params=params).content)["result"]
             sent += 1
             if not rows:
