@@ -31,7 +31,9 @@ def _dt(value: str) -> datetime:
 
 class Ctx:
     def __init__(self, incidents: list[Rec], problems: list[Rec], changes: list[Rec],
-                 slas: list[Rec] | None = None, requests: list[Rec] | None = None) -> None:
+                 slas: list[Rec] | None = None, requests: list[Rec] | None = None,
+                 cis: list[Rec] | None = None) -> None:
+        self.cis = {c["sys_id"]: c for c in cis or []}
         self.requested_for = {r["sys_id"]: r["requested_for"] for r in requests or ()}
         self.slas: dict[str, list[Rec]] | None = None if slas is None else {}
         for sla in slas or ():
@@ -41,6 +43,20 @@ class Ctx:
         self.changes = {c["sys_id"]: c for c in changes}
         self.inc_problem_refs = {i["problem_id"] for i in incidents if i["problem_id"]}
         self.inc_caused_refs = {i["caused_by"] for i in incidents if i["caused_by"]}
+
+
+def ci_rules(process: str, r: Rec, ctx: Ctx, live: set[str], supported: set[str]
+             ) -> list[tuple[str, bool]]:
+    """The 8.2.6 rows: a CI that is missing, retired on a live record, or without support
+    group on an open one."""
+    ci = ctx.cis.get(r["cmdb_ci"]) if r["cmdb_ci"] else None
+    retired = ci is not None and (ci["install_status"] == "7" or ci["operational_status"] == "6")
+    return [
+        (f"{process}.ci.exists", bool(r["cmdb_ci"]) and ci is None),
+        (f"{process}.ci.not_retired", r["state"] in live and retired),
+        (f"{process}.ci.support_group", r["state"] in supported and ci is not None
+         and not ci["support_group"]),
+    ]
 
 
 def incident_rules(r: Rec, ctx: Ctx) -> list[str]:
@@ -92,6 +108,7 @@ def incident_rules(r: Rec, ctx: Ctx) -> list[str]:
         *sla_checks(r, ctx),
         ("incident.classification.not_request", live
          and bool(REQUEST_WORDS.search(r["short_description"]))),
+        *ci_rules("incident", r, ctx, {"1", "2", "3"}, {"1", "2", "3"}),
     ]
     for rule, failed in checks:
         if failed:
@@ -155,6 +172,7 @@ def change_rules(r: Rec, ctx: Ctx) -> list[str]:
         ("change.schedule.actuals", s == "3" and (
             not r["work_start"] or not r["work_end"]
             or _dt(r["work_end"]) < _dt(r["work_start"]))),
+        *ci_rules("change", r, ctx, {"-5", "-4", "-3", "-2"}, {"-5", "-4", "-3", "-2", "-1", "0"}),
     ]
     return [rule for rule, failed in checks if failed]
 
@@ -203,10 +221,10 @@ RULES: dict[str, Callable[[Rec, Ctx], list[str]]] = {
 
 def failures(tables: dict[str, list[Rec]]) -> dict[str, list[str]]:
     """number -> sorted failing rule ids, over incident, problem, change_request and
-    sc_req_item (with the sc_request rows naming who each item is for, and the incidents'
-    task_sla rows, when given)."""
+    sc_req_item (with the sc_request rows naming who each item is for, the incidents'
+    task_sla rows and the cmdb_ci rows the CI rules read, when given)."""
     ctx = Ctx(tables["incident"], tables["problem"], tables["change_request"],
-              tables.get("task_sla"), tables.get("sc_request", []))
+              tables.get("task_sla"), tables.get("sc_request", []), tables.get("cmdb_ci", []))
     out: dict[str, list[str]] = {}
     for table, check in RULES.items():
         for rec in tables.get(table, []):

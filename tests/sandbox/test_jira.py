@@ -289,7 +289,7 @@ def _read(spec: dict[str, Any], raw: Any) -> Any:
     if isinstance(raw, dict) and raw.get("type") == "doc":
         return flatten(raw)
     if isinstance(raw, dict):
-        for key in ("accountId", "groupId", "id") if spec.get("type") == "ref" else ():
+        for key in ("accountId", "groupId", "objectId", "id") if spec.get("type") == "ref" else ():
             if key in raw:
                 return raw[key]
         raw = raw.get("value", raw.get("name"))
@@ -345,6 +345,8 @@ def test_issues_carry_the_same_logical_values_as_the_servicenow_records(
                 want = None  # JSM's Approvals hold no approval until one is asked for
             if name == "approval_required":  # the work type says it
                 got = spec["values"][issue["fields"]["issuetype"]["name"]]
+            if name == "configuration_item" and want:  # an Assets object of the site
+                want = jira.store.assets.object_id(str(want))
             assert got == (None if want == "" else want), (record.number, name, got, want)
             compared += 1
     assert compared > 20 * len(issues)
@@ -410,6 +412,12 @@ def test_remediation_task_lifecycle(writable: JiraSandbox) -> None:
     assert bad.status_code == 400  # already done
 
 
+def _unmoving(issue: dict[str, Any]) -> dict[str, Any]:
+    """An issue without its ongoing SLAs, whose elapsed time moves with the clock."""
+    return {**issue, "fields": {k: v for k, v in issue["fields"].items()
+                                if not (isinstance(v, dict) and v.get("ongoingCycle"))}}
+
+
 def test_writes_are_confined_to_tasks_in_itsm(writable: JiraSandbox) -> None:
     s, api = session(writable), f"{writable.url}/rest/api/3"
     other = s.post(f"{api}/issue", json={"fields": {
@@ -433,7 +441,7 @@ def test_writes_are_confined_to_tasks_in_itsm(writable: JiraSandbox) -> None:
     ]
     assert [r.status_code for r in refused] == [403] * 5
     assert all(r.json()["errorMessages"] for r in refused)
-    assert s.get(f"{api}/issue/ITSM-1").json() == before
+    assert _unmoving(s.get(f"{api}/issue/ITSM-1").json()) == _unmoving(before)
     spaced = s.post(f"{api}/issue", json={"fields": {
         "project": {"key": "ITSM"}, "issuetype": {"name": "Task"}, "summary": "x",
         "labels": ["has space"]}})

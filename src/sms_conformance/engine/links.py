@@ -252,6 +252,21 @@ class LinkResolver:
             raise UnknownValue(ref.kind, self.unread[ref.kind])
         return self.known.get(ref)
 
+    def name_of(self, kind: str, record_id: str) -> str | None:
+        """The name of a record this scan already read (a CI the rules followed), or None:
+        display names are then not read a second time."""
+        ref = Ref(kind, record_id)
+        index = self.indexes.get(kind)
+        try:
+            if index is not None and record_id in index:
+                record = index.get(ref)
+            else:
+                record = self.known.get(ref) if ref in self.known else None
+        except UnknownValue:
+            return None
+        name = record.raw.get("name") if record is not None else None
+        return name.strip() or None if isinstance(name, str) else None
+
     def referrers(self, process: Process, field: str, record_id: str) -> int:
         key = (Process(process).value, field, record_id)
         if (key not in self.counts and key[:2] not in self.unread_counts

@@ -104,6 +104,23 @@ SCHEMA: dict[Process, dict[str, CanonicalField]] = {
 }
 
 
+# Canonical fields of the records a process record references and rules read through
+# `linked` (clause 8.2.6: the configuration items and services incidents and changes rely on):
+# `status` is the install status, `operational_status` the operational one, as canonical names
+# (installed, retired ...; operational, retired ...): the field maps translate the platforms'.
+_REFERENCED: dict[str, CanonicalField] = {
+    "name": _STR, "status": _STR, "operational_status": _STR, "support_group": _ref("group"),
+}
+KIND_SCHEMA: dict[str, dict[str, CanonicalField]] = {
+    "configuration_item": _REFERENCED, "service": _REFERENCED,
+}
+
+
+def kind_field(kind: str, name: str) -> CanonicalField | None:
+    """The canonical field `name` of a referenced kind of record (a CI, a service), or None."""
+    return KIND_SCHEMA.get(kind, {}).get(name)
+
+
 def field_of(process: Process | str, name: str) -> CanonicalField | None:
     """The canonical field `name` of `process`, or None when the schema has no such field."""
     return SCHEMA[Process(process)].get(name)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sms_conformance.model.dates import parse_datetime
 from sms_conformance.model.records import Process, Record, Ref, Value
-from sms_conformance.model.schema import LINKS, field_of
+from sms_conformance.model.schema import LINKS, field_of, kind_field
 from sms_conformance.rules.model import Rule
 
 REFERENCED_BY = "_referenced_by"
@@ -56,7 +56,10 @@ def build_example(rule: Rule, example: Mapping[str, Any],
 
 def _record(
     process: Process | None, example: Mapping[str, Any], links: ExampleLinks, record_id: str,
+    kind: str = "",
 ) -> Record:
+    """`kind`: of a linked record that is no process (a CI, a service), whose fields are then
+    read as that kind's canonical fields (other names as given)."""
     values: dict[str, Value] = {}
     for name, raw in example.items():
         if name == SETTINGS:
@@ -66,18 +69,20 @@ def _record(
                 source_process, _, source_field = str(key).partition(".")
                 links.counts[(source_process, source_field, record_id)] = int(count)
             continue
-        spec = field_of(process, name) if process is not None else None
+        spec = field_of(process, name) if process is not None else kind_field(kind, name)
         if process is not None and spec is None:
             raise ExampleError(f"unknown field {name!r} in example")
         if spec is not None and spec.type == "ref":
-            kind = spec.target or ""
+            target_kind = spec.target or ""
             if isinstance(raw, Mapping):
                 linked_id = f"{record_id}.{name}"
                 target = LINKS.get((process, name)) if process is not None else None
-                links.records[Ref(kind, linked_id)] = _record(target, raw, links, linked_id)
-                values[name] = Ref(kind, linked_id)
+                links.records[Ref(target_kind, linked_id)] = _record(
+                    target, raw, links, linked_id, target_kind)
+                values[name] = Ref(target_kind, linked_id)
             else:
-                values[name] = Ref(kind, "") if raw in (None, "") else Ref(kind, str(raw))
+                values[name] = (Ref(target_kind, "") if raw in (None, "")
+                                else Ref(target_kind, str(raw)))
         elif spec is not None and spec.type == "datetime" and raw in (None, ""):
             values[name] = None  # an empty timestamp, as the connectors read "" from the platform
         elif spec is not None and spec.type == "datetime" and isinstance(raw, datetime):
@@ -89,9 +94,9 @@ def _record(
             values[name] = parsed
         else:
             values[name] = raw
-    kind = process.value if process is not None else "example"
+    table = process.value if process is not None else "example"
     number = str(example.get("number", f"EX-{record_id}"))
     return Record(
-        platform="example", instance="example", process=kind, table=kind, id=record_id,
+        platform="example", instance="example", process=table, table=table, id=record_id,
         number=number, url="", fields=values,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sms_conformance.model.schema import LINKS, Process, field_of
+from sms_conformance.model.schema import KIND_SCHEMA, LINKS, Process, field_of, kind_field, target
 from sms_conformance.rules.checks import FIELD_OPERATORS
 from sms_conformance.rules.model import (
     AllOf,
@@ -55,6 +55,7 @@ class ConditionParser:
 
     process: Process | None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = ""  # a referenced kind (CI, service) whose fields `where` reads, process None
 
     def parse(self, data: Any, loc: Location) -> Condition:
         if not isinstance(data, Mapping):
@@ -90,6 +91,10 @@ class ConditionParser:
     def field_name(self, name: Any, loc: Location) -> str:
         if not isinstance(name, str) or not name:
             raise CheckSyntaxError("field must be a non-empty string", loc)
+        if self.kind in KIND_SCHEMA and kind_field(self.kind, name) is None:
+            raise CheckSyntaxError(
+                f"unknown field {name!r} for a linked {self.kind} (it has "
+                f"{', '.join(KIND_SCHEMA[self.kind])})", loc)
         if name.startswith("raw.") or name == "number" or self.process is None:
             return name
         if field_of(self.process, name) is None:
@@ -207,12 +212,13 @@ class ConditionParser:
     def _linked(self, arg: Any, loc: Location, when: Condition | None) -> Linked:
         spec = self._mapping(arg, loc, {"field"}, {"where"})
         name = self.field_name(spec["field"], (*loc, "field"))
-        target = self._ref_target(name, (*loc, "field"))
+        linked = self._ref_target(name, (*loc, "field"))
         where: tuple[Condition, ...] = ()
         if "where" in spec:
-            inner = ConditionParser(target, self.settings)
+            kind = (target(self.process, name) or "") if self.process is not None else ""
+            inner = ConditionParser(linked, self.settings, kind)
             where = inner._items(spec["where"], (*loc, "where"))
-        return Linked(name, target, where, when)
+        return Linked(name, linked, where, when)
 
     def _ref_target(self, name: str, loc: Location) -> Process | None:
         if self.process is None or name.startswith("raw."):

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import datetime, timezone
 
-from sms_conformance.connectors.servicenow.fieldmap import FieldSpec, ProcessMap, load_field_map
+from sms_conformance.connectors.servicenow.fieldmap import (
+    FieldMap,
+    FieldSpec,
+    ProcessMap,
+    load_field_map,
+)
 from sms_conformance.model.records import Ref, Value
 from sms_conformance.sandbox.dataset import Dataset
 from sms_conformance.sandbox.schema import SCHEMAS, Row
@@ -79,6 +85,18 @@ class Person:
     email: str
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigurationItem:
+    """A CI in canonical terms (clause 8.2.6): its status and operational status as canonical
+    names, its support group's id ("" when it has none)."""
+
+    id: str
+    name: str
+    status: Value
+    operational_status: Value
+    support_group: str
+
+
 @dataclass(frozen=True)
 class LogicalView:
     """The logical data set: process records (in the dataset's row order), reference data by
@@ -91,6 +109,7 @@ class LogicalView:
     configuration_items: dict[str, str]
     planted: dict[str, list[tuple[str, str]]]
     catalog_items: dict[str, str]  # catalogue item id -> name
+    cmdb: dict[str, ConfigurationItem] = default(default_factory=dict)  # by id, in row order
 
     def all_records(self) -> list[LogicalRecord]:
         return [r for process in PROCESSES for r in self.records[process]]
@@ -117,7 +136,8 @@ def logical_view(dataset: Dataset) -> LogicalView:
                        groups=_names(dataset, "sys_user_group"),
                        services=_names(dataset, "cmdb_ci_service"),
                        configuration_items=_names(dataset, "cmdb_ci"), planted=planted,
-                       catalog_items=_names(dataset, "sc_cat_item"))
+                       catalog_items=_names(dataset, "sc_cat_item"),
+                       cmdb=_cmdb(dataset, field_map))
 
 
 def _records(process: str, table: str, pmap: ProcessMap, dataset: Dataset,
@@ -211,6 +231,25 @@ def _users(dataset: Dataset) -> dict[str, Person]:
     return {row[cols[0]]: Person(*(row[c] for c in cols)) for row in dataset.tables["sys_user"]}
 
 
+def _cmdb(dataset: Dataset, field_map: FieldMap) -> dict[str, ConfigurationItem]:
+    """The CIs read through the shipped map's `referenced` entry, as their records are."""
+    kmap = field_map.for_kind("configuration_item")
+    assert kmap is not None, "the shipped ServiceNow map reads configuration items"
+    schema = SCHEMAS[kmap.table]
+    getters = [(name, schema.getter(name)) for name in
+               sorted({spec.field for spec in kmap.fields.values()} | {"sys_id"})]
+    read = kmap.canonical_reader()
+    found: dict[str, ConfigurationItem] = {}
+    for row in dataset.tables[kmap.table]:
+        raw = {name: get(row) if get is not None else "" for name, get in getters}
+        values = read(raw)
+        group = values.get("support_group")
+        found[raw["sys_id"]] = ConfigurationItem(
+            raw["sys_id"], str(values.get("name") or ""), values.get("status"),
+            values.get("operational_status"), group.id if isinstance(group, Ref) else "")
+    return found
+
+
 def _names(dataset: Dataset, table: str) -> dict[str, str]:
     schema = SCHEMAS[table]
     sid, name = schema.col("sys_id"), schema.col("name")
@@ -221,5 +260,5 @@ def parse_stored(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-__all__ = ["LINK_FIELDS", "PROCESSES", "PROCESS_TABLES", "LogicalRecord", "LogicalSla",
-           "LogicalView", "Person", "logical_view"]
+__all__ = ["LINK_FIELDS", "PROCESSES", "PROCESS_TABLES", "ConfigurationItem", "LogicalRecord",
+           "LogicalSla", "LogicalView", "Person", "logical_view"]

@@ -33,8 +33,12 @@ Answers = list[tuple[str, "Mapping[Ref, Record] | NotRead | SourceError"]]
 class NameBook:
     """(kind, id) -> display name: the cached ones, and those this scan learns."""
 
-    def __init__(self, known: Mapping[Key, str]) -> None:
+    def __init__(self, known: Mapping[Key, str],
+                 read: Callable[[str, str], str | None] | None = None) -> None:
+        """`read`: the name of a record the scan already read (a CI its rules followed, from
+        the link resolver), taken before any look-up so no record is read twice."""
         self.known = dict(known)
+        self._read = read
         self.learned: dict[Key, str] = {}
         self.wanted: set[Key] = set()
         self._asked: set[Key] = set()  # looked up soon, answers in _soon
@@ -55,7 +59,13 @@ class NameBook:
                 self.wanted.add(key)
 
     def _todo(self) -> list[Key]:
-        """The wanted references neither known nor asked yet, within MAX_LOOKUPS a scan."""
+        """The wanted references neither known nor asked yet, within MAX_LOOKUPS a scan (those
+        the scan already read named from there first)."""
+        if self._read is not None:
+            for key in sorted(self.wanted - self.known.keys() - self._asked):
+                name = self._read(*key)
+                if name:
+                    self.known[key] = self.learned[key] = name
         left = MAX_LOOKUPS - len(self._asked)
         return sorted(self.wanted - self.known.keys() - self._asked)[:max(0, left)]
 

@@ -186,7 +186,7 @@ class Scanner:
         links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,),
                              local=self.local_join)
         metrics = ProcessMetrics(options.metrics or shipped_metrics(), options.now)
-        names = NameBook(self.history.names(self.connector.instance))
+        names = NameBook(self.history.names(self.connector.instance), links.name_of)
         sink = _Sink(self.history, outcome, options, links, self.rules, metrics, names)
         presence = sink.presence
         waiting: list[Record] = []

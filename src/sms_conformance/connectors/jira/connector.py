@@ -27,6 +27,7 @@ from sms_conformance.connectors.base import (
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql, ranges
+from sms_conformance.connectors.jira.assets import AssetsReader
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.doctor import check
 from sms_conformance.connectors.jira.fieldmap import (
@@ -112,6 +113,7 @@ class JiraConnector(ConnectorDefaults):
         self.gate = Gate(streams)
         client.on_throttled = self.gate.lower
         self.reads: Poster = GatedPoster(client, self.gate) if streams > 1 else client
+        self.assets = AssetsReader(client, self.reads, fieldmap.assets, self.instance)
         self._highest: dict[str, int | None] = {}  # project key -> its highest issue number
         self._counting = threading.Lock()
 
@@ -610,6 +612,10 @@ class JiraConnector(ConnectorDefaults):
         found: dict[Ref, Record] = {}
         for kind in sorted(by_kind):
             process = _process(kind)
+            if process is None and self.assets.reads_kind(kind):  # CIs: Assets objects
+                self.who()
+                found.update(self.assets.resolve(kind, by_kind[kind], fields))
+                continue
             if process is None:
                 raise NotRead(kind, f"Jira {kind} records are not looked up by this connector")
             binding = self.binding(process)

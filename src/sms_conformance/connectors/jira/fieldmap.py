@@ -30,7 +30,7 @@ from sms_conformance.model.records import (
     Value,
     not_returned,
 )
-from sms_conformance.model.schema import field_of
+from sms_conformance.model.schema import KIND_SCHEMA, field_of
 from sms_conformance.model.slas import DERIVED as SLA_DERIVED
 from sms_conformance.model.slas import SlaRecord, derived_fields
 from sms_conformance.support.strict_yaml import load_shipped, load_yaml, validate
@@ -141,6 +141,27 @@ def _folded(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(n.casefold() for n in names)
 
 
+class AssetsFieldSpec(BaseModel):
+    """Which attribute of an Assets object holds one canonical field of a CI (by name,
+    case-insensitive); `values`: the attribute's text -> canonical value (a text not listed
+    reads as unknown)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    attribute: Text
+    type: Literal["str", "ref"] = "str"
+    values: dict[Text, str] = {}
+
+
+class AssetsKindMap(BaseModel):
+    """The Assets objects of one referenced kind (configuration items): canonical field ->
+    attribute."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    fields: dict[str, AssetsFieldSpec] = {}
+
+
 class JiraFieldMap(BaseModel):
     """The whole map; also what the core asks of a platform's map (canonical.PlatformMap)."""
 
@@ -149,6 +170,8 @@ class JiraFieldMap(BaseModel):
 
     projects: Annotated[tuple[ProjectKey, ...], Strict(False), Field(min_length=1)]
     processes: dict[ProcessKey, JiraProcessMap]
+    # Referenced records read as Assets objects where the site exposes Assets (clause 8.2.6).
+    assets: dict[str, AssetsKindMap] = {}
     # How a CSV export shows dates (the file source): the site's date-time format, in Java
     # pattern letters (default dd/MMM/yy h:mm a), and the exporting user's time zone (IANA).
     date_format: Annotated[str, Field(max_length=60)] | None = None
@@ -169,6 +192,15 @@ class JiraFieldMap(BaseModel):
                 if spec.type == "sla" and (canonical is None or canonical.type != "bool"):
                     raise ValueError(f"{process.value}.{name}: type sla (an SLA's verdict) "
                                      "only maps a canonical yes/no field (made_sla)")
+        for kind, kmap in self.assets.items():
+            schema = KIND_SCHEMA.get(kind)
+            if schema is None:
+                raise ValueError(f"assets.{kind}: not a kind of referenced record "
+                                 f"({', '.join(KIND_SCHEMA)})")
+            for name, aspec in kmap.fields.items():
+                if name not in schema or schema[name].type != aspec.type:
+                    raise ValueError(f"assets.{kind}.fields.{name}: not a canonical "
+                                     f"{aspec.type} field of a {kind} ({', '.join(schema)})")
         return self
 
     def maps(self, process: Process | str, field: str) -> bool:

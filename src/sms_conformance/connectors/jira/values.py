@@ -24,7 +24,8 @@ from sms_conformance.model.slas import SlaRecord
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?)?"
 )
-_REF_KEYS = ("accountId", "groupId", "id", "key", "name")
+# objectId first: an Assets object's value also has `id`, "<workspace id>:<object id>".
+_REF_KEYS = ("accountId", "groupId", "objectId", "id", "key", "name")
 _TEXT_KEYS = ("value", "name", "label", "displayName")
 # A reference's display name: a user's, a group's or service's, an Assets object's label.
 _NAME_KEYS = ("displayName", "name", "label", "value")

@@ -335,9 +335,9 @@ class ServiceNowConnector(ConnectorDefaults):
         Its `withheld`: rows X-Total-Count counted beyond those read (hidden by read ACLs?)."""
         table = self._table_of(kind)
         process = process_of_kind(kind)
-        pmap = self.fieldmap.for_process(process) if process is not None else None
+        pmap = self.fieldmap.for_kind(kind)
         canonical = frozenset(f for f in fields if pmap is not None and f in pmap.fields)
-        platform = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
+        platform = _platform_fields(pmap, canonical, process)
         scan = KeysetScan(self.pages, check_field(table), EVERYTHING, platform, PROJECTED_PAGE,
                           max_pages=self.max_pages)
         rows = scan.rows()
@@ -349,7 +349,8 @@ class ServiceNowConnector(ConnectorDefaults):
         every = chain(() if first is None else (first,), rows)
         withheld = partial(_withheld, [scan.stats])
         if process is None or pmap is None:
-            return TableRows((self._bare(table, row) for row in every), withheld)
+            convert = pmap.canonical_reader(canonical) if pmap is not None else None
+            return TableRows((self._bare(table, row, convert) for row in every), withheld)
         convert = pmap.canonical_reader(canonical)
         return TableRows((self._record(process, pmap, row, convert) for row in every), withheld)
 
@@ -379,9 +380,9 @@ class ServiceNowConnector(ConnectorDefaults):
     def _load(self, kind: str, table: str, ids: Sequence[str],
               wanted: Set[str] | None) -> Partial[Ref, Record]:
         process = process_of_kind(kind)
-        pmap = self.fieldmap.for_process(process) if process is not None else None
+        pmap = self.fieldmap.for_kind(kind)
         canonical = frozenset(pmap.fields if wanted is None else wanted) if pmap else frozenset()
-        fields = pmap.platform_fields(canonical) if pmap is not None else list(BARE_FIELDS)
+        fields = _platform_fields(pmap, canonical, process)
         convert = pmap.canonical_reader(canonical) if pmap is not None else None
         found: Partial[Ref, Record] = Partial()
         source = self.pages
@@ -404,7 +405,7 @@ class ServiceNowConnector(ConnectorDefaults):
                 if process is not None and pmap is not None and convert is not None:
                     found[ref] = self._record(process, pmap, row, convert)
                 else:
-                    found[ref] = self._bare(table, row)
+                    found[ref] = self._bare(table, row, convert)
             withheld = (page.total or 0) - len(page.rows)
             if withheld > 0:
                 for record_id in chunk:
@@ -442,7 +443,10 @@ class ServiceNowConnector(ConnectorDefaults):
             raw=row,
         )
 
-    def _bare(self, table: str, row: Json) -> Record:
+    def _bare(self, table: str, row: Json,
+              convert: Callable[[Json], dict[str, Value]] | None = None) -> Record:
+        """A record of no process (a group, a CI): its name, and the canonical fields of its
+        kind that `convert` reads (a referenced kind's map: a CI's status, support group)."""
         sys_id = text(row.get("sys_id"))
         return Record(
             platform=self.platform,
@@ -452,7 +456,7 @@ class ServiceNowConnector(ConnectorDefaults):
             id=sys_id,
             number=text(row.get("number")) or text(row.get("name")),
             url=self.url(table, sys_id),
-            fields={},
+            fields=convert(row) if convert is not None else {},
             raw=row,
         )
 
@@ -501,6 +505,16 @@ class ServiceNowConnector(ConnectorDefaults):
     @property
     def request_count(self) -> int:
         return self.client.request_count
+
+
+def _platform_fields(pmap: ProcessMap | None, canonical: frozenset[str],
+                     process: Process | None) -> list[str]:
+    """The fields to ask of a table for the canonical ones: a record of no process always
+    with its name (display names), beside what its kind's map reads."""
+    if pmap is None:
+        return list(BARE_FIELDS)
+    platform = pmap.platform_fields(canonical)
+    return platform if process is not None else sorted({*platform, *BARE_FIELDS})
 
 
 def _withheld(stats: Sequence[ScanStats]) -> int:

@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_va
 from sms_conformance.model.dates import DateReader, parse_datetime, zone
 from sms_conformance.model.errors import ConfigError, ConfigFileError
 from sms_conformance.model.records import NamedRef, Process, Ref, Unknown, Value, not_returned
-from sms_conformance.model.schema import KINDS, SCHEMA, FieldType, field_of, process_of_kind
+from sms_conformance.model.schema import (
+    KIND_SCHEMA,
+    KINDS,
+    SCHEMA,
+    CanonicalField,
+    FieldType,
+    field_of,
+    process_of_kind,
+)
 from sms_conformance.model.slas import DERIVED as SLA_DERIVED
 from sms_conformance.model.slas import REASON as SLA_REASON
 from sms_conformance.support.strict_yaml import SourceDoc, load_shipped, load_yaml, validate
@@ -235,6 +243,8 @@ class ProcessMap(BaseModel):
     _dates: DateReader = PrivateAttr(default_factory=DateReader)
     _display_dates: DateReader = PrivateAttr(default_factory=DateReader)
     _process: Process = PrivateAttr(default=Process.INCIDENT)  # set by the FieldMap
+    # The canonical fields of a referenced kind's map (a CI's, a service's); None: a process's.
+    _kind_fields: dict[str, CanonicalField] | None = PrivateAttr(default=None)
     # Conversion plans per (wanted fields, display): built once, used for every record.
     _plans: dict[tuple[frozenset[str] | None, bool], list[tuple[str, str, Reader, Unknown]]] = (
         PrivateAttr(default_factory=dict))
@@ -273,7 +283,8 @@ class ProcessMap(BaseModel):
 
     def kind_of(self, canonical: str) -> str:
         """The canonical kind a reference field points at ("" for other fields)."""
-        found = field_of(self._process, canonical)
+        found = (field_of(self._process, canonical) if self._kind_fields is None
+                 else self._kind_fields.get(canonical))
         return (found.target or "") if found is not None else ""
 
     def spec(self, canonical: str) -> FieldSpec:
@@ -329,6 +340,9 @@ class FieldMap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     processes: dict[ProcessKey, ProcessMap]
+    # The tables of records process records reference and rules read (CIs, services: clause
+    # 8.2.6), with the canonical fields of their kind (model.schema.KIND_SCHEMA).
+    referenced: dict[str, ProcessMap] = {}
     # Display-value exports show dates in the exporting user's format and time zone.
     date_format: Annotated[str, Field(max_length=60)] | None = None  # e.g. dd/MM/yyyy HH:mm:ss
     time_zone: Annotated[str, Field(max_length=60)] | None = None  # IANA name; UTC when not given
@@ -363,7 +377,28 @@ class FieldMap(BaseModel):
                     raise ValueError(
                         f"{process.value}.fields.{name}: {kind} references point at both "
                         f"{self._tables[kind]} and {spec.table}; name one table per kind")
+        for kind, kmap in self.referenced.items():
+            self._check_kind(kind, kmap)
         return self
+
+    def _check_kind(self, kind: str, kmap: ProcessMap) -> None:
+        """A referenced kind's map names canonical fields of that kind, in the table that the
+        processes' references to it point at."""
+        schema = KIND_SCHEMA.get(kind)
+        if schema is None:
+            raise ValueError(f"referenced.{kind}: not a kind of referenced record "
+                             f"({', '.join(KIND_SCHEMA)})")
+        for name, spec in kmap.fields.items():
+            canonical = schema.get(name)
+            if canonical is None:
+                raise ValueError(f"referenced.{kind}.fields.{name}: not a canonical field of a "
+                                 f"{kind} ({', '.join(schema)})")
+            if spec.type != canonical.type:
+                raise ValueError(f"referenced.{kind}.fields.{name}: type {spec.type}, but the "
+                                 f"canonical field is {canonical.type}")
+        if self._tables.setdefault(kind, kmap.table) != kmap.table:
+            raise ValueError(f"referenced.{kind}: table {kmap.table}, but references to it "
+                             f"point at {self._tables[kind]}")
 
     @model_validator(mode="after")
     def _known_encoding(self) -> FieldMap:
@@ -381,9 +416,17 @@ class FieldMap(BaseModel):
         for process, pmap in self.processes.items():
             pmap._dates, pmap._display_dates, pmap._process = stored, shown, process
             self._tables[process.value] = pmap.table
+        for kind, kmap in self.referenced.items():
+            kmap._dates, kmap._display_dates = stored, shown
+            kmap._kind_fields = KIND_SCHEMA.get(kind)
 
     def for_process(self, process: Process | str) -> ProcessMap:
         return self.processes[Process(process)]
+
+    def for_kind(self, kind: str) -> ProcessMap | None:
+        """The map of a process's records or of a referenced kind's (None: neither)."""
+        process = process_of_kind(kind)
+        return self.processes.get(process) if process is not None else self.referenced.get(kind)
 
     def process_of_table(self, table: str) -> Process | None:
         for process, pmap in self.processes.items():
@@ -488,6 +531,7 @@ class _Override(BaseModel):
     problem: _ProcessOverride | None = None
     change: _ProcessOverride | None = None
     request: _ProcessOverride | None = None
+    referenced: dict[str, _ProcessOverride] | None = None
     date_format: Annotated[str, Field(max_length=60)] | None = None
     time_zone: Annotated[str, Field(max_length=60)] | None = None
     missing_values: Annotated[tuple[Annotated[str, Field(max_length=40)], ...],
@@ -531,7 +575,10 @@ def load_field_map(override: Path | None = None) -> FieldMap:
             raise ConfigFileError("expected a mapping of process names to field maps",
                                   path=override, line=doc.line(()))
         validate(_Override, extra, doc)
+        extra = dict(extra)
+        referenced = _merge(dict(data.pop("referenced", None) or {}),
+                            dict(extra.pop("referenced", None) or {}))
         _check_canonical(extra, doc, data)
-        data = _merge(data, dict(extra))
-    source = {key: data.pop(key) for key in SOURCE_KEYS if key in data}
+        data = {**_merge(data, extra), "referenced": referenced}
+    source = {key: data.pop(key) for key in (*SOURCE_KEYS, "referenced") if key in data}
     return validate(FieldMap, {"processes": data, **source}, doc)

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sms_conformance.sandbox.dataset import DEFAULT_ANCHOR, Dataset, generate
 from sms_conformance.sandbox.faults import FaultSpec
+from sms_conformance.sandbox.jira.assets import Exposure
 from sms_conformance.sandbox.jira.hostile import Hostile
 from sms_conformance.sandbox.jira.server import JiraAuth, JiraServer, planted_keys
 from sms_conformance.sandbox.jira.site import ADMIN_EMAIL, PROJECT_KEY
@@ -37,12 +38,13 @@ class JiraSandbox(Served[JiraServer]):
                  hidden_fields: Iterable[str] = (), absent_fields: Iterable[str] = (),
                  dataset: Dataset | None = None,
                  hostile: Hostile | str | None = None,
-                 anchor: datetime = DEFAULT_ANCHOR) -> None:
+                 anchor: datetime = DEFAULT_ANCHOR, assets: Exposure = "on") -> None:
         """`time_zone`: the user's profile zone (JQL dates, /myself); `hidden_fields`: fields
         (custom names or ids) GET /field lists but issues never carry; `absent_fields`: fields
         the site does not have; `hostile`: misbehaviour modes (sandbox.jira.hostile);
         `anchor`: the moment the records are dated back from, as the ServiceNow sandbox's
-        (`sandbox serve` passes the start of today)."""
+        (`sandbox serve` passes the start of today); `assets`: whether the site exposes its
+        CIs as Assets objects ("on"), has no Assets ("off") or refuses them ("forbidden")."""
         self.user = ADMIN_EMAIL
         self.password = password or secrets.token_urlsafe(16)
         super().__init__(host, port)
@@ -50,6 +52,7 @@ class JiraSandbox(Served[JiraServer]):
             records, seed, defect_rate=defect_rate, anchor=anchor)
         self.view: LogicalView = logical_view(self.dataset)
         self.store = JiraStore(self.view, time_zone, hidden_fields, absent_fields)
+        self.store.assets.exposure = assets
         self.store.cloud_id = str(uuid.uuid5(uuid.NAMESPACE_URL,
                                              f"sms-sandbox-jira:{self.dataset.instance_key}"))
         # Many long-lived objects: keep the cyclic collector from walking them on every request.

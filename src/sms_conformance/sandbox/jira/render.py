@@ -207,9 +207,7 @@ class Renderer:
         if kind == "services":
             return [{"id": str(value), "name": self.store.view.services.get(str(value), "")}]
         if kind == "cis":
-            return [{"id": str(value),
-                     "label": self.store.view.configuration_items.get(str(value), ""),
-                     "objectKey": f"CMDB-{str(value)[:6]}"}]
+            return [self.store.assets.field_value(str(value))]
         if kind == "number":
             return float(value)
         if kind == "request_type":

@@ -25,6 +25,7 @@ import orjson
 
 from sms_conformance.sandbox.faults import FaultSpec, echo_401
 from sms_conformance.sandbox.jira import writes
+from sms_conformance.sandbox.jira.assets import AQL_PATH, WORKSPACE_PATH
 from sms_conformance.sandbox.jira.hostile import Hostile
 from sms_conformance.sandbox.jira.jql import JqlError
 from sms_conformance.sandbox.jira.render import Renderer, field_list, select_fields
@@ -145,6 +146,9 @@ class JiraHandler(LoopbackHandler):
                 return
             if url.path.startswith("/sandbox/"):
                 self._sandbox(url.path)
+                return
+            if url.path == WORKSPACE_PATH or AQL_PATH.match(url.path):
+                self._assets(method, url.path, body)
                 return
             sla = SLA_PATH.match(url.path)
             if sla is not None and method == "GET":
@@ -274,6 +278,24 @@ class JiraHandler(LoopbackHandler):
         return True
 
     # -- helpers --------------------------------------------------------------------------
+    def _assets(self, method: str, path: str, body: bytes) -> None:
+        """The Assets resources (sandbox.jira.assets); faults as for any resource "assets"."""
+        self._resource = "assets"
+        fault = self.server.faults.pick("assets")
+        if fault is not None and self._inject(fault):
+            return
+        assets = self.server.store.assets
+        match = AQL_PATH.match(path)
+        if match is None and method == "GET":
+            self._send_json(*assets.workspaces())
+        elif match is not None and method == "POST":
+            self._send_json(*assets.aql(match.group(1), self._json(body),
+                                        _count(self._param("startAt", "0"), "startAt"),
+                                        min(_count(self._param("maxResults", "50"),
+                                                   "maxResults"), 50)))
+        else:
+            self._not_allowed()
+
     def _sandbox(self, path: str) -> None:
         self._resource = "sandbox"
         if path == "/sandbox/stats":

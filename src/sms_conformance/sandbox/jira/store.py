@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sms_conformance.model.records import Value
+from sms_conformance.sandbox.jira.assets import Assets
 from sms_conformance.sandbox.jira.site import (
     APPROVAL_REQUEST_TYPE,
     CANONICAL_LINKS,
@@ -172,6 +173,7 @@ class JiraStore:
         self.lock = threading.RLock()
         self.version = 0  # bumps on every write: search results are cached per version
         self.cloud_id = ""  # GET /_edge/tenant_info; JiraSandbox derives it from the data set
+        self.assets = Assets(view)  # the CIs as Assets objects (JiraSandbox sets exposure)
         self.issues: dict[int, Issue] = {}
         self.by_key: dict[str, Issue] = {}
         self.options = Options()
