@@ -196,15 +196,22 @@ def test_a_task_whose_label_a_person_edited_is_left_alone_not_duplicated(
 # -- write-back that survives one bad task -------------------------------------------------
 
 def _fix_two(box: JiraSandbox) -> list[Issue]:
-    """Fix the records of two tasks that fail only incident.logging.category: both will close."""
-    targets = [t for t in open_tasks(box)
-               if text(t).startswith("Rules: incident.logging.category\n")][:2]
+    """Fix the records of two tasks that fail only incident.logging.category or only a CI
+    rule (moved to a CI in service): both will close."""
+    healthy = next(ci.id for ci in box.view.cmdb.values()
+                   if ci.status == "installed" and ci.support_group)
+    fixes: dict[str, dict[str, Any]] = {
+        "incident.logging.category": {"category": "network"},
+        **{f"incident.ci.{rule}": {"configuration_item": healthy}
+           for rule in ("not_retired", "support_group")}}
+    targets = [(t, fix) for t in open_tasks(box) for rule, fix in fixes.items()
+               if text(t).startswith(f"Rules: {rule}\n")][:2]
     assert len(targets) == 2
-    for target in targets:
+    for target, fix in targets:
         record = record_of(target)
         assert record is not None
-        change_record(box, record, category="network")
-    return targets
+        change_record(box, record, **fix)
+    return [target for target, _ in targets]
 
 
 @pytest.mark.parametrize(("mode", "posts"), [("transition-500", 2), ("transition-400", 1)])

@@ -8,6 +8,7 @@ from sms_conformance.model.counts import RuleLine
 
 CLAUSE_TITLES = {
     "4.4": "Service management system: process interactions",
+    "8.2.6": "Configuration management",
     "8.3.3": "Service level management",
     "8.5.1": "Change management",
     "8.6.1": "Incident management",

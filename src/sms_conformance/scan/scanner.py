@@ -39,6 +39,7 @@ MAX_WAITING = 2000  # records held back waiting for a batch of look-ups
 # this many per rule are stored, so a column missing from a large export stays cheap.
 UNKNOWN_EXAMPLES = 50
 OWNER_FIELD = "assignment_group"
+NAMED_LINKS = ("configuration_item", "service")  # shown by name in findings where known
 # Read for the per-scan list of scanned records (strata of `sample`), whether rules read them
 # or not; not watched for fields gone blank unless a rule reads them.
 STRATA_FIELDS = frozenset({"priority", "service"})
@@ -106,10 +107,11 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> FindingRow:
     owner = str(owner_record.raw.get("name", "")) if owner_record is not None else ""
     if not owner and isinstance(group, Ref):  # the name the source gave beside the id (Jira)
         owner = group.name
+    shown = _named_links(record, links)
     if result.status in (Status.UNKNOWN, Status.ERROR):  # never the failure sentence
         message = f"{record.number}: {rule.title}: could not be evaluated ({result.detail})"
     else:
-        message = render_message(rule, {**record.fields, "number": record.number})
+        message = render_message(rule, {**record.fields, **shown, "number": record.number})
     # Record text is stored without escape sequences or control characters: every report and
     # task that shows it, on a terminal or not, gets clean text (printable).
     return FindingRow(
@@ -117,8 +119,22 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> FindingRow:
         severity=rule.severity.value, process=record.process, table=record.table,
         record_id=record.id, number=printable(record.number), url=record.url,
         message=printable(message), status=result.status.value, detail=printable(result.detail),
-        observed=dict(result.observed), owner=printable(owner or owner_id), owner_id=owner_id,
+        observed={k: shown.get(k, v) for k, v in result.observed.items()},
+        owner=printable(owner or owner_id), owner_id=owner_id,
     )
+
+
+def _named_links(record: Record, links: LinkResolver) -> dict[str, str]:
+    """The CI and service a record names, as "name (id)" where the scan read their names (the
+    8.2.6 rules follow them), so findings never show them by id alone."""
+    shown: dict[str, str] = {}
+    for name in NAMED_LINKS:
+        ref = record.fields.get(name)
+        if isinstance(ref, Ref) and ref.id:
+            found = ref.name or links.name_of(ref.kind, ref.id)
+            if found:
+                shown[name] = printable(f"{found} ({ref.id})")
+    return shown
 
 
 def _scanned_row(record: Record) -> tuple[Any, ...]:

@@ -381,7 +381,9 @@ class ServiceNowConnector(ConnectorDefaults):
               wanted: Set[str] | None) -> Partial[Ref, Record]:
         process = process_of_kind(kind)
         pmap = self.fieldmap.for_kind(kind)
-        canonical = frozenset(pmap.fields if wanted is None else wanted) if pmap else frozenset()
+        # None: every field of a process's records; of a referenced kind's, its name only
+        everything = pmap.fields if pmap is not None and process is not None else ()
+        canonical = frozenset(everything if wanted is None else wanted) if pmap else frozenset()
         fields = _platform_fields(pmap, canonical, process)
         convert = pmap.canonical_reader(canonical) if pmap is not None else None
         found: Partial[Ref, Record] = Partial()
@@ -514,7 +516,9 @@ def _platform_fields(pmap: ProcessMap | None, canonical: frozenset[str],
     if pmap is None:
         return list(BARE_FIELDS)
     platform = pmap.platform_fields(canonical)
-    return platform if process is not None else sorted({*platform, *BARE_FIELDS})
+    if process is not None:
+        return platform
+    return [*BARE_FIELDS, *sorted(set(platform) - set(BARE_FIELDS))]
 
 
 def _withheld(stats: Sequence[ScanStats]) -> int:
