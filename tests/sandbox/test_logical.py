@@ -20,6 +20,23 @@ LATER_TABLES = frozenset({"contract_sla", "task_sla",
                           "sc_req_item", "sc_request", "sc_cat_item", "sc_task"})
 LATER_RULES = frozenset({"incident.sla.recorded", "incident.sla.breach_reason",
                          "incident.sla.pause_reason"})
+# The configuration items' defects (clause 8.2.6, sandbox.cmdb) came later too, with a random
+# stream of their own: they add CIs and change the CI some records name, so the digest leaves
+# out the CIs they added and the CI column of incidents and changes (the digests were taken
+# again then, of the data before and after the change alike); everything else is as it was.
+CI_RULES = frozenset({f"{p}.ci.{r}" for p in ("incident", "change")
+                      for r in ("exists", "not_retired", "support_group")})
+ADDED_CIS = ("lnx-old-", "app-orphan-")
+
+
+def _kept(name: str, row: list[object]) -> list[object] | None:
+    schema = SCHEMAS[name]
+    if name == "cmdb_ci":
+        return None if str(row[schema.col("name")]).startswith(ADDED_CIS) else row
+    if name in ("incident", "change_request"):
+        ci = schema.col("cmdb_ci")
+        return [*row[:ci], *row[ci + 1:]]
+    return row
 
 
 def digest(data: Dataset) -> str:
@@ -27,9 +44,11 @@ def digest(data: Dataset) -> str:
     for name in sorted(set(data.tables) - LATER_TABLES):
         h.update(name.encode())
         for row in data.tables[name]:
-            h.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+            kept = _kept(name, row)
+            if kept is not None:
+                h.update(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS))
     planted = {n: kept for n, rules in data.planted.items() if not n.startswith("RITM")
-               if (kept := [r for r in rules if r not in LATER_RULES])}
+               if (kept := [r for r in rules if r not in LATER_RULES | CI_RULES])}
     h.update(orjson.dumps(planted, option=orjson.OPT_SORT_KEYS))
     return h.hexdigest()
 
@@ -37,12 +56,12 @@ def digest(data: Dataset) -> str:
 # Digests of the generator's rows taken before the logical view existed (commit 8746452): the
 # ServiceNow sandbox must keep serving exactly this data for the same records and seed. Taken
 # again when the planted boilerplate closure notes changed (incident.closure.validated), and when
-# the clause 8.2.6 defects came (retired CIs and CIs without support group, dangling CI links).
+# the CI column left the digest (clause 8.2.6: equal for the data before and after the CI defects).
 @pytest.mark.parametrize(("records", "seed", "expected"), [
-    (0, 7, "356c0c0215b619c34ae30bda553376d909c5dc65179cb468e77c8efc65bf927d"),
-    (60, 1, "653057fb2bb6f98b71763fe8e518e76b9a95e0aeb9208d776bee3b98b97cdb5b"),
-    (400, 7, "e3dc91394a84fe675befd16132a24d97a01b49b0f6190884c21fcfd805b49824"),
-    (2500, 11, "a7f4b7b586a0eaf53d452283b1b6770d974f99c08d984afdc7baaba6d14e3dbc"),
+    (0, 7, "f3d7e90a10b9abb9091e82b785b37650242e28b3c9ce91faf20f9ab1eac0a17c"),
+    (60, 1, "9128ac7174a486f99db249ccde647b363738f332a609ceaa39145f26cb940a22"),
+    (400, 7, "df7885101c68ccb73b45ced19fabb8f228d0c0137efa4b2f7dca313068b0a3cb"),
+    (2500, 11, "e4a80eca862e58ebb60f2c8834a61df20febe96c08ad745382c23b2a2fcb8a6b"),
 ])
 def test_servicenow_rows_are_unchanged(records: int, seed: int, expected: str) -> None:
     data = generate(records, seed)

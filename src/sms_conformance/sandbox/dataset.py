@@ -24,6 +24,7 @@ from itertools import chain
 from pathlib import Path
 
 from sms_conformance.sandbox import pools as P
+from sms_conformance.sandbox.cmdb import CmdbDefects
 from sms_conformance.sandbox.schema import (
     CHANGE,
     INCIDENT,
@@ -230,21 +231,6 @@ class _Generator:
                                  f"{self.between(1, 254)}", self.groups[gi], "1", "1", ts, ts,
                                  None])
         self.cis = [c[0] for c in self.ci_rows]
-        # CIs that only planted defects reference (clean records never do): retired ones, and
-        # ones without a support group (the clause 8.2.6 rules).
-        self.retired_cis: list[str] = []
-        self.orphan_cis: list[str] = []
-        for k in range(8):
-            retired = k % 2 == 0
-            ts = fmt(self.ago(100, 800))
-            sys_id = self.sid()
-            row: Row = [sys_id, f"{'lnx-old' if retired else 'app-orphan'}-{k // 2 + 1:02d}",
-                   "cmdb_ci_linux_server" if retired else "cmdb_ci_appl",
-                   "Hardware" if retired else "Software", "", "" if not retired else
-                   self.groups[5], "6" if retired else "1", "7" if retired else "1", ts, ts,
-                   None]
-            self.ci_rows.append(row)
-            (self.retired_cis if retired else self.orphan_cis).append(sys_id)
         svc_rows: list[Row] = []
         for name in P.SERVICES:
             ts = fmt(self.ago(300, 900))
@@ -742,9 +728,6 @@ class _Generator:
         def no_change(r: Row) -> None:
             r[CODE], r[RFC] = "Resolved by change", ""
 
-        def set_ci(pick: Callable[[], str]) -> Callable[[Row], None]:
-            return lambda r: r.__setitem__(CI, pick())
-
         def blank(*cols: int) -> Callable[[Row], None]:
             def apply(r: Row) -> None:
                 for col in cols:
@@ -796,12 +779,6 @@ class _Generator:
                   and major_state(r) != "accepted", no_problem),
             _kind("incident.links.resolved_by_change", ["close_code", "rfc"], done, no_change),
             _kind("incident.backlog.aging", ["opened_at", "sys_updated_on"], open_, aging),
-            _kind("incident.ci.exists", ["cmdb_ci"], lambda r, i: True,
-                  set_ci(lambda: bogus(set(self.cis)))),
-            _kind("incident.ci.not_retired", ["cmdb_ci"], open_,
-                  set_ci(lambda: self.pick(self.retired_cis))),
-            _kind("incident.ci.support_group", ["cmdb_ci"], open_,
-                  set_ci(lambda: self.pick(self.orphan_cis))),
         ]
 
     def problem_kinds(self, changes: list[Row]) -> list[_Kind]:
@@ -890,14 +867,6 @@ class _Generator:
             r[NOTES] = P.CHANGE_CLOSE_NOTES["unsuccessful"]
             self.unlinked_changes.add(r[SID])
 
-        def set_ci(pick: Callable[[], str]) -> Callable[[Row], None]:
-            return lambda r: r.__setitem__(CI, pick())
-
-        def missing_ci() -> str:
-            while (value := self.sid()) in self.cis:
-                pass
-            return value
-
         def bad_actuals(r: Row) -> None:
             if self.rng.random() < 0.5 or not r[WS]:
                 r[WE] = ""
@@ -931,13 +900,6 @@ class _Generator:
                   lambda r, i: r[TYPE] == "emergency" and r[ST] == "3", blank(REVIEW)),
             _kind("change.schedule.actuals", ["work_start", "work_end", "state"], closed,
                   bad_actuals),
-            _kind("change.ci.exists", ["cmdb_ci"], lambda r, i: True, set_ci(missing_ci)),
-            _kind("change.ci.not_retired", ["cmdb_ci"],
-                  lambda r, i: r[ST] in ("-5", "-4", "-3", "-2"),
-                  set_ci(lambda: self.pick(self.retired_cis))),
-            _kind("change.ci.support_group", ["cmdb_ci"],
-                  lambda r, i: r[ST] in ("-5", "-4", "-3", "-2", "-1", "0"),
-                  set_ci(lambda: self.pick(self.orphan_cis))),
         ]
 
     # -- service requests -----------------------------------------------------------------
@@ -1104,6 +1066,8 @@ class _Generator:
                 incidents, self.planted),
             *RequestSlaGenerator(self.seed, self.A, self.fmt, self.defect_rate).run(
                 self.tables["sc_req_item"], self.planted)], key=lambda r: str(r[0]))
+        CmdbDefects(self.seed, self.defect_rate, self.fmt, self.A, self.groups).run(
+            self.tables, self.planted)
         return Dataset(seed=0, anchor=self.anchor, tables=self.tables, planted=self.planted)
 
 
@@ -1115,7 +1079,7 @@ def _cache_file(cache_dir: Path, records: int, seed: int, defect_rate: float,
     """Cache file name: parameters plus a digest of the generator's own source."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("dataset.py", "pools.py", "schema.py", "slas.py"):  # the whole generator
+    for name in ("dataset.py", "pools.py", "schema.py", "slas.py", "cmdb.py"):  # the whole generator
         digest.update((here / name).read_bytes())
     digest.update(repr((records, seed, defect_rate, anchor.isoformat())).encode())
     return cache_dir / f"sandbox-{records}-{seed}-{digest.hexdigest()[:16]}.marshal"

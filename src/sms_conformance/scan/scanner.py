@@ -23,7 +23,7 @@ from sms_conformance.model.findings import Status
 from sms_conformance.model.records import Process, Record, Ref
 from sms_conformance.model.rows import FindingRow
 from sms_conformance.rules.checks import Context, UnknownValue
-from sms_conformance.rules.fields import rule_fields
+from sms_conformance.rules.fields import linked_conditions, rule_fields
 from sms_conformance.rules.loader import render_message
 from sms_conformance.rules.model import Rule
 from sms_conformance.scan.metrics import METRIC_FIELDS, MetricSettings, ProcessMetrics
@@ -107,7 +107,7 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> FindingRow:
     owner = str(owner_record.raw.get("name", "")) if owner_record is not None else ""
     if not owner and isinstance(group, Ref):  # the name the source gave beside the id (Jira)
         owner = group.name
-    shown = _named_links(record, links)
+    shown = _named_links(rule, record, links)
     if result.status in (Status.UNKNOWN, Status.ERROR):  # never the failure sentence
         message = f"{record.number}: {rule.title}: could not be evaluated ({result.detail})"
     else:
@@ -124,11 +124,18 @@ def _finding_row(result: RuleResult, links: LinkResolver) -> FindingRow:
     )
 
 
-def _named_links(record: Record, links: LinkResolver) -> dict[str, str]:
-    """The CI and service a record names, as "name (id)" where the scan read their names (the
-    8.2.6 rules follow them), so findings never show them by id alone."""
+def _followed(rule: Rule) -> tuple[str, ...]:
+    """The fields of NAMED_LINKS whose linked records the rule reads."""
+    followed = {c.field for c in linked_conditions(rule.check)}
+    return tuple(name for name in NAMED_LINKS if name in followed)
+
+
+def _named_links(rule: Rule, record: Record, links: LinkResolver) -> dict[str, str]:
+    """The CI and service a record names, as "name (id)" in the findings of the rules that
+    follow them (the 8.2.6 rules, which read the CIs and their names), so those findings never
+    show them by id alone; other rules' findings show them as before."""
     shown: dict[str, str] = {}
-    for name in NAMED_LINKS:
+    for name in _followed(rule):
         ref = record.fields.get(name)
         if isinstance(ref, Ref) and ref.id:
             found = ref.name or links.name_of(ref.kind, ref.id)
