@@ -121,7 +121,9 @@ def _shown_empty(directory: Path, key: tuple[str, str]) -> bool:
     rule, number = key
     table, column = {"incident.links.problem_exists": ("incident", "problem_id"),
                      "incident.links.caused_by_exists": ("incident", "caused_by"),
-                     "problem.links.fix_change_exists": ("problem", "rfc")}[rule]
+                     "problem.links.fix_change_exists": ("problem", "rfc"),
+                     "incident.ci.exists": ("incident", "cmdb_ci"),
+                     "change.ci.exists": ("change_request", "cmdb_ci")}[rule]
     csv_path = directory / f"{table}.csv"
     if csv_path.exists():
         with csv_path.open(newline="") as handle:

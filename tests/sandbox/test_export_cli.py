@@ -23,7 +23,7 @@ def test_export_matches_api_rendering(tmp_path: Path) -> None:
     data = generate(120, 3)
     paths = export(data, tmp_path, base_url="https://x.service-now.com")
     assert set(paths) == {"incident", "problem", "change_request", "sc_req_item", "sc_request",
-                          "sc_cat_item", "task_sla", "planted"}
+                          "sc_cat_item", "task_sla", "cmdb_ci", "planted"}
     incidents = json.loads((tmp_path / "incident.json").read_text())["result"]
     assert len(incidents) == 120
     with Sandbox(dataset=data, password="pw") as sb:

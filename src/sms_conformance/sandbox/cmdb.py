@@ -20,9 +20,10 @@ from sms_conformance.sandbox.schema import CHANGE, CMDB_CI, INCIDENT, Row, Table
 
 PER_RULE_SHARE = 50  # one record per rule for every 50 planted defects of the table (at least 1)
 # The states each rule's scope takes (the shipped ServiceNow map's codes).
-INCIDENT_SCOPES = {"exists": None, "not_retired": ("1", "2", "3"),
+Scopes = dict[str, tuple[str, ...] | None]  # rule -> the states it plants in (None: any)
+INCIDENT_SCOPES: Scopes = {"exists": None, "not_retired": ("1", "2", "3"),
                    "support_group": ("1", "2", "3")}
-CHANGE_SCOPES = {"exists": None, "not_retired": ("-5", "-4", "-3", "-2"),
+CHANGE_SCOPES: Scopes = {"exists": None, "not_retired": ("-5", "-4", "-3", "-2"),
                  "support_group": ("-5", "-4", "-3", "-2", "-1", "0")}
 
 
@@ -85,7 +86,7 @@ class CmdbDefects:
         return value
 
     def _plant(self, process: str, sch: TableSchema, rows: list[Row],
-               scopes: dict[str, tuple[str, ...] | None],
+               scopes: Scopes,
                targets: dict[str, Callable[[], str]], planted: dict[str, list[str]]) -> None:
         num, state, ci = sch.col("number"), sch.col("state"), sch.col("cmdb_ci")
         prefix = {"incident": "INC", "change": "CHG"}[process]

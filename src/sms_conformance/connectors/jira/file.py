@@ -182,6 +182,10 @@ class JiraFileConnector(ConnectorDefaults):
         try:
             process = Process(kind)
         except ValueError:
+            if kind == "configuration_item":
+                raise NotRead(kind, "a Jira export holds issues, not the Assets objects "
+                              "(configuration items) they name: scan the site to check them"
+                              ) from None
             raise NotRead(kind, "an export holds issues, not such records") from None
         if process not in self.bindings:
             raise NotRead(kind, "the Jira field map has no such process")

@@ -66,6 +66,22 @@ def read_export(path: Path, pmap: ProcessMap, missing: Collection[str] = (),
     return Export(path, rows, _displayed(rows, pmap, display_default), ids, notice)
 
 
+def read_referenced(path: Path, kmap: ProcessMap, missing: Collection[str] = (),
+                    encoding: str | None = None) -> Export:
+    """An export of records that process records reference (cmdb_ci, cmdb_ci_service): no
+    number is asked of its rows; `ids` says whether every row carries the sys_id a reference
+    is looked up by (a list export without the sys_id column cannot be joined)."""
+    content, notice = decode(path, encoding)
+    if path.suffix == ".csv":
+        rows, display_default = _csv_rows(path, content, None), True
+    else:
+        rows, display_default = _json_rows(path, content)[1], False
+    if missing:
+        _blank(rows, frozenset(missing))
+    ids = bool(rows) and all(text(row.get("sys_id")).strip() for row in rows)
+    return Export(path, rows, _displayed(rows, kmap, display_default), ids, notice)
+
+
 def read_rows(path: Path, key: str, missing: Collection[str] = (),
               encoding: str | None = None) -> list[dict[str, Any]]:
     """The rows of an export of a table outside the field map's processes (task_sla), each
@@ -156,8 +172,9 @@ def _csv_line(i: int) -> str:
     return f"line {i + 2}"  # the header is line 1; a quoted line break shifts this
 
 
-def _csv_rows(path: Path, content: str, key: str = "number") -> list[dict[str, Any]]:
-    """The rows of a CSV export whose header names `key` (the column every row is known by)."""
+def _csv_rows(path: Path, content: str, key: str | None = "number") -> list[dict[str, Any]]:
+    """The rows of a CSV export whose header names `key` (the column every row is known by;
+    None: no column is required)."""
     try:
         with io.StringIO(content, newline="") as handle:
             reader = csv.DictReader(handle)
@@ -167,7 +184,7 @@ def _csv_rows(path: Path, content: str, key: str = "number") -> list[dict[str, A
             repeated = sorted({name for name in header if header.count(name) > 1})
             if repeated:
                 raise ConfigError(f"{path}: column {repeated[0]!r} appears twice in the header")
-            if key not in header:
+            if key is not None and key not in header:
                 raise ConfigError(f"{path}: no {key!r} column; export with field names as "
                                   "column headers (not labels)")
             rows: list[dict[str, Any]] = []

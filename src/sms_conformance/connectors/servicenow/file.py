@@ -1,6 +1,8 @@
 """Reads ServiceNow exports from a directory: incident, problem, change_request and sc_req_item,
 as .json or .csv (the file source, `--source file:DIR`), with task_sla, and sc_request for the
-requested items' requester, beside them.
+requested items' requester, beside them; and, when exported, the configuration items and
+services records name (cmdb_ci, cmdb_ci_service: the clause 8.2.6 rules look them up by sys_id;
+not exported, those rules are unknown, saying which file is missing).
 
 What an export did not carry is unknown, never a failure: a column left out, a value the field
 map cannot read (an unlisted label, a date in another format), a reference given by name.
@@ -22,10 +24,16 @@ from sms_conformance.connectors.servicenow.exports import (
     examples,
     export_path,
     read_export,
+    read_referenced,
     read_rows,
     text,
 )
-from sms_conformance.connectors.servicenow.fieldmap import FieldMap, FieldSpec, ProcessMap, SlaSource
+from sms_conformance.connectors.servicenow.fieldmap import (
+    FieldMap,
+    FieldSpec,
+    ProcessMap,
+    SlaSource,
+)
 from sms_conformance.connectors.servicenow.slas import summed_up, with_unknown
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import (
@@ -59,6 +67,8 @@ class FileConnector(ConnectorDefaults):
         self.notices: list[str] = []
         self._exports: dict[str, Export | None] = {}
         self._sla_rows: dict[Path, list[dict[str, Any]]] = {}
+        self._referenced: dict[str, Export | None] = {}
+        self._referenced_ids: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> sys_id -> row
         tables = [pmap.table for pmap in fieldmap.processes.values()]
         if not any(export_path(directory, table) for table in tables):
             names = ", ".join(f"{table}.json" for table in tables)
@@ -263,9 +273,56 @@ class FileConnector(ConnectorDefaults):
                           "looked up by reference")
         return export
 
+    def _referenced_export(self, kind: str) -> tuple[ProcessMap, Export]:
+        """The export of a referenced kind's table (cmdb_ci), or NotRead saying what is
+        missing: the file, or the sys_ids references are looked up by."""
+        kmap = self.fieldmap.referenced[kind]
+        if kind not in self._referenced:
+            path = export_path(self.directory, kmap.table)
+            export = None if path is None else read_referenced(
+                path, kmap, self.fieldmap.missing_values, self.fieldmap.encoding)
+            if export is not None and export.notice:
+                self.notices.append(export.notice)
+            self._referenced[kind] = export
+        found = self._referenced[kind]
+        if found is None:
+            raise NotRead(kind, f"{kmap.table}.json was not exported to {self.directory} (nor "
+                          f"{kmap.table}.csv): export it beside the records to check the "
+                          f"{kind.replace('_', ' ')}s they name")
+        if not found.ids:
+            raise NotRead(kind, f"{found.path.name} carries no sys_id on every row: the "
+                          "records' references cannot be looked up in it")
+        return kmap, found
+
+    def _resolve_referenced(self, kind: str, refs: list[Ref],
+                            fields: Set[str] | None) -> dict[Ref, Record]:
+        kmap, export = self._referenced_export(kind)
+        index = self._referenced_ids.get(kind)
+        if index is None:
+            index = self._referenced_ids[kind] = {text(r.get("sys_id")): r for r in export.rows}
+        wanted = frozenset(kmap.fields if fields is None else set(fields) & kmap.fields.keys())
+        convert = kmap.canonical_reader(wanted, export.display)
+        found: dict[Ref, Record] = {}
+        for ref in refs:
+            row = index.get(ref.id)
+            if row is not None:
+                name = text(row.get("name"))  # a display-value export's cell may be a pair
+                found[ref] = Record(
+                    platform=self.platform, instance=self.instance, process="",
+                    table=kmap.table, id=ref.id, number=name,
+                    url=f"{self.instance}/{export.path.name}#{ref.id}", fields=convert(row),
+                    raw={**row, "name": name})
+        return found
+
     def resolve(self, refs: Iterable[Ref], fields: Set[str] | None = None) -> dict[Ref, Record]:
         found = {}
-        for ref in refs:
+        wanted = list(refs)
+        for kind in sorted({ref.kind for ref in wanted} & self.fieldmap.referenced.keys()):
+            found.update(self._resolve_referenced(kind, [r for r in wanted if r.kind == kind],
+                                                  fields))
+        for ref in wanted:
+            if ref.kind in self.fieldmap.referenced:
+                continue
             self._require_kind(ref.kind)
             hit = self._by_id.get((ref.kind, ref.id))
             if hit is not None:

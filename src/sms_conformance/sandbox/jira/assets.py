@@ -49,9 +49,11 @@ class Assets:
     def field_value(self, ci_id: str) -> dict[str, Any]:
         """One element of the Configuration item field, as Assets custom fields carry it."""
         object_id = self.object_id(ci_id)
+        key = f"CMDB-{object_id}"
+        # An object the site no longer holds keeps the label the field stored (its key here).
         return {"workspaceId": WORKSPACE_ID, "id": f"{WORKSPACE_ID}:{object_id}",
-                "objectId": object_id, "label": self.view.configuration_items.get(ci_id, ""),
-                "objectKey": f"CMDB-{object_id}"}
+                "objectId": object_id, "label": self.view.configuration_items.get(ci_id) or key,
+                "objectKey": key}
 
     def workspaces(self) -> tuple[int, dict[str, Any]]:
         if self.exposure == "forbidden":

@@ -29,7 +29,7 @@ from sms_conformance.sandbox.schema import SCHEMAS
 from sms_conformance.sandbox.servicenow.store import Store
 
 EXPORT_TABLES = ("incident", "problem", "change_request", "sc_req_item", "sc_request",
-                 "sc_cat_item", "task_sla")
+                 "sc_cat_item", "task_sla", "cmdb_ci")
 DEFAULT_BASE_URL = "https://sandbox.service-now.com"
 FORMATS = ("json", "list-json", "csv")
 DISPLAY_VALUES = ("false", "true", "all")
