@@ -17,11 +17,10 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
 from typing import Any
 
 from sms_conformance.connectors.base import NotRead
-from sms_conformance.connectors.http.errors import HTTPAuthError
+from sms_conformance.connectors.http.denied import not_read_on_403
 from sms_conformance.connectors.jira.client import JiraClient
 from sms_conformance.connectors.jira.fieldmap import AssetsFieldSpec, AssetsKindMap
 from sms_conformance.connectors.jira.search import Poster
@@ -61,7 +60,7 @@ class AssetsReader:
 
     def _ask_workspace(self, kind: str) -> str | NotRead:
         try:
-            with _not_read_on_403(kind):
+            with not_read_on_403(kind, "no permission to read Assets"):
                 body = self.client.get(WORKSPACE)
         except NotRead as exc:
             return exc
@@ -85,7 +84,7 @@ class AssetsReader:
         path = AQL.format(workspace=workspace)
         found: dict[Ref, Record] = {}
         todo = sorted({i for i in ids if _ID.fullmatch(i)}, key=int)
-        with _not_read_on_403(kind):
+        with not_read_on_403(kind, "no permission to read Assets"):
             for chunk in batched(todo, BATCH):
                 for obj, names in self._objects(path, chunk):
                     record = self._record(kind, obj, names, wanted)
@@ -196,12 +195,3 @@ def _value(spec: AssetsFieldSpec, values: list[Any], object_id: str) -> Value:
     return found
 
 
-@contextmanager
-def _not_read_on_403(kind: str) -> Iterator[None]:
-    """Assets the user may not read: the CIs are unknown (NotRead), not missing."""
-    try:
-        yield
-    except HTTPAuthError as exc:
-        if exc.status != 403:
-            raise
-        raise NotRead(kind, f"no permission to read Assets ({exc})") from None

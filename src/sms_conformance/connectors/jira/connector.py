@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import datetime
 from functools import partial
 from itertools import chain
@@ -25,6 +25,7 @@ from sms_conformance.connectors.base import (
     TableRows,
 )
 from sms_conformance.connectors.capabilities import Doctor, Finding, Reads, Traces, WritesTasks
+from sms_conformance.connectors.http.denied import not_read_on_403
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql, ranges
 from sms_conformance.connectors.jira.assets import AssetsReader
@@ -573,7 +574,7 @@ class JiraConnector(ConnectorDefaults):
         if query is None:
             return None
         stats = SearchStats()
-        with _not_read_on_403(kind):
+        with not_read_on_403(kind, "no permission"):
             issues = self._ranged(query, platform, stats, lambda keys: self.query(
                 binding, (), None, keys) or "")
             first = next(issues, None)
@@ -581,7 +582,7 @@ class JiraConnector(ConnectorDefaults):
             return None
 
         def records() -> Iterator[Record]:
-            with _not_read_on_403(kind):
+            with not_read_on_403(kind, "no permission"):
                 for index, issue in enumerate(chain(() if first is None else (first,), issues)):
                     _, issue_fields = _checked(kind, index, issue)
                     if binding.pmap.is_type(_type_name(issue_fields)):
@@ -624,7 +625,7 @@ class JiraConnector(ConnectorDefaults):
                 raise NotRead(kind, missing)
             wanted = None if fields is None else frozenset(fields) & binding.mapped()
             ids = sorted(i for i in by_kind[kind] if _ID.fullmatch(i))
-            with _not_read_on_403(kind):
+            with not_read_on_403(kind, "no permission"):
                 for issue in self.bulk(ids, binding.platform_fields(wanted)):
                     issue_id, issue_fields = _checked(kind, 0, issue)
                     if binding.pmap.is_type(_type_name(issue_fields)):
@@ -659,7 +660,7 @@ class JiraConnector(ConnectorDefaults):
         other_side = "outwardIssue" if link.side == "inwardIssue" else "inwardIssue"
         wanted = {i for i in ids if _ID.fullmatch(i)}
         found: dict[str, set[str]] = {}
-        with _not_read_on_403(binding.process.value):
+        with not_read_on_403(binding.process.value, "no permission"):
             for issue in self.bulk(sorted(wanted), ["issuelinks", "issuetype"]):
                 issue_id, issue_fields = _checked(link.kind, 0, issue)
                 if issue_id not in wanted or "issuelinks" not in issue_fields:
@@ -739,17 +740,6 @@ def _process(kind: str) -> Process | None:
         return Process(kind)
     except ValueError:
         return None
-
-
-@contextmanager
-def _not_read_on_403(kind: str) -> Iterator[None]:
-    """Issues the user may not browse: links into them are unknown (NotRead), not missing."""
-    try:
-        yield
-    except HTTPAuthError as exc:
-        if exc.status != 403:
-            raise
-        raise NotRead(kind, f"no permission ({exc})") from None
 
 
 def _type_name(fields: Mapping[str, Any]) -> str:

@@ -6,7 +6,6 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from itertools import chain
 from typing import Any, ClassVar
@@ -27,6 +26,7 @@ from sms_conformance.connectors.capabilities import (
     Reads,
     WritesTasks,
 )
+from sms_conformance.connectors.http.denied import not_read_on_403
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.connectors.servicenow.client import Page, TableClient
@@ -82,18 +82,6 @@ PROJECTED_PAGE = 10_000
 # lacks: its rules have no evidence, the others are scanned.
 CORE_PROCESSES = frozenset({Process.INCIDENT, Process.PROBLEM, Process.CHANGE})
 
-
-
-@contextmanager
-def not_read_on_403(table: str) -> Iterator[None]:
-    """A table the integration user may not read: links into it are unknown (NotRead), not
-    missing. Other errors pass through."""
-    try:
-        yield
-    except HTTPAuthError as exc:
-        if exc.status != 403:
-            raise
-        raise NotRead(table, f"no read access ({exc})") from None
 
 class ServiceNowConnector(ConnectorDefaults):
     platform = "servicenow"
@@ -314,7 +302,7 @@ class ServiceNowConnector(ConnectorDefaults):
         found: Partial[Ref, Record] = Partial()
         for kind in sorted(todo):  # sorted: the same refs always make the same requests
             table = self._table_of(kind)
-            with not_read_on_403(table):
+            with not_read_on_403(table, "no read access"):
                 loaded = self._load(kind, table, sorted(todo[kind]), fields)
             found.update(loaded)
             found.withheld.update(loaded.withheld)
@@ -341,7 +329,7 @@ class ServiceNowConnector(ConnectorDefaults):
         scan = KeysetScan(self.pages, check_field(table), EVERYTHING, platform, PROJECTED_PAGE,
                           max_pages=self.max_pages)
         rows = scan.rows()
-        with not_read_on_403(table):
+        with not_read_on_403(table, "no read access"):
             first = next(rows, None)
         total = scan.stats.total or 0
         if math.ceil(total / PROJECTED_PAGE) + 1 > max_requests:
@@ -362,7 +350,7 @@ class ServiceNowConnector(ConnectorDefaults):
         counts: Partial[str, int] = Partial()
         counts.update(dict.fromkeys(ids, 0))
         wanted = [i for i in counts if _ID.fullmatch(i)]
-        with not_read_on_403(pmap.table):
+        with not_read_on_403(pmap.table, "no read access"):
             for chunk in batched(wanted, self.ref_batch):
                 scan = KeysetScan(
                     self.pages, pmap.table, ((condition(platform_field, chunk),),),
