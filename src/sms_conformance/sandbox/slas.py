@@ -78,6 +78,26 @@ def _epoch(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp())
 
 
+class _Planting:
+    """Rules planted on rows that carry exactly one planted defect so far, each row at most
+    once: `count` of the eligible rows drawn from `rng`, `planted` updated."""
+
+    def __init__(self, rng: random.Random, rows: list[Row], number: int,
+                 planted: dict[str, list[str]]) -> None:
+        self.rng, self.number, self.planted = rng, number, planted
+        self.single = [r for r in rows if len(planted.get(r[number], ())) == 1]
+        self.taken: set[str] = set()
+
+    def plant(self, rule: str, eligible: Callable[[Row], bool], count: int) -> set[str]:
+        found = [r[self.number] for r in self.single
+                 if r[self.number] not in self.taken and eligible(r)]
+        chosen = set(self.rng.sample(found, min(count, len(found))))
+        for number in sorted(chosen):
+            self.planted[number] = sorted([*self.planted[number], rule])
+        self.taken.update(chosen)
+        return chosen
+
+
 class SlaGenerator:
     """task_sla rows for the incidents; plants the SLA defects into `planted` (by number)."""
 
@@ -111,16 +131,7 @@ class SlaGenerator:
                ) -> tuple[set[str], set[str], set[str]]:
         """Numbers without SLAs, with a paused SLA, with a missed response; planted updated."""
         budget = max(1, round(len(incidents) * self.rate / 25)) if self.rate > 0 else 0
-        single = [r for r in incidents if len(planted.get(r[self.NUM], ())) == 1]
-        taken: set[str] = set()
-
-        def plant(rule: str, eligible: Callable[[Row], bool], count: int) -> set[str]:
-            found = [r[self.NUM] for r in single if r[self.NUM] not in taken and eligible(r)]
-            chosen = set(self.rng.sample(found, min(count, len(found))))
-            for number in sorted(chosen):
-                planted[number] = sorted([*planted[number], rule])
-            taken.update(chosen)
-            return chosen
+        plant = _Planting(self.rng, incidents, self.NUM, planted).plant
 
         def in_scope(r: Row) -> bool:
             return r[self.PRI] in RESTORE_TARGET_SECONDS and r[self.ST] != "8"
@@ -232,16 +243,10 @@ class RequestSlaGenerator:
 
     def run(self, items: list[Row], planted: dict[str, list[str]]) -> list[Row]:
         budget = max(1, round(len(items) * self.rate / 25)) if self.rate > 0 else 0
-        single = [r for r in items if len(planted.get(r[self.NUM], ())) == 1]
-        taken: set[str] = set()
+        planting = _Planting(self.rng, items, self.NUM, planted)
 
         def plant(rule: str, eligible: Callable[[Row], bool]) -> set[str]:
-            found = [r[self.NUM] for r in single if r[self.NUM] not in taken and eligible(r)]
-            chosen = set(self.rng.sample(found, min(budget, len(found))))
-            for number in sorted(chosen):
-                planted[number] = sorted([*planted[number], rule])
-            taken.update(chosen)
-            return chosen
+            return planting.plant(rule, eligible, budget)
 
         def live(r: Row) -> bool:
             return r[self.PRI] in REQUEST_TARGET_SECONDS and r[self.ST] not in ("4", "7")
