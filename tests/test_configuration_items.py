@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from sms_conformance.cli import cli
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.servicenow import Sandbox
-from tests.test_jira_e2e import PASSWORD
+from tests.test_jira_e2e import ENV, PASSWORD
 from tests.test_service_levels import jira_scan, servicenow_scan
 
 CI_RULES = {"incident.ci.exists", "incident.ci.not_retired", "incident.ci.support_group"}
@@ -62,3 +64,40 @@ def test_a_site_without_or_refusing_assets_leaves_the_ci_rules_unknown(
         after = sum(1 for i in jsm.store.issues.values() if i.is_task)
     assert_unknown_not_failed(report, "configuration_item")
     assert after == before
+
+
+def test_doctor_checks_read_access_to_the_cis_on_servicenow() -> None:
+    """fault: cmdb_ci forbidden (403) to the integration user; outcome: doctor fails that table
+    with the fix (read access) where the CI rules run, checks the fields their `where` reads,
+    and does not check cmdb_ci without CI rules."""
+    env = {"SERVICENOW_USERNAME": "admin"}
+    with Sandbox(records=60, seed=2) as box:
+        env["SERVICENOW_PASSWORD"] = box.password
+        args = ["doctor", "--source", "servicenow", "--instance", box.url]
+        readable = CliRunner(env=env).invoke(cli, [*args, "--only", "incident.ci.*"])
+        box.store.forbidden.add("cmdb_ci")
+        forbidden = CliRunner(env=env).invoke(cli, [*args, "--only", "incident.ci.*"])
+        others = CliRunner(env=env).invoke(cli, [*args, "--only", "incident.priority.*"])
+    assert "ok    cmdb_ci: readable" in readable.output, readable.output
+    assert "cmdb_ci: unknown field" not in readable.output, readable.output
+    assert "FAIL  cmdb_ci: no read access" in forbidden.output, forbidden.output
+    assert "grant the integration user a role that reads cmdb_ci" in forbidden.output
+    assert "cmdb_ci" not in others.output, others.output
+
+
+@pytest.mark.parametrize(("exposure", "said"), [
+    ("on", "ok    Assets workspace"),
+    ("off", "does not expose Assets"),
+    ("forbidden", "no permission to read Assets")])
+def test_doctor_says_whether_the_site_s_assets_can_be_read(exposure: str, said: str) -> None:
+    """fault: the JSM site has no Assets (404) or refuses them (403); outcome: doctor warns
+    that the CI rules it names will be unknown, with the fix; a site with Assets is ok."""
+    with JiraSandbox(records=40, seed=2, password=PASSWORD, assets=exposure) as jsm:
+        result = CliRunner(env=ENV).invoke(cli, [
+            "doctor", "--source", "jira", "--site", jsm.url, "--only", "incident.ci.*"])
+        without = CliRunner(env=ENV).invoke(cli, [
+            "doctor", "--source", "jira", "--site", jsm.url, "--only", "incident.priority.*"])
+    assert said in result.output, result.output
+    if exposure != "on":
+        assert "incident.ci.exists" in result.output and "will be unknown" in result.output
+    assert "Assets" not in without.output, without.output

@@ -5,25 +5,34 @@ Pure diagnosis: returns findings (the ServiceNow doctor's type), prints nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
+from sms_conformance.connectors.base import NotRead
 from sms_conformance.connectors.capabilities import Finding
 from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.jira import jql
+from sms_conformance.connectors.jira.assets import AssetsReader
 from sms_conformance.connectors.jira.fieldmap import ProcessBinding
 from sms_conformance.connectors.jira.search import SearchStats
 from sms_conformance.connectors.jira.site import Site
 from sms_conformance.connectors.jira.task_settings import JiraTaskSettings
 from sms_conformance.model.errors import ConfigError, SourceError
 from sms_conformance.model.records import Process
+from sms_conformance.model.schema import target
 from sms_conformance.model.slas import DERIVED as SLA_DERIVED
-from sms_conformance.rules.fields import rule_fields
+from sms_conformance.rules.fields import linked_conditions, rule_fields
 from sms_conformance.rules.model import Rule
 
 CHECKED = (ConfigError, SourceError)
 
 
-def check(connector: Site, rules: Sequence[Rule],
+class AssetsSite(Site, Protocol):
+    """A site with its Assets reader (the configuration items the rules look up)."""
+
+    assets: AssetsReader
+
+
+def check(connector: AssetsSite, rules: Sequence[Rule],
           settings: Mapping[str, Any]) -> list[Finding]:
     """The Doctor capability: the site as the rules and `write_back.jira` need it."""
     tasks = JiraTaskSettings.from_settings(settings)
@@ -33,8 +42,38 @@ def check(connector: Site, rules: Sequence[Rule],
     for rule in rules:
         for name in sorted(rule_fields(rule)):
             readers.setdefault((rule.process.value, name), []).append(rule.id)
-    return diagnose(connector, fields, task_types=(tasks.issue_type,), task_link=tasks.link_type,
-                    readers=readers)
+    findings = diagnose(connector, fields, task_types=(tasks.issue_type,),
+                        task_link=tasks.link_type, readers=readers)
+    if findings[0].level == "ok":  # authenticated
+        findings.extend(_assets(connector, rules))
+    return findings
+
+
+def _assets(connector: AssetsSite, rules: Sequence[Rule]) -> list[Finding]:
+    """Whether the Assets objects that the rules' `linked` checks look up (CIs, by the field
+    map's `assets:`) can be read: a site without Assets, or refusing them, leaves those rules
+    unknown, never failed."""
+    readers: dict[str, list[str]] = {}
+    for rule in rules:
+        for linked in linked_conditions(rule.check):
+            kind = target(rule.process, linked.field)
+            if kind is not None and connector.assets.reads_kind(kind):
+                readers.setdefault(kind, []).append(rule.id)
+    findings: list[Finding] = []
+    for kind, ids in readers.items():
+        try:
+            workspace = connector.assets.workspace(kind)
+        except NotRead as exc:
+            findings.append(Finding(
+                "warn", f"Assets: {exc.reason}; {', '.join(sorted(set(ids)))} will be unknown",
+                "enable Assets on the site and grant the user the Assets role that reads "
+                "objects, or leave these rules off (disabled_rules)"))
+        except CHECKED as exc:
+            findings.append(Finding("fail", f"Assets cannot be read ({exc})",
+                                    "check the site's Assets and the network path"))
+        else:
+            findings.append(Finding("ok", f"Assets workspace {workspace} readable ({kind})"))
+    return findings
 
 
 def diagnose(

@@ -16,9 +16,9 @@ from sms_conformance.connectors.servicenow.paging import BASE_PARAMS, text
 from sms_conformance.connectors.servicenow.query import check_field, condition
 from sms_conformance.connectors.servicenow.writeback import ServiceNowTaskSettings
 from sms_conformance.model.errors import ConfigError, SourceError
-from sms_conformance.model.schema import Process
+from sms_conformance.model.schema import Process, target
 from sms_conformance.model.slas import reads_slas
-from sms_conformance.rules.fields import rule_fields
+from sms_conformance.rules.fields import condition_fields, linked_conditions, rule_fields
 from sms_conformance.rules.model import Rule
 
 __all__ = ["Finding", "check", "diagnose", "task_tables"]
@@ -52,11 +52,30 @@ def check(connector: Instance, rules: Sequence[Rule],
             for walked, (_, through, tail) in pmap.walked().items():
                 if walked in needed[pmap.table]:
                     needed.setdefault(through, set()).add(tail)
+    for table, fields in referenced_reads(connector.fieldmap, rules).items():
+        needed.setdefault(table, set()).update(fields)
     findings = diagnose(connector, needed)
     if findings[0].level == "ok":  # reached and authenticated
         targets = ServiceNowTaskSettings.from_settings(settings).targets.values()
         findings += task_tables(connector, [t.table for t in targets])
     return findings
+
+
+def referenced_reads(fieldmap: FieldMap, rules: Sequence[Rule]) -> dict[str, set[str]]:
+    """The tables of referenced records (CIs, services: `referenced:` in the field map) that
+    the rules' `linked` checks look up, with the platform fields their `where` reads and the
+    name the findings show."""
+    reads: dict[str, set[str]] = {}
+    for rule in rules:
+        for linked in linked_conditions(rule.check):
+            kind = target(rule.process, linked.field)
+            kmap = fieldmap.referenced.get(kind) if kind is not None else None
+            if kmap is None:
+                continue
+            wanted = {"name"}.union(*(condition_fields(where) for where in linked.where))
+            reads.setdefault(kmap.table, set()).update(
+                kmap.fields[name].field for name in wanted if name in kmap.fields)
+    return reads
 
 
 def diagnose(
