@@ -1,33 +1,75 @@
 """The `sms-conformance scan` process as a user runs it, start to exit, against the floor.
 
-    python bench/cli_process.py [--records 20000] [--latency 300] [--busy] [--runs 1]
+    python bench/cli_process.py [--platform servicenow|jira] [--records 20000] [--latency 300]
+                                [--busy] [--runs 1]
     python bench/cli_process.py --start-only
 
-Starts `sandbox serve` (with `--faults latency=MS` when MS > 0), runs the one-stream floor
-reading every table the scan reads whole (bench/contenders.py floor-whole: the process tables
-and task_sla), then `sms-conformance scan --full --format json --output FILE` against the
-sandbox as its own process: wall time from start to exit (report and history written), its user
-and system CPU, peak RSS. --busy keeps one core spinning in another process while the
-contenders run. --start-only times the start of the command line alone (no sandbox). Ratios
-are what to quote: absolute times vary with the machine.
+Starts `sandbox serve` (with `--faults latency=MS` when MS > 0), runs the one-stream floor,
+then `sms-conformance scan --full --format json --output FILE` against the sandbox as its own
+process: wall time from start to exit (report and history written), its user and system CPU,
+peak RSS, and the requests the sandbox served it, per method and table or resource. The floor:
+on ServiceNow every table the scan reads whole (bench/contenders.py floor-whole: the process
+tables and task_sla); on Jira (`sandbox serve --platform jira`, `scan --source jira` with
+JIRA_SITE, JIRA_EMAIL, JIRA_API_TOKEN) the searches a scan sends, each paged whole in one chain
+(bench/jira.py floor: the process searches and the local join's passes, every field they ask).
+--busy keeps one core spinning in another process while the contenders run. --start-only times
+the start of the command line alone (no sandbox). Ratios are what to quote: absolute times vary
+with the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
+import jira
 import requests
 from run import contender, sandbox
 
 HERE = Path(__file__).parent
 CLI = str(Path(sys.executable).with_name("sms-conformance"))
+
+
+@dataclass(frozen=True)
+class Platform:
+    """How the bench serves, floors and points the CLI at one platform's sandbox."""
+
+    serve: Callable[[int, str | None], AbstractContextManager[tuple[str, str]]]
+    user: str  # the sandbox's user, for its /sandbox/stats
+    floor: Callable[[str, str], dict]
+    env: Callable[[str, str], dict[str, str]]
+    source: list[str]  # the scan's arguments naming the source
+
+
+def jira_floor(url: str, token: str) -> dict:
+    """bench/jira.py's floor over the searches a scan sends (recorded beforehand, untimed)."""
+    return jira.run("floor", url, token, json.dumps(jira.subprocess_plan(url, token)))
+
+
+PLATFORMS = {
+    "servicenow": Platform(
+        serve=sandbox, user="admin",
+        floor=lambda url, password: contender("floor-whole", url, password),
+        env=lambda url, password: {"SERVICENOW_INSTANCE": url, "SERVICENOW_USERNAME": "admin",
+                                   "SERVICENOW_PASSWORD": password},
+        source=[]),
+    "jira": Platform(
+        serve=jira.jira_sandbox, user=jira.EMAIL, floor=jira_floor,
+        env=lambda url, token: {"JIRA_SITE": url, "JIRA_EMAIL": jira.EMAIL,
+                                "JIRA_API_TOKEN": token, "JIRA_DEPLOYMENT": "cloud"},
+        source=["--source", "jira"]),
+}
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
@@ -44,9 +86,10 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]
             "maxrss_mib": usage.ru_maxrss / 1024, "exit": proc.returncode}
 
 
-def served_requests(url: str, password: str) -> int:
-    """Requests the sandbox has served so far (this one included)."""
-    return int(requests.get(f"{url}/sandbox/stats", auth=("admin", password), timeout=30).json()["total"])
+def served(url: str, auth: tuple[str, str]) -> Counter[str]:
+    """Requests the sandbox has served so far (this one not counted), per method and table."""
+    stats = requests.get(f"{url}/sandbox/stats", auth=auth, timeout=30).json()
+    return Counter(stats["by_method_table"])
 
 
 def spin() -> None:
@@ -74,8 +117,14 @@ def start_times(runs: int) -> None:
               f"{ratio}")
 
 
+def breakdown(requests_by: Counter[str]) -> str:
+    """"GET incident 30, GET task_sla 26, ...": most first."""
+    return ", ".join(f"{key} {n}" for key, n in requests_by.most_common())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--platform", choices=sorted(PLATFORMS), default="servicenow")
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--latency", type=int, default=300)
     parser.add_argument("--busy", action="store_true", help="one core kept busy meanwhile")
@@ -85,38 +134,43 @@ def main() -> None:
     if args.start_only:
         start_times(max(args.runs, 5))
         return
+    platform = PLATFORMS[args.platform]
     print(f"load average before: {os.getloadavg()}")
     faults = f"latency={args.latency}ms" if args.latency else None
-    with tempfile.TemporaryDirectory() as tmp, sandbox(args.records, faults) as (url, password):
+    with tempfile.TemporaryDirectory() as tmp, platform.serve(args.records, faults) as (url, secret):
+        auth = (platform.user, secret)
         busy = multiprocessing.Process(target=spin, daemon=True) if args.busy else None
         if busy:
             busy.start()
         try:
-            floor = contender("floor-whole", url, password)
-            env = {**os.environ, "SERVICENOW_INSTANCE": url, "SERVICENOW_USERNAME": "admin",
-                   "SERVICENOW_PASSWORD": password}
+            floor = platform.floor(url, secret)
+            env = {**os.environ, **platform.env(url, secret)}
             scans = []
             for run in range(args.runs):
-                cmd = [CLI, "scan", "--full", "--format", "json",
+                cmd = [CLI, "scan", *platform.source, "--full", "--format", "json",
                        "--output", str(Path(tmp) / f"report{run}.json"),
                        "--history", str(Path(tmp) / f"h{run}.sqlite"),
                        "--as-of", "2026-11-01T00:00:00Z", "--quiet"]
-                before = served_requests(url, password)
-                scans.append({**timed(cmd, env),
-                              "requests": served_requests(url, password) - before - 1})
+                before = served(url, auth)
+                result = timed(cmd, env)
+                sent = +(served(url, auth) - before)
+                for key in [k for k in sent if "sandbox" in k]:  # the bench's own stats reads
+                    del sent[key]
+                scans.append({**result, "requests": sum(sent.values()), "by": sent})
         finally:
             if busy:
                 busy.terminate()
                 busy.join()
     print(f"load average after: {os.getloadavg()}")
-    label = f"{args.records:,} incidents, {args.latency} ms, {'one core busy' if busy else 'quiet'}"
-    print(f"{label}: floor (the tables the scan reads whole) {floor['wall']:.2f} s, "
-          f"{floor['requests']} requests")
+    label = (f"{args.platform}, {args.records:,} incidents, {args.latency} ms, "
+             f"{'one core busy' if busy else 'quiet'}")
+    print(f"{label}: floor {floor['wall']:.2f} s, {floor['requests']} requests")
     for result in scans:
         print(f"  scan process {result['wall']:.2f} s = {result['wall'] / floor['wall']:.2f}x the "
               f"floor; user {result['user']:.2f} s, sys {result['sys']:.2f} s, "
               f"peak RSS {result['maxrss_mib']:.0f} MiB, {result['requests']} requests, "
               f"exit {result['exit']}")
+        print(f"    requests: {breakdown(result['by'])}")
 
 
 if __name__ == "__main__":
