@@ -14,6 +14,7 @@ from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.servicenow import Sandbox
 from tests.test_jira_e2e import ENV, PASSWORD
 from tests.test_service_levels import jira_scan, servicenow_scan
+from tests.test_service_requests import doctor_before_and_after_forbidding
 
 CI_RULES = {"incident.ci.exists", "incident.ci.not_retired", "incident.ci.support_group"}
 
@@ -70,19 +71,13 @@ def test_doctor_checks_read_access_to_the_cis_on_servicenow() -> None:
     """fault: cmdb_ci forbidden (403) to the integration user; outcome: doctor fails that table
     with the fix (read access) where the CI rules run, checks the fields their `where` reads,
     and does not check cmdb_ci without CI rules."""
-    env = {"SERVICENOW_USERNAME": "admin"}
-    with Sandbox(records=60, seed=2) as box:
-        env["SERVICENOW_PASSWORD"] = box.password
-        args = ["doctor", "--source", "servicenow", "--instance", box.url]
-        readable = CliRunner(env=env).invoke(cli, [*args, "--only", "incident.ci.*"])
-        box.store.forbidden.add("cmdb_ci")
-        forbidden = CliRunner(env=env).invoke(cli, [*args, "--only", "incident.ci.*"])
-        others = CliRunner(env=env).invoke(cli, [*args, "--only", "incident.priority.*"])
-    assert "ok    cmdb_ci: readable" in readable.output, readable.output
-    assert "cmdb_ci: unknown field" not in readable.output, readable.output
-    assert "FAIL  cmdb_ci: no read access" in forbidden.output, forbidden.output
-    assert "grant the integration user a role that reads cmdb_ci" in forbidden.output
-    assert "cmdb_ci" not in others.output, others.output
+    readable, forbidden, others = doctor_before_and_after_forbidding(
+        "cmdb_ci", "incident.ci.*", "incident.priority.*")
+    assert "ok    cmdb_ci: readable" in readable, readable
+    assert "cmdb_ci: unknown field" not in readable, readable
+    assert "FAIL  cmdb_ci: no read access" in forbidden, forbidden
+    assert "grant the integration user a role that reads cmdb_ci" in forbidden
+    assert "cmdb_ci" not in others, others
 
 
 @pytest.mark.parametrize(("exposure", "said"), [

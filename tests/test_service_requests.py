@@ -22,22 +22,31 @@ from sms_conformance.sandbox.servicenow.export import export
 from tests.test_jira_e2e import ENV, PASSWORD
 
 
-def test_doctor_checks_read_access_to_sc_request() -> None:
-    """fault: sc_request (the table requested items' requester is dot-walked through) forbidden
-    (403) to the integration user; outcome: doctor fails that table with the fix (read access),
-    which it reads fine otherwise; without request rules it is not checked."""
+def doctor_before_and_after_forbidding(table: str, rules: str, other_rules: str
+                                       ) -> tuple[str, str, str]:
+    """`doctor --only RULES` on a ServiceNow sandbox, then again with `table` forbidden (403),
+    then `--only OTHER_RULES`: the three outputs."""
     env = {"SERVICENOW_USERNAME": "admin"}
     with Sandbox(records=60, seed=2) as box:
         env["SERVICENOW_PASSWORD"] = box.password
         args = ["doctor", "--source", "servicenow", "--instance", box.url]
-        readable = CliRunner(env=env).invoke(cli, [*args, "--only", "request.*"])
-        box.store.forbidden.add("sc_request")
-        forbidden = CliRunner(env=env).invoke(cli, [*args, "--only", "request.*"])
-        incidents = CliRunner(env=env).invoke(cli, [*args, "--only", "incident.*"])
-    assert "ok    sc_request: readable" in readable.output, readable.output
-    assert "FAIL  sc_request: no read access" in forbidden.output, forbidden.output
-    assert "grant the integration user a role that reads sc_request" in forbidden.output
-    assert "sc_request" not in incidents.output, incidents.output
+        readable = CliRunner(env=env).invoke(cli, [*args, "--only", rules]).output
+        box.store.forbidden.add(table)
+        forbidden = CliRunner(env=env).invoke(cli, [*args, "--only", rules]).output
+        others = CliRunner(env=env).invoke(cli, [*args, "--only", other_rules]).output
+    return readable, forbidden, others
+
+
+def test_doctor_checks_read_access_to_sc_request() -> None:
+    """fault: sc_request (the table requested items' requester is dot-walked through) forbidden
+    (403) to the integration user; outcome: doctor fails that table with the fix (read access),
+    which it reads fine otherwise; without request rules it is not checked."""
+    readable, forbidden, incidents = doctor_before_and_after_forbidding(
+        "sc_request", "request.*", "incident.*")
+    assert "ok    sc_request: readable" in readable, readable
+    assert "FAIL  sc_request: no read access" in forbidden, forbidden
+    assert "grant the integration user a role that reads sc_request" in forbidden
+    assert "sc_request" not in incidents, incidents
 
 
 def _scan(args: list[str], env: dict[str, str], out: Path) -> tuple[int, dict[str, Any]]:
