@@ -112,6 +112,10 @@ def test_jira_scan_gives_the_servicenow_counts_per_rule(tmp_path: Path) -> None:
     requests = {rule: counts for rule, counts in on_jira.items() if rule.startswith("request.")}
     assert len(requests) == 10 and len([r for r in requests if r.startswith("request.sla.")]) == 3
     assert all(evaluated and failed for evaluated, failed in requests.values()), requests
+    # misclassification both ways (8.6.2): incidents worded as asks, requests as disruptions
+    misfiled = {r: on_jira[r] for r in ("incident.classification.not_request",
+                                        "request.classification.not_incident")}
+    assert all(failed for _, failed in misfiled.values()), misfiled
 
 
 def test_write_back_to_jsm_twice_creates_each_task_once(jsm: JiraSandbox, tmp_path: Path) -> None:

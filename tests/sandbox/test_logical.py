@@ -27,28 +27,36 @@ LATER_RULES = frozenset({"incident.sla.recorded", "incident.sla.breach_reason",
 CI_RULES = frozenset({f"{p}.ci.{r}" for p in ("incident", "change")
                       for r in ("exists", "not_retired", "support_group")})
 ADDED_CIS = ("lnx-old-", "app-orphan-")
+# Incidents reworded as asks (incident.classification.not_request, sandbox.misfiled) came last,
+# with a random stream of their own: the digest leaves out the short description of those alone.
+MISFILED = "incident.classification.not_request"
 
 
-def _kept(name: str, row: list[object]) -> list[object] | None:
+def _kept(name: str, row: list[object], misfiled: set[object]) -> list[object] | None:
     schema = SCHEMAS[name]
     if name == "cmdb_ci":
         return None if str(row[schema.col("name")]).startswith(ADDED_CIS) else row
     if name in ("incident", "change_request"):
         ci = schema.col("cmdb_ci")
+        row = [*row]
+        if row[schema.col("number")] in misfiled:
+            row[schema.col("short_description")] = None
         return [*row[:ci], *row[ci + 1:]]
     return row
 
 
 def digest(data: Dataset) -> str:
     h = hashlib.sha256()
+    misfiled = {n for n, rules in data.planted.items() if MISFILED in rules}
     for name in sorted(set(data.tables) - LATER_TABLES):
         h.update(name.encode())
         for row in data.tables[name]:
-            kept = _kept(name, row)
+            kept = _kept(name, row, misfiled)
             if kept is not None:
                 h.update(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS))
+    later = LATER_RULES | CI_RULES | {MISFILED}
     planted = {n: kept for n, rules in data.planted.items() if not n.startswith("RITM")
-               if (kept := [r for r in rules if r not in LATER_RULES | CI_RULES])}
+               if (kept := [r for r in rules if r not in later])}
     h.update(orjson.dumps(planted, option=orjson.OPT_SORT_KEYS))
     return h.hexdigest()
 
@@ -56,12 +64,13 @@ def digest(data: Dataset) -> str:
 # Digests of the generator's rows taken before the logical view existed (commit 8746452): the
 # ServiceNow sandbox must keep serving exactly this data for the same records and seed. Taken
 # again when the planted boilerplate closure notes changed (incident.closure.validated), and when
-# the CI column left the digest (clause 8.2.6: equal for the data before and after the CI defects).
+# the CI column left the digest (clause 8.2.6: equal for the data before and after the CI defects),
+# and when the misfiled incidents' short descriptions left it (equal before and after them too).
 @pytest.mark.parametrize(("records", "seed", "expected"), [
     (0, 7, "f3d7e90a10b9abb9091e82b785b37650242e28b3c9ce91faf20f9ab1eac0a17c"),
-    (60, 1, "9128ac7174a486f99db249ccde647b363738f332a609ceaa39145f26cb940a22"),
-    (400, 7, "df7885101c68ccb73b45ced19fabb8f228d0c0137efa4b2f7dca313068b0a3cb"),
-    (2500, 11, "e4a80eca862e58ebb60f2c8834a61df20febe96c08ad745382c23b2a2fcb8a6b"),
+    (60, 1, "1cbd9a91faf82af267594351fee19af3159e135937ace84b7bf5ddbdc310128c"),
+    (400, 7, "fe9668bf1bc1146321dee5c26ecff631c679eb59b091a5adfe6ba13f7e124682"),
+    (2500, 11, "30800627ddf68b7b80e85970ce7910f788e62b10c8f2c371689b78ebe1b741f8"),
 ])
 def test_servicenow_rows_are_unchanged(records: int, seed: int, expected: str) -> None:
     data = generate(records, seed)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sms_conformance.sandbox import pools as P
 from sms_conformance.sandbox.cmdb import CmdbDefects
+from sms_conformance.sandbox.misfiled import plant_misfiled_requests
 from sms_conformance.sandbox.schema import (
     CHANGE,
     INCIDENT,
@@ -1068,6 +1069,7 @@ class _Generator:
                 self.tables["sc_req_item"], self.planted)], key=lambda r: str(r[0]))
         CmdbDefects(self.seed, self.defect_rate, self.fmt, self.A, self.groups).run(
             self.tables, self.planted)
+        plant_misfiled_requests(self.seed, self.defect_rate, incidents, self.planted)
         return Dataset(seed=0, anchor=self.anchor, tables=self.tables, planted=self.planted)
 
 
