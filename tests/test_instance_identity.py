@@ -290,12 +290,14 @@ def test_upgrading_from_the_last_release_keeps_every_task_and_first_seen_date(
         # aliases says it is the same instance, as it would for a changed URL.
         config = tmp_path / "config"
         config.mkdir()
-        # The release had no service requests nor CI rules: their rules, which would task its
-        # records' failures for the first time, are left out of the upgrade run.
+        # The release had no service requests nor CI rules, and its sandbox no incident worded
+        # as a request: those rules, which would task failures for the first time, are left
+        # out of the upgrade run.
         (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n'
                                               'disabled_rules: ["request.*", "incident.ci.*", '
                                               '"change.ci.exists", "change.ci.not_retired", '
-                                              '"change.ci.support_group"]\n')
+                                              '"change.ci.support_group", '
+                                              '"incident.classification.not_request"]\n')
         result = scan(box.url, history, as_of="2026-11-02", config=config)
         assert result.exit_code in (0, 1), result.output
         after = tasks(box)
@@ -354,12 +356,14 @@ def test_upgrading_from_the_last_release_on_jira_keeps_every_task(tmp_path: Path
     history = tmp_path / "h.sqlite"
     config = tmp_path / "config"
     config.mkdir()
-    # The release had no service requests nor CI rules: their rules, which would task its
-    # records' failures for the first time, are left out of the upgrade run.
+    # The release had no service requests nor CI rules, and its sandbox no incident worded as
+    # a request: those rules, which would task failures for the first time, are left out of
+    # the upgrade run.
     (config / "settings.yaml").write_text(f'aliases: ["{fixture["url"]}"]\n'
                                           'disabled_rules: ["request.*", "incident.ci.*", '
                                           '"change.ci.exists", "change.ci.not_retired", '
-                                          '"change.ci.support_group"]\n')
+                                          '"change.ci.support_group", '
+                                          '"incident.classification.not_request"]\n')
     with JiraSandbox(records=fixture["records"], seed=fixture["seed"], password=PASSWORD) as box:
         restore_jira(box, fixture, history)
         old_seen = first_seen(history)
