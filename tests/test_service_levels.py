@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from sms_conformance.cli import cli
 from sms_conformance.connectors.jira.values import sla_record
 from sms_conformance.connectors.servicenow import slas
+from sms_conformance.connectors.servicenow.connector import ServiceNowConnector
 from sms_conformance.model.records import Ref, Unknown
 from sms_conformance.model.slas import SlaRecord, derived_fields, unknown_fields
 from sms_conformance.sandbox.dataset import generate
@@ -201,6 +202,26 @@ def test_task_sla_is_read_by_table_on_a_full_scan_by_batch_where_batches_are_few
     assert unread == 0
     assert sla_results(by_table) == sla_results(by_batch) and sla_results(by_table)
     assert sla_lines(by_table) == sla_lines(by_batch)
+
+
+def test_a_full_scan_reads_the_sla_records_of_incidents_and_requests_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Incidents and requested items both read task_sla: a full scan of both reads it by table
+    once for the two (one page here), not once a class, and finds the same."""
+    rules = ("--only", "incident.sla.*", "--only", "request.sla.*")
+    with Sandbox(records=450, seed=8) as box:
+        shared = servicenow_scan(box, tmp_path / "a", *rules)
+        shared_reads = sla_reads(box)
+        monkeypatch.setattr(ServiceNowConnector, "start_up", lambda self, scopes: None)
+        apart = servicenow_scan(box, tmp_path / "b", *rules)  # nothing planned: a read a class
+        apart_reads = sla_reads(box) - shared_reads
+    assert (shared_reads, apart_reads) == (1, 2)
+    results = {(f["rule_id"], f["number"], f["status"], f["detail"] or "")
+               for f in shared["findings"] if ".sla." in f["rule_id"]}
+    assert {rule.split(".")[0] for rule, _, status, _ in results if status == "fail"} == {
+        "incident", "request"}
+    assert results == {(f["rule_id"], f["number"], f["status"], f["detail"] or "")
+                       for f in apart["findings"] if ".sla." in f["rule_id"]}
 
 
 def test_task_sla_rows_withheld_from_a_table_read_leave_only_their_batches_unknown(

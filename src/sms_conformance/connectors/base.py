@@ -203,6 +203,9 @@ class Connector(Protocol):
     def start_up(self, scopes: Mapping[Process, tuple[Scope, ...]]) -> None:
         ...
 
+    def end_reads(self) -> None:
+        ...
+
 
 class ConnectorDefaults:
     """The optional abilities of a connector, answered as a connector that lacks them answers;
@@ -244,6 +247,9 @@ class ConnectorDefaults:
         """The reads a fetch of each process (with these scopes) makes before its first page,
         made now, while the scan's other start requests are out. Nothing is raised here: a
         failure is kept for the fetch that needs the read, and raised there."""
+
+    def end_reads(self) -> None:
+        """The scan's fetches are over: what start_up began for them ends."""
 
 
 class TaskPort(Protocol):

@@ -252,6 +252,7 @@ class Scanner:
         finally:
             for *_, reader in readers.values():
                 reader.close()
+            self.connector.end_reads()
         if not outcome.complete:  # an incomplete scan names nothing: the names started soon end
             names.drop()
         sink.write()

@@ -50,7 +50,7 @@ class Instance:
 def test_the_table_read_joins_by_task_whatever_the_instance_does_with_the_class_condition(
         condition: str) -> None:
     instance = Instance(condition)
-    table = SlaTable(instance, SlaSource(), "incident", streams=1, max_pages=100)
+    table = SlaTable(instance, SlaSource(), ("incident",), streams=1, max_pages=100)
     try:
         table.wait()
         found = table.slas_of(["a" * 32, "b" * 32, "d" * 32])
@@ -69,7 +69,7 @@ def test_a_row_outside_its_order_stops_the_table_read() -> None:
     """bad input: the instance returns a task_sla row twice; outcome: SourceError, so no SLA is
     counted twice."""
     instance = Instance("dropped", [ROWS[0], ROWS[1], ROWS[1]])
-    table = SlaTable(instance, SlaSource(), "incident", streams=1, max_pages=100)
+    table = SlaTable(instance, SlaSource(), ("incident",), streams=1, max_pages=100)
     try:
         with pytest.raises(SourceError, match="not a record in sys_id order"):
             table.wait()

@@ -15,6 +15,7 @@ from sms_conformance.connectors.base import (
     FetchRequest,
     NotRead,
     Partial,
+    Scope,
     TableRows,
     referrers_withheld,
     withheld_reason,
@@ -31,7 +32,7 @@ from sms_conformance.connectors.http.errors import HTTPAuthError
 from sms_conformance.connectors.parallel import Gate, interleaved
 from sms_conformance.connectors.servicenow.client import Page, TableClient
 from sms_conformance.connectors.servicenow.doctor import check, task_tables
-from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap
+from sms_conformance.connectors.servicenow.fieldmap import FieldMap, ProcessMap, SlaSource
 from sms_conformance.connectors.servicenow.paging import (
     MAX_PAGES,
     KeysetScan,
@@ -46,7 +47,8 @@ from sms_conformance.connectors.servicenow.query import (
     condition,
 )
 from sms_conformance.connectors.servicenow.responses import Json
-from sms_conformance.connectors.servicenow.slas import SlaReader
+from sms_conformance.connectors.servicenow.sla_table import SlaTable
+from sms_conformance.connectors.servicenow.slas import SharedSlaTable, SlaReader
 from sms_conformance.connectors.servicenow.streams import GatedClient, split_after
 from sms_conformance.connectors.servicenow.tasks import (
     DEFAULT_TASK_TABLES,
@@ -121,6 +123,7 @@ class ServiceNowConnector(ConnectorDefaults):
         self.streams = streams
         self.gate = Gate(streams)
         client.on_throttled = self.gate.lower
+        self._shared_slas: dict[SlaSource, SharedSlaTable] = {}  # planned by start_up
 
     def configure_tasks(self, parents: Mapping[str, str],
                         closed_states: Mapping[str, str] | None = None) -> None:
@@ -270,15 +273,37 @@ class ServiceNowConnector(ConnectorDefaults):
         """Why the records of `process` were not read (its table forbidden), else None."""
         return self._unread.get(Process(process))
 
+    def start_up(self, scopes: Mapping[Process, tuple[Scope, ...]]) -> None:
+        """Plans the SLA reads of the scan: on a full scan, the task classes with one SLA
+        source (incidents and requested items read task_sla) share one table read of it."""
+        self.end_reads()
+        classes: dict[SlaSource, list[str]] = {}
+        for process in scopes:
+            pmap = self.fieldmap.processes.get(Process(process))
+            if pmap is not None and pmap.slas is not None:
+                classes.setdefault(pmap.slas, []).append(pmap.table)
+        self._shared_slas = {
+            source: SharedSlaTable(partial(SlaTable, self.pages, source, tables,
+                                           streams=self.streams, max_pages=self.max_pages))
+            for source, tables in classes.items() if len(tables) > 1}
+
+    def end_reads(self) -> None:
+        """The scan's reads are over: the shared SLA reads end (what they noticed is kept)."""
+        shared, self._shared_slas = self._shared_slas, {}
+        for one in shared.values():
+            self.notices.extend(one.close())
+
     def _sla_reader(self, pmap: ProcessMap, request: FetchRequest) -> SlaReader | None:
         """The reader of the SLA records of a fetch's records, when the rules read them; on a
-        full scan its table read begins beside the first page."""
+        full scan its table read begins beside the first page (shared with the scan's other
+        task classes, when start_up planned one)."""
         if pmap.slas is None or not reads_slas(request.fields):
             return None
+        whole = request.since is None
         return SlaReader(self.pages, pmap.slas, pmap.table, batch=self.ref_batch,
                          page_size=self.page_size, max_pages=self.max_pages,
-                         streams=self.streams, notices=self.notices,
-                         whole=request.since is None)
+                         streams=self.streams, notices=self.notices, whole=whole,
+                         shared=self._shared_slas.get(pmap.slas) if whole else None)
 
     def expected_total(self, process: Process | str) -> int | None:
         """The first page's X-Total-Count of the last fetch (before ACLs: an upper bound)."""

@@ -1,14 +1,15 @@
-"""task_sla read by table: every SLA record of one task class, in parallel key ranges over
-task_sla's own sys_id (each range a KeysetScan with every guard of one), projected to what the
-per-record summary needs, in large pages, started in the background as the fetch starts; the
-rows are kept on disk (a private temporary SQLite database: memory does not grow with the
-table) and looked up by task when records are joined to them.
+"""task_sla read by table: every SLA record of some task classes (one, or each class a full scan
+reads with the same SLA source), in parallel key ranges over task_sla's own sys_id (each range a
+KeysetScan with every guard of one), projected to what the per-record summary needs, in large
+pages, started in the background as the fetch starts; the rows are kept on disk (a private
+temporary SQLite database: memory does not grow with the table) and looked up by task when
+records are joined to them.
 
 The class condition (`task.sys_class_nameINSTANCEOF<table>`, the task's class or one extending
-it) is not verified against a real instance. Either way the join is by task, so an instance
-that drops it as an invalid part (the default) only makes the read longer; one that answers
-an invalid query with no rows (`glide.invalid_query.returns_no_rows`) counts none, and the table
-is then read without it.
+it; one ^NQ group per class) is not verified against a real instance. Either way the join is by
+task, so an instance that drops it as an invalid part (the default) only makes the read longer;
+one that answers an invalid query with no rows (`glide.invalid_query.returns_no_rows`) counts
+none, and the table is then read without it.
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ _ASK = 500  # task ids per look-up (below SQLite's oldest limit of 999 parameter
 
 
 class SlaTable:
-    """One background read of the SLA records of `task_class`'s tasks; `counted` is set once
-    the read's count is known (or it failed), `wait()` returns once every row is kept."""
+    """One background read of the SLA records of the tasks of `task_classes`; `counted` is set
+    once the read's count is known (or it failed), `wait()` returns once every row is kept."""
 
-    def __init__(self, pages: PageSource, source: SlaSource, task_class: str, *, streams: int,
-                 max_pages: int) -> None:
-        self.pages, self.source, self.task_class = pages, source, task_class
+    def __init__(self, pages: PageSource, source: SlaSource, task_classes: Sequence[str], *,
+                 streams: int, max_pages: int) -> None:
+        self.pages, self.source, self.task_classes = pages, source, tuple(task_classes)
         self.streams, self.max_pages = max(1, streams), max_pages
         self.counted = threading.Event()
         self.total: int | None = None  # X-Total-Count of the read (before ACLs: an upper bound)
@@ -94,9 +95,9 @@ class SlaTable:
 
     def _run(self) -> None:
         try:
-            condition = (f"{check_field(self.source.task)}.sys_class_nameINSTANCEOF"
-                         f"{check_value(self.task_class)}")
-            self._read(((condition,),), final=False)
+            task = check_field(self.source.task)
+            self._read(tuple((f"{task}.sys_class_nameINSTANCEOF{check_value(task_class)}",)
+                             for task_class in self.task_classes), final=False)
             if self.total == 0:  # nothing of the class, or the condition refused: read it all
                 self._read(EVERYTHING, final=True)
             with self._lock:

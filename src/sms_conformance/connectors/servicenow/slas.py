@@ -8,6 +8,8 @@
 - by batch: `taskIN<ids>` per batch of records in sys_id order, side by side with parallel
   streams, while the fetch's read-ahead keeps the next pages coming: exactly the records read,
   about ceil(records / batch) requests, for incremental and scoped scans reading few records.
+  A full scan of several task classes with the same SLA source (incidents and requested items)
+  shares one table read (SharedSlaTable): the SLA records are read once, not once per class.
   The fetch's first page says how many records there are (X-Total-Count); the table read's
   first page how many SLA records: the table read goes on only where its pages are no more
   than the batches.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import islice
@@ -40,14 +42,46 @@ from sms_conformance.model.records import Record, not_returned
 from sms_conformance.model.slas import REASON, derived_fields, unknown_fields
 
 
+class SharedSlaTable:
+    """One table read of the SLA records of every task class a full scan reads from the same
+    SLA source (the rows join by task, whatever its class): begun by the first reader that
+    asks for it, read once for all, closed when the scan's reads end (`close`)."""
+
+    def __init__(self, start: Callable[[], SlaTable]) -> None:
+        self._start = start
+        self._table: SlaTable | None = None
+        self._lock = threading.Lock()
+
+    def table(self) -> tuple[SlaTable, bool]:
+        """The read, and whether this call began it (False: begun by another reader)."""
+        with self._lock:
+            if self._table is None:
+                self._table = self._start()
+                return self._table, True
+            return self._table, False
+
+    def close(self) -> list[str]:
+        """Ends the read, if begun; what it noticed."""
+        with self._lock:
+            table, self._table = self._table, None
+        if table is None:
+            return []
+        table.close()
+        return table.notices
+
+
 class SlaReader:
     """Attaches the SLA fields to records as they stream past (one reader per fetch of
-    `task_class`'s records). `whole`: a full scan, whose table read begins at once."""
+    `task_class`'s records). `whole`: a full scan, whose table read begins at once; `shared`:
+    the read of the SLA records of all the scan's task classes, taken instead of one of its own
+    (its owner closes it)."""
 
     def __init__(self, pages: PageSource, source: SlaSource, task_class: str, *, batch: int,
                  page_size: int, max_pages: int, streams: int, notices: list[str],
-                 whole: bool) -> None:
+                 whole: bool, shared: SharedSlaTable | None = None) -> None:
         self.pages, self.source, self.task_class = pages, source, task_class
+        self._shared = shared
+        self._sunk = False  # the shared read was begun by another reader: it costs nothing more
         self.batch, self.page_size, self.max_pages = batch, page_size, max_pages
         self.streams = max(1, streams)
         self.notices = notices
@@ -79,7 +113,11 @@ class SlaReader:
             yield from self._with_slas(chunk)
 
     def _start_table(self) -> SlaTable:
-        return SlaTable(self.pages, self.source, self.task_class, streams=self.streams,
+        if self._shared is not None:
+            table, begun = self._shared.table()
+            self._sunk = not begun
+            return table
+        return SlaTable(self.pages, self.source, (self.task_class,), streams=self.streams,
                         max_pages=self.max_pages)
 
     def _by_table(self) -> SlaTable | None:
@@ -98,7 +136,8 @@ class SlaReader:
         read. A refused one (403) leaves the batches to find out and say so."""
         table.counted.wait()
         pages = math.ceil((table.total or 0) / SLA_PAGE)
-        if table.total is not None and pages > math.ceil((self._records or 0) / self.batch):
+        if (not self._sunk and table.total is not None
+                and pages > math.ceil((self._records or 0) / self.batch)):
             return False
         try:
             table.wait()
@@ -109,6 +148,8 @@ class SlaReader:
         return table.withheld == 0
 
     def _drop(self, table: SlaTable) -> None:
+        if self._shared is not None:
+            return  # not this reader's to end
         table.close()
         self.requests += table.requests
         self.notices.extend(table.notices)
