@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import requests
 from sms_conformance.app.config import ConfigDir
 from sms_conformance.connectors.parallel import Gate
 from sms_conformance.connectors.servicenow.source import sandbox_connector
-from sms_conformance.connectors.servicenow.streams import split_after
+from sms_conformance.connectors.servicenow.streams import range_pages, split_after
 from sms_conformance.engine.waivers import Waivers
 from sms_conformance.sandbox.servicenow import Sandbox
 from sms_conformance.scan.scanner import Scanner, ScanOptions
@@ -107,6 +109,24 @@ def test_split_only_where_keys_are_spread_as_counted() -> None:
     assert split_after("00000000000000000000000000000bb9", 1000, 20_000, 1000, 4) == []
     assert split_after("not-hex", 1000, 20_000, 1000, 4) == []
     assert split_after(uniform, 1000, 1500, 1000, 4) == []  # the rest fits one page
+
+
+def test_ranges_are_sized_in_pages_with_room_for_the_spread_of_uniform_keys() -> None:
+    """4,000 rows left in 4 equal ranges of a page each would spill into a second page about
+    half the time (7 or 8 pages in all); sized in pages, they take 5 (one range of two)."""
+    assert range_pages(4000, 1000, 4) == [2, 1, 1, 1]
+    assert range_pages(2000, 1000, 4) == [1, 1, 1]  # 3 short pages, not 2 full ones
+    assert range_pages(19_000, 1000, 4) == [5, 5, 5, 5]  # 4,750 a range: room to spare
+    assert range_pages(19_000, 1000, 1) == [20]
+    first = format(16**32 // 5, "032x")  # 1,000 rows of 5,000 in the first fifth
+    bounds = split_after(first, 1000, 5000, 1000, 4)
+    widths = [int(b, 16) - int(a, 16) for a, b in zip([first, *bounds], bounds, strict=False)]
+    assert len(bounds) == 3 and abs(widths[0] - 2 * widths[1]) <= 1  # 2 pages, then 1 each
+    rng = random.Random(3)
+    keys = sorted(int(first, 16) + rng.randrange(16**32 - int(first, 16)) for _ in range(4000))
+    edges = [int(first, 16), *(int(b, 16) for b in bounds), 16**32]
+    held = [sum(1 for k in keys if lo < k <= hi) for lo, hi in itertools.pairwise(edges)]
+    assert [-(-n // 1000) for n in held] == [2, 1, 1, 1], held
 
 
 def test_the_gate_loses_a_slot_per_push_back_and_never_regains_it() -> None:
