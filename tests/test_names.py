@@ -102,6 +102,23 @@ def test_the_tables_names_are_looked_up_side_by_side() -> None:
                             ("configuration_item", "c2"): "name of c2"}
 
 
+def test_a_record_missing_from_a_table_the_scan_read_whole_is_not_looked_up() -> None:
+    asked: list[list[Ref]] = []
+
+    class Source:
+        def resolve(self, refs: list[Ref], fields: frozenset[str]) -> dict[Ref, Any]:
+            asked.append(list(refs))
+            return {ref: SimpleNamespace(raw={"name": "Email"}, number="") for ref in refs}
+
+    whole = {"configuration_item": {"c1"}}  # the CI table as the scan read it: c1 only
+    book = NameBook({}, lambda kind, id_: "ci one" if id_ in whole.get(kind, ()) else None,
+                    lambda kind, id_: kind in whole and id_ not in whole[kind])
+    book.wanted = {("configuration_item", "c1"), ("configuration_item", "gone"), ("service", "s1")}
+    assert book.look_up(Source()) == ""  # type: ignore[arg-type]
+    assert asked == [[Ref("service", "s1")]]  # "gone" does not exist: no look-up for it
+    assert book.learned == {("configuration_item", "c1"): "ci one", ("service", "s1"): "Email"}
+
+
 def test_names_are_looked_up_while_the_later_tables_pages_come(
         sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The names the incidents want are asked for before the changes' first page is answered:

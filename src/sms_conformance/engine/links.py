@@ -267,6 +267,13 @@ class LinkResolver:
         name = record.raw.get("name") if record is not None else None
         return name.strip() or None if isinstance(name, str) else None
 
+    def read_without(self, kind: str, record_id: str) -> bool:
+        """Whether this scan read `kind`'s table whole, every counted record, and `record_id`
+        was not in it: the record does not exist, so there is no name to look up."""
+        index = self.indexes.get(kind)
+        return index is not None and not index.withheld and record_id not in index and Ref(
+            kind, record_id) not in self.known
+
     def referrers(self, process: Process, field: str, record_id: str) -> int:
         key = (Process(process).value, field, record_id)
         if (key not in self.counts and key[:2] not in self.unread_counts

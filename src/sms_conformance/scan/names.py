@@ -34,11 +34,15 @@ class NameBook:
     """(kind, id) -> display name: the cached ones, and those this scan learns."""
 
     def __init__(self, known: Mapping[Key, str],
-                 read: Callable[[str, str], str | None] | None = None) -> None:
+                 read: Callable[[str, str], str | None] | None = None,
+                 missing: Callable[[str, str], bool] | None = None) -> None:
         """`read`: the name of a record the scan already read (a CI its rules followed, from
-        the link resolver), taken before any look-up so no record is read twice."""
+        the link resolver), taken before any look-up so no record is read twice; `missing`:
+        whether the scan read the kind's table whole without the record (it does not exist:
+        nothing to look up)."""
         self.known = dict(known)
         self._read = read
+        self._missing = missing
         self.learned: dict[Key, str] = {}
         self.wanted: set[Key] = set()
         self._asked: set[Key] = set()  # looked up soon, answers in _soon
@@ -66,6 +70,9 @@ class NameBook:
                 name = self._read(*key)
                 if name:
                     self.known[key] = self.learned[key] = name
+        if self._missing is not None:
+            self.wanted -= {key for key in self.wanted - self.known.keys() - self._asked
+                            if self._missing(*key)}
         left = MAX_LOOKUPS - len(self._asked)
         return sorted(self.wanted - self.known.keys() - self._asked)[:max(0, left)]
 

@@ -209,7 +209,8 @@ class Scanner:
         links = LinkResolver(self.connector, self.rules, extra_refs=(OWNER_FIELD,),
                              local=self.local_join)
         metrics = ProcessMetrics(options.metrics or shipped_metrics(), options.now)
-        names = NameBook(self.history.names(self.connector.instance), links.name_of)
+        names = NameBook(self.history.names(self.connector.instance), links.name_of,
+                         links.read_without)
         sink = _Sink(self.history, outcome, options, links, self.rules, metrics, names)
         presence = sink.presence
         waiting: list[Record] = []
