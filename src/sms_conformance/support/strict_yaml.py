@@ -8,17 +8,28 @@ non-scalar keys, at most MAX_DEPTH levels of nesting. Errors read `file:line: ke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from yaml.constructor import SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from sms_conformance.model.errors import ConfigFileError
+
+try:
+    from yaml._yaml import CParser
+    _LIBYAML = True
+except ImportError:  # a PyYAML built without libyaml
+    _LIBYAML = False
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -31,13 +42,13 @@ class _Refused(yaml.MarkedYAMLError):
     """Valid YAML that configuration does not accept (aliases, tags, duplicate keys ...)."""
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses, while composing, what configuration must not contain."""
+class _StrictComposer(yaml.composer.Composer):
+    """A composer that refuses, while composing, what configuration must not contain."""
 
     depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()  # type: ignore[attr-defined]  # the parser's, mixed in
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _Refused(problem="YAML anchors and aliases (&name, *name) are not allowed in "
                            "configuration: write the value out", problem_mark=event.start_mark)
@@ -66,6 +77,10 @@ class _StrictLoader(yaml.SafeLoader):
             seen.add(key.value)
         return node
 
+
+class _StrictConstructor(SafeConstructor):
+    """SafeConstructor whose values Python cannot build are located errors."""
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """A value YAML recognises but Python cannot build (2027-02-30) is a located error."""
         try:
@@ -73,6 +88,41 @@ class _StrictLoader(yaml.SafeLoader):
         except (ValueError, TypeError, OverflowError) as exc:
             raise _Refused(problem=f"cannot read this value: {exc}",
                            problem_mark=node.start_mark) from None
+
+
+class _PythonLoader(Reader, Scanner, Parser, _StrictComposer, _StrictConstructor, Resolver):
+    """PyYAML's own reader, scanner and parser (as yaml.SafeLoader is made), where PyYAML was
+    built without libyaml."""
+
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        _StrictComposer.__init__(self)
+        _StrictConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+class _Loader(Protocol):
+    def get_single_node(self) -> yaml.Node | None: ...
+    def construct_document(self, node: yaml.Node) -> Any: ...
+    def dispose(self) -> None: ...
+
+
+_StrictLoader: Callable[[str], _Loader] = _PythonLoader
+if _LIBYAML:
+    class _LibyamlLoader(_StrictComposer, CParser, _StrictConstructor, Resolver):
+        """libyaml scans and parses, several times faster than PyYAML's pure-Python scanner
+        (the rules and maps are read at every start); the strict composer composes."""
+
+        def __init__(self, text: str) -> None:
+            Reader(text)  # refuses control characters, as the Python reader does
+            CParser.__init__(self, text)
+            _StrictComposer.__init__(self)
+            _StrictConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _StrictLoader = _LibyamlLoader
 
 
 @dataclass(frozen=True)
