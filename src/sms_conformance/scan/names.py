@@ -89,17 +89,16 @@ class NameBook:
         self._soon.append(self._pool.submit(_read_names, connector, todo))
 
     def look_up(self, connector: Connector) -> str:
-        """Names of the wanted references not known yet, read from the source (those started
-        soon are waited for, the rest read now); a notice when the source failed to answer
-        ("" otherwise: a table the source does not hold, such as one not exported, leaves its
-        references named by id, silently)."""
+        """Names of the wanted references not known yet, read from the source (the rest read
+        now, while those started soon are still out, then those waited for); a notice when the
+        source failed to answer ("" otherwise: a table the source does not hold, such as one
+        not exported, leaves its references named by id, silently)."""
         try:
-            answers = [answer for soon in self._soon for answer in soon.result()]
+            todo = self._todo()
+            answers = _read_names(connector, todo) if todo else []
+            answers += [answer for soon in self._soon for answer in soon.result()]
         finally:
             self.drop()
-        todo = self._todo()
-        if todo:
-            answers += _read_names(connector, todo)
         failed: dict[str, str] = {}
         for kind, found in answers:
             if isinstance(found, NotRead):
