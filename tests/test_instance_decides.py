@@ -5,6 +5,7 @@ what decided it."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from sms_conformance.rules.checks import Context
 from sms_conformance.rules.loader import builtin_pack_dir, load_rules
 from sms_conformance.rules.matrices import Lookup, lookup_table
 from sms_conformance.rules.model import Rule
+from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.jira import JiraSandbox
-from sms_conformance.sandbox.schema import PRIORITY_MATRIX
+from sms_conformance.sandbox.schema import PRIORITY_MATRIX, SCHEMAS
+from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.sandbox.servicenow import Sandbox
 from tests.conftest import make_record
 from tests.rules._support import FROZEN_NOW, pack, run_example
@@ -107,6 +110,49 @@ def test_a_withheld_lookup_falls_back_to_the_default(sandbox: Sandbox, tmp_path:
     report = scan(sandbox, tmp_path)
     assert "the default matrix" in matrix_notice(report)
     assert "dl_u_priority returned no rows" in matrix_notice(report)
+
+
+def file_scan(export_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, [
+        "scan", "--source", f"file:{export_dir}", "--history", str(tmp_path / "f.sqlite"),
+        "--as-of", "2026-11-01", "--format", "json", "--output", str(tmp_path / "f.json"),
+        "--only", MATRIX_RULE])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads((tmp_path / "f.json").read_text())
+    return report
+
+
+LABELS = {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low", "4": "4 - Low", "5": "5 - Planning"}
+
+
+def test_an_exported_priority_lookup_decides_a_file_scan(tmp_path: Path) -> None:
+    """The instance's dl_u_priority exported beside the records (a list export as CSV, display
+    values such as "3 - Low") decides as the live lookup does; not exported, the default
+    matrix decides and the notice says to export it."""
+    data = generate(300, 4)
+    export(data, tmp_path / "export", tables=("incident",))
+    number, impact, urgency, priority, state = (
+        SCHEMAS["incident"].col(f) for f in ("number", "impact", "urgency", "priority", "state"))
+    fives = {str(r[number]) for r in data.tables["incident"] if r[state] != "8"
+             and (r[impact], r[urgency], r[priority]) == ("3", "3", "5")}
+    assert fives
+    without = file_scan(tmp_path / "export", tmp_path)
+    assert "the default matrix" in matrix_notice(without)
+    assert "dl_u_priority.json was not exported" in matrix_notice(without)
+    assert not fives & set(fails(without))
+    with (tmp_path / "export" / "dl_u_priority.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["impact", "urgency", "priority"])
+        for (i, u), p in UCI_LOOKUP.items():
+            writer.writerow([LABELS[i], LABELS[u], LABELS[p]])
+    own = file_scan(tmp_path / "export", tmp_path)
+    assert "the instance's priority lookup, dl_u_priority.csv (9 entries)" in matrix_notice(own)
+    assert fives <= set(fails(own))
+    (tmp_path / "export" / "dl_u_priority.csv").write_text(
+        "impact,urgency,priority\nHigh,High,Critical\n")
+    unlabelled = file_scan(tmp_path / "export", tmp_path)
+    assert "the default matrix" in matrix_notice(unlabelled)
+    assert "not impact, urgency and priority numbers" in matrix_notice(unlabelled)
 
 
 def test_a_contradictory_or_unreadable_lookup_is_not_used() -> None:

@@ -40,6 +40,7 @@ from sms_conformance.connectors.servicenow.paging import (
     ScanStats,
     text,
 )
+from sms_conformance.connectors.servicenow.priority_lookup import PRIORITY_LOOKUP
 from sms_conformance.connectors.servicenow.query import (
     EVERYTHING,
     check_field,
@@ -75,7 +76,6 @@ _ID = re.compile(r"[A-Za-z0-9_-]+")
 # Fields asked of tables outside the field map (cmdb_ci, sys_user ...); unknown ones are ignored.
 BARE_FIELDS = ("sys_id", "number", "name")
 # ServiceNow's data lookup table behind incident priority (impact x urgency).
-PRIORITY_LOOKUP = "dl_u_priority"
 # Rows per page of a projected pass (sys_id and a few fields): the Table API's usual maximum.
 PROJECTED_PAGE = 10_000
 # What every scan is for: an integration user who may not read one of these tables is set up

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sms_conformance.connectors.base import ConnectorDefaults, FetchRequest, NotRead, matches_scope
-from sms_conformance.connectors.capabilities import Reads
+from sms_conformance.connectors.capabilities import LooksUpPriority, Reads
 from sms_conformance.connectors.servicenow.exports import (
     SAMPLE,
     Export,
@@ -34,6 +34,11 @@ from sms_conformance.connectors.servicenow.fieldmap import (
     ProcessMap,
     SlaSource,
 )
+from sms_conformance.connectors.servicenow.priority_lookup import (
+    COLUMNS,
+    PRIORITY_LOOKUP,
+    exported_lookup,
+)
 from sms_conformance.connectors.servicenow.slas import summed_up, with_unknown
 from sms_conformance.model.errors import ConfigError
 from sms_conformance.model.records import (
@@ -46,6 +51,7 @@ from sms_conformance.model.records import (
 )
 from sms_conformance.model.schema import process_of_kind
 from sms_conformance.model.slas import reads_slas
+from sms_conformance.rules.matrices import Lookup
 
 # More than this share of records without a readable lifecycle state: the export cannot be
 # scanned (every scope depends on the state), rather than pass almost everything unseen.
@@ -56,7 +62,7 @@ class FileConnector(ConnectorDefaults):
     """Air-gapped audits and tests: the rows a ServiceNow export holds, from disk."""
 
     platform = "servicenow"
-    capabilities: ClassVar[frozenset[type]] = frozenset({Reads})
+    capabilities: ClassVar[frozenset[type]] = frozenset({Reads, LooksUpPriority})
 
     def __init__(self, directory: Path, fieldmap: FieldMap) -> None:
         if not directory.is_dir():
@@ -172,6 +178,18 @@ class FileConnector(ConnectorDefaults):
             self._sla_rows[path] = read_rows(path, source.task, self.fieldmap.missing_values,
                                              self.fieldmap.encoding)
         yield from summed_up(records, self._sla_rows[path], source)
+
+    def priority_lookup(self) -> Lookup:
+        """The instance's priority lookup as exported beside the records (dl_u_priority.json
+        or .csv), the one its incident form applied; not exported, the configured matrix
+        decides, and the notice says how to check against the instance's own."""
+        path = export_path(self.directory, PRIORITY_LOOKUP)
+        if path is None:
+            return Lookup(None, f"{PRIORITY_LOOKUP}.json was not exported to {self.directory} "
+                          f"(nor .csv): export it beside the records to check incident "
+                          "priorities against the instance's own lookup")
+        rows = read_rows(path, COLUMNS[0], self.fieldmap.missing_values, self.fieldmap.encoding)
+        return exported_lookup(rows, path.name)
 
     def export_moment(self) -> tuple[datetime, str] | None:
         """When the exports were taken, and how that is known: the newest update time of their
