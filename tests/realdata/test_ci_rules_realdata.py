@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from sms_conformance.cli import cli
+from tests.realdata._reports import counts, scan
 
 HERE = Path(__file__).parent
 INCIDENTS = HERE / "pdi_dev197215" / "incident.json"
@@ -32,20 +31,6 @@ def rows(path: Path) -> list[dict[str, Any]]:
 def ci_of(incident: dict[str, Any]) -> str:
     value = incident["cmdb_ci"]
     return str(value["value"] if isinstance(value, dict) else value)
-
-
-def scan(directory: Path, tmp: Path) -> dict[str, Any]:
-    out = tmp / "report.json"
-    result = CliRunner().invoke(cli, [
-        "scan", "--source", f"file:{directory}", "--history", str(tmp / "h.sqlite"),
-        "--as-of", "2026-11-01", "--format", "json", "--output", str(out)])
-    assert result.exit_code == 0, result.output
-    return json.loads(out.read_text())  # type: ignore[no-any-return]
-
-
-def counts(report: dict[str, Any], rule_id: str) -> tuple[int, int, int, int]:
-    line = next(r for r in report["summary"]["rules"] if r["rule_id"] == rule_id)
-    return line["evaluated"], line["passed"], line["failed"], line["unknown"]
 
 
 def failed(report: dict[str, Any], rule_id: str) -> set[str]:

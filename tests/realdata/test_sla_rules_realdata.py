@@ -10,27 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from sms_conformance.cli import cli
+from tests.realdata._reports import counts, scan
 
 INCIDENTS = Path(__file__).parent / "pdi_dev197215"
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("sla")
-    out = tmp / "report.json"
-    result = CliRunner().invoke(cli, [
-        "scan", "--source", f"file:{INCIDENTS}", "--history", str(tmp / "h.sqlite"),
-        "--as-of", "2026-11-01", "--format", "json", "--output", str(out)])
-    assert result.exit_code == 0, result.output
-    return json.loads(out.read_text())  # type: ignore[no-any-return]
-
-
-def counts(report: dict[str, Any], rule_id: str) -> tuple[int, int, int, int]:
-    line = next(r for r in report["summary"]["rules"] if r["rule_id"] == rule_id)
-    return line["evaluated"], line["passed"], line["failed"], line["unknown"]
+    return scan(INCIDENTS, tmp_path_factory.mktemp("sla"))
 
 
 def test_without_task_sla_no_sla_rule_fails_and_the_gap_is_named(report: dict[str, Any]) -> None:
