@@ -26,8 +26,8 @@ from sms_conformance.rules.model import Rule
 from sms_conformance.sandbox.dataset import generate
 from sms_conformance.sandbox.jira import JiraSandbox
 from sms_conformance.sandbox.schema import PRIORITY_MATRIX, SCHEMAS
-from sms_conformance.sandbox.servicenow.export import export
 from sms_conformance.sandbox.servicenow import Sandbox
+from sms_conformance.sandbox.servicenow.export import export
 from tests.conftest import make_record
 from tests.rules._support import FROZEN_NOW, pack, run_example
 from tests.test_jira_e2e import ENV, PASSWORD

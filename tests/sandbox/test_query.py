@@ -159,6 +159,20 @@ def test_keyset_condition_split_from_cache_key() -> None:
     assert rest.conditions() == [Condition("state", "=", "1")]
     assert extract_keyset(parse("sys_id>abc^ORstate=1"))[1] is None
     assert extract_keyset(parse("sys_id>abc^NQstate=1"))[1] is None
+    assert extract_keyset(parse("state=1^sys_id>abc^NQstate=2^sys_id>abd"))[1] is None
+
+
+def test_the_same_keyset_in_every_group_is_one_bisect(store: Store) -> None:
+    """`a^k^NQb^k` is `(a OR b) AND k`: split off once, the same rows as filtering each group."""
+    rest, keyset = extract_keyset(parse("state=1^sys_id>abc^NQstate=2^sys_id>abc"))
+    assert keyset == Condition("sys_id", ">", "abc")
+    assert rest.conditions() == [Condition("state", "=", "1"), Condition("state", "=", "2")]
+    pivot = sorted(r[0] for r in store.tables["incident"].rows)[100]
+    page = store.select("incident", f"state=1^sys_id>{pivot}^NQstate=2^sys_id>{pivot}"
+                        "^ORDERBYsys_id", limit=10_000)
+    expected = sorted(r["sys_id"] for r in all_incidents(store)
+                      if r["state"] in ("1", "2") and r["sys_id"] > pivot)
+    assert [r[0] for r in page.rows] == expected and page.total == len(expected)
 
 
 def test_keyset_with_other_order_filters(store: Store) -> None:

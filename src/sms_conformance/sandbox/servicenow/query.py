@@ -237,15 +237,20 @@ def compile_query(query: Query, getter_for: GetterFactory) -> Predicate | None:
 def extract_keyset(query: Query) -> tuple[Query, Condition | None]:
     """Split off a top-level ``sys_id>X`` / ``sys_id>=X`` condition (keyset paging).
 
-    Only when the query is one AND group and the condition is not OR-ed with another; the rest
-    of the query is returned so its matches can be cached independently of X.
+    Only when the condition is not OR-ed with another, in the one AND group or the same in
+    every ^NQ group (``a^k^NQb^k`` = ``(a OR b) AND k``); the rest of the query is returned so
+    its matches can be cached independently of X.
     """
-    if len(query.groups) != 1:
+    found: list[tuple[int, Condition]] = []
+    for group in query.groups:
+        at = next((i for i, clause in enumerate(group) if len(clause) == 1
+                   and clause[0].field == "sys_id" and clause[0].op in (">", ">=")), None)
+        if at is None:
+            return query, None
+        found.append((at, group[at][0]))
+    if not found or any(c != found[0][1] for _, c in found):
         return query, None
-    group = query.groups[0]
-    for i, clause in enumerate(group):
-        if len(clause) == 1 and clause[0].field == "sys_id" and clause[0].op in (">", ">="):
-            rest = Query(groups=[group[:i] + group[i + 1:]] if len(group) > 1 else [],
-                         order=query.order, invalid=query.invalid)
-            return rest, clause[0]
-    return query, None
+    groups = [group[:i] + group[i + 1:] for group, (i, _) in zip(query.groups, found, strict=True)]
+    if any(not group for group in groups):  # a group of the keyset alone: every row matches
+        groups = []
+    return Query(groups=groups, order=query.order, invalid=query.invalid), found[0][1]
