@@ -21,30 +21,8 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import time
-from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Any
 
-from sms_conformance.app.config import ConfigDir
-from sms_conformance.connectors.base import FetchRequest
-from sms_conformance.connectors.servicenow.source import sandbox_connector
-from sms_conformance.engine.evaluate import RuleSet
-from sms_conformance.engine.links import LinkResolver
-from sms_conformance.model.records import Process, Record
-from sms_conformance.rules.checks import Context
-from sms_conformance.rules.fields import rule_fields
-
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
-
-
-def best(run: Callable[[], Any], times: int = 5) -> float:
-    spent = []
-    for _ in range(times):
-        started = time.perf_counter()
-        run()
-        spent.append(time.perf_counter() - started)
-    return min(spent)
+from incident_pages import best, incident_pages
 
 
 def main() -> None:
@@ -53,22 +31,9 @@ def main() -> None:
     parser.add_argument("password")
     parser.add_argument("--pages", type=int, default=5)
     args = parser.parse_args()
-    config = ConfigDir(None)
-    fieldmap, rules = config.fieldmap(), config.rules()
-    connector = sandbox_connector(args.url, args.password, fieldmap)
-    incident = [r for r in rules if r.process == Process.INCIDENT]
-    fields = sorted(set().union(*(rule_fields(r) for r in incident)))
-    request = FetchRequest(Process.INCIDENT, (), frozenset(fields) | {"assignment_group"}, None)
-    records: list[Record] = []
-    for record in connector.fetch(request):
-        records.append(record)
-        if len(records) >= args.pages * 1000:
-            break
-    links = LinkResolver(connector, rules, extra_refs=("assignment_group",))
-    links.expect("incident", connector.expected_total(Process.INCIDENT))
-    ctx, rule_set = Context(NOW, links), RuleSet(rules)
-    pages = [records[i:i + 1000] for i in range(0, len(records), 1000)]
-    per_record = 1e6 / len(records)
+    read = incident_pages(args.url, args.password, args.pages)
+    pages, rule_set, ctx, per_record = read.pages, read.rule_set, read.ctx, read.per_record
+    records, incident = [r for p in pages for r in p], read.rules
     engine = sum(best(lambda p=p: rule_set.evaluate(p, ctx)) for p in pages)
     out = [pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL) for p in pages]
     back = [pickle.dumps(rule_set.evaluate(p, ctx), protocol=pickle.HIGHEST_PROTOCOL)
