@@ -13,14 +13,13 @@ and polars arrays (best of 5). And each library's import time (best of 5 process
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from incident_pages import best, incident_pages
+from incident_pages import best, from_command_line
 
 from sms_conformance.model.records import Record, Ref, Unknown
 
@@ -43,16 +42,10 @@ def plain_columns(page: list[Record], fields: list[str]) -> list[tuple[list[Any]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url")
-    parser.add_argument("password")
-    parser.add_argument("--pages", type=int, default=5)
-    args = parser.parse_args()
-    read = incident_pages(args.url, args.password, args.pages)
-    pages, fields, rule_set, ctx = read.pages, read.fields, read.rule_set, read.ctx
-    incident, records = read.rules, [r for p in pages for r in p]
-    per_record = read.per_record
-    engine = sum(best(lambda p=p: rule_set.evaluate(p, ctx)) for p in pages)
+    read = from_command_line()
+    pages, fields, per_record = read.pages, read.fields, read.per_record
+    incident, records = read.rules, read.records
+    engine = read.evaluated()
     print(f"{len(records)} incidents, {len(incident)} rules reading {len(fields)} fields")
     print(f"engine, pure-Python kernels, all incident rules: {engine * per_record:6.2f} us a record")
     shared = sum(best(lambda p=p: plain_columns(p, fields)) for p in pages)

@@ -19,22 +19,16 @@ evaluates. Prints microseconds a record.
 
 from __future__ import annotations
 
-import argparse
 import pickle
 
-from incident_pages import best, incident_pages
+from incident_pages import best, from_command_line
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url")
-    parser.add_argument("password")
-    parser.add_argument("--pages", type=int, default=5)
-    args = parser.parse_args()
-    read = incident_pages(args.url, args.password, args.pages)
+    read = from_command_line()
     pages, rule_set, ctx, per_record = read.pages, read.rule_set, read.ctx, read.per_record
-    records, incident = [r for p in pages for r in p], read.rules
-    engine = sum(best(lambda p=p: rule_set.evaluate(p, ctx)) for p in pages)
+    records, incident = read.records, read.rules
+    engine = read.evaluated()
     out = [pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL) for p in pages]
     back = [pickle.dumps(rule_set.evaluate(p, ctx), protocol=pickle.HIGHEST_PROTOCOL)
             for p in pages]
