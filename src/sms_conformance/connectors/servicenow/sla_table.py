@@ -58,7 +58,6 @@ class SlaTable:
         self.counted = threading.Event()
         self.total: int | None = None  # X-Total-Count of the read (before ACLs: an upper bound)
         self.withheld = 0  # rows counted beyond those read (hidden by read ACLs?)
-        self.requests = 0
         self.notices: list[str] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -138,7 +137,6 @@ class SlaTable:
                 partial(self._checked, first, chain((row,), rows)),
                 *(partial(self._checked, other, other.rows()) for other in others)]))
         finally:
-            self.requests += sum(one.pages for one in stats)
             self.withheld += max(0, (stats[0].total or 0) - sum(one.rows for one in stats))
             for one in stats:
                 self.notices.extend(one.notices)

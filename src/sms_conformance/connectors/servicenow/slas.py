@@ -86,7 +86,6 @@ class SlaReader:
         self.streams = max(1, streams)
         self.notices = notices
         self.denied: str | None = None  # why task_sla cannot be read, once refused
-        self.requests = 0
         self._lock = threading.Lock()  # parallel streams share the reader
         self._records: int | None = None  # what the fetch's first page counted
         self._table = self._start_table() if whole else None
@@ -151,7 +150,6 @@ class SlaReader:
         if self._shared is not None:
             return  # not this reader's to end
         table.close()
-        self.requests += table.requests
         self.notices.extend(table.notices)
 
     def _with_slas(self, records: list[Record]) -> list[Record]:
@@ -196,8 +194,6 @@ class SlaReader:
                           source.platform_fields(), self.page_size, stats=stats,
                           max_pages=self.max_pages)
         rows = list(scan.rows())
-        with self._lock:
-            self.requests += stats.pages
         return rows, max(0, (stats.total or 0) - stats.rows)
 
     def _summed(self, records: list[Record], rows: list[Json], withheld: int) -> list[Record]:
