@@ -19,6 +19,13 @@ from collections.abc import Callable
 from sms_conformance.sandbox.schema import CHANGE, CMDB_CI, INCIDENT, Row, TableSchema
 
 PER_RULE_SHARE = 50  # one record per rule for every 50 planted defects of the table (at least 1)
+
+
+def records_per_rule(defects: int) -> int:
+    """How many clean records a rule planted beside the share gets, for a table's defects."""
+    return max(1, int(defects / PER_RULE_SHARE + 0.5))
+
+
 # The states each rule's scope takes (the shipped ServiceNow map's codes).
 Scopes = dict[str, tuple[str, ...] | None]  # rule -> the states it plants in (None: any)
 INCIDENT_SCOPES: Scopes = {"exists": None, "not_retired": ("1", "2", "3"),
@@ -93,7 +100,7 @@ class CmdbDefects:
         defects = sum(1 for number in planted if number.startswith(prefix))
         if not rows or self.defect_rate <= 0 or not defects:
             return
-        per_rule = max(1, int(defects / PER_RULE_SHARE + 0.5))
+        per_rule = records_per_rule(defects)
         clean = [i for i, row in enumerate(rows) if row[ci] and row[num] not in planted]
         self.rng.shuffle(clean)
         for rule, states in scopes.items():
@@ -105,4 +112,4 @@ class CmdbDefects:
             clean = [i for i in clean if i not in taken]
 
 
-__all__ = ["CmdbDefects"]
+__all__ = ["CmdbDefects", "records_per_rule"]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import random
 
 from sms_conformance.sandbox import pools as P
+from sms_conformance.sandbox.cmdb import records_per_rule
 from sms_conformance.sandbox.schema import INCIDENT, Row
 
 RULE = "incident.classification.not_request"
-PER_RULE_SHARE = 50  # one incident for every 50 planted incident defects (at least 1)
 CANCELED = "8"
 
 
@@ -30,7 +30,7 @@ def plant_misfiled_requests(seed: int, defect_rate: float, incidents: list[Row],
     rng = random.Random(f"misfiled:{seed}")
     clean = [i for i, row in enumerate(incidents)
              if row[num] not in planted and row[state] != CANCELED]
-    per_rule = max(1, int(defects / PER_RULE_SHARE + 0.5))
+    per_rule = records_per_rule(defects)  # one for every 50 incident defects, as sandbox.cmdb
     for i in rng.sample(clean, min(per_rule, len(clean))):
         incidents[i][short] = P.REQUEST_LIKE_INCIDENTS[
             int(rng.random() * len(P.REQUEST_LIKE_INCIDENTS))]
